@@ -1,0 +1,271 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Ceiling defaults; each applies when the matching CeilingConfig field is zero.
+const (
+	DefaultCeilingFrameSize  = 64
+	DefaultCeilingBatchBytes = 64 << 10
+	DefaultCeilingReadBuffer = 256 << 10
+	DefaultCeilingDuration   = 5 * time.Second
+
+	// ceilingHeaderLen is Casty's frame header: u32 big-endian length
+	// (counting the type byte and the body) followed by the type byte.
+	ceilingHeaderLen = 5
+	// ceilingFrameType is Casty's message frame type.
+	ceilingFrameType = 0x01
+)
+
+// CeilingConfig parameterises one ceiling run. The zero value of every field
+// means its documented default. It is a plain value; Ceiling copies it.
+type CeilingConfig struct {
+	// FrameSize is the size of one frame on the wire, header included
+	// (default 64, minimum 5: a header with an empty body).
+	FrameSize int
+	// BatchBytes is the size of one write call; it is rounded down to a whole
+	// number of frames, at least one (default 64 KiB).
+	BatchBytes int
+	// ReadBuffer is the reader's buffer size (default 256 KiB); it must hold
+	// at least one frame.
+	ReadBuffer int
+	// Duration is how long the writer writes (default 5 s).
+	Duration time.Duration
+}
+
+// Validate reports every bad field at once.
+func (c CeilingConfig) Validate() error {
+	var errs []string
+	if c.FrameSize != 0 && c.FrameSize < ceilingHeaderLen {
+		errs = append(errs, fmt.Sprintf("FrameSize %d below the %d-byte header", c.FrameSize, ceilingHeaderLen))
+	}
+	if c.BatchBytes < 0 {
+		errs = append(errs, fmt.Sprintf("BatchBytes %d is negative", c.BatchBytes))
+	}
+	if c.ReadBuffer < 0 {
+		errs = append(errs, fmt.Sprintf("ReadBuffer %d is negative", c.ReadBuffer))
+	}
+	if c.Duration < 0 {
+		errs = append(errs, fmt.Sprintf("Duration %v is negative", c.Duration))
+	}
+	fs := c.FrameSize
+	if fs == 0 {
+		fs = DefaultCeilingFrameSize
+	}
+	if c.ReadBuffer > 0 && c.ReadBuffer < fs {
+		errs = append(errs, fmt.Sprintf("ReadBuffer %d smaller than FrameSize %d", c.ReadBuffer, fs))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("bench: invalid CeilingConfig: %s", strings.Join(errs, "; "))
+}
+
+func (c *CeilingConfig) ensureDefaults() {
+	if c.FrameSize == 0 {
+		c.FrameSize = DefaultCeilingFrameSize
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = DefaultCeilingBatchBytes
+	}
+	if c.ReadBuffer == 0 {
+		c.ReadBuffer = DefaultCeilingReadBuffer
+	}
+	if c.Duration == 0 {
+		c.Duration = DefaultCeilingDuration
+	}
+}
+
+// CeilingResult is what one ceiling run measured. JSON keys are stable; the
+// load generator and PERFORMANCE.md use them.
+type CeilingResult struct {
+	FrameSize    int     `json:"frame_size"`
+	BatchFrames  int     `json:"batch_frames"`
+	Frames       int64   `json:"frames"`
+	Bytes        int64   `json:"bytes"`
+	Writes       int64   `json:"writes"`
+	Reads        int64   `json:"reads"`
+	Seconds      float64 `json:"duration_s"`
+	FramesPerSec float64 `json:"frames_per_sec"`
+	MBPerSec     float64 `json:"mb_per_sec"` // 10^6 bytes per second
+}
+
+// ErrCeilingShort reports that the reader counted fewer frames than the
+// writer wrote: the connection lost or corrupted data, so the run is void.
+var ErrCeilingShort = errors.New("bench: ceiling reader counted fewer frames than written")
+
+// Ceiling measures the raw loopback frame rate: one TCP connection on
+// 127.0.0.1, one writer goroutine encoding cfg.FrameSize-byte frames in
+// Casty's framing into a batch buffer and writing it with one call per
+// batch, for cfg.Duration, and one reader goroutine parsing every frame
+// header and counting frames until EOF. The rate is frames counted divided by
+// the time from the first write to the reader's EOF, so bytes still in the
+// socket buffers when the writer stops are counted with the time they took.
+//
+// Ceiling blocks until the run ends or ctx is done (then it returns ctx's
+// error); both goroutines have exited when it returns.
+func Ceiling(ctx context.Context, cfg CeilingConfig) (CeilingResult, error) {
+	if err := cfg.Validate(); err != nil {
+		return CeilingResult{}, err
+	}
+	cfg.ensureDefaults()
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return CeilingResult{}, fmt.Errorf("bench: ceiling listen: %w", err)
+	}
+	defer ln.Close()
+
+	type accepted struct {
+		c   net.Conn
+		err error
+	}
+	acc := make(chan accepted, 1)
+	go func() {
+		c, err := ln.Accept()
+		acc <- accepted{c, err}
+	}()
+	var d net.Dialer
+	wc, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		<-acc
+		return CeilingResult{}, fmt.Errorf("bench: ceiling dial: %w", err)
+	}
+	a := <-acc
+	if a.err != nil {
+		wc.Close()
+		return CeilingResult{}, fmt.Errorf("bench: ceiling accept: %w", a.err)
+	}
+	rc := a.c
+	defer wc.Close()
+	defer rc.Close()
+
+	// Closing both ends unblocks both goroutines when ctx ends early.
+	stop := context.AfterFunc(ctx, func() {
+		wc.Close()
+		rc.Close()
+	})
+	defer stop()
+
+	batchFrames := cfg.BatchBytes / cfg.FrameSize
+	if batchFrames < 1 {
+		batchFrames = 1
+	}
+	res := CeilingResult{FrameSize: cfg.FrameSize, BatchFrames: batchFrames}
+
+	var (
+		wg             sync.WaitGroup
+		written        int64
+		writes         int64
+		werr, rerr     error
+		readFrames     int64
+		readBytes      int64
+		reads          int64
+		readEnd, start time.Time
+	)
+	start = time.Now()
+	wg.Add(2)
+	go func() { // writer
+		defer wg.Done()
+		body := make([]byte, cfg.FrameSize-ceilingHeaderLen)
+		for i := range body {
+			body[i] = byte('a' + i%26)
+		}
+		buf := make([]byte, 0, batchFrames*cfg.FrameSize)
+		deadline := start.Add(cfg.Duration)
+		for {
+			// Encode the batch afresh each time, as a real writer would.
+			buf = buf[:0]
+			for range batchFrames {
+				buf = binary.BigEndian.AppendUint32(buf, uint32(cfg.FrameSize-4))
+				buf = append(buf, ceilingFrameType)
+				buf = append(buf, body...)
+			}
+			if _, err := wc.Write(buf); err != nil {
+				werr = err
+				return
+			}
+			written += int64(batchFrames)
+			writes++
+			if writes&15 == 0 && !time.Now().Before(deadline) {
+				break
+			}
+		}
+		if tc, ok := wc.(*net.TCPConn); ok {
+			werr = tc.CloseWrite()
+		} else {
+			werr = wc.Close()
+		}
+	}()
+	go func() { // reader
+		defer wg.Done()
+		buf := make([]byte, cfg.ReadBuffer)
+		have := 0
+		for {
+			n, err := rc.Read(buf[have:])
+			if n > 0 {
+				reads++
+				readBytes += int64(n)
+				have += n
+				p := buf[:have]
+				for len(p) >= ceilingHeaderLen {
+					l := int(binary.BigEndian.Uint32(p))
+					if l+4 > len(p) {
+						break
+					}
+					if l+4 != cfg.FrameSize || p[4] != ceilingFrameType {
+						rerr = fmt.Errorf("bench: ceiling reader: bad frame (length %d, type %#x)", l, p[4])
+						return
+					}
+					readFrames++
+					p = p[l+4:]
+				}
+				have = copy(buf, p)
+			}
+			if err == io.EOF {
+				readEnd = time.Now()
+				return
+			}
+			if err != nil {
+				rerr = err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+
+	if err := ctx.Err(); err != nil {
+		return CeilingResult{}, err
+	}
+	if werr != nil {
+		return CeilingResult{}, fmt.Errorf("bench: ceiling writer: %w", werr)
+	}
+	if rerr != nil {
+		return CeilingResult{}, rerr
+	}
+	if readFrames != written {
+		return CeilingResult{}, fmt.Errorf("%w: wrote %d, counted %d", ErrCeilingShort, written, readFrames)
+	}
+	elapsed := readEnd.Sub(start).Seconds()
+	res.Frames = readFrames
+	res.Bytes = readBytes
+	res.Writes = writes
+	res.Reads = reads
+	res.Seconds = elapsed
+	if elapsed > 0 {
+		res.FramesPerSec = float64(readFrames) / elapsed
+		res.MBPerSec = float64(readBytes) / elapsed / 1e6
+	}
+	return res, nil
+}

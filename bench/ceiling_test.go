@@ -1,0 +1,69 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCeilingCountsEveryFrame(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  CeilingConfig
+	}{
+		{"defaults", CeilingConfig{Duration: 100 * time.Millisecond}},
+		// An odd frame size and a batch that is not a multiple of the read
+		// buffer make frames straddle reads.
+		{"straddling", CeilingConfig{FrameSize: 77, BatchBytes: 1000, ReadBuffer: 500, Duration: 100 * time.Millisecond}},
+		{"empty body", CeilingConfig{FrameSize: 5, BatchBytes: 1, Duration: 50 * time.Millisecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := Ceiling(context.Background(), tc.cfg)
+			if err != nil {
+				t.Fatalf("Ceiling: %v", err)
+			}
+			fs := tc.cfg.FrameSize
+			if fs == 0 {
+				fs = DefaultCeilingFrameSize
+			}
+			if r.Frames <= 0 {
+				t.Fatalf("got %d frames, want > 0", r.Frames)
+			}
+			if r.Bytes != r.Frames*int64(fs) {
+				t.Errorf("got %d bytes for %d frames of %d, want %d", r.Bytes, r.Frames, fs, r.Frames*int64(fs))
+			}
+			if r.FramesPerSec <= 0 || r.MBPerSec <= 0 || r.Seconds <= 0 {
+				t.Errorf("got rates %+v, want positive", r)
+			}
+		})
+	}
+}
+
+func TestCeilingCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+	}()
+	_, err := Ceiling(ctx, CeilingConfig{Duration: time.Hour})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestCeilingConfigValidateReportsAll(t *testing.T) {
+	err := CeilingConfig{FrameSize: 3, BatchBytes: -1, ReadBuffer: -2, Duration: -time.Second}.Validate()
+	if err == nil {
+		t.Fatal("got nil, want an error")
+	}
+	for _, want := range []string{"FrameSize", "BatchBytes", "ReadBuffer", "Duration"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if err := (CeilingConfig{}).Validate(); err != nil {
+		t.Errorf("zero config: got %v, want nil", err)
+	}
+}

@@ -1,0 +1,91 @@
+// Command ceiling measures the raw loopback frame rate of this machine: one
+// writer with batched writes and one reader counting 64-byte frames in Casty's
+// framing over one TCP connection on 127.0.0.1, with no zerohop code in the
+// path. It is the physical reference that zerohop's end-to-end numbers are
+// divided by (see PERFORMANCE.md).
+//
+//	go run ./bench/cmd/ceiling -duration 5s -runs 3
+//	go run ./bench/cmd/ceiling -json
+//
+// With -runs N it runs N times back to back and reports each run and the
+// median by frames/s; with -json it prints one JSON object on stdout.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/zerohop/zerohop/bench"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		duration = flag.Duration("duration", 5*time.Second, "how long the writer writes, per run")
+		frame    = flag.Int("frame", bench.DefaultCeilingFrameSize, "frame size on the wire in bytes, 5-byte header included")
+		batch    = flag.Int("batch", bench.DefaultCeilingBatchBytes, "bytes per write call (rounded down to whole frames)")
+		readBuf  = flag.Int("read-buffer", bench.DefaultCeilingReadBuffer, "reader buffer in bytes")
+		runs     = flag.Int("runs", 1, "number of runs; the median by frames/s is reported")
+		asJSON   = flag.Bool("json", false, "print one JSON object on stdout instead of a table")
+	)
+	flag.Parse()
+	if *runs < 1 {
+		fmt.Fprintf(os.Stderr, "ceiling: -runs %d must be at least 1\n", *runs)
+		return 2
+	}
+	cfg := bench.CeilingConfig{FrameSize: *frame, BatchBytes: *batch, ReadBuffer: *readBuf, Duration: *duration}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+
+	results := make([]bench.CeilingResult, 0, *runs)
+	for i := range *runs {
+		r, err := bench.Ceiling(ctx, cfg)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ceiling: run %d: %v\n", i+1, err)
+			return 1
+		}
+		results = append(results, r)
+		if !*asJSON {
+			fmt.Printf("run %d: %12.0f frames/s  %9.1f MB/s  (%d frames in %.2fs, %d writes, %d reads)\n",
+				i+1, r.FramesPerSec, r.MBPerSec, r.Frames, r.Seconds, r.Writes, r.Reads)
+		}
+	}
+	sorted := append([]bench.CeilingResult(nil), results...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].FramesPerSec < sorted[j].FramesPerSec })
+	med := sorted[len(sorted)/2]
+
+	if *asJSON {
+		out := struct {
+			bench.CeilingResult
+			Runs       []bench.CeilingResult `json:"runs"`
+			GoVersion  string                `json:"go_version"`
+			GOMAXPROCS int                   `json:"gomaxprocs"`
+			NumCPU     int                   `json:"num_cpu"`
+		}{med, results, runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU()}
+		enc := json.NewEncoder(os.Stdout)
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintln(os.Stderr, "ceiling:", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Printf("median of %d: %.0f frames/s, %.1f MB/s (frame %d B, %d frames per write, %s, GOMAXPROCS=%d)\n",
+		len(results), med.FramesPerSec, med.MBPerSec, med.FrameSize, med.BatchFrames, runtime.Version(), runtime.GOMAXPROCS(0))
+	return 0
+}
