@@ -1,0 +1,40 @@
+// Package ring maps entity ids to shard ids.
+//
+// Shard is Casty v1's entity_shard, bit-exact (PROTOCOL.md section 8.5): the
+// first four bytes of the MD5 digest of the UTF-8 entity id, read big-endian,
+// modulo the number of shards. ShardXX is a faster alternative built on
+// XXH64 (github.com/cespare/xxhash/v2) for clusters made only of zerohop
+// nodes. Hash names the two functions so that peers can agree on one through
+// the handshake extension key "shard_hash".
+//
+// # Client and cluster must agree
+//
+// The node that receives a ShardEnvelope never recomputes the shard: it trusts
+// the sender's routing, and the in-cluster proxy of Casty uses the same
+// function. A client whose hash function or number of shards differs from the
+// cluster's therefore silently splits one entity across several nodes (two
+// live instances with diverging state) and nothing on the wire detects it:
+// Casty never transmits num_shards. So the hash and the number of shards are
+// cluster-wide configuration that every client and node must share.
+//
+// MD5 is the default because it is what Casty v1 uses; it is the only choice
+// that stays correct next to Casty nodes or Casty clients, and a peer that
+// does not announce "shard_hash" in its handshake must be assumed to use it.
+// HashXXH64 may be chosen only when every node and every client of the
+// cluster is zerohop and announced it. It costs a fraction of MD5 per call
+// (see BenchmarkShard), which matters only when routing dominates.
+//
+// # Invariants
+//
+//   - For numShards > 0 the result is in [0, numShards).
+//   - Shard(id, n) == int(binary.BigEndian.Uint32(md5.Sum([]byte(id))[:4]) % n)
+//     for every string, including invalid UTF-8 (the bytes are hashed as they
+//     are, as Python's str.encode() would produce them for valid text).
+//   - Neither function allocates, whatever the length of the id.
+//   - numShards <= 0 is a broken invariant of the caller's configuration and
+//     panics; validate the configuration instead.
+//
+// # Concurrency
+//
+// Every function is pure and safe for concurrent use. Hash is a plain value.
+package ring
