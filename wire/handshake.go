@@ -1,0 +1,313 @@
+package wire
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// Handshake is the body of a handshake frame (PROTOCOL.md section 2.2): the
+// sender's node identity and, from zerohop peers only, the "zerohop"
+// extension object (Casty ignores unknown keys and never sends it). A
+// Handshake is a plain value, safe to copy; Zerohop is shared by copies.
+type Handshake struct {
+	Host    string
+	Port    int
+	Zerohop *Extension // nil when absent
+}
+
+// Extension is the "zerohop" object of a handshake, designed for the
+// negotiation between zerohop peers (nothing depends on it yet):
+//
+//	"zerohop": {"system": "live", "version": 1, "codecs": ["json"],
+//	            "codec": "json", "shard_hash": "md5", "role": "client"}
+//
+// System is the sender's actor system name; Version the extension version;
+// Codecs the payload codecs the sender offers (a connecting side) and Codec
+// the one chosen (an accepting side); ShardHash the entity->shard hash
+// ("md5", Casty's, or "xxh64"); Role "client" or "node". Fields a peer does
+// not send are left zero; unknown keys are ignored.
+type Extension struct {
+	System    string
+	Version   int
+	Codecs    []string
+	Codec     string
+	ShardHash string
+	Role      string
+}
+
+// Extension roles.
+const (
+	RoleClient = "client"
+	RoleNode   = "node"
+)
+
+// HandshakeError reports a handshake body that is not a JSON object with a
+// valid host and port (or has a malformed "zerohop" object). The connection
+// must be closed.
+type HandshakeError struct {
+	Reason string
+	Offset int // byte offset in the body, -1 when not applicable
+}
+
+func (e *HandshakeError) Error() string {
+	s := "wire: bad handshake: " + e.Reason
+	if e.Offset >= 0 {
+		s += " at offset " + strconv.Itoa(e.Offset)
+	}
+	return s
+}
+
+// AppendHandshake appends the handshake JSON of h to dst, byte for byte as
+// Python's json.dumps writes {"host": ..., "port": ...}, followed by the
+// "zerohop" object when h.Zerohop is set. Nil Codecs are written as [].
+func AppendHandshake(dst []byte, h Handshake) []byte {
+	dst = append(dst, `{"host": `...)
+	dst = pyAppendString(dst, h.Host)
+	dst = append(dst, `, "port": `...)
+	dst = strconv.AppendInt(dst, int64(h.Port), 10)
+	if x := h.Zerohop; x != nil {
+		dst = append(dst, `, "zerohop": {"system": `...)
+		dst = pyAppendString(dst, x.System)
+		dst = append(dst, `, "version": `...)
+		dst = strconv.AppendInt(dst, int64(x.Version), 10)
+		dst = append(dst, `, "codecs": [`...)
+		for i, c := range x.Codecs {
+			if i > 0 {
+				dst = append(dst, ", "...)
+			}
+			dst = pyAppendString(dst, c)
+		}
+		dst = append(dst, `], "codec": `...)
+		dst = pyAppendString(dst, x.Codec)
+		dst = append(dst, `, "shard_hash": `...)
+		dst = pyAppendString(dst, x.ShardHash)
+		dst = append(dst, `, "role": `...)
+		dst = pyAppendString(dst, x.Role)
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+// AppendHandshakeFrame appends a whole handshake frame (length, type 0x00,
+// AppendHandshake body) to dst.
+func AppendHandshakeFrame(dst []byte, h Handshake) []byte {
+	dst, start := BeginFrame(dst, FrameHandshake)
+	dst = AppendHandshake(dst, h)
+	// A handshake is far below any frame limit; the length always fits.
+	n := uint32(len(dst) - start - 4)
+	dst[start], dst[start+1], dst[start+2], dst[start+3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	return dst
+}
+
+// Node returns the node identity the handshake claims.
+func (h Handshake) Node() NodeAddress { return NodeAddress{Host: h.Host, Port: h.Port} }
+
+// Limits on handshake fields (a handshake is a few dozen bytes in practice).
+const (
+	maxHandshakeHost   = 255
+	maxHandshakeString = 256
+	maxHandshakeCodecs = 32
+)
+
+func hsErr(reason string, off int) *HandshakeError {
+	return &HandshakeError{Reason: reason, Offset: off}
+}
+
+// ParseHandshake parses a handshake body: any JSON object (Python json.loads
+// syntax, UTF-8) with "host", a non-empty string of at most 255 bytes with
+// no control characters, whitespace or '/', '@', '[', ']' (it becomes part of
+// actor URIs), and "port", a JSON integer in 0..65535. (Casty passes port
+// through int(), which would also take 1.0 or "1"; no sender writes those.)
+// Other keys are ignored except "zerohop", which must then be an object
+// whose known keys have the types of Extension. Duplicate keys: the last
+// wins, as in Python. Errors are *HandshakeError.
+func ParseHandshake(body []byte) (Handshake, error) {
+	var h Handshake
+	if !utf8.Valid(body) {
+		return h, hsErr("not valid UTF-8", -1)
+	}
+	it, serr := pyObjectStart(body, 0)
+	if serr != nil {
+		return h, hsErr(serr.reason, serr.off)
+	}
+	hostSet, portSet := false, false
+	for {
+		ks, ke, kesc, vs, done, end, serr := it.next()
+		if serr != nil {
+			return h, hsErr(serr.reason, serr.off)
+		}
+		if done {
+			if j := pySkipSpace(body, end); j != len(body) {
+				return h, hsErr("extra data after JSON object", j)
+			}
+			break
+		}
+		var vend int
+		var err error
+		switch {
+		case pyKeyIs(body, ks, ke, kesc, "host"):
+			h.Host, vend, err = hsString(body, vs, "host", maxHandshakeHost)
+			if err == nil {
+				err = checkHost(h.Host, vs)
+			}
+			hostSet = true
+		case pyKeyIs(body, ks, ke, kesc, "port"):
+			h.Port, vend, err = hsInt(body, vs, "port")
+			if err == nil && (h.Port < 0 || h.Port > 65535) {
+				err = hsErr("port "+strconv.Itoa(h.Port)+" out of range 0..65535", vs)
+			}
+			portSet = true
+		case pyKeyIs(body, ks, ke, kesc, "zerohop"):
+			h.Zerohop, vend, err = parseExtension(body, vs)
+		default:
+			var serr *scanError
+			if vend, serr = pySkipValue(body, vs, 1); serr != nil {
+				err = hsErr(serr.reason, serr.off)
+			}
+		}
+		if err != nil {
+			return Handshake{}, err
+		}
+		it.valueEnd(vend)
+	}
+	if !hostSet {
+		return Handshake{}, hsErr("missing host", -1)
+	}
+	if !portSet {
+		return Handshake{}, hsErr("missing port", -1)
+	}
+	return h, nil
+}
+
+// checkHost rejects hosts that could not be used in a node identity or URI.
+func checkHost(host string, off int) error {
+	if host == "" {
+		return hsErr("empty host", off)
+	}
+	for i := 0; i < len(host); i++ {
+		switch c := host[i]; {
+		case c <= ' ' || c == 0x7f:
+			return hsErr("host contains a control or space character", off)
+		case c == '/' || c == '@' || c == '[' || c == ']':
+			return hsErr("host contains "+strconv.QuoteRune(rune(c)), off)
+		}
+	}
+	return nil
+}
+
+// hsString decodes the JSON string value at b[vs].
+func hsString(b []byte, vs int, name string, maxLen int) (string, int, error) {
+	if vs >= len(b) || b[vs] != '"' {
+		return "", 0, hsErr(name+" is not a string", vs)
+	}
+	end, esc, serr := pyScanString(b, vs)
+	if serr != nil {
+		return "", 0, hsErr(serr.reason, serr.off)
+	}
+	raw := b[vs+1 : end-1]
+	var s string
+	if esc {
+		s = string(pyUnescape(nil, raw))
+	} else {
+		s = string(raw)
+	}
+	if len(s) > maxLen {
+		return "", 0, hsErr(name+" longer than "+strconv.Itoa(maxLen)+" bytes", vs)
+	}
+	return s, end, nil
+}
+
+// hsInt decodes the JSON integer value at b[vs] (no fraction or exponent).
+func hsInt(b []byte, vs int, name string) (int, int, error) {
+	if vs >= len(b) || (b[vs] != '-' && (b[vs] < '0' || b[vs] > '9')) {
+		return 0, 0, hsErr(name+" is not an integer", vs)
+	}
+	end, isInt, serr := pyScanNumber(b, vs)
+	if serr != nil {
+		return 0, 0, hsErr(serr.reason, serr.off)
+	}
+	if !isInt {
+		return 0, 0, hsErr(name+" is not an integer", vs)
+	}
+	n, err := strconv.ParseInt(string(b[vs:end]), 10, 32)
+	if err != nil {
+		return 0, 0, hsErr(name+" out of range", vs)
+	}
+	return int(n), end, nil
+}
+
+// parseExtension decodes the "zerohop" object at b[vs].
+func parseExtension(b []byte, vs int) (*Extension, int, error) {
+	it, serr := pyObjectStart(b, vs)
+	if serr != nil {
+		return nil, 0, hsErr("zerohop: "+serr.reason, serr.off)
+	}
+	x := &Extension{}
+	for {
+		ks, ke, kesc, vs, done, end, serr := it.next()
+		if serr != nil {
+			return nil, 0, hsErr("zerohop: "+serr.reason, serr.off)
+		}
+		if done {
+			return x, end, nil
+		}
+		var vend int
+		var err error
+		switch {
+		case pyKeyIs(b, ks, ke, kesc, "system"):
+			x.System, vend, err = hsString(b, vs, "zerohop.system", maxHandshakeString)
+		case pyKeyIs(b, ks, ke, kesc, "version"):
+			x.Version, vend, err = hsInt(b, vs, "zerohop.version")
+		case pyKeyIs(b, ks, ke, kesc, "codecs"):
+			x.Codecs, vend, err = hsStrings(b, vs)
+		case pyKeyIs(b, ks, ke, kesc, "codec"):
+			x.Codec, vend, err = hsString(b, vs, "zerohop.codec", maxHandshakeString)
+		case pyKeyIs(b, ks, ke, kesc, "shard_hash"):
+			x.ShardHash, vend, err = hsString(b, vs, "zerohop.shard_hash", maxHandshakeString)
+		case pyKeyIs(b, ks, ke, kesc, "role"):
+			x.Role, vend, err = hsString(b, vs, "zerohop.role", maxHandshakeString)
+		default:
+			var serr *scanError
+			if vend, serr = pySkipValue(b, vs, 2); serr != nil {
+				err = hsErr("zerohop: "+serr.reason, serr.off)
+			}
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		it.valueEnd(vend)
+	}
+}
+
+// hsStrings decodes a JSON array of strings at b[vs]; [] gives nil.
+func hsStrings(b []byte, vs int) ([]string, int, error) {
+	if vs >= len(b) || b[vs] != '[' {
+		return nil, 0, hsErr("zerohop.codecs is not an array", vs)
+	}
+	var out []string
+	j := pySkipSpace(b, vs+1)
+	if j < len(b) && b[j] == ']' {
+		return nil, j + 1, nil
+	}
+	for {
+		if len(out) == maxHandshakeCodecs {
+			return nil, 0, hsErr("zerohop.codecs has more than "+strconv.Itoa(maxHandshakeCodecs)+" entries", j)
+		}
+		s, end, err := hsString(b, j, "zerohop.codecs entry", maxHandshakeString)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, s)
+		j = pySkipSpace(b, end)
+		if j >= len(b) {
+			return nil, 0, hsErr("unexpected end of JSON", j)
+		}
+		if b[j] == ']' {
+			return out, j + 1, nil
+		}
+		if b[j] != ',' {
+			return nil, 0, hsErr("expected ',' or ']'", j)
+		}
+		j = pySkipSpace(b, j+1)
+	}
+}
