@@ -123,9 +123,12 @@ func compareService(a, b wire.ServiceEntry) int {
 }
 
 // nodeSet collects the addresses a snapshot mentions. Allocations name few
-// distinct nodes, so the last address seen is checked before the map.
+// distinct nodes, many times over, so add checks the last address seen, then
+// scans the short list, and hashes only once there are more than
+// linearLookupMax nodes.
 type nodeSet struct {
-	index map[wire.NodeAddress]int32
+	list  []wire.NodeAddress
+	index map[wire.NodeAddress]int32 // nil while len(list) <= linearLookupMax
 	last  wire.NodeAddress
 	has   bool
 }
@@ -134,14 +137,45 @@ func (ns *nodeSet) add(a wire.NodeAddress) {
 	if ns.has && a == ns.last {
 		return
 	}
-	ns.index[a] = -1
 	ns.last, ns.has = a, true
+	if ns.index == nil {
+		for i := range ns.list {
+			if ns.list[i] == a {
+				return
+			}
+		}
+		ns.list = append(ns.list, a)
+		if len(ns.list) > linearLookupMax {
+			ns.index = make(map[wire.NodeAddress]int32, 2*len(ns.list))
+			for _, x := range ns.list {
+				ns.index[x] = -1
+			}
+		}
+		return
+	}
+	if _, ok := ns.index[a]; !ok {
+		ns.index[a] = -1
+		ns.list = append(ns.list, a)
+	}
 }
 
-// lookup returns the index of a, which must have been added.
-func (ns *nodeSet) lookup(a wire.NodeAddress) int32 {
+// lookup returns the index of a in nodes (sorted, indexed), which must have
+// been added. Clusters are small, so a linear scan usually beats hashing the
+// host string.
+func (ns *nodeSet) lookup(nodes []wire.NodeAddress, a wire.NodeAddress) int32 {
+	if len(nodes) <= linearLookupMax {
+		for i := range nodes {
+			if nodes[i] == a {
+				return int32(i)
+			}
+		}
+	}
 	return ns.index[a]
 }
+
+// linearLookupMax is the largest node count for which nodeSet scans instead
+// of hashing the host string.
+const linearLookupMax = 8
 
 // Compile builds the immutable Snapshot of ts. It copies everything it keeps,
 // so ts may be reused or modified afterwards; a nil ts compiles to an empty
@@ -161,7 +195,7 @@ func Compile(ts *wire.TopologySnapshot) *Snapshot {
 
 	// 1. The node index space: every address mentioned anywhere, so that
 	// stale allocations and registry entries on non-members are indexable.
-	ns := nodeSet{index: make(map[wire.NodeAddress]int32, len(ts.Members)+1)}
+	ns := nodeSet{list: make([]wire.NodeAddress, 0, len(ts.Members)+1)}
 	for i := range ts.Members {
 		ns.add(ts.Members[i].Address)
 	}
@@ -174,22 +208,32 @@ func Compile(ts *wire.TopologySnapshot) *Snapshot {
 	for i := range ts.Registry {
 		ns.add(ts.Registry[i].Node)
 	}
-	for _, shards := range ts.ShardAllocations {
+	// Also the size of each table (largest accepted shard id + 1), so that
+	// each type's map is walked twice in all.
+	var sizes map[string]int
+	if len(ts.ShardAllocations) > 0 {
+		sizes = make(map[string]int, len(ts.ShardAllocations))
+	}
+	for typ, shards := range ts.ShardAllocations {
+		maxID := -1
 		for sid, a := range shards {
 			if sid < 0 || sid >= MaxShards {
+				s.ignored++
 				continue
 			}
+			maxID = max(maxID, sid)
 			ns.add(a.Primary)
 			for _, r := range a.Replicas {
 				ns.add(r)
 			}
 		}
+		sizes[typ] = maxID + 1
 	}
-	s.nodes = make([]wire.NodeAddress, 0, len(ns.index))
-	for a := range ns.index {
-		s.nodes = append(s.nodes, a)
-	}
+	s.nodes = ns.list
 	slices.SortFunc(s.nodes, compareAddr)
+	if ns.index == nil {
+		ns.index = make(map[wire.NodeAddress]int32, len(s.nodes))
+	}
 	for i, a := range s.nodes {
 		ns.index[a] = int32(i)
 	}
@@ -257,23 +301,15 @@ func Compile(ts *wire.TopologySnapshot) *Snapshot {
 		s.types = make([]string, 0, len(ts.ShardAllocations))
 		for typ, shards := range ts.ShardAllocations {
 			s.types = append(s.types, typ)
-			s.tables[typ] = s.compileTable(shards, &ns)
+			s.tables[typ] = s.compileTable(shards, sizes[typ], &ns)
 		}
 		slices.Sort(s.types)
 	}
 	return s
 }
 
-func (s *Snapshot) compileTable(shards map[int]wire.ShardAllocation, ns *nodeSet) *Table {
-	maxID := -1
-	for sid := range shards {
-		if sid < 0 || sid >= MaxShards {
-			s.ignored++
-			continue
-		}
-		maxID = max(maxID, sid)
-	}
-	t := &Table{owners: make([]int32, maxID+1)}
+func (s *Snapshot) compileTable(shards map[int]wire.ShardAllocation, size int, ns *nodeSet) *Table {
+	t := &Table{owners: make([]int32, size)}
 	for i := range t.owners {
 		t.owners[i] = -1
 	}
@@ -284,7 +320,7 @@ func (s *Snapshot) compileTable(shards map[int]wire.ShardAllocation, ns *nodeSet
 			continue
 		}
 		if lastIdx < 0 || a.Primary != last {
-			last, lastIdx = a.Primary, ns.lookup(a.Primary)
+			last, lastIdx = a.Primary, ns.lookup(s.nodes, a.Primary)
 		}
 		t.owners[sid] = lastIdx
 		t.allocated++
@@ -294,7 +330,7 @@ func (s *Snapshot) compileTable(shards map[int]wire.ShardAllocation, ns *nodeSet
 			}
 			rs := make([]int32, len(a.Replicas))
 			for i, r := range a.Replicas {
-				rs[i] = ns.lookup(r)
+				rs[i] = ns.lookup(s.nodes, r)
 			}
 			t.replicas[int32(sid)] = rs
 		}
