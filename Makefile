@@ -1,0 +1,59 @@
+# zerohop build contract: the README and .ci/run name these targets.
+#
+#   make check   gofmt, go vet, staticcheck
+#   make test    go test -race ./..., then the allocation tests without -race
+#   make bench   every benchmark once (BENCHTIME, default 1s)
+#   make fuzz    every Fuzz target in the repo for FUZZTIME each (default 60s)
+
+GO          ?= go
+FUZZTIME    ?= 60s
+BENCHTIME   ?= 1s
+GOBIN       := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+SHELL       := /bin/bash
+
+.PHONY: all check test bench fuzz
+
+all: check test
+
+check: $(STATICCHECK)
+	@unformatted="$$(gofmt -l .)"; \
+	if [ -n "$$unformatted" ]; then \
+		echo "gofmt -l: these files need gofmt -w:"; echo "$$unformatted"; exit 1; \
+	fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# Allocation asserts live in files built with //go:build !race (the race
+# detector allocates), so they run in a second pass without -race.
+test:
+	$(GO) test -race ./...
+	$(GO) test -run 'Alloc' -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+# Fuzz targets are discovered per package with `go test -list`, so new ones
+# are picked up without editing this file. A crash fails the target (its input
+# is written under the package's testdata/fuzz: commit it as a regression
+# test). The summary at the end gives each target's exec count.
+fuzz:
+	@set -e; log="$$(mktemp)"; summary="$$(mktemp)"; \
+	trap 'rm -f "$$log" "$$summary"' EXIT; \
+	pkgs="$$($(GO) list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...)"; \
+	for pkg in $$pkgs; do \
+		list="$$($(GO) test -list '^Fuzz' "$$pkg")"; \
+		for target in $$(grep '^Fuzz' <<<"$$list" || true); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg" 2>&1 | tee "$$log"; \
+			status=$${PIPESTATUS[0]}; \
+			execs="$$(grep -o 'execs: [0-9]*' "$$log" | tail -1 | cut -d' ' -f2)"; \
+			echo "$$pkg $$target execs=$${execs:-?} status=$$status" >> "$$summary"; \
+			if [ "$$status" -ne 0 ]; then cat "$$summary"; exit "$$status"; fi; \
+		done; \
+	done; \
+	echo "== fuzz summary ($(FUZZTIME) each)"; cat "$$summary"
