@@ -1,0 +1,235 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// addWireGoldenSeeds adds the captured frames (whole frames if whole, else
+// bodies) to a fuzz corpus.
+func addWireGoldenSeeds(f *testing.F, add func(raw []byte)) {
+	f.Helper()
+	data, err := os.ReadFile("testdata/frames_wire.jsonl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		i := bytes.Index(line, []byte(`"raw_hex": "`))
+		if i < 0 {
+			continue
+		}
+		rest := line[i+len(`"raw_hex": "`):]
+		rest = rest[:bytes.IndexByte(rest, '"')]
+		raw := make([]byte, len(rest)/2)
+		for k := range raw {
+			raw[k] = unhex(rest[2*k])<<4 | unhex(rest[2*k+1])
+		}
+		add(raw)
+	}
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
+}
+
+func FuzzParseFrame(f *testing.F) {
+	addWireGoldenSeeds(f, func(raw []byte) { f.Add(raw, 0) })
+	f.Add([]byte{0, 0, 0, 0, 1}, 0)
+	f.Add([]byte{0, 0, 0, 3, 1, 'a', 'b', 0, 0, 0, 1, 0}, 3)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 1}, -1)
+	f.Fuzz(func(t *testing.T, data []byte, maxFrame int) {
+		typ, body, n, err := ParseFrame(data, maxFrame)
+		if err != nil {
+			var fe *FrameError
+			if !errors.As(err, &fe) || n != 0 || body != nil {
+				t.Fatalf("got (%v, n %d), want *FrameError and n 0", err, n)
+			}
+			return
+		}
+		length := 0
+		if len(data) >= 4 {
+			length = int(binary.BigEndian.Uint32(data))
+		}
+		if n == 0 {
+			if len(data) >= 4 && len(data) >= 4+length {
+				t.Fatalf("need-more with a whole frame of length %d in %d bytes", length, len(data))
+			}
+			return
+		}
+		if n != 4+length || n > len(data) || typ != data[4] || !bytes.Equal(body, data[5:n]) {
+			t.Fatalf("got (typ %d, body %d bytes, n %d) for length %d", typ, len(body), n, length)
+		}
+		out, start := BeginFrame(nil, typ)
+		out = append(out, body...)
+		out, err = EndFrame(out, start, maxFrame)
+		if err != nil || !bytes.Equal(out, data[:n]) {
+			t.Fatalf("re-encode: got (%x, %v), want %x", out, err, data[:n])
+		}
+	})
+}
+
+func FuzzFrameReader(f *testing.F) {
+	// A short stream of captured frames: seeds of many kilobytes read one byte
+	// per Read make the instrumented fuzz worker crawl.
+	var stream []byte
+	addWireGoldenSeeds(f, func(raw []byte) {
+		if len(stream) < 1024 {
+			stream = append(stream, raw...)
+		}
+	})
+	f.Add(stream, uint16(1), 0)
+	f.Add(stream, uint16(100), 300)
+	f.Add([]byte{0, 0, 0, 2, 1, 'x', 0, 0}, uint16(3), 0)
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint16, maxFrame int) {
+		if maxFrame > 1<<20 || maxFrame <= 0 {
+			maxFrame = 1 << 20 // keep buffers small under the fuzzer
+		}
+		fr := NewFrameReader(&chunkReader{data: data, chunk: int(chunk%512) + 1}, maxFrame)
+		rest := data
+		for {
+			typ, body, err := fr.Next()
+			wtyp, wbody, n, werr := ParseFrame(rest, maxFrame)
+			if werr != nil {
+				if err == nil || err.Error() != werr.Error() {
+					t.Fatalf("got %v, want %v", err, werr)
+				}
+				return
+			}
+			if n == 0 {
+				want := error(io.ErrUnexpectedEOF)
+				if len(rest) == 0 {
+					want = io.EOF
+				}
+				if !errors.Is(err, want) {
+					t.Fatalf("at end with %d bytes left: got %v, want %v", len(rest), err, want)
+				}
+				return
+			}
+			if err != nil || typ != wtyp || !bytes.Equal(body, wbody) {
+				t.Fatalf("got (typ %d, %d bytes, %v), want (%d, %d bytes)", typ, len(body), err, wtyp, len(wbody))
+			}
+			if len(fr.buf) > max(maxFrame+4, frameReaderInitialSize) {
+				t.Fatalf("buffer grew to %d for max frame %d", len(fr.buf), maxFrame)
+			}
+			rest = rest[n:]
+		}
+	})
+}
+
+func FuzzParseHandshake(f *testing.F) {
+	addWireGoldenSeeds(f, func(raw []byte) {
+		if raw[4] == FrameHandshake {
+			f.Add(raw[5:])
+		}
+	})
+	f.Add(AppendHandshake(nil, Handshake{Host: "::1", Port: 7, Zerohop: &Extension{System: "live", Version: 1, Codecs: []string{"json"}, Codec: "json", ShardHash: "md5", Role: RoleNode}}))
+	f.Add([]byte(`{"h\u006fst": "\u00e9", "port": 1, "x": [NaN, -Infinity, {"a": null}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		h, err := ParseHandshake(body)
+		if err != nil {
+			var he *HandshakeError
+			if !errors.As(err, &he) {
+				t.Fatalf("got %T %v, want *HandshakeError", err, err)
+			}
+			return
+		}
+		if h.Host == "" || h.Port < 0 || h.Port > 65535 || strings.ContainsAny(h.Host, "/@[] \n") {
+			t.Fatalf("accepted invalid identity %+v", h)
+		}
+		enc := AppendHandshake(nil, h)
+		back, err := ParseHandshake(enc)
+		if err != nil || !reflect.DeepEqual(back, h) {
+			t.Fatalf("round trip of %s: got (%+v, %v), want %+v", enc, back, err, h)
+		}
+	})
+}
+
+func FuzzParseMessage(f *testing.F) {
+	addWireGoldenSeeds(f, func(raw []byte) {
+		if raw[4] == FrameMessage {
+			f.Add(raw[5:])
+		}
+	})
+	f.Add(envBody(`{"target": "casty:\/\/s@h:1\/p\u00e9", "x": {"y": [1, 2.5e3, NaN]}}`, "p"))
+	f.Add(envBody(`{"target": "casty://z@[::1]:1/a"}`, ""))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		h, payload, err := ParseMessage(body)
+		path, perr := ParseTargetPath(body)
+		if err != nil {
+			var ee *EnvelopeError
+			if !errors.As(err, &ee) {
+				t.Fatalf("got %T %v, want *EnvelopeError", err, err)
+			}
+			if perr == nil || perr.Error() != err.Error() {
+				t.Fatalf("ParseTargetPath: got %v, want %v", perr, err)
+			}
+			return
+		}
+		addr, aerr := ParseAddress(h.Target)
+		if aerr != nil {
+			var ae *AddressError
+			if !errors.As(perr, &ae) {
+				t.Fatalf("ParseTargetPath(%q): got %v, want *AddressError", h.Target, perr)
+			}
+		} else if perr != nil || string(path) != addr.Path {
+			t.Fatalf("ParseTargetPath: got (%q, %v), want %q", path, perr, addr.Path)
+		}
+		enc := append(AppendHeader(nil, h), payload...)
+		h2, p2, err := ParseMessage(enc)
+		if err != nil || h2 != h || !bytes.Equal(p2, payload) {
+			t.Fatalf("round trip: got (%+v, %v), want %+v", h2, err, h)
+		}
+	})
+}
+
+func FuzzParseAddress(f *testing.F) {
+	for _, s := range []string{
+		"casty://live@127.0.0.1:25560/_cluster/_topology",
+		"casty://live-client@127.0.0.1:0/_ask/0123abcd",
+		"casty://live/_region-counter",
+		"casty://z@[::1]:7000/_region-x",
+		"casty://s@a/b@c:1/p\n",
+		"casty://s@[x:1/p",
+		"127.0.0.1:25560",
+		"[::1]:1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, uri string) {
+		a, err := ParseAddress(uri)
+		if err == nil {
+			if !strings.HasPrefix(a.Path, "/") || len(a.Path) < 2 || a.System == "" {
+				t.Fatalf("ParseAddress(%q) = %+v: invalid fields", uri, a)
+			}
+			s := a.String()
+			b, err := ParseAddress(s)
+			if err != nil || b != a {
+				t.Fatalf("round trip %q -> %q: got (%+v, %v), want %+v", uri, s, b, err, a)
+			}
+			p, perr := parseURI([]byte(uri))
+			if perr != nil || uri[p.pathStart:p.pathEnd] != a.Path {
+				t.Fatalf("parseURI([]byte) disagrees on %q", uri)
+			}
+		} else if _, ok := err.(*AddressError); !ok {
+			t.Fatalf("got %T, want *AddressError", err)
+		}
+		n, err := ParseNodeAddress(uri)
+		if err == nil {
+			back, err := ParseNodeAddress(n.String())
+			if err != nil || back != n || n.Host == "" {
+				t.Fatalf("node round trip %q -> %q: got (%v, %v), want %v", uri, n.String(), back, err, n)
+			}
+		} else if _, ok := err.(*AddressError); !ok {
+			t.Fatalf("got %T, want *AddressError", err)
+		}
+	})
+}
