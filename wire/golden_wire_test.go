@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"testing"
 )
@@ -165,7 +166,7 @@ type chunkReader struct {
 
 func (c *chunkReader) Read(p []byte) (int, error) {
 	if len(c.data) == 0 {
-		return 0, os.ErrClosed
+		return 0, io.EOF
 	}
 	n := copy(p, c.data[:min(c.chunk, len(c.data))])
 	c.data = c.data[n:]
