@@ -478,6 +478,9 @@ func (d *decoder) anyObject() (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if len(nameRaw) == 0 {
+				return nil, &DecodeError{Field: "_type", Offset: d.i, Reason: "empty _type"}
+			}
 			var v any
 			if p := d.st.byName[string(nameRaw)]; p != nil {
 				if p.kind != planStruct {
@@ -599,6 +602,9 @@ func (d *decoder) anyObjectSlow() (any, error) {
 		if name, err = d.stringValue(); err != nil {
 			return nil, decErrAt(err, "_type", "")
 		}
+		if name == "" {
+			return nil, &DecodeError{Field: "_type", Offset: pos[mType], Reason: "empty _type"}
+		}
 		d.i = start + 1
 		if p := d.st.byName[name]; p != nil {
 			if p.kind != planStruct {
@@ -655,6 +661,9 @@ func (d *decoder) enumValue(typePos, valuePos int) (any, error) {
 	member, err := d.stringValue()
 	if err != nil {
 		return nil, decErrAt(err, "value", typ)
+	}
+	if typ == "" || member == "" {
+		return nil, &DecodeError{Type: typ, Field: "__enum__", Offset: typePos, Reason: "empty enum type or member name"}
 	}
 	p := d.st.byName[typ]
 	if p == nil {

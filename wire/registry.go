@@ -276,7 +276,6 @@ var (
 	unknownType       = reflect.TypeFor[Unknown]()
 	enumValueType     = reflect.TypeFor[Enum]()
 	shardEnvelopeType = reflect.TypeFor[ShardEnvelope]()
-	anyType           = reflect.TypeFor[any]()
 	appenderType      = reflect.TypeFor[JSONAppender]()
 	enumNamerType     = reflect.TypeFor[enumNamer]()
 	enumSetterType    = reflect.TypeFor[enumSetter]()
