@@ -1,0 +1,651 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/zerohop/zerohop/wire"
+)
+
+// member is this node's view of one cluster member. Guarded by Node.mu.
+type member struct {
+	addr        wire.NodeAddress
+	name        string // memberlist name (the advertised address)
+	gossipIP    net.IP
+	gossipPort  uint16
+	meta        nodeMeta
+	alive       bool      // memberlist says alive
+	left        bool      // left gracefully (memberlist left, or leaving meta when it died)
+	unreachable bool      // no successful probe for a while (alive but silent)
+	lastAck     time.Time // last successful direct probe or (re)join
+	downAt      time.Time
+}
+
+// isUp: alive and not leaving; the leader and allocation candidates come
+// from these (unreachable members stay up until memberlist declares them
+// dead, as in Casty).
+func (m *member) isUp() bool { return m.alive && !m.meta.Leaving }
+
+func (m *member) status() wire.MemberStatus {
+	switch {
+	case m.alive && m.meta.Leaving:
+		return wire.StatusLeaving
+	case m.alive:
+		return wire.StatusUp
+	case m.left:
+		return wire.StatusRemoved
+	default:
+		return wire.StatusDown
+	}
+}
+
+func (m *member) hosts(typ string) bool {
+	for _, t := range m.meta.Types {
+		if t.Name == typ {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *member) gossipAddr() string {
+	return net.JoinHostPort(m.gossipIP.String(), strconv.Itoa(int(m.gossipPort)))
+}
+
+// startMembership creates the memberlist instance (not yet joined).
+func (n *Node) startMembership() error {
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = n.self.String()
+	host, port, err := splitHostPort(n.cfg.Gossip)
+	if err != nil {
+		return fmt.Errorf("node: gossip %q: %w", n.cfg.Gossip, err)
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	mc.BindAddr, mc.BindPort = host, port
+	if n.cfg.GossipAdvertise != "" {
+		ah, ap, err := splitHostPort(n.cfg.GossipAdvertise)
+		if err != nil {
+			return fmt.Errorf("node: gossip advertise %q: %w", n.cfg.GossipAdvertise, err)
+		}
+		mc.AdvertiseAddr, mc.AdvertisePort = ah, ap
+	}
+	mm := n.cfg.Membership
+	mc.ProbeInterval = mm.ProbeInterval
+	mc.ProbeTimeout = mm.ProbeTimeout
+	mc.SuspicionMult = mm.SuspicionMult
+	mc.GossipInterval = mm.GossipInterval
+	mc.PushPullInterval = mm.PushPullInterval
+	mc.TCPTimeout = mm.TCPTimeout
+	mc.GossipToTheDeadTime = max(mm.DownRetention/2, 5*time.Second)
+	mc.DeadNodeReclaimTime = time.Second // a restarted node may come back on another gossip port
+	mc.EnableCompression = false
+	mc.Logger = memberlistLog(n.log)
+	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+		BindAddrs: []string{host},
+		BindPort:  port,
+		Logger:    mc.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("node: gossip listen %s: %w", n.cfg.Gossip, err)
+	}
+	if port == 0 {
+		mc.BindPort = nt.GetAutoBindPort()
+	}
+	mc.Transport = newGatedTransport(nt, &n.gate)
+	d := &delegate{n: n}
+	mc.Delegate = d
+	mc.Events = d
+	mc.Ping = d
+	n.bq = &memberlist.TransmitLimitedQueue{NumNodes: d.numNodes, RetransmitMult: mc.RetransmitMult}
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		_ = mc.Transport.Shutdown()
+		return fmt.Errorf("node: memberlist: %w", err)
+	}
+	n.ml = ml
+	ln := ml.LocalNode()
+	n.gossip = net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
+	return nil
+}
+
+// join joins the seeds (retrying until JoinTimeout or ctx), after which the
+// node has merged the cluster's allocation table; with no seeds it starts a
+// new cluster.
+func (n *Node) join(ctx context.Context) error {
+	if len(n.cfg.Seeds) == 0 {
+		n.mu.Lock()
+		n.synced = true
+		n.evalLeaderLocked()
+		n.mu.Unlock()
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.Membership.JoinTimeout)
+	defer cancel()
+	backoff := 100 * time.Millisecond
+	for {
+		_, err := n.ml.Join(n.cfg.Seeds)
+		if err == nil {
+			break
+		}
+		n.log.Debug("join", "seeds", n.cfg.Seeds, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: join %v: %w (last error: %v)", n.cfg.Seeds, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+	n.mu.Lock()
+	n.synced = true
+	n.evalLeaderLocked()
+	n.mu.Unlock()
+	n.wake()
+	return nil
+}
+
+// delegate implements memberlist's Delegate, EventDelegate and PingDelegate.
+type delegate struct{ n *Node }
+
+const (
+	msgTable byte = 't'
+)
+
+// numNodes feeds the broadcast queue's retransmit count. It must not call
+// memberlist: the queue is filled from event callbacks that run under
+// memberlist's node lock.
+func (d *delegate) numNodes() int { return int(max(1, d.n.aliveMembers.Load())) }
+
+func (d *delegate) NodeMeta(limit int) []byte {
+	d.n.mu.Lock()
+	b := d.n.meta.marshal()
+	d.n.mu.Unlock()
+	if len(b) > limit {
+		d.n.log.Error("node metadata too large; gossiping it without services", "size", len(b), "limit", limit)
+		d.n.mu.Lock()
+		m := d.n.meta
+		d.n.mu.Unlock()
+		m.Services = nil
+		b = m.marshal()
+	}
+	return b
+}
+
+func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	switch b[0] {
+	case msgTable:
+		t, err := unmarshalTable(b[1:])
+		if err != nil {
+			d.n.log.Warn("dropping bad allocation table", "err", err)
+			return
+		}
+		d.n.mergeTable(t)
+	}
+}
+
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.n.bq.GetBroadcasts(overhead, limit)
+}
+
+func (d *delegate) LocalState(join bool) []byte {
+	d.n.mu.Lock()
+	t := d.n.table
+	d.n.mu.Unlock()
+	return t.marshal()
+}
+
+func (d *delegate) MergeRemoteState(b []byte, join bool) {
+	t, err := unmarshalTable(b)
+	if err != nil {
+		d.n.log.Warn("dropping bad remote state", "err", err)
+		return
+	}
+	d.n.mergeTable(t)
+}
+
+func (d *delegate) NotifyJoin(nd *memberlist.Node) { d.n.onMember(nd, true) }
+func (d *delegate) NotifyLeave(nd *memberlist.Node) {
+	d.n.onMember(nd, false)
+}
+func (d *delegate) NotifyUpdate(nd *memberlist.Node) { d.n.onMember(nd, true) }
+
+func (d *delegate) AckPayload() []byte { return nil }
+func (d *delegate) NotifyPingComplete(other *memberlist.Node, _ time.Duration, _ []byte) {
+	addr, err := wire.ParseNodeAddress(other.Name)
+	if err != nil {
+		return
+	}
+	n := d.n
+	n.mu.Lock()
+	if m := n.members[addr]; m != nil {
+		m.lastAck = time.Now()
+		if m.unreachable {
+			m.unreachable = false
+			n.snapDirty = true
+			n.wake()
+		}
+	}
+	n.mu.Unlock()
+}
+
+// tableBroadcast is a table in memberlist's broadcast queue; a newer table
+// invalidates an older one.
+type tableBroadcast struct{ msg []byte }
+
+func (b *tableBroadcast) Invalidates(o memberlist.Broadcast) bool {
+	_, ok := o.(*tableBroadcast)
+	return ok
+}
+func (b *tableBroadcast) Message() []byte { return b.msg }
+func (b *tableBroadcast) Finished()       {}
+
+// onMember applies a memberlist event. Called by memberlist with its node
+// lock held: it only touches our state.
+func (n *Node) onMember(nd *memberlist.Node, alive bool) {
+	addr, err := wire.ParseNodeAddress(nd.Name)
+	if err != nil {
+		n.log.Warn("ignoring member with a bad name", "name", nd.Name)
+		return
+	}
+	meta, err := parseMeta(nd.Meta)
+	if err != nil && alive {
+		n.log.Warn("ignoring member with bad metadata", "member", nd.Name, "err", err)
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m := n.members[addr]
+	if alive && meta.System != n.cfg.System {
+		n.log.Warn("ignoring member of another system", "member", nd.Name, "system", meta.System)
+		return
+	}
+	now := time.Now()
+	if m == nil {
+		if !alive {
+			return
+		}
+		m = &member{addr: addr, name: nd.Name, lastAck: now}
+		n.members[addr] = m
+	}
+	wasAlive := m.alive
+	m.gossipIP = append(net.IP(nil), nd.Addr...)
+	m.gossipPort = nd.Port
+	if alive {
+		m.meta = meta
+		m.alive = true
+		m.left = false
+		if !wasAlive {
+			m.lastAck = now
+			m.unreachable = false
+			n.log.Info("member up", "member", addr.String())
+		}
+	} else {
+		m.alive = false
+		m.left = m.meta.Leaving
+		m.downAt = now
+		m.unreachable = !m.left
+		if wasAlive {
+			n.log.Info("member down", "member", addr.String(), "left", m.left)
+		}
+		n.closePeer(addr)
+	}
+	count := int32(0)
+	set := map[wire.NodeAddress]struct{}{}
+	for _, o := range n.members {
+		if o.alive {
+			count++
+			if o.addr != n.self {
+				set[o.addr] = struct{}{}
+			}
+		}
+	}
+	n.aliveMembers.Store(count)
+	n.memberSet.Store(&set)
+	n.snapDirty = true
+	n.evalLeaderLocked()
+	if n.leading {
+		n.rebalanceLocked()
+		n.servePendingLocked(now)
+	}
+	n.wake()
+}
+
+// checkMembersLocked runs the unreachable detector and drops down members
+// after their retention.
+func (n *Node) checkMembersLocked(now time.Time) {
+	others := 0
+	for _, m := range n.members {
+		if m.alive && m.addr != n.self {
+			others++
+		}
+	}
+	after := n.cfg.Membership.UnreachableAfter * time.Duration(max(1, others))
+	for addr, m := range n.members {
+		if addr == n.self {
+			continue
+		}
+		if m.alive {
+			u := now.Sub(m.lastAck) > after
+			if u != m.unreachable {
+				m.unreachable = u
+				n.snapDirty = true
+				if u {
+					n.log.Info("member unreachable", "member", addr.String())
+				}
+			}
+			continue
+		}
+		if now.Sub(m.downAt) > n.cfg.Membership.DownRetention {
+			delete(n.members, addr)
+			n.snapDirty = true
+		}
+	}
+}
+
+// evalLeaderLocked recomputes the leader (lowest up address) and starts a
+// takeover when it is us.
+func (n *Node) evalLeaderLocked() {
+	var leader wire.NodeAddress
+	found := false
+	for _, m := range n.members {
+		if m.isUp() && (!found || m.addr.Less(leader)) {
+			leader, found = m.addr, true
+		}
+	}
+	if leader != n.leader {
+		n.log.Info("leader changed", "leader", leader.String())
+		n.leader = leader
+		n.snapDirty = true
+	}
+	if leader != n.self || n.meta.Leaving {
+		if n.leading {
+			n.log.Info("no longer leading")
+		}
+		n.leading = false
+		return
+	}
+	if !n.leading && n.synced {
+		n.startSyncLocked()
+	}
+}
+
+// startSyncLocked starts (or re-arms) the sync round: a push/pull with every
+// alive member, which merges their tables, then the leadership takeover if
+// we lead. Used when we become leader, after a stall and on rejoin.
+func (n *Node) startSyncLocked() {
+	if n.closing {
+		return
+	}
+	if n.syncRunning {
+		n.syncAgain = true
+		return
+	}
+	n.syncRunning = true
+	n.wg.Add(1)
+	go n.syncRound()
+}
+
+func (n *Node) syncRound() {
+	defer n.wg.Done()
+	for {
+		n.mu.Lock()
+		var addrs []string
+		for _, m := range n.members {
+			if m.alive && m.addr != n.self {
+				addrs = append(addrs, m.gossipAddr())
+			}
+		}
+		n.syncAgain = false
+		n.mu.Unlock()
+		ok := len(addrs) == 0
+		if !ok {
+			if !n.gate.wait(n.stop) {
+				n.mu.Lock()
+				n.syncRunning = false
+				n.mu.Unlock()
+				return
+			}
+			c, err := n.ml.Join(addrs)
+			ok = c > 0
+			if err != nil {
+				n.log.Debug("sync round", "contacted", c, "of", len(addrs), "err", err)
+			}
+		}
+		n.mu.Lock()
+		if n.closing {
+			n.syncRunning = false
+			n.mu.Unlock()
+			return
+		}
+		if ok {
+			if !n.synced {
+				n.log.Info("allocation table synced", "epoch", n.table.epoch)
+			}
+			n.synced = true
+			n.resolvePendingLocked(time.Now())
+			if n.leader == n.self && !n.meta.Leaving && !n.leading && !n.syncAgain {
+				n.takeoverLocked()
+			}
+		}
+		if !n.syncAgain && ok {
+			n.syncRunning = false
+			n.mu.Unlock()
+			return
+		}
+		n.mu.Unlock()
+		select {
+		case <-n.stop:
+			n.mu.Lock()
+			n.syncRunning = false
+			n.mu.Unlock()
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// takeoverLocked starts our leadership term: a term above every table we
+// merged, our down members' shards moved to survivors, pending requests
+// served.
+func (n *Node) takeoverLocked() {
+	term := max(termOf(n.table.epoch), n.leadTerm) + 1
+	n.leadTerm = term
+	n.leading = true
+	t := n.table.clone(term<<termShift, n.self)
+	moved := n.rebalanceInto(t)
+	n.log.Info("leading", "term", term, "epoch", t.epoch, "moved", moved)
+	n.setTableLocked(t, true)
+	n.servePendingLocked(time.Now())
+}
+
+// onStallLocked: the watchdog saw the node stop for gap. Others may have
+// declared us dead and re-allocated under a newer term, so stop answering
+// from our table and stop allocating until a sync round merged theirs.
+func (n *Node) onStallLocked(gap time.Duration) {
+	n.ctr.stalls.Add(1)
+	n.log.Warn("stall detected; re-syncing the allocation table", "gap", gap.Round(time.Millisecond))
+	n.synced = false
+	n.leading = false
+	for _, m := range n.members {
+		m.lastAck = time.Now() // our own silence is not theirs
+	}
+	n.startSyncLocked()
+}
+
+// mergeTable adopts t if it is newer than ours.
+func (n *Node) mergeTable(t *allocTable) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !t.newerThan(n.table) {
+		if t.epoch < n.table.epoch {
+			n.ctr.tablesIgnored.Add(1)
+		}
+		return
+	}
+	n.ctr.tablesMerged.Add(1)
+	n.setTableLocked(t, false)
+	if n.leading && t.writer != n.self {
+		// Someone else wrote in our term or later: another leader exists
+		// (or existed). Re-sync and start a fresh term before allocating.
+		n.log.Info("table from another leader; re-taking leadership", "writer", t.writer.String(), "epoch", t.epoch)
+		n.leading = false
+		n.startSyncLocked()
+	}
+}
+
+// setTableLocked installs t, rebuilds the route and, for our own writes,
+// replicates it (broadcast queue + direct push to members).
+func (n *Node) setTableLocked(t *allocTable, local bool) {
+	n.table = t
+	n.ctr.epoch.Store(t.epoch)
+	n.route.Store(n.buildRoute(t))
+	n.snapDirty = true
+	if local {
+		msg := append([]byte{msgTable}, t.marshal()...)
+		n.bq.QueueBroadcast(&tableBroadcast{msg: msg})
+		select {
+		case n.tablePush <- struct{}{}:
+		default:
+		}
+	}
+	n.resolvePendingLocked(time.Now())
+	n.wake()
+}
+
+// publishTables pushes our latest written table to every alive member over
+// memberlist's reliable (TCP) channel, coalescing bursts. The broadcast
+// queue and the periodic push/pull cover members this misses.
+func (n *Node) publishTables() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.tablePush:
+		}
+		if !n.gate.wait(n.stop) {
+			return
+		}
+		n.mu.Lock()
+		t := n.table
+		var to []*memberlist.Node
+		if t.writer == n.self {
+			for _, m := range n.members {
+				if m.alive && m.addr != n.self {
+					to = append(to, &memberlist.Node{Name: m.name, Addr: m.gossipIP, Port: m.gossipPort})
+				}
+			}
+		}
+		n.mu.Unlock()
+		if len(to) == 0 {
+			continue
+		}
+		msg := append([]byte{msgTable}, t.marshal()...)
+		for _, nd := range to {
+			select {
+			case <-n.stop:
+				return
+			default:
+			}
+			if err := n.ml.SendReliable(nd, msg); err != nil {
+				n.log.Debug("table push", "to", nd.Name, "err", err)
+			}
+		}
+	}
+}
+
+// rebalanceLocked moves, as leader, the shards of members that are no
+// longer up to survivors, in one new epoch.
+func (n *Node) rebalanceLocked() {
+	t := n.table.clone(0, n.self)
+	if n.rebalanceInto(t) > 0 {
+		t.epoch = n.nextEpochLocked()
+		n.setTableLocked(t, true)
+	}
+}
+
+// rebalanceInto re-allocates in t every shard whose owner is not an up
+// member hosting its type; it returns how many moved.
+func (n *Node) rebalanceInto(t *allocTable) int {
+	moved := 0
+	for _, typ := range slices.Sorted(maps.Keys(t.shards)) {
+		m := t.shards[typ]
+		for _, s := range slices.Sorted(maps.Keys(m)) {
+			owner := m[s]
+			if om := n.members[owner]; om != nil && om.isUp() && om.hosts(typ) {
+				continue
+			}
+			if to, ok := n.pickOwner(t, typ); ok {
+				m[s] = to
+				moved++
+				n.ctr.allocations.Add(1)
+			} else {
+				delete(m, s)
+				moved++
+			}
+		}
+	}
+	return moved
+}
+
+// pickOwner chooses the reachable up member hosting typ with the fewest
+// primaries of typ in t (ties: lowest address), as Casty's
+// LeastShardStrategy.
+func (n *Node) pickOwner(t *allocTable, typ string) (wire.NodeAddress, bool) {
+	counts := map[wire.NodeAddress]int{}
+	for _, a := range t.shards[typ] {
+		counts[a]++
+	}
+	var best wire.NodeAddress
+	found := false
+	for _, m := range n.members {
+		if !m.isUp() || m.unreachable || !m.hosts(typ) {
+			continue
+		}
+		if !found || counts[m.addr] < counts[best] || (counts[m.addr] == counts[best] && m.addr.Less(best)) {
+			best, found = m.addr, true
+		}
+	}
+	return best, found
+}
+
+// nextEpochLocked is the epoch of our next write as leader.
+func (n *Node) nextEpochLocked() int64 {
+	e := n.table.epoch + 1
+	if termOf(e) != n.leadTerm || e&seqMask == 0 {
+		n.leadTerm = max(n.leadTerm, termOf(n.table.epoch)) + 1
+		e = n.leadTerm << termShift
+	}
+	return e
+}
+
+// typeShardsLocked returns the shard count of typ from the members hosting
+// it (ours first).
+func (n *Node) typeShardsLocked(typ string) (int, bool) {
+	for _, e := range n.cfg.Entities {
+		if e.Name == typ {
+			return e.Shards, true
+		}
+	}
+	for _, m := range n.members {
+		if !m.alive {
+			continue
+		}
+		for _, t := range m.meta.Types {
+			if t.Name == typ {
+				return t.Shards, true
+			}
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,352 @@
+package node
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// Defaults applied by Config for zero-valued fields.
+const (
+	DefaultSystem               = "live"
+	DefaultListen               = "127.0.0.1:0"
+	DefaultGossipPortOffset     = 1000
+	DefaultOutboundLimit        = 64 << 20
+	DefaultMailboxSize          = 1024
+	DefaultTopologyPushInterval = time.Second
+	DefaultRequestTimeout       = 5 * time.Second
+	DefaultMaxPendingRequests   = 4096
+	DefaultHandshakeTimeout     = 2 * time.Second
+	DefaultDialTimeout          = 2 * time.Second
+	DefaultPeerPendingLimit     = 8 << 20
+	// DefaultPausedInboundLimit is how many bytes a paused gnet connection
+	// may buffer before its event loop blocks (see "Backpressure" in doc.go).
+	DefaultPausedInboundLimit = 4 << 20
+)
+
+// EntityType declares a sharded entity type hosted by the node: envelopes to
+// /_region-{Name} are delivered to the entity named by their entity_id,
+// created on first use by New. New is called on a worker goroutine and must
+// not block.
+type EntityType struct {
+	Name   string
+	Shards int
+	New    func(entityID string) Entity
+}
+
+// Service declares a discoverable service: Handler receives every message
+// sent to Path on this node, one at a time, and the node publishes
+// (Key, this node, Path) in the topology registry while it is a member.
+type Service struct {
+	Key     string
+	Path    string
+	Handler Entity
+}
+
+// MembershipConfig tunes hashicorp/memberlist and the unreachable detector.
+// The defaults are memberlist's LAN profile scaled down for loopback clusters
+// that must notice a failure within a few seconds: probing every 300 ms with
+// a 250 ms probe timeout and a suspicion multiplier of 4 declares an abruptly
+// stopped node dead after roughly 1.5-4 s in a 3-node cluster. They keep
+// memberlist's Lifeguard awareness (probe timeouts stretch when the local
+// node itself is slow), which is what keeps a noisy, shared 2-core machine
+// from flapping; do not shrink ProbeTimeout below ~100 ms there.
+type MembershipConfig struct {
+	ProbeInterval    time.Duration // default 300ms
+	ProbeTimeout     time.Duration // default 250ms
+	SuspicionMult    int           // default 4
+	GossipInterval   time.Duration // default 100ms
+	PushPullInterval time.Duration // anti-entropy of the allocation table; default 5s
+	TCPTimeout       time.Duration // push/pull and join stream timeout; default 2s
+	// UnreachableAfter: a member without a successful direct probe for this
+	// long (times the number of other members, since memberlist probes them
+	// in turn) is reported unreachable. Default 3 * ProbeInterval.
+	UnreachableAfter time.Duration
+	// DownRetention keeps down or removed members in snapshots this long
+	// after they left. Default 30s.
+	DownRetention time.Duration
+	// JoinTimeout bounds the initial join with Seeds. Default 10s.
+	JoinTimeout time.Duration
+}
+
+// Config configures a Node. The zero value of every field means its
+// documented default; Start copies the Config and never keeps the caller's
+// pointers except TLS, PeerTLS, Registry, Logger, the entity factories and
+// service handlers, which it uses as given.
+type Config struct {
+	// System is the actor system (cluster) name; default "live".
+	System string
+	// NodeID is the member id shown in snapshots; default "node-<advertise>".
+	NodeID string
+	// Listen is the client/peer listener address; default "127.0.0.1:0".
+	Listen string
+	// Advertise is this node's identity (handshake, URIs, snapshots);
+	// default: the bound listen address.
+	Advertise string
+	// Gossip is memberlist's bind address; default: the listen host and the
+	// listen port + 1000 (port 0 when the listen port is 0).
+	Gossip string
+	// GossipAdvertise is the gossip address announced to other members;
+	// default: the bound gossip address.
+	GossipAdvertise string
+	// Seeds are gossip addresses of members to join; none = new cluster.
+	Seeds []string
+	// TLS, when set, serves clients and peers over crypto/tls instead of the
+	// plaintext gnet server (set ClientAuth for mTLS).
+	TLS *tls.Config
+	// PeerTLS is used to dial other nodes; default when TLS is set: the TLS
+	// certificates as client certificates and TLS.ClientCAs as roots.
+	PeerTLS *tls.Config
+	// Registry maps Python type names to Go types; default wire.NewRegistry().
+	// Message types of Entities and Services must be registered in it.
+	Registry *wire.Registry
+	// Entities are the sharded entity types this node hosts.
+	Entities []EntityType
+	// Services are the discoverable services this node hosts.
+	Services []Service
+	// Logger receives the node's logs; default slog.Default().
+	Logger *slog.Logger
+
+	MaxFrameSize  int // default wire.DefaultMaxFrameSize
+	OutboundLimit int // per-connection outbound bound in bytes; default 64 MiB
+	MailboxSize   int // per-shard and per-service mailbox capacity; default 1024
+	Workers       int // entity worker goroutines; default GOMAXPROCS
+	EventLoops    int // gnet event loops; default GOMAXPROCS
+	// PausedInboundLimit bounds the bytes a gnet connection paused by a full
+	// mailbox may buffer before its event loop waits; default 4 MiB.
+	PausedInboundLimit int
+	// TopologyPushInterval is the periodic snapshot push; default 1s.
+	TopologyPushInterval time.Duration
+	// RequestTimeout is the deadline of a GetShardLocation (or an envelope
+	// for an unallocated shard) waiting for the table or the leader; default 5s.
+	RequestTimeout time.Duration
+	// MaxPendingRequests bounds those waiting requests; default 4096.
+	MaxPendingRequests int
+	HandshakeTimeout   time.Duration // default 2s
+	DialTimeout        time.Duration // default 2s
+	// PeerPendingLimit bounds the bytes queued for a peer node while its
+	// connection is being dialled; default 8 MiB.
+	PeerPendingLimit int
+
+	Membership MembershipConfig
+}
+
+// ConfigError lists every problem Validate found.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	return "node: invalid config: " + strings.Join(e.Problems, "; ")
+}
+
+// withDefaults returns a copy of c with defaults applied.
+func (c Config) withDefaults() Config {
+	if c.System == "" {
+		c.System = DefaultSystem
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Gossip == "" {
+		if h, p, err := net.SplitHostPort(c.Listen); err == nil {
+			if port, err := strconv.Atoi(p); err == nil {
+				gp := 0
+				if port != 0 {
+					gp = port + DefaultGossipPortOffset
+				}
+				c.Gossip = net.JoinHostPort(h, strconv.Itoa(gp))
+			}
+		}
+	}
+	c.Seeds = append([]string(nil), c.Seeds...)
+	c.Entities = append([]EntityType(nil), c.Entities...)
+	c.Services = append([]Service(nil), c.Services...)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxFrameSize == 0 {
+		c.MaxFrameSize = wire.DefaultMaxFrameSize
+	}
+	if c.OutboundLimit == 0 {
+		c.OutboundLimit = DefaultOutboundLimit
+	}
+	if c.MailboxSize == 0 {
+		c.MailboxSize = DefaultMailboxSize
+	}
+	if c.PausedInboundLimit == 0 {
+		c.PausedInboundLimit = DefaultPausedInboundLimit
+	}
+	if c.TopologyPushInterval == 0 {
+		c.TopologyPushInterval = DefaultTopologyPushInterval
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MaxPendingRequests == 0 {
+		c.MaxPendingRequests = DefaultMaxPendingRequests
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.PeerPendingLimit == 0 {
+		c.PeerPendingLimit = DefaultPeerPendingLimit
+	}
+	m := &c.Membership
+	if m.ProbeInterval == 0 {
+		m.ProbeInterval = 300 * time.Millisecond
+	}
+	if m.ProbeTimeout == 0 {
+		m.ProbeTimeout = 250 * time.Millisecond
+	}
+	if m.SuspicionMult == 0 {
+		m.SuspicionMult = 4
+	}
+	if m.GossipInterval == 0 {
+		m.GossipInterval = 100 * time.Millisecond
+	}
+	if m.PushPullInterval == 0 {
+		m.PushPullInterval = 5 * time.Second
+	}
+	if m.TCPTimeout == 0 {
+		m.TCPTimeout = 2 * time.Second
+	}
+	if m.UnreachableAfter == 0 {
+		m.UnreachableAfter = 3 * m.ProbeInterval
+	}
+	if m.DownRetention == 0 {
+		m.DownRetention = 30 * time.Second
+	}
+	if m.JoinTimeout == 0 {
+		m.JoinTimeout = 10 * time.Second
+	}
+	return c
+}
+
+// Validate reports every problem of c (after defaults) at once as a
+// *ConfigError, or nil.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	if strings.ContainsAny(c.System, "@/: ") {
+		add("System %q must not contain '@', '/', ':' or spaces", c.System)
+	}
+	checkHostPort := func(name, v string, allowZero bool) {
+		h, ps, err := net.SplitHostPort(v)
+		if err != nil {
+			add("%s %q: %v", name, v, err)
+			return
+		}
+		port, err := strconv.Atoi(ps)
+		if err != nil || port < 0 || port > 65535 || (!allowZero && port == 0) {
+			add("%s %q: bad port", name, v)
+		}
+		if name != "Listen" && name != "Gossip" && h == "" {
+			add("%s %q: empty host", name, v)
+		}
+	}
+	checkHostPort("Listen", c.Listen, true)
+	checkHostPort("Gossip", c.Gossip, true)
+	if c.Advertise != "" {
+		checkHostPort("Advertise", c.Advertise, false)
+	}
+	if c.GossipAdvertise != "" {
+		checkHostPort("GossipAdvertise", c.GossipAdvertise, false)
+	}
+	for i, s := range c.Seeds {
+		checkHostPort(fmt.Sprintf("Seeds[%d]", i), s, false)
+	}
+	types := map[string]bool{}
+	for i, e := range c.Entities {
+		switch {
+		case e.Name == "" || strings.ContainsAny(e.Name, "/ "):
+			add("Entities[%d].Name %q must be non-empty without '/' or spaces", i, e.Name)
+		case types[e.Name]:
+			add("Entities[%d].Name %q is declared twice", i, e.Name)
+		}
+		types[e.Name] = true
+		if e.Shards <= 0 || e.Shards > maxShards {
+			add("Entities[%d].Shards %d must be in 1..%d", i, e.Shards, maxShards)
+		}
+		if e.New == nil {
+			add("Entities[%d].New is nil", i)
+		}
+	}
+	paths := map[string]bool{}
+	for i, s := range c.Services {
+		if s.Key == "" {
+			add("Services[%d].Key is empty", i)
+		}
+		if !strings.HasPrefix(s.Path, "/") || len(s.Path) < 2 || strings.HasPrefix(s.Path, "/_") {
+			add("Services[%d].Path %q must start with '/' and not with '/_' (reserved)", i, s.Path)
+		}
+		if paths[s.Path] {
+			add("Services[%d].Path %q is declared twice", i, s.Path)
+		}
+		paths[s.Path] = true
+		if s.Handler == nil {
+			add("Services[%d].Handler is nil", i)
+		}
+	}
+	pos := func(name string, v int) {
+		if v < 0 {
+			add("%s %d must not be negative", name, v)
+		}
+	}
+	pos("MaxFrameSize", c.MaxFrameSize)
+	if c.MaxFrameSize > 0 && c.MaxFrameSize < 1024 {
+		add("MaxFrameSize %d must be at least 1024", c.MaxFrameSize)
+	}
+	pos("OutboundLimit", c.OutboundLimit)
+	pos("MailboxSize", c.MailboxSize)
+	pos("Workers", c.Workers)
+	pos("EventLoops", c.EventLoops)
+	pos("PausedInboundLimit", c.PausedInboundLimit)
+	pos("MaxPendingRequests", c.MaxPendingRequests)
+	pos("PeerPendingLimit", c.PeerPendingLimit)
+	dur := func(name string, d time.Duration) {
+		if d < 0 {
+			add("%s %v must not be negative", name, d)
+		}
+	}
+	dur("TopologyPushInterval", c.TopologyPushInterval)
+	dur("RequestTimeout", c.RequestTimeout)
+	dur("HandshakeTimeout", c.HandshakeTimeout)
+	dur("DialTimeout", c.DialTimeout)
+	m := c.Membership
+	dur("Membership.ProbeInterval", m.ProbeInterval)
+	dur("Membership.ProbeTimeout", m.ProbeTimeout)
+	dur("Membership.GossipInterval", m.GossipInterval)
+	dur("Membership.PushPullInterval", m.PushPullInterval)
+	dur("Membership.TCPTimeout", m.TCPTimeout)
+	dur("Membership.UnreachableAfter", m.UnreachableAfter)
+	dur("Membership.DownRetention", m.DownRetention)
+	dur("Membership.JoinTimeout", m.JoinTimeout)
+	if m.SuspicionMult < 0 {
+		add("Membership.SuspicionMult %d must not be negative", m.SuspicionMult)
+	}
+	if meta := c.meta(wire.NodeAddress{Host: "255.255.255.255", Port: 65535}); len(meta) > metaLimit {
+		add("node metadata (entity types and services) is %d bytes, memberlist allows %d", len(meta), metaLimit)
+	}
+	if len(p) > 0 {
+		return &ConfigError{Problems: p}
+	}
+	return nil
+}
+
+// errClosed is returned by operations on a closed node.
+var errClosed = errors.New("node: closed")
+
+// ErrClosed is returned by operations on a closed Node.
+var ErrClosed = errClosed

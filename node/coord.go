@@ -1,0 +1,224 @@
+package node
+
+import (
+	"time"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// pendingReq is a GetShardLocation, or an envelope for an unallocated
+// shard, waiting for the table, the leader, or our own sync. Guarded by
+// Node.mu; at most Config.MaxPendingRequests exist; each expires at its
+// deadline (dropped and counted).
+type pendingReq struct {
+	typ      string
+	shard    int
+	deadline time.Time
+	replyTo  wire.Ref   // GetShardLocation: where to answer
+	via      *link      // the connection it arrived on (nil: local)
+	env      *parkedEnv // or: an envelope waiting for its shard's owner
+}
+
+// parkedEnv is an envelope received for a shard with no owner yet.
+type parkedEnv struct {
+	region   *region
+	entityID string
+	msg      any
+	body     []byte // copy of the message frame body, to forward unchanged
+}
+
+type shardKey struct {
+	typ   string
+	shard int
+}
+
+// askRetry is how often a follower re-asks the leader for a shard it still
+// waits for (the leader may have changed, or the answer was lost).
+const askRetry = 500 * time.Millisecond
+
+// handleGetShardLocation serves GetShardLocation at /_coord-{typ}.
+func (n *Node) handleGetShardLocation(l *link, typ string, req wire.GetShardLocation) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closing {
+		return
+	}
+	if shards, ok := n.typeShardsLocked(typ); ok && (req.ShardID < 0 || req.ShardID >= shards) {
+		n.ctr.requestsRejected.Add(1)
+		n.logLimited("GetShardLocation for a shard out of range", "type", typ, "shard", req.ShardID, "shards", shards)
+		return
+	}
+	if req.ShardID < 0 || req.ShardID >= maxShards {
+		n.ctr.requestsRejected.Add(1)
+		return
+	}
+	if owner, ok := n.answerLocked(typ, req.ShardID); ok {
+		n.replyLocationLocked(req.ReplyTo, l, req.ShardID, owner)
+		return
+	}
+	n.parkLocked(&pendingReq{typ: typ, shard: req.ShardID, replyTo: req.ReplyTo, via: l})
+}
+
+// handleShardLocation takes the leader's answer to a question we asked on
+// behalf of waiting requests.
+func (n *Node) handleShardLocation(typ string, loc wire.ShardLocation) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.asked, shardKey{typ, loc.ShardID})
+	if loc.Node.IsZero() {
+		return
+	}
+	kept := n.pending[:0]
+	for _, p := range n.pending {
+		if p.typ == typ && p.shard == loc.ShardID {
+			n.completeLocked(p, loc.Node)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	clear(n.pending[len(kept):])
+	n.pending = kept
+}
+
+// answerLocked returns the owner of (typ, shard) if this node may answer:
+// it has merged the cluster's table and the shard is allocated there, or it
+// is the leader and can allocate it now.
+func (n *Node) answerLocked(typ string, shard int) (wire.NodeAddress, bool) {
+	if !n.synced {
+		return wire.NodeAddress{}, false
+	}
+	if o, ok := n.table.owner(typ, shard); ok {
+		return o, true
+	}
+	if n.leading {
+		return n.allocateLocked(typ, shard)
+	}
+	return wire.NodeAddress{}, false
+}
+
+// allocateLocked allocates (typ, shard) as leader in a new epoch.
+func (n *Node) allocateLocked(typ string, shard int) (wire.NodeAddress, bool) {
+	shards, ok := n.typeShardsLocked(typ)
+	if !ok || shard < 0 || shard >= shards {
+		return wire.NodeAddress{}, false
+	}
+	owner, ok := n.pickOwner(n.table, typ)
+	if !ok {
+		return wire.NodeAddress{}, false
+	}
+	t := n.table.clone(n.nextEpochLocked(), n.self)
+	m := t.shards[typ]
+	if m == nil {
+		m = map[int]wire.NodeAddress{}
+		t.shards[typ] = m
+	}
+	m[shard] = owner
+	n.ctr.allocations.Add(1)
+	n.setTableLocked(t, true)
+	return owner, true
+}
+
+// parkLocked queues p until it can be answered, and asks the leader.
+func (n *Node) parkLocked(p *pendingReq) {
+	if len(n.pending) >= n.cfg.MaxPendingRequests {
+		n.ctr.requestsRejected.Add(1)
+		n.logLimited("pending request queue full; dropping", "type", p.typ, "shard", p.shard)
+		return
+	}
+	now := time.Now()
+	p.deadline = now.Add(n.cfg.RequestTimeout)
+	n.pending = append(n.pending, p)
+	n.askLeaderLocked(p.typ, p.shard, now)
+}
+
+// askLeaderLocked sends GetShardLocation to the leader's coordinator with
+// our own coordinator as reply_to, at most once per askRetry per shard.
+func (n *Node) askLeaderLocked(typ string, shard int, now time.Time) {
+	if !n.synced || n.leading || n.leader.IsZero() || n.leader == n.self {
+		return
+	}
+	k := shardKey{typ, shard}
+	if t, ok := n.asked[k]; ok && now.Sub(t) < askRetry {
+		return
+	}
+	n.asked[k] = now
+	msg := wire.GetShardLocation{ShardID: shard, ReplyTo: wire.Ref{Address: wire.Address{
+		System: n.cfg.System, Host: n.self.Host, Port: n.self.Port, Path: wire.PathCoordPrefix + typ}}}
+	frame, err := n.reg.AppendMessageFrame(n.scratch[:0], wire.NodeURI(n.cfg.System, n.leader, wire.PathCoordPrefix+typ),
+		n.senderURI, msg, n.cfg.MaxFrameSize)
+	if err != nil {
+		n.log.Error("encode GetShardLocation", "err", err)
+		return
+	}
+	n.scratch = frame[:0]
+	n.sendNode(n.leader, frame)
+}
+
+// resolvePendingLocked answers what can be answered, expires what is past
+// its deadline and re-asks the leader for the rest.
+func (n *Node) resolvePendingLocked(now time.Time) {
+	if len(n.pending) == 0 {
+		return
+	}
+	kept := n.pending[:0]
+	for _, p := range n.pending {
+		if owner, ok := n.answerLocked(p.typ, p.shard); ok {
+			n.completeLocked(p, owner)
+			continue
+		}
+		if now.After(p.deadline) {
+			n.ctr.requestsExpired.Add(1)
+			n.logLimited("shard location request expired", "type", p.typ, "shard", p.shard,
+				"synced", n.synced, "leader", n.leader.String())
+			continue
+		}
+		n.askLeaderLocked(p.typ, p.shard, now)
+		kept = append(kept, p)
+	}
+	clear(n.pending[len(kept):])
+	n.pending = kept
+}
+
+func (n *Node) servePendingLocked(now time.Time) { n.resolvePendingLocked(now) }
+
+func (n *Node) expirePendingLocked(now time.Time) {
+	n.resolvePendingLocked(now)
+	for k, t := range n.asked {
+		if now.Sub(t) > n.cfg.RequestTimeout {
+			delete(n.asked, k)
+		}
+	}
+}
+
+// completeLocked answers p with owner.
+func (n *Node) completeLocked(p *pendingReq, owner wire.NodeAddress) {
+	if e := p.env; e != nil {
+		if owner == n.self {
+			if !e.region.boxes[p.shard].push(envelope{entityID: e.entityID, msg: e.msg}, nil) {
+				n.ctr.mailboxDropped.Add(1)
+				n.logLimited("mailbox full; dropping a parked envelope", "type", p.typ, "shard", p.shard)
+			}
+			return
+		}
+		n.forward(owner, e.body)
+		return
+	}
+	n.replyLocationLocked(p.replyTo, p.via, p.shard, owner)
+}
+
+// replyLocationLocked sends ShardLocation to ref, over via when it is the
+// connection of ref's identity.
+func (n *Node) replyLocationLocked(ref wire.Ref, via *link, shard int, owner wire.NodeAddress) {
+	frame, err := n.reg.AppendMessageFrame(n.scratch[:0], ref.String(), n.senderURI,
+		wire.ShardLocation{ShardID: shard, Node: owner, Replicas: []wire.NodeAddress{}}, n.cfg.MaxFrameSize)
+	if err != nil {
+		n.log.Error("encode ShardLocation", "err", err)
+		return
+	}
+	n.scratch = frame[:0]
+	n.ctr.locationsAnswered.Add(1)
+	if via != nil && via.peerID() == ref.Node() && via.send(frame) {
+		return
+	}
+	n.sendNode(ref.Node(), frame)
+}

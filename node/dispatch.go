@@ -1,0 +1,366 @@
+package node
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/zerohop/zerohop/ring"
+	"github.com/zerohop/zerohop/wire"
+)
+
+// result tells a reader what to do after a frame.
+type result uint8
+
+const (
+	resOK     result = iota // consumed
+	resPaused               // a mailbox is full: keep the frame, retry when woken
+	resClose                // close the connection
+)
+
+type pathKind uint8
+
+const (
+	pkTopology pathKind = iota + 1
+	pkRegion
+	pkService
+)
+
+type pathHandler struct {
+	kind   pathKind
+	region *region
+	box    *mailbox
+}
+
+// buildHandlers creates the regions, service mailboxes and the path table.
+func (n *Node) buildHandlers() {
+	n.paths = map[string]pathHandler{wire.PathTopology: {kind: pkTopology}}
+	boxes := 0
+	for i, e := range n.cfg.Entities {
+		r := &region{idx: i, typ: e, boxes: make([]*mailbox, e.Shards)}
+		for s := range r.boxes {
+			r.boxes[s] = n.newMailbox(r, s, nil)
+		}
+		boxes += e.Shards
+		n.regions = append(n.regions, r)
+		n.paths[wire.PathRegionPrefix+e.Name] = pathHandler{kind: pkRegion, region: r}
+	}
+	for i := range n.cfg.Services {
+		mb := n.newMailbox(nil, 0, &n.cfg.Services[i])
+		boxes++
+		n.services = append(n.services, mb)
+		n.paths[n.cfg.Services[i].Path] = pathHandler{kind: pkService, box: mb}
+	}
+	n.runq = make(chan *mailbox, boxes)
+}
+
+// handleFrame handles one frame of link l. body is only valid during the
+// call: anything kept is copied (decoded values own their memory).
+func (n *Node) handleFrame(l *link, typ byte, body []byte) result {
+	if !l.handshook {
+		if typ != wire.FrameHandshake {
+			n.ctr.handshakesRefused.Add(1)
+			n.logLimited("refusing connection: first frame is not a handshake", "remote", l.remote(), "type", typ)
+			return resClose
+		}
+		if !l.onHandshake(body) {
+			return resClose
+		}
+		return resOK
+	}
+	if typ != wire.FrameMessage {
+		return resOK // a second handshake or an unknown type: ignored, as Casty does
+	}
+	return n.handleMessage(l, body)
+}
+
+// handleMessage dispatches a message frame body by its target path.
+func (n *Node) handleMessage(l *link, body []byte) result {
+	path, err := wire.ParseTargetPath(body)
+	if err != nil {
+		n.decodeFailed(l, err)
+		return resOK
+	}
+	payload := body[4+binary.BigEndian.Uint32(body):]
+	h, ok := n.paths[string(path)]
+	if !ok {
+		if bytes.HasPrefix(path, coordPrefix) {
+			n.handleCoord(l, string(path[len(coordPrefix):]), payload)
+			return resOK
+		}
+		n.ctr.unknownTargets.Add(1)
+		n.logLimited("dropping message to an unknown path", "path", string(path), "from", l.String())
+		return resOK
+	}
+	switch h.kind {
+	case pkRegion:
+		return n.handleRegion(l, h.region, body, payload)
+	case pkService:
+		v, err := n.reg.Decode(payload)
+		if err != nil {
+			n.decodeFailed(l, err)
+			return resOK
+		}
+		if !h.box.push(envelope{msg: v}, l) {
+			n.ctr.mailboxFull.Add(1)
+			return resPaused
+		}
+		return resOK
+	case pkTopology:
+		v, err := n.reg.Decode(payload)
+		if err != nil {
+			n.decodeFailed(l, err)
+			return resOK
+		}
+		switch m := v.(type) {
+		case wire.SubscribeTopology:
+			n.handleSubscribe(l, m.ReplyTo)
+		case wire.UnsubscribeTopology:
+			n.handleUnsubscribe(m.Subscriber)
+		default:
+			n.unexpected(l, string(path), v)
+		}
+	}
+	return resOK
+}
+
+var coordPrefix = []byte(wire.PathCoordPrefix)
+
+func (n *Node) handleCoord(l *link, typ string, payload []byte) {
+	v, err := n.reg.Decode(payload)
+	if err != nil {
+		n.decodeFailed(l, err)
+		return
+	}
+	switch m := v.(type) {
+	case wire.GetShardLocation:
+		n.handleGetShardLocation(l, typ, m)
+	case wire.ShardLocation:
+		n.handleShardLocation(typ, m)
+	default:
+		n.unexpected(l, wire.PathCoordPrefix+typ, v)
+	}
+}
+
+// handleRegion delivers a ShardEnvelope to its entity's mailbox when this
+// node owns the shard, forwards it once to the owner otherwise, and parks it
+// while the shard has no owner. Envelopes from another node are never
+// forwarded again: the sender believed we own the shard.
+func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
+	v, err := n.reg.Decode(payload)
+	if err != nil {
+		n.decodeFailed(l, err)
+		return resOK
+	}
+	env, ok := v.(wire.ShardEnvelope)
+	if !ok {
+		n.unexpected(l, wire.PathRegionPrefix+r.typ.Name, v)
+		return resOK
+	}
+	shard := ring.Shard(env.EntityID, r.typ.Shards)
+	owner := n.route.Load().owners[r.idx][shard]
+	fromNode := l == nil || l.isNode
+	if owner == n.self || fromNode {
+		if owner != n.self {
+			n.ctr.forwardedRecv.Add(1)
+		}
+		if !r.boxes[shard].push(envelope{entityID: env.EntityID, msg: env.Message}, l) {
+			if l == nil {
+				n.ctr.mailboxDropped.Add(1)
+				return resOK
+			}
+			n.ctr.mailboxFull.Add(1)
+			return resPaused
+		}
+		return resOK
+	}
+	if owner.IsZero() {
+		n.mu.Lock()
+		n.parkLocked(&pendingReq{typ: r.typ.Name, shard: shard,
+			env: &parkedEnv{region: r, entityID: env.EntityID, msg: env.Message, body: bytes.Clone(body)}})
+		n.mu.Unlock()
+		return resOK
+	}
+	n.forward(owner, body)
+	return resOK
+}
+
+// forward sends a message frame body unchanged to owner's node (receivers
+// only look at the target's path).
+func (n *Node) forward(owner wire.NodeAddress, body []byte) {
+	l := n.peerLink(owner)
+	if l == nil || !l.sendFrame(wire.FrameMessage, body) {
+		n.ctr.droppedReplies.Add(1)
+		n.logLimited("cannot forward an envelope to its owner", "owner", owner.String())
+		return
+	}
+	n.ctr.forwarded.Add(1)
+}
+
+func (n *Node) decodeFailed(l *link, err error) {
+	n.ctr.decodeFailures.Add(1)
+	n.logLimited("dropping a message that does not decode", "from", linkName(l), "err", err)
+}
+
+func (n *Node) unexpected(l *link, path string, v any) {
+	n.ctr.unexpected.Add(1)
+	n.logLimited("dropping a message of an unexpected type", "path", path, "from", linkName(l), "type", typeName(n, v))
+}
+
+func linkName(l *link) string {
+	if l == nil {
+		return "local"
+	}
+	return l.String()
+}
+
+func typeName(n *Node, v any) string {
+	if s, ok := n.reg.TypeName(v); ok {
+		return s
+	}
+	if u, ok := v.(wire.Unknown); ok {
+		return u.Type
+	}
+	return "?"
+}
+
+// ErrUndeliverable is returned by Tell when the ref's node has no live
+// connection (a node never dials a client) or the local mailbox is full.
+// The message is dropped and counted.
+var ErrUndeliverable = errors.New("node: message undeliverable; dropped")
+
+// sendNode sends a frame to the node or client at addr: a member over the
+// connection this node dials to it; anything else over the inbound
+// connection registered under that identity. Without one the frame is
+// dropped and counted: clients are never dialled.
+func (n *Node) sendNode(addr wire.NodeAddress, frame []byte) bool {
+	if addr != n.self {
+		if ms := n.memberSet.Load(); ms != nil {
+			if _, ok := (*ms)[addr]; ok {
+				if l := n.peerLink(addr); l != nil && l.send(frame) {
+					return true
+				}
+				n.ctr.droppedReplies.Add(1)
+				return false
+			}
+		}
+		n.clientMu.RLock()
+		l := n.clients[addr]
+		n.clientMu.RUnlock()
+		if l != nil && l.send(frame) {
+			return true
+		}
+	}
+	n.ctr.droppedReplies.Add(1)
+	n.logLimited("no connection to the destination; dropping", "to", addr.String())
+	return false
+}
+
+// tell sends msg to ref from an entity, a service or the node itself.
+func (n *Node) tell(to wire.Ref, msg any, buf *[]byte) error {
+	if to.IsZero() {
+		return errors.New("node: tell to a zero ref")
+	}
+	if to.IsLocal() || to.Node() == n.self {
+		return n.deliverLocal(to.Path, msg)
+	}
+	frame, err := n.reg.AppendMessageFrame((*buf)[:0], to.String(), n.senderURI, msg, n.cfg.MaxFrameSize)
+	if err != nil {
+		return err
+	}
+	if cap(frame) <= 64<<10 {
+		*buf = frame[:0]
+	}
+	if !n.sendNode(to.Node(), frame) {
+		return ErrUndeliverable
+	}
+	return nil
+}
+
+// deliverLocal delivers a message to one of this node's services or
+// regions without encoding it.
+func (n *Node) deliverLocal(path string, msg any) error {
+	h, ok := n.paths[path]
+	if !ok {
+		n.ctr.unknownTargets.Add(1)
+		return ErrUndeliverable
+	}
+	switch h.kind {
+	case pkService:
+		if !h.box.push(envelope{msg: msg}, nil) {
+			n.ctr.mailboxDropped.Add(1)
+			return ErrUndeliverable
+		}
+		return nil
+	case pkRegion:
+		env, ok := msg.(wire.ShardEnvelope)
+		if !ok {
+			n.ctr.unexpected.Add(1)
+			return ErrUndeliverable
+		}
+		r := h.region
+		shard := ring.Shard(env.EntityID, r.typ.Shards)
+		owner := n.route.Load().owners[r.idx][shard]
+		if owner == n.self || owner.IsZero() {
+			if !r.boxes[shard].push(envelope{entityID: env.EntityID, msg: env.Message}, nil) {
+				n.ctr.mailboxDropped.Add(1)
+				return ErrUndeliverable
+			}
+			return nil
+		}
+		frame, err := n.reg.AppendMessageFrame(nil, wire.NodeURI(n.cfg.System, owner, path), n.senderURI, env, n.cfg.MaxFrameSize)
+		if err != nil {
+			return err
+		}
+		if !n.sendNode(owner, frame) {
+			return ErrUndeliverable
+		}
+		n.ctr.forwarded.Add(1)
+		return nil
+	}
+	n.ctr.unexpected.Add(1)
+	return ErrUndeliverable
+}
+
+// route is the immutable hot-path view of the allocation table for this
+// node's own entity types: owners[region index][shard], zero = unallocated.
+type route struct {
+	epoch  int64
+	owners [][]wire.NodeAddress
+}
+
+func (n *Node) buildRoute(t *allocTable) *route {
+	r := &route{epoch: t.epoch, owners: make([][]wire.NodeAddress, len(n.regions))}
+	for i, rg := range n.regions {
+		o := make([]wire.NodeAddress, rg.typ.Shards)
+		for s, a := range t.shards[rg.typ.Name] {
+			if s >= 0 && s < len(o) {
+				o[s] = a
+			}
+		}
+		r.owners[i] = o
+	}
+	return r
+}
+
+// logLimited logs at warn level, at most about 10 lines per second per node
+// (excess lines are counted in the next line that gets through).
+func (n *Node) logLimited(msg string, args ...any) {
+	now := time.Now().UnixNano()
+	last := n.logLast.Load()
+	if now-last < int64(100*time.Millisecond) || !n.logLast.CompareAndSwap(last, now) {
+		n.logSuppressed.Add(1)
+		return
+	}
+	if s := n.logSuppressed.Swap(0); s > 0 {
+		args = append(args, "suppressed", s)
+	}
+	n.log.Warn(msg, args...)
+}
+
+type logLimiter struct {
+	logLast       atomic.Int64
+	logSuppressed atomic.Int64
+}

@@ -1,0 +1,130 @@
+// Package node is a zerohop cluster node: it hosts sharded entities and
+// discoverable services, elects a leader, allocates shards and serves
+// clients (zerohop's engine and Casty v1's own ClusterClient) over Casty
+// v1's wire protocol (shared/casty-v1/PROTOCOL.md) with the JSON codec.
+//
+// # API
+//
+//	n, err := node.Start(ctx, node.Config{Listen: "127.0.0.1:25520", Seeds: ...,
+//	        Registry: reg, Entities: []node.EntityType{...}, Services: []node.Service{...}})
+//	defer n.Close(ctx)        // graceful: leave, hand shards over, flush, wait
+//
+// Config's zero value means defaults; Validate reports every problem at
+// once. Entities implement Entity (Receive(ctx, msg)); a Context lets them
+// Tell/Reply to a wire.Ref. The in-process test cluster with the counter
+// workload is package node/nodetest.
+//
+// # Paths served
+//
+//	/_cluster/_topology  SubscribeTopology (immediate snapshot to the ref,
+//	                     over the connection it came on, then a push on
+//	                     every change and every TopologyPushInterval),
+//	                     UnsubscribeTopology. Closing the connection also
+//	                     unsubscribes.
+//	/_coord-{type}       GetShardLocation -> ShardLocation (any node; see
+//	                     Allocation) and, between nodes, ShardLocation.
+//	/_region-{type}      ShardEnvelope -> the entity's mailbox, or forwarded
+//	                     once to the owner (counted).
+//	service paths        plain messages to a Service's handler.
+//
+// # Transport
+//
+// Plaintext: a gnet v2 server in multicore mode; frames are parsed in place
+// in OnTraffic and decoded with the registry there. TLS: a crypto/tls
+// listener with a reader and a writer goroutine per connection (gnet has no
+// TLS); set Config.TLS.ClientAuth for mTLS. Connections to other nodes
+// (forwarded envelopes, coordinator questions, replies to refs hosted on
+// members) are dialled by this node, one per member. A client identity is
+// never dialled: a message to a ref that is not a member goes over the
+// inbound connection registered under that identity (the newest connection
+// of an identity wins), or is dropped and counted (Stats.DroppedReplies).
+//
+// The handshake reply carries the node's identity and the "zerohop"
+// extension (system, role "node"). A connection whose extension names
+// another system is refused (logged, closed); Casty clients send no
+// extension and are accepted.
+//
+// Every outbound connection has a bounded buffer (Config.OutboundLimit,
+// 64 MiB): a client that does not read its replies is cut off when it
+// passes the bound (Stats.SlowConsumersCut). The writer is woken only on
+// the empty -> non-empty transition and writes everything queued at once.
+//
+// Bad input: a framing error or an oversized frame closes that connection
+// (Stats.FramingErrors); a message that does not decode is dropped, counted
+// (Stats.DecodeFailures) and logged at a bounded rate, and the connection
+// goes on; a connection whose first frame is not a valid handshake is closed.
+//
+// # Entities and backpressure
+//
+// Each shard of an entity type has one bounded mailbox (Config.MailboxSize);
+// a fixed pool of workers (Config.Workers) runs mailboxes, at most one
+// worker per mailbox at a time, so an entity handles its messages one at a
+// time in arrival order with no goroutine per entity. When a mailbox is
+// full, the connection that brought the message stops being read: a gnet
+// connection leaves the rest of its input in gnet's buffer and is resumed by
+// c.Wake from the worker that drains the mailbox below half; a TLS or peer
+// reader goroutine blocks until then. gnet still reads a paused socket into
+// its buffer; past Config.PausedInboundLimit the event loop itself waits
+// for room, which stops reading every connection of that loop (hard
+// backpressure, never a drop). Messages that arrive where nothing can be
+// paused (a parked envelope whose owner became known, local Tell) are
+// dropped and counted when the mailbox is full (Stats.MailboxDropped).
+//
+// # Membership
+//
+// hashicorp/memberlist runs the gossip (Config.Gossip, default listen
+// port + 1000): memberlist's name is the node's advertised address, its
+// metadata carries system, entity types and services. States map to
+// Casty's MemberStatus: alive -> up (leaving once a graceful Close began),
+// dead -> down, left -> removed; down and removed members stay in snapshots
+// for Membership.DownRetention. memberlist does not expose its suspect
+// state, so "unreachable" is this node's own view: an alive member without
+// a successful direct probe for Membership.UnreachableAfter times the
+// number of other members; down members are listed as unreachable too.
+// The leader is the lowest (host, port) among up members (Casty's rule).
+//
+// # Allocation
+//
+// The allocation table (type -> shard -> owner) is versioned by an epoch:
+// a leader term in the high bits, a sequence in the low 20 bits. Only the
+// leader writes, once per change: first request of a shard (fewest primaries
+// among reachable up members hosting the type), re-allocation of the shards
+// of members that are down or leaving. A node that becomes leader first runs
+// a sync round (a memberlist push/pull with every alive member, which merges
+// their tables), then starts term T+1 over the highest term it merged, so
+// nothing it writes can collide with an epoch its predecessor wrote, even
+// one that never reached it. Tables replicate by a direct push to every
+// member (memberlist SendReliable), memberlist broadcasts and push/pull
+// anti-entropy; a node adopts a table only if its epoch is higher, or equal
+// and written by a lower address (deterministic after a partition). A
+// leader that adopts a table written by another node stops allocating and
+// re-takes leadership with a new term.
+//
+// Any node answers GetShardLocation from its table once it has merged the
+// cluster's table (after its join's push/pull). A follower that does not
+// know the shard asks the leader over its own connection, with its own
+// coordinator as reply_to, and answers the client itself when the leader's
+// ShardLocation (or the new table) arrives: the leader never needs a
+// connection to the client. Requests that cannot be answered yet (joining
+// node, no leader, no node hosting the type) wait in a bounded queue
+// (Config.MaxPendingRequests) with a deadline (Config.RequestTimeout);
+// envelopes for unallocated shards wait there too.
+//
+// # Stalls
+//
+// A housekeeping watchdog ticks every 50 ms; a gap above max(1 s,
+// 3 x ProbeInterval) means the process was stopped (SIGSTOP, frozen VM, or
+// Pause in tests). Others may have declared this node dead and moved on
+// under a newer term, so the node stops answering from its table and stops
+// allocating until a sync round has merged theirs; lower epochs never
+// replace higher ones, so a resumed node cannot roll the cluster back.
+//
+// # Concurrency and lifecycle
+//
+// A Node is safe for concurrent use. Every goroutine it starts (gnet loops,
+// workers, housekeeping, table publisher, sync rounds, TLS and peer
+// connection readers and writers) is stopped and waited for by Close and
+// Kill, both idempotent. Lock order: Node.mu, then peersMu / clientMu /
+// linksMu, then a link's mu; memberlist is never called with Node.mu held
+// (it calls the delegates under its own lock).
+package node

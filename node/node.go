@@ -1,0 +1,528 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/panjf2000/gnet/v2"
+	"github.com/zerohop/zerohop/wire"
+)
+
+// Node is one cluster member. It is safe for concurrent use and must not be
+// copied. Create it with Start; stop it with Close (graceful) or Kill
+// (abrupt, for tests).
+type Node struct {
+	cfg       Config
+	log       *slog.Logger
+	reg       *wire.Registry
+	self      wire.NodeAddress
+	gossip    string // bound gossip address (host:port)
+	senderURI string // casty://system@host:port/
+	hsFrame   []byte // our handshake frame (reply and dial), immutable
+	ctr       *counters
+	gate      gate
+	start     time.Time
+
+	ctx      context.Context // cancelled when shutdown begins
+	cancel   context.CancelFunc
+	stop     chan struct{} // closed when shutdown begins (under linksMu)
+	stopOnce sync.Once
+	wg       sync.WaitGroup // every goroutine the node starts
+	closed   chan struct{}  // closed when Close/Kill finished
+	closeErr error
+
+	// transport
+	eng      gnet.Engine // set in OnBoot; plaintext only
+	engDone  chan error  // gnet.Run's result
+	tlsLn    net.Listener
+	linkSeq  atomic.Uint64
+	linksMu  sync.Mutex
+	links    map[uint64]*link // every open link; guarded by linksMu
+	clientMu sync.RWMutex
+	clients  map[wire.NodeAddress]*link // inbound links by claimed identity; guarded by clientMu
+	peersMu  sync.Mutex
+	peers    map[wire.NodeAddress]*link // dialled links to members; guarded by peersMu
+	peerFail map[wire.NodeAddress]time.Time
+
+	// entities and services; immutable after Start
+	paths    map[string]pathHandler
+	regions  []*region
+	services []*mailbox
+	runq     chan *mailbox
+	route    atomic.Pointer[route]
+
+	// membership
+	logLimiter
+	memberSet atomic.Pointer[map[wire.NodeAddress]struct{}] // alive members but us
+
+	ml           *memberlist.Memberlist
+	bq           *memberlist.TransmitLimitedQueue
+	aliveMembers atomic.Int32
+
+	wakeHK    chan struct{} // cap 1: snapshot dirty / pending work
+	tablePush chan struct{} // cap 1: table changed, push it to members
+
+	// mu guards the cluster state below. Lock order: mu, then peersMu or
+	// clientMu, then a link's mu. Never call memberlist while holding mu
+	// (memberlist calls the delegates with its own lock held).
+	mu          sync.Mutex
+	members     map[wire.NodeAddress]*member
+	meta        nodeMeta
+	table       *allocTable
+	synced      bool // the cluster's table has been merged since (re)joining
+	leader      wire.NodeAddress
+	leading     bool  // leader and took over (may allocate)
+	leadTerm    int64 // term of our leadership
+	syncRunning bool
+	syncAgain   bool
+	closing     bool
+	subs        map[string]*subscriber
+	pending     []*pendingReq
+	asked       map[shardKey]time.Time // last GetShardLocation sent to the leader per shard
+	scratch     []byte                 // encode buffer for frames built under mu
+	snapDirty   bool
+	snapPayload []byte // encoded TopologySnapshot payload, immutable once set
+	lastPush    time.Time
+	lastTick    time.Time
+}
+
+// Start starts a node: the listener, the workers, memberlist (joining Seeds,
+// if any, within Membership.JoinTimeout or ctx). It returns once the node is
+// a member.
+func Start(ctx context.Context, cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	n := &Node{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		reg:       cfg.Registry,
+		ctr:       newCounters(),
+		start:     time.Now(),
+		stop:      make(chan struct{}),
+		closed:    make(chan struct{}),
+		links:     map[uint64]*link{},
+		clients:   map[wire.NodeAddress]*link{},
+		peers:     map[wire.NodeAddress]*link{},
+		peerFail:  map[wire.NodeAddress]time.Time{},
+		wakeHK:    make(chan struct{}, 1),
+		tablePush: make(chan struct{}, 1),
+		members:   map[wire.NodeAddress]*member{},
+		table:     emptyTable,
+		subs:      map[string]*subscriber{},
+		asked:     map[shardKey]time.Time{},
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if n.reg == nil {
+		n.reg = wire.NewRegistry()
+	}
+	if n.cfg.Workers == 0 {
+		n.cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if n.cfg.EventLoops == 0 {
+		n.cfg.EventLoops = runtime.GOMAXPROCS(0)
+	}
+	n.buildHandlers()
+	if err := n.listen(); err != nil {
+		n.shutdownTransport(context.Background())
+		return nil, err
+	}
+	n.log = n.log.With("node", n.self.String())
+	n.senderURI = "casty://" + cfg.System + "@" + n.self.String() + "/"
+	n.hsFrame = wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port,
+		Zerohop: &wire.Extension{System: cfg.System, Version: 1, Codecs: []string{"json"}, Codec: "json",
+			ShardHash: "md5", Role: wire.RoleNode}})
+	n.route.Store(n.buildRoute(emptyTable))
+	m, err := parseMeta(cfg.meta(n.self))
+	if err != nil {
+		n.shutdownTransport(context.Background())
+		return nil, fmt.Errorf("node: metadata: %w", err)
+	}
+	n.meta = m
+	n.startWorkers()
+	if err := n.startMembership(); err != nil {
+		n.abort()
+		return nil, err
+	}
+	n.wg.Add(2)
+	go n.housekeeping()
+	go n.publishTables()
+	if err := n.join(ctx); err != nil {
+		n.abort()
+		return nil, err
+	}
+	n.log.Info("node started", "system", cfg.System, "gossip", n.gossip, "tls", cfg.TLS != nil)
+	return n, nil
+}
+
+// Addr returns the node's advertised identity.
+func (n *Node) Addr() wire.NodeAddress { return n.self }
+
+// GossipAddr returns the bound memberlist address (host:port), the address
+// other nodes list in their seeds.
+func (n *Node) GossipAddr() string { return n.gossip }
+
+// System returns the cluster's system name.
+func (n *Node) System() string { return n.cfg.System }
+
+// Registry returns the node's type registry.
+func (n *Node) Registry() *wire.Registry { return n.reg }
+
+// Stats returns a copy of the node's counters.
+func (n *Node) Stats() Stats {
+	s := n.ctr.snapshot()
+	return s
+}
+
+// listen starts the plaintext gnet server or the TLS listener and sets
+// n.self from the bound address and cfg.Advertise.
+func (n *Node) listen() error {
+	var bound *net.TCPAddr
+	if n.cfg.TLS != nil {
+		ln, err := net.Listen("tcp", n.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("node: listen %s: %w", n.cfg.Listen, err)
+		}
+		n.tlsLn = tls.NewListener(ln, n.cfg.TLS)
+		bound = ln.Addr().(*net.TCPAddr)
+		n.wg.Add(1)
+		go n.acceptTLS()
+	} else {
+		srv := &gnetServer{n: n, booted: make(chan struct{})}
+		n.engDone = make(chan error, 1)
+		go func() {
+			err := gnet.Run(srv, "tcp://"+n.cfg.Listen,
+				gnet.WithMulticore(true),
+				gnet.WithNumEventLoop(n.cfg.EventLoops),
+				gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+				gnet.WithReuseAddr(true),
+				gnet.WithLogger(gnetLogger{n.log}),
+			)
+			n.engDone <- err
+			srv.bootOnce.Do(func() { close(srv.booted) })
+		}()
+		<-srv.booted
+		select {
+		case err := <-n.engDone:
+			n.engDone <- err
+			if err == nil {
+				err = errors.New("stopped")
+			}
+			return fmt.Errorf("node: listen %s: %w", n.cfg.Listen, err)
+		default:
+		}
+		a, err := srv.boundAddr()
+		if err != nil {
+			return fmt.Errorf("node: listen %s: %w", n.cfg.Listen, err)
+		}
+		bound = a
+	}
+	n.self = wire.NodeAddress{Host: bound.IP.String(), Port: bound.Port}
+	if h, _, err := net.SplitHostPort(n.cfg.Listen); err == nil && h != "" && net.ParseIP(h) == nil {
+		n.self.Host = h // a host name stays a host name
+	}
+	if n.cfg.Advertise != "" {
+		a, err := wire.ParseNodeAddress(n.cfg.Advertise)
+		if err != nil {
+			return fmt.Errorf("node: advertise %q: %w", n.cfg.Advertise, err)
+		}
+		n.self = a
+	}
+	return nil
+}
+
+// Close leaves the cluster gracefully: it marks the node leaving (the leader
+// re-allocates its shards), waits for that (bounded by ctx), leaves
+// memberlist, stops accepting, flushes outbound buffers, stops every
+// goroutine and waits for them. It is idempotent; later calls wait for the
+// first and return its result.
+func (n *Node) Close(ctx context.Context) error {
+	first := false
+	n.stopOnce.Do(func() { first = true })
+	if !first {
+		select {
+		case <-n.closed:
+			return n.closeErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	n.gate.resume()
+	var errs []error
+	// 1. leaving: the leader moves our shards away.
+	n.mu.Lock()
+	n.meta.Leaving = true
+	n.mu.Unlock()
+	if err := n.ml.UpdateNode(n.cfg.Membership.TCPTimeout); err != nil {
+		n.log.Debug("update leaving meta", "err", err)
+	}
+	n.waitShardsMoved(ctx)
+	// 2. leave memberlist.
+	if err := n.ml.Leave(n.cfg.Membership.TCPTimeout); err != nil {
+		n.log.Debug("leave", "err", err)
+	}
+	// 3. flush outbound buffers (bounded by ctx), then stop everything.
+	n.flushAll(ctx)
+	n.beginStop()
+	if err := n.ml.Shutdown(); err != nil {
+		errs = append(errs, err)
+	}
+	n.shutdownTransport(ctx)
+	n.wg.Wait()
+	n.closeErr = errors.Join(errs...)
+	close(n.closed)
+	n.log.Info("node closed")
+	return n.closeErr
+}
+
+// Kill stops the node abruptly, as if its process died: no leave, no flush.
+// Peers find out through failure detection. It waits for every goroutine and
+// is idempotent (a later Close returns at once). For tests and the
+// in-process cluster.
+func (n *Node) Kill() {
+	first := false
+	n.stopOnce.Do(func() { first = true })
+	if !first {
+		<-n.closed
+		return
+	}
+	n.abort()
+	close(n.closed)
+}
+
+// abort stops everything without leaving.
+func (n *Node) abort() {
+	n.gate.resume()
+	n.beginStop()
+	if n.ml != nil {
+		_ = n.ml.Shutdown()
+	}
+	n.shutdownTransport(context.Background())
+	n.wg.Wait()
+}
+
+// beginStop marks the node closing and closes stop; no goroutine is added
+// to wg afterwards (registerWith and startSyncLocked check under their locks).
+func (n *Node) beginStop() {
+	n.mu.Lock()
+	n.closing = true
+	n.mu.Unlock()
+	n.linksMu.Lock()
+	select {
+	case <-n.stop:
+	default:
+		close(n.stop)
+	}
+	n.linksMu.Unlock()
+	n.cancel()
+}
+
+// Pause stops the node's progress as a SIGSTOP would: its event loops,
+// connections, workers, housekeeping and gossip block until Resume. Other
+// nodes see it unreachable, then down. For tests.
+func (n *Node) Pause() { n.gate.pause() }
+
+// Resume undoes Pause. The node then notices the stall and re-syncs its
+// allocation table before answering or allocating again.
+func (n *Node) Resume() { n.gate.resume() }
+
+// waitShardsMoved waits until the table no longer assigns any shard to this
+// node, or ctx ends, or (when no other member hosts our types) at once.
+func (n *Node) waitShardsMoved(ctx context.Context) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		n.mu.Lock()
+		owned := 0
+		for _, m := range n.table.shards {
+			for _, a := range m {
+				if a == n.self {
+					owned++
+				}
+			}
+		}
+		others := false
+		for _, m := range n.members {
+			if m.addr != n.self && m.isUp() {
+				others = true
+			}
+		}
+		n.mu.Unlock()
+		if owned == 0 || !others {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// flushAll waits until every link's outbound buffer is empty or ctx ends.
+func (n *Node) flushAll(ctx context.Context) {
+	deadline := time.NewTimer(2 * time.Second)
+	defer deadline.Stop()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		busy := false
+		n.linksMu.Lock()
+		for _, l := range n.links {
+			if l.queued() > 0 {
+				busy = true
+				break
+			}
+		}
+		n.linksMu.Unlock()
+		if !busy {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// shutdownTransport stops the listener and closes every link.
+func (n *Node) shutdownTransport(ctx context.Context) {
+	if n.tlsLn != nil {
+		_ = n.tlsLn.Close()
+	}
+	if n.engDone != nil {
+		if n.eng.Validate() == nil {
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := n.eng.Stop(sctx); err != nil {
+				n.log.Debug("gnet stop", "err", err)
+			}
+			cancel()
+		}
+		if err := <-n.engDone; err != nil {
+			n.log.Debug("gnet run", "err", err)
+		}
+		n.engDone = nil
+	}
+	n.linksMu.Lock()
+	ls := make([]*link, 0, len(n.links))
+	for _, l := range n.links {
+		ls = append(ls, l)
+	}
+	n.linksMu.Unlock()
+	for _, l := range ls {
+		l.teardown(errClosed)
+	}
+}
+
+// housekeeping runs the node's timers: snapshot pushes (on change and
+// periodic), pending request deadlines and retries, the unreachable
+// detector, down-member retention and the stall watchdog.
+func (n *Node) housekeeping() {
+	defer n.wg.Done()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	n.mu.Lock()
+	n.lastTick = time.Now()
+	n.lastPush = n.lastTick
+	n.mu.Unlock()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-tick.C:
+		case <-n.wakeHK:
+		}
+		if !n.gate.wait(n.stop) {
+			return
+		}
+		now := time.Now()
+		n.mu.Lock()
+		if gap := now.Sub(n.lastTick); gap > n.stallThreshold() {
+			n.onStallLocked(gap)
+		}
+		n.lastTick = now
+		n.checkMembersLocked(now)
+		n.sweepSubscribersLocked()
+		n.expirePendingLocked(now)
+		periodic := now.Sub(n.lastPush) >= n.cfg.TopologyPushInterval
+		if n.snapDirty || periodic {
+			n.pushSnapshotLocked(now)
+		}
+		n.mu.Unlock()
+	}
+}
+
+// stallThreshold is the tick gap the watchdog treats as a stall (process
+// stopped, VM frozen, Pause): long enough that other members may have
+// declared us dead and moved on.
+func (n *Node) stallThreshold() time.Duration {
+	return max(time.Second, 3*n.cfg.Membership.ProbeInterval)
+}
+
+func (n *Node) wake() {
+	select {
+	case n.wakeHK <- struct{}{}:
+	default:
+	}
+}
+
+// gnetLogger forwards gnet's logs to slog at debug level (errors at warn).
+type gnetLogger struct{ l *slog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
+
+// memberlistLog adapts memberlist's log.Logger output to slog at debug
+// level (memberlist logs "[WARN] ..." lines; warnings stay at debug because
+// failure detection on a loaded machine is chatty and the node reports what
+// matters itself).
+func memberlistLog(l *slog.Logger) *log.Logger {
+	return log.New(writerFunc(func(p []byte) (int, error) {
+		l.Debug("memberlist: " + string(trimNL(p)))
+		return len(p), nil
+	}), "", 0)
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+var _ io.Writer = writerFunc(nil)
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}
+
+func splitHostPort(s string) (string, int, error) {
+	h, ps, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, err
+	}
+	p, err := strconv.Atoi(ps)
+	if err != nil {
+		return "", 0, err
+	}
+	return h, p, nil
+}

@@ -1,0 +1,214 @@
+package node
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// Entity is a sharded entity or a service: it receives its messages one at
+// a time, in arrival order, on a worker goroutine (never two at once for the
+// same entity, possibly on different goroutines over time). Receive must not
+// block: it runs on a shared worker pool.
+type Entity interface {
+	Receive(ctx *Context, msg any)
+}
+
+// EntityFunc adapts a function to Entity.
+type EntityFunc func(ctx *Context, msg any)
+
+// Receive calls f.
+func (f EntityFunc) Receive(ctx *Context, msg any) { f(ctx, msg) }
+
+// Context is what an entity or service gets with each message. It is owned
+// by one worker and valid only during Receive; do not keep it.
+type Context struct {
+	n        *Node
+	entityID string
+	typ      string
+	buf      []byte // encode buffer, owned by the worker
+}
+
+// EntityID returns the entity's id ("" for a service).
+func (c *Context) EntityID() string { return c.entityID }
+
+// EntityType returns the entity type name ("" for a service).
+func (c *Context) EntityType() string { return c.typ }
+
+// Node returns the node the entity runs on.
+func (c *Context) Node() *Node { return c.n }
+
+// Tell sends msg to the actor at ref: over the connection of the ref's
+// client, to another member, or locally. It never blocks; when no
+// connection leads to the ref's node the message is dropped, counted and
+// ErrUndeliverable returned.
+func (c *Context) Tell(to wire.Ref, msg any) error { return c.n.tell(to, msg, &c.buf) }
+
+// Reply is Tell, for answering a reply_to ref.
+func (c *Context) Reply(to wire.Ref, msg any) error { return c.n.tell(to, msg, &c.buf) }
+
+// Tell sends msg to ref from outside any entity (see Context.Tell). Safe
+// for concurrent use.
+func (n *Node) Tell(to wire.Ref, msg any) error {
+	var buf []byte
+	return n.tell(to, msg, &buf)
+}
+
+// region is the shard region of one entity type: one mailbox per shard.
+type region struct {
+	idx   int
+	typ   EntityType
+	boxes []*mailbox
+}
+
+// envelope is a message queued for an entity (entityID "" for services).
+type envelope struct {
+	entityID string
+	msg      any
+}
+
+// mailbox is a bounded FIFO of one shard (all its entities) or one
+// service. At most one worker runs a mailbox at a time (scheduled), which
+// keeps every entity's messages in arrival order with no goroutine per
+// entity. A full mailbox refuses the message and remembers the connection,
+// which stops reading until the worker has drained the mailbox to half.
+type mailbox struct {
+	n      *Node
+	region *region // nil for a service
+	shard  int
+	svc    *Service // nil for a region shard
+
+	mu        sync.Mutex
+	ring      []envelope // guarded by mu
+	head      int        // guarded by mu
+	count     int        // guarded by mu
+	scheduled bool       // in the run queue or running; guarded by mu
+	waiters   []*link    // connections paused on this mailbox; guarded by mu
+
+	entities map[string]Entity // owned by the worker running the mailbox
+}
+
+func (n *Node) newMailbox(r *region, shard int, svc *Service) *mailbox {
+	return &mailbox{n: n, region: r, shard: shard, svc: svc,
+		ring: make([]envelope, n.cfg.MailboxSize), entities: map[string]Entity{}}
+}
+
+// push queues e; when the mailbox is full it returns false and, if from is
+// set, wakes from once there is room.
+func (m *mailbox) push(e envelope, from *link) bool {
+	m.mu.Lock()
+	if m.count == len(m.ring) {
+		if from != nil && !slices.Contains(m.waiters, from) {
+			m.waiters = append(m.waiters, from)
+		}
+		m.mu.Unlock()
+		return false
+	}
+	m.ring[(m.head+m.count)%len(m.ring)] = e
+	m.count++
+	depth := m.count
+	sched := !m.scheduled
+	m.scheduled = true
+	m.mu.Unlock()
+	if int64(depth) > m.n.ctr.mailboxHigh.Load() {
+		m.n.ctr.highWater(int64(depth))
+	}
+	if sched {
+		m.n.runq <- m // never blocks: capacity = number of mailboxes, each queued at most once
+	}
+	return true
+}
+
+const workerBatch = 64
+
+func (n *Node) startWorkers() {
+	for range n.cfg.Workers {
+		n.wg.Add(1)
+		go n.worker()
+	}
+}
+
+// worker runs scheduled mailboxes, a batch at a time.
+func (n *Node) worker() {
+	defer n.wg.Done()
+	ctx := &Context{n: n}
+	batch := make([]envelope, 0, workerBatch)
+	for {
+		var m *mailbox
+		select {
+		case <-n.stop:
+			return
+		case m = <-n.runq:
+		}
+		if !n.gate.wait(n.stop) {
+			return
+		}
+		m.mu.Lock()
+		k := min(m.count, workerBatch)
+		for range k {
+			batch = append(batch, m.ring[m.head])
+			m.ring[m.head] = envelope{}
+			m.head = (m.head + 1) % len(m.ring)
+		}
+		m.count -= k
+		m.mu.Unlock()
+		for i := 0; i < len(batch); {
+			i = n.runBatch(m, ctx, batch, i)
+		}
+		clear(batch)
+		batch = batch[:0]
+		m.mu.Lock()
+		var wake []*link
+		if len(m.waiters) > 0 && m.count <= len(m.ring)/2 {
+			wake = m.waiters
+			m.waiters = nil
+		}
+		again := m.count > 0
+		if !again {
+			m.scheduled = false
+		}
+		m.mu.Unlock()
+		for _, l := range wake {
+			l.resumeRead()
+		}
+		if again {
+			n.runq <- m
+		}
+	}
+}
+
+// runBatch processes batch[i:] and returns where it stopped: len(batch), or
+// one past a message whose handler panicked (counted and logged).
+func (n *Node) runBatch(m *mailbox, ctx *Context, batch []envelope, i int) (next int) {
+	defer func() {
+		if r := recover(); r != nil {
+			n.ctr.entityPanics.Add(1)
+			n.logLimited("entity panicked; message dropped", "entity", ctx.entityID, "type", ctx.typ, "panic", r)
+			next = i + 1
+		}
+	}()
+	if m.svc != nil {
+		ctx.entityID, ctx.typ = "", ""
+		for ; i < len(batch); i++ {
+			m.svc.Handler.Receive(ctx, batch[i].msg)
+			n.ctr.processed.Inc()
+		}
+		return i
+	}
+	typ := &m.region.typ
+	ctx.typ = typ.Name
+	for ; i < len(batch); i++ {
+		e := &batch[i]
+		ent := m.entities[e.entityID]
+		if ent == nil {
+			ent = typ.New(e.entityID)
+			m.entities[e.entityID] = ent
+			n.ctr.entitiesStarted.Add(1)
+		}
+		ctx.entityID = e.entityID
+		ent.Receive(ctx, e.msg)
+		n.ctr.processed.Inc()
+	}
+	return i
+}

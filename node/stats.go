@@ -1,0 +1,121 @@
+package node
+
+import (
+	"sync/atomic"
+
+	"github.com/puzpuzpuz/xsync/v4"
+)
+
+// Stats is a point-in-time copy of a node's counters. Counters only grow
+// (except the gauges ConnectionsOpen and the high-water marks, which never
+// shrink either). A Stats value may be copied freely.
+type Stats struct {
+	ConnectionsAccepted int64 // inbound connections accepted (plaintext and TLS)
+	ConnectionsOpen     int64 // inbound connections currently open
+	PeerDials           int64 // connections dialled to other nodes
+	PeerDialFailures    int64
+	FramesIn            int64
+	FramesOut           int64
+	BytesIn             int64
+	BytesOut            int64 // bytes queued for sending
+	HandshakesRefused   int64 // bad handshake or another system's name
+	FramingErrors       int64 // framing errors and oversized frames (connection closed)
+	DecodeFailures      int64 // messages dropped because they did not decode
+	UnknownTargets      int64 // messages to a path nobody serves (dropped)
+	UnexpectedMessages  int64 // decoded messages of the wrong type for their path (dropped)
+	Forwarded           int64 // envelopes forwarded once to the owner
+	ForwardedReceived   int64 // envelopes received from a node that forwarded them
+	DroppedReplies      int64 // messages to a ref with no live connection
+	DroppedPeerBytes    int64 // bytes queued for a peer lost on a failed dial or a closed connection
+	SlowConsumersCut    int64 // connections cut off at the outbound bound
+	MailboxFull         int64 // times a full mailbox paused a connection
+	MailboxDropped      int64 // messages dropped on a full mailbox where nothing could pause
+	MailboxHighWater    int64 // largest mailbox depth seen
+	MessagesProcessed   int64 // messages handled by entities and services
+	EntitiesStarted     int64
+	EntityPanics        int64
+	Subscribers         int64 // current topology subscribers
+	SnapshotsPushed     int64 // snapshot frames queued to subscribers
+	SnapshotEncodes     int64 // snapshot payload encodings (one per change)
+	LocationsAnswered   int64 // ShardLocation replies sent
+	Allocations         int64 // shards allocated or re-allocated by this node as leader
+	RequestsExpired     int64 // GetShardLocation or parked envelopes dropped at their deadline
+	RequestsRejected    int64 // dropped because the pending queue was full or the request was invalid
+	TablesMerged        int64 // allocation tables adopted from other nodes
+	TablesIgnored       int64 // received tables older than ours
+	Stalls              int64 // stalls detected by the watchdog
+	AllocationEpoch     int64 // current table epoch
+}
+
+// counters are the live counters behind Stats. Hot counters written by
+// several goroutines at once are xsync.Counters; the rest are atomics.
+type counters struct {
+	framesIn, bytesIn, framesOut, bytesOut, processed *xsync.Counter
+
+	accepted, open, peerDials, peerDialFailures                        atomic.Int64
+	handshakesRefused, framingErrors, decodeFailures, unknownTargets   atomic.Int64
+	unexpected, forwarded, forwardedRecv, droppedReplies, droppedPeerB atomic.Int64
+	slowCut, mailboxFull, mailboxDropped, mailboxHigh                  atomic.Int64
+	entitiesStarted, entityPanics, subscribers, snapshotsPushed        atomic.Int64
+	snapshotEncodes, locationsAnswered, allocations, requestsExpired   atomic.Int64
+	requestsRejected, tablesMerged, tablesIgnored, stalls, epoch       atomic.Int64
+}
+
+func newCounters() *counters {
+	return &counters{
+		framesIn:  xsync.NewCounter(),
+		bytesIn:   xsync.NewCounter(),
+		framesOut: xsync.NewCounter(),
+		bytesOut:  xsync.NewCounter(),
+		processed: xsync.NewCounter(),
+	}
+}
+
+func (c *counters) highWater(v int64) {
+	for {
+		cur := c.mailboxHigh.Load()
+		if v <= cur || c.mailboxHigh.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		ConnectionsAccepted: c.accepted.Load(),
+		ConnectionsOpen:     c.open.Load(),
+		PeerDials:           c.peerDials.Load(),
+		PeerDialFailures:    c.peerDialFailures.Load(),
+		FramesIn:            c.framesIn.Value(),
+		FramesOut:           c.framesOut.Value(),
+		BytesIn:             c.bytesIn.Value(),
+		BytesOut:            c.bytesOut.Value(),
+		HandshakesRefused:   c.handshakesRefused.Load(),
+		FramingErrors:       c.framingErrors.Load(),
+		DecodeFailures:      c.decodeFailures.Load(),
+		UnknownTargets:      c.unknownTargets.Load(),
+		UnexpectedMessages:  c.unexpected.Load(),
+		Forwarded:           c.forwarded.Load(),
+		ForwardedReceived:   c.forwardedRecv.Load(),
+		DroppedReplies:      c.droppedReplies.Load(),
+		DroppedPeerBytes:    c.droppedPeerB.Load(),
+		SlowConsumersCut:    c.slowCut.Load(),
+		MailboxFull:         c.mailboxFull.Load(),
+		MailboxDropped:      c.mailboxDropped.Load(),
+		MailboxHighWater:    c.mailboxHigh.Load(),
+		MessagesProcessed:   c.processed.Value(),
+		EntitiesStarted:     c.entitiesStarted.Load(),
+		EntityPanics:        c.entityPanics.Load(),
+		Subscribers:         c.subscribers.Load(),
+		SnapshotsPushed:     c.snapshotsPushed.Load(),
+		SnapshotEncodes:     c.snapshotEncodes.Load(),
+		LocationsAnswered:   c.locationsAnswered.Load(),
+		Allocations:         c.allocations.Load(),
+		RequestsExpired:     c.requestsExpired.Load(),
+		RequestsRejected:    c.requestsRejected.Load(),
+		TablesMerged:        c.tablesMerged.Load(),
+		TablesIgnored:       c.tablesIgnored.Load(),
+		Stalls:              c.stalls.Load(),
+		AllocationEpoch:     c.epoch.Load(),
+	}
+}
