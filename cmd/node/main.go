@@ -1,0 +1,139 @@
+// Command node runs one zerohop cluster node with the counter workload of
+// shared/WORKLOAD.md built in (system "live", entity type counter:32, the
+// node-stats service at /stats, message module app_messages).
+//
+//	node -listen 127.0.0.1:25520                                   # first node
+//	node -listen 127.0.0.1:25521 -seeds 127.0.0.1:26520           # joins it
+//
+// It prints "READY <advertised host:port>" on stdout once it is a member
+// and exits cleanly (leaving the cluster) on SIGTERM or SIGINT.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zerohop/zerohop/node"
+	"github.com/zerohop/zerohop/workload"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "node:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	system := fs.String("system", workload.DefaultSystem, "actor system (cluster) name")
+	listen := fs.String("listen", "127.0.0.1:25520", "client and peer listen address host:port")
+	advertise := fs.String("advertise", "", "advertised identity host:port (default: the listen address)")
+	gossip := fs.String("gossip", "", "memberlist address host:port (default: listen host, listen port + 1000)")
+	seeds := fs.String("seeds", "", "comma-separated gossip addresses of members to join (none: start a new cluster)")
+	entities := fs.String("entities", "counter:32", "entity type and shard count, type:shards")
+	module := fs.String("msg-module", workload.DefaultModule, "Python module name of the workload message types")
+	nodeID := fs.String("id", "", "member id shown in snapshots (default node-<advertise>)")
+	certFile := fs.String("tls-cert", "", "TLS certificate (PEM); enables TLS")
+	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
+	caFile := fs.String("tls-ca", "", "CA bundle (PEM): requires and verifies client certificates (mTLS) and verifies peers")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	typ, shards, err := parseEntities(*entities)
+	if err != nil {
+		return err
+	}
+	cfg := node.Config{
+		System:    *system,
+		NodeID:    *nodeID,
+		Listen:    *listen,
+		Advertise: *advertise,
+		Gossip:    *gossip,
+		Logger:    logger,
+	}
+	if *seeds != "" {
+		for _, s := range strings.Split(*seeds, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				cfg.Seeds = append(cfg.Seeds, s)
+			}
+		}
+	}
+	if *certFile != "" || *keyFile != "" || *caFile != "" {
+		tc, err := loadTLS(*certFile, *keyFile, *caFile)
+		if err != nil {
+			return err
+		}
+		cfg.TLS = tc
+	}
+	if _, err := workload.Configure(&cfg, workload.Options{System: *system, Module: *module, EntityType: typ, Shards: shards}); err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	n, err := node.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("READY %s\n", n.Addr())
+	<-ctx.Done()
+	logger.Info("signal received; leaving the cluster")
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return n.Close(cctx)
+}
+
+func parseEntities(s string) (string, int, error) {
+	name, count, ok := strings.Cut(s, ":")
+	if !ok || name == "" {
+		return "", 0, fmt.Errorf("-entities %q: want type:shards", s)
+	}
+	n, err := strconv.Atoi(count)
+	if err != nil || n <= 0 {
+		return "", 0, fmt.Errorf("-entities %q: bad shard count", s)
+	}
+	return name, n, nil
+}
+
+func loadTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS key pair: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-tls-ca %s: no certificates", caFile)
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bufio"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// freePort returns a loopback port that is free for TCP and UDP right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		if p+1000 > 65535 {
+			continue
+		}
+		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p+1000))
+		if err != nil {
+			continue
+		}
+		_ = u.Close()
+		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1000))
+		if err != nil {
+			continue
+		}
+		_ = l2.Close()
+		return p
+	}
+	t.Fatal("no free port pair")
+	return 0
+}
+
+// TestThreeProcesses builds cmd/node, starts three processes that form one
+// cluster (gossip on listen port + 1000, the default), checks a client sees
+// three up members, then stops them with SIGTERM.
+func TestThreeProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs processes")
+	}
+	bin := filepath.Join(t.TempDir(), "node")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ports := []int{freePort(t), freePort(t), freePort(t)}
+	var procs []*exec.Cmd
+	defer func() {
+		for _, p := range procs {
+			_ = p.Process.Kill()
+			_ = p.Wait()
+		}
+	}()
+	for i, p := range ports {
+		args := []string{"-listen", "127.0.0.1:" + strconv.Itoa(p), "-log-level", "warn"}
+		if i > 0 {
+			args = append(args, "-seeds", "127.0.0.1:"+strconv.Itoa(ports[0]+1000))
+		}
+		cmd := exec.Command(bin, args...)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, cmd)
+		ready := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				if strings.HasPrefix(sc.Text(), "READY ") {
+					ready <- sc.Text()
+				}
+			}
+		}()
+		select {
+		case line := <-ready:
+			if want := "READY 127.0.0.1:" + strconv.Itoa(p); line != want {
+				t.Fatalf("got %q, want %q", line, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("node %d not ready", i)
+		}
+	}
+	// A client sees three up members and the lowest address as leader.
+	reg := wire.NewRegistry()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ts := subscribeOnce(t, reg, ports[0])
+		up := 0
+		for _, m := range ts.Members {
+			if m.Status == wire.StatusUp {
+				up++
+			}
+		}
+		if up == 3 && ts.Leader != nil && len(ts.Registry) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no converged snapshot: %+v", ts)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for i := len(procs) - 1; i >= 0; i-- {
+		if err := procs[i].Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- procs[i].Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("node %d exit: %v", i, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("node %d did not exit on SIGTERM", i)
+		}
+		procs = procs[:i]
+	}
+}
+
+func subscribeOnce(t *testing.T, reg *wire.Registry, port int) wire.TopologySnapshot {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	id := wire.NodeAddress{Host: "127.1.2.3", Port: 0}
+	if _, err := c.Write(wire.AppendHandshakeFrame(nil, wire.Handshake{Host: id.Host, Port: id.Port})); err != nil {
+		t.Fatal(err)
+	}
+	fr := wire.NewFrameReader(c, 0)
+	if typ, _, err := fr.Next(); err != nil || typ != wire.FrameHandshake {
+		t.Fatalf("handshake reply: %d %v", typ, err)
+	}
+	ref := wire.Ref{Address: wire.Address{System: "live-client", Host: id.Host, Port: 0, Path: wire.PathTopologySub}}
+	f, err := reg.AppendMessageFrame(nil, "casty://live@127.0.0.1:"+strconv.Itoa(port)+wire.PathTopology,
+		"casty://live-client@127.1.2.3:0/", wire.SubscribeTopology{ReplyTo: ref}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	_, body, err := fr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, payload, err := wire.ParseMessage(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts wire.TopologySnapshot
+	if err := reg.DecodeInto(payload, &ts); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
