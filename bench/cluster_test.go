@@ -1,0 +1,201 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/engine"
+	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
+)
+
+// newStack starts an embedded cluster of nodes Go nodes (node.StartLocalCluster)
+// and dials a client to it over transport ("" = the engine's default).
+func newStack(tb testing.TB, nodes int, transport string) *stack {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	lc, err := nodetest.StartLocalCluster(ctx, nodes, nodetest.Options{Logger: logger})
+	if err != nil {
+		tb.Fatalf("StartLocalCluster: %v", err)
+	}
+	reg := wire.NewRegistry()
+	if err := workload.Register(reg, workload.DefaultModule); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := engine.Dial(ctx, engine.Config{
+		ContactPoints: lc.ContactPoints(),
+		SystemName:    workload.DefaultSystem,
+		Types:         reg,
+		Transport:     transport,
+		Logger:        logger,
+	})
+	if err != nil {
+		_ = lc.Close(ctx)
+		tb.Fatalf("Dial: %v", err)
+	}
+	s := &stack{stopCluster: lc.Close, c: c, inc: workload.Increment{Amount: 1}}
+	if err := c.WaitTopology(ctx); err != nil {
+		s.close(tb)
+		tb.Fatalf("WaitTopology: %v", err)
+	}
+	if s.ref, err = c.EntityRef(workload.DefaultEntityType, stackShards); err != nil {
+		s.close(tb)
+		tb.Fatal(err)
+	}
+	s.ids = make([]string, stackEntities)
+	for i := range s.ids {
+		s.ids[i] = "bench-" + strconv.Itoa(i)
+	}
+	// Warm up: resolve every shard and start every entity.
+	if _, err := s.counts(ctx); err != nil {
+		s.close(tb)
+		tb.Fatalf("warm-up: %v", err)
+	}
+	return s
+}
+
+// BenchmarkEndToEnd compares the two client transports on plaintext, end
+// to end: b.N tells from GOMAXPROCS goroutines, then the wait until the
+// client has written everything, all timed; then (untimed) every entity is
+// asked for its count and the sum must have grown by exactly b.N.
+// tells/s is delivered tells per second.
+func BenchmarkEndToEnd(b *testing.B) {
+	for _, tp := range transports {
+		b.Run("transport="+tp, func(b *testing.B) {
+			s := newStack(b, 3, tp)
+			defer s.close(b)
+			ctx := context.Background()
+			before, err := s.counts(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for g := range runtime.GOMAXPROCS(0) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					i := g * 131
+					for next.Add(1) <= int64(b.N) {
+						if _, err := s.tell(s.ids[i&(stackEntities-1)]); err != nil {
+							b.Error(err)
+							return
+						}
+						i++
+					}
+				}()
+			}
+			wg.Wait()
+			s.flush(b)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tells/s")
+			after, err := s.counts(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got := after - before; got != int64(b.N) {
+				b.Fatalf("delivered %d tells, sent %d: lost %d", got, b.N, int64(b.N)-got)
+			}
+		})
+	}
+}
+
+// BenchmarkAskPipelined is GetCount round trips with a fixed number in
+// flight (one goroutine per in-flight ask), over the default transport.
+// ns/op is wall time per completed ask, so asks/s = 1e9 / ns/op.
+func BenchmarkAskPipelined(b *testing.B) {
+	s := newStack(b, 3, "")
+	defer s.close(b)
+	for _, inflight := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("inflight=%d", inflight), func(b *testing.B) {
+			b.ReportAllocs()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			ctx := context.Background()
+			b.ResetTimer()
+			for g := range inflight {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					i := g * 131
+					for next.Add(1) <= int64(b.N) {
+						actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+						_, err := s.getCount(actx, s.ids[i&(stackEntities-1)])
+						cancel()
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						i++
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "asks/s")
+		})
+	}
+}
+
+func (s *stack) getCount(ctx context.Context, id string) (int64, error) {
+	r, err := engine.AskAs[workload.CountReply](ctx, s.c, s.ref, func(replyTo wire.Ref) any {
+		return engine.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: replyTo}}
+	})
+	return r.Value, err
+}
+
+// counts returns the sum of every benchmark entity's counter, asking 32 at
+// a time and retrying a failed ask up to 5 times.
+func (s *stack) counts(ctx context.Context) (int64, error) {
+	var (
+		sum, next atomic.Int64
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		firstErr  error
+	)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(s.ids) {
+					return
+				}
+				var err error
+				for range 5 {
+					var v int64
+					actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					v, err = s.getCount(actx, s.ids[i])
+					cancel()
+					if err == nil {
+						sum.Add(v)
+						break
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("GetCount %s: %w", s.ids[i], err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return sum.Load(), firstErr
+}

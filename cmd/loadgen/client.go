@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/zerohop/zerohop/engine"
+	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
+)
+
+// engineTarget drives the counter workload through an engine.Client.
+type engineTarget struct {
+	c       *engine.Client
+	ref     *engine.EntityRef
+	inc     any // workload.Increment{Amount: 1}, boxed once
+	cluster *nodetest.LocalCluster
+	tport   string
+}
+
+// openEngine starts the embedded cluster when o has no contacts, dials the
+// client and waits for its first topology snapshot.
+func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clusterInfo, error) {
+	reg := wire.NewRegistry()
+	if err := workload.Register(reg, o.msgModule); err != nil {
+		return nil, clusterInfo{}, err
+	}
+	tlsCfg, err := o.tlsConfig()
+	if err != nil {
+		return nil, clusterInfo{}, err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	info := clusterInfo{kind: "external", nodes: len(o.contacts)}
+	contacts := o.contacts
+	var lc *nodetest.LocalCluster
+	if o.embedded() {
+		lc, err = nodetest.StartLocalCluster(ctx, o.nodes, nodetest.Options{
+			Workload: workload.Options{System: o.system, EntityType: o.entityType, Shards: o.shards, Module: o.msgModule},
+			Logger:   logger,
+		})
+		if err != nil {
+			return nil, clusterInfo{}, fmt.Errorf("loadgen: embedded cluster: %w", err)
+		}
+		info = clusterInfo{kind: "embedded", nodes: o.nodes}
+		contacts = lc.ContactPoints()
+	}
+	cfg := engine.Config{
+		ContactPoints: contacts,
+		SystemName:    o.system,
+		AddressMap:    o.addressMap,
+		TLS:           tlsCfg,
+		Transport:     o.transport,
+		Types:         reg,
+		AskTimeout:    o.askTimeout,
+		Logger:        logger,
+	}
+	fail := func(err error) (target, clusterInfo, error) {
+		if lc != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = lc.Close(cctx)
+		}
+		return nil, clusterInfo{}, err
+	}
+	c, err := engine.Dial(ctx, cfg)
+	if err != nil {
+		return fail(fmt.Errorf("loadgen: dial: %w", err))
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = c.WaitTopology(wctx)
+	cancel()
+	if err == nil {
+		var ref *engine.EntityRef
+		if ref, err = c.EntityRef(o.entityType, o.shards); err == nil {
+			tport := o.transport
+			if tport == "" {
+				tport = engine.DefaultTransport
+			}
+			if tlsCfg != nil {
+				tport += "+tls"
+			}
+			return &engineTarget{c: c, ref: ref, inc: workload.Increment{Amount: 1}, cluster: lc, tport: tport}, info, nil
+		}
+	}
+	_ = c.Close()
+	return fail(fmt.Errorf("loadgen: %w", err))
+}
+
+func (t *engineTarget) Tell(id string) error { return t.ref.Tell(id, t.inc) }
+
+func (t *engineTarget) Backpressure(err error) bool { return errors.Is(err, engine.ErrBufferFull) }
+
+func (t *engineTarget) GetCount(ctx context.Context, id string) (int64, error) {
+	r, err := engine.AskAs[workload.CountReply](ctx, t.c, t.ref, func(replyTo wire.Ref) any {
+		return engine.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: replyTo}}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return r.Value, nil
+}
+
+func (t *engineTarget) Buffered() int64 {
+	s := t.c.Stats()
+	return s.Buffered + s.Queued
+}
+
+// Flush polls the client's counters until nothing is held for a location
+// and every connection queue is empty. Frames a writer has taken out of its
+// queue but not yet written are not counted; that does not matter for
+// verification, because the GetCount asks that follow travel on the same
+// connections behind them, and a node answers in arrival order.
+func (t *engineTarget) Flush(ctx context.Context) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if t.Buffered() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (t *engineTarget) ResetStats(ctx context.Context) (int, error) {
+	insts, err := t.statsInstances(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var firstErr error
+	for _, inst := range insts {
+		if err := inst.Ref.Tell(workload.ResetStats{}); err != nil {
+			firstErr = cmpErr(firstErr, err)
+			continue
+		}
+		n++
+	}
+	return n, firstErr
+}
+
+func (t *engineTarget) NodeStats(ctx context.Context) ([]nodeTally, error) {
+	insts, err := t.statsInstances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []nodeTally
+	var firstErr error
+	for _, inst := range insts {
+		s, err := engine.AskAs[workload.NodeStats](ctx, t.c, inst.Ref, func(replyTo wire.Ref) any {
+			return workload.GetStats{ReplyTo: replyTo}
+		})
+		if err != nil {
+			firstErr = cmpErr(firstErr, fmt.Errorf("node-stats on %s: %w", inst.Node, err))
+			continue
+		}
+		out = append(out, nodeTally{Node: s.Node, Increments: s.Increments, FirstAt: s.FirstAt, LastAt: s.LastAt})
+	}
+	return out, firstErr
+}
+
+// statsInstances returns the node-stats service instances, waiting (within
+// ctx) for the registry to list them.
+func (t *engineTarget) statsInstances(ctx context.Context) ([]engine.Instance, error) {
+	for {
+		l := t.c.Lookup(workload.StatsKey)
+		if len(l.Instances) > 0 {
+			return l.Instances, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("loadgen: no %q service in the registry: %w", workload.StatsKey, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}
+
+func (t *engineTarget) ClientStats() map[string]int64 {
+	s := t.c.Stats()
+	m := map[string]int64{
+		"tells_queued":     int64(s.TellsQueued),
+		"frames_written":   int64(s.FramesWritten),
+		"bytes_written":    int64(s.BytesWritten),
+		"asks_ok":          int64(s.AsksOK),
+		"asks_timed_out":   int64(s.AsksTimedOut),
+		"asks_failed":      int64(s.AsksFailed),
+		"late_replies":     int64(s.LateReplies),
+		"connects":         int64(s.Connects),
+		"reconnects":       int64(s.Reconnects),
+		"connect_failures": int64(s.ConnectFailures),
+		"location_queries": int64(s.LocationQueries),
+		"epoch":            s.Epoch,
+	}
+	for k, v := range s.Drops {
+		m["drop_"+k] = int64(v)
+	}
+	return m
+}
+
+func (t *engineTarget) Transport() string { return t.tport }
+
+func (t *engineTarget) Close(ctx context.Context) error {
+	err := t.c.Shutdown(ctx)
+	if t.cluster != nil {
+		if cerr := t.cluster.Close(ctx); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}

@@ -1,0 +1,376 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Backpressure policy. A Tell that fails only because a bounded client
+// buffer is full is flow control, not a failure: the worker waits
+// (retryBackoffMin doubling up to retryBackoffMax) and sends the same message
+// again, so per-entity order is kept and the load settles at what the
+// cluster takes. Every retry is counted (tells_retried). After the load
+// stops, a tell still refused abandonGrace later is given up and counted as
+// failed (tells_abandoned is the part of tells_failed that this policy
+// caused). Any other Tell error counts as failed at once, without retry.
+const (
+	retryBackoffMin = 20 * time.Microsecond
+	retryBackoffMax = time.Millisecond
+	abandonGrace    = time.Second
+)
+
+// worker is one tell-sending goroutine's state. Counters are written only by
+// the worker and read by the progress reporter (atomics); perEntity and lag
+// are owned by the worker until the runner's WaitGroup says it exited.
+type worker struct {
+	sent      atomic.Int64 // tells attempted (each message once, retries not counted)
+	failed    atomic.Int64 // tells that ended with an error
+	retried   atomic.Int64 // backpressure retries
+	abandoned atomic.Int64 // backpressure refusals given up after the load (also in failed)
+
+	perEntity []int64                 // owned by the worker: accepted tells per entity index
+	lag       *hdrhistogram.Histogram // owned by the worker; rate mode only
+	firstErr  error                   // owned by the worker
+	_         [64]byte
+}
+
+// runner drives one load phase against a target.
+type runner struct {
+	o      *options
+	t      target
+	ids    []string
+	stderr io.Writer
+
+	start   time.Time // set before any goroutine starts
+	stopped atomic.Bool
+	stopAt  atomic.Int64 // ns since start when the load stopped
+	done    chan struct{}
+
+	workers []*worker
+	asks    *recorder
+	asksOK  atomic.Int64
+	askErrs atomic.Int64
+	askErr1 atomic.Pointer[error] // first ask error, for the report
+}
+
+func newRunner(o *options, t target, ids []string, stderr io.Writer) *runner {
+	r := &runner{o: o, t: t, ids: ids, stderr: stderr, done: make(chan struct{})}
+	r.workers = make([]*worker, o.workers)
+	for i := range r.workers {
+		w := &worker{perEntity: make([]int64, len(ids))}
+		if o.rate > 0 {
+			w.lag = newHist()
+		}
+		r.workers[i] = w
+	}
+	shards := o.askConcurrency / 8
+	r.asks = newRecorder(max(shards, 1))
+	return r
+}
+
+// loadResult is what the load phase measured (before drain and verify).
+type loadResult struct {
+	sendElapsed time.Duration
+	sent        int64
+	failed      int64
+	retried     int64
+	abandoned   int64
+	expected    []int64 // accepted tells per entity index
+	tellLag     *hdrhistogram.Histogram
+	asks        *hdrhistogram.Histogram
+	asksOK      int64
+	askErrs     int64
+	firstErr    error // first tell error, if any
+	firstAskErr error
+}
+
+// run sends for o.duration and returns when every worker and asker exited.
+func (r *runner) run(ctx context.Context) loadResult {
+	var wg sync.WaitGroup
+	r.start = time.Now()
+	for i, w := range r.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r.o.rate > 0 {
+				r.paced(i, w)
+			} else {
+				r.flat(i, w)
+			}
+		}()
+	}
+	for slot := range r.o.askConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.asker(ctx, slot)
+		}()
+	}
+	var pwg sync.WaitGroup
+	progressDone := make(chan struct{})
+	if r.o.progress {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			r.progressLoop(progressDone)
+		}()
+	}
+
+	timer := time.NewTimer(r.o.duration)
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		timer.Stop()
+	}
+	r.stopAt.Store(int64(time.Since(r.start)))
+	r.stopped.Store(true)
+	close(r.done)
+	wg.Wait()
+	sendElapsed := time.Since(r.start)
+	close(progressDone)
+	pwg.Wait()
+
+	res := loadResult{sendElapsed: sendElapsed, expected: make([]int64, len(r.ids))}
+	if r.o.rate > 0 {
+		res.tellLag = newHist()
+	}
+	for _, w := range r.workers {
+		res.sent += w.sent.Load()
+		res.failed += w.failed.Load()
+		res.retried += w.retried.Load()
+		res.abandoned += w.abandoned.Load()
+		for i, n := range w.perEntity {
+			res.expected[i] += n
+		}
+		if w.lag != nil {
+			res.tellLag.Merge(w.lag)
+		}
+		if res.firstErr == nil {
+			res.firstErr = w.firstErr
+		}
+	}
+	res.asks = r.asks.final()
+	res.asksOK = r.asksOK.Load()
+	res.askErrs = r.askErrs.Load()
+	if e := r.askErr1.Load(); e != nil {
+		res.firstAskErr = *e
+	}
+	return res
+}
+
+// flat sends as fast as the target accepts, cycling over all entities from
+// a per-worker offset so workers spread over shards.
+func (r *runner) flat(wi int, w *worker) {
+	n := len(r.ids)
+	idx := wi * n / len(r.workers)
+	for i := 0; ; i++ {
+		if i&63 == 0 && r.stopped.Load() {
+			return
+		}
+		r.tellOne(w, idx)
+		if idx++; idx == n {
+			idx = 0
+		}
+	}
+}
+
+// paced sends this worker's share of o.rate on a fixed schedule: tell k is
+// due at start + k*interval. A worker that falls behind sends the overdue
+// tells back to back (it never skips one), and each tell's lag - from its
+// intended send time to the moment the client accepted it - goes into the
+// worker's histogram, so a stall is charged to every tell it delayed
+// (no coordinated omission).
+func (r *runner) paced(wi int, w *worker) {
+	n := len(r.ids)
+	idx := wi * n / len(r.workers)
+	intervalNs := float64(len(r.workers)) / r.o.rate * 1e9
+	var k int64
+	for !r.stopped.Load() {
+		now := float64(time.Since(r.start))
+		due := int64(now/intervalNs) + 1 // tells due by now: 0..due-1
+		if k >= due {
+			next := time.Duration(float64(k)*intervalNs - now)
+			if !r.sleep(next) {
+				return
+			}
+			continue
+		}
+		for ; k < due; k++ {
+			if k&63 == 0 && r.stopped.Load() {
+				return
+			}
+			intended := time.Duration(float64(k) * intervalNs)
+			r.tellOne(w, idx)
+			lag := time.Since(r.start) - intended
+			_ = w.lag.RecordValue(clampHist(lag))
+			if idx++; idx == n {
+				idx = 0
+			}
+		}
+	}
+}
+
+func clampHist(d time.Duration) int64 {
+	v := int64(d)
+	if v < histLowest {
+		return histLowest
+	}
+	if v > histHighest {
+		return histHighest
+	}
+	return v
+}
+
+// sleep waits d or until the load stops; it reports whether the load is
+// still running.
+func (r *runner) sleep(d time.Duration) bool {
+	if d <= 0 {
+		return !r.stopped.Load()
+	}
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+		return !r.stopped.Load()
+	case <-r.done:
+		t.Stop()
+		return false
+	}
+}
+
+// tellOne sends one Increment to r.ids[idx] under the backpressure policy
+// documented at retryBackoffMin.
+func (r *runner) tellOne(w *worker, idx int) {
+	err := r.t.Tell(r.ids[idx])
+	if err != nil && r.t.Backpressure(err) {
+		err = r.retry(w, idx)
+	}
+	w.sent.Add(1)
+	if err != nil {
+		w.failed.Add(1)
+		if w.firstErr == nil {
+			w.firstErr = err
+		}
+		return
+	}
+	w.perEntity[idx]++
+}
+
+func (r *runner) retry(w *worker, idx int) error {
+	backoff := retryBackoffMin
+	for {
+		if r.stopped.Load() && time.Since(r.start)-time.Duration(r.stopAt.Load()) > abandonGrace {
+			w.abandoned.Add(1)
+			return fmt.Errorf("loadgen: tell abandoned after the load stopped: client buffer still full")
+		}
+		w.retried.Add(1)
+		time.Sleep(backoff)
+		backoff = min(2*backoff, retryBackoffMax)
+		err := r.t.Tell(r.ids[idx])
+		if err == nil || !r.t.Backpressure(err) {
+			return err
+		}
+	}
+}
+
+// asker keeps one GetCount in flight at a time against random entities.
+// Closed loop (o.askRate == 0): latency is from send to reply. Paced
+// (o.askRate > 0): ask k of this slot is due at start + k*interval and its
+// latency is measured from that intended time, so a slow reply delays and
+// charges the following asks too.
+func (r *runner) asker(ctx context.Context, slot int) {
+	rnd := rand.New(rand.NewPCG(uint64(slot)+1, uint64(r.start.UnixNano())))
+	var intervalNs float64
+	if r.o.askRate > 0 {
+		intervalNs = float64(r.o.askConcurrency) / r.o.askRate * 1e9
+	}
+	for k := int64(0); !r.stopped.Load(); k++ {
+		var t0 time.Duration
+		if intervalNs > 0 {
+			t0 = time.Duration(float64(k) * intervalNs)
+			if !r.sleep(t0 - time.Since(r.start)) {
+				return
+			}
+		} else {
+			t0 = time.Since(r.start)
+		}
+		id := r.ids[rnd.IntN(len(r.ids))]
+		actx, cancel := context.WithTimeout(ctx, r.o.askTimeout)
+		_, err := r.t.GetCount(actx, id)
+		cancel()
+		lat := time.Since(r.start) - t0
+		if err != nil {
+			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+				return
+			}
+			r.askErrs.Add(1)
+			r.askErr1.CompareAndSwap(nil, &err)
+			continue
+		}
+		r.asksOK.Add(1)
+		r.asks.record(slot, lat)
+	}
+}
+
+// progressLoop prints one line per second on stderr until done is closed.
+func (r *runner) progressLoop(done <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var lastSent, lastAsks int64
+	last := r.start
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			var sent, failed, retried int64
+			for _, w := range r.workers {
+				sent += w.sent.Load()
+				failed += w.failed.Load()
+				retried += w.retried.Load()
+			}
+			asks := r.asksOK.Load()
+			el := now.Sub(last).Seconds()
+			iv := r.asks.tick()
+			fmt.Fprintf(r.stderr, "%5.1fs  tells/s %10s  asks/s %8s  ask p50 %8s p99 %8s  errors %d  retries %d  buffered %d\n",
+				now.Sub(r.start).Seconds(),
+				si(float64(sent-lastSent)/el), si(float64(asks-lastAsks)/el),
+				usStr(quantileUS(iv, 50)), usStr(quantileUS(iv, 99)),
+				failed+r.askErrs.Load(), retried, r.t.Buffered())
+			lastSent, lastAsks, last = sent, asks, now
+		}
+	}
+}
+
+// si formats a rate with a k/M suffix.
+func si(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	default:
+		return fmt.Sprintf("%.0f", v)
+	}
+}
+
+// usStr formats microseconds with a unit that keeps 3 significant digits.
+func usStr(us float64) string {
+	switch {
+	case us == 0:
+		return "-"
+	case us >= 1e6:
+		return fmt.Sprintf("%.2fs", us/1e6)
+	case us >= 1e3:
+		return fmt.Sprintf("%.2fms", us/1e3)
+	default:
+		return fmt.Sprintf("%.1fµs", us)
+	}
+}

@@ -1,0 +1,290 @@
+// Command loadgen drives the counter workload (WORKLOAD.md) through the
+// zerohop engine and proves how fast it goes and that nothing was lost.
+//
+//	go run ./cmd/loadgen                         # embedded 3-node cluster, 10 s
+//	go run ./cmd/loadgen -duration 2s -json      # one JSON object on stdout
+//	go run ./cmd/loadgen -contact 127.0.0.1:25520,127.0.0.1:25521 -system live
+//
+// Without -contact it starts an embedded Go cluster (-nodes, default 3) in
+// this process on free loopback ports. With -contact it drives an external
+// cluster: cmd/node processes or a real Casty v1 cluster.
+//
+// A run: optional raw loopback ceiling (-ceiling), warm-up (GetCount of
+// every entity: resolves routes, starts the entities, records each
+// counter's starting value), ResetStats to every node-stats service, the
+// load (tells of Increment{1} from -workers goroutines, at -rate or as fast
+// as the client takes them, plus -ask-concurrency asks in flight), drain
+// (wait until the client has written everything it accepted), verification
+// (GetCount of every entity again), node-stats tallies, report. The exit
+// status is 1 when a tell was lost (sent != delivered + failed) or an entity
+// could not be verified, 2 for bad flags.
+//
+// Progress lines go to stderr, the report to stdout. See report for the
+// accounting and load.go for the backpressure policy.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/zerohop/zerohop/bench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, openEngine)
+	stop()
+	os.Exit(code)
+}
+
+// clusterInfo describes what a target is connected to, for the report.
+type clusterInfo struct {
+	kind  string // "embedded" or "external"
+	nodes int
+}
+
+// opener connects a target as o says (starting an embedded cluster when
+// o has no contacts). The target's Close also stops that cluster.
+type opener func(ctx context.Context, o *options, stderr io.Writer) (target, clusterInfo, error)
+
+// run is the whole command; it returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, open opener) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	rep, err := execute(ctx, o, stderr, open)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if o.jsonOut {
+		err = rep.writeJSON(stdout)
+	} else {
+		err = rep.writeTable(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return 1
+	}
+	if !rep.OK {
+		return 1
+	}
+	return 0
+}
+
+func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ *report, err error) {
+	rep := &report{
+		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		System: o.system, EntityType: o.entityType, Shards: o.shards, Entities: o.entities,
+		Workers: o.workers, AskConcurrency: o.askConcurrency, Rate: o.rate, AskRate: o.askRate,
+	}
+	logf := func(format string, a ...any) {
+		if o.progress {
+			fmt.Fprintf(stderr, "loadgen: "+format+"\n", a...)
+		}
+	}
+
+	// The ceiling first, while nothing else of ours runs.
+	if o.ceiling > 0 {
+		c, err := bench.Ceiling(ctx, bench.CeilingConfig{Duration: o.ceiling})
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: ceiling: %w", err)
+		}
+		rep.CeilingFramesPerSec, rep.CeilingMBPerSec = c.FramesPerSec, c.MBPerSec
+		logf("raw loopback ceiling: %.0f frames/s, %.0f MB/s", c.FramesPerSec, c.MBPerSec)
+	}
+
+	t, info, err := open(ctx, o, stderr)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if cerr := t.Close(cctx); cerr != nil && err == nil {
+			err = fmt.Errorf("loadgen: close: %w", cerr)
+		}
+	}()
+	rep.Cluster, rep.Nodes, rep.Transport = info.kind, info.nodes, t.Transport()
+	logf("%s cluster, %d nodes, transport %s", info.kind, info.nodes, rep.Transport)
+
+	prefix := o.entityPrefix
+	if prefix == "" {
+		var b [4]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("loadgen: entity prefix: %w", err)
+		}
+		prefix = "lg-" + hex.EncodeToString(b[:]) + "-"
+	}
+	ids := make([]string, o.entities)
+	for i := range ids {
+		ids[i] = prefix + strconv.Itoa(i)
+	}
+
+	baseline := make([]int64, len(ids))
+	if o.warmup {
+		t0 := time.Now()
+		c := countAll(ctx, t, ids, o.verifyConcurrency, o.verifyRetries, o.askTimeout)
+		if c.failures > 0 {
+			return nil, fmt.Errorf("loadgen: warm-up: %d of %d entities did not answer GetCount: %w", c.failures, len(ids), c.firstErr)
+		}
+		copy(baseline, c.values)
+		logf("warm-up: %d entities answered in %v", len(ids), time.Since(t0).Round(time.Millisecond))
+	}
+	if o.resetStats {
+		sctx, cancel := context.WithTimeout(ctx, o.askTimeout)
+		n, err := t.ResetStats(sctx)
+		cancel()
+		if err != nil {
+			logf("ResetStats: %v (cluster-side tallies may include earlier traffic)", err)
+		} else {
+			logf("ResetStats sent to %d node-stats services", n)
+		}
+	}
+
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: -cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("loadgen: -cpuprofile: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+
+	r := newRunner(o, t, ids, stderr)
+	lr := r.run(ctx)
+
+	dctx, cancel := context.WithTimeout(ctx, o.drainTimeout)
+	t0 := time.Now()
+	ferr := t.Flush(dctx)
+	drain := time.Since(t0)
+	cancel()
+	if ferr != nil {
+		logf("flush: %v (%d still buffered); verifying anyway", ferr, t.Buffered())
+	}
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+
+	c := countAll(ctx, t, ids, o.verifyConcurrency, o.verifyRetries, o.askTimeout)
+	var delivered int64
+	for i := range ids {
+		if !c.ok[i] {
+			continue
+		}
+		d := c.values[i] - baseline[i]
+		delivered += d
+		if d != lr.expected[i] {
+			rep.MismatchedEntities++
+		}
+	}
+
+	sctx, scancel := context.WithTimeout(ctx, o.askTimeout)
+	stats, serr := t.NodeStats(sctx)
+	scancel()
+	if serr != nil {
+		rep.StatsError = serr.Error()
+	}
+	if len(stats) > 0 {
+		var incs int64
+		var first, last float64
+		for _, s := range stats {
+			incs += s.Increments
+			if s.FirstAt > 0 && (first == 0 || s.FirstAt < first) {
+				first = s.FirstAt
+			}
+			last = max(last, s.LastAt)
+		}
+		rep.ClusterIncrements = &incs
+		rep.StatsNodes = len(stats)
+		if last > first {
+			rep.ClusterTellsPerSec = float64(incs) / (last - first)
+		}
+	}
+
+	if o.memProfile != "" {
+		f, err := os.Create(o.memProfile)
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: -memprofile: %w", err)
+		}
+		runtime.GC()
+		werr := pprof.WriteHeapProfile(f)
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return nil, fmt.Errorf("loadgen: -memprofile: %w", werr)
+		}
+	}
+
+	rep.DurationS = lr.sendElapsed.Seconds()
+	rep.DrainS = drain.Seconds()
+	rep.TellsSent = lr.sent
+	rep.TellsFailed = lr.failed
+	rep.TellsRetried = lr.retried
+	rep.TellsAbandoned = lr.abandoned
+	rep.TellsDelivered = delivered
+	rep.Lost = lr.sent - delivered - lr.failed
+	rep.UnverifiedEntities = c.failures
+	rep.VerifyRetries = c.retries
+	if el := rep.DurationS + rep.DrainS; el > 0 {
+		rep.TellsPerSec = float64(delivered) / el
+	}
+	if rep.DurationS > 0 {
+		rep.SendTellsPerSec = float64(lr.sent-lr.failed) / rep.DurationS
+		rep.AsksPerSec = float64(lr.asksOK) / rep.DurationS
+	}
+	if lr.tellLag != nil {
+		rep.TellLagP50US = quantileUS(lr.tellLag, 50)
+		rep.TellLagP99US = quantileUS(lr.tellLag, 99)
+		rep.TellLagP999US = quantileUS(lr.tellLag, 99.9)
+		rep.TellLagMaxUS = float64(lr.tellLag.Max()) / 1e3
+	}
+	rep.Asks, rep.AskErrors = lr.asksOK, lr.askErrs
+	rep.AskP50US = quantileUS(lr.asks, 50)
+	rep.AskP90US = quantileUS(lr.asks, 90)
+	rep.AskP99US = quantileUS(lr.asks, 99)
+	rep.AskP999US = quantileUS(lr.asks, 99.9)
+	if lr.asks.TotalCount() > 0 {
+		rep.AskMaxUS = float64(lr.asks.Max()) / 1e3
+		rep.AskMeanUS = lr.asks.Mean() / 1e3
+	}
+	if rep.CeilingFramesPerSec > 0 {
+		rep.RatioToCeiling = rep.TellsPerSec / rep.CeilingFramesPerSec
+	}
+	rep.Client = t.ClientStats()
+	if lr.firstErr != nil {
+		rep.FirstTellError = lr.firstErr.Error()
+	}
+	if lr.firstAskErr != nil {
+		rep.FirstAskError = lr.firstAskErr.Error()
+	}
+	if c.firstErr != nil {
+		rep.VerifyError = c.firstErr.Error()
+	}
+	rep.OK = rep.Lost == 0 && rep.UnverifiedEntities == 0
+	return rep, nil
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zerohop/zerohop/workload"
+)
+
+// options is the parsed command line. Zero values are never used: parseFlags
+// fills every field with its flag's default.
+type options struct {
+	// cluster
+	contacts   []string // empty => embedded cluster
+	system     string
+	entityType string
+	shards     int
+	msgModule  string
+	nodes      int // embedded cluster size
+	transport  string
+	tlsCert    string
+	tlsKey     string
+	tlsCA      string
+	addressMap map[string]string // logical host:port -> dial host:port
+
+	// load shape
+	duration       time.Duration
+	workers        int
+	entities       int
+	entityPrefix   string
+	rate           float64 // total tells/s, 0 = open throttle
+	askConcurrency int
+	askRate        float64 // total asks/s, 0 = closed loop
+	askTimeout     time.Duration
+	warmup         bool
+	resetStats     bool
+
+	// accounting
+	drainTimeout      time.Duration
+	verifyConcurrency int
+	verifyRetries     int
+
+	// output
+	jsonOut    bool
+	progress   bool
+	ceiling    time.Duration
+	cpuProfile string
+	memProfile string
+}
+
+func (o *options) embedded() bool { return len(o.contacts) == 0 }
+
+// parseFlags parses args (without the program name). It returns
+// flag.ErrHelp for -h.
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var contact, addrMap string
+	fs.StringVar(&contact, "contact", "", "comma-separated contact points host:port of an external cluster; empty starts an embedded cluster in this process")
+	fs.StringVar(&o.system, "system", workload.DefaultSystem, "cluster system name")
+	fs.StringVar(&o.entityType, "entity-type", workload.DefaultEntityType, "sharded entity type of the counter workload")
+	fs.IntVar(&o.shards, "shards", workload.DefaultShards, "number of shards of the entity type")
+	fs.StringVar(&o.msgModule, "msg-module", workload.DefaultModule, "Python module name of the workload message types")
+	fs.IntVar(&o.nodes, "nodes", 3, "embedded cluster size (ignored with -contact)")
+	fs.StringVar(&o.transport, "transport", "", "client transport: gnet (event loop) or net (std net.Conn); empty: the engine's default")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "client certificate (PEM) for TLS")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "client key (PEM) for TLS")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "CA bundle (PEM) that signed the nodes' certificates; enables TLS")
+	fs.StringVar(&addrMap, "address-map", "", "logical=dial,... host:port pairs applied only when dialling (e.g. SSH tunnels)")
+
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send")
+	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "goroutines sending tells")
+	fs.IntVar(&o.entities, "entities", 1000, "distinct entity ids")
+	fs.StringVar(&o.entityPrefix, "entity-prefix", "", "entity id prefix (default: a fresh random prefix per run, so counters start at 0)")
+	fs.Float64Var(&o.rate, "rate", 0, "total tells/s; 0 sends as fast as the client accepts them")
+	fs.IntVar(&o.askConcurrency, "ask-concurrency", 1, "asks (GetCount) in flight alongside the tells; 0 disables them")
+	fs.Float64Var(&o.askRate, "ask-rate", 0, "total asks/s on a fixed schedule (latency from the intended send time); 0 = closed loop")
+	fs.DurationVar(&o.askTimeout, "ask-timeout", 5*time.Second, "timeout of one ask")
+	fs.BoolVar(&o.warmup, "warmup", true, "before the load, ask every entity for its count (resolves routes, starts entities, records baselines)")
+	fs.BoolVar(&o.resetStats, "reset-stats", true, "send ResetStats to every node-stats service before the load")
+
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 60*time.Second, "how long to wait for the client to flush after the load")
+	fs.IntVar(&o.verifyConcurrency, "verify-concurrency", 64, "GetCount asks in flight during verification")
+	fs.IntVar(&o.verifyRetries, "verify-retries", 5, "attempts per entity when a verification ask fails")
+
+	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON object on stdout instead of a table")
+	fs.BoolVar(&o.progress, "progress", true, "print a progress line per second on stderr")
+	fs.DurationVar(&o.ceiling, "ceiling", 0, "first measure the raw loopback ceiling for this long (0: skip) and report the ratio")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end to this file")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("loadgen: unexpected arguments %q", fs.Args())
+	}
+	for _, c := range strings.Split(contact, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			o.contacts = append(o.contacts, c)
+		}
+	}
+	var err error
+	if o.addressMap, err = parseAddressMap(addrMap); err != nil {
+		return nil, err
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// validate reports every bad option at once.
+func (o *options) validate() error {
+	var bad []string
+	if o.system == "" {
+		bad = append(bad, "-system is empty")
+	}
+	if o.entityType == "" {
+		bad = append(bad, "-entity-type is empty")
+	}
+	if o.shards < 1 {
+		bad = append(bad, fmt.Sprintf("-shards %d < 1", o.shards))
+	}
+	if o.embedded() && o.nodes < 1 {
+		bad = append(bad, fmt.Sprintf("-nodes %d < 1", o.nodes))
+	}
+	switch o.transport {
+	case "", "gnet", "net":
+	default:
+		bad = append(bad, fmt.Sprintf("-transport %q is not gnet or net", o.transport))
+	}
+	for _, c := range o.contacts {
+		if _, _, err := splitHostPort(c); err != nil {
+			bad = append(bad, fmt.Sprintf("-contact %q: %v", c, err))
+		}
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		bad = append(bad, "-tls-cert and -tls-key go together")
+	}
+	if o.tlsCert != "" && o.tlsCA == "" {
+		bad = append(bad, "-tls-cert needs -tls-ca")
+	}
+	if o.embedded() && o.tlsCA != "" {
+		bad = append(bad, "-tls-* needs -contact (the embedded cluster is plaintext)")
+	}
+	if o.tlsCA != "" && o.transport == "gnet" {
+		bad = append(bad, "-transport gnet has no TLS; use -transport net with -tls-*")
+	}
+	if o.duration <= 0 {
+		bad = append(bad, fmt.Sprintf("-duration %v <= 0", o.duration))
+	}
+	if o.workers < 1 {
+		bad = append(bad, fmt.Sprintf("-workers %d < 1", o.workers))
+	}
+	if o.entities < 1 {
+		bad = append(bad, fmt.Sprintf("-entities %d < 1", o.entities))
+	}
+	if o.rate < 0 {
+		bad = append(bad, fmt.Sprintf("-rate %v < 0", o.rate))
+	}
+	if o.askConcurrency < 0 {
+		bad = append(bad, fmt.Sprintf("-ask-concurrency %d < 0", o.askConcurrency))
+	}
+	if o.askRate < 0 {
+		bad = append(bad, fmt.Sprintf("-ask-rate %v < 0", o.askRate))
+	}
+	if o.askRate > 0 && o.askConcurrency == 0 {
+		bad = append(bad, "-ask-rate needs -ask-concurrency > 0")
+	}
+	if o.askTimeout <= 0 {
+		bad = append(bad, fmt.Sprintf("-ask-timeout %v <= 0", o.askTimeout))
+	}
+	if o.drainTimeout <= 0 {
+		bad = append(bad, fmt.Sprintf("-drain-timeout %v <= 0", o.drainTimeout))
+	}
+	if o.verifyConcurrency < 1 {
+		bad = append(bad, fmt.Sprintf("-verify-concurrency %d < 1", o.verifyConcurrency))
+	}
+	if o.verifyRetries < 1 {
+		bad = append(bad, fmt.Sprintf("-verify-retries %d < 1", o.verifyRetries))
+	}
+	if o.ceiling < 0 {
+		bad = append(bad, fmt.Sprintf("-ceiling %v < 0", o.ceiling))
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return errors.New("loadgen: " + strings.Join(bad, "; "))
+}
+
+// parseAddressMap parses "logical=dial,logical=dial" with host:port on both
+// sides.
+func parseAddressMap(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		logical, dial, ok := strings.Cut(pair, "=")
+		if !ok {
+			return nil, fmt.Errorf("loadgen: -address-map entry %q is not logical=dial", pair)
+		}
+		for _, a := range []string{logical, dial} {
+			if _, _, err := splitHostPort(a); err != nil {
+				return nil, fmt.Errorf("loadgen: -address-map entry %q: %v", pair, err)
+			}
+		}
+		if _, dup := m[logical]; dup {
+			return nil, fmt.Errorf("loadgen: -address-map maps %s twice", logical)
+		}
+		m[logical] = dial
+	}
+	return m, nil
+}
+
+func splitHostPort(s string) (string, int, error) {
+	h, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	if h == "" {
+		return "", 0, fmt.Errorf("empty host")
+	}
+	return h, port, nil
+}
+
+// tlsConfig builds the client TLS configuration, or nil without -tls-ca.
+func (o *options) tlsConfig() (*tls.Config, error) {
+	if o.tlsCA == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(o.tlsCA)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: -tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("loadgen: -tls-ca %s holds no PEM certificate", o.tlsCA)
+	}
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: -tls-cert/-tls-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

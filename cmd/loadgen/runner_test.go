@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var (
+	errFakeFull   = errors.New("fake: buffer full")
+	errFakeBroken = errors.New("fake: connection broken")
+)
+
+// memTarget is an in-memory target: tells land in a map at once. It can
+// refuse tells with backpressure, fail them, or lose them silently, to test
+// the runner's accounting without a cluster.
+type memTarget struct {
+	fullEvery int64 // every Nth Tell call returns errFakeFull
+	failEvery int64 // every Nth Tell call returns errFakeBroken
+	loseEvery int64 // every Nth accepted tell is silently dropped
+
+	calls    atomic.Int64
+	accepted atomic.Int64
+	mu       sync.Mutex
+	counts   map[string]int64 // guarded by mu
+	incs     int64            // guarded by mu
+	closed   atomic.Bool
+}
+
+func (m *memTarget) Tell(id string) error {
+	n := m.calls.Add(1)
+	if m.fullEvery > 0 && n%m.fullEvery == 0 {
+		return errFakeFull
+	}
+	if m.failEvery > 0 && n%m.failEvery == 0 {
+		return errFakeBroken
+	}
+	a := m.accepted.Add(1)
+	if m.loseEvery > 0 && a%m.loseEvery == 0 {
+		return nil
+	}
+	m.mu.Lock()
+	m.counts[id]++
+	m.incs++
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *memTarget) Backpressure(err error) bool { return errors.Is(err, errFakeFull) }
+
+func (m *memTarget) GetCount(ctx context.Context, id string) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counts[id], nil
+}
+
+func (m *memTarget) Buffered() int64                 { return 0 }
+func (m *memTarget) Flush(ctx context.Context) error { return nil }
+func (m *memTarget) ResetStats(ctx context.Context) (int, error) {
+	m.mu.Lock()
+	m.incs = 0
+	m.mu.Unlock()
+	return 1, nil
+}
+
+func (m *memTarget) NodeStats(ctx context.Context) ([]nodeTally, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return []nodeTally{{Node: "mem", Increments: m.incs, FirstAt: 1, LastAt: 2}}, nil
+}
+
+func (m *memTarget) ClientStats() map[string]int64 {
+	return map[string]int64{"tell_calls": m.calls.Load()}
+}
+func (m *memTarget) Transport() string { return "mem" }
+func (m *memTarget) Close(ctx context.Context) error {
+	m.closed.Store(true)
+	return nil
+}
+
+func memOpener(m *memTarget) opener {
+	return func(ctx context.Context, o *options, stderr io.Writer) (target, clusterInfo, error) {
+		m.counts = map[string]int64{}
+		return m, clusterInfo{kind: "embedded", nodes: 1}, nil
+	}
+}
+
+func runJSON(t *testing.T, m *memTarget, args ...string) (int, map[string]any, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append([]string{"-json"}, args...), &stdout, &stderr, memOpener(m))
+	if !m.closed.Load() {
+		t.Errorf("target not closed")
+	}
+	var got map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	return code, got, stderr.String()
+}
+
+func num(t *testing.T, m map[string]any, key string) float64 {
+	t.Helper()
+	v, ok := m[key].(float64)
+	if !ok {
+		t.Fatalf("key %q: got %v (%T), want a number", key, m[key], m[key])
+	}
+	return v
+}
+
+func TestRunnerAccounting(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		m        *memTarget
+		args     []string
+		wantCode int
+		check    func(t *testing.T, got map[string]any)
+	}{
+		{
+			name: "clean", m: &memTarget{}, wantCode: 0,
+			check: func(t *testing.T, got map[string]any) {
+				if num(t, got, "tells_sent") == 0 || num(t, got, "tells_sent") != num(t, got, "tells_delivered") {
+					t.Errorf("got sent %v delivered %v, want equal and > 0", got["tells_sent"], got["tells_delivered"])
+				}
+				if num(t, got, "cluster_increments") != num(t, got, "tells_delivered") {
+					t.Errorf("got cluster_increments %v, want %v", got["cluster_increments"], got["tells_delivered"])
+				}
+			},
+		},
+		{
+			name: "backpressure is retried, not failed", m: &memTarget{fullEvery: 3}, wantCode: 0,
+			check: func(t *testing.T, got map[string]any) {
+				if num(t, got, "tells_retried") == 0 {
+					t.Errorf("got tells_retried 0, want > 0")
+				}
+				if num(t, got, "tells_failed") != 0 {
+					t.Errorf("got tells_failed %v, want 0", got["tells_failed"])
+				}
+			},
+		},
+		{
+			name: "errors are failed, not lost", m: &memTarget{failEvery: 7}, wantCode: 0,
+			check: func(t *testing.T, got map[string]any) {
+				sent, del, failed := num(t, got, "tells_sent"), num(t, got, "tells_delivered"), num(t, got, "tells_failed")
+				if failed == 0 || sent != del+failed {
+					t.Errorf("got sent %v delivered %v failed %v, want sent = delivered + failed, failed > 0", sent, del, failed)
+				}
+				if !strings.Contains(got["first_tell_error"].(string), "broken") {
+					t.Errorf("got first_tell_error %q", got["first_tell_error"])
+				}
+			},
+		},
+		{
+			name: "silent loss exits 1", m: &memTarget{loseEvery: 5}, wantCode: 1,
+			check: func(t *testing.T, got map[string]any) {
+				if num(t, got, "lost") <= 0 {
+					t.Errorf("got lost %v, want > 0", got["lost"])
+				}
+				if got["ok"] != false {
+					t.Errorf("got ok %v, want false", got["ok"])
+				}
+			},
+		},
+		{
+			name: "paced", m: &memTarget{}, args: []string{"-rate", "20000", "-ask-rate", "500"}, wantCode: 0,
+			check: func(t *testing.T, got map[string]any) {
+				sent := num(t, got, "tells_sent")
+				// 20k/s for 300 ms is 6000; allow a slow shared machine.
+				if sent < 1000 || sent > 6100 {
+					t.Errorf("got tells_sent %v, want about 6000 and never more", sent)
+				}
+				if num(t, got, "tell_lag_p50_us") <= 0 {
+					t.Errorf("got tell_lag_p50_us %v, want > 0", got["tell_lag_p50_us"])
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"-duration", "300ms", "-entities", "50", "-workers", "3", "-ask-concurrency", "2", "-progress=false"}, tc.args...)
+			code, got, stderr := runJSON(t, tc.m, args...)
+			if code != tc.wantCode {
+				t.Errorf("got exit %d, want %d; stderr:\n%s", code, tc.wantCode, stderr)
+			}
+			sent, del, failed, lost := num(t, got, "tells_sent"), num(t, got, "tells_delivered"), num(t, got, "tells_failed"), num(t, got, "lost")
+			if lost != sent-del-failed {
+				t.Errorf("got lost %v, want sent-delivered-failed = %v", lost, sent-del-failed)
+			}
+			if num(t, got, "asks") == 0 {
+				t.Errorf("got asks 0, want > 0")
+			}
+			tc.check(t, got)
+		})
+	}
+}
+
+func TestRunProgressAndTable(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	m := &memTarget{}
+	code := run(context.Background(), []string{"-duration", "1500ms", "-entities", "10", "-workers", "1"}, &stdout, &stderr, memOpener(m))
+	if code != 0 {
+		t.Fatalf("got exit %d, want 0; stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "tells/s") {
+		t.Errorf("no progress line on stderr:\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "OK: sent = delivered + failed") {
+		t.Errorf("table lacks the verdict:\n%s", stdout.String())
+	}
+}
+
+func TestParseFlagsReportsEveryProblem(t *testing.T) {
+	var stderr bytes.Buffer
+	_, err := parseFlags([]string{"-shards", "0", "-workers", "0", "-transport", "carrier-pigeon", "-duration", "0s", "-tls-cert", "x"}, &stderr)
+	if err == nil {
+		t.Fatal("got nil, want an error")
+	}
+	for _, want := range []string{"-shards", "-workers", "-transport", "-duration", "-tls-cert"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+}
+
+func TestParseAddressMap(t *testing.T) {
+	m, err := parseAddressMap("10.0.0.1:25520=127.0.0.1:4000, [::1]:5=127.0.0.1:4001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["10.0.0.1:25520"] != "127.0.0.1:4000" || m["[::1]:5"] != "127.0.0.1:4001" || len(m) != 2 {
+		t.Errorf("got %v", m)
+	}
+	for _, bad := range []string{"a", "1.2.3.4:1=x", "1.2.3.4:1=5.6.7.8:2,1.2.3.4:1=5.6.7.8:3", "h:99999=h:1"} {
+		if _, err := parseAddressMap(bad); err == nil {
+			t.Errorf("%q: got nil error, want one", bad)
+		}
+	}
+}
+
+func TestRecorderKeepsEverySample(t *testing.T) {
+	r := newRecorder(4)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1000 {
+				r.record(g, time.Duration(i)*time.Microsecond)
+			}
+		}()
+	}
+	wg.Wait()
+	r.record(0, -time.Second)   // clamped up
+	r.record(0, 10*time.Minute) // clamped down
+	if got := r.final().TotalCount(); got != 8002 {
+		t.Errorf("got %d samples, want 8002", got)
+	}
+}

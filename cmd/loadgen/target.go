@@ -1,0 +1,44 @@
+package main
+
+import "context"
+
+// target is what a load run drives: a cluster client bound to one entity
+// type of the counter workload (WORKLOAD.md). The engine-backed target is in
+// client.go; tests drive the runner with an in-memory one.
+//
+// Implementations are safe for concurrent use by every worker and asker.
+type target interface {
+	// Tell sends Increment{Amount: 1} to entity id without waiting for the
+	// network. An error means the tell was not accepted.
+	Tell(id string) error
+	// Backpressure reports whether a Tell error only means "a bounded
+	// buffer is full, try again later" (see the policy in runner.tellOne).
+	Backpressure(err error) bool
+	// GetCount asks entity id for its counter.
+	GetCount(ctx context.Context, id string) (int64, error)
+	// Buffered is the number of messages the client accepted and has not
+	// written to a socket yet.
+	Buffered() int64
+	// Flush waits until every accepted message is written, or ctx ends.
+	Flush(ctx context.Context) error
+	// ResetStats sends ResetStats to every node-stats service instance and
+	// returns how many it reached.
+	ResetStats(ctx context.Context) (int, error)
+	// NodeStats asks every node-stats service instance for its tally.
+	NodeStats(ctx context.Context) ([]nodeTally, error)
+	// ClientStats is the client's own counters, for the report.
+	ClientStats() map[string]int64
+	// Transport names the client transport in use ("gnet", "std", "tls").
+	Transport() string
+	// Close shuts the client down, flushing within ctx.
+	Close(ctx context.Context) error
+}
+
+// nodeTally is the part of a node-stats reply (workload.NodeStats) that the
+// report uses.
+type nodeTally struct {
+	Node       string
+	Increments int64
+	FirstAt    float64 // Unix seconds of the first Increment since the reset, 0 if none
+	LastAt     float64
+}
