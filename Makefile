@@ -49,7 +49,7 @@ fuzz:
 		list="$$($(GO) test -list '^Fuzz' "$$pkg")"; \
 		for target in $$(grep '^Fuzz' <<<"$$list" || true); do \
 			echo "== $$pkg $$target ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) "$$pkg" 2>&1 | tee "$$log"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10s "$$pkg" 2>&1 | tee "$$log"; \
 			status=$${PIPESTATUS[0]}; \
 			execs="$$(grep -o 'execs: [0-9]*' "$$log" | tail -1 | cut -d' ' -f2)"; \
 			echo "$$pkg $$target execs=$${execs:-?} status=$$status" >> "$$summary"; \
