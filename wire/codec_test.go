@@ -143,6 +143,9 @@ func TestEncodeExamples(t *testing.T) {
 		{"unknown", Unknown{Type: "m.X", Fields: map[string]any{"b": int64(1), "a": []any{}}}, `{"_type": "m.X", "a": [], "b": 1}`},
 		{"enum", Enum{Type: "m.Color", Name: "RED"}, `{"__enum__": "m.Color", "value": "RED"}`},
 		{"status", StatusDown, `{"__enum__": "casty.cluster.state.MemberStatus", "value": "down"}`},
+		{"zero enum", MemberStatus(0), "null"},
+		{"zero Unknown", Unknown{}, "null"},
+		{"zero Enum", Enum{}, "null"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := r.AppendValue([]byte("prefix"), tc.v)
@@ -179,11 +182,11 @@ func TestEncodeErrors(t *testing.T) {
 		{"unregistered struct", unregistered{}, ""},
 		{"unregistered in envelope", ShardEnvelope{EntityID: "e", Message: unregistered{}}, "message"},
 		{"unregistered in field", holder{X: unregistered{}}, "x"},
-		{"invalid enum", MemberStatus(0), ""},
-		{"invalid enum in member", Member{}, "status"},
+		{"invalid enum", MemberStatus(9), ""},
+		{"invalid enum in member", Member{Status: 6}, "status"},
 		{"channel", make(chan int), ""},
-		{"cycle", *loop, "next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next.next"},
-		{"unknown without type", Unknown{}, ""},
+		{"cycle", *loop, "next.next.next.next"},
+		{"unknown without type", Unknown{Fields: map[string]any{"a": 1}}, ""},
 		{"unknown with marker field", Unknown{Type: "x.Y", Fields: map[string]any{"__ref__": "x"}}, "__ref__"},
 		{"enum value without name", Enum{Type: "x"}, ""},
 	} {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -29,7 +30,9 @@ import (
 func (r *Registry) Decode(payload []byte) (any, error) {
 	st := r.load()
 	d := newDecoder(st, payload)
-	return d.topSafe()
+	v, err := d.topSafe()
+	d.release()
+	return v, err
 }
 
 // DecodeInto decodes a payload into *dst, which must be a non-nil pointer
@@ -55,7 +58,9 @@ func (r *Registry) DecodeInto(payload []byte, dst any) error {
 		}
 	}
 	d := newDecoder(st, payload)
-	return d.intoSafe(p, rv.Elem())
+	err := d.intoSafe(p, rv.Elem())
+	d.release()
+	return err
 }
 
 // decoder is the state of one Decode call. It is not shared.
@@ -71,8 +76,31 @@ type decoder struct {
 	str      []byte // scratch for unescaped strings, valid until the next string
 }
 
+// decoderPool recycles decoders and their scratch buffers across calls.
+var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
+
+// maxPooledScratch bounds the scratch buffers a pooled decoder keeps.
+const maxPooledScratch = 64 << 10
+
 func newDecoder(st *codecState, b []byte) *decoder {
-	return &decoder{b: b, st: st, maxDepth: st.limits.MaxDepth, maxStr: st.limits.MaxString, maxColl: st.limits.MaxCollection}
+	d := decoderPool.Get().(*decoder)
+	*d = decoder{
+		b: b, st: st, keyBuf: d.keyBuf[:0], str: d.str[:0],
+		maxDepth: st.limits.MaxDepth, maxStr: st.limits.MaxString, maxColl: st.limits.MaxCollection,
+	}
+	return d
+}
+
+// release returns d to the pool; d must not be used afterwards.
+func (d *decoder) release() {
+	d.b, d.st = nil, nil
+	if cap(d.keyBuf) > maxPooledScratch {
+		d.keyBuf = nil
+	}
+	if cap(d.str) > maxPooledScratch {
+		d.str = nil
+	}
+	decoderPool.Put(d)
 }
 
 // errMarker stops a speculative dataclass decode that met a marker key

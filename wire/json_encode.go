@@ -14,13 +14,16 @@ import (
 // arguments (", " and ": " separators, ensure_ascii, NaN/Infinity tokens).
 
 // AppendValue appends the JSON encoding of v to dst: a registered struct
-// ({"_type": ..., fields...}), a registered enum, a Ref ({"__ref__": uri};
-// the zero Ref is null), Unknown, Enum, nil, bool, integers, floats,
-// strings, slices and arrays (JSON arrays), maps ({"__dict__": [[k, v],
-// ...]}, entries sorted by key when the key type is ordered), and pointers
-// to any of these (nil is null). A type implementing JSONAppender appends
-// itself. On error dst is returned unchanged (truncated to its original
-// length) with an *EncodeError.
+// ({"_type": ..., fields...}), a registered enum, a Ref ({"__ref__": uri}),
+// Unknown, Enum, nil, bool, integers, floats, strings, slices and arrays
+// (JSON arrays), maps ({"__dict__": [[k, v], ...]}, entries sorted by key
+// when the key type is ordered), and pointers to any of these (nil is
+// null). The zero Ref, the zero value of an enum, the zero Unknown and the
+// zero Enum encode as null, which is also what a missing or null field
+// decodes to. Strings that are not valid UTF-8 are written with U+FFFD for
+// each bad byte. A type implementing JSONAppender appends itself. On error
+// dst is returned unchanged (truncated to its original length) with an
+// *EncodeError.
 //
 // Encoding a ShardEnvelope whose Message is a registered struct into a dst
 // with enough capacity does not allocate.
@@ -211,6 +214,9 @@ func (p *typePlan) encEnum(st *codecState, dst []byte, v reflect.Value, depth in
 	if p.name == "" {
 		return dst, &EncodeError{Type: p.typ.String(), Reason: "enum type is not registered"}
 	}
+	if v.IsZero() {
+		return append(dst, "null"...), nil // the zero value means "no member", as a missing field decodes
+	}
 	namer, ok := reflect.TypeAssert[enumNamer](v)
 	if !ok {
 		return dst, &EncodeError{Type: p.name, Reason: "value does not implement EnumName"}
@@ -299,6 +305,9 @@ func encUnknownValue(st *codecState, dst []byte, v reflect.Value, depth int) ([]
 
 // appendUnknown writes {"_type": Type, fields sorted by name...}.
 func (st *codecState) appendUnknown(dst []byte, u *Unknown, depth int) ([]byte, error) {
+	if u.Type == "" && len(u.Fields) == 0 {
+		return append(dst, "null"...), nil // the zero Unknown, as a missing field decodes
+	}
 	if u.Type == "" {
 		return dst, &EncodeError{Type: "wire.Unknown", Reason: "empty Type"}
 	}
@@ -329,6 +338,9 @@ func (st *codecState) appendUnknown(dst []byte, u *Unknown, depth int) ([]byte, 
 
 func encEnumValue(_ *codecState, dst []byte, v reflect.Value, _ int) ([]byte, error) {
 	e, _ := reflect.TypeAssert[Enum](v)
+	if e == (Enum{}) {
+		return append(dst, "null"...), nil // the zero Enum, as a missing field decodes
+	}
 	if e.Type == "" || e.Name == "" {
 		return dst, &EncodeError{Type: "wire.Enum", Reason: "empty Type or Name"}
 	}
@@ -339,9 +351,15 @@ func encEnumValue(_ *codecState, dst []byte, v reflect.Value, _ int) ([]byte, er
 	return append(dst, '}'), nil
 }
 
-// ptrCodec: nil is null, otherwise the pointee.
+// ptrCodec: nil is null, otherwise the pointee. A pointer adds no JSON
+// nesting, so it counts towards the depth limit only when it points to
+// another pointer (the only way to build a cycle of pointers alone).
 func ptrCodec(t reflect.Type, ee encFn, ed decFn) (encFn, decFn, error) {
 	elem := t.Elem()
+	step := 0
+	if elem.Kind() == reflect.Pointer {
+		step = 1
+	}
 	enc := func(st *codecState, dst []byte, v reflect.Value, depth int) ([]byte, error) {
 		if v.IsNil() {
 			return append(dst, "null"...), nil
@@ -349,7 +367,7 @@ func ptrCodec(t reflect.Type, ee encFn, ed decFn) (encFn, decFn, error) {
 		if depth >= st.limits.MaxDepth {
 			return dst, errEncodeDepth(t.String(), st.limits.MaxDepth)
 		}
-		return ee(st, dst, v.Elem(), depth+1)
+		return ee(st, dst, v.Elem(), depth+step)
 	}
 	dec := func(d *decoder, v reflect.Value) error {
 		if d.null() {
