@@ -1,0 +1,185 @@
+package node_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/node"
+	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/wire"
+)
+
+// expectClosed waits until the node closes rc's connection.
+func expectClosed(t *testing.T, rc *rawClient) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, _, err := rc.next(time.Until(deadline))
+		if err == nil {
+			continue // frames queued before the close
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatal("connection not closed")
+		}
+		return
+	}
+}
+
+func rawDial(t *testing.T, addr wire.NodeAddress) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestBadInput(t *testing.T) {
+	c := startCluster(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.OutboundLimit = 256 << 10
+		cfg.MaxFrameSize = 64 << 10
+	}})
+	n := c.Node(0)
+	addr := n.Addr()
+	// stillServes checks that a fresh client gets a snapshot.
+	stillServes := func(t *testing.T) {
+		t.Helper()
+		rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.0.1", Port: 0}, nil)
+		rc.snapshot()
+	}
+
+	t.Run("zero-length frame closes the connection", func(t *testing.T) {
+		before := n.Stats().FramingErrors
+		rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.1", Port: 0}, nil)
+		if _, err := rc.c.Write([]byte{0, 0, 0, 0}); err != nil {
+			t.Fatal(err)
+		}
+		expectClosed(t, rc)
+		waitStat(t, "framing error counted", func() bool { return n.Stats().FramingErrors > before })
+		stillServes(t)
+	})
+
+	t.Run("oversized frame closes the connection", func(t *testing.T) {
+		before := n.Stats().FramingErrors
+		rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.2", Port: 0}, nil)
+		var hdr [5]byte
+		binary.BigEndian.PutUint32(hdr[:], 64<<10+1)
+		hdr[4] = wire.FrameMessage
+		if _, err := rc.c.Write(hdr[:]); err != nil {
+			t.Fatal(err)
+		}
+		expectClosed(t, rc)
+		waitStat(t, "framing error counted", func() bool { return n.Stats().FramingErrors > before })
+		stillServes(t)
+	})
+
+	t.Run("undecodable message is dropped and the connection goes on", func(t *testing.T) {
+		before := n.Stats()
+		rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.3", Port: 0}, nil)
+		for _, payload := range []string{`{"_type": `, `{"_type": "casty.cluster.topology.SubscribeTopology", "reply_to": 7}`, "\xff\xfe"} {
+			f, start := wire.BeginFrame(nil, wire.FrameMessage)
+			f = wire.AppendHeader(f, wire.Header{Target: wire.NodeURI("live", addr, wire.PathTopology), Sender: "casty://x@127.88.1.3:0/", TypeHint: "x"})
+			f = append(f, payload...)
+			f, err := wire.EndFrame(f, start, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := rc.c.Write(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A broken envelope header is a decode failure too, not a framing one.
+		if _, err := rc.c.Write([]byte{0, 0, 0, 5, wire.FrameMessage, 0, 0, 1, 0}); err != nil {
+			t.Fatal(err)
+		}
+		// Unknown path: dropped, counted.
+		rc.send("/no-such-actor", wire.SubscribeTopology{ReplyTo: rc.ref("/x")})
+		rc.snapshot() // same connection still served
+		st := n.Stats()
+		if st.DecodeFailures < before.DecodeFailures+4 {
+			t.Errorf("decode failures %d, want at least %d", st.DecodeFailures, before.DecodeFailures+4)
+		}
+		if st.UnknownTargets <= before.UnknownTargets {
+			t.Errorf("unknown target not counted")
+		}
+		if st.FramingErrors != before.FramingErrors {
+			t.Errorf("framing errors changed: %d -> %d", before.FramingErrors, st.FramingErrors)
+		}
+	})
+
+	t.Run("first frame must be a handshake", func(t *testing.T) {
+		before := n.Stats().HandshakesRefused
+		conn := rawDial(t, addr)
+		f, _ := newRegistry(t).AppendMessageFrame(nil, wire.NodeURI("live", addr, wire.PathTopology), "casty://x@1.2.3.4:0/",
+			wire.SubscribeTopology{ReplyTo: wire.Ref{Address: wire.Address{System: "x", Host: "1.2.3.4", Path: "/s"}}}, 0)
+		if _, err := conn.Write(f); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isReset(err) {
+			t.Fatalf("read after a message-first connection: %v, want EOF", err)
+		}
+		waitStat(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
+	})
+
+	t.Run("another system name is refused", func(t *testing.T) {
+		before := n.Stats().HandshakesRefused
+		conn := rawDial(t, addr)
+		hs := wire.AppendHandshakeFrame(nil, wire.Handshake{Host: "127.88.1.5", Port: 0,
+			Zerohop: &wire.Extension{System: "other", Version: 1, Role: wire.RoleClient}})
+		if _, err := conn.Write(hs); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isReset(err) {
+			t.Fatalf("read after a wrong-system handshake: %v, want EOF", err)
+		}
+		waitStat(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
+		// The same system name, and no extension at all (Casty), are accepted.
+		dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.6", Port: 0},
+			&wire.Extension{System: "live", Version: 1, Role: wire.RoleClient}).snapshot()
+		stillServes(t)
+	})
+
+	t.Run("slow reader is cut off at the outbound bound", func(t *testing.T) {
+		before := n.Stats().SlowConsumersCut
+		rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.7", Port: 0}, nil)
+		if tc, ok := rc.c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096)
+		}
+		// Every SubscribeTopology gets an immediate snapshot; never read them.
+		f, err := rc.reg.AppendMessageFrame(nil, wire.NodeURI("live", addr, wire.PathTopology), "casty://live-client@127.88.1.7:0/",
+			wire.SubscribeTopology{ReplyTo: rc.ref(wire.PathTopologySub)}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := make([]byte, 0, len(f)*100)
+		for range 100 {
+			batch = append(batch, f...)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for n.Stats().SlowConsumersCut == before {
+			if time.Now().After(deadline) {
+				t.Fatal("slow reader never cut off")
+			}
+			_ = rc.c.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := rc.c.Write(batch); err != nil {
+				break // the node closed us
+			}
+		}
+		waitStat(t, "cut-off counted", func() bool { return n.Stats().SlowConsumersCut > before })
+		expectClosed(t, rc)
+		stillServes(t)
+	})
+}
+
+func isReset(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne)
+}
