@@ -508,6 +508,9 @@ func (n *Node) mergeTable(t *allocTable) {
 func (n *Node) setTableLocked(t *allocTable, local bool) {
 	n.table = t
 	n.ctr.epoch.Store(t.epoch)
+	// Parked envelopes go to their mailboxes before the new route lets
+	// later envelopes of the same connections bypass them.
+	n.resolvePendingLocked(time.Now())
 	n.route.Store(n.buildRoute(t))
 	n.snapDirty = true
 	if local {
@@ -518,7 +521,6 @@ func (n *Node) setTableLocked(t *allocTable, local bool) {
 		default:
 		}
 	}
-	n.resolvePendingLocked(time.Now())
 	n.wake()
 }
 

@@ -52,11 +52,17 @@ func (n *Node) handleGetShardLocation(l *link, typ string, req wire.GetShardLoca
 		n.ctr.requestsRejected.Add(1)
 		return
 	}
-	if owner, ok := n.answerLocked(typ, req.ShardID); ok {
-		n.replyLocationLocked(req.ReplyTo, l, req.ShardID, owner)
+	n.locateLocked(&pendingReq{typ: typ, shard: req.ShardID, replyTo: req.ReplyTo, via: l})
+}
+
+// locateLocked completes p at once when its shard's owner is known (or can
+// be allocated now), and parks it otherwise.
+func (n *Node) locateLocked(p *pendingReq) {
+	if owner, ok := n.answerLocked(p.typ, p.shard); ok {
+		n.completeLocked(p, owner)
 		return
 	}
-	n.parkLocked(&pendingReq{typ: typ, shard: req.ShardID, replyTo: req.ReplyTo, via: l})
+	n.parkLocked(p)
 }
 
 // handleShardLocation takes the leader's answer to a question we asked on

@@ -178,7 +178,7 @@ func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
 	}
 	if owner.IsZero() {
 		n.mu.Lock()
-		n.parkLocked(&pendingReq{typ: r.typ.Name, shard: shard,
+		n.locateLocked(&pendingReq{typ: r.typ.Name, shard: shard,
 			env: &parkedEnv{region: r, entityID: env.EntityID, msg: env.Message, body: bytes.Clone(body)}})
 		n.mu.Unlock()
 		return resOK
