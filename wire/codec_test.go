@@ -349,6 +349,11 @@ func TestDecodeGeneric(t *testing.T) {
 		{"null", `null`, nil},
 		{"ref wins over _type", `{"_type": "app_messages.Increment", "amount": 1, "__ref__": "casty://live-client@127.0.0.1:0/_topology_sub"}`, ref},
 		{"frozenset wins over _type", `{"_type": "app.Unknown", "x": 1, "__frozenset__": []}`, []any{}},
+		{"ref wins over earlier tuple", `{"__tuple__": [1], "__ref__": "casty://live-client@127.0.0.1:0/_topology_sub"}`, ref},
+		{"enum wins over later frozenset", `{"__enum__": "m.E", "value": "A", "__frozenset__": []}`, Enum{Type: "m.E", Name: "A"}},
+		{"frozenset wins over earlier dict", `{"__dict__": [], "__frozenset__": [2]}`, []any{int64(2)}},
+		{"enum without value is a plain object", `{"__enum__": "m.E", "x": 1}`, map[string]any{"__enum__": "m.E", "x": int64(1)}},
+		{"marker with extra key", `{"__frozenset__": [1], "a": 2}`, []any{int64(1)}},
 		{"envelope", `{"_type": "casty.cluster.envelope.ShardEnvelope", "entity_id": "user-0", "message": {"_type": "app_messages.Increment", "amount": 5}}`,
 			ShardEnvelope{EntityID: "user-0", Message: Increment{Amount: 5}}},
 		{"envelope of unknown", `{"_type": "casty.cluster.envelope.ShardEnvelope", "entity_id": "u", "message": {"_type": "app.M", "v": [1]}}`,
@@ -804,5 +809,47 @@ func TestAppendMessageFrame(t *testing.T) {
 	}
 	if v, err := zero.Decode([]byte(`{"_type": "casty.cluster.envelope.ShardEnvelope", "entity_id": "e"}`)); err != nil || !valuesEqual(v, Unknown{Type: TypeShardEnvelope, Fields: map[string]any{"entity_id": "e"}}) {
 		t.Errorf("zero Registry Decode = %#v, %v", v, err)
+	}
+}
+
+// TestRescanBudget: objects whose members come in an order Casty never
+// writes are decoded with from_dict's precedence by a second scan; nested
+// deeply, the rescanning is bounded by a budget linear in the payload.
+func TestRescanBudget(t *testing.T) {
+	r := NewRegistry()
+	bulk := "[" + strings.Repeat("1, ", 30000) + "1]"
+	nest := func(open, close string, n int) []byte {
+		return []byte(strings.Repeat(open, n) + bulk + strings.Repeat(close, n))
+	}
+	// As Casty writes them: one pass, decodes.
+	for _, p := range [][]byte{
+		nest(`{"_type": "x.Y", "f": `, `}`, 60),
+		nest(`{"__frozenset__": [`, `]}`, 31),
+		nest(`{"__tuple__": [{"_type": "x.Y", "f": `, `}]}`, 20),
+	} {
+		if _, err := r.Decode(p); err != nil {
+			t.Errorf("Decode(%.40s...): %v", p, err)
+		}
+	}
+	// Unusual orders, a few levels deep: still decoded.
+	for _, p := range [][]byte{
+		nest(`{"a": 1, "_type": "x.Y", "f": `, `}`, 3),
+		nest(`{"f": `, `}`, 60), // plain objects: one rescan in all
+	} {
+		if _, err := r.Decode(p); err != nil {
+			t.Errorf("Decode(%.40s...): %v", p, err)
+		}
+	}
+	// Unusual orders nested deeply: the budget runs out.
+	for _, p := range [][]byte{
+		nest(`{"a": 1, "_type": "x.Y", "f": `, `}`, 60),
+		nest(`{"a": 1, "__frozenset__": [`, `]}`, 30),
+		nest(`{"_type": "x.Y", "f": `, `, "__tuple__": []}`, 60),
+	} {
+		_, err := r.Decode(p)
+		var de *DecodeError
+		if !errors.As(err, &de) || !strings.Contains(de.Reason, "budget") {
+			t.Errorf("Decode(%.40s...) = %v, want the rescanning budget error", p, err)
+		}
 	}
 }

@@ -73,8 +73,14 @@ type decoder struct {
 	maxStr   int
 	maxColl  int
 	keyBuf   []byte // scratch for unescaped keys, valid until the next key
+	rescan   int    // bytes anyObjectSlow may still skip (see rescanBudget)
 	str      []byte // scratch for unescaped strings, valid until the next string
 }
+
+// rescanBudget is how many bytes the slow path of object decoding may skip
+// for one payload of n bytes: enough for several levels of objects whose
+// members come in an unusual order, linear in n.
+func rescanBudget(n int) int { return 4*n + 64<<10 }
 
 // decoderPool recycles decoders and their scratch buffers across calls.
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
@@ -85,7 +91,7 @@ const maxPooledScratch = 64 << 10
 func newDecoder(st *codecState, b []byte) *decoder {
 	d := decoderPool.Get().(*decoder)
 	*d = decoder{
-		b: b, st: st, keyBuf: d.keyBuf[:0], str: d.str[:0],
+		b: b, st: st, keyBuf: d.keyBuf[:0], str: d.str[:0], rescan: rescanBudget(len(b)),
 		maxDepth: st.limits.MaxDepth, maxStr: st.limits.MaxString, maxColl: st.limits.MaxCollection,
 	}
 	return d
@@ -476,11 +482,13 @@ func (d *decoder) anyValue() (any, error) {
 	return d.scalar()
 }
 
-// anyObject decodes an object. Casty writes dataclasses with "_type"
-// first, so when the first key is "_type" the object is decoded as that
-// dataclass directly; should a marker key turn up later (which from_dict
-// would check before "_type"), the object is decoded again by
-// anyObjectSlow, which applies from_dict's precedence exactly.
+// anyObject decodes an object. Casty writes a dataclass with "_type"
+// first and a marker object with the marker as its only key (plus "value"
+// after "__enum__"), so those shapes are decoded in one pass: a dataclass
+// as the named type directly, a marker by its value. Should the object
+// turn out to have a different shape (a marker key after "_type", or keys
+// after a marker's value), which from_dict would resolve by its own order
+// of precedence, the object is decoded again by anyObjectSlow.
 func (d *decoder) anyObject() (any, error) {
 	start, depth0 := d.i, d.depth
 	if err := d.enter(); err != nil {
@@ -498,44 +506,107 @@ func (d *decoder) anyObject() (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if string(k) == "_type" {
+	var v any
+	switch string(k) {
+	case "_type":
+		if c, err := d.peek(); err != nil {
+			return nil, err
+		} else if c != '"' {
+			break // from_dict would fail on it; anyObjectSlow reports it
+		}
+		if v, err = d.dataclassMembers(); err == nil {
+			d.leave()
+			return v, nil
+		}
+		if err != errMarker {
+			return nil, err
+		}
+	case "__ref__":
 		if c, err := d.peek(); err != nil {
 			return nil, err
 		} else if c == '"' {
-			nameRaw, err := d.scanString(&d.str)
-			if err != nil {
-				return nil, err
+			if v, err = d.refValue(); err != nil {
+				return nil, decErrAt(err, "__ref__", "")
 			}
-			if len(nameRaw) == 0 {
-				return nil, &DecodeError{Field: "_type", Offset: d.i, Reason: "empty _type"}
-			}
-			var v any
-			if p := d.st.byName[string(nameRaw)]; p != nil {
-				if p.kind != planStruct {
-					return nil, &DecodeError{Type: p.name, Offset: d.i, Reason: "_type names an enum, not a dataclass"}
-				}
-				nv := reflect.New(p.typ).Elem()
-				if err = d.structMembers(p, nv, 1, true); err == nil {
-					v = nv.Interface()
-				}
-			} else {
-				name := string(nameRaw)
-				var fields map[string]any
-				if fields, err = d.unknownMembers(name, 1, true); err == nil {
-					v = Unknown{Type: name, Fields: fields}
-				}
-			}
-			if err == nil {
-				d.leave()
-				return v, nil
-			}
-			if err != errMarker {
-				return nil, err
-			}
+		}
+	case "__enum__":
+		if c, err := d.peek(); err != nil {
+			return nil, err
+		} else if c != '"' {
+			break
+		}
+		typePos := d.i
+		if err := d.skip(); err != nil {
+			return nil, err
+		}
+		if done, err := d.more(1, '}'); err != nil || done {
+			break
+		}
+		if k, err := d.key(); err != nil || string(k) != "value" {
+			break
+		}
+		valuePos := d.i
+		if err := d.skip(); err != nil {
+			return nil, err
+		}
+		end := d.i
+		if v, err = d.enumValue(typePos, valuePos); err != nil {
+			return nil, err
+		}
+		d.i = end
+		if done, err := d.more(2, '}'); err == nil && done {
+			d.leave()
+			return v, nil
+		}
+		v = nil
+	case "__frozenset__", "__tuple__":
+		name := string(k)
+		if v, err = d.anyArray(); err != nil {
+			return nil, decErrAt(err, name, "")
+		}
+	case "__dict__":
+		if v, err = d.anyDict(); err != nil {
+			return nil, decErrAt(err, "__dict__", "")
+		}
+	}
+	if v != nil {
+		// A marker's value: done if it was the object's only member.
+		if done, err := d.more(1, '}'); err == nil && done {
+			d.leave()
+			return v, nil
 		}
 	}
 	d.i, d.depth = start, depth0
 	return d.anyObjectSlow()
+}
+
+// dataclassMembers decodes the rest of an object whose first member was
+// "_type" (d.i at its string value) as that dataclass: a registered type
+// or Unknown. It returns errMarker if a marker key follows.
+func (d *decoder) dataclassMembers() (any, error) {
+	nameRaw, err := d.scanString(&d.str)
+	if err != nil {
+		return nil, err
+	}
+	if len(nameRaw) == 0 {
+		return nil, &DecodeError{Field: "_type", Offset: d.i, Reason: "empty _type"}
+	}
+	if p := d.st.byName[string(nameRaw)]; p != nil {
+		if p.kind != planStruct {
+			return nil, &DecodeError{Type: p.name, Offset: d.i, Reason: "_type names an enum, not a dataclass"}
+		}
+		nv := reflect.New(p.typ).Elem()
+		if err := d.structMembers(p, nv, 1, true); err != nil {
+			return nil, err
+		}
+		return nv.Interface(), nil
+	}
+	name := string(nameRaw)
+	fields, err := d.unknownMembers(name, 1, true)
+	if err != nil {
+		return nil, err
+	}
+	return Unknown{Type: name, Fields: fields}, nil
 }
 
 // Marker keys, in from_dict's order of precedence.
@@ -572,7 +643,11 @@ func markerIndex(k []byte) int {
 
 // anyObjectSlow finds the object's marker keys first, then decodes it by
 // from_dict's precedence: __ref__, __enum__ + value, __frozenset__,
-// __dict__, __tuple__, _type, else a plain map.
+// __dict__, __tuple__, _type, else a plain map. Finding the keys skips
+// every member once and decoding reads the chosen ones again; nested, that
+// would cost O(size x depth), so the bytes skipped here are charged to a
+// per-payload budget (rescanBudget) and an input that exhausts it fails.
+// Payloads written by Casty or zerohop never come here.
 func (d *decoder) anyObjectSlow() (any, error) {
 	start := d.i
 	if err := d.enter(); err != nil {
@@ -594,12 +669,16 @@ func (d *decoder) anyObjectSlow() (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		d.ws()
 		if m := markerIndex(k); m >= 0 {
-			d.ws()
 			pos[m] = d.i
 		}
+		from := d.i
 		if err := d.skip(); err != nil {
 			return nil, err
+		}
+		if d.rescan -= d.i - from; d.rescan < 0 {
+			return nil, d.errf("object members in an order Casty never writes, nested too often: rescanning budget exhausted")
 		}
 	}
 	end := d.i
