@@ -1,0 +1,117 @@
+package node_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/node"
+	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/wire"
+)
+
+// testPKI is a CA and one leaf certificate (IP SAN 127.0.0.1) used as
+// server and client certificate.
+type testPKI struct {
+	pool *x509.CertPool
+	cert tls.Certificate
+}
+
+func newPKI(t *testing.T) testPKI {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "zerohop test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "node"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	return testPKI{pool: pool, cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+}
+
+// TestMutualTLSCluster runs a 2-node mTLS cluster: a client with a
+// certificate is served (including a follower asking the leader over the
+// TLS peer connection); one without is refused.
+func TestMutualTLSCluster(t *testing.T) {
+	pki := newPKI(t)
+	c := startCluster(t, 2, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{pki.cert}, ClientCAs: pki.pool,
+			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+	}})
+	follower := c.Addr(sortedIdx2(c)[1])
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", follower.String(),
+		&tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rc := clientOver(t, conn, follower, wire.NodeAddress{Host: "127.55.0.1", Port: 0})
+	if ts := rc.snapshot(); len(ts.Members) != 2 {
+		t.Fatalf("members %v", ts.Members)
+	}
+	if loc := rc.locate(4); loc.Node.IsZero() {
+		t.Fatalf("location %+v", loc)
+	}
+	// No client certificate: refused.
+	bad, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", follower.String(), &tls.Config{RootCAs: pki.pool})
+	if err == nil {
+		defer bad.Close()
+		_ = bad.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = bad.Write(wire.AppendHandshakeFrame(nil, wire.Handshake{Host: "127.55.0.2"}))
+		if _, err = bad.Read(make([]byte, 16)); err == nil {
+			t.Fatal("client without a certificate was served")
+		}
+	}
+	waitStat(t, "refusal counted", func() bool { return c.Node(sortedIdx2(c)[1]).Stats().HandshakesRefused > 0 })
+}
+
+func sortedIdx2(c *nodetest.LocalCluster) []int {
+	if c.Addr(1).Less(c.Addr(0)) {
+		return []int{1, 0}
+	}
+	return []int{0, 1}
+}
+
+// clientOver runs the client handshake over an established connection.
+func clientOver(t *testing.T, conn net.Conn, addr, id wire.NodeAddress) *rawClient {
+	t.Helper()
+	rc := &rawClient{t: t, c: conn, fr: wire.NewFrameReader(conn, 0), reg: newRegistry(t), id: id, system: "live", node: addr}
+	if _, err := conn.Write(wire.AppendHandshakeFrame(nil, wire.Handshake{Host: id.Host, Port: id.Port})); err != nil {
+		t.Fatal(err)
+	}
+	typ, body, err := rc.next(5 * time.Second)
+	if err != nil || typ != wire.FrameHandshake {
+		t.Fatalf("handshake reply: %d %v", typ, err)
+	}
+	if rc.reply, err = wire.ParseHandshake(body); err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
