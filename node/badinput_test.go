@@ -44,6 +44,7 @@ func TestBadInput(t *testing.T) {
 	c := startCluster(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
 		cfg.OutboundLimit = 256 << 10
 		cfg.MaxFrameSize = 64 << 10
+		cfg.HandshakeTimeout = 500 * time.Millisecond
 	}})
 	n := c.Node(0)
 	addr := n.Addr()
@@ -126,6 +127,14 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("read after a message-first connection: %v, want EOF", err)
 		}
 		waitStat(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
+	})
+
+	t.Run("silent connection is closed after the handshake timeout", func(t *testing.T) {
+		conn := rawDial(t, addr)
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isReset(err) {
+			t.Fatalf("read on a silent connection: %v, want EOF", err)
+		}
 	})
 
 	t.Run("another system name is refused", func(t *testing.T) {

@@ -23,6 +23,7 @@ const (
 	DefaultTopologyPushInterval = time.Second
 	DefaultRequestTimeout       = 5 * time.Second
 	DefaultMaxPendingRequests   = 4096
+	DefaultMaxSubscribers       = 4096
 	DefaultHandshakeTimeout     = 2 * time.Second
 	DefaultDialTimeout          = 2 * time.Second
 	DefaultPeerPendingLimit     = 8 << 20
@@ -129,6 +130,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxPendingRequests bounds those waiting requests; default 4096.
 	MaxPendingRequests int
+	// MaxSubscribers bounds the topology subscribers of this node; default 4096.
+	MaxSubscribers int
 	HandshakeTimeout   time.Duration // default 2s
 	DialTimeout        time.Duration // default 2s
 	// PeerPendingLimit bounds the bytes queued for a peer node while its
@@ -192,6 +195,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPendingRequests == 0 {
 		c.MaxPendingRequests = DefaultMaxPendingRequests
+	}
+	if c.MaxSubscribers == 0 {
+		c.MaxSubscribers = DefaultMaxSubscribers
 	}
 	if c.HandshakeTimeout == 0 {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
@@ -314,6 +320,7 @@ func (c Config) Validate() error {
 	pos("EventLoops", c.EventLoops)
 	pos("PausedInboundLimit", c.PausedInboundLimit)
 	pos("MaxPendingRequests", c.MaxPendingRequests)
+	pos("MaxSubscribers", c.MaxSubscribers)
 	pos("PeerPendingLimit", c.PeerPendingLimit)
 	dur := func(name string, d time.Duration) {
 		if d < 0 {

@@ -98,6 +98,10 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 	case pkRegion:
 		return n.handleRegion(l, h.region, body, payload)
 	case pkService:
+		if h.box.stopped.Load() {
+			n.ctr.unknownTargets.Add(1)
+			return resOK
+		}
 		v, err := n.reg.Decode(payload)
 		if err != nil {
 			n.decodeFailed(l, err)
@@ -149,24 +153,27 @@ func (n *Node) handleCoord(l *link, typ string, payload []byte) {
 // while the shard has no owner. Envelopes from another node are never
 // forwarded again: the sender believed we own the shard.
 func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
-	v, err := n.reg.Decode(payload)
+	// The reading side owns l.env: decoding into it saves boxing the
+	// envelope on the hot path.
+	env := &wire.ShardEnvelope{}
+	if l != nil {
+		env = &l.env
+	}
+	err := n.reg.DecodeInto(payload, env)
+	entityID, msg := env.EntityID, env.Message
+	*env = wire.ShardEnvelope{}
 	if err != nil {
 		n.decodeFailed(l, err)
 		return resOK
 	}
-	env, ok := v.(wire.ShardEnvelope)
-	if !ok {
-		n.unexpected(l, wire.PathRegionPrefix+r.typ.Name, v)
-		return resOK
-	}
-	shard := ring.Shard(env.EntityID, r.typ.Shards)
+	shard := ring.Shard(entityID, r.typ.Shards)
 	owner := n.route.Load().owners[r.idx][shard]
 	fromNode := l == nil || l.isNode
 	if owner == n.self || fromNode {
 		if owner != n.self {
 			n.ctr.forwardedRecv.Add(1)
 		}
-		if !r.boxes[shard].push(envelope{entityID: env.EntityID, msg: env.Message}, l) {
+		if !r.boxes[shard].push(envelope{entityID: entityID, msg: msg}, l) {
 			if l == nil {
 				n.ctr.mailboxDropped.Add(1)
 				return resOK
@@ -179,7 +186,7 @@ func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
 	if owner.IsZero() {
 		n.mu.Lock()
 		n.locateLocked(&pendingReq{typ: r.typ.Name, shard: shard,
-			env: &parkedEnv{region: r, entityID: env.EntityID, msg: env.Message, body: bytes.Clone(body)}})
+			env: &parkedEnv{region: r, entityID: entityID, msg: msg, body: bytes.Clone(body)}})
 		n.mu.Unlock()
 		return resOK
 	}
@@ -289,6 +296,10 @@ func (n *Node) deliverLocal(path string, msg any) error {
 	}
 	switch h.kind {
 	case pkService:
+		if h.box.stopped.Load() {
+			n.ctr.unknownTargets.Add(1)
+			return ErrUndeliverable
+		}
 		if !h.box.push(envelope{msg: msg}, nil) {
 			n.ctr.mailboxDropped.Add(1)
 			return ErrUndeliverable

@@ -42,6 +42,7 @@ type link struct {
 	peer      atomic.Pointer[wire.NodeAddress]
 	isNode    bool // the peer is a zerohop node (read by the reading side only)
 	handshook bool // owned by the reading side
+	env       wire.ShardEnvelope // decode scratch; owned by the reading side
 
 	mu       sync.Mutex
 	pending  []byte // guarded by mu

@@ -459,6 +459,7 @@ func (n *Node) housekeeping() {
 		n.lastTick = now
 		n.checkMembersLocked(now)
 		n.sweepSubscribersLocked()
+		n.expireHandshakes(now)
 		n.expirePendingLocked(now)
 		periodic := now.Sub(n.lastPush) >= n.cfg.TopologyPushInterval
 		if n.snapDirty || periodic {
@@ -467,6 +468,26 @@ func (n *Node) housekeeping() {
 		n.mu.Unlock()
 	}
 }
+
+// expireHandshakes closes inbound connections that sent no handshake within
+// HandshakeTimeout (TLS connections enforce it with a read deadline).
+func (n *Node) expireHandshakes(now time.Time) {
+	var late []*link
+	n.linksMu.Lock()
+	for _, l := range n.links {
+		if l.gc != nil && l.peer.Load() == nil && now.Sub(l.opened) > n.cfg.HandshakeTimeout {
+			late = append(late, l)
+		}
+	}
+	n.linksMu.Unlock()
+	for _, l := range late {
+		n.ctr.handshakesRefused.Add(1)
+		n.logLimited("closing connection: no handshake in time", "remote", l.remote())
+		l.teardown(errHandshakeTimeout)
+	}
+}
+
+var errHandshakeTimeout = errors.New("node: no handshake within the timeout")
 
 // stallThreshold is the tick gap the watchdog treats as a stall (process
 // stopped, VM frozen, Pause): long enough that other members may have

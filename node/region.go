@@ -1,8 +1,10 @@
 package node
 
 import (
+	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zerohop/zerohop/wire"
 )
@@ -87,6 +89,7 @@ type mailbox struct {
 	waiters   []*link    // connections paused on this mailbox; guarded by mu
 
 	entities map[string]Entity // owned by the worker running the mailbox
+	stopped  atomic.Bool       // a stopped service takes no more messages
 }
 
 func (n *Node) newMailbox(r *region, shard int, svc *Service) *mailbox {
@@ -211,4 +214,32 @@ func (n *Node) runBatch(m *mailbox, ctx *Context, batch []envelope, i int) (next
 		n.ctr.processed.Inc()
 	}
 	return i
+}
+
+// StopService stops the service at path: from now on messages to it are
+// dropped and counted (Stats.UnknownTargets), and it leaves the registry of
+// every member's snapshots once this node's metadata has been gossiped.
+func (n *Node) StopService(path string) error {
+	h, ok := n.paths[path]
+	if !ok || h.kind != pkService {
+		return errors.New("node: no service at " + path)
+	}
+	if h.box.stopped.Swap(true) {
+		return nil
+	}
+	n.mu.Lock()
+	kept := n.meta.Services[:0:0]
+	for _, s := range n.meta.Services {
+		if s[1] != path {
+			kept = append(kept, s)
+		}
+	}
+	n.meta.Services = kept
+	if m := n.members[n.self]; m != nil {
+		m.meta.Services = kept
+	}
+	n.snapDirty = true
+	n.mu.Unlock()
+	n.wake()
+	return n.ml.UpdateNode(n.cfg.Membership.TCPTimeout)
 }

@@ -156,3 +156,23 @@ func TestGracefulCloseHandsShardsOver(t *testing.T) {
 		}
 	}
 }
+
+// TestStoppedServiceLeavesTheRegistry stops node 1's node-stats service and
+// checks that every node's snapshot drops it while the others stay.
+func TestStoppedServiceLeavesTheRegistry(t *testing.T) {
+	c := startCluster(t, 3, nodetest.Options{})
+	w := watch(t, c.Addr(0), clientID)
+	w.waitFor(t, "3 services", 10*time.Second, func(ts wire.TopologySnapshot) bool { return len(ts.Registry) == 3 })
+	if err := c.Node(1).StopService(workload.StatsPath); err != nil {
+		t.Fatal(err)
+	}
+	ts := w.waitFor(t, "service gone", 10*time.Second, func(ts wire.TopologySnapshot) bool { return len(ts.Registry) == 2 })
+	for _, e := range ts.Registry {
+		if e.Node == c.Addr(1) {
+			t.Fatalf("stopped service still listed: %+v", e)
+		}
+	}
+	if err := c.Node(1).StopService("/nope"); err == nil {
+		t.Fatal("StopService of an unknown path succeeded")
+	}
+}

@@ -30,6 +30,11 @@ func (n *Node) handleSubscribe(l *link, ref wire.Ref) {
 	}
 	s := n.subs[uri]
 	if s == nil {
+		if len(n.subs) >= n.cfg.MaxSubscribers {
+			n.ctr.requestsRejected.Add(1)
+			n.logLimited("too many topology subscribers; refusing", "subscriber", uri, "max", n.cfg.MaxSubscribers)
+			return
+		}
 		s = &subscriber{uri: uri}
 		n.subs[uri] = s
 		n.ctr.subscribers.Store(int64(len(n.subs)))
