@@ -131,9 +131,9 @@ type Config struct {
 	// MaxPendingRequests bounds those waiting requests; default 4096.
 	MaxPendingRequests int
 	// MaxSubscribers bounds the topology subscribers of this node; default 4096.
-	MaxSubscribers int
-	HandshakeTimeout   time.Duration // default 2s
-	DialTimeout        time.Duration // default 2s
+	MaxSubscribers   int
+	HandshakeTimeout time.Duration // default 2s
+	DialTimeout      time.Duration // default 2s
 	// PeerPendingLimit bounds the bytes queued for a peer node while its
 	// connection is being dialled; default 8 MiB.
 	PeerPendingLimit int

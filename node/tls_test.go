@@ -114,4 +114,3 @@ func clientOver(t *testing.T, conn net.Conn, addr, id wire.NodeAddress) *rawClie
 	}
 	return rc
 }
-
