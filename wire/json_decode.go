@@ -74,6 +74,7 @@ type decoder struct {
 	maxColl  int
 	keyBuf   []byte // scratch for unescaped keys, valid until the next key
 	rescan   int    // bytes anyObjectSlow may still skip (see rescanBudget)
+	intern   [internSlots]string
 	str      []byte // scratch for unescaped strings, valid until the next string
 }
 
@@ -90,11 +91,37 @@ const maxPooledScratch = 64 << 10
 
 func newDecoder(st *codecState, b []byte) *decoder {
 	d := decoderPool.Get().(*decoder)
-	*d = decoder{
-		b: b, st: st, keyBuf: d.keyBuf[:0], str: d.str[:0], rescan: rescanBudget(len(b)),
-		maxDepth: st.limits.MaxDepth, maxStr: st.limits.MaxString, maxColl: st.limits.MaxCollection,
-	}
+	d.b, d.i, d.st, d.depth = b, 0, st, 0
+	d.maxDepth, d.maxStr, d.maxColl = st.limits.MaxDepth, st.limits.MaxString, st.limits.MaxCollection
+	d.keyBuf, d.str = d.keyBuf[:0], d.str[:0]
+	d.rescan = rescanBudget(len(b))
 	return d
+}
+
+// Short strings are interned per decoder (and kept across the payloads it
+// decodes): a snapshot repeats the same hosts, ids and keys hundreds of
+// times, and consecutive messages the same entity ids.
+const (
+	internMaxLen = 32
+	internSlots  = 128
+)
+
+// makeString returns b as a string, from the intern table when it holds it.
+func (d *decoder) makeString(b []byte) string {
+	if len(b) == 0 || len(b) > internMaxLen {
+		return string(b)
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &d.intern[h%internSlots]
+	if *slot == string(b) {
+		return *slot
+	}
+	s := string(b)
+	*slot = s
+	return s
 }
 
 // release returns d to the pool; d must not be used afterwards.
@@ -305,7 +332,7 @@ func (d *decoder) stringValue() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return string(b), nil
+	return d.makeString(b), nil
 }
 
 // number scans a number or one of NaN, Infinity, -Infinity at d.i; isInt
@@ -560,7 +587,10 @@ func (d *decoder) anyObject() (any, error) {
 		}
 		v = nil
 	case "__frozenset__", "__tuple__":
-		name := string(k)
+		name := "__frozenset__"
+		if string(k) == "__tuple__" {
+			name = "__tuple__"
+		}
 		if v, err = d.anyArray(); err != nil {
 			return nil, decErrAt(err, name, "")
 		}
@@ -601,7 +631,7 @@ func (d *decoder) dataclassMembers() (any, error) {
 		}
 		return nv.Interface(), nil
 	}
-	name := string(nameRaw)
+	name := d.makeString(nameRaw)
 	fields, err := d.unknownMembers(name, 1, true)
 	if err != nil {
 		return nil, err
@@ -920,7 +950,7 @@ func (d *decoder) unknownMembers(name string, n int, speculative bool) (map[stri
 			}
 			return nil, &DecodeError{Type: name, Offset: d.i, Reason: "marker key " + strconv.Quote(string(kb)) + " in a dataclass object"}
 		}
-		k := string(kb)
+		k := d.makeString(kb)
 		v, err := d.anyValue()
 		if err != nil {
 			return nil, decErrAt(err, k, name)
@@ -960,7 +990,7 @@ func (d *decoder) rawValue() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			k := string(kb)
+			k := d.makeString(kb)
 			v, err := d.rawValue()
 			if err != nil {
 				return nil, decErrAt(err, k, "")
@@ -1404,7 +1434,10 @@ func seqForm(d *decoder, v reflect.Value, fill func(*decoder, reflect.Value) err
 			}
 			switch string(kb) {
 			case "__frozenset__", "__tuple__":
-				name := string(kb)
+				name := "__frozenset__"
+				if string(kb) == "__tuple__" {
+					name = "__tuple__"
+				}
 				if c, err := d.peek(); err != nil {
 					return err
 				} else if c != '[' {
@@ -1540,7 +1573,7 @@ func mapDecoder(t reflect.Type, kd, ed decFn) decFn {
 				}
 				found = true
 			case stringKeys && !isMarkerKeyBytes(kb):
-				kTmp.SetString(string(kb))
+				kTmp.SetString(d.makeString(kb))
 				eTmp.SetZero()
 				if err := ed(d, eTmp); err != nil {
 					return decErrAt(err, strconv.Quote(kTmp.String()), "")
