@@ -467,6 +467,9 @@ func TestLimits(t *testing.T) {
 	if err := r.SetLimits(Limits{MaxDepth: -1, MaxString: -2}); err == nil || !strings.Contains(err.Error(), "MaxDepth") || !strings.Contains(err.Error(), "MaxString") {
 		t.Errorf("SetLimits(negative) = %v, want an error naming both fields", err)
 	}
+	if err := r.SetLimits(Limits{MaxDepth: MaxDepthLimit + 1, MaxCollection: -1}); err == nil || !strings.Contains(err.Error(), "MaxDepth") || !strings.Contains(err.Error(), "MaxCollection") {
+		t.Errorf("SetLimits(too deep) = %v, want an error naming both fields", err)
+	}
 	if got := r.Limits(); got != (Limits{DefaultMaxDepth, DefaultMaxString, DefaultMaxCollection}) {
 		t.Errorf("Limits() = %+v, want the defaults", got)
 	}
@@ -504,6 +507,18 @@ func TestLimits(t *testing.T) {
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
 	if _, err := r2.Decode([]byte(deep)); err == nil {
 		t.Error("Decode(100000 nested arrays) succeeded")
+	}
+	// The largest MaxDepth: no stack trouble at the limit.
+	r3 := NewRegistry()
+	if err := r3.SetLimits(Limits{MaxDepth: MaxDepthLimit}); err != nil {
+		t.Fatal(err)
+	}
+	atLimit := strings.Repeat(`{"__tuple__": [`, MaxDepthLimit/2) + strings.Repeat("]}", MaxDepthLimit/2)
+	if _, err := r3.Decode([]byte(atLimit)); err != nil {
+		t.Errorf("Decode(%d levels) with MaxDepth %d: %v", MaxDepthLimit, MaxDepthLimit, err)
+	}
+	if _, err := r3.Decode([]byte("[" + atLimit + "]")); err == nil {
+		t.Errorf("Decode(%d levels) with MaxDepth %d succeeded", MaxDepthLimit+1, MaxDepthLimit)
 	}
 	deepObj := strings.Repeat(`{"a": `, 100000) + "1" + strings.Repeat("}", 100000)
 	if _, err := r2.Decode([]byte(deepObj)); err == nil {

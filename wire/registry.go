@@ -18,6 +18,10 @@ const (
 	DefaultMaxCollection = 1 << 20
 )
 
+// MaxDepthLimit caps Limits.MaxDepth: the codec recurses once per level,
+// and a goroutine stack overflow cannot be recovered.
+const MaxDepthLimit = 10000
+
 // Limits bound what the JSON decoder accepts from the network. The zero
 // value of each field means its default. Limits is a plain value.
 type Limits struct {
@@ -33,11 +37,12 @@ type Limits struct {
 	MaxCollection int
 }
 
-// Validate reports every negative field at once.
+// Validate reports every bad field at once: negative values, and MaxDepth
+// above MaxDepthLimit.
 func (l Limits) Validate() error {
 	var errs []error
-	if l.MaxDepth < 0 {
-		errs = append(errs, fmt.Errorf("wire: Limits.MaxDepth %d < 0", l.MaxDepth))
+	if l.MaxDepth < 0 || l.MaxDepth > MaxDepthLimit {
+		errs = append(errs, fmt.Errorf("wire: Limits.MaxDepth %d not in 0..%d", l.MaxDepth, MaxDepthLimit))
 	}
 	if l.MaxString < 0 {
 		errs = append(errs, fmt.Errorf("wire: Limits.MaxString %d < 0", l.MaxString))
@@ -218,7 +223,7 @@ func (st *codecState) typeName(v any) (string, bool) {
 	switch x := v.(type) {
 	case ShardEnvelope, *ShardEnvelope:
 		// Fast path for the hot message type, when registered as usual.
-		if p := st.byName[TypeShardEnvelope]; p != nil && p.typ == shardEnvelopeType {
+		if st.envFast {
 			return TypeShardEnvelope, true
 		}
 	case nil:
