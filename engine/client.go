@@ -1,0 +1,328 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// ShardEnvelope is the protocol's envelope for a sharded entity:
+// casty.cluster.envelope.ShardEnvelope. An entity Ask's message builder
+// returns one.
+type ShardEnvelope = wire.ShardEnvelope
+
+// Client is a cluster client: it routes messages to the nodes of a Casty v1
+// (or zerohop) cluster without ever listening. Create it with Dial; it is
+// safe for concurrent use and must not be copied. Close or Shutdown it to
+// release its connections and goroutines.
+type Client struct {
+	cfg            Config
+	reg            *wire.Registry
+	log            *slog.Logger
+	dialer         func(ctx context.Context, network, address string) (net.Conn, error)
+	tr             transport
+	identity       wire.NodeAddress
+	clientSys      string // SystemName + "-client"
+	senderURI      string // casty://<sys>-client@<identity>/
+	handshakeFrame []byte
+	subRef         wire.Ref // the client's /_topology_sub
+	askPrefix      string   // 16 hex chars, random per client
+
+	rootCtx    context.Context // cancelled when the client stops
+	rootCancel context.CancelFunc
+	closing    atomic.Bool // set at the start of Shutdown: user calls fail with ErrClosed
+	maintStop  chan struct{}
+	wg         sync.WaitGroup // every goroutine the client started
+
+	shutdownOnce sync.Once
+	shutdownDone chan struct{}
+	shutdownErr  error
+
+	epoch atomic.Int64 // mirror of topo.epoch for Stats and fencing reads
+
+	// Lock order: mu, then entityType.mu, then asks.mu, then Watcher.mu.
+	mu       sync.Mutex
+	conns    map[wire.NodeAddress]*nodeConn // guarded by mu; logical address (and aliases) -> connection
+	connList []*nodeConn                    // guarded by mu; each connection once
+	types    map[string]*entityType         // guarded by mu
+	topo     topoState                      // guarded by mu
+
+	listings atomic.Pointer[map[string][]Instance] // service registry by key, immutable once published
+
+	asks  askTable
+	stats counters
+}
+
+// Dial creates a client and connects it to the first reachable contact
+// point, to which it subscribes for topology snapshots. It returns once that
+// connection's handshake succeeded; the first snapshot arrives shortly
+// after (WaitTopology waits for it). Tells sent before are held (bounded)
+// until their shard's location is known. Dial fails if no contact point
+// accepts a connection and handshake; the error joins every cause.
+func Dial(ctx context.Context, cfg Config) (*Client, error) {
+	cfg.ContactPoints = slices.Clone(cfg.ContactPoints)
+	cfg.AddressMap = maps.Clone(cfg.AddressMap)
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		cfg:          cfg,
+		reg:          cfg.Types,
+		log:          cfg.Logger,
+		dialer:       cfg.Dialer,
+		identity:     cfg.identity(),
+		clientSys:    cfg.SystemName + wire.ClientSystemSufix,
+		maintStop:    make(chan struct{}),
+		shutdownDone: make(chan struct{}),
+		conns:        make(map[wire.NodeAddress]*nodeConn),
+		types:        make(map[string]*entityType),
+	}
+	if c.dialer == nil {
+		d := &net.Dialer{}
+		c.dialer = d.DialContext
+	}
+	c.stats.tells = xsync.NewCounter()
+	c.epoch.Store(-1)
+	c.topo.init()
+	c.senderURI = string(wire.Address{System: c.clientSys, Host: c.identity.Host, Port: c.identity.Port}.AppendURI(nil))
+	c.subRef = c.clientRef(wire.PathTopologySub)
+	c.handshakeFrame = wire.AppendHandshakeFrame(nil, wire.Handshake{
+		Host: c.identity.Host,
+		Port: c.identity.Port,
+		Zerohop: &wire.Extension{
+			System: cfg.SystemName, Version: 1, Codecs: []string{"json"},
+			ShardHash: "md5", Role: wire.RoleClient,
+		},
+	})
+	var pfx [8]byte
+	_, _ = rand.Read(pfx[:])
+	c.askPrefix = hex.EncodeToString(pfx[:])
+	c.asks.init(c)
+	empty := map[string][]Instance{}
+	c.listings.Store(&empty)
+	c.rootCtx, c.rootCancel = context.WithCancel(context.Background())
+
+	switch cfg.Transport {
+	case TransportGnet:
+		gt, err := newGnetTransport(c)
+		if err != nil {
+			c.rootCancel()
+			return nil, err
+		}
+		c.tr = gt
+	default:
+		c.tr = &netTransport{c: c}
+	}
+
+	contacts := make([]wire.NodeAddress, 0, len(cfg.ContactPoints))
+	for _, cp := range cfg.ContactPoints {
+		n, _ := parseHostPort(cp) // validated
+		if !slices.Contains(contacts, n) {
+			contacts = append(contacts, n)
+		}
+	}
+	c.mu.Lock()
+	c.topo.static = contacts
+	c.mu.Unlock()
+
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.maintain()
+	}()
+
+	var errs []error
+	for _, cp := range contacts {
+		c.mu.Lock()
+		nc := c.connLocked(cp)
+		c.mu.Unlock()
+		select {
+		case <-nc.firstTry:
+		case <-ctx.Done():
+			_ = c.Close()
+			return nil, fmt.Errorf("engine: dial: %w", ctx.Err())
+		}
+		if nc.state.Load() == connUp {
+			c.mu.Lock()
+			c.setPrimaryLocked(nc, time.Now())
+			c.mu.Unlock()
+			c.log.Info("engine: connected", "contact", cp.String(), "identity", c.identity.String())
+			return c, nil
+		}
+		errs = append(errs, nc.lastCause())
+	}
+	_ = c.Close()
+	return nil, fmt.Errorf("engine: no contact point reachable: %w", errors.Join(errs...))
+}
+
+// Identity returns the client's node identity (handshakes, reply
+// addresses).
+func (c *Client) Identity() wire.NodeAddress { return c.identity }
+
+// clientRef returns a ref to path on the client itself.
+func (c *Client) clientRef(path string) wire.Ref {
+	return wire.Ref{Address: wire.Address{System: c.clientSys, Host: c.identity.Host, Port: c.identity.Port, Path: path}}
+}
+
+// connLocked returns the connection to a logical node address, creating
+// and starting it. c.mu must be held.
+func (c *Client) connLocked(addr wire.NodeAddress) *nodeConn {
+	if nc, ok := c.conns[addr]; ok {
+		return nc
+	}
+	nc := newNodeConn(c, addr)
+	c.conns[addr] = nc
+	c.connList = append(c.connList, nc)
+	if c.closing.Load() && c.rootCtx.Err() != nil {
+		nc.finish()
+		close(nc.done)
+		return nc
+	}
+	nc.start()
+	return nc
+}
+
+// alias registers nc under the canonical address a node claimed in its
+// handshake, unless another connection already has it.
+func (c *Client) alias(canonical wire.NodeAddress, nc *nodeConn) {
+	c.mu.Lock()
+	if _, ok := c.conns[canonical]; !ok {
+		c.conns[canonical] = nc
+	}
+	c.mu.Unlock()
+}
+
+// sendMsg queues msg for target on nc (control messages and service
+// tells; not the Tell hot path).
+func (nc *nodeConn) sendMsg(target string, msg any) error {
+	c := nc.c
+	t, buf, full, closed := nc.q.claim()
+	if closed {
+		return ErrClosed
+	}
+	if full {
+		c.stats.drop(DropQueueFull, 1)
+		return &BufferFullError{Reason: DropQueueFull, Node: nc.addr, Limit: len(nc.q.slots)}
+	}
+	buf, err := c.reg.AppendMessageFrame(buf, target, c.senderURI, msg, c.cfg.MaxFrameSize)
+	if err != nil {
+		nc.q.publish(t, buf[:0])
+		c.stats.drop(DropEncode, 1)
+		return fmt.Errorf("engine: encoding %T: %w", msg, err)
+	}
+	nc.q.publish(t, buf)
+	return nil
+}
+
+// WaitTopology waits until the first topology snapshot has been applied
+// (Lookup and routing then reflect the cluster), or ctx ends.
+func (c *Client) WaitTopology(ctx context.Context) error {
+	c.mu.Lock()
+	ch := c.topo.first
+	c.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.shutdownDone:
+		return ErrClosed
+	}
+}
+
+// Close is Shutdown bounded by Config.CloseTimeout.
+func (c *Client) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CloseTimeout)
+	defer cancel()
+	return c.Shutdown(ctx)
+}
+
+// Shutdown stops the client: new operations fail with ErrClosed at once;
+// messages held for unknown locations and queued frames are flushed while
+// ctx allows; UnsubscribeTopology is sent to every node subscribed to;
+// then every connection is closed, waiting asks fail with ErrClosed and
+// every goroutine has exited when Shutdown returns. It returns ctx's error
+// if the drain was cut short (what was dropped is counted as DropClosed).
+// Idempotent: later calls wait for the first to finish.
+func (c *Client) Shutdown(ctx context.Context) error {
+	c.shutdownOnce.Do(func() {
+		c.shutdownErr = c.shutdown(ctx)
+		close(c.shutdownDone)
+	})
+	<-c.shutdownDone
+	return c.shutdownErr
+}
+
+func (c *Client) shutdown(ctx context.Context) error {
+	c.closing.Store(true)
+	var cut error
+	poll := time.NewTicker(2 * time.Millisecond)
+	defer poll.Stop()
+	wait := func(done func() bool) {
+		for cut == nil && !done() {
+			select {
+			case <-ctx.Done():
+				cut = ctx.Err()
+			case <-poll.C:
+			}
+		}
+	}
+	// 1. Messages waiting for a location (the maintenance loop keeps
+	// resolving them).
+	wait(func() bool { return c.stats.buffered.Load() == 0 })
+	// 2. Unsubscribe, then let the writers drain.
+	c.mu.Lock()
+	subs := slices.Collect(maps.Keys(c.topo.subscribed))
+	c.mu.Unlock()
+	unsub := wire.UnsubscribeTopology{Subscriber: c.subRef}
+	for _, nc := range subs {
+		if nc.state.Load() == connUp {
+			_ = nc.sendMsg(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), unsub)
+		}
+	}
+	wait(func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, nc := range c.connList {
+			if nc.state.Load() == connUp && !nc.drained() {
+				return false
+			}
+		}
+		return true
+	})
+	// 3. Stop everything.
+	close(c.maintStop)
+	c.rootCancel()
+	c.mu.Lock()
+	conns := slices.Clone(c.connList)
+	types := slices.Collect(maps.Values(c.types))
+	c.mu.Unlock()
+	for _, nc := range conns {
+		nc.shutdown()
+	}
+	for _, et := range types {
+		et.dropAll(DropClosed, ErrClosed)
+	}
+	c.wg.Wait()
+	c.tr.close()
+	c.asks.failAll(ErrClosed)
+	c.closeWatchers()
+	if cut != nil {
+		return fmt.Errorf("engine: shutdown drain cut short: %w", cut)
+	}
+	return nil
+}

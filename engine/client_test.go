@@ -1,0 +1,92 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/ring"
+	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
+)
+
+var transports = []string{TransportNet, TransportGnet}
+
+func dialFake(t testing.TB, cl *fakeCluster, mod func(*Config)) *Client {
+	t.Helper()
+	cfg := Config{ContactPoints: cl.contacts()[:1], SystemName: testSystem, Types: cl.reg}
+	if mod != nil {
+		mod(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.WaitTopology(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func getCount(ctx context.Context, c *Client, ref *EntityRef, id string) (workload.CountReply, error) {
+	return AskAs[workload.CountReply](ctx, c, ref, func(replyTo wire.Ref) any {
+		return ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: replyTo}}
+	})
+}
+
+// Behaviour 2, 3, 4, 5: subscribe, route by snapshot, cache miss, ask.
+func TestTellAsk(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			cl := newFakeCluster(t, 3)
+			c := dialFake(t, cl, func(cfg *Config) { cfg.Transport = tr })
+			ref, err := c.EntityRef("counter", 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for i := 0; i < 20; i++ {
+				id := fmt.Sprintf("user-%d", i%5)
+				if err := ref.Tell(id, workload.Increment{Amount: 1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 0; i < 5; i++ {
+				id := fmt.Sprintf("user-%d", i)
+				r, err := getCount(ctx, c, ref, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.EntityID != id || r.Value != 4 {
+					t.Fatalf("got %+v, want %s = 4", r, id)
+				}
+				// The entity lives on the node the coordinator chose.
+				owner := cl.nodes[ring.Shard(id, 32)%3]
+				if got := owner.count(id); got != 4 {
+					t.Fatalf("owner %s count of %s = %d, want 4", owner.addr, id, got)
+				}
+			}
+			st := c.Stats()
+			if st.AsksOK != 5 || st.TellsQueued < 20 || st.SnapshotsApplied == 0 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+func TestDialFailsWithEveryCause(t *testing.T) {
+	ctx := context.Background()
+	_, err := Dial(ctx, Config{ContactPoints: []string{"127.0.0.1:1", "127.0.0.1:2"}, SystemName: "live"})
+	if err == nil {
+		t.Fatal("Dial succeeded")
+	}
+	var he *HandshakeError
+	if !errors.As(err, &he) || !errors.Is(err, ErrHandshake) {
+		t.Fatalf("got %v, want a HandshakeError", err)
+	}
+}

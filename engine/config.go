@@ -1,0 +1,309 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// Transport names for Config.Transport.
+const (
+	// TransportNet runs each connection over a net.Conn (crypto/tls when
+	// Config.TLS is set) with one reader goroutine and one writer.
+	TransportNet = "net"
+	// TransportGnet reads every connection from one gnet v2 client event
+	// loop (plaintext only: gnet has no TLS).
+	TransportGnet = "gnet"
+)
+
+// Defaults, as in Casty's ClusterClient where it has one.
+const (
+	DefaultLivenessWindow   = 10 * time.Second
+	DefaultRefreshInterval  = time.Second
+	DefaultAskTimeout       = 5 * time.Second
+	DefaultConnectTimeout   = 2 * time.Second
+	DefaultHandshakeTimeout = 2 * time.Second
+	DefaultLocationTimeout  = 2 * time.Second
+	DefaultRequeryDelay     = 500 * time.Millisecond
+	DefaultReconnectMin     = 100 * time.Millisecond
+	DefaultReconnectMax     = 5 * time.Second
+	DefaultBufferTimeout    = 10 * time.Second
+	DefaultCloseTimeout     = 2 * time.Second
+	DefaultShardBuffer      = 1024
+	DefaultTotalBuffer      = 64 << 10
+	DefaultQueueFrames      = 8192
+	DefaultMaxBatchBytes    = 256 << 10
+	DefaultTransport        = TransportNet
+)
+
+// Config configures a Client. The zero value of every field means its
+// documented default; ContactPoints and SystemName are required. Dial copies
+// the Config; the caller may reuse it.
+type Config struct {
+	// ContactPoints are "host:port" logical addresses of cluster nodes;
+	// the client subscribes to the first reachable one. Required.
+	ContactPoints []string
+	// SystemName is the cluster's actor system name ("live"). The
+	// client's own actors use SystemName+"-client". Required.
+	SystemName string
+
+	// ClientHost and ClientPort are the client's identity in handshakes
+	// and in every reply address it creates. The client never listens.
+	// Default: a random 127.x.y.z and port 0, unique per client and
+	// refused at once if a node ever dials it (PROTOCOL.md 10.1).
+	ClientHost string
+	ClientPort int
+	// AdvertisedHost and AdvertisedPort, when AdvertisedHost is set,
+	// replace ClientHost/ClientPort as the identity.
+	AdvertisedHost string
+	AdvertisedPort int
+
+	// AddressMap maps a logical "host:port" (contact point, member,
+	// allocation owner, service node) to the "host:port" to dial, e.g. an
+	// SSH tunnel's local end. It is applied only when dialling; addresses
+	// missing from the map are dialled as they are.
+	AddressMap map[string]string
+	// TLS, when set, wraps every connection (clone per connection;
+	// ServerName defaults to the dialled host). Requires TransportNet.
+	TLS *tls.Config
+	// Dialer opens TCP connections; default net.Dialer. Tests use it to
+	// observe every connection.
+	Dialer func(ctx context.Context, network, address string) (net.Conn, error)
+	// Transport is TransportNet or TransportGnet (default
+	// DefaultTransport).
+	Transport string
+
+	// Types is the message registry (message structs registered under
+	// their Python names). Default: wire.NewRegistry(), protocol types only.
+	Types *wire.Registry
+
+	// LivenessWindow: without a snapshot from the subscribed node for this
+	// long, re-subscribe to the next contact (static contacts plus every
+	// member learned). Default 10 s.
+	LivenessWindow time.Duration
+	// RefreshInterval: SubscribeTopology is re-sent this often to the
+	// subscribed node and the leader (idempotent; answered with a fresh
+	// snapshot). Default 1 s.
+	RefreshInterval time.Duration
+	// AskTimeout bounds an Ask whose context has no deadline. Default 5 s.
+	AskTimeout time.Duration
+	// ConnectTimeout bounds TCP (and TLS) connect. Default 2 s.
+	ConnectTimeout time.Duration
+	// HandshakeTimeout bounds the wait for a node's handshake reply.
+	// Default 2 s.
+	HandshakeTimeout time.Duration
+	// LocationTimeout bounds the wait for a ShardLocation before the
+	// GetShardLocation is retried (with jitter). Default 2 s.
+	LocationTimeout time.Duration
+	// RequeryDelay: the shards of a node whose connection failed are
+	// queried again after this delay (jittered +-50%). Default 0.5 s.
+	RequeryDelay time.Duration
+	// ReconnectMin and ReconnectMax bound the jittered exponential backoff
+	// between connection attempts to a node. Defaults 100 ms, 5 s.
+	ReconnectMin, ReconnectMax time.Duration
+
+	// ShardBuffer bounds the messages held for one shard whose location is
+	// unknown; TotalBuffer bounds them over the whole client. Defaults
+	// 1024 and 65536.
+	ShardBuffer, TotalBuffer int
+	// BufferTimeout: a held message whose location is still unknown after
+	// this long is dropped and counted (DropExpired). Default 10 s.
+	BufferTimeout time.Duration
+	// QueueFrames bounds each node connection's outbound queue, in frames.
+	// Default 8192 (rounded up to a power of two).
+	QueueFrames int
+	// MaxBatchBytes bounds the bytes gathered into one write. Default
+	// 256 KiB.
+	MaxBatchBytes int
+	// MaxFrameSize caps inbound and outbound frames. Default 16 MiB.
+	MaxFrameSize int
+	// CloseTimeout bounds the drain of Close (Shutdown takes a ctx).
+	// Default 2 s.
+	CloseTimeout time.Duration
+
+	// Logger receives connection and routing events. Default: discard.
+	Logger *slog.Logger
+}
+
+// EnsureDefaults replaces every zero field with its default.
+func (c *Config) EnsureDefaults() {
+	if c.ClientHost == "" && c.AdvertisedHost == "" {
+		c.ClientHost = randomLoopbackHost()
+	}
+	if c.Transport == "" {
+		c.Transport = DefaultTransport
+	}
+	if c.Types == nil {
+		c.Types = wire.NewRegistry()
+	}
+	setDur := func(d *time.Duration, def time.Duration) {
+		if *d == 0 {
+			*d = def
+		}
+	}
+	setDur(&c.LivenessWindow, DefaultLivenessWindow)
+	setDur(&c.RefreshInterval, DefaultRefreshInterval)
+	setDur(&c.AskTimeout, DefaultAskTimeout)
+	setDur(&c.ConnectTimeout, DefaultConnectTimeout)
+	setDur(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDur(&c.LocationTimeout, DefaultLocationTimeout)
+	setDur(&c.RequeryDelay, DefaultRequeryDelay)
+	setDur(&c.ReconnectMin, DefaultReconnectMin)
+	setDur(&c.ReconnectMax, DefaultReconnectMax)
+	setDur(&c.BufferTimeout, DefaultBufferTimeout)
+	setDur(&c.CloseTimeout, DefaultCloseTimeout)
+	setInt := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setInt(&c.ShardBuffer, DefaultShardBuffer)
+	setInt(&c.TotalBuffer, DefaultTotalBuffer)
+	setInt(&c.QueueFrames, DefaultQueueFrames)
+	setInt(&c.MaxBatchBytes, DefaultMaxBatchBytes)
+	setInt(&c.MaxFrameSize, wire.DefaultMaxFrameSize)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Validate reports every invalid field at once as a *ConfigError. It is
+// meant to run after EnsureDefaults (Dial does both); zero values that have
+// a default are accepted.
+func (c *Config) Validate() error {
+	var p []string
+	bad := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	if len(c.ContactPoints) == 0 {
+		bad("ContactPoints: at least one contact point is required")
+	}
+	for i, cp := range c.ContactPoints {
+		if _, err := parseHostPort(cp); err != nil {
+			bad("ContactPoints[%d] %q: %v", i, cp, err)
+		}
+	}
+	if c.SystemName == "" {
+		bad("SystemName: required")
+	} else if strings.ContainsAny(c.SystemName, "@/: \t\r\n") {
+		bad("SystemName %q: must not contain '@', '/', ':' or whitespace", c.SystemName)
+	}
+	checkHost := func(name, h string) {
+		if strings.ContainsAny(h, "@/:[] \t\r\n") {
+			bad("%s %q: must be a host name or IPv4 address (no ':', '/', '@', brackets or whitespace; Casty URIs cannot carry IPv6 literals)", name, h)
+		}
+	}
+	checkHost("ClientHost", c.ClientHost)
+	checkHost("AdvertisedHost", c.AdvertisedHost)
+	if c.ClientPort < 0 || c.ClientPort > 65535 {
+		bad("ClientPort %d: want 0..65535", c.ClientPort)
+	}
+	if c.AdvertisedPort < 0 || c.AdvertisedPort > 65535 {
+		bad("AdvertisedPort %d: want 0..65535", c.AdvertisedPort)
+	}
+	if c.AdvertisedHost == "" && c.AdvertisedPort != 0 {
+		bad("AdvertisedPort %d: set AdvertisedHost too (set both or neither)", c.AdvertisedPort)
+	}
+	for k, v := range c.AddressMap {
+		if _, err := parseHostPort(k); err != nil {
+			bad("AddressMap key %q: %v", k, err)
+		}
+		if _, err := parseHostPort(v); err != nil {
+			bad("AddressMap[%q] = %q: %v", k, v, err)
+		}
+	}
+	switch c.Transport {
+	case "", TransportNet:
+	case TransportGnet:
+		if c.TLS != nil {
+			bad("Transport %q: gnet has no TLS; use %q with Config.TLS", c.Transport, TransportNet)
+		}
+	default:
+		bad("Transport %q: want %q or %q", c.Transport, TransportNet, TransportGnet)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"LivenessWindow", c.LivenessWindow}, {"RefreshInterval", c.RefreshInterval},
+		{"AskTimeout", c.AskTimeout}, {"ConnectTimeout", c.ConnectTimeout},
+		{"HandshakeTimeout", c.HandshakeTimeout}, {"LocationTimeout", c.LocationTimeout},
+		{"RequeryDelay", c.RequeryDelay}, {"ReconnectMin", c.ReconnectMin},
+		{"ReconnectMax", c.ReconnectMax}, {"BufferTimeout", c.BufferTimeout},
+		{"CloseTimeout", c.CloseTimeout},
+	} {
+		if d.v < 0 {
+			bad("%s %v: must not be negative", d.name, d.v)
+		}
+	}
+	if c.ReconnectMax > 0 && c.ReconnectMin > c.ReconnectMax {
+		bad("ReconnectMin %v > ReconnectMax %v", c.ReconnectMin, c.ReconnectMax)
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{
+		{"ShardBuffer", c.ShardBuffer}, {"TotalBuffer", c.TotalBuffer},
+		{"QueueFrames", c.QueueFrames}, {"MaxBatchBytes", c.MaxBatchBytes},
+		{"MaxFrameSize", c.MaxFrameSize},
+	} {
+		if n.v < 0 {
+			bad("%s %d: must not be negative", n.name, n.v)
+		}
+	}
+	if c.QueueFrames > 1<<24 {
+		bad("QueueFrames %d: at most %d", c.QueueFrames, 1<<24)
+	}
+	if c.MaxFrameSize > 0 && c.MaxFrameSize < 1024 {
+		bad("MaxFrameSize %d: at least 1024", c.MaxFrameSize)
+	}
+	if len(p) > 0 {
+		return &ConfigError{Problems: p}
+	}
+	return nil
+}
+
+// identity returns the client's node identity.
+func (c *Config) identity() wire.NodeAddress {
+	if c.AdvertisedHost != "" {
+		return wire.NodeAddress{Host: c.AdvertisedHost, Port: c.AdvertisedPort}
+	}
+	return wire.NodeAddress{Host: c.ClientHost, Port: c.ClientPort}
+}
+
+// dialAddress maps a logical node address to the address to dial.
+func (c *Config) dialAddress(n wire.NodeAddress) string {
+	s := n.String()
+	if m, ok := c.AddressMap[s]; ok {
+		return m
+	}
+	return s
+}
+
+// parseHostPort parses a "host:port" contact or map entry.
+func parseHostPort(s string) (wire.NodeAddress, error) {
+	n, err := wire.ParseNodeAddress(s)
+	if err != nil {
+		return n, err
+	}
+	if n.Port == 0 {
+		return n, fmt.Errorf("port 0 cannot be dialled")
+	}
+	return n, nil
+}
+
+// randomLoopbackHost returns "127.a.b.c" with random octets, avoiding
+// 127.0.0.x and broadcast-looking .255 so it never collides with a real
+// loopback service address in common use.
+func randomLoopbackHost() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	a := 1 + int(b[0])%254 // 1..254
+	return "127." + strconv.Itoa(a) + "." + strconv.Itoa(int(b[1])) + "." + strconv.Itoa(1+int(b[2])%254)
+}

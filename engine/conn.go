@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// Connection states (nodeConn.state).
+const (
+	connConnecting int32 = iota // first attempt in progress: frames queue
+	connUp                      // handshake done, writer running
+	connDown                    // last connection or attempt failed: fail fast
+	connClosed                  // stopped for good
+)
+
+// errStopped ends a connection the client closes on purpose.
+var errStopped = errors.New("engine: connection stopped")
+
+// maxHandshakeFrame bounds a handshake reply (a few dozen bytes in practice).
+const maxHandshakeFrame = 64 << 10
+
+// nodeConn is the client's connection to one node, identified by its
+// logical address, across reconnects. It lives until the client closes.
+//
+// Goroutines: one supervisor (run), which dials, handshakes, then acts as
+// the connection's only writer until the link fails, and reconnects with
+// jittered backoff. The link (transport) owns the reading side.
+//
+// Safe for concurrent use; not copyable.
+type nodeConn struct {
+	c    *Client
+	addr wire.NodeAddress // logical address, as the cluster names the node
+	dial string           // address dialled (AddressMap applied)
+	q    *outQueue
+
+	state    atomic.Int32
+	cause    atomic.Pointer[error] // why the last connection/attempt failed
+	epoch    atomic.Int64          // allocation_epoch of this node's last snapshot; -1 unknown
+	ever     atomic.Bool           // a link has been up at least once
+	idle     atomic.Bool           // writer parked with an empty queue (or no link)
+	firstTry chan struct{}         // closed after the first connection attempt
+	stop     chan struct{}         // closed to stop the connection for good
+	done     chan struct{}         // closed when run has returned
+	stopOnce sync.Once
+
+	batch []byte // owned by run
+}
+
+func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
+	nc := &nodeConn{
+		c:        c,
+		addr:     addr,
+		dial:     c.cfg.dialAddress(addr),
+		q:        newOutQueue(c.cfg.QueueFrames),
+		firstTry: make(chan struct{}),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	nc.epoch.Store(-1)
+	nc.idle.Store(true)
+	return nc
+}
+
+func (nc *nodeConn) start() {
+	nc.c.wg.Add(1)
+	go func() {
+		defer nc.c.wg.Done()
+		nc.run()
+	}()
+}
+
+// shutdown stops the connection for good (idempotent, does not wait).
+func (nc *nodeConn) shutdown() {
+	nc.stopOnce.Do(func() { close(nc.stop) })
+}
+
+// usable reports whether frames may be queued: the connection is up or its
+// first attempt is still in progress.
+func (nc *nodeConn) usable() bool {
+	s := nc.state.Load()
+	return s == connUp || s == connConnecting
+}
+
+// lastCause returns why the connection is not up.
+func (nc *nodeConn) lastCause() error {
+	if p := nc.cause.Load(); p != nil {
+		return *p
+	}
+	if nc.state.Load() == connClosed {
+		return ErrClosed
+	}
+	return errors.New("engine: not connected")
+}
+
+func (nc *nodeConn) run() {
+	defer close(nc.done)
+	c := nc.c
+	backoff := c.cfg.ReconnectMin
+	first := true
+	for {
+		select {
+		case <-nc.stop:
+			nc.finish()
+			return
+		default:
+		}
+		conn, err := nc.connect()
+		if err == nil {
+			var l link
+			l, err = c.tr.attach(nc, conn)
+			if err == nil {
+				backoff = c.cfg.ReconnectMin
+				if nc.ever.Swap(true) {
+					c.stats.reconnects.Add(1)
+				}
+				c.stats.connects.Add(1)
+				nc.state.Store(connUp)
+				if first {
+					first = false
+					close(nc.firstTry)
+				}
+				c.onConnUp(nc)
+				err = nc.writeLoop(l)
+				l.close()
+				<-l.done()
+				nc.idle.Store(true)
+				if errors.Is(err, errStopped) {
+					nc.finish()
+					return
+				}
+				c.log.Warn("engine: connection lost", "node", nc.addr.String(), "err", err)
+			}
+		} else {
+			c.stats.connectFailures.Add(1)
+			c.log.Warn("engine: connect failed", "node", nc.addr.String(), "dial", nc.dial, "err", err)
+		}
+		nc.cause.Store(&err)
+		nc.state.Store(connDown)
+		if first {
+			first = false
+			close(nc.firstTry)
+		}
+		if n := nc.q.discard(); n > 0 {
+			c.stats.drop(DropConnLost, n)
+		}
+		c.onConnDown(nc, err)
+		// Jittered exponential backoff: uniform in [backoff/2, backoff].
+		d := backoff/2 + rand.N(backoff/2+1)
+		backoff = min(2*backoff, c.cfg.ReconnectMax)
+		t := time.NewTimer(d)
+		select {
+		case <-nc.stop:
+			t.Stop()
+			nc.finish()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// finish closes the queue and drops what it still holds.
+func (nc *nodeConn) finish() {
+	nc.q.closed.Store(true)
+	nc.state.Store(connClosed)
+	nc.idle.Store(true)
+	if n := nc.q.discard(); n > 0 {
+		nc.c.stats.drop(DropClosed, n)
+	}
+	select {
+	case <-nc.firstTry:
+	default:
+		close(nc.firstTry)
+	}
+}
+
+// writeLoop drains the queue into one write per drain until the link fails
+// or the connection is stopped. It parks only when the queue is empty and
+// is woken by the producer that makes it non-empty.
+func (nc *nodeConn) writeLoop(l link) error {
+	c := nc.c
+	limit := c.cfg.MaxBatchBytes
+	for {
+		var n int
+		nc.batch, n = nc.q.drain(nc.batch[:0], limit)
+		if len(nc.batch) > 0 {
+			if err := l.write(nc.batch); err != nil {
+				c.stats.drop(DropConnLost, n)
+				return err
+			}
+			c.stats.framesWritten.Add(uint64(n))
+			c.stats.bytesWritten.Add(uint64(len(nc.batch)))
+			if cap(nc.batch) > 4*limit {
+				nc.batch = nil
+			}
+			continue
+		}
+		if !nc.q.prepareSleep() {
+			continue
+		}
+		nc.idle.Store(true)
+		select {
+		case <-nc.q.wake:
+			nc.idle.Store(false)
+		case <-l.done():
+			return l.err()
+		case <-nc.stop:
+			return errStopped
+		}
+	}
+}
+
+// drained reports whether nothing is queued and the writer is parked.
+func (nc *nodeConn) drained() bool {
+	return nc.q.len() == 0 && nc.idle.Load()
+}
+
+// connect dials the node, wraps TLS, exchanges handshakes and validates the
+// node's reply. The returned conn has no deadline set.
+func (nc *nodeConn) connect() (net.Conn, error) {
+	c := nc.c
+	ctx, cancel := context.WithTimeout(c.rootCtx, c.cfg.ConnectTimeout)
+	defer cancel()
+	conn, err := c.dialer(ctx, "tcp", nc.dial)
+	if err != nil {
+		return nil, &HandshakeError{Node: nc.addr, Dial: nc.dial, Cause: err}
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	// Abort a blocked handshake when the client closes.
+	stopWatch := context.AfterFunc(c.rootCtx, func() { _ = conn.Close() })
+	defer stopWatch()
+	if c.cfg.TLS != nil {
+		tcfg := c.cfg.TLS.Clone()
+		if tcfg.ServerName == "" {
+			host, _, _ := net.SplitHostPort(nc.dial)
+			tcfg.ServerName = host
+		}
+		tconn := tls.Client(conn, tcfg)
+		if err := tconn.HandshakeContext(ctx); err != nil {
+			_ = conn.Close()
+			if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
+				err = fmt.Errorf("TLS handshake timed out (is the node plaintext?): %w", err)
+			}
+			return nil, &HandshakeError{Node: nc.addr, Dial: nc.dial, Cause: err}
+		}
+		conn = tconn
+	}
+	if err := nc.handshake(conn); err != nil {
+		_ = conn.Close()
+		if c.cfg.TLS == nil && !errors.Is(err, ErrTLSRequired) && nc.probeTLS() {
+			err = fmt.Errorf("%w (%v)", ErrTLSRequired, err)
+		}
+		return nil, &HandshakeError{Node: nc.addr, Dial: nc.dial, Cause: err}
+	}
+	return conn, nil
+}
+
+// handshake sends the client's handshake and reads the node's reply.
+func (nc *nodeConn) handshake(conn net.Conn) error {
+	c := nc.c
+	if err := conn.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout)); err != nil {
+		return err
+	}
+	if _, err := conn.Write(c.handshakeFrame); err != nil {
+		return fmt.Errorf("sending handshake: %w", err)
+	}
+	var hdr [wire.FrameHeaderLen]byte
+	if n, err := io.ReadFull(conn, hdr[:]); err != nil {
+		if n >= 2 && looksLikeTLS(hdr[:n]) {
+			return ErrTLSRequired
+		}
+		if n == 0 && (errors.Is(err, io.EOF) || isReset(err)) {
+			return fmt.Errorf("node closed the connection before its handshake reply: %w", err)
+		}
+		if isTimeout(err) {
+			return fmt.Errorf("no handshake reply within %v: %w", c.cfg.HandshakeTimeout, err)
+		}
+		return fmt.Errorf("reading handshake reply: %w", err)
+	}
+	if looksLikeTLS(hdr[:]) {
+		return ErrTLSRequired
+	}
+	length := int(binary.BigEndian.Uint32(hdr[:4]))
+	if length == 0 || length > maxHandshakeFrame {
+		return fmt.Errorf("handshake reply frame length %d out of range", length)
+	}
+	if hdr[4] != wire.FrameHandshake {
+		return fmt.Errorf("expected a handshake frame (type 0x00), got type 0x%02x", hdr[4])
+	}
+	body := make([]byte, length-1)
+	if _, err := io.ReadFull(conn, body); err != nil {
+		return fmt.Errorf("reading handshake reply: %w", err)
+	}
+	h, err := wire.ParseHandshake(body)
+	if err != nil {
+		return err
+	}
+	if x := h.Zerohop; x != nil && x.System != "" && x.System != c.cfg.SystemName {
+		return fmt.Errorf("node belongs to system %q, client is configured for %q", x.System, c.cfg.SystemName)
+	}
+	if h.Node() != nc.addr {
+		c.log.Debug("engine: node identity differs from the address used", "node", nc.addr.String(), "claims", h.Node().String())
+		c.alias(h.Node(), nc)
+	}
+	return conn.SetDeadline(time.Time{})
+}
+
+// probeTLS reports whether the node at nc.dial completes (or rejects with
+// an alert) a TLS handshake: the diagnosis behind ErrTLSRequired when a
+// plaintext handshake got no reply.
+func (nc *nodeConn) probeTLS() bool {
+	c := nc.c
+	ctx, cancel := context.WithTimeout(c.rootCtx, c.cfg.HandshakeTimeout)
+	defer cancel()
+	conn, err := c.dialer(ctx, "tcp", nc.dial)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	host, _, _ := net.SplitHostPort(nc.dial)
+	tconn := tls.Client(conn, &tls.Config{InsecureSkipVerify: true, ServerName: host}) //nolint:gosec // diagnosis only, no data sent
+	err = tconn.HandshakeContext(ctx)
+	if err == nil {
+		return true
+	}
+	var alert tls.AlertError
+	return errors.As(err, &alert)
+}
+
+// looksLikeTLS reports whether b starts like a TLS record (handshake or
+// alert, version 3.x) rather than a frame length.
+func looksLikeTLS(b []byte) bool {
+	return len(b) >= 2 && (b[0] == 0x15 || b[0] == 0x16) && b[1] == 0x03
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func isReset(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}

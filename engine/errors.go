@@ -1,0 +1,181 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// Sentinel errors. Callers test with errors.Is; the structured cases below
+// match them through their Is methods.
+var (
+	// ErrClosed is returned by every operation on a client after Shutdown
+	// or Close started.
+	ErrClosed = errors.New("engine: client closed")
+
+	// ErrBufferFull matches *BufferFullError.
+	ErrBufferFull = errors.New("engine: buffer full")
+
+	// ErrOwnerUnavailable matches *OwnerUnavailableError: the node that
+	// owns a shard (or serves a service) has no live connection. The
+	// client never re-routes such a message to another node (that would
+	// create a second copy of the entity); it fails fast instead.
+	ErrOwnerUnavailable = errors.New("engine: owner unavailable")
+
+	// ErrNoRoute is returned when a message cannot be routed for a reason
+	// other than an unavailable owner, e.g. an Ask target of an unknown
+	// kind or an entity Ask whose message is not a ShardEnvelope.
+	ErrNoRoute = errors.New("engine: no route")
+
+	// ErrAskTimeout is returned (wrapped with context.DeadlineExceeded) by
+	// an Ask whose deadline passed before the reply arrived.
+	ErrAskTimeout = errors.New("engine: ask timed out")
+
+	// ErrConnectionLost matches *ConnError: an Ask was waiting for a reply
+	// on a connection that failed.
+	ErrConnectionLost = errors.New("engine: connection lost")
+
+	// ErrHandshake matches *HandshakeError.
+	ErrHandshake = errors.New("engine: handshake failed")
+
+	// ErrTLSRequired is wrapped by the *HandshakeError of a plaintext
+	// client that reached a node speaking TLS.
+	ErrTLSRequired = errors.New("engine: the node speaks TLS but Config.TLS is nil")
+
+	// ErrExpired is the cause recorded for buffered messages dropped
+	// because their location was not resolved within Config.BufferTimeout.
+	ErrExpired = errors.New("engine: buffered message expired")
+)
+
+// errAskTimeout is preallocated: an Ask timeout allocates no error.
+var errAskTimeout = fmt.Errorf("%w: %w", ErrAskTimeout, context.DeadlineExceeded)
+
+// BufferFullError reports a message refused because a bounded buffer is
+// full. The refusal is counted in Stats().Drops under Reason.
+type BufferFullError struct {
+	// Reason is DropQueueFull (the node connection's outbound queue),
+	// DropShardBuffer (the per-shard buffer while the shard's location is
+	// unknown) or DropTotalBuffer (the client-wide bound on those buffers).
+	Reason string
+	Node   wire.NodeAddress // DropQueueFull only
+	Type   string           // entity type, shard buffers only
+	Shard  int              // shard buffers only
+	Limit  int
+}
+
+func (e *BufferFullError) Error() string {
+	switch e.Reason {
+	case DropQueueFull:
+		return fmt.Sprintf("engine: outbound queue to %s full (%d frames)", e.Node, e.Limit)
+	case DropShardBuffer:
+		return fmt.Sprintf("engine: buffer of %s shard %d full (%d messages waiting for its location)", e.Type, e.Shard, e.Limit)
+	default:
+		return fmt.Sprintf("engine: client-wide location buffer full (%d messages)", e.Limit)
+	}
+}
+
+// Is matches ErrBufferFull.
+func (e *BufferFullError) Is(target error) bool { return target == ErrBufferFull }
+
+// OwnerUnavailableError reports that the node owning a shard (Type and
+// Shard set) or serving a service has no live connection; Cause is why the
+// last connection attempt or connection failed.
+type OwnerUnavailableError struct {
+	Node  wire.NodeAddress
+	Type  string
+	Shard int
+	Cause error
+}
+
+func (e *OwnerUnavailableError) Error() string {
+	if e.Type != "" {
+		return fmt.Sprintf("engine: owner %s of %s shard %d unavailable: %v", e.Node, e.Type, e.Shard, e.Cause)
+	}
+	return fmt.Sprintf("engine: node %s unavailable: %v", e.Node, e.Cause)
+}
+
+// Is matches ErrOwnerUnavailable.
+func (e *OwnerUnavailableError) Is(target error) bool { return target == ErrOwnerUnavailable }
+
+// Unwrap returns the cause.
+func (e *OwnerUnavailableError) Unwrap() error { return e.Cause }
+
+// ConnError reports that a connection to Node failed while an Ask was
+// waiting on it.
+type ConnError struct {
+	Node  wire.NodeAddress
+	Cause error
+}
+
+func (e *ConnError) Error() string {
+	return fmt.Sprintf("engine: connection to %s lost: %v", e.Node, e.Cause)
+}
+
+// Is matches ErrConnectionLost.
+func (e *ConnError) Is(target error) bool { return target == ErrConnectionLost }
+
+// Unwrap returns the cause.
+func (e *ConnError) Unwrap() error { return e.Cause }
+
+// HandshakeError reports a connection whose opening failed: Node is the
+// logical node address, Dial the address dialled (after AddressMap), Cause
+// the reason (a wire.HandshakeError, a timeout, ErrTLSRequired, a TLS
+// error...).
+type HandshakeError struct {
+	Node  wire.NodeAddress
+	Dial  string
+	Cause error
+}
+
+func (e *HandshakeError) Error() string {
+	if e.Dial != "" && e.Dial != e.Node.String() {
+		return fmt.Sprintf("engine: handshake with %s (dialled %s) failed: %v", e.Node, e.Dial, e.Cause)
+	}
+	return fmt.Sprintf("engine: handshake with %s failed: %v", e.Node, e.Cause)
+}
+
+// Is matches ErrHandshake.
+func (e *HandshakeError) Is(target error) bool { return target == ErrHandshake }
+
+// Unwrap returns the cause.
+func (e *HandshakeError) Unwrap() error { return e.Cause }
+
+// ShardsMismatchError is returned by EntityRef when a type is already known
+// with a different number of shards.
+type ShardsMismatchError struct {
+	Type      string
+	Have, Got int
+}
+
+func (e *ShardsMismatchError) Error() string {
+	return fmt.Sprintf("engine: entity type %q already used with %d shards, not %d", e.Type, e.Have, e.Got)
+}
+
+// ReplyTypeError is returned by AskAs when the reply is not of the type
+// asked for.
+type ReplyTypeError struct {
+	Want string
+	Got  any
+}
+
+func (e *ReplyTypeError) Error() string {
+	return fmt.Sprintf("engine: reply is %T, want %s", e.Got, e.Want)
+}
+
+// ConfigError lists every invalid Config field found by Validate.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	s := "engine: invalid config: "
+	for i, p := range e.Problems {
+		if i > 0 {
+			s += "; "
+		}
+		s += p
+	}
+	return s
+}

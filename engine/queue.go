@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"runtime"
+	"sync/atomic"
+)
+
+// outQueue is the bounded outbound queue of one node connection: a ring of
+// frame slots with many producers (Tell, Ask, control messages) and exactly
+// one consumer (the connection's writer, or its supervisor while no link is
+// up). It is lock-free.
+//
+// Algorithm (a Vyukov-style bounded MPSC ring, as rueidis' ring but without
+// per-slot mutexes):
+//
+//   - tail is the next ticket to hand out. A producer claims ticket t with a
+//     CAS on tail after checking t-head < len(slots) (else the queue is
+//     full). Owning ticket t gives it exclusive write access to
+//     slots[t&mask] until it publishes.
+//   - The producer encodes its frame straight into the slot's buffer (no
+//     intermediate copy), then publishes with seq = t+1. An encoding failure
+//     publishes an empty slot, which the consumer skips.
+//   - The consumer owns head. It copies published slots, in ticket order,
+//     into its write batch, and advances head past each copied slot; only
+//     then can a producer claim that slot again. An unpublished slot at head
+//     stops the batch (its producer is between claim and publish and will
+//     wake the consumer when it publishes).
+//   - Wake-up: the consumer sets sleeping before its final emptiness check;
+//     a producer clears it after publishing and, if it was set, sends one
+//     token on wake (capacity 1, never blocks). With sequentially consistent
+//     atomics one of the two always sees the other, so no publish is missed,
+//     and the consumer is woken only on the empty -> non-empty transition.
+//
+// Justification over a mutex-protected buffer: BenchmarkTellParallel (the
+// producers never block each other except on the tail CAS, and encoding runs
+// outside any critical section).
+//
+// Bounds: len(slots) frames; a slot buffer that grew beyond maxKeptSlotBuf
+// is released by the consumer after use, so steady-state memory is about
+// len(slots) * typical frame size.
+type outQueue struct {
+	tail     atomic.Uint64 // next ticket to claim; CAS by producers
+	_        [56]byte
+	head     atomic.Uint64 // next ticket to consume; written by the consumer only
+	_        [56]byte
+	sleeping atomic.Bool // consumer is (about to be) parked on wake
+	closed   atomic.Bool // no more claims: producers get errQueueClosed
+	wake     chan struct{}
+	mask     uint64
+	slots    []qslot
+}
+
+type qslot struct {
+	seq atomic.Uint64 // ticket+1 once published
+	buf []byte        // owned by the ticket holder between claim and publish, by the consumer after
+	_   [32]byte
+}
+
+// maxKeptSlotBuf: slot buffers larger than this are dropped after use so a
+// rare big frame does not pin memory in every slot that ever carried one.
+const maxKeptSlotBuf = 64 << 10
+
+func newOutQueue(slots int) *outQueue {
+	n := 1
+	for n < slots {
+		n <<= 1
+	}
+	return &outQueue{
+		wake:  make(chan struct{}, 1),
+		mask:  uint64(n - 1),
+		slots: make([]qslot, n),
+	}
+}
+
+// claim reserves the next slot. It returns the ticket and the slot's buffer
+// (length 0) to append the frame to. ok is false when the queue is full;
+// closed reports a closed queue.
+func (q *outQueue) claim() (t uint64, buf []byte, full, closed bool) {
+	for {
+		if q.closed.Load() {
+			return 0, nil, false, true
+		}
+		t = q.tail.Load()
+		if t-q.head.Load() > q.mask {
+			return 0, nil, true, false
+		}
+		if q.tail.CompareAndSwap(t, t+1) {
+			return t, q.slots[t&q.mask].buf[:0], false, false
+		}
+	}
+}
+
+// publish hands the frame in buf (appended to the claimed buffer; empty to
+// skip) of ticket t to the consumer and wakes it if it sleeps.
+func (q *outQueue) publish(t uint64, buf []byte) {
+	s := &q.slots[t&q.mask]
+	s.buf = buf
+	s.seq.Store(t + 1)
+	if q.sleeping.Load() && q.sleeping.CompareAndSwap(true, false) {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// drain appends published frames, in order, to dst until the queue has no
+// published frame at head or dst reaches limit bytes; it returns dst and the
+// number of frames appended (empty slots are skipped and not counted).
+// Consumer only.
+func (q *outQueue) drain(dst []byte, limit int) ([]byte, int) {
+	h := q.head.Load()
+	n := 0
+	for len(dst) < limit {
+		s := &q.slots[h&q.mask]
+		if s.seq.Load() != h+1 {
+			break
+		}
+		if len(s.buf) > 0 {
+			dst = append(dst, s.buf...)
+			n++
+		}
+		if cap(s.buf) > maxKeptSlotBuf {
+			s.buf = nil
+		}
+		h++
+		q.head.Store(h)
+	}
+	return dst, n
+}
+
+// ready reports whether a published frame waits at head. Consumer only.
+func (q *outQueue) ready() bool {
+	h := q.head.Load()
+	return q.slots[h&q.mask].seq.Load() == h+1
+}
+
+// prepareSleep marks the consumer as sleeping and reports whether it may
+// really park: false when a frame was published meanwhile (then it must
+// drain again). Consumer only.
+func (q *outQueue) prepareSleep() bool {
+	q.sleeping.Store(true)
+	if q.ready() {
+		// Either we clear the flag or a producer did and leaves a token
+		// on wake, which costs one spurious (harmless) drain later.
+		q.sleeping.Store(false)
+		return false
+	}
+	return true
+}
+
+// len returns the number of claimed, not yet consumed tickets.
+func (q *outQueue) len() int {
+	return int(q.tail.Load() - q.head.Load())
+}
+
+// discard consumes every claimed ticket without sending it, waiting for
+// producers between claim and publish (they never block there), and
+// returns the number of frames discarded. Consumer only (no writer running).
+func (q *outQueue) discard() int {
+	n := 0
+	h := q.head.Load()
+	for h != q.tail.Load() {
+		s := &q.slots[h&q.mask]
+		for s.seq.Load() != h+1 {
+			runtime.Gosched()
+		}
+		if len(s.buf) > 0 {
+			n++
+		}
+		if cap(s.buf) > maxKeptSlotBuf {
+			s.buf = nil
+		}
+		h++
+		q.head.Store(h)
+	}
+	return n
+}

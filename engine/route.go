@@ -1,0 +1,440 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zerohop/zerohop/ring"
+	"github.com/zerohop/zerohop/wire"
+)
+
+// EntityRef routes messages to the entities of one sharded type. Create it
+// with Client.EntityRef; it is safe for concurrent use, has no goroutine of
+// its own, and must not be copied.
+type EntityRef struct {
+	et *entityType
+}
+
+// Type returns the entity type name.
+func (r *EntityRef) Type() string { return r.et.name }
+
+// NumShards returns the number of shards of the type.
+func (r *EntityRef) NumShards() int { return r.et.numShards }
+
+// entityType is the routing state of one shard type.
+//
+// The route table is immutable once published and read with one atomic
+// load per message. It is replaced (copy on write) under mu, and every
+// message held for a shard that becomes routable is flushed to the owner's
+// queue before the table naming that owner is published: a Tell that sees
+// the new table therefore queues after the held messages, and a Tell that
+// saw the old table takes mu, sees the new one and does the same. Per
+// producer goroutine, messages to one entity keep their order.
+type entityType struct {
+	c          *Client
+	name       string
+	numShards  int
+	regionPath string
+	coordPath  string
+	proxyRef   wire.Ref
+
+	table atomic.Pointer[routeTable]
+
+	mu      sync.Mutex
+	targets map[*nodeConn]string // guarded by mu; /_region-<type> URI per owner
+	pending map[int]*shardQuery  // guarded by mu; shards held or being (re)queried
+}
+
+// routeTable maps shard -> owner. A nil nc means "location unknown".
+type routeTable struct {
+	entries []routeEntry
+}
+
+type routeEntry struct {
+	nc     *nodeConn
+	target string // casty://<sys>@<owner>/_region-<type>
+}
+
+// shardQuery tracks a shard whose location is being asked for, and the
+// messages held meanwhile (in arrival order).
+type shardQuery struct {
+	msgs     []heldMsg
+	inflight bool      // a GetShardLocation is outstanding since sentAt
+	sentAt   time.Time //
+	next     time.Time // earliest (re)send; zero = as soon as possible
+	attempt  int
+	requery  bool // the shard's owner failed: ask again even without held messages
+}
+
+type heldMsg struct {
+	payload []byte // encoded ShardEnvelope
+	at      time.Time
+	askID   uint64 // non-zero for an Ask's message
+}
+
+// EntityRef returns the router for entity type typeName with numShards
+// shards (cached: the same *EntityRef for the same type). A different
+// numShards for a known type is an error: the cluster's shard count is
+// cluster-wide configuration (see package ring).
+func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
+	if c.closing.Load() {
+		return nil, ErrClosed
+	}
+	if typeName == "" || strings.ContainsAny(typeName, "/ \t\r\n") {
+		return nil, fmt.Errorf("engine: invalid entity type name %q", typeName)
+	}
+	if numShards <= 0 {
+		return nil, fmt.Errorf("engine: entity type %q: numShards %d must be positive", typeName, numShards)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if et, ok := c.types[typeName]; ok {
+		if et.numShards != numShards {
+			return nil, &ShardsMismatchError{Type: typeName, Have: et.numShards, Got: numShards}
+		}
+		return &EntityRef{et: et}, nil
+	}
+	et := &entityType{
+		c:          c,
+		name:       typeName,
+		numShards:  numShards,
+		regionPath: wire.PathRegionPrefix + typeName,
+		coordPath:  wire.PathCoordPrefix + typeName,
+		proxyRef:   c.clientRef(wire.PathProxyPrefix + typeName),
+		targets:    make(map[*nodeConn]string),
+		pending:    make(map[int]*shardQuery),
+	}
+	et.table.Store(&routeTable{entries: make([]routeEntry, numShards)})
+	et.applyAllocs(c.topo.allocs[typeName], true, time.Now())
+	c.types[typeName] = et
+	return &EntityRef{et: et}, nil
+}
+
+// Tell sends msg to entity entityID, wrapped in a ShardEnvelope, on the
+// connection of the node that owns the entity's shard.
+//
+// It does not block and takes no lock when the shard's owner is known: one
+// MD5, one atomic load, one array index, then the frame is encoded straight
+// into a slot of the owner connection's queue. It allocates nothing for a
+// message whose type implements wire.JSONAppender or is a registered
+// struct the registry encodes without allocating; converting msg to any at
+// the call site may itself allocate (see the package documentation,
+// "Allocations").
+//
+// Errors: ErrClosed; *BufferFullError (queue or location buffer full);
+// *OwnerUnavailableError (the owner has no live connection: fail fast,
+// never re-routed); the registry's encoding error for an unregistered
+// type. Each refusal is counted in Stats().Drops.
+func (r *EntityRef) Tell(entityID string, msg any) error {
+	et := r.et
+	if et.c.closing.Load() {
+		return ErrClosed
+	}
+	shard := ring.Shard(entityID, et.numShards)
+	e := &et.table.Load().entries[shard]
+	if e.nc == nil {
+		_, err := et.hold(shard, entityID, msg, 0)
+		return err
+	}
+	return et.send(e, shard, entityID, msg)
+}
+
+// send queues the envelope on e's owner. Hot path: no locks, no
+// allocations on success.
+func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any) error {
+	c := et.c
+	nc := e.nc
+	if !nc.usable() {
+		c.stats.drop(DropOwnerUnavailable, 1)
+		return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
+	}
+	t, buf, full, closed := nc.q.claim()
+	if full {
+		c.stats.drop(DropQueueFull, 1)
+		return &BufferFullError{Reason: DropQueueFull, Node: nc.addr, Limit: len(nc.q.slots)}
+	}
+	if closed {
+		return ErrClosed
+	}
+	buf, err := c.reg.AppendEnvelopeFrame(buf, e.target, c.senderURI, entityID, msg, c.cfg.MaxFrameSize)
+	if err != nil {
+		nc.q.publish(t, buf[:0])
+		c.stats.drop(DropEncode, 1)
+		return err
+	}
+	nc.q.publish(t, buf)
+	c.stats.tells.Inc()
+	return nil
+}
+
+// hold handles a message for a shard whose location is unknown: re-checks
+// the table under mu (it may have been published meanwhile), else encodes
+// the envelope and holds it, bounded per shard and in total, and makes
+// sure one GetShardLocation is in flight. It returns the connection the
+// message went to, nil when held.
+func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*nodeConn, error) {
+	c := et.c
+	payload, err := appendEnvelopePayload(nil, c.reg, entityID, msg)
+	if err != nil {
+		c.stats.drop(DropEncode, 1)
+		return nil, err
+	}
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	if e := &et.table.Load().entries[shard]; e.nc != nil {
+		if err := et.sendPayloadLocked(e, shard, payload); err != nil {
+			return nil, err
+		}
+		c.stats.tells.Inc()
+		return e.nc, nil
+	}
+	q := et.pending[shard]
+	if q == nil {
+		q = &shardQuery{}
+		et.pending[shard] = q
+	}
+	if len(q.msgs) >= c.cfg.ShardBuffer {
+		c.stats.drop(DropShardBuffer, 1)
+		return nil, &BufferFullError{Reason: DropShardBuffer, Type: et.name, Shard: shard, Limit: c.cfg.ShardBuffer}
+	}
+	if c.stats.buffered.Add(1) > int64(c.cfg.TotalBuffer) {
+		c.stats.buffered.Add(-1)
+		c.stats.drop(DropTotalBuffer, 1)
+		return nil, &BufferFullError{Reason: DropTotalBuffer, Type: et.name, Shard: shard, Limit: c.cfg.TotalBuffer}
+	}
+	now := time.Now()
+	q.msgs = append(q.msgs, heldMsg{payload: payload, at: now, askID: askID})
+	c.stats.tells.Inc()
+	if !q.inflight && !now.Before(q.next) {
+		et.queryLocked(shard, q, now, c.leaderForQuery())
+	}
+	return nil, nil
+}
+
+// leaderForQuery returns the leader's connection if GetShardLocation may be
+// sent to it now (its epoch is known and not fenced).
+func (c *Client) leaderForQuery() *nodeConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.leaderConnLocked()
+	if l == nil || l.epoch.Load() < c.topo.epoch {
+		return nil
+	}
+	return l
+}
+
+// queryLocked sends GetShardLocation(shard) to leader's coordinator. With
+// no usable leader the query stays due and the maintenance tick retries.
+func (et *entityType) queryLocked(shard int, q *shardQuery, now time.Time, leader *nodeConn) {
+	if leader == nil || !leader.usable() {
+		return
+	}
+	c := et.c
+	err := leader.sendMsg(wire.NodeURI(c.cfg.SystemName, leader.addr, et.coordPath), wire.GetShardLocation{ShardID: shard, ReplyTo: et.proxyRef})
+	if err != nil {
+		c.log.Warn("engine: GetShardLocation", "type", et.name, "shard", shard, "err", err)
+		q.next = now.Add(jitter(c.cfg.RequeryDelay))
+		return
+	}
+	c.stats.locationQueries.Add(1)
+	q.inflight = true
+	q.sentAt = now
+	q.attempt++
+}
+
+// sendPayloadLocked queues an already encoded envelope on e's owner.
+func (et *entityType) sendPayloadLocked(e *routeEntry, shard int, payload []byte) error {
+	c := et.c
+	nc := e.nc
+	if !nc.usable() {
+		c.stats.drop(DropOwnerUnavailable, 1)
+		return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
+	}
+	t, buf, full, closed := nc.q.claim()
+	if full {
+		c.stats.drop(DropQueueFull, 1)
+		return &BufferFullError{Reason: DropQueueFull, Node: nc.addr, Limit: len(nc.q.slots)}
+	}
+	if closed {
+		return ErrClosed
+	}
+	buf, err := appendPayloadFrame(buf, e.target, c.senderURI, wire.TypeShardEnvelope, payload, c.cfg.MaxFrameSize)
+	if err != nil {
+		nc.q.publish(t, buf[:0])
+		c.stats.drop(DropEncode, 1)
+		return err
+	}
+	nc.q.publish(t, buf)
+	return nil
+}
+
+// entryLocked returns the route entry for owner nc.
+func (et *entityType) entryLocked(nc *nodeConn) routeEntry {
+	t, ok := et.targets[nc]
+	if !ok {
+		t = wire.NodeURI(et.c.cfg.SystemName, nc.addr, et.regionPath)
+		et.targets[nc] = t
+	}
+	return routeEntry{nc: nc, target: t}
+}
+
+// applyAllocs rebuilds the table from the client's merged allocations of
+// this type: with full (a newer epoch) entries missing from allocs become
+// unknown; otherwise known entries are kept. c.mu must be held.
+func (et *entityType) applyAllocs(allocs map[int]wire.NodeAddress, full bool, now time.Time) {
+	c := et.c
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	old := et.table.Load()
+	entries := make([]routeEntry, et.numShards)
+	if !full {
+		copy(entries, old.entries)
+	}
+	for sid, node := range allocs {
+		if sid >= 0 && sid < et.numShards {
+			entries[sid] = et.entryLocked(c.connLocked(node))
+		}
+	}
+	changed := false
+	for i := range entries {
+		if entries[i] != old.entries[i] {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return
+	}
+	et.publishLocked(entries, now)
+}
+
+// applyLocation routes shard to owner (a ShardLocation). c.mu held.
+func (et *entityType) applyLocation(shard int, owner *nodeConn) {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	old := et.table.Load()
+	e := et.entryLocked(owner)
+	if q := et.pending[shard]; q != nil && len(q.msgs) == 0 {
+		delete(et.pending, shard) // a re-query answered
+	}
+	if old.entries[shard] == e {
+		return
+	}
+	entries := make([]routeEntry, et.numShards)
+	copy(entries, old.entries)
+	entries[shard] = e
+	et.publishLocked(entries, time.Now())
+}
+
+// publishLocked flushes held messages of shards that the new table routes,
+// in order, then publishes it. et.mu held.
+func (et *entityType) publishLocked(entries []routeEntry, now time.Time) {
+	c := et.c
+	for sid, q := range et.pending {
+		e := &entries[sid]
+		if e.nc == nil {
+			continue
+		}
+		for _, m := range q.msgs {
+			if err := et.sendPayloadLocked(e, sid, m.payload); err != nil && m.askID != 0 {
+				c.asks.fail(m.askID, err)
+			}
+		}
+		c.stats.buffered.Add(-int64(len(q.msgs)))
+		clear(q.msgs)
+		q.msgs = q.msgs[:0]
+		// A re-query of an evicted shard stays until answered, unless the
+		// shard now has a reachable owner.
+		if !q.requery || e.nc.state.Load() == connUp {
+			delete(et.pending, sid)
+		}
+	}
+	et.table.Store(&routeTable{entries: entries})
+}
+
+// evict marks the shards owned by nc for a re-query after a jittered
+// RequeryDelay. Their entries keep pointing at nc, so messages to them
+// fail fast (ErrOwnerUnavailable) until the cluster names an owner that is
+// reachable: the client never picks another node by itself. c.mu held.
+func (et *entityType) evict(nc *nodeConn, now time.Time) {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	for sid, e := range et.table.Load().entries {
+		if e.nc != nc {
+			continue
+		}
+		if _, ok := et.pending[sid]; !ok {
+			et.pending[sid] = &shardQuery{next: now.Add(jitter(et.c.cfg.RequeryDelay)), requery: true}
+		}
+	}
+}
+
+// locationFenced schedules a retry for a shard whose answer was fenced.
+func (et *entityType) locationFenced(shard int, now time.Time) {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	if q := et.pending[shard]; q != nil {
+		q.inflight = false
+		q.next = now.Add(jitter(et.c.cfg.RequeryDelay))
+	}
+}
+
+// tick expires held messages, times out and (re)sends location queries.
+func (et *entityType) tick(now time.Time, leader *nodeConn, leaderOK bool) {
+	c := et.c
+	if !leaderOK {
+		leader = nil
+	}
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	for sid, q := range et.pending {
+		n := 0
+		for _, m := range q.msgs {
+			if now.Sub(m.at) < c.cfg.BufferTimeout {
+				q.msgs[n] = m
+				n++
+				continue
+			}
+			c.stats.drop(DropExpired, 1)
+			c.stats.buffered.Add(-1)
+			if m.askID != 0 {
+				c.asks.fail(m.askID, fmt.Errorf("%w: %s shard %d location unknown for %v", ErrExpired, et.name, sid, c.cfg.BufferTimeout))
+			}
+		}
+		clear(q.msgs[n:])
+		q.msgs = q.msgs[:n]
+		if q.inflight && now.Sub(q.sentAt) >= c.cfg.LocationTimeout {
+			c.stats.locationTimeouts.Add(1)
+			q.inflight = false
+			backoff := c.cfg.LocationTimeout << min(q.attempt-1, 3)
+			q.next = now.Add(jitter(backoff / 4))
+		}
+		if len(q.msgs) == 0 && !q.requery && !q.inflight {
+			delete(et.pending, sid) // its messages expired
+			continue
+		}
+		if !q.inflight && !now.Before(q.next) {
+			et.queryLocked(sid, q, now, leader)
+		}
+	}
+}
+
+// dropAll drops every held message (client closing).
+func (et *entityType) dropAll(reason string, cause error) {
+	c := et.c
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	for sid, q := range et.pending {
+		for _, m := range q.msgs {
+			c.stats.drop(reason, 1)
+			c.stats.buffered.Add(-1)
+			if m.askID != 0 {
+				c.asks.fail(m.askID, cause)
+			}
+		}
+		delete(et.pending, sid)
+	}
+}

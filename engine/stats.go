@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"sync/atomic"
+
+	"github.com/puzpuzpuz/xsync/v4"
+)
+
+// Drop reasons (Stats.Drops keys and BufferFullError.Reason). Every message
+// the client accepted or refused and did not deliver is counted under one.
+const (
+	// DropQueueFull: a node connection's outbound queue was full (Tell
+	// returned *BufferFullError).
+	DropQueueFull = "queue_full"
+	// DropShardBuffer: the per-shard buffer of a shard whose location is
+	// unknown was full (Tell returned *BufferFullError).
+	DropShardBuffer = "shard_buffer_full"
+	// DropTotalBuffer: the client-wide bound on those buffers was reached
+	// (Tell returned *BufferFullError).
+	DropTotalBuffer = "total_buffer_full"
+	// DropExpired: a buffered message's location stayed unknown for
+	// Config.BufferTimeout.
+	DropExpired = "expired"
+	// DropOwnerUnavailable: the owner had no live connection (Tell
+	// returned *OwnerUnavailableError, or a buffered message's owner was
+	// down when its location arrived).
+	DropOwnerUnavailable = "owner_unavailable"
+	// DropConnLost: frames queued or being written when a connection
+	// failed.
+	DropConnLost = "conn_lost"
+	// DropClosed: frames or buffered messages still held when the client
+	// closed (Shutdown's drain was cut by its context, or Tell raced it).
+	DropClosed = "closed"
+	// DropEncode: the message could not be encoded (unregistered type,
+	// frame too large); Tell returned the error.
+	DropEncode = "encode"
+)
+
+var dropReasons = [...]string{DropQueueFull, DropShardBuffer, DropTotalBuffer, DropExpired,
+	DropOwnerUnavailable, DropConnLost, DropClosed, DropEncode}
+
+// Stats is a point-in-time copy of the client's counters. Counters are
+// cumulative since Dial; Buffered, Queued and Epoch are current values.
+type Stats struct {
+	TellsQueued   uint64 // Tell/service Tell messages accepted (queued or buffered)
+	FramesWritten uint64 // frames written to connections
+	BytesWritten  uint64
+	Buffered      int64 // messages held now, waiting for a shard location
+	Queued        int64 // frames in connection queues now
+
+	Drops map[string]uint64 // by Drop* reason; every reason present
+
+	AsksOK       uint64
+	AsksTimedOut uint64
+	AsksFailed   uint64 // failed with an error other than a timeout
+	LateReplies  uint64 // replies to asks already finished (late or duplicate)
+
+	Connects        uint64 // successful connection openings (incl. reconnects)
+	Reconnects      uint64
+	ConnectFailures uint64
+
+	SnapshotsReceived uint64
+	SnapshotsApplied  uint64
+	SnapshotsFenced   uint64 // ignored: epoch below the highest seen
+	EpochResets       uint64 // the highest epoch was abandoned after a long fence (cluster restart)
+	Resubscribes      uint64 // subscriptions moved to another contact (silence or failure)
+
+	LocationQueries  uint64 // GetShardLocation sent
+	LocationTimeouts uint64
+	LocationsApplied uint64
+	LocationsFenced  uint64
+
+	WatchCoalesced uint64 // listings replaced in a slow watcher's buffer
+	DecodeErrors   uint64 // inbound payloads that did not decode
+	UnknownTargets uint64 // inbound messages to a path the client does not serve
+
+	Epoch int64 // highest allocation epoch applied; -1 before the first snapshot
+}
+
+// counters are the live counters; every field is safe for concurrent use.
+// Per-message counters on the Tell path are striped (xsync.Counter) so
+// parallel producers do not contend on one cache line.
+type counters struct {
+	tells         *xsync.Counter
+	framesWritten atomic.Uint64
+	bytesWritten  atomic.Uint64
+	buffered      atomic.Int64
+	drops         [len(dropReasons)]atomic.Uint64
+
+	asksOK, asksTimedOut, asksFailed, lateReplies atomic.Uint64
+
+	connects, reconnects, connectFailures atomic.Uint64
+
+	snapshotsReceived, snapshotsApplied, snapshotsFenced, epochResets, resubscribes atomic.Uint64
+
+	locationQueries, locationTimeouts, locationsApplied, locationsFenced atomic.Uint64
+
+	watchCoalesced, decodeErrors, unknownTargets atomic.Uint64
+}
+
+func (s *counters) drop(reason string, n int) {
+	for i, r := range dropReasons {
+		if r == reason {
+			s.drops[i].Add(uint64(n))
+			return
+		}
+	}
+	panic("engine: unknown drop reason " + reason)
+}
+
+// Stats returns a copy of the client's counters. Safe for concurrent use.
+func (c *Client) Stats() Stats {
+	s := &c.stats
+	st := Stats{
+		TellsQueued:       uint64(s.tells.Value()),
+		FramesWritten:     s.framesWritten.Load(),
+		BytesWritten:      s.bytesWritten.Load(),
+		Buffered:          s.buffered.Load(),
+		Drops:             make(map[string]uint64, len(dropReasons)),
+		AsksOK:            s.asksOK.Load(),
+		AsksTimedOut:      s.asksTimedOut.Load(),
+		AsksFailed:        s.asksFailed.Load(),
+		LateReplies:       s.lateReplies.Load(),
+		Connects:          s.connects.Load(),
+		Reconnects:        s.reconnects.Load(),
+		ConnectFailures:   s.connectFailures.Load(),
+		SnapshotsReceived: s.snapshotsReceived.Load(),
+		SnapshotsApplied:  s.snapshotsApplied.Load(),
+		SnapshotsFenced:   s.snapshotsFenced.Load(),
+		EpochResets:       s.epochResets.Load(),
+		Resubscribes:      s.resubscribes.Load(),
+		LocationQueries:   s.locationQueries.Load(),
+		LocationTimeouts:  s.locationTimeouts.Load(),
+		LocationsApplied:  s.locationsApplied.Load(),
+		LocationsFenced:   s.locationsFenced.Load(),
+		WatchCoalesced:    s.watchCoalesced.Load(),
+		DecodeErrors:      s.decodeErrors.Load(),
+		UnknownTargets:    s.unknownTargets.Load(),
+		Epoch:             c.epoch.Load(),
+	}
+	for i, r := range dropReasons {
+		st.Drops[r] = s.drops[i].Load()
+	}
+	c.mu.Lock()
+	for _, nc := range c.conns {
+		st.Queued += int64(nc.q.len())
+	}
+	c.mu.Unlock()
+	return st
+}

@@ -1,0 +1,356 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// topoState is the client's view of the cluster. Guarded by Client.mu.
+type topoState struct {
+	epoch       int64 // highest allocation epoch applied, -1 before the first snapshot
+	first       chan struct{}
+	haveFirst   bool
+	leader      wire.NodeAddress
+	hasLeader   bool
+	members     []wire.Member
+	registry    []wire.ServiceEntry                   // sorted, of the last applied snapshot
+	allocs      map[string]map[int]wire.NodeAddress // merged allocations, for entity types created later
+	static      []wire.NodeAddress                  // contact points, in order
+	learned     []wire.NodeAddress                  // members learned from snapshots
+	nextContact int                                 // rotation index over static+learned
+
+	primary     *nodeConn          // the subscription whose silence is watched
+	primaryAt   time.Time          // last snapshot from primary (or when subscribed)
+	subscribed  map[*nodeConn]bool // nodes sent SubscribeTopology (unsubscribed on close)
+	lastApplied time.Time
+	lastRefresh time.Time
+
+	watchers map[string][]*Watcher
+}
+
+func (t *topoState) init() {
+	t.epoch = -1
+	t.first = make(chan struct{})
+	t.allocs = make(map[string]map[int]wire.NodeAddress)
+	t.subscribed = make(map[*nodeConn]bool)
+	t.watchers = make(map[string][]*Watcher)
+}
+
+// onFrame handles one inbound frame of nc. body aliases the transport's
+// read buffer (valid until return). A non-nil error closes the connection
+// (malformed envelope: the peer is not speaking the protocol); payloads
+// that do not decode are counted and dropped.
+func (c *Client) onFrame(nc *nodeConn, typ byte, body []byte) error {
+	if typ != wire.FrameMessage {
+		return nil // Casty ignores any non-message frame after the handshake
+	}
+	path, err := wire.ParseTargetPath(body)
+	if err != nil {
+		return err
+	}
+	payload := body[4+binary.BigEndian.Uint32(body):]
+	switch {
+	case bytes.HasPrefix(path, askPathPrefix):
+		c.asks.complete(path[len(askPathPrefix):], payload)
+	case string(path) == wire.PathTopologySub:
+		var ts wire.TopologySnapshot
+		if err := c.reg.DecodeInto(payload, &ts); err != nil {
+			c.stats.decodeErrors.Add(1)
+			c.log.Warn("engine: undecodable topology snapshot", "node", nc.addr.String(), "err", err)
+			return nil
+		}
+		c.onSnapshot(nc, &ts)
+	case bytes.HasPrefix(path, proxyPathPrefix):
+		var loc wire.ShardLocation
+		if err := c.reg.DecodeInto(payload, &loc); err != nil {
+			c.stats.decodeErrors.Add(1)
+			c.log.Warn("engine: undecodable shard location", "node", nc.addr.String(), "err", err)
+			return nil
+		}
+		c.onLocation(nc, string(path[len(proxyPathPrefix):]), &loc)
+	default:
+		c.stats.unknownTargets.Add(1)
+	}
+	return nil
+}
+
+var (
+	askPathPrefix   = []byte(wire.PathAskPrefix)
+	proxyPathPrefix = []byte(wire.PathProxyPrefix)
+)
+
+// onSnapshot applies a snapshot received from nc, with epoch fencing: a
+// snapshot whose allocation epoch is below the highest applied is ignored
+// (a restarted node's fresh state must not override the cluster's), except
+// after 3*LivenessWindow without any applicable snapshot, when the highest
+// epoch is abandoned (the whole cluster restarted).
+func (c *Client) onSnapshot(nc *nodeConn, ts *wire.TopologySnapshot) {
+	now := time.Now()
+	c.stats.snapshotsReceived.Add(1)
+	nc.epoch.Store(ts.AllocationEpoch)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if nc == c.topo.primary {
+		c.topo.primaryAt = now
+	}
+	if ts.AllocationEpoch < c.topo.epoch {
+		if now.Sub(c.topo.lastApplied) < 3*c.cfg.LivenessWindow {
+			c.stats.snapshotsFenced.Add(1)
+			return
+		}
+		c.stats.epochResets.Add(1)
+		c.log.Warn("engine: abandoning fenced epoch after a long silence", "epoch", c.topo.epoch, "snapshot_epoch", ts.AllocationEpoch, "node", nc.addr.String())
+		c.topo.epoch = ts.AllocationEpoch - 1 // applied below as newer
+	}
+	newer := ts.AllocationEpoch > c.topo.epoch
+	c.topo.epoch = ts.AllocationEpoch
+	c.epoch.Store(ts.AllocationEpoch)
+	c.topo.lastApplied = now
+	c.stats.snapshotsApplied.Add(1)
+
+	// Membership, leader, contacts.
+	c.topo.members = ts.Members
+	if ts.Leader != nil {
+		if !c.topo.hasLeader || c.topo.leader != *ts.Leader {
+			c.log.Info("engine: leader", "node", ts.Leader.String(), "epoch", ts.AllocationEpoch)
+		}
+		c.topo.leader, c.topo.hasLeader = *ts.Leader, true
+	} else {
+		c.topo.hasLeader = false
+	}
+	for _, m := range ts.Members {
+		if m.Status == wire.StatusRemoved {
+			continue
+		}
+		if !slices.Contains(c.topo.static, m.Address) && !slices.Contains(c.topo.learned, m.Address) {
+			c.topo.learned = append(c.topo.learned, m.Address)
+		}
+		if m.Status == wire.StatusUp || m.Status == wire.StatusJoining || m.Status == wire.StatusLeaving {
+			c.connLocked(m.Address) // keep a connection to every live member (replies need one)
+		}
+	}
+	if c.topo.hasLeader {
+		c.subscribeLocked(c.connLocked(c.topo.leader))
+	}
+
+	// Allocations: a newer epoch is the full truth; the same epoch merges.
+	if newer {
+		c.topo.allocs = make(map[string]map[int]wire.NodeAddress, len(ts.ShardAllocations))
+	}
+	for typ, shards := range ts.ShardAllocations {
+		m := c.topo.allocs[typ]
+		if m == nil {
+			m = make(map[int]wire.NodeAddress, len(shards))
+			c.topo.allocs[typ] = m
+		}
+		for sid, a := range shards {
+			m[sid] = a.Primary
+		}
+	}
+	for name, et := range c.types {
+		et.applyAllocs(c.topo.allocs[name], newer, now)
+	}
+
+	c.applyRegistryLocked(ts.Registry)
+
+	if !c.topo.haveFirst {
+		c.topo.haveFirst = true
+		close(c.topo.first)
+	}
+}
+
+// onLocation applies a ShardLocation that nc's coordinator sent to the
+// client's /_proxy-<typeName>. It is fenced like snapshots: applied only if
+// nc's last snapshot epoch is at least the highest applied; otherwise the
+// query is retried shortly.
+func (c *Client) onLocation(nc *nodeConn, typeName string, loc *wire.ShardLocation) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	et := c.types[typeName]
+	if et == nil {
+		c.stats.unknownTargets.Add(1)
+		return
+	}
+	if loc.ShardID < 0 || loc.ShardID >= et.numShards || loc.Node.IsZero() {
+		c.stats.decodeErrors.Add(1)
+		c.log.Warn("engine: shard location out of range", "type", typeName, "shard", loc.ShardID, "shards", et.numShards, "node", loc.Node.String())
+		return
+	}
+	if e := nc.epoch.Load(); e < c.topo.epoch {
+		c.stats.locationsFenced.Add(1)
+		et.locationFenced(loc.ShardID, time.Now())
+		return
+	}
+	c.stats.locationsApplied.Add(1)
+	m := c.topo.allocs[typeName]
+	if m == nil {
+		m = make(map[int]wire.NodeAddress)
+		c.topo.allocs[typeName] = m
+	}
+	m[loc.ShardID] = loc.Node
+	et.applyLocation(loc.ShardID, c.connLocked(loc.Node))
+}
+
+// subscribeLocked sends SubscribeTopology to nc once (refresh re-sends).
+func (c *Client) subscribeLocked(nc *nodeConn) {
+	if c.topo.subscribed[nc] {
+		return
+	}
+	c.topo.subscribed[nc] = true
+	c.sendSubscribe(nc)
+}
+
+func (c *Client) sendSubscribe(nc *nodeConn) {
+	if !nc.usable() {
+		return
+	}
+	err := nc.sendMsg(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.SubscribeTopology{ReplyTo: c.subRef})
+	if err != nil {
+		c.log.Warn("engine: subscribe", "node", nc.addr.String(), "err", err)
+	}
+}
+
+// setPrimaryLocked makes nc the watched subscription.
+func (c *Client) setPrimaryLocked(nc *nodeConn, now time.Time) {
+	c.topo.primary = nc
+	c.topo.primaryAt = now
+	delete(c.topo.subscribed, nc) // force a fresh SubscribeTopology
+	c.subscribeLocked(nc)
+}
+
+// rotateLocked moves the subscription to the next contact (static contacts
+// then learned members, round robin), skipping the current primary and
+// connections known to be down when another candidate exists.
+func (c *Client) rotateLocked(now time.Time, why string) {
+	cands := make([]wire.NodeAddress, 0, len(c.topo.static)+len(c.topo.learned))
+	cands = append(cands, c.topo.static...)
+	cands = append(cands, c.topo.learned...)
+	var pick *nodeConn
+	for i := 0; i < len(cands) && pick == nil; i++ {
+		a := cands[(c.topo.nextContact+i)%len(cands)]
+		nc := c.connLocked(a)
+		if nc != c.topo.primary && nc.usable() {
+			pick = nc
+			c.topo.nextContact = (c.topo.nextContact + i + 1) % len(cands)
+		}
+	}
+	if pick == nil {
+		// Nothing known to be reachable: try the next one anyway (its
+		// connection keeps retrying; the frame waits in its queue).
+		a := cands[c.topo.nextContact%len(cands)]
+		c.topo.nextContact = (c.topo.nextContact + 1) % len(cands)
+		pick = c.connLocked(a)
+	}
+	old := c.topo.primary
+	c.stats.resubscribes.Add(1)
+	c.log.Warn("engine: re-subscribing", "from", addrOf(old), "to", pick.addr.String(), "reason", why)
+	if old != nil && old != pick && old.state.Load() == connUp && old != c.leaderConnLocked() {
+		// Stop a silent but connected node from pushing to us.
+		_ = old.sendMsg(wire.NodeURI(c.cfg.SystemName, old.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
+		delete(c.topo.subscribed, old)
+	}
+	c.setPrimaryLocked(pick, now)
+}
+
+func addrOf(nc *nodeConn) string {
+	if nc == nil {
+		return ""
+	}
+	return nc.addr.String()
+}
+
+func (c *Client) leaderConnLocked() *nodeConn {
+	if !c.topo.hasLeader {
+		return nil
+	}
+	return c.conns[c.topo.leader]
+}
+
+// onConnUp runs on a connection's supervisor once its handshake succeeded.
+func (c *Client) onConnUp(nc *nodeConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.topo.subscribed[nc] {
+		c.sendSubscribe(nc) // a new connection has no subscription on the node side
+	}
+}
+
+// onConnDown runs on a connection's supervisor after its link or connect
+// attempt failed: asks waiting on it fail now, its shards are queried
+// again after a jittered RequeryDelay (they fail fast meanwhile), and a
+// subscription on it moves to the next contact.
+func (c *Client) onConnDown(nc *nodeConn, cause error) {
+	c.asks.failConn(nc, cause)
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, et := range c.types {
+		et.evict(nc, now)
+	}
+	if nc == c.topo.primary && !c.closing.Load() {
+		c.rotateLocked(now, "connection failed: "+cause.Error())
+	}
+}
+
+// tickInterval is the period of the maintenance loop.
+func (c *Client) tickInterval() time.Duration {
+	d := min(c.cfg.RefreshInterval, c.cfg.LivenessWindow, c.cfg.RequeryDelay, c.cfg.LocationTimeout) / 4
+	return max(5*time.Millisecond, min(d, 50*time.Millisecond))
+}
+
+// maintain is the client's timer goroutine: subscription refresh and
+// liveness, location queries (retries, re-queries) and buffer expiry.
+func (c *Client) maintain() {
+	t := time.NewTicker(c.tickInterval())
+	defer t.Stop()
+	for {
+		select {
+		case <-c.maintStop:
+			return
+		case now := <-t.C:
+			c.tick(now)
+		}
+	}
+}
+
+func (c *Client) tick(now time.Time) {
+	c.mu.Lock()
+	if c.topo.primary != nil {
+		if now.Sub(c.topo.primaryAt) > c.cfg.LivenessWindow && !c.closing.Load() {
+			c.rotateLocked(now, "no snapshot within the liveness window")
+		}
+		if now.Sub(c.topo.lastRefresh) >= c.cfg.RefreshInterval {
+			c.topo.lastRefresh = now
+			for nc := range c.topo.subscribed {
+				c.sendSubscribe(nc)
+			}
+		}
+	}
+	leader := c.leaderConnLocked()
+	var leaderEpoch int64 = -1
+	if leader != nil {
+		leaderEpoch = leader.epoch.Load()
+	}
+	epoch := c.topo.epoch
+	types := make([]*entityType, 0, len(c.types))
+	for _, et := range c.types {
+		types = append(types, et)
+	}
+	c.mu.Unlock()
+	for _, et := range types {
+		et.tick(now, leader, leaderEpoch >= epoch)
+	}
+}
+
+// jitter returns d scaled uniformly into [d/2, 3d/2].
+func jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return d/2 + rand.N(d+1)
+}
