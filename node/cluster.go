@@ -434,7 +434,21 @@ func (n *Node) syncRound() {
 			n.synced = true
 			n.resolvePendingLocked(time.Now())
 			if n.leader == n.self && !n.meta.Leaving && !n.leading && !n.syncAgain {
-				n.takeoverLocked()
+				t, to := n.takeoverLocked()
+				n.mu.Unlock()
+				// Announce the new term to every alive member before writing
+				// anything in it, so that a successor that never hears of our
+				// allocations still knows the term and starts above it.
+				n.sendTable(t, to)
+				n.mu.Lock()
+				n.replicated = max(n.replicated, t.epoch)
+				if n.leader == n.self && !n.meta.Leaving && n.table.writer == n.self && termOf(n.table.epoch) == n.leadTerm && !n.closing {
+					n.leading = true
+					n.log.Info("leading", "term", n.leadTerm, "epoch", n.table.epoch)
+					n.servePendingLocked(time.Now())
+				} else {
+					n.syncAgain = true
+				}
 			}
 		}
 		if !n.syncAgain && ok {
@@ -455,17 +469,42 @@ func (n *Node) syncRound() {
 }
 
 // takeoverLocked starts our leadership term: a term above every table we
-// merged, our down members' shards moved to survivors, pending requests
-// served.
-func (n *Node) takeoverLocked() {
+// merged, with the shards of members that are not up moved to survivors. It
+// installs the term's first table and returns it with the members to
+// announce it to; leading is set by the caller once they have it.
+func (n *Node) takeoverLocked() (*allocTable, []*memberlist.Node) {
 	term := max(termOf(n.table.epoch), n.leadTerm) + 1
 	n.leadTerm = term
-	n.leading = true
 	t := n.table.clone(term<<termShift, n.self)
 	moved := n.rebalanceInto(t)
-	n.log.Info("leading", "term", term, "epoch", t.epoch, "moved", moved)
+	n.log.Info("taking over", "term", term, "epoch", t.epoch, "moved", moved)
 	n.setTableLocked(t, true)
-	n.servePendingLocked(time.Now())
+	return t, n.aliveOthersLocked()
+}
+
+func (n *Node) aliveOthersLocked() []*memberlist.Node {
+	var to []*memberlist.Node
+	for _, m := range n.members {
+		if m.alive && m.addr != n.self {
+			to = append(to, &memberlist.Node{Name: m.name, Addr: m.gossipIP, Port: m.gossipPort})
+		}
+	}
+	return to
+}
+
+// sendTable sends t to each member over memberlist's reliable channel.
+func (n *Node) sendTable(t *allocTable, to []*memberlist.Node) {
+	msg := append([]byte{msgTable}, t.marshal()...)
+	for _, nd := range to {
+		select {
+		case <-n.stop:
+			return
+		default:
+		}
+		if err := n.ml.SendReliable(nd, msg); err != nil {
+			n.log.Debug("table push", "to", nd.Name, "err", err)
+		}
+	}
 }
 
 // onStallLocked: the watchdog saw the node stop for gap. Others may have
@@ -542,27 +581,16 @@ func (n *Node) publishTables() {
 		t := n.table
 		var to []*memberlist.Node
 		if t.writer == n.self {
-			for _, m := range n.members {
-				if m.alive && m.addr != n.self {
-					to = append(to, &memberlist.Node{Name: m.name, Addr: m.gossipIP, Port: m.gossipPort})
-				}
-			}
+			to = n.aliveOthersLocked()
 		}
 		n.mu.Unlock()
-		if len(to) == 0 {
-			continue
+		n.sendTable(t, to)
+		n.mu.Lock()
+		if t.writer == n.self && t.epoch > n.replicated {
+			n.replicated = t.epoch
+			n.resolvePendingLocked(time.Now())
 		}
-		msg := append([]byte{msgTable}, t.marshal()...)
-		for _, nd := range to {
-			select {
-			case <-n.stop:
-				return
-			default:
-			}
-			if err := n.ml.SendReliable(nd, msg); err != nil {
-				n.log.Debug("table push", "to", nd.Name, "err", err)
-			}
-		}
+		n.mu.Unlock()
 	}
 }
 

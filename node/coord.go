@@ -87,19 +87,25 @@ func (n *Node) handleShardLocation(typ string, loc wire.ShardLocation) {
 }
 
 // answerLocked returns the owner of (typ, shard) if this node may answer:
-// it has merged the cluster's table and the shard is allocated there, or it
-// is the leader and can allocate it now.
+// it has merged the cluster's table and the shard is allocated there. The
+// leader allocates unknown shards, and answers only once its table has been
+// pushed to every alive member (Node.replicated), so that an allocation a
+// client was told about survives the leader's death.
 func (n *Node) answerLocked(typ string, shard int) (wire.NodeAddress, bool) {
 	if !n.synced {
 		return wire.NodeAddress{}, false
 	}
-	if o, ok := n.table.owner(typ, shard); ok {
-		return o, true
-	}
+	o, ok := n.table.owner(typ, shard)
 	if n.leading {
-		return n.allocateLocked(typ, shard)
+		if !ok {
+			n.allocateLocked(typ, shard)
+			return wire.NodeAddress{}, false
+		}
+		if n.replicated < n.table.epoch {
+			return wire.NodeAddress{}, false
+		}
 	}
-	return wire.NodeAddress{}, false
+	return o, ok
 }
 
 // allocateLocked allocates (typ, shard) as leader in a new epoch.

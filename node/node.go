@@ -85,6 +85,7 @@ type Node struct {
 	leader      wire.NodeAddress
 	leading     bool  // leader and took over (may allocate)
 	leadTerm    int64 // term of our leadership
+	replicated  int64 // highest epoch we wrote that was pushed to every alive member
 	syncRunning bool
 	syncAgain   bool
 	closing     bool
