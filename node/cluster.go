@@ -363,7 +363,11 @@ func (n *Node) evalLeaderLocked() {
 		}
 	}
 	if leader != n.leader {
-		n.log.Info("leader changed", "leader", leader.String())
+		if found {
+			n.log.Info("leader changed", "leader", leader.String())
+		} else {
+			n.log.Info("no leader: no member is up")
+		}
 		n.leader = leader
 		n.snapDirty = true
 	}

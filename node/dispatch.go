@@ -155,9 +155,11 @@ func (n *Node) handleCoord(l *link, typ string, payload []byte) {
 func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
 	// The reading side owns l.env: decoding into it saves boxing the
 	// envelope on the hot path.
-	env := &wire.ShardEnvelope{}
+	var env *wire.ShardEnvelope
 	if l != nil {
 		env = &l.env
+	} else {
+		env = new(wire.ShardEnvelope)
 	}
 	err := n.reg.DecodeInto(payload, env)
 	entityID, msg := env.EntityID, env.Message

@@ -93,9 +93,13 @@
 // a sync round (a memberlist push/pull with every alive member, which merges
 // their tables), then starts term T+1 over the highest term it merged, so
 // nothing it writes can collide with an epoch its predecessor wrote, even
-// one that never reached it. Tables replicate by a direct push to every
-// member (memberlist SendReliable), memberlist broadcasts and push/pull
-// anti-entropy; a node adopts a table only if its epoch is higher, or equal
+// one that never reached it; it announces the term's first table to every
+// alive member before allocating in it. Tables replicate by a direct push to
+// every alive member (memberlist SendReliable), memberlist broadcasts and
+// push/pull anti-entropy, and the leader answers GetShardLocation only once
+// its current table has been pushed to every alive member, so that an
+// allocation a client was told about survives the leader's death. A node
+// adopts a table only if its epoch is higher, or equal
 // and written by a lower address (deterministic after a partition). A
 // leader that adopts a table written by another node stops allocating and
 // re-takes leadership with a new term.
