@@ -64,6 +64,8 @@ type Client struct {
 
 	asks  askTable
 	stats counters
+
+	tickTypes []*entityType // owned by the maintenance goroutine
 }
 
 // Dial creates a client and connects it to the first reachable contact

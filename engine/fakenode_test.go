@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,13 +51,16 @@ type fakeCluster struct {
 }
 
 type fakeNode struct {
-	cl    *fakeCluster
-	idx   int
-	ln    net.Listener
-	addr  wire.NodeAddress
-	tls   *tls.Config
-	wg    sync.WaitGroup
-	alive bool
+	cl       *fakeCluster
+	idx      int
+	ln       net.Listener
+	listen   string           // real listen address
+	addr     wire.NodeAddress // logical address (handshake, snapshots)
+	sink     atomic.Bool      // discard every byte after the current frame
+	accepted atomic.Int64
+	tls      *tls.Config
+	wg       sync.WaitGroup
+	alive    bool
 
 	mu       sync.Mutex
 	conns    []*fakeConn
@@ -82,11 +87,27 @@ type fakeConn struct {
 	wmu  sync.Mutex
 }
 
+type fakeOpts struct {
+	// logicalHost: nodes call themselves logicalHost:<listen port> in
+	// handshakes and snapshots while listening on 127.0.0.1 (a host the
+	// client can only reach through its AddressMap).
+	logicalHost string
+	tls         *tls.Config
+}
+
 func newFakeCluster(t testing.TB, n int) *fakeCluster {
+	return newFakeClusterOpts(t, n, fakeOpts{})
+}
+
+func newFakeClusterOpts(t testing.TB, n int, o fakeOpts) *fakeCluster {
 	t.Helper()
 	cl := &fakeCluster{t: t, reg: testRegistry(t), allocs: map[string]map[int]wire.NodeAddress{}}
 	for i := 0; i < n; i++ {
-		cl.nodes = append(cl.nodes, cl.newNode(i, nil))
+		nd := cl.newNode(i, o.tls)
+		if o.logicalHost != "" {
+			nd.addr.Host = o.logicalHost
+		}
+		cl.nodes = append(cl.nodes, nd)
 	}
 	cl.leader = 0
 	for _, nd := range cl.nodes {
@@ -102,7 +123,7 @@ func (cl *fakeCluster) newNode(i int, tcfg *tls.Config) *fakeNode {
 		cl.t.Fatal(err)
 	}
 	a := ln.Addr().(*net.TCPAddr)
-	nd := &fakeNode{cl: cl, idx: i, ln: ln, addr: wire.NodeAddress{Host: "127.0.0.1", Port: a.Port},
+	nd := &fakeNode{cl: cl, idx: i, ln: ln, listen: a.String(), addr: wire.NodeAddress{Host: "127.0.0.1", Port: a.Port},
 		tls: tcfg, subs: map[string]*fakeConn{}, counts: map[string]int64{}, alive: true}
 	nd.serve()
 	return nd
@@ -117,6 +138,7 @@ func (nd *fakeNode) serve() {
 			if err != nil {
 				return
 			}
+			nd.accepted.Add(1)
 			if nd.tls != nil {
 				c = tls.Server(c, nd.tls)
 			}
@@ -153,7 +175,7 @@ func (nd *fakeNode) restart() {
 	var ln net.Listener
 	var err error
 	for i := 0; i < 100; i++ {
-		ln, err = net.Listen("tcp", nd.addr.String())
+		ln, err = net.Listen("tcp", nd.listen)
 		if err == nil {
 			break
 		}
@@ -234,6 +256,10 @@ func (fc *fakeConn) run() {
 			continue
 		}
 		nd.handle(fc, m)
+		if nd.sink.Load() {
+			_, _ = io.Copy(io.Discard, fc.conn)
+			return
+		}
 	}
 }
 
@@ -417,6 +443,18 @@ func (cl *fakeCluster) contacts() []string {
 	return out
 }
 
+func (cl *fakeCluster) setLeader(i int) {
+	cl.mu.Lock()
+	cl.leader = i
+	cl.mu.Unlock()
+}
+
+func (cl *fakeCluster) setEpoch(e int64) {
+	cl.mu.Lock()
+	cl.epoch = e
+	cl.mu.Unlock()
+}
+
 // waitFor polls cond until it holds or the generous deadline passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
@@ -442,4 +480,11 @@ func readFrame(r io.Reader) (byte, []byte, error) {
 	body := make([]byte, n-1)
 	_, err := io.ReadFull(r, body)
 	return hdr[4], body, err
+}
+
+type netConn = net.Conn
+
+func defaultDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }

@@ -18,7 +18,7 @@ type topoState struct {
 	leader      wire.NodeAddress
 	hasLeader   bool
 	members     []wire.Member
-	registry    []wire.ServiceEntry                   // sorted, of the last applied snapshot
+	registry    []wire.ServiceEntry                 // sorted, of the last applied snapshot
 	allocs      map[string]map[int]wire.NodeAddress // merged allocations, for entity types created later
 	static      []wire.NodeAddress                  // contact points, in order
 	learned     []wire.NodeAddress                  // members learned from snapshots
@@ -337,10 +337,11 @@ func (c *Client) tick(now time.Time) {
 		leaderEpoch = leader.epoch.Load()
 	}
 	epoch := c.topo.epoch
-	types := make([]*entityType, 0, len(c.types))
+	types := c.tickTypes[:0]
 	for _, et := range c.types {
 		types = append(types, et)
 	}
+	c.tickTypes = types
 	c.mu.Unlock()
 	for _, et := range types {
 		et.tick(now, leader, leaderEpoch >= epoch)
