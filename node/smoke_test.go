@@ -75,7 +75,12 @@ func TestClusterServesClient(t *testing.T) {
 		t.Fatalf("count reply %#v, want user-0 = 15", r)
 	}
 	st := oc.ask(workload.StatsPath, func(ref wire.Ref) any { return workload.GetStats{ReplyTo: ref} })
-	if ns, ok := st.(workload.NodeStats); !ok || ns.Increments != 3 || ns.AmountTotal != 15 {
+	if ns, ok := st.(workload.NodeStats); !ok || ns.Increments != 3 || ns.AmountTotal != 15 || ns.Entities != 1 || ns.FirstAt == 0 || ns.LastAt < ns.FirstAt {
 		t.Fatalf("stats %#v", st)
+	}
+	oc.send(workload.StatsPath, workload.ResetStats{})
+	st = oc.ask(workload.StatsPath, func(ref wire.Ref) any { return workload.GetStats{ReplyTo: ref} })
+	if ns := st.(workload.NodeStats); ns.Increments != 0 || ns.FirstAt != 0 || ns.Entities != 1 || ns.Node != loc.Node.String() {
+		t.Fatalf("stats after reset %#v", st)
 	}
 }
