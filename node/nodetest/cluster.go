@@ -1,10 +1,3 @@
-// Package nodetest runs an in-process cluster of zerohop nodes on loopback
-// with the counter workload of WORKLOAD.md built in, for tests, the
-// engine's integration tests and the load generator's embedded mode.
-//
-// A LocalCluster is safe for concurrent use. Node i keeps its client and
-// gossip addresses for the life of the cluster, so Restart(i) brings it back
-// on the same addresses.
 package nodetest
 
 import (
