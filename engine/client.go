@@ -218,7 +218,7 @@ func (nc *nodeConn) sendMsg(target string, msg any) error {
 	}
 	if full {
 		c.stats.drop(DropQueueFull, 1)
-		return &BufferFullError{Reason: DropQueueFull, Node: nc.addr, Limit: len(nc.q.slots)}
+		return nc.fullErr
 	}
 	buf, err := c.reg.AppendMessageFrame(buf, target, c.senderURI, msg, c.cfg.MaxFrameSize)
 	if err != nil {

@@ -55,6 +55,10 @@ type nodeConn struct {
 	stopOnce sync.Once
 
 	batch []byte // owned by run
+
+	// fullErr is returned (shared, immutable) when q is full: a refusal
+	// under overload allocates nothing.
+	fullErr *BufferFullError
 }
 
 func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
@@ -67,6 +71,7 @@ func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	nc.fullErr = &BufferFullError{Reason: DropQueueFull, Node: addr, Limit: len(nc.q.slots)}
 	nc.epoch.Store(-1)
 	nc.idle.Store(true)
 	return nc

@@ -256,7 +256,7 @@ func (fc *fakeConn) run() {
 			continue
 		}
 		nd.handle(fc, m)
-		if nd.sink.Load() {
+		if nd.sink.Load() && strings.HasPrefix(m.Path, wire.PathRegionPrefix) {
 			_, _ = io.Copy(io.Discard, fc.conn)
 			return
 		}

@@ -60,6 +60,10 @@ type qslot struct {
 // rare big frame does not pin memory in every slot that ever carried one.
 const maxKeptSlotBuf = 64 << 10
 
+// initialSlotBuf is the capacity a slot's buffer gets on first use: room
+// for a typical ShardEnvelope frame (~300 bytes with its header).
+const initialSlotBuf = 512
+
 func newOutQueue(slots int) *outQueue {
 	n := 1
 	for n < slots {
@@ -85,7 +89,13 @@ func (q *outQueue) claim() (t uint64, buf []byte, full, closed bool) {
 			return 0, nil, true, false
 		}
 		if q.tail.CompareAndSwap(t, t+1) {
-			return t, q.slots[t&q.mask].buf[:0], false, false
+			buf = q.slots[t&q.mask].buf
+			if buf == nil {
+				// First use of the slot: one right-sized allocation
+				// instead of append's growth steps. Reused after.
+				buf = make([]byte, 0, initialSlotBuf)
+			}
+			return t, buf[:0], false, false
 		}
 	}
 }

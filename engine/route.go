@@ -154,7 +154,7 @@ func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any) e
 	t, buf, full, closed := nc.q.claim()
 	if full {
 		c.stats.drop(DropQueueFull, 1)
-		return &BufferFullError{Reason: DropQueueFull, Node: nc.addr, Limit: len(nc.q.slots)}
+		return nc.fullErr
 	}
 	if closed {
 		return ErrClosed
@@ -256,7 +256,7 @@ func (et *entityType) sendPayloadLocked(e *routeEntry, shard int, payload []byte
 	t, buf, full, closed := nc.q.claim()
 	if full {
 		c.stats.drop(DropQueueFull, 1)
-		return &BufferFullError{Reason: DropQueueFull, Node: nc.addr, Limit: len(nc.q.slots)}
+		return nc.fullErr
 	}
 	if closed {
 		return ErrClosed

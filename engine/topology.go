@@ -219,6 +219,7 @@ func (c *Client) sendSubscribe(nc *nodeConn) {
 func (c *Client) setPrimaryLocked(nc *nodeConn, now time.Time) {
 	c.topo.primary = nc
 	c.topo.primaryAt = now
+	c.topo.lastRefresh = now
 	delete(c.topo.subscribed, nc) // force a fresh SubscribeTopology
 	c.subscribeLocked(nc)
 }

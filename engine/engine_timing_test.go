@@ -1,0 +1,134 @@
+package engine
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
+)
+
+// benchSink returns a client and entity ref whose every shard is owned by
+// one fake node that discards what it receives after the first region
+// message.
+func benchSink(b *testing.B, transport string) (*Client, *EntityRef) {
+	b.Helper()
+	cl := newFakeCluster(b, 1)
+	for s := 0; s < 32; s++ {
+		cl.setAlloc("counter", s, 0)
+	}
+	c := dialFake(b, cl, func(cfg *Config) { cfg.Transport = transport })
+	ref, err := c.EntityRef("counter", 32)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cl.nodes[0].sink.Store(true)
+	if err := ref.Tell("user-0", workload.Increment{Amount: 1}); err != nil {
+		b.Fatal(err)
+	}
+	waitFor(b, "sink mode", func() bool { return len(cl.nodes[0].messages(wire.PathRegionPrefix)) == 1 })
+	return c, ref
+}
+
+// tellRetry tells, retrying (yielding) while the connection queue is full:
+// the benchmark measures sustained throughput into the socket.
+func tellRetry(b *testing.B, ref *EntityRef, id string, msg any, full *atomic.Int64) {
+	for {
+		err := ref.Tell(id, msg)
+		if err == nil {
+			return
+		}
+		if err != ref.et.table.Load().entries[3].nc.fullErr {
+			b.Fatal(err)
+		}
+		full.Add(1)
+		runtime.Gosched()
+	}
+}
+
+// BenchmarkTell: one goroutine telling one entity on a routed shard; the
+// writer drains into a loopback socket.
+func BenchmarkTell(b *testing.B) {
+	for _, tr := range transports {
+		b.Run(tr, func(b *testing.B) {
+			c, ref := benchSink(b, tr)
+			msg := any(workload.Increment{Amount: 1000})
+			var full atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				tellRetry(b, ref, "user-0", msg, &full)
+			}
+			waitFor(b, "drained", func() bool { return c.Stats().Queued == 0 })
+			b.StopTimer()
+			b.ReportMetric(float64(full.Load())/float64(b.N), "full-retries/op")
+		})
+	}
+}
+
+// reported from FramesWritten and BytesWritten only as bytes per frame.
+func writes(Stats) uint64 { return 1 }
+
+// BenchmarkTellParallel: GOMAXPROCS*4 goroutines, each telling its own
+// entities.
+func BenchmarkTellParallel(b *testing.B) {
+	for _, tr := range transports {
+		b.Run(tr, func(b *testing.B) {
+			c, ref := benchSink(b, tr)
+			msg := any(workload.Increment{Amount: 1000})
+			var full, gid atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				g := gid.Add(1)
+				ids := make([]string, 16)
+				for i := range ids {
+					ids[i] = "user-" + strconv.FormatInt(g, 10) + "-" + strconv.Itoa(i)
+				}
+				i := 0
+				for pb.Next() {
+					tellRetry(b, ref, ids[i&15], msg, &full)
+					i++
+				}
+			})
+			waitFor(b, "drained", func() bool { return c.Stats().Queued == 0 })
+			b.StopTimer()
+			b.ReportMetric(float64(full.Load())/float64(b.N), "full-retries/op")
+		})
+	}
+}
+
+// BenchmarkAskPipelined: 16 goroutines asking concurrently (pipelined on
+// one connection) to a fake node that answers every GetCount.
+func BenchmarkAskPipelined(b *testing.B) {
+	for _, tr := range transports {
+		b.Run(tr, func(b *testing.B) {
+			cl := newFakeCluster(b, 1)
+			for s := 0; s < 32; s++ {
+				cl.setAlloc("counter", s, 0)
+			}
+			c := dialFake(b, cl, func(cfg *Config) { cfg.Transport = tr })
+			ref, _ := c.EntityRef("counter", 32)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			b.ReportAllocs()
+			b.SetParallelism(8)
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := getCount(ctx, c, ref, "user-7"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "asks/s")
+		})
+	}
+}
