@@ -255,8 +255,13 @@ func (nc *nodeConn) connect() (net.Conn, error) {
 		tconn := tls.Client(conn, tcfg)
 		if err := tconn.HandshakeContext(ctx); err != nil {
 			_ = conn.Close()
-			if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-				err = fmt.Errorf("TLS handshake timed out (is the node plaintext?): %w", err)
+			switch {
+			case isTLSAlert(err):
+				err = fmt.Errorf("the node rejected the TLS handshake: %w", err)
+			case errors.Is(err, context.DeadlineExceeded) || isTimeout(err) || errors.Is(err, io.EOF) || isReset(err):
+				err = fmt.Errorf("TLS handshake failed (a plaintext node does not answer TLS; leave Config.TLS nil for it): %w", err)
+			default:
+				err = fmt.Errorf("TLS handshake: %w", err)
 			}
 			return nil, &HandshakeError{Node: nc.addr, Dial: nc.dial, Cause: err}
 		}
@@ -285,6 +290,11 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 	if n, err := io.ReadFull(conn, hdr[:]); err != nil {
 		if n >= 2 && looksLikeTLS(hdr[:n]) {
 			return ErrTLSRequired
+		}
+		if isTLSAlert(err) {
+			// TLS 1.3 reports a refused client certificate on the
+			// first read after the handshake.
+			return fmt.Errorf("the node rejected the TLS session: %w", err)
 		}
 		if n == 0 && (errors.Is(err, io.EOF) || isReset(err)) {
 			return fmt.Errorf("node closed the connection before its handshake reply: %w", err)
@@ -340,8 +350,18 @@ func (nc *nodeConn) probeTLS() bool {
 	if err == nil {
 		return true
 	}
-	var alert tls.AlertError
-	return errors.As(err, &alert)
+	return isTLSAlert(err)
+}
+
+// isTLSAlert reports whether err is an alert received from the TLS peer
+// (crypto/tls reports them as *net.OpError with Op "remote error").
+func isTLSAlert(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" {
+		return true
+	}
+	var ae tls.AlertError
+	return errors.As(err, &ae)
 }
 
 // looksLikeTLS reports whether b starts like a TLS record (handshake or
