@@ -50,6 +50,8 @@ type nodeConn struct {
 	ever     atomic.Bool           // a link has been up at least once
 	idle     atomic.Bool           // writer parked with an empty queue (or no link)
 	firstTry chan struct{}         // closed after the first connection attempt
+	kick     chan struct{}         // cuts a reconnect backoff short (cluster says the node is up)
+	lastTry  atomic.Int64          // unix nanos of the last connection attempt
 	stop     chan struct{}         // closed to stop the connection for good
 	done     chan struct{}         // closed when run has returned
 	stopOnce sync.Once
@@ -68,6 +70,7 @@ func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
 		dial:     c.cfg.dialAddress(addr),
 		q:        newOutQueue(c.cfg.QueueFrames),
 		firstTry: make(chan struct{}),
+		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -120,6 +123,7 @@ func (nc *nodeConn) run() {
 			return
 		default:
 		}
+		nc.lastTry.Store(time.Now().UnixNano())
 		conn, err := nc.connect()
 		if err == nil {
 			var l link
@@ -170,7 +174,24 @@ func (nc *nodeConn) run() {
 			nc.finish()
 			return
 		case <-t.C:
+		case <-nc.kick:
+			t.Stop()
 		}
+	}
+}
+
+// nudge cuts the reconnect backoff short when the cluster reports the
+// node up, at most once per ReconnectMin.
+func (nc *nodeConn) nudge() {
+	if nc.state.Load() != connDown {
+		return
+	}
+	if time.Since(time.Unix(0, nc.lastTry.Load())) < nc.c.cfg.ReconnectMin {
+		return
+	}
+	select {
+	case nc.kick <- struct{}{}:
+	default:
 	}
 }
 

@@ -131,7 +131,9 @@ func (c *Client) onSnapshot(nc *nodeConn, ts *wire.TopologySnapshot) {
 			c.topo.learned = append(c.topo.learned, m.Address)
 		}
 		if m.Status == wire.StatusUp || m.Status == wire.StatusJoining || m.Status == wire.StatusLeaving {
-			c.connLocked(m.Address) // keep a connection to every live member (replies need one)
+			// Keep a connection to every live member (replies need one);
+			// one in backoff is retried now that the cluster sees it up.
+			c.connLocked(m.Address).nudge()
 		}
 	}
 	if c.topo.hasLeader {

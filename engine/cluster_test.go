@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/node"
+	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/ring"
+	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
+)
+
+// Integration tests against the Go node (in-process 3-node cluster).
+
+func startCluster(t *testing.T, n int, opts nodetest.Options) *nodetest.LocalCluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: no in-process cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	lc, err := nodetest.StartLocalCluster(ctx, n, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = lc.Close(ctx)
+	})
+	return lc
+}
+
+func dialCluster(t *testing.T, lc *nodetest.LocalCluster, mod func(*Config)) *Client {
+	t.Helper()
+	reg := testRegistry(t)
+	cfg := Config{ContactPoints: lc.ContactPoints(), SystemName: workload.DefaultSystem, Types: reg}
+	if mod != nil {
+		mod(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.WaitTopology(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// tellAskLookup drives the counter workload through c and checks every
+// count and every node's tally.
+func tellAskLookup(t *testing.T, c *Client, entities, perEntity int, prefix string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ref, err := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < perEntity; i++ {
+		for e := 0; e < entities; e++ {
+			id := fmt.Sprintf("%s-%d", prefix, e)
+			for {
+				err := ref.Tell(id, workload.Increment{Amount: 2})
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, ErrBufferFull) {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	for e := 0; e < entities; e++ {
+		id := fmt.Sprintf("%s-%d", prefix, e)
+		r, err := getCount(ctx, c, ref, id)
+		if err != nil {
+			t.Fatalf("ask %s: %v", id, err)
+		}
+		if r.EntityID != id || r.Value != int64(2*perEntity) {
+			t.Fatalf("ask %s: got %+v, want %d", id, r, 2*perEntity)
+		}
+	}
+	l := c.Lookup(workload.StatsKey)
+	if len(l.Instances) == 0 {
+		t.Fatal("no node-stats instance")
+	}
+	var incs int64
+	for _, inst := range l.Instances {
+		ns, err := AskAs[workload.NodeStats](ctx, c, inst.Ref, func(r wire.Ref) any { return workload.GetStats{ReplyTo: r} })
+		if err != nil {
+			t.Fatalf("stats of %s: %v", inst.Node, err)
+		}
+		incs += ns.Increments
+	}
+	if incs < int64(entities*perEntity) {
+		t.Fatalf("nodes counted %d increments, want at least %d", incs, entities*perEntity)
+	}
+}
+
+// Behaviours 2-6 against the Go cluster, both transports.
+func TestClusterTellAskLookup(t *testing.T) {
+	lc := startCluster(t, 3, nodetest.Options{})
+	for _, tr := range transports {
+		t.Run(tr, func(t *testing.T) {
+			c := dialCluster(t, lc, func(cfg *Config) { cfg.Transport = tr })
+			tellAskLookup(t, c, 64, 20, "it-"+tr)
+			if l := c.Lookup(workload.StatsKey); len(l.Instances) != 3 {
+				t.Fatalf("lookup: %d instances", len(l.Instances))
+			}
+			st := c.Stats()
+			for r, n := range st.Drops {
+				if n != 0 {
+					t.Fatalf("drop %s = %d: %+v", r, n, st)
+				}
+			}
+		})
+	}
+}
+
+// Behaviour 7 against the Go cluster: a node dies (its shards fail fast,
+// nothing is re-routed by the client) and comes back.
+func TestClusterKillRestart(t *testing.T) {
+	lc := startCluster(t, 3, nodetest.Options{})
+	c := dialCluster(t, lc, func(cfg *Config) {
+		cfg.RequeryDelay = 100 * time.Millisecond
+		cfg.ReconnectMin = 50 * time.Millisecond
+		cfg.ReconnectMax = 500 * time.Millisecond
+	})
+	tellAskLookup(t, c, 32, 5, "kr")
+	ref, _ := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards)
+	// Kill a node that is not the leader and owns shards.
+	leader := *lc.Node(0).Topology().Leader
+	victim := -1
+	for i := 0; i < 3; i++ {
+		if lc.Addr(i) != leader {
+			victim = i
+			break
+		}
+	}
+	va := lc.Addr(victim)
+	var owned []string
+	for e := 0; e < 32; e++ {
+		id := fmt.Sprintf("kr-%d", e)
+		if en := ref.et.table.Load().entries[shardOf(id)]; en.nc != nil && en.nc.addr == va {
+			owned = append(owned, id)
+		}
+	}
+	if len(owned) == 0 {
+		t.Skip("victim owns no shard of the test entities")
+	}
+	lc.Kill(victim)
+	// Its entities fail fast until the cluster re-allocates them.
+	sawFailFast := false
+	waitFor(t, "entities of the dead node routable again", func() bool {
+		err := ref.Tell(owned[0], workload.Increment{Amount: 1})
+		if errors.Is(err, ErrOwnerUnavailable) {
+			var oe *OwnerUnavailableError
+			if errors.As(err, &oe) && oe.Node != va {
+				t.Fatalf("fail fast names %v, want %v", oe.Node, va)
+			}
+			sawFailFast = true
+		}
+		return err == nil
+	})
+	t.Logf("fail-fast seen: %v; stats %+v", sawFailFast, c.Stats().Drops)
+	// Restart: the cluster converges and everything works.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := lc.Restart(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "three stats instances", func() bool { return len(c.Lookup(workload.StatsKey).Instances) == 3 })
+	// The client follows the cluster's moves; no ask fails once settled.
+	waitFor(t, "every shard routable", func() bool {
+		for s := 0; s < workload.DefaultShards; s++ {
+			e := ref.et.table.Load().entries[s]
+			if e.nc != nil && e.nc.state.Load() != connUp {
+				return false
+			}
+		}
+		return true
+	})
+	tellAskLookup(t, c, 32, 5, "kr2")
+}
+
+func shardOf(id string) int {
+	return ring.Shard(id, workload.DefaultShards)
+}
+
+// Behaviour 9 against the Go cluster: mTLS, and a plaintext client refused
+// with a clear error.
+func TestClusterTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	lc := startCluster(t, 3, nodetest.Options{Configure: func(i int, cfg *node.Config) { cfg.TLS = pki.serverTLS() }})
+	c := dialCluster(t, lc, func(cfg *Config) { cfg.TLS = pki.clientTLS(true) })
+	tellAskLookup(t, c, 16, 5, "tls")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, Config{ContactPoints: lc.ContactPoints()[:1], SystemName: workload.DefaultSystem})
+	if !errors.Is(err, ErrTLSRequired) {
+		t.Fatalf("plaintext client vs TLS cluster: got %v", err)
+	}
+	t.Logf("plaintext vs TLS cluster: %v", err)
+}
