@@ -55,14 +55,19 @@ func (n *Node) handleGetShardLocation(l *link, typ string, req wire.GetShardLoca
 	n.locateLocked(&pendingReq{typ: typ, shard: req.ShardID, replyTo: req.ReplyTo, via: l})
 }
 
-// locateLocked completes p at once when its shard's owner is known (or can
-// be allocated now), and parks it otherwise.
-func (n *Node) locateLocked(p *pendingReq) {
-	if owner, ok := n.answerLocked(p.typ, p.shard); ok {
-		n.completeLocked(p, owner)
-		return
+// locateLocked completes p at once when its shard's owner is known (the
+// leader allocates an unknown shard first), and parks it otherwise. It
+// reports false when p was dropped because the pending queue is full
+// (counted).
+func (n *Node) locateLocked(p *pendingReq) bool {
+	if _, ok := n.table.owner(p.typ, p.shard); !ok && n.leading {
+		n.allocateLocked(p.typ, p.shard)
 	}
-	n.parkLocked(p)
+	if owner, ok := n.answerLocked(p); ok {
+		n.completeLocked(p, owner)
+		return true
+	}
+	return n.parkLocked(p)
 }
 
 // handleShardLocation takes the leader's answer to a question we asked on
@@ -86,26 +91,28 @@ func (n *Node) handleShardLocation(typ string, loc wire.ShardLocation) {
 	n.pending = kept
 }
 
-// answerLocked returns the owner of (typ, shard) if this node may answer:
-// it has merged the cluster's table and the shard is allocated there. The
-// leader allocates unknown shards, and answers only once its table has been
+// answerLocked returns the owner of p's shard if p may be completed now.
+// It never allocates (so it never installs a table), which keeps
+// resolvePendingLocked free of re-entrance.
+//
+// A GetShardLocation is answered only once this node has merged the
+// cluster's table (synced) and, on the leader, once its table has been
 // pushed to every alive member (Node.replicated), so that an allocation a
 // client was told about survives the leader's death.
-func (n *Node) answerLocked(typ string, shard int) (wire.NodeAddress, bool) {
-	if !n.synced {
+//
+// A parked envelope follows the table as soon as it names an owner: the
+// route, built from the same table right after the parked envelopes are
+// released (setTableLocked), sends later envelopes of the same connection
+// straight to the owner, so holding it longer would let them overtake it.
+func (n *Node) answerLocked(p *pendingReq) (wire.NodeAddress, bool) {
+	o, ok := n.table.owner(p.typ, p.shard)
+	if !ok || p.env != nil {
+		return o, ok
+	}
+	if !n.synced || (n.leading && n.replicated < n.table.epoch) {
 		return wire.NodeAddress{}, false
 	}
-	o, ok := n.table.owner(typ, shard)
-	if n.leading {
-		if !ok {
-			n.allocateLocked(typ, shard)
-			return wire.NodeAddress{}, false
-		}
-		if n.replicated < n.table.epoch {
-			return wire.NodeAddress{}, false
-		}
-	}
-	return o, ok
+	return o, true
 }
 
 // allocateLocked allocates (typ, shard) as leader in a new epoch.
@@ -130,17 +137,20 @@ func (n *Node) allocateLocked(typ string, shard int) (wire.NodeAddress, bool) {
 	return owner, true
 }
 
-// parkLocked queues p until it can be answered, and asks the leader.
-func (n *Node) parkLocked(p *pendingReq) {
+// parkLocked queues p until it can be answered, and asks the leader. When
+// the queue is full, p is dropped and counted (Stats.RequestsRejected) and
+// parkLocked reports false.
+func (n *Node) parkLocked(p *pendingReq) bool {
 	if len(n.pending) >= n.cfg.MaxPendingRequests {
 		n.ctr.requestsRejected.Add(1)
 		n.logLimited("pending request queue full; dropping", "type", p.typ, "shard", p.shard)
-		return
+		return false
 	}
 	now := time.Now()
 	p.deadline = now.Add(n.cfg.RequestTimeout)
 	n.pending = append(n.pending, p)
 	n.askLeaderLocked(p.typ, p.shard, now)
+	return true
 }
 
 // askLeaderLocked sends GetShardLocation to the leader's coordinator with
@@ -166,15 +176,17 @@ func (n *Node) askLeaderLocked(typ string, shard int, now time.Time) {
 	n.sendNode(n.leader, frame)
 }
 
-// resolvePendingLocked answers what can be answered, expires what is past
-// its deadline and re-asks the leader for the rest.
+// resolvePendingLocked completes what can be completed, expires what is
+// past its deadline and re-asks the leader for the rest. It does not
+// allocate (see servePendingLocked) and does not re-enter itself: nothing
+// it calls installs a table or parks a request.
 func (n *Node) resolvePendingLocked(now time.Time) {
 	if len(n.pending) == 0 {
 		return
 	}
 	kept := n.pending[:0]
 	for _, p := range n.pending {
-		if owner, ok := n.answerLocked(p.typ, p.shard); ok {
+		if owner, ok := n.answerLocked(p); ok {
 			n.completeLocked(p, owner)
 			continue
 		}
@@ -191,10 +203,57 @@ func (n *Node) resolvePendingLocked(now time.Time) {
 	n.pending = kept
 }
 
-func (n *Node) servePendingLocked(now time.Time) { n.resolvePendingLocked(now) }
+// servePendingLocked is resolvePendingLocked preceded, on the leader, by
+// one allocation (one new epoch) of every shard a waiting request needs.
+func (n *Node) servePendingLocked(now time.Time) {
+	if n.leading {
+		n.allocatePendingLocked()
+	}
+	n.resolvePendingLocked(now)
+}
+
+// allocatePendingLocked allocates, as leader and in one new epoch, every
+// unallocated shard that a pending request waits for; installing the table
+// releases the parked envelopes of those shards.
+func (n *Node) allocatePendingLocked() {
+	var t *allocTable
+	added := 0
+	for _, p := range n.pending {
+		if _, ok := n.table.owner(p.typ, p.shard); ok {
+			continue
+		}
+		if t != nil {
+			if _, ok := t.owner(p.typ, p.shard); ok {
+				continue
+			}
+		}
+		if shards, ok := n.typeShardsLocked(p.typ); !ok || p.shard < 0 || p.shard >= shards {
+			continue
+		}
+		if t == nil {
+			t = n.table.clone(0, n.self)
+		}
+		owner, ok := n.pickOwner(t, p.typ)
+		if !ok {
+			continue
+		}
+		m := t.shards[p.typ]
+		if m == nil {
+			m = map[int]wire.NodeAddress{}
+			t.shards[p.typ] = m
+		}
+		m[p.shard] = owner
+		added++
+	}
+	if added > 0 {
+		n.ctr.allocations.Add(int64(added))
+		t.epoch = n.nextEpochLocked()
+		n.setTableLocked(t, true)
+	}
+}
 
 func (n *Node) expirePendingLocked(now time.Time) {
-	n.resolvePendingLocked(now)
+	n.servePendingLocked(now)
 	for k, t := range n.asked {
 		if now.Sub(t) > n.cfg.RequestTimeout {
 			delete(n.asked, k)
@@ -206,7 +265,7 @@ func (n *Node) expirePendingLocked(now time.Time) {
 func (n *Node) completeLocked(p *pendingReq, owner wire.NodeAddress) {
 	if e := p.env; e != nil {
 		if owner == n.self {
-			if !e.region.boxes[p.shard].push(envelope{entityID: e.entityID, msg: e.msg}, nil) {
+			if !e.region.boxes[p.shard].pushParked(envelope{entityID: e.entityID, msg: e.msg}) {
 				n.ctr.mailboxDropped.Add(1)
 				n.logLimited("mailbox full; dropping a parked envelope", "type", p.typ, "shard", p.shard)
 			}

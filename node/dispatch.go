@@ -316,16 +316,32 @@ func (n *Node) deliverLocal(path string, msg any) error {
 		r := h.region
 		shard := ring.Shard(env.EntityID, r.typ.Shards)
 		owner := n.route.Load().owners[r.idx][shard]
-		if owner == n.self || owner.IsZero() {
+		if owner == n.self {
 			if !r.boxes[shard].push(envelope{entityID: env.EntityID, msg: env.Message}, nil) {
 				n.ctr.mailboxDropped.Add(1)
 				return ErrUndeliverable
 			}
 			return nil
 		}
-		frame, err := n.reg.AppendMessageFrame(nil, wire.NodeURI(n.cfg.System, owner, path), n.senderURI, env, n.cfg.MaxFrameSize)
+		to := owner
+		if to.IsZero() {
+			to = n.self // receivers look only at the target's path
+		}
+		frame, err := n.reg.AppendMessageFrame(nil, wire.NodeURI(n.cfg.System, to, path), n.senderURI, env, n.cfg.MaxFrameSize)
 		if err != nil {
 			return err
+		}
+		if owner.IsZero() {
+			// Unallocated: wait for the owner like an envelope from a
+			// client (delivering here could start a second instance).
+			n.mu.Lock()
+			ok := n.locateLocked(&pendingReq{typ: r.typ.Name, shard: shard,
+				env: &parkedEnv{region: r, entityID: env.EntityID, msg: env.Message, body: frame[wire.FrameHeaderLen:]}})
+			n.mu.Unlock()
+			if !ok {
+				return ErrUndeliverable
+			}
+			return nil
 		}
 		if !n.sendNode(owner, frame) {
 			return ErrUndeliverable

@@ -73,16 +73,25 @@ type envelope struct {
 // mailbox is a bounded FIFO of one shard (all its entities) or one
 // service. At most one worker runs a mailbox at a time (scheduled), which
 // keeps every entity's messages in arrival order with no goroutine per
-// entity. A full mailbox refuses the message and remembers the connection,
-// which stops reading until the worker has drained the mailbox to half.
+// entity. A full mailbox (size messages) refuses the message and remembers
+// the connection, which stops reading until the worker has drained the
+// mailbox to half.
+//
+// Envelopes that were parked while their shard had no owner cannot pause
+// anything when they are released, so pushParked may take the mailbox past
+// size, up to size + Config.MaxPendingRequests (the bound of the parked
+// queue they come from); the ring grows for them and stays grown. Beyond
+// that they are dropped and counted (Stats.MailboxDropped).
 type mailbox struct {
 	n      *Node
 	region *region // nil for a service
 	shard  int
 	svc    *Service // nil for a region shard
+	size   int      // Config.MailboxSize: the bound for push
+	limit  int      // size + Config.MaxPendingRequests: the bound for pushParked
 
 	mu        sync.Mutex
-	ring      []envelope // guarded by mu
+	ring      []envelope // len >= size; grows up to limit; guarded by mu
 	head      int        // guarded by mu
 	count     int        // guarded by mu
 	scheduled bool       // in the run queue or running; guarded by mu
@@ -94,6 +103,7 @@ type mailbox struct {
 
 func (n *Node) newMailbox(r *region, shard int, svc *Service) *mailbox {
 	return &mailbox{n: n, region: r, shard: shard, svc: svc,
+		size: n.cfg.MailboxSize, limit: n.cfg.MailboxSize + n.cfg.MaxPendingRequests,
 		ring: make([]envelope, n.cfg.MailboxSize), entities: map[string]Entity{}}
 }
 
@@ -101,13 +111,37 @@ func (n *Node) newMailbox(r *region, shard int, svc *Service) *mailbox {
 // set, wakes from once there is room.
 func (m *mailbox) push(e envelope, from *link) bool {
 	m.mu.Lock()
-	if m.count == len(m.ring) {
+	if m.count >= m.size {
 		if from != nil && !slices.Contains(m.waiters, from) {
 			m.waiters = append(m.waiters, from)
 		}
 		m.mu.Unlock()
 		return false
 	}
+	return m.appendLocked(e)
+}
+
+// pushParked queues a released parked envelope, growing the ring past size
+// if needed (see the type comment); false when the mailbox holds limit.
+func (m *mailbox) pushParked(e envelope) bool {
+	m.mu.Lock()
+	if m.count >= m.limit {
+		m.mu.Unlock()
+		return false
+	}
+	if m.count == len(m.ring) {
+		grown := make([]envelope, min(2*len(m.ring), m.limit))
+		for i := range m.count {
+			grown[i] = m.ring[(m.head+i)%len(m.ring)]
+		}
+		m.ring, m.head = grown, 0
+	}
+	return m.appendLocked(e)
+}
+
+// appendLocked adds e (room checked by the caller), unlocks m.mu and
+// schedules the mailbox if it was idle.
+func (m *mailbox) appendLocked(e envelope) bool {
 	m.ring[(m.head+m.count)%len(m.ring)] = e
 	m.count++
 	depth := m.count
@@ -163,7 +197,7 @@ func (n *Node) worker() {
 		batch = batch[:0]
 		m.mu.Lock()
 		var wake []*link
-		if len(m.waiters) > 0 && m.count <= len(m.ring)/2 {
+		if len(m.waiters) > 0 && m.count <= m.size/2 {
 			wake = m.waiters
 			m.waiters = nil
 		}

@@ -72,7 +72,13 @@ func TestFullMailboxPausesTheConnection(t *testing.T) {
 		t.Fatalf("processed %d while blocked", p)
 	}
 	close(release)
-	waitStat(t, "all processed", func() bool { return processed.Load() == total })
+	deadline := time.Now().Add(15 * time.Second)
+	for processed.Load() != total {
+		if time.Now().After(deadline) {
+			t.Fatalf("processed %d of %d; stats %+v", processed.Load(), total, n.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	st := n.Stats()
 	if st.MailboxDropped != 0 || st.MailboxHighWater > 8 {
 		t.Fatalf("dropped %d, high water %d (mailbox 8)", st.MailboxDropped, st.MailboxHighWater)
