@@ -182,6 +182,7 @@ func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*
 		c.stats.drop(DropEncode, 1)
 		return nil, err
 	}
+	leader := c.leaderForQuery() // takes c.mu: before et.mu (lock order)
 	et.mu.Lock()
 	defer et.mu.Unlock()
 	if e := &et.table.Load().entries[shard]; e.nc != nil {
@@ -209,7 +210,7 @@ func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*
 	q.msgs = append(q.msgs, heldMsg{payload: payload, at: now, askID: askID})
 	c.stats.tells.Inc()
 	if !q.inflight && !now.Before(q.next) {
-		et.queryLocked(shard, q, now, c.leaderForQuery())
+		et.queryLocked(shard, q, now, leader)
 	}
 	return nil, nil
 }
