@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -150,11 +151,18 @@ func BenchmarkAskPipelined(b *testing.B) {
 	}
 }
 
+// getCount asks one entity for its counter; a refusal by a full client
+// queue is flow control and is retried, as in cmd/loadgen.
 func (s *stack) getCount(ctx context.Context, id string) (int64, error) {
-	r, err := engine.AskAs[workload.CountReply](ctx, s.c, s.ref, func(replyTo wire.Ref) any {
-		return engine.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: replyTo}}
-	})
-	return r.Value, err
+	for {
+		r, err := engine.AskAs[workload.CountReply](ctx, s.c, s.ref, func(replyTo wire.Ref) any {
+			return engine.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: replyTo}}
+		})
+		if err == nil || !errors.Is(err, engine.ErrBufferFull) || ctx.Err() != nil {
+			return r.Value, err
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
 }
 
 // counts returns the sum of every benchmark entity's counter, asking 32 at

@@ -131,6 +131,9 @@ func (t *engineTarget) Flush(ctx context.Context) error {
 	}
 }
 
+// ResetStats tells ResetStats to every node-stats instance, then asks each
+// one for its stats: a service handles its messages in arrival order, so the
+// reply proves the reset happened before any increment of the load.
 func (t *engineTarget) ResetStats(ctx context.Context) (int, error) {
 	insts, err := t.statsInstances(ctx)
 	if err != nil {
@@ -141,6 +144,13 @@ func (t *engineTarget) ResetStats(ctx context.Context) (int, error) {
 	for _, inst := range insts {
 		if err := inst.Ref.Tell(workload.ResetStats{}); err != nil {
 			firstErr = cmpErr(firstErr, err)
+			continue
+		}
+		_, err := engine.AskAs[workload.NodeStats](ctx, t.c, inst.Ref, func(replyTo wire.Ref) any {
+			return workload.GetStats{ReplyTo: replyTo}
+		})
+		if err != nil {
+			firstErr = cmpErr(firstErr, fmt.Errorf("node-stats on %s after ResetStats: %w", inst.Node, err))
 			continue
 		}
 		n++

@@ -54,11 +54,12 @@ type runner struct {
 	stopAt  atomic.Int64 // ns since start when the load stopped
 	done    chan struct{}
 
-	workers []*worker
-	asks    *recorder
-	asksOK  atomic.Int64
-	askErrs atomic.Int64
-	askErr1 atomic.Pointer[error] // first ask error, for the report
+	workers    []*worker
+	asks       *recorder
+	asksOK     atomic.Int64
+	askErrs    atomic.Int64
+	askRetries atomic.Int64
+	askErr1    atomic.Pointer[error] // first ask error, for the report
 }
 
 func newRunner(o *options, t target, ids []string, stderr io.Writer) *runner {
@@ -88,6 +89,7 @@ type loadResult struct {
 	asks        *hdrhistogram.Histogram
 	asksOK      int64
 	askErrs     int64
+	askRetries  int64
 	firstErr    error // first tell error, if any
 	firstAskErr error
 }
@@ -160,6 +162,7 @@ func (r *runner) run(ctx context.Context) loadResult {
 	res.asks = r.asks.final()
 	res.asksOK = r.asksOK.Load()
 	res.askErrs = r.askErrs.Load()
+	res.askRetries = r.askRetries.Load()
 	if e := r.askErr1.Load(); e != nil {
 		res.firstAskErr = *e
 	}
@@ -302,9 +305,7 @@ func (r *runner) asker(ctx context.Context, slot int) {
 			t0 = time.Since(r.start)
 		}
 		id := r.ids[rnd.IntN(len(r.ids))]
-		actx, cancel := context.WithTimeout(ctx, r.o.askTimeout)
-		_, err := r.t.GetCount(actx, id)
-		cancel()
+		err := r.askOnce(ctx, id)
 		lat := time.Since(r.start) - t0
 		if err != nil {
 			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
@@ -316,6 +317,24 @@ func (r *runner) asker(ctx context.Context, slot int) {
 		}
 		r.asksOK.Add(1)
 		r.asks.record(slot, lat)
+	}
+}
+
+// askOnce sends one GetCount. A refusal by a full client buffer is flow
+// control, as for tells: the ask is sent again after a backoff (counted in
+// ask_retries; the wait is part of its latency) until the load stops.
+func (r *runner) askOnce(ctx context.Context, id string) error {
+	backoff := retryBackoffMin
+	for {
+		actx, cancel := context.WithTimeout(ctx, r.o.askTimeout)
+		_, err := r.t.GetCount(actx, id)
+		cancel()
+		if err == nil || !r.t.Backpressure(err) || r.stopped.Load() {
+			return err
+		}
+		r.askRetries.Add(1)
+		time.Sleep(backoff)
+		backoff = min(2*backoff, retryBackoffMax)
 	}
 }
 

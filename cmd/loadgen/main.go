@@ -69,27 +69,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, open open
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	rep, err := execute(ctx, o, stderr, open)
+	ok := false
+	// The report is written as soon as it is complete, before the client
+	// and the embedded cluster shut down, so a slow shutdown never hides it.
+	err = execute(ctx, o, stderr, open, func(rep *report) error {
+		ok = rep.OK
+		if o.jsonOut {
+			return rep.writeJSON(stdout)
+		}
+		return rep.writeTable(stdout)
+	})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if o.jsonOut {
-		err = rep.writeJSON(stdout)
-	} else {
-		err = rep.writeTable(stdout)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "loadgen:", err)
-		return 1
-	}
-	if !rep.OK {
+	if !ok {
 		return 1
 	}
 	return 0
 }
 
-func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ *report, err error) {
+// closeTimeout bounds the shutdown of the client and the embedded cluster.
+const closeTimeout = 30 * time.Second
+
+// execute runs the whole load run and hands the finished report to emit,
+// then shuts everything down. An error from emit or from the shutdown is
+// returned.
+func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emit func(*report) error) (err error) {
 	rep := &report{
 		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		System: o.system, EntityType: o.entityType, Shards: o.shards, Entities: o.entities,
@@ -105,7 +111,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ 
 	if o.ceiling > 0 {
 		c, err := bench.Ceiling(ctx, bench.CeilingConfig{Duration: o.ceiling})
 		if err != nil {
-			return nil, fmt.Errorf("loadgen: ceiling: %w", err)
+			return fmt.Errorf("loadgen: ceiling: %w", err)
 		}
 		rep.CeilingFramesPerSec, rep.CeilingMBPerSec = c.FramesPerSec, c.MBPerSec
 		logf("raw loopback ceiling: %.0f frames/s, %.0f MB/s", c.FramesPerSec, c.MBPerSec)
@@ -113,13 +119,11 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ 
 
 	t, info, err := open(ctx, o, stderr)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if cerr := t.Close(cctx); cerr != nil && err == nil {
-			err = fmt.Errorf("loadgen: close: %w", cerr)
+		if cerr := closeTarget(t); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
 	rep.Cluster, rep.Nodes, rep.Transport = info.kind, info.nodes, t.Transport()
@@ -129,7 +133,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ 
 	if prefix == "" {
 		var b [4]byte
 		if _, err := rand.Read(b[:]); err != nil {
-			return nil, fmt.Errorf("loadgen: entity prefix: %w", err)
+			return fmt.Errorf("loadgen: entity prefix: %w", err)
 		}
 		prefix = "lg-" + hex.EncodeToString(b[:]) + "-"
 	}
@@ -143,7 +147,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ 
 		t0 := time.Now()
 		c := countAll(ctx, t, ids, o.verifyConcurrency, o.verifyRetries, o.askTimeout)
 		if c.failures > 0 {
-			return nil, fmt.Errorf("loadgen: warm-up: %d of %d entities did not answer GetCount: %w", c.failures, len(ids), c.firstErr)
+			return fmt.Errorf("loadgen: warm-up: %d of %d entities did not answer GetCount: %w", c.failures, len(ids), c.firstErr)
 		}
 		copy(baseline, c.values)
 		logf("warm-up: %d entities answered in %v", len(ids), time.Since(t0).Round(time.Millisecond))
@@ -162,11 +166,11 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ 
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
-			return nil, fmt.Errorf("loadgen: -cpuprofile: %w", err)
+			return fmt.Errorf("loadgen: -cpuprofile: %w", err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("loadgen: -cpuprofile: %w", err)
+			return fmt.Errorf("loadgen: -cpuprofile: %w", err)
 		}
 		defer func() {
 			pprof.StopCPUProfile()
@@ -228,7 +232,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ 
 	if o.memProfile != "" {
 		f, err := os.Create(o.memProfile)
 		if err != nil {
-			return nil, fmt.Errorf("loadgen: -memprofile: %w", err)
+			return fmt.Errorf("loadgen: -memprofile: %w", err)
 		}
 		runtime.GC()
 		werr := pprof.WriteHeapProfile(f)
@@ -236,7 +240,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ 
 			werr = cerr
 		}
 		if werr != nil {
-			return nil, fmt.Errorf("loadgen: -memprofile: %w", werr)
+			return fmt.Errorf("loadgen: -memprofile: %w", werr)
 		}
 	}
 
@@ -263,7 +267,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ 
 		rep.TellLagP999US = quantileUS(lr.tellLag, 99.9)
 		rep.TellLagMaxUS = float64(lr.tellLag.Max()) / 1e3
 	}
-	rep.Asks, rep.AskErrors = lr.asksOK, lr.askErrs
+	rep.Asks, rep.AskErrors, rep.AskRetries = lr.asksOK, lr.askErrs, lr.askRetries
 	rep.AskP50US = quantileUS(lr.asks, 50)
 	rep.AskP90US = quantileUS(lr.asks, 90)
 	rep.AskP99US = quantileUS(lr.asks, 99)
@@ -286,5 +290,24 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener) (_ 
 		rep.VerifyError = c.firstErr.Error()
 	}
 	rep.OK = rep.Lost == 0 && rep.UnverifiedEntities == 0
-	return rep, nil
+	return emit(rep)
+}
+
+// closeTarget shuts t down within closeTimeout. If Close itself does not
+// return in time (a shutdown that ignores its context), closeTarget gives up
+// waiting and reports it; the process is about to exit anyway.
+func closeTarget(t target) error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- t.Close(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("loadgen: close: %w", err)
+		}
+		return nil
+	case <-time.After(closeTimeout + 5*time.Second):
+		return fmt.Errorf("loadgen: close: still shutting down after %v; giving up", closeTimeout+5*time.Second)
+	}
 }

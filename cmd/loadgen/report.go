@@ -57,6 +57,7 @@ type report struct {
 
 	Asks       int64   `json:"asks"`
 	AskErrors  int64   `json:"ask_errors"`
+	AskRetries int64   `json:"ask_retries"` // GetCount resent after a full-buffer refusal
 	AsksPerSec float64 `json:"asks_per_sec"`
 	AskP50US   float64 `json:"ask_p50_us"`
 	AskP90US   float64 `json:"ask_p90_us"`
@@ -116,7 +117,7 @@ func (r *report) writeTable(w io.Writer) error {
 		p("tell lag", "p50 %s  p99 %s  p99.9 %s  max %s (from the intended send time)",
 			usStr(r.TellLagP50US), usStr(r.TellLagP99US), usStr(r.TellLagP999US), usStr(r.TellLagMaxUS))
 	}
-	p("asks", "%d ok, %d errors, %.0f/s", r.Asks, r.AskErrors, r.AsksPerSec)
+	p("asks", "%d ok, %d errors, %.0f/s (backpressure retries %d)", r.Asks, r.AskErrors, r.AsksPerSec, r.AskRetries)
 	p("ask latency", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s",
 		usStr(r.AskP50US), usStr(r.AskP90US), usStr(r.AskP99US), usStr(r.AskP999US), usStr(r.AskMaxUS))
 	if r.CeilingFramesPerSec > 0 {
