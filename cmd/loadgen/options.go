@@ -80,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&addrMap, "address-map", "", "logical=dial,... host:port pairs applied only when dialling (e.g. SSH tunnels)")
 
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send")
-	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "goroutines sending tells")
+	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "goroutines sending tells; 0 sends only asks (for ask latency and throughput)")
 	fs.IntVar(&o.entities, "entities", 1000, "distinct entity ids")
 	fs.StringVar(&o.entityPrefix, "entity-prefix", "", "entity id prefix (default: a fresh random prefix per run, so counters start at 0)")
 	fs.Float64Var(&o.rate, "rate", 0, "total tells/s; 0 sends as fast as the client accepts them")
@@ -160,8 +160,14 @@ func (o *options) validate() error {
 	if o.duration <= 0 {
 		bad = append(bad, fmt.Sprintf("-duration %v <= 0", o.duration))
 	}
-	if o.workers < 1 {
-		bad = append(bad, fmt.Sprintf("-workers %d < 1", o.workers))
+	if o.workers < 0 {
+		bad = append(bad, fmt.Sprintf("-workers %d < 0", o.workers))
+	}
+	if o.workers == 0 && o.askConcurrency == 0 {
+		bad = append(bad, "-workers 0 and -ask-concurrency 0: nothing to send")
+	}
+	if o.workers == 0 && o.rate > 0 {
+		bad = append(bad, "-rate needs -workers > 0")
 	}
 	if o.entities < 1 {
 		bad = append(bad, fmt.Sprintf("-entities %d < 1", o.entities))

@@ -172,6 +172,14 @@ func TestRunnerAccounting(t *testing.T) {
 			},
 		},
 		{
+			name: "asks only", m: &memTarget{}, args: []string{"-workers", "0", "-ask-concurrency", "4"}, wantCode: 0,
+			check: func(t *testing.T, got map[string]any) {
+				if num(t, got, "tells_sent") != 0 {
+					t.Errorf("got tells_sent %v, want 0", got["tells_sent"])
+				}
+			},
+		},
+		{
 			name: "paced", m: &memTarget{}, args: []string{"-rate", "20000", "-ask-rate", "500"}, wantCode: 0,
 			check: func(t *testing.T, got map[string]any) {
 				sent := num(t, got, "tells_sent")
@@ -186,6 +194,7 @@ func TestRunnerAccounting(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Later flags override earlier ones.
 			args := append([]string{"-duration", "300ms", "-entities", "50", "-workers", "3", "-ask-concurrency", "2", "-progress=false"}, tc.args...)
 			code, got, stderr := runJSON(t, tc.m, args...)
 			if code != tc.wantCode {
@@ -220,7 +229,7 @@ func TestRunProgressAndTable(t *testing.T) {
 
 func TestParseFlagsReportsEveryProblem(t *testing.T) {
 	var stderr bytes.Buffer
-	_, err := parseFlags([]string{"-shards", "0", "-workers", "0", "-transport", "carrier-pigeon", "-duration", "0s", "-tls-cert", "x"}, &stderr)
+	_, err := parseFlags([]string{"-shards", "0", "-workers", "-1", "-transport", "carrier-pigeon", "-duration", "0s", "-tls-cert", "x"}, &stderr)
 	if err == nil {
 		t.Fatal("got nil, want an error")
 	}
