@@ -58,6 +58,8 @@ type nodeConn struct {
 
 	batch []byte // owned by run
 
+	absentSince time.Time // guarded by Client.mu: first snapshot not listing the node
+
 	// fullErr is returned (shared, immutable) when q is full: a refusal
 	// under overload allocates nothing.
 	fullErr *BufferFullError
@@ -317,11 +319,11 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 			// first read after the handshake.
 			return fmt.Errorf("the node rejected the TLS session: %w", err)
 		}
-		if n == 0 && (errors.Is(err, io.EOF) || isReset(err)) {
-			return fmt.Errorf("node closed the connection before its handshake reply: %w", err)
-		}
 		if isTimeout(err) {
 			return fmt.Errorf("no handshake reply within %v: %w", c.cfg.HandshakeTimeout, err)
+		}
+		if n == 0 && (errors.Is(err, io.EOF) || isReset(err)) {
+			return fmt.Errorf("node closed the connection before its handshake reply: %w", err)
 		}
 		return fmt.Errorf("reading handshake reply: %w", err)
 	}

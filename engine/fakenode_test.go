@@ -47,7 +47,8 @@ type fakeCluster struct {
 	// allocate picks the owner of a new shard (default: shard % len(nodes)).
 	allocate func(typ string, shard int) int
 	// autoAllocate: the coordinator allocates on GetShardLocation.
-	noPush bool // do not push snapshots to subscribers on changes
+	noPush bool         // do not push snapshots to subscribers on changes
+	gone   map[int]bool // nodes left out of snapshots (departed members)
 }
 
 type fakeNode struct {
@@ -373,6 +374,9 @@ func (cl *fakeCluster) snapshot() wire.TopologySnapshot {
 		Registry:         slices.Clone(cl.registry),
 	}
 	for i, nd := range cl.nodes {
+		if cl.gone[i] {
+			continue
+		}
 		ts.Members = append(ts.Members, wire.Member{Address: nd.addr, Status: wire.StatusUp, ID: "node-" + string(rune('0'+i))})
 	}
 	if cl.leader >= 0 {

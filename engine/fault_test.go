@@ -358,3 +358,45 @@ func TestStats(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// Subscriptions follow the leader without accumulating; connections to
+// departed nodes are collected.
+func TestSubscriptionPruneAndConnGC(t *testing.T) {
+	cl := newFakeCluster(t, 3)
+	c := dialFake(t, cl, func(cfg *Config) {
+		cfg.LivenessWindow = 200 * time.Millisecond
+		cfg.RefreshInterval = 50 * time.Millisecond
+	})
+	for _, l := range []int{1, 2} {
+		cl.setLeader(l)
+		cl.pushAll()
+		waitFor(t, "subscribed to the new leader", func() bool {
+			return countMsgs[wire.SubscribeTopology](cl.nodes[l], wire.PathTopology) > 0
+		})
+	}
+	waitFor(t, "former leader unsubscribed", func() bool {
+		return countMsgs[wire.UnsubscribeTopology](cl.nodes[1], wire.PathTopology) > 0
+	})
+	c.mu.Lock()
+	n := len(c.topo.subscribed)
+	c.mu.Unlock()
+	if n > 2 {
+		t.Fatalf("%d subscriptions, want primary + leader", n)
+	}
+	// Node 1 departs: out of the membership, then killed.
+	cl.mu.Lock()
+	cl.gone = map[int]bool{1: true}
+	cl.mu.Unlock()
+	gone := cl.nodes[1].addr
+	cl.nodes[1].kill()
+	waitFor(t, "connection to the departed node collected", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, nc := range c.connList {
+			if nc.addr == gone {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -139,6 +139,7 @@ func (c *Client) onSnapshot(nc *nodeConn, ts *wire.TopologySnapshot) {
 	if c.topo.hasLeader {
 		c.subscribeLocked(c.connLocked(c.topo.leader))
 	}
+	c.pruneSubscriptionsLocked()
 
 	// Allocations: a newer epoch is the full truth; the same epoch merges.
 	if newer {
@@ -159,6 +160,7 @@ func (c *Client) onSnapshot(nc *nodeConn, ts *wire.TopologySnapshot) {
 	}
 
 	c.applyRegistryLocked(ts.Registry)
+	c.collectConnsLocked(ts.Members, now)
 
 	if !c.topo.haveFirst {
 		c.topo.haveFirst = true
@@ -196,6 +198,67 @@ func (c *Client) onLocation(nc *nodeConn, typeName string, loc *wire.ShardLocati
 	}
 	m[loc.ShardID] = loc.Node
 	et.applyLocation(loc.ShardID, c.connLocked(loc.Node))
+}
+
+// pruneSubscriptionsLocked keeps the subscriptions on the primary and the
+// leader only: a former leader is unsubscribed so that subscriptions (and
+// the snapshots they bring) do not accumulate as leadership moves.
+func (c *Client) pruneSubscriptionsLocked() {
+	leader := c.leaderConnLocked()
+	for nc := range c.topo.subscribed {
+		if nc == c.topo.primary || nc == leader {
+			continue
+		}
+		if nc.state.Load() == connUp {
+			_ = nc.sendMsg(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
+		}
+		delete(c.topo.subscribed, nc)
+	}
+}
+
+// collectConnsLocked stops connections to nodes that have been absent
+// from the membership for 3*LivenessWindow and that nothing refers to
+// (static contact, primary, leader, route table): a departed node's
+// connection would otherwise retry forever.
+func (c *Client) collectConnsLocked(members []wire.Member, now time.Time) {
+	var keep []*nodeConn
+	for _, nc := range c.connList {
+		present := slices.ContainsFunc(members, func(m wire.Member) bool {
+			return m.Address == nc.addr && m.Status != wire.StatusRemoved
+		})
+		switch {
+		case present || slices.Contains(c.topo.static, nc.addr) || nc == c.topo.primary || nc == c.leaderConnLocked():
+			nc.absentSince = time.Time{}
+		case nc.absentSince.IsZero():
+			nc.absentSince = now
+		case now.Sub(nc.absentSince) > 3*c.cfg.LivenessWindow && !c.routedLocked(nc):
+			c.log.Info("engine: dropping the connection to a departed node", "node", nc.addr.String())
+			nc.shutdown()
+			delete(c.topo.subscribed, nc)
+			c.topo.learned = slices.DeleteFunc(c.topo.learned, func(a wire.NodeAddress) bool { return a == nc.addr })
+			for a, x := range c.conns {
+				if x == nc {
+					delete(c.conns, a)
+				}
+			}
+			continue
+		}
+		keep = append(keep, nc)
+	}
+	clear(c.connList[len(keep):])
+	c.connList = keep
+}
+
+// routedLocked reports whether a route table points at nc.
+func (c *Client) routedLocked(nc *nodeConn) bool {
+	for _, et := range c.types {
+		for _, e := range et.table.Load().entries {
+			if e.nc == nc {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // subscribeLocked sends SubscribeTopology to nc once (refresh re-sends).

@@ -1,0 +1,232 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/puzpuzpuz/xsync/v4"
+
+	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
+)
+
+func TestConfigValidateReportsEverything(t *testing.T) {
+	cfg := Config{
+		ContactPoints:  []string{"nohost", "127.0.0.1:0"},
+		SystemName:     "a/b",
+		ClientHost:     "[::1]",
+		ClientPort:     70000,
+		AdvertisedPort: 5,
+		AddressMap:     map[string]string{"x": "127.0.0.1:1"},
+		Transport:      "quic",
+		AskTimeout:     -1,
+		ShardBuffer:    -3,
+		ReconnectMin:   time.Minute,
+		ReconnectMax:   time.Second,
+	}
+	cfg.EnsureDefaults()
+	err := cfg.Validate()
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v", err)
+	}
+	for _, want := range []string{"ContactPoints[0]", "ContactPoints[1]", "SystemName", "ClientHost", "ClientPort",
+		"AdvertisedPort", "AddressMap key", "Transport", "AskTimeout", "ShardBuffer", "ReconnectMin"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q not reported in: %v", want, err)
+		}
+	}
+	if len(ce.Problems) != 11 {
+		t.Errorf("%d problems, want 11: %v", len(ce.Problems), ce.Problems)
+	}
+	// The zero config is invalid only for its required fields.
+	var zero Config
+	zero.EnsureDefaults()
+	err = zero.Validate()
+	if !errors.As(err, &ce) || len(ce.Problems) != 2 {
+		t.Fatalf("zero config: %v", err)
+	}
+	good := Config{ContactPoints: []string{"127.0.0.1:25520"}, SystemName: "live"}
+	good.EnsureDefaults()
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawNode accepts one connection at a time and runs script on it.
+func rawNode(t *testing.T, script func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				script(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+// Handshake failures give clear typed errors, never a hang.
+func TestHandshakeFailures(t *testing.T) {
+	readHS := func(c net.Conn) bool {
+		_, _, err := readFrame(c)
+		return err == nil
+	}
+	cases := []struct {
+		name   string
+		script func(c net.Conn)
+		want   string
+	}{
+		{"silent", func(c net.Conn) { readHS(c); time.Sleep(time.Second) }, "no handshake reply"},
+		{"message first", func(c net.Conn) {
+			if readHS(c) {
+				_, _ = c.Write([]byte{0, 0, 0, 3, 1, 0, 0})
+			}
+		}, "expected a handshake frame"},
+		{"bad json", func(c net.Conn) {
+			if readHS(c) {
+				_, _ = c.Write([]byte{0, 0, 0, 3, 0, '{', '{'})
+			}
+		}, "bad handshake"},
+		{"other system", func(c net.Conn) {
+			if readHS(c) {
+				_, _ = c.Write(wire.AppendHandshakeFrame(nil, wire.Handshake{Host: "127.0.0.1", Port: 1, Zerohop: &wire.Extension{System: "other", Role: wire.RoleNode}}))
+			}
+		}, `system "other"`},
+		{"huge length", func(c net.Conn) {
+			if readHS(c) {
+				_, _ = c.Write([]byte{0x7f, 0, 0, 0, 0})
+			}
+		}, "out of range"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := rawNode(t, tc.script)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := Dial(ctx, Config{ContactPoints: []string{addr}, SystemName: "live", HandshakeTimeout: 200 * time.Millisecond})
+			if !errors.Is(err, ErrHandshake) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a handshake error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Bad input after the handshake closes that connection (typed error,
+// logged) and the client recovers on a new one.
+func TestBadInputClosesConnection(t *testing.T) {
+	cl := newFakeCluster(t, 1)
+	var once sync.Once
+	cl.nodes[0].setHook(func(fc *fakeConn, m fakeMsg) bool {
+		if _, ok := m.Msg.(wire.SubscribeTopology); !ok {
+			return false
+		}
+		bad := false
+		once.Do(func() { bad = true })
+		if bad {
+			// A frame whose header_len overflows its body.
+			fc.writeRaw([]byte{0, 0, 0, 6, 1, 0xff, 0xff, 0xff, 0xff, '{'})
+			return true
+		}
+		return false
+	})
+	cfg := Config{ContactPoints: cl.contacts(), SystemName: testSystem, Types: cl.reg, ReconnectMin: 20 * time.Millisecond}
+	c, err := Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.WaitTopology(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.Reconnects == 0 {
+		t.Fatalf("no reconnect after bad input: %+v", st)
+	}
+	ref, _ := c.EntityRef("counter", 32)
+	if _, err := getCount(ctx, c, ref, "after-bad-input"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fuzzClient is a client with no connection and no goroutine (closing, so
+// that snapshots cannot start any), for feeding frames to onFrame.
+func fuzzClient(t testing.TB) (*Client, *nodeConn) {
+	cfg := Config{ContactPoints: []string{"127.0.0.1:1"}, SystemName: testSystem, Types: testRegistry(t)}
+	cfg.EnsureDefaults()
+	c := &Client{cfg: cfg, reg: cfg.Types, log: slog.New(slog.DiscardHandler), identity: cfg.identity(),
+		clientSys: testSystem + "-client", conns: map[wire.NodeAddress]*nodeConn{}, types: map[string]*entityType{},
+		maintStop: make(chan struct{}), shutdownDone: make(chan struct{}), askPrefix: "0123456789abcdef"}
+	c.stats.tells = xsync.NewCounter()
+	c.epoch.Store(-1)
+	c.topo.init()
+	c.asks.init(c)
+	empty := map[string][]Instance{}
+	c.listings.Store(&empty)
+	c.rootCtx, c.rootCancel = context.WithCancel(context.Background())
+	c.rootCancel()
+	c.closing.Store(true)
+	c.subRef = c.clientRef(wire.PathTopologySub)
+	nc := newNodeConn(c, wire.NodeAddress{Host: "127.0.0.1", Port: 1})
+	nc.epoch.Store(0)
+	c.mu.Lock()
+	et := &entityType{c: c, name: "counter", numShards: 32, regionPath: "/_region-counter", coordPath: "/_coord-counter",
+		targets: map[*nodeConn]string{}, pending: map[int]*shardQuery{}}
+	et.table.Store(&routeTable{entries: make([]routeEntry, 32)})
+	c.types["counter"] = et
+	c.mu.Unlock()
+	return c, nc
+}
+
+func frameBody(t testing.TB, reg *wire.Registry, target string, msg any) []byte {
+	f, err := reg.AppendMessageFrame(nil, target, "casty://live@127.0.0.1:1/", msg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f[wire.FrameHeaderLen:]
+}
+
+// FuzzOnFrame: arbitrary frame bodies never panic the dispatch.
+func FuzzOnFrame(f *testing.F) {
+	reg := testRegistry(f)
+	base := "casty://live-client@127.0.0.1:0"
+	na := wire.NodeAddress{Host: "127.0.0.1", Port: 2}
+	f.Add(frameBody(f, reg, base+"/_topology_sub", wire.TopologySnapshot{Leader: &na, AllocationEpoch: 3,
+		Members:          []wire.Member{{Address: na, Status: wire.StatusUp}},
+		ShardAllocations: map[string]map[int]wire.ShardAllocation{"counter": {1: {Primary: na}}},
+		Registry:         []wire.ServiceEntry{{Key: "k", Node: na, Path: "/p"}}}))
+	f.Add(frameBody(f, reg, base+"/_proxy-counter", wire.ShardLocation{ShardID: 4, Node: na}))
+	f.Add(frameBody(f, reg, base+"/_ask/0123456789abcdef0000000000000001", workload.CountReply{EntityID: "x", Value: 1}))
+	f.Add(frameBody(f, reg, base+"/_ask/zz", 1))
+	f.Add([]byte{0, 0, 0, 2, '{', '}'})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c, nc := fuzzClient(t)
+		err := c.onFrame(nc, wire.FrameMessage, body)
+		if err == nil && len(body) >= 4 && int(binary.BigEndian.Uint32(body)) > len(body)-4 {
+			t.Fatalf("accepted an overflowing header_len")
+		}
+	})
+}
