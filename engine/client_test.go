@@ -79,6 +79,31 @@ func TestTellAsk(t *testing.T) {
 	}
 }
 
+func TestEntityRefCache(t *testing.T) {
+	cl := newFakeCluster(t, 1)
+	c := dialFake(t, cl, nil)
+	a, err := c.EntityRef("counter", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := c.EntityRef("counter", 32)
+	if a != b {
+		t.Fatal("EntityRef not cached")
+	}
+	var sm *ShardsMismatchError
+	if _, err := c.EntityRef("counter", 100); !errors.As(err, &sm) || sm.Have != 32 || sm.Got != 100 {
+		t.Fatalf("different numShards: got %v", err)
+	}
+	for _, bad := range []struct {
+		typ string
+		n   int
+	}{{"", 3}, {"a/b", 3}, {"x", 0}, {"x", -1}} {
+		if _, err := c.EntityRef(bad.typ, bad.n); err == nil {
+			t.Fatalf("EntityRef(%q, %d) accepted", bad.typ, bad.n)
+		}
+	}
+}
+
 func TestDialFailsWithEveryCause(t *testing.T) {
 	ctx := context.Background()
 	_, err := Dial(ctx, Config{ContactPoints: []string{"127.0.0.1:1", "127.0.0.1:2"}, SystemName: "live"})

@@ -228,6 +228,7 @@ func (nc *nodeConn) writeLoop(l link) error {
 			}
 			c.stats.framesWritten.Add(uint64(n))
 			c.stats.bytesWritten.Add(uint64(len(nc.batch)))
+			c.stats.writes.Add(1)
 			if cap(nc.batch) > 4*limit {
 				nc.batch = nil
 			}

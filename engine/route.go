@@ -42,6 +42,7 @@ type entityType struct {
 	proxyRef   wire.Ref
 
 	table atomic.Pointer[routeTable]
+	ref   *EntityRef // the one EntityRef of this type
 
 	mu      sync.Mutex
 	targets map[*nodeConn]string // guarded by mu; /_region-<type> URI per owner
@@ -95,7 +96,7 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 		if et.numShards != numShards {
 			return nil, &ShardsMismatchError{Type: typeName, Have: et.numShards, Got: numShards}
 		}
-		return &EntityRef{et: et}, nil
+		return et.ref, nil
 	}
 	et := &entityType{
 		c:          c,
@@ -107,10 +108,11 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 		targets:    make(map[*nodeConn]string),
 		pending:    make(map[int]*shardQuery),
 	}
+	et.ref = &EntityRef{et: et}
 	et.table.Store(&routeTable{entries: make([]routeEntry, numShards)})
 	et.applyAllocs(c.topo.allocs[typeName], true, time.Now())
 	c.types[typeName] = et
-	return &EntityRef{et: et}, nil
+	return et.ref, nil
 }
 
 // Tell sends msg to entity entityID, wrapped in a ShardEnvelope, on the

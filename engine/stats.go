@@ -45,8 +45,9 @@ type Stats struct {
 	TellsQueued   uint64 // Tell/service Tell messages accepted (queued or buffered)
 	FramesWritten uint64 // frames written to connections
 	BytesWritten  uint64
-	Buffered      int64 // messages held now, waiting for a shard location
-	Queued        int64 // frames in connection queues now
+	Writes        uint64 // write calls (FramesWritten/Writes is the batching factor)
+	Buffered      int64  // messages held now, waiting for a shard location
+	Queued        int64  // frames in connection queues now
 
 	Drops map[string]uint64 // by Drop* reason; every reason present
 
@@ -84,6 +85,7 @@ type counters struct {
 	tells         *xsync.Counter
 	framesWritten atomic.Uint64
 	bytesWritten  atomic.Uint64
+	writes        atomic.Uint64
 	buffered      atomic.Int64
 	drops         [len(dropReasons)]atomic.Uint64
 
@@ -115,6 +117,7 @@ func (c *Client) Stats() Stats {
 		TellsQueued:       uint64(s.tells.Value()),
 		FramesWritten:     s.framesWritten.Load(),
 		BytesWritten:      s.bytesWritten.Load(),
+		Writes:            s.writes.Load(),
 		Buffered:          s.buffered.Load(),
 		Drops:             make(map[string]uint64, len(dropReasons)),
 		AsksOK:            s.asksOK.Load(),
