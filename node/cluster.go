@@ -27,15 +27,22 @@ type member struct {
 	downAt      time.Time
 }
 
-// isUp: alive and not leaving; the leader and allocation candidates come
-// from these (unreachable members stay up until memberlist declares them
-// dead, as in Casty).
-func (m *member) isUp() bool { return m.alive && !m.meta.Leaving }
+// isUp: alive, done joining and not leaving; the leader and allocation
+// candidates come from these (unreachable members stay up until memberlist
+// declares them dead, as in Casty).
+func (m *member) isUp() bool { return m.alive && !m.meta.Leaving && !m.meta.Joining }
+
+// isServing: alive and not leaving (up or joining). Such a member keeps
+// the shards the table gives it and its services stay in the registry; a
+// joining member only answers no GetShardLocation yet.
+func (m *member) isServing() bool { return m.alive && !m.meta.Leaving }
 
 func (m *member) status() wire.MemberStatus {
 	switch {
 	case m.alive && m.meta.Leaving:
 		return wire.StatusLeaving
+	case m.alive && m.meta.Joining:
+		return wire.StatusJoining
 	case m.alive:
 		return wire.StatusUp
 	case m.left:
@@ -143,11 +150,21 @@ func (n *Node) join(ctx context.Context) error {
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+	// memberlist's join did a push/pull with the seeds, which merged the
+	// cluster's table: this node is up from now on.
 	n.mu.Lock()
 	n.synced = true
+	n.meta.Joining = false
+	if m := n.members[n.self]; m != nil {
+		m.meta.Joining = false
+	}
+	n.snapDirty = true
 	n.evalLeaderLocked()
 	n.mu.Unlock()
 	n.wake()
+	if err := n.ml.UpdateNode(n.cfg.Membership.TCPTimeout); err != nil {
+		n.log.Debug("update joined meta", "err", err)
+	}
 	return nil
 }
 
@@ -186,10 +203,14 @@ func (d *delegate) NotifyMsg(b []byte) {
 	case msgTable:
 		t, err := unmarshalTable(b[1:])
 		if err != nil {
-			d.n.log.Warn("dropping bad allocation table", "err", err)
+			d.n.ctr.gossipRejected.Add(1)
+			d.n.logLimited("dropping bad allocation table", "err", err)
 			return
 		}
 		d.n.mergeTable(t)
+	default:
+		d.n.ctr.gossipRejected.Add(1)
+		d.n.logLimited("dropping gossip message of unknown kind", "kind", b[0])
 	}
 }
 
@@ -207,7 +228,8 @@ func (d *delegate) LocalState(join bool) []byte {
 func (d *delegate) MergeRemoteState(b []byte, join bool) {
 	t, err := unmarshalTable(b)
 	if err != nil {
-		d.n.log.Warn("dropping bad remote state", "err", err)
+		d.n.ctr.gossipRejected.Add(1)
+		d.n.logLimited("dropping bad remote state", "err", err)
 		return
 	}
 	d.n.mergeTable(t)
@@ -254,19 +276,22 @@ func (b *tableBroadcast) Finished()       {}
 func (n *Node) onMember(nd *memberlist.Node, alive bool) {
 	addr, err := wire.ParseNodeAddress(nd.Name)
 	if err != nil {
-		n.log.Warn("ignoring member with a bad name", "name", nd.Name)
+		n.ctr.gossipRejected.Add(1)
+		n.logLimited("ignoring member with a bad name", "name", nd.Name)
 		return
 	}
 	meta, err := parseMeta(nd.Meta)
 	if err != nil && alive {
-		n.log.Warn("ignoring member with bad metadata", "member", nd.Name, "err", err)
+		n.ctr.gossipRejected.Add(1)
+		n.logLimited("ignoring member with bad metadata", "member", nd.Name, "err", err)
 		return
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	m := n.members[addr]
 	if alive && meta.System != n.cfg.System {
-		n.log.Warn("ignoring member of another system", "member", nd.Name, "system", meta.System)
+		n.ctr.gossipRejected.Add(1)
+		n.logLimited("ignoring member of another system", "member", nd.Name, "system", meta.System)
 		return
 	}
 	now := time.Now()
@@ -616,7 +641,7 @@ func (n *Node) rebalanceInto(t *allocTable) int {
 		m := t.shards[typ]
 		for _, s := range slices.Sorted(maps.Keys(m)) {
 			owner := m[s]
-			if om := n.members[owner]; om != nil && om.isUp() && om.hosts(typ) {
+			if om := n.members[owner]; om != nil && om.isServing() && om.hosts(typ) {
 				continue
 			}
 			if to, ok := n.pickOwner(t, typ); ok {

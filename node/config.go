@@ -27,6 +27,7 @@ const (
 	DefaultHandshakeTimeout     = 2 * time.Second
 	DefaultDialTimeout          = 2 * time.Second
 	DefaultPeerPendingLimit     = 8 << 20
+	DefaultLeaveTimeout         = 10 * time.Second
 	// DefaultPausedInboundLimit is how many bytes a paused gnet connection
 	// may buffer before its event loop blocks (see "Backpressure" in doc.go).
 	DefaultPausedInboundLimit = 4 << 20
@@ -134,9 +135,15 @@ type Config struct {
 	MaxSubscribers   int
 	HandshakeTimeout time.Duration // default 2s
 	DialTimeout      time.Duration // default 2s
-	// PeerPendingLimit bounds the bytes queued for a peer node while its
-	// connection is being dialled; default 8 MiB.
+	// PeerPendingLimit bounds the bytes queued for a peer node (while its
+	// connection is being dialled, or not read fast enough); past it the
+	// connection is closed and its bytes dropped (Stats.DroppedPeerBytes).
+	// Default 8 MiB.
 	PeerPendingLimit int
+	// LeaveTimeout bounds how long Close waits for the leader to move this
+	// node's shards to other members (Close's ctx may end it sooner).
+	// Default 10s.
+	LeaveTimeout time.Duration
 
 	Membership MembershipConfig
 }
@@ -207,6 +214,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PeerPendingLimit == 0 {
 		c.PeerPendingLimit = DefaultPeerPendingLimit
+	}
+	if c.LeaveTimeout == 0 {
+		c.LeaveTimeout = DefaultLeaveTimeout
 	}
 	m := &c.Membership
 	if m.ProbeInterval == 0 {
@@ -331,6 +341,7 @@ func (c Config) Validate() error {
 	dur("RequestTimeout", c.RequestTimeout)
 	dur("HandshakeTimeout", c.HandshakeTimeout)
 	dur("DialTimeout", c.DialTimeout)
+	dur("LeaveTimeout", c.LeaveTimeout)
 	m := c.Membership
 	dur("Membership.ProbeInterval", m.ProbeInterval)
 	dur("Membership.ProbeTimeout", m.ProbeTimeout)

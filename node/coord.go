@@ -87,6 +87,9 @@ func (n *Node) handleShardLocation(typ string, loc wire.ShardLocation) {
 		}
 		kept = append(kept, p)
 	}
+	if len(kept) == len(n.pending) {
+		n.ctr.lateLocations.Add(1) // nothing waited for it (answered, expired, or a duplicate)
+	}
 	clear(n.pending[len(kept):])
 	n.pending = kept
 }
@@ -169,6 +172,7 @@ func (n *Node) askLeaderLocked(typ string, shard int, now time.Time) {
 	frame, err := n.reg.AppendMessageFrame(n.scratch[:0], wire.NodeURI(n.cfg.System, n.leader, wire.PathCoordPrefix+typ),
 		n.senderURI, msg, n.cfg.MaxFrameSize)
 	if err != nil {
+		n.ctr.droppedReplies.Add(1)
 		n.log.Error("encode GetShardLocation", "err", err)
 		return
 	}
@@ -283,6 +287,7 @@ func (n *Node) replyLocationLocked(ref wire.Ref, via *link, shard int, owner wir
 	frame, err := n.reg.AppendMessageFrame(n.scratch[:0], ref.String(), n.senderURI,
 		wire.ShardLocation{ShardID: shard, Node: owner, Replicas: []wire.NodeAddress{}}, n.cfg.MaxFrameSize)
 	if err != nil {
+		n.ctr.droppedReplies.Add(1)
 		n.log.Error("encode ShardLocation", "err", err)
 		return
 	}

@@ -71,7 +71,10 @@ func (n *Node) handleFrame(l *link, typ byte, body []byte) result {
 		return resOK
 	}
 	if typ != wire.FrameMessage {
-		return resOK // a second handshake or an unknown type: ignored, as Casty does
+		// A second handshake or an unknown type: ignored (counted), as
+		// Casty ignores them.
+		n.ctr.unexpected.Add(1)
+		return resOK
 	}
 	return n.handleMessage(l, body)
 }

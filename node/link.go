@@ -278,6 +278,7 @@ func (l *link) teardown(cause error) {
 			}
 			n.peersMu.Unlock()
 		} else {
+			n.ctr.droppedClientB.Add(int64(dropped))
 			n.ctr.open.Add(-1)
 			if p := l.peer.Load(); p != nil {
 				n.clientMu.Lock()

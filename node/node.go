@@ -152,6 +152,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.shutdownTransport(context.Background())
 		return nil, fmt.Errorf("node: metadata: %w", err)
 	}
+	m.Joining = len(cfg.Seeds) > 0 // until join has merged the cluster's table
 	n.meta = m
 	n.startWorkers()
 	if err := n.startMembership(); err != nil {
@@ -341,8 +342,11 @@ func (n *Node) Pause() { n.gate.pause() }
 func (n *Node) Resume() { n.gate.resume() }
 
 // waitShardsMoved waits until the table no longer assigns any shard to this
-// node, or ctx ends, or (when no other member hosts our types) at once.
+// node, or ctx ends, or LeaveTimeout passes, or (when no other member is up)
+// at once.
 func (n *Node) waitShardsMoved(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.LeaveTimeout)
+	defer cancel()
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -462,6 +466,7 @@ func (n *Node) housekeeping() {
 		n.sweepSubscribersLocked()
 		n.expireHandshakes(now)
 		n.expirePendingLocked(now)
+		n.expirePeerFailures(now)
 		periodic := now.Sub(n.lastPush) >= n.cfg.TopologyPushInterval
 		if n.snapDirty || periodic {
 			n.pushSnapshotLocked(now)

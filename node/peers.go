@@ -42,6 +42,18 @@ func (n *Node) peerLink(addr wire.NodeAddress) *link {
 	return l
 }
 
+// expirePeerFailures forgets failed dials older than peerRetry, so that
+// peerFail holds at most the members that failed in the last peerRetry.
+func (n *Node) expirePeerFailures(now time.Time) {
+	n.peersMu.Lock()
+	for a, t := range n.peerFail {
+		if now.Sub(t) >= peerRetry {
+			delete(n.peerFail, a)
+		}
+	}
+	n.peersMu.Unlock()
+}
+
 // registerWith registers l and adds delta goroutines to the node's wait
 // group under linksMu, so that nothing is added once shutdown began.
 func (n *Node) registerWith(l *link, delta int) bool {

@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zerohop/zerohop/wire"
 )
@@ -253,7 +255,9 @@ func (n *Node) runBatch(m *mailbox, ctx *Context, batch []envelope, i int) (next
 // StopService stops the service at path: from now on messages to it are
 // dropped and counted (Stats.UnknownTargets), and it leaves the registry of
 // every member's snapshots once this node's metadata has been gossiped.
-func (n *Node) StopService(path string) error {
+// It waits for that gossip to go out until ctx ends (at most
+// Membership.TCPTimeout); the service is stopped either way.
+func (n *Node) StopService(ctx context.Context, path string) error {
 	h, ok := n.paths[path]
 	if !ok || h.kind != pkService {
 		return errors.New("node: no service at " + path)
@@ -275,5 +279,9 @@ func (n *Node) StopService(path string) error {
 	n.snapDirty = true
 	n.mu.Unlock()
 	n.wake()
-	return n.ml.UpdateNode(n.cfg.Membership.TCPTimeout)
+	timeout := n.cfg.Membership.TCPTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	return n.ml.UpdateNode(max(timeout, time.Millisecond))
 }

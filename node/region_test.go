@@ -169,7 +169,7 @@ func TestStoppedServiceLeavesTheRegistry(t *testing.T) {
 	c := startCluster(t, 3, nodetest.Options{})
 	w := watch(t, c.Addr(0), clientID)
 	w.waitFor(t, "3 services", 10*time.Second, func(ts wire.TopologySnapshot) bool { return len(ts.Registry) == 3 })
-	if err := c.Node(1).StopService(workload.StatsPath); err != nil {
+	if err := c.Node(1).StopService(context.Background(), workload.StatsPath); err != nil {
 		t.Fatal(err)
 	}
 	ts := w.waitFor(t, "service gone", 10*time.Second, func(ts wire.TopologySnapshot) bool { return len(ts.Registry) == 2 })
@@ -178,7 +178,7 @@ func TestStoppedServiceLeavesTheRegistry(t *testing.T) {
 			t.Fatalf("stopped service still listed: %+v", e)
 		}
 	}
-	if err := c.Node(1).StopService("/nope"); err == nil {
+	if err := c.Node(1).StopService(context.Background(), "/nope"); err == nil {
 		t.Fatal("StopService of an unknown path succeeded")
 	}
 }

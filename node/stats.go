@@ -22,11 +22,13 @@ type Stats struct {
 	FramingErrors       int64 // framing errors and oversized frames (connection closed)
 	DecodeFailures      int64 // messages dropped because they did not decode
 	UnknownTargets      int64 // messages to a path nobody serves (dropped)
-	UnexpectedMessages  int64 // decoded messages of the wrong type for their path (dropped)
+	UnexpectedMessages  int64 // decoded messages of the wrong type for their path, and non-message frames after the handshake (dropped)
 	Forwarded           int64 // envelopes forwarded once to the owner
 	ForwardedReceived   int64 // envelopes received from a node that forwarded them
 	DroppedReplies      int64 // messages to a ref with no live connection
 	DroppedPeerBytes    int64 // bytes queued for a peer lost on a failed dial or a closed connection
+	DroppedClientBytes  int64 // bytes queued for a client lost when its connection closed
+	LateLocations       int64 // ShardLocation answers from the leader that no request waited for (dropped)
 	SlowConsumersCut    int64 // connections cut off at the outbound bound
 	MailboxFull         int64 // times a full mailbox paused a connection
 	MailboxDropped      int64 // messages dropped on a full mailbox where nothing could pause
@@ -37,12 +39,14 @@ type Stats struct {
 	Subscribers         int64 // current topology subscribers
 	SnapshotsPushed     int64 // snapshot frames queued to subscribers
 	SnapshotEncodes     int64 // snapshot payload encodings (one per change)
+	SnapshotsDropped    int64 // snapshot frames not sent: encoding failed or over MaxFrameSize
 	LocationsAnswered   int64 // ShardLocation replies sent
 	Allocations         int64 // shards allocated or re-allocated by this node as leader
 	RequestsExpired     int64 // GetShardLocation or parked envelopes dropped at their deadline
 	RequestsRejected    int64 // dropped because the pending queue was full or the request was invalid
 	TablesMerged        int64 // allocation tables adopted from other nodes
 	TablesIgnored       int64 // received tables older than ours
+	GossipRejected      int64 // gossip dropped: undecodable tables or state, members with a bad name, bad metadata or another system
 	Stalls              int64 // stalls detected by the watchdog
 	AllocationEpoch     int64 // current table epoch
 }
@@ -59,6 +63,7 @@ type counters struct {
 	entitiesStarted, entityPanics, subscribers, snapshotsPushed        atomic.Int64
 	snapshotEncodes, locationsAnswered, allocations, requestsExpired   atomic.Int64
 	requestsRejected, tablesMerged, tablesIgnored, stalls, epoch       atomic.Int64
+	droppedClientB, lateLocations, snapshotsDropped, gossipRejected    atomic.Int64
 }
 
 func newCounters() *counters {
@@ -99,6 +104,8 @@ func (c *counters) snapshot() Stats {
 		ForwardedReceived:   c.forwardedRecv.Load(),
 		DroppedReplies:      c.droppedReplies.Load(),
 		DroppedPeerBytes:    c.droppedPeerB.Load(),
+		DroppedClientBytes:  c.droppedClientB.Load(),
+		LateLocations:       c.lateLocations.Load(),
 		SlowConsumersCut:    c.slowCut.Load(),
 		MailboxFull:         c.mailboxFull.Load(),
 		MailboxDropped:      c.mailboxDropped.Load(),
@@ -109,12 +116,14 @@ func (c *counters) snapshot() Stats {
 		Subscribers:         c.subscribers.Load(),
 		SnapshotsPushed:     c.snapshotsPushed.Load(),
 		SnapshotEncodes:     c.snapshotEncodes.Load(),
+		SnapshotsDropped:    c.snapshotsDropped.Load(),
 		LocationsAnswered:   c.locationsAnswered.Load(),
 		Allocations:         c.allocations.Load(),
 		RequestsExpired:     c.requestsExpired.Load(),
 		RequestsRejected:    c.requestsRejected.Load(),
 		TablesMerged:        c.tablesMerged.Load(),
 		TablesIgnored:       c.tablesIgnored.Load(),
+		GossipRejected:      c.gossipRejected.Load(),
 		Stalls:              c.stalls.Load(),
 		AllocationEpoch:     c.epoch.Load(),
 	}

@@ -160,6 +160,9 @@ type nodeMeta struct {
 	Types    []metaType  `json:"t,omitempty"`
 	Services [][2]string `json:"r,omitempty"` // key, path
 	Leaving  bool        `json:"l,omitempty"`
+	// Joining: the node has not merged the cluster's table since it
+	// started (reported as joining; not a leader or allocation candidate).
+	Joining bool `json:"j,omitempty"`
 }
 
 type metaType struct {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +122,55 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if c := (Config{}).withDefaults(); c.Gossip != "127.0.0.1:0" {
 		t.Fatalf("gossip for port 0: %q", c.Gossip)
+	}
+}
+
+func TestMemberStatus(t *testing.T) {
+	tests := []struct {
+		name        string
+		m           member
+		want        wire.MemberStatus
+		up, serving bool
+	}{
+		{"alive", member{alive: true}, wire.StatusUp, true, true},
+		{"joining (table not merged yet)", member{alive: true, meta: nodeMeta{Joining: true}}, wire.StatusJoining, false, true},
+		{"leaving", member{alive: true, meta: nodeMeta{Leaving: true}}, wire.StatusLeaving, false, false},
+		{"dead", member{}, wire.StatusDown, false, false},
+		{"left", member{left: true}, wire.StatusRemoved, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.m.status(); got != tc.want {
+				t.Errorf("status %v, want %v", got, tc.want)
+			}
+			if got := tc.m.isUp(); got != tc.up {
+				t.Errorf("isUp %v, want %v", got, tc.up)
+			}
+			if got := tc.m.isServing(); got != tc.serving {
+				t.Errorf("isServing %v, want %v", got, tc.serving)
+			}
+		})
+	}
+}
+
+// TestJoiningMemberIsNotLeader: the lowest address does not lead while it
+// is joining, and keeps its shards through a rebalance.
+func TestJoiningMemberIsNotLeader(t *testing.T) {
+	typ := []metaType{{Name: "c", Shards: 4}}
+	n := &Node{self: addr(3), log: slog.New(slog.DiscardHandler), ctr: newCounters(), members: map[wire.NodeAddress]*member{
+		addr(1): {addr: addr(1), alive: true, meta: nodeMeta{Joining: true, Types: typ}},
+		addr(2): {addr: addr(2), alive: true, meta: nodeMeta{Types: typ}},
+		addr(3): {addr: addr(3), alive: true, meta: nodeMeta{Types: typ}},
+	}}
+	n.evalLeaderLocked()
+	if n.leader != addr(2) {
+		t.Fatalf("leader %v, want %v (lowest up; %v is joining)", n.leader, addr(2), addr(1))
+	}
+	tb := &allocTable{shards: map[string]map[int]wire.NodeAddress{"c": {0: addr(1), 1: addr(2)}}}
+	if moved := n.rebalanceInto(tb); moved != 0 {
+		t.Fatalf("rebalance moved %d shards, want 0 (a joining member keeps its shards)", moved)
+	}
+	if o, ok := n.pickOwner(tb, "c"); !ok || o != addr(3) {
+		t.Fatalf("new shard to %v, want %v (fewest shards among up members)", o, addr(3))
 	}
 }

@@ -85,7 +85,8 @@ func (n *Node) ensureSnapshotLocked() {
 	ts := n.buildSnapshotLocked()
 	b, err := n.reg.AppendValue(nil, ts)
 	if err != nil {
-		n.log.Error("encode topology snapshot", "err", err)
+		n.ctr.snapshotsDropped.Add(int64(len(n.subs)))
+		n.logLimited("encode topology snapshot", "err", err)
 		return
 	}
 	n.snapPayload = b
@@ -105,10 +106,12 @@ func (n *Node) sendSnapshotLocked(s *subscriber) {
 	buf, err := wire.EndFrame(buf, start, n.cfg.MaxFrameSize)
 	n.scratch = buf[:0]
 	if err != nil {
+		n.ctr.snapshotsDropped.Add(1)
 		n.logLimited("topology snapshot exceeds the frame limit", "err", err)
 		return
 	}
 	if !s.via.send(buf) {
+		n.ctr.snapshotsDropped.Add(1)
 		delete(n.subs, s.uri)
 		n.ctr.subscribers.Store(int64(len(n.subs)))
 		return
@@ -138,7 +141,7 @@ func (n *Node) buildSnapshotLocked() wire.TopologySnapshot {
 		if m.unreachable {
 			ts.Unreachable = append(ts.Unreachable, a)
 		}
-		if m.isUp() {
+		if m.isServing() {
 			for _, s := range m.meta.Services {
 				ts.Registry = append(ts.Registry, wire.ServiceEntry{Key: s[0], Node: a, Path: s[1]})
 			}
