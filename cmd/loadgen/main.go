@@ -178,6 +178,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 		}()
 	}
 
+	u0, s0 := cpuTime()
 	r := newRunner(o, t, ids, stderr)
 	lr := r.run(ctx)
 
@@ -189,6 +190,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 	if ferr != nil {
 		logf("flush: %v (%d still buffered); verifying anyway", ferr, t.Buffered())
 	}
+	u1, s1 := cpuTime()
 	if o.cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -244,6 +246,10 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 		}
 	}
 
+	rep.CPUUserS, rep.CPUSysS = (u1 - u0).Seconds(), (s1 - s0).Seconds()
+	if wall := (lr.sendElapsed + drain).Seconds(); wall > 0 {
+		rep.CPUCores = (rep.CPUUserS + rep.CPUSysS) / wall
+	}
 	rep.DurationS = lr.sendElapsed.Seconds()
 	rep.DrainS = drain.Seconds()
 	rep.TellsSent = lr.sent

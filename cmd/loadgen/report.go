@@ -38,6 +38,12 @@ type report struct {
 	DurationS float64 `json:"duration_s"` // the send phase
 	DrainS    float64 `json:"drain_s"`    // from the end of sending until the client had written everything
 
+	// CPU of this process (client, plus the nodes when embedded) over the
+	// send and drain phases; cpu_cores = (user + sys) / wall time.
+	CPUUserS float64 `json:"cpu_user_s"`
+	CPUSysS  float64 `json:"cpu_sys_s"`
+	CPUCores float64 `json:"cpu_cores"`
+
 	TellsSent          int64   `json:"tells_sent"`
 	TellsDelivered     int64   `json:"tells_delivered"`
 	TellsFailed        int64   `json:"tells_failed"`
@@ -102,6 +108,7 @@ func (r *report) writeTable(w io.Writer) error {
 		p("ask rate", "%.0f asks/s requested", r.AskRate)
 	}
 	p("duration", "%.2fs sending + %.3fs draining", r.DurationS, r.DrainS)
+	p("process CPU", "%.2fs user + %.2fs sys = %.2f cores", r.CPUUserS, r.CPUSysS, r.CPUCores)
 	p("tells sent", "%d", r.TellsSent)
 	p("tells delivered", "%d", r.TellsDelivered)
 	p("tells failed", "%d (abandoned %d, backpressure retries %d)", r.TellsFailed, r.TellsAbandoned, r.TellsRetried)
