@@ -246,6 +246,45 @@ func (c *Client) WaitTopology(ctx context.Context) error {
 	}
 }
 
+// Flush waits until every message accepted so far has been written to its
+// connection (held messages resolved and sent, queues drained), or ctx
+// ends. Messages refused or dropped meanwhile are counted, not waited
+// for. It does not stop new messages: concurrent producers can keep it
+// waiting until ctx ends.
+func (c *Client) Flush(ctx context.Context) error {
+	if c.closing.Load() {
+		return ErrClosed
+	}
+	poll := time.NewTicker(time.Millisecond)
+	defer poll.Stop()
+	for !c.flushed() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.shutdownDone:
+			return ErrClosed
+		case <-poll.C:
+		}
+	}
+	return nil
+}
+
+// flushed reports whether nothing is held and every live connection's
+// queue is drained.
+func (c *Client) flushed() bool {
+	if c.stats.buffered.Load() != 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, nc := range c.connList {
+		if nc.state.Load() == connUp && !nc.drained() {
+			return false
+		}
+	}
+	return true
+}
+
 // Close is Shutdown bounded by Config.CloseTimeout.
 func (c *Client) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CloseTimeout)
@@ -296,16 +335,7 @@ func (c *Client) shutdown(ctx context.Context) error {
 			_ = nc.sendMsg(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), unsub)
 		}
 	}
-	wait(func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		for _, nc := range c.connList {
-			if nc.state.Load() == connUp && !nc.drained() {
-				return false
-			}
-		}
-		return true
-	})
+	wait(c.flushed)
 	// 3. Stop everything.
 	close(c.maintStop)
 	c.rootCancel()

@@ -79,6 +79,35 @@ func TestTellAsk(t *testing.T) {
 	}
 }
 
+func TestFlush(t *testing.T) {
+	cl := newFakeCluster(t, 2)
+	c := dialFake(t, cl, nil)
+	ref, _ := c.EntityRef("counter", 32)
+	for i := 0; i < 500; i++ {
+		if err := ref.Tell(fmt.Sprintf("f-%d", i%7), workload.Increment{Amount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := c.Stats(); st.Buffered != 0 || st.Queued != 0 {
+		t.Fatalf("after Flush: %+v", st)
+	}
+	var total int64
+	waitFor(t, "delivery", func() bool {
+		total = 0
+		for _, nd := range cl.nodes {
+			for i := 0; i < 7; i++ {
+				total += nd.count(fmt.Sprintf("f-%d", i))
+			}
+		}
+		return total == 500
+	})
+}
+
 func TestEntityRefCache(t *testing.T) {
 	cl := newFakeCluster(t, 1)
 	c := dialFake(t, cl, nil)
