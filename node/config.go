@@ -36,7 +36,7 @@ const (
 // EntityType declares a sharded entity type hosted by the node: envelopes to
 // /_region-{Name} are delivered to the entity named by their entity_id,
 // created on first use by New. New is called on a worker goroutine and must
-// not block.
+// not block. A plain value (copied by Start).
 type EntityType struct {
 	Name   string
 	Shards int
@@ -46,6 +46,7 @@ type EntityType struct {
 // Service declares a discoverable service: Handler receives every message
 // sent to Path on this node, one at a time, and the node publishes
 // (Key, this node, Path) in the topology registry while it is a member.
+// A plain value (copied by Start; Handler is used as given).
 type Service struct {
 	Key     string
 	Path    string
@@ -53,6 +54,7 @@ type Service struct {
 }
 
 // MembershipConfig tunes hashicorp/memberlist and the unreachable detector.
+// A plain value; zero fields mean the defaults below.
 // The defaults are memberlist's LAN profile scaled down for loopback clusters
 // that must notice a failure within a few seconds: probing every 300 ms with
 // a 250 ms probe timeout and a suspicion multiplier of 4 declares an abruptly
@@ -78,8 +80,8 @@ type MembershipConfig struct {
 	JoinTimeout time.Duration
 }
 
-// Config configures a Node. The zero value of every field means its
-// documented default; Start copies the Config and never keeps the caller's
+// Config configures a Node. It is a plain value that may be copied; the
+// zero value of every field means its documented default; Start copies the Config and never keeps the caller's
 // pointers except TLS, PeerTLS, Registry, Logger, the entity factories and
 // service handlers, which it uses as given.
 type Config struct {
@@ -148,7 +150,7 @@ type Config struct {
 	Membership MembershipConfig
 }
 
-// ConfigError lists every problem Validate found.
+// ConfigError lists every problem Validate found. A plain value.
 type ConfigError struct {
 	Problems []string
 }

@@ -66,18 +66,24 @@
 // reader goroutine blocks until then. gnet still reads a paused socket into
 // its buffer; past Config.PausedInboundLimit the event loop itself waits
 // for room, which stops reading every connection of that loop (hard
-// backpressure, never a drop). Messages that arrive where nothing can be
-// paused (a parked envelope whose owner became known, local Tell) are
+// backpressure, never a drop). Envelopes parked while their shard had no
+// owner are released into the mailbox past MailboxSize if needed (up to
+// MailboxSize + MaxPendingRequests): nothing can be paused for them any
+// more. Messages that arrive where nothing can be paused (local Tell) are
 // dropped and counted when the mailbox is full (Stats.MailboxDropped).
 //
 // # Membership
 //
 // hashicorp/memberlist runs the gossip (Config.Gossip, default listen
 // port + 1000): memberlist's name is the node's advertised address, its
-// metadata carries system, entity types and services. States map to
-// Casty's MemberStatus: alive -> up (leaving once a graceful Close began),
-// dead -> down, left -> removed; down and removed members stay in snapshots
-// for Membership.DownRetention. memberlist does not expose its suspect
+// metadata carries system, entity types, services and the joining and
+// leaving flags. States map to Casty's MemberStatus: alive -> joining until
+// the node has merged the cluster's allocation table after starting with
+// seeds (its join's push/pull), then up; leaving once a graceful Close
+// began; dead -> down; left -> removed. Down and removed members stay in
+// snapshots for Membership.DownRetention. A joining member is neither a
+// leader nor an allocation candidate, but keeps any shard the table gives
+// it and its services stay in the registry. memberlist does not expose its suspect
 // state, so "unreachable" is this node's own view: an alive member without
 // a successful direct probe for Membership.UnreachableAfter times the
 // number of other members; down members are listed as unreachable too.
@@ -104,6 +110,12 @@
 // leader that adopts a table written by another node stops allocating and
 // re-takes leadership with a new term.
 //
+// The leader allocates shards that waiting requests need in one epoch, never
+// while it walks the waiting queue. Installing a table first releases the
+// envelopes parked for shards it now routes (to the mailbox or forwarded),
+// then publishes the route built from it, so a parked envelope is never
+// overtaken by a later one of the same connection.
+//
 // Any node answers GetShardLocation from its table once it has merged the
 // cluster's table (after its join's push/pull). A follower that does not
 // know the shard asks the leader over its own connection, with its own
@@ -123,12 +135,84 @@
 // allocating until a sync round has merged theirs; lower epochs never
 // replace higher ones, so a resumed node cannot roll the cluster back.
 //
+// # Bounds
+//
+// Every queue has a bound and a documented behaviour when it is full:
+//
+//	outbound bytes of a client connection  OutboundLimit (64 MiB): the
+//	                                       connection is cut off (SlowConsumersCut)
+//	outbound bytes to a member             min(OutboundLimit, PeerPendingLimit):
+//	                                       closed, bytes dropped (DroppedPeerBytes)
+//	entity and service mailboxes           MailboxSize: the connection pauses;
+//	                                       local Tell fails (MailboxDropped);
+//	                                       released parked envelopes may go to
+//	                                       MailboxSize+MaxPendingRequests, then
+//	                                       are dropped (MailboxDropped)
+//	paused gnet input                      PausedInboundLimit: the loop waits
+//	waiting GetShardLocation / envelopes   MaxPendingRequests: dropped
+//	                                       (RequestsRejected); each expires after
+//	                                       RequestTimeout (RequestsExpired)
+//	topology subscribers                   MaxSubscribers: refused (RequestsRejected)
+//	frames                                 MaxFrameSize: connection closed (FramingErrors)
+//	worker run queue                       one slot per mailbox (never full)
+//	table broadcasts                       one (a newer table replaces the older)
+//
+// Everything else that is dropped is counted in Stats as well: undecodable
+// messages, unknown paths, unexpected types, replies with no connection,
+// late ShardLocation answers, rejected gossip, snapshots not sent.
+//
 // # Concurrency and lifecycle
 //
-// A Node is safe for concurrent use. Every goroutine it starts (gnet loops,
-// workers, housekeeping, table publisher, sync rounds, TLS and peer
-// connection readers and writers) is stopped and waited for by Close and
-// Kill, both idempotent. Lock order: Node.mu, then peersMu / clientMu /
-// linksMu, then a link's mu; memberlist is never called with Node.mu held
-// (it calls the delegates under its own lock).
+// A Node is safe for concurrent use. Its goroutines, all owned by the Node
+// and stopped by Close and Kill (both idempotent, both wait): the gnet
+// engine and its event loops (waited through gnet.Run's return), the
+// workers, housekeeping, the table publisher, sync rounds, the TLS accept
+// loop, and a reader and a writer per TLS or dialled connection (a dial
+// goroutine becomes the reader). memberlist's own goroutines are stopped by
+// its Shutdown, which does not wait for them: a probe or stream handler in
+// flight may still call the delegates for a moment after Close returns;
+// the delegates only touch this node's state under its locks and start
+// nothing once it is closing.
+//
+// Node.mu guards the cluster state (members, table, leadership, pending
+// requests, subscribers, snapshot). The hot path takes no lock of the node:
+// the reader of a connection loads the route (atomic.Pointer, rebuilt on
+// every table change), pushes into the shard's mailbox (its own small
+// mutex) and takes Node.mu only for an unallocated shard.
+//
+// Lock order (a lock may be taken while holding those before it):
+//
+//	memberlist's internal locks (delegates run under them)
+//	  -> Node.mu
+//	    -> peersMu -> linksMu
+//	    -> clientMu
+//	    -> mailbox.mu, link.mu, the broadcast queue's lock, gate.mu (leaves)
+//
+// memberlist is never called with Node.mu held (it calls the delegates with
+// its own lock held). A link's mu is released before the link is torn down
+// (teardown takes linksMu, peersMu, clientMu); a mailbox's mu is released
+// before a paused connection is woken.
+//
+// # Limitations
+//
+// No quorum. A leader is the lowest up address in this node's view, so a
+// network partition elects a leader on each side and each side keeps
+// allocating (the minority too) under its own terms. When the partition
+// heals, tables replace each other by epoch, and equal epochs by the lower
+// writer address: every node converges on one table, but allocations made
+// on the losing side during the partition are lost, and during the
+// partition one shard may have an owner on each side (in different epochs
+// or in the two tables of one epoch). Entities are in memory: state of a
+// shard whose owner died or moved is gone.
+//
+// "Unreachable" is approximated: memberlist does not expose its suspect
+// state, so it is this node's own view of direct probes.
+//
+// Joining is reported only after a start with seeds; a node that re-syncs
+// after a stall keeps reporting up while it answers nothing from its table.
+//
+// Table pushes go to every alive member one after another over memberlist's
+// reliable channel: a member that is dead but not yet detected delays the
+// leader's answers that wait for replication by up to Membership.TCPTimeout
+// per push.
 package node

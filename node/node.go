@@ -21,7 +21,7 @@ import (
 )
 
 // Node is one cluster member. It is safe for concurrent use and must not be
-// copied. Create it with Start; stop it with Close (graceful) or Kill
+// copied; its zero value is not usable. Create it with Start; stop it with Close (graceful) or Kill
 // (abrupt, for tests).
 type Node struct {
 	cfg       Config

@@ -19,14 +19,16 @@ type Entity interface {
 	Receive(ctx *Context, msg any)
 }
 
-// EntityFunc adapts a function to Entity.
+// EntityFunc adapts a function to Entity. Its Receive is called as Entity
+// says: one message at a time per entity.
 type EntityFunc func(ctx *Context, msg any)
 
 // Receive calls f.
 func (f EntityFunc) Receive(ctx *Context, msg any) { f(ctx, msg) }
 
 // Context is what an entity or service gets with each message. It is owned
-// by one worker and valid only during Receive; do not keep it.
+// by one worker and valid only during Receive; do not keep it, copy it or
+// share it with another goroutine. Its zero value is not usable.
 type Context struct {
 	n        *Node
 	entityID string

@@ -57,7 +57,9 @@ func unixSeconds(nanos int64) float64 {
 }
 
 // Counter is the counter entity: Increment adds to its value, GetCount
-// replies CountReply. Owned by the node's worker that runs its shard.
+// replies CountReply. Owned by the node's worker that runs its shard: not
+// safe for concurrent use (the node never calls it concurrently). Created
+// by the factory that Configure installs; its zero value is not usable.
 type Counter struct {
 	id    string
 	value int64
@@ -75,7 +77,9 @@ func (c *Counter) Receive(ctx *node.Context, msg any) {
 	}
 }
 
-// StatsService is the node-stats service of one node.
+// StatsService is the node-stats service of one node: GetStats replies the
+// Tally as NodeStats, ResetStats zeroes it. Called one message at a time by
+// the node; Tally must be set.
 type StatsService struct {
 	Tally *Tally
 }
@@ -90,7 +94,7 @@ func (s *StatsService) Receive(ctx *node.Context, msg any) {
 	}
 }
 
-// Options selects the workload's settings; zero values are the defaults
+// Options selects the workload's settings (a plain value); zero values are the defaults
 // of WORKLOAD.md.
 type Options struct {
 	System     string // default DefaultSystem

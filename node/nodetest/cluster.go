@@ -14,7 +14,7 @@ import (
 	"github.com/zerohop/zerohop/workload"
 )
 
-// Options configures a LocalCluster; the zero value is the counter workload
+// Options configures a LocalCluster (a plain value); the zero value is the counter workload
 // of WORKLOAD.md (system "live", counter:32, node-stats at /stats, module
 // app_messages) with timings tuned for tests.
 type Options struct {
@@ -24,7 +24,8 @@ type Options struct {
 	Configure func(i int, cfg *node.Config)
 }
 
-// LocalCluster is a set of in-process nodes.
+// LocalCluster is a set of in-process nodes. Safe for concurrent use; must
+// not be copied; create it with StartLocalCluster.
 type LocalCluster struct {
 	opts Options
 

@@ -1,0 +1,64 @@
+package workload
+
+import (
+	"testing"
+
+	"github.com/zerohop/zerohop/node"
+	"github.com/zerohop/zerohop/wire"
+)
+
+func TestConfigureAndTally(t *testing.T) {
+	var cfg node.Config
+	tally, err := Configure(&cfg, Options{Module: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.System != DefaultSystem || len(cfg.Entities) != 1 || len(cfg.Services) != 1 {
+		t.Fatalf("config: system %q, %d entity types, %d services", cfg.System, len(cfg.Entities), len(cfg.Services))
+	}
+	if e := cfg.Entities[0]; e.Name != DefaultEntityType || e.Shards != DefaultShards {
+		t.Fatalf("entity type %s:%d, want %s:%d", e.Name, e.Shards, DefaultEntityType, DefaultShards)
+	}
+	if s := cfg.Services[0]; s.Key != StatsKey || s.Path != StatsPath {
+		t.Fatalf("service %s at %s, want %s at %s", s.Key, s.Path, StatsKey, StatsPath)
+	}
+	if name, ok := cfg.Registry.TypeName(Increment{}); !ok || name != "m.Increment" {
+		t.Fatalf("Increment registered as %q, %v; want m.Increment", name, ok)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.Entities[0].New("e1").(*Counter)
+	c.Receive(nil, Increment{Amount: 3})
+	c.Receive(nil, Increment{Amount: 4})
+	if c.value != 7 {
+		t.Fatalf("counter %d, want 7", c.value)
+	}
+	st := tally.Stats("n1")
+	if st.Node != "n1" || st.Increments != 2 || st.AmountTotal != 7 || st.Entities != 1 || st.FirstAt == 0 || st.LastAt < st.FirstAt {
+		t.Fatalf("stats %+v", st)
+	}
+	cfg.Services[0].Handler.Receive(nil, ResetStats{})
+	if st := tally.Stats("n1"); st.Increments != 0 || st.AmountTotal != 0 || st.FirstAt != 0 || st.LastAt != 0 || st.Entities != 1 {
+		t.Fatalf("stats after reset %+v", st)
+	}
+}
+
+func TestRegisterRoundTrip(t *testing.T) {
+	reg := wire.NewRegistry()
+	if err := Register(reg, ""); err != nil {
+		t.Fatal(err)
+	}
+	in := NodeStats{Node: "127.0.0.1:1", Increments: 5, AmountTotal: 9, Entities: 2, FirstAt: 1.5, LastAt: 2.25}
+	b, err := reg.AppendValue(nil, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := reg.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != in {
+		t.Fatalf("round trip %#v, want %#v", out, in)
+	}
+}
