@@ -114,6 +114,14 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run("ShardLocation from a client is dropped", func(t *testing.T) {
+		before := n.Stats().UnexpectedMessages
+		rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.8", Port: 0}, nil)
+		rc.send(wire.PathCoordPrefix+"counter", wire.ShardLocation{ShardID: 1, Node: wire.NodeAddress{Host: "10.0.0.1", Port: 1}})
+		waitStat(t, "unexpected message counted", func() bool { return n.Stats().UnexpectedMessages > before })
+		rc.snapshot() // the connection goes on
+	})
+
 	t.Run("first frame must be a handshake", func(t *testing.T) {
 		before := n.Stats().HandshakesRefused
 		conn := rawDial(t, addr)

@@ -145,6 +145,12 @@ func (n *Node) handleCoord(l *link, typ string, payload []byte) {
 	case wire.GetShardLocation:
 		n.handleGetShardLocation(l, typ, m)
 	case wire.ShardLocation:
+		if l == nil || !l.isNode {
+			// Only the leader answers our questions, over a node link; a
+			// client must not steer our waiting requests.
+			n.unexpected(l, wire.PathCoordPrefix+typ, v)
+			return
+		}
 		n.handleShardLocation(typ, m)
 	default:
 		n.unexpected(l, wire.PathCoordPrefix+typ, v)
