@@ -18,13 +18,13 @@ import (
 // (retryBackoffMin doubling up to retryBackoffMax) and sends the same message
 // again, so per-entity order is kept and the load settles at what the
 // cluster takes. Every retry is counted (tells_retried). After the load
-// stops, a tell still refused abandonGrace later is given up and counted as
+// stops, a tell still refused a grace period later is given up and counted as
 // failed (tells_abandoned is the part of tells_failed that this policy
 // caused). Any other Tell error counts as failed at once, without retry.
+// The grace is -drain-timeout: as long as the client gets to drain.
 const (
 	retryBackoffMin = 20 * time.Microsecond
 	retryBackoffMax = time.Millisecond
-	abandonGrace    = time.Second
 )
 
 // worker is one tell-sending goroutine's state. Counters are written only by
@@ -269,7 +269,7 @@ func (r *runner) tellOne(w *worker, idx int) {
 func (r *runner) retry(w *worker, idx int) error {
 	backoff := retryBackoffMin
 	for {
-		if r.stopped.Load() && time.Since(r.start)-time.Duration(r.stopAt.Load()) > abandonGrace {
+		if r.stopped.Load() && time.Since(r.start)-time.Duration(r.stopAt.Load()) > r.o.drainTimeout {
 			w.abandoned.Add(1)
 			return fmt.Errorf("loadgen: tell abandoned after the load stopped: client buffer still full")
 		}
@@ -308,7 +308,7 @@ func (r *runner) asker(ctx context.Context, slot int) {
 		err := r.askOnce(ctx, id)
 		lat := time.Since(r.start) - t0
 		if err != nil {
-			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			if errors.Is(err, errAskNotSent) || (errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 				return
 			}
 			r.askErrs.Add(1)
@@ -320,6 +320,10 @@ func (r *runner) asker(ctx context.Context, slot int) {
 	}
 }
 
+// errAskNotSent: an ask still refused by a full buffer when the load
+// stopped; it was never sent, so it is neither an ask nor an error.
+var errAskNotSent = errors.New("loadgen: ask not sent before the load stopped")
+
 // askOnce sends one GetCount. A refusal by a full client buffer is flow
 // control, as for tells: the ask is sent again after a backoff (counted in
 // ask_retries; the wait is part of its latency) until the load stops.
@@ -329,8 +333,11 @@ func (r *runner) askOnce(ctx context.Context, id string) error {
 		actx, cancel := context.WithTimeout(ctx, r.o.askTimeout)
 		_, err := r.t.GetCount(actx, id)
 		cancel()
-		if err == nil || !r.t.Backpressure(err) || r.stopped.Load() {
+		if err == nil || !r.t.Backpressure(err) {
 			return err
+		}
+		if r.stopped.Load() {
+			return errAskNotSent
 		}
 		r.askRetries.Add(1)
 		time.Sleep(backoff)

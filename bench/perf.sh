@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# bench/perf.sh: runs every measurement PERFORMANCE.md reports and leaves the
+# raw outputs in one directory (default: a new one under /tmp).
+#
+#   bash bench/perf.sh [OUTDIR]              # ceiling, load runs, scaling, benchmarks
+#   CASTY_SRC=<casty checkout> bash bench/perf.sh OUTDIR   # plus the real Casty v1 cluster runs
+#
+# Environment: RUNS (default 3) repeated runs whose median PERFORMANCE.md
+# quotes; DURATION (default 5s) per load run; BENCHTIME (default 1s) and
+# COUNT (default 3) for `go test -bench`; SKIP_BENCH=1 skips the Go
+# benchmarks; PY (default "env PYENV_VERSION=3.12.1 python3.12") for Casty.
+# Everything listens on 127.0.0.1 only and every process it starts is
+# stopped by its PID.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+OUT=${1:-$(mktemp -d /tmp/zerohop-perf.XXXXXX)}
+mkdir -p "$OUT"
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-5s}
+BENCHTIME=${BENCHTIME:-1s}
+COUNT=${COUNT:-3}
+PY=${PY:-env PYENV_VERSION=3.12.1 python3.12}
+
+echo "perf: writing to $OUT"
+{
+	echo "date: $(date -u +%FT%TZ)"
+	echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+	go version
+	echo "nproc: $(nproc)"
+	grep -m1 'model name' /proc/cpuinfo || true
+	echo "load: $(cat /proc/loadavg)"
+} | tee "$OUT/machine.txt"
+
+go build -o "$OUT/loadgen" ./cmd/loadgen
+go build -o "$OUT/ceiling" ./bench/cmd/ceiling
+
+# 1. Raw loopback ceiling on its own.
+"$OUT/ceiling" -duration 3s -runs "$RUNS" | tee "$OUT/ceiling.txt"
+
+lg() { # lg NAME ARGS...: one loadgen run, JSON to $OUT/NAME.json, progress to .log
+	local name=$1
+	shift
+	"$OUT/loadgen" -json "$@" >"$OUT/$name.json" 2>"$OUT/$name.log" || echo "perf: $name exited $? (see $name.json/.log)"
+}
+
+# 2. End to end, embedded 3-node cluster, both transports, with the ceiling
+#    measured in the same process right before the load.
+for tp in net gnet; do
+	for i in $(seq "$RUNS"); do
+		lg "e2e-$tp-$i" -duration "$DURATION" -transport "$tp" -ceiling 2s
+	done
+done
+
+# 3. Asks only: a lone ask, then 256 in flight.
+for c in 1 256; do
+	for i in $(seq "$RUNS"); do
+		lg "ask-c$c-$i" -duration "$DURATION" -workers 0 -ask-concurrency "$c"
+	done
+done
+
+# 4. Scaling, one run each (3 s): shards, nodes, entities, in-flight asks
+#    alongside the tells.
+for s in 32 128 1024; do lg "scale-shards-$s" -duration 3s -shards "$s"; done
+for n in 1 3 5; do lg "scale-nodes-$n" -duration 3s -nodes "$n"; done
+for e in 100 10000 100000; do lg "scale-entities-$e" -duration 3s -entities "$e"; done
+for c in 1 16 256; do lg "scale-asks-$c" -duration 3s -ask-concurrency "$c"; done
+
+# 5. Go benchmarks.
+if [[ -z ${SKIP_BENCH:-} ]]; then
+	go test -run '^$' -bench . -benchtime "$BENCHTIME" -count "$COUNT" ./bench/ | tee "$OUT/bench.txt"
+	if command -v benchstat >/dev/null || [[ -x $HOME/go/bin/benchstat ]]; then
+		"$(command -v benchstat || echo "$HOME/go/bin/benchstat")" "$OUT/bench.txt" | tee "$OUT/benchstat.txt"
+	fi
+fi
+
+# 6. A real Casty v1 cluster (optional): 3 node processes, JSON serializer.
+if [[ -n ${CASTY_SRC:-} ]]; then
+	base=25720
+	(cd ../shared/casty-v1/live && CASTY_SRC=$CASTY_SRC exec $PY cluster.py --base-port $base --serializer json) >"$OUT/casty-cluster.log" 2>&1 &
+	cpid=$!
+	trap 'kill -TERM $cpid 2>/dev/null || true; wait $cpid 2>/dev/null || true' EXIT
+	for _ in $(seq 120); do
+		grep -q 'CLUSTER READY' "$OUT/casty-cluster.log" && break
+		sleep 0.5
+	done
+	grep -q 'CLUSTER READY' "$OUT/casty-cluster.log" || { echo "perf: Casty cluster did not start"; exit 1; }
+	nodes=$(grep '^NODE READY' "$OUT/casty-cluster.log" | grep -o 'pid=[0-9]*' | cut -d= -f2 | tr '\n' ' ')
+	contacts=127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))
+	ticks() { # total utime+stime ticks of a pid
+		awk '{print $14 + $15}' "/proc/$1/stat"
+	}
+	for i in $(seq "$RUNS"); do
+		declare -A before=()
+		for p in $nodes; do before[$p]=$(ticks "$p"); done
+		t0=$(date +%s.%N)
+		lg "casty-tells-$i" -contact "$contacts" -duration 10s -entities 100 -workers 1 -ask-concurrency 0
+		t1=$(date +%s.%N)
+		{
+			for p in $nodes; do
+				awk -v a="${before[$p]}" -v b="$(ticks "$p")" -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" -v p="$p" \
+					'BEGIN { printf "casty node pid %s: %.2f cores over the whole run\n", p, (b - a) / hz / (t1 - t0) }'
+			done
+		} | tee "$OUT/casty-tells-$i.cpu"
+		lg "casty-asks-$i" -contact "$contacts" -duration 5s -entities 100 -workers 0 -ask-concurrency 1
+	done
+fi
+echo "perf: done; results in $OUT"
