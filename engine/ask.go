@@ -194,6 +194,15 @@ func (t *askTable) bind(call *askCall, nc *nodeConn) bool {
 	return s == connUp || s == connConnecting
 }
 
+// rebind records the connection a held ask's message was flushed to.
+func (t *askTable) rebind(id uint64, nc *nodeConn) {
+	t.mu.Lock()
+	if call := t.m[id]; call != nil {
+		call.nc = nc
+	}
+	t.mu.Unlock()
+}
+
 // remove deletes call's entry; false if someone else completed it (a
 // result is then, or will shortly be, on call.ch).
 func (t *askTable) remove(call *askCall) bool {

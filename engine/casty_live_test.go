@@ -2,9 +2,13 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"github.com/zerohop/zerohop/ring"
 	"os"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,5 +80,93 @@ func TestCastyLive(t *testing.T) {
 			}
 			t.Logf("stats %+v", c.Stats())
 		})
+	}
+}
+
+// TestCastyLiveFailover kills one node of a real Casty v1 cluster
+// (ZEROHOP_CASTY_VICTIM_PID, the node process listening on
+// ZEROHOP_CASTY_VICTIM_ADDR; run cluster.py with --tolerate-child-exit)
+// and follows the client: the victim's shards fail fast, the others keep
+// working, and the client follows the cluster's re-allocation.
+func TestCastyLiveFailover(t *testing.T) {
+	contacts := os.Getenv("ZEROHOP_CASTY_CONTACTS")
+	pidS, victimS := os.Getenv("ZEROHOP_CASTY_VICTIM_PID"), os.Getenv("ZEROHOP_CASTY_VICTIM_ADDR")
+	if contacts == "" || pidS == "" || victimS == "" {
+		t.Skip("ZEROHOP_CASTY_CONTACTS, ZEROHOP_CASTY_VICTIM_PID and ZEROHOP_CASTY_VICTIM_ADDR not set")
+	}
+	pid, err := strconv.Atoi(pidS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, err := wire.ParseNodeAddress(victimS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := testRegistry(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c, err := Dial(ctx, Config{ContactPoints: strings.Split(contacts, ","), SystemName: workload.DefaultSystem, Types: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WaitTopology(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards)
+	prefix := fmt.Sprintf("fo-%d", time.Now().UnixNano())
+	ids := make([]string, 64)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%d", prefix, i)
+		if err := ref.Tell(ids[i], workload.Increment{Amount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var onVictim, elsewhere []string
+	for _, id := range ids {
+		if _, err := getCount(ctx, c, ref, id); err != nil {
+			t.Fatal(err)
+		}
+		if e := ref.et.table.Load().entries[ring.Shard(id, workload.DefaultShards)]; e.nc != nil && e.nc.addr == victim {
+			onVictim = append(onVictim, id)
+		} else {
+			elsewhere = append(elsewhere, id)
+		}
+	}
+	t.Logf("%d entities on the victim %v, %d elsewhere", len(onVictim), victim, len(elsewhere))
+	if len(onVictim) == 0 {
+		t.Skip("no entity on the victim")
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kill := time.Now()
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var firstFailFast, rerouted time.Duration
+	var otherFailures int
+	for time.Since(kill) < 40*time.Second && rerouted == 0 {
+		err := ref.Tell(onVictim[0], workload.Increment{Amount: 1})
+		switch {
+		case err == nil && firstFailFast > 0:
+			if e := ref.et.table.Load().entries[ring.Shard(onVictim[0], workload.DefaultShards)]; e.nc != nil && e.nc.addr != victim {
+				rerouted = time.Since(kill)
+			}
+		case errors.Is(err, ErrOwnerUnavailable) && firstFailFast == 0:
+			firstFailFast = time.Since(kill)
+		}
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		if _, err := getCount(actx, c, ref, elsewhere[0]); err != nil {
+			otherFailures++
+			t.Logf("%v: ask to a surviving node's entity: %v", time.Since(kill), err)
+		}
+		acancel()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("fail fast after %v, re-routed by the cluster after %v (0: never), %d failed asks elsewhere; stats %+v", firstFailFast, rerouted, otherFailures, c.Stats())
+	if firstFailFast == 0 {
+		t.Fatal("no fail fast")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -59,6 +60,7 @@ type nodeConn struct {
 	batch []byte // owned by run
 
 	absentSince time.Time // guarded by Client.mu: first snapshot not listing the node
+	clusterUp   bool      // guarded by Client.mu: the last snapshot listed it up and reachable
 
 	// fullErr is returned (shared, immutable) when q is full: a refusal
 	// under overload allocates nothing.
@@ -154,10 +156,14 @@ func (nc *nodeConn) run() {
 			}
 		} else {
 			c.stats.connectFailures.Add(1)
-			c.log.Warn("engine: connect failed", "node", nc.addr.String(), "dial", nc.dial, "err", err)
+			level := slog.LevelWarn
+			if nc.state.Load() == connDown {
+				level = slog.LevelDebug // still down: logged once at the transition
+			}
+			c.log.Log(context.Background(), level, "engine: connect failed", "node", nc.addr.String(), "dial", nc.dial, "err", err)
 		}
 		nc.cause.Store(&err)
-		nc.state.Store(connDown)
+		wasDown := nc.state.Swap(connDown) == connDown
 		if first {
 			first = false
 			close(nc.firstTry)
@@ -165,7 +171,7 @@ func (nc *nodeConn) run() {
 		if n := nc.q.discard(); n > 0 {
 			c.stats.drop(DropConnLost, n)
 		}
-		c.onConnDown(nc, err)
+		c.onConnDown(nc, err, !wasDown)
 		// Jittered exponential backoff: uniform in [backoff/2, backoff].
 		d := backoff/2 + rand.N(backoff/2+1)
 		backoff = min(2*backoff, c.cfg.ReconnectMax)

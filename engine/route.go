@@ -342,8 +342,13 @@ func (et *entityType) publishLocked(entries []routeEntry, now time.Time) {
 			continue
 		}
 		for _, m := range q.msgs {
-			if err := et.sendPayloadLocked(e, sid, m.payload); err != nil && m.askID != 0 {
+			err := et.sendPayloadLocked(e, sid, m.payload)
+			switch {
+			case m.askID == 0:
+			case err != nil:
 				c.asks.fail(m.askID, err)
+			default:
+				c.asks.rebind(m.askID, e.nc) // fail it fast if that connection fails
 			}
 		}
 		c.stats.buffered.Add(-int64(len(q.msgs)))

@@ -127,13 +127,20 @@ func (c *Client) onSnapshot(nc *nodeConn, ts *wire.TopologySnapshot) {
 		if m.Status == wire.StatusRemoved {
 			continue
 		}
+		unreachable := slices.Contains(ts.Unreachable, m.Address)
 		if !slices.Contains(c.topo.static, m.Address) && !slices.Contains(c.topo.learned, m.Address) {
 			c.topo.learned = append(c.topo.learned, m.Address)
 		}
 		if m.Status == wire.StatusUp || m.Status == wire.StatusJoining || m.Status == wire.StatusLeaving {
 			// Keep a connection to every live member (replies need one);
-			// one in backoff is retried now that the cluster sees it up.
-			c.connLocked(m.Address).nudge()
+			// one in backoff is retried now if the cluster reaches it.
+			nc := c.connLocked(m.Address)
+			if !unreachable && !nc.clusterUp {
+				nc.nudge() // the cluster reaches it again
+			}
+			nc.clusterUp = !unreachable
+		} else if nc := c.conns[m.Address]; nc != nil {
+			nc.clusterUp = false
 		}
 	}
 	if c.topo.hasLeader {
@@ -231,6 +238,7 @@ func (c *Client) collectConnsLocked(members []wire.Member, now time.Time) {
 			nc.absentSince = time.Time{}
 		case nc.absentSince.IsZero():
 			nc.absentSince = now
+			nc.clusterUp = false
 		case now.Sub(nc.absentSince) > 3*c.cfg.LivenessWindow && !c.routedLocked(nc):
 			c.log.Info("engine: dropping the connection to a departed node", "node", nc.addr.String())
 			nc.shutdown()
@@ -350,13 +358,19 @@ func (c *Client) onConnUp(nc *nodeConn) {
 // attempt failed: asks waiting on it fail now, its shards are queried
 // again after a jittered RequeryDelay (they fail fast meanwhile), and a
 // subscription on it moves to the next contact.
-func (c *Client) onConnDown(nc *nodeConn, cause error) {
+//
+// transition is false for the failed reconnect attempts that follow: the
+// shards were already re-queried once, and snapshots (refreshed every
+// RefreshInterval) carry any later re-allocation.
+func (c *Client) onConnDown(nc *nodeConn, cause error, transition bool) {
 	c.asks.failConn(nc, cause)
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, et := range c.types {
-		et.evict(nc, now)
+	if transition {
+		for _, et := range c.types {
+			et.evict(nc, now)
+		}
 	}
 	if nc == c.topo.primary && !c.closing.Load() {
 		c.rotateLocked(now, "connection failed: "+cause.Error())
