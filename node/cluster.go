@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -143,10 +144,13 @@ func (n *Node) join(ctx context.Context) error {
 			break
 		}
 		n.log.Debug("join", "seeds", n.cfg.Seeds, "err", err)
+		// Jittered (half to full backoff) so that nodes started together do
+		// not retry in lockstep.
+		wait := backoff/2 + rand.N(backoff/2+1)
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("node: join %v: %w (last error: %v)", n.cfg.Seeds, ctx.Err(), err)
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
 		backoff = min(2*backoff, time.Second)
 	}

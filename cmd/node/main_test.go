@@ -55,7 +55,10 @@ func TestThreeProcesses(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	ports := []int{freePort(t), freePort(t), freePort(t)}
+	// A port found free can be taken by another process before the node
+	// binds it (the machine is shared): a node that exits before READY is
+	// started again on other ports.
+	var ports []int
 	var procs []*exec.Cmd
 	defer func() {
 		for _, p := range procs {
@@ -63,36 +66,27 @@ func TestThreeProcesses(t *testing.T) {
 			_ = p.Wait()
 		}
 	}()
-	for i, p := range ports {
-		args := []string{"-listen", "127.0.0.1:" + strconv.Itoa(p), "-log-level", "warn"}
-		if i > 0 {
-			args = append(args, "-seeds", "127.0.0.1:"+strconv.Itoa(ports[0]+1000))
-		}
-		cmd := exec.Command(bin, args...)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, cmd)
-		ready := make(chan string, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if strings.HasPrefix(sc.Text(), "READY ") {
-					ready <- sc.Text()
-				}
+	used := map[int]bool{}
+	for i := range 3 {
+		for attempt := 1; ; attempt++ {
+			p := freePort(t)
+			if used[p] {
+				continue
 			}
-		}()
-		select {
-		case line := <-ready:
-			if want := "READY 127.0.0.1:" + strconv.Itoa(p); line != want {
-				t.Fatalf("got %q, want %q", line, want)
+			used[p] = true
+			args := []string{"-listen", "127.0.0.1:" + strconv.Itoa(p), "-log-level", "warn"}
+			if i > 0 {
+				args = append(args, "-seeds", "127.0.0.1:"+strconv.Itoa(ports[0]+1000))
 			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("node %d not ready", i)
+			cmd, ok := startNode(t, bin, args, "READY 127.0.0.1:"+strconv.Itoa(p))
+			if ok {
+				procs = append(procs, cmd)
+				ports = append(ports, p)
+				break
+			}
+			if attempt == 3 {
+				t.Fatalf("node %d exited before READY %d times", i, attempt)
+			}
 		}
 	}
 	// A client sees three up members and the lowest address as leader.
@@ -130,6 +124,52 @@ func TestThreeProcesses(t *testing.T) {
 		}
 		procs = procs[:i]
 	}
+}
+
+// startNode starts bin with args and waits for its READY line, which must
+// be want. It reports false (the process has exited) when the process ends
+// before printing READY, e.g. because its port was taken.
+func startNode(t *testing.T, bin string, args []string, want string) (*exec.Cmd, bool) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		defer close(ready)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "READY ") {
+				ready <- sc.Text()
+			}
+		}
+	}()
+	select {
+	case line, ok := <-ready:
+		if !ok {
+			_ = cmd.Wait()
+			t.Logf("node %v exited before READY: %s", args, stderr.String())
+			return nil, false
+		}
+		if line != want {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("got %q, want %q", line, want)
+		}
+		return cmd, true
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("node %v not ready: %s", args, stderr.String())
+	}
+	return nil, false
 }
 
 func subscribeOnce(t *testing.T, reg *wire.Registry, port int) wire.TopologySnapshot {
