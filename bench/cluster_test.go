@@ -81,6 +81,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			st0 := s.c.Stats()
 			b.ReportAllocs()
 			b.ResetTimer()
 			var next atomic.Int64
@@ -103,6 +104,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			s.flush(b)
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tells/s")
+			reportBatching(b, st0, s.c.Stats())
 			after, err := s.counts(ctx)
 			if err != nil {
 				b.Fatal(err)

@@ -74,6 +74,7 @@ func BenchmarkTell(b *testing.B) {
 				defer sink.close()
 				defer s.close(b)
 				var retries, sent atomic.Int64
+				st0 := s.c.Stats()
 				b.ReportAllocs()
 				b.ResetTimer()
 				if par == 0 {
@@ -111,10 +112,18 @@ func BenchmarkTell(b *testing.B) {
 				b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tells/s")
 				s.flush(b)
+				reportBatching(b, st0, s.c.Stats())
 				waitFor(b, func() bool { return sink.frames.Load() == sent.Load() },
 					func() string { return fmt.Sprintf("sink counted %d of %d tells", sink.frames.Load(), sent.Load()) })
 			})
 		}
+	}
+}
+
+// reportBatching reports frames per write call between two Stats.
+func reportBatching(b *testing.B, before, after engine.Stats) {
+	if w := after.Writes - before.Writes; w > 0 {
+		b.ReportMetric(float64(after.FramesWritten-before.FramesWritten)/float64(w), "frames/write")
 	}
 }
 

@@ -54,18 +54,13 @@ func (s *stack) tell(id string) (int, error) {
 	}
 }
 
-// flush waits until the client holds and queues nothing.
+// flush waits until the client has written everything it accepted.
 func (s *stack) flush(tb testing.TB) {
 	tb.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.c.Flush(ctx); err != nil {
 		st := s.c.Stats()
-		if st.Buffered == 0 && st.Queued == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("client did not drain: %d buffered, %d queued", st.Buffered, st.Queued)
-		}
-		time.Sleep(time.Millisecond)
+		tb.Fatalf("client did not drain: %v (%d buffered, %d queued)", err, st.Buffered, st.Queued)
 	}
 }
