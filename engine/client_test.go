@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,5 +144,65 @@ func TestDialFailsWithEveryCause(t *testing.T) {
 	var he *HandshakeError
 	if !errors.As(err, &he) || !errors.Is(err, ErrHandshake) {
 		t.Fatalf("got %v, want a HandshakeError", err)
+	}
+}
+
+// TellContext waits for queue room where Tell fails fast.
+func TestTellContextBackpressure(t *testing.T) {
+	cl := newFakeCluster(t, 1)
+	cl.setAlloc("counter", 3, 0) // user-0
+	release := make(chan struct{})
+	var once sync.Once
+	cl.nodes[0].setHook(func(fc *fakeConn, m fakeMsg) bool {
+		if strings.HasPrefix(m.Path, wire.PathRegionPrefix) {
+			<-release // stop reading: the client's writes back up
+		}
+		return false
+	})
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	c := dialFake(t, cl, func(cfg *Config) { cfg.QueueFrames = 16 })
+	ref, _ := c.EntityRef("counter", 32)
+	big := workload.CountReply{EntityID: strings.Repeat("x", 16<<10)} // any registered type will do
+	// Fill the queue and the socket buffers until the queue stays full
+	// (the kernel may grow loopback buffers for a while).
+	var err error
+	for round := 0; ; round++ {
+		for i := 0; i < 100000; i++ {
+			if err = ref.Tell("user-0", big); err != nil {
+				break
+			}
+		}
+		if !errors.Is(err, ErrBufferFull) {
+			t.Fatalf("Tell on a stalled connection: got %v, want ErrBufferFull", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		if err = ref.Tell("user-0", big); errors.Is(err, ErrBufferFull) {
+			break
+		}
+		if round == 50 {
+			t.Fatal("the queue never stayed full")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	err = ref.TellContext(ctx, "user-0", big)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("TellContext on a full queue: got %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ref.TellContext(context.Background(), "user-0", big) }()
+	select {
+	case err := <-done:
+		t.Fatalf("TellContext returned %v while the queue is full", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	once.Do(func() { close(release) })
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("TellContext not woken when room appeared")
 	}
 }

@@ -56,6 +56,7 @@ type nodeConn struct {
 	stop     chan struct{}         // closed to stop the connection for good
 	done     chan struct{}         // closed when run has returned
 	stopOnce sync.Once
+	curLink  atomic.Pointer[linkBox] // the live link, closed by shutdown to unblock a write
 
 	batch []byte // owned by run
 
@@ -92,9 +93,18 @@ func (nc *nodeConn) start() {
 	}()
 }
 
-// shutdown stops the connection for good (idempotent, does not wait).
+type linkBox struct{ l link }
+
+// shutdown stops the connection for good (idempotent, does not wait). The
+// live link is closed too, so that a writer blocked on a peer that stopped
+// reading returns.
 func (nc *nodeConn) shutdown() {
-	nc.stopOnce.Do(func() { close(nc.stop) })
+	nc.stopOnce.Do(func() {
+		close(nc.stop)
+		if b := nc.curLink.Load(); b != nil {
+			b.l.close()
+		}
+	})
 }
 
 // usable reports whether frames may be queued: the connection is up or its
@@ -144,11 +154,18 @@ func (nc *nodeConn) run() {
 					close(nc.firstTry)
 				}
 				c.onConnUp(nc)
+				nc.curLink.Store(&linkBox{l})
+				select {
+				case <-nc.stop: // shutdown raced the store: it may have missed the link
+					l.close()
+				default:
+				}
 				err = nc.writeLoop(l)
+				nc.curLink.Store(nil)
 				l.close()
 				<-l.done()
 				nc.idle.Store(true)
-				if errors.Is(err, errStopped) {
+				if errors.Is(err, errStopped) || isStopped(nc.stop) {
 					nc.finish()
 					return
 				}
@@ -185,6 +202,15 @@ func (nc *nodeConn) run() {
 		case <-nc.kick:
 			t.Stop()
 		}
+	}
+}
+
+func isStopped(stop chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -26,6 +26,12 @@
 // non-empty). Replies come back on the same connections (the client never
 // listens) to /_ask/<32 hex>, /_topology_sub or /_proxy-<type>.
 //
+// Backpressure: Tell never blocks; when the owner connection's queue is
+// full it returns ErrBufferFull. TellContext waits for room instead (the
+// writer wakes waiting producers as it frees slots), which is what a
+// producer faster than the network wants. Flush waits until everything
+// accepted has been written.
+//
 // A shard with no known owner is a cache miss: its messages are held,
 // bounded per shard and in total, while one GetShardLocation is in flight
 // to the leader's coordinator; the held messages are flushed in order

@@ -133,3 +133,37 @@ func BenchmarkAskPipelined(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTellParallelContext is BenchmarkTellParallel with TellContext:
+// producers wait for queue room instead of spinning on ErrBufferFull.
+func BenchmarkTellParallelContext(b *testing.B) {
+	for _, tr := range transports {
+		b.Run(tr, func(b *testing.B) {
+			c, ref := benchSink(b, tr)
+			msg := any(workload.Increment{Amount: 1000})
+			var gid atomic.Int64
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				g := gid.Add(1)
+				ids := make([]string, 16)
+				for i := range ids {
+					ids[i] = "user-" + strconv.FormatInt(g, 10) + "-" + strconv.Itoa(i)
+				}
+				i := 0
+				for pb.Next() {
+					if err := ref.TellContext(ctx, ids[i&15], msg); err != nil {
+						b.Fatal(err)
+					}
+					i++
+				}
+			})
+			waitFor(b, "drained", func() bool { return c.Stats().Queued == 0 })
+			b.StopTimer()
+			st := c.Stats()
+			b.ReportMetric(float64(st.FramesWritten)/float64(max(1, st.Writes)), "frames/write")
+		})
+	}
+}

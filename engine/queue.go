@@ -46,6 +46,7 @@ type outQueue struct {
 	sleeping atomic.Bool // consumer is (about to be) parked on wake
 	closed   atomic.Bool // no more claims: producers get errQueueClosed
 	wake     chan struct{}
+	space    atomic.Pointer[chan struct{}] // closed by the consumer when it frees slots; set by waiting producers
 	mask     uint64
 	slots    []qslot
 }
@@ -136,7 +137,47 @@ func (q *outQueue) drain(dst []byte, limit int) ([]byte, int) {
 		h++
 		q.head.Store(h)
 	}
+	if n > 0 {
+		q.signalSpace()
+	}
 	return dst, n
+}
+
+// signalSpace wakes the producers waiting in waitSpace (consumer side; one
+// atomic load when nobody waits).
+func (q *outQueue) signalSpace() {
+	if q.space.Load() != nil {
+		if ch := q.space.Swap(nil); ch != nil {
+			close(*ch)
+		}
+	}
+}
+
+// waitSpace blocks until the queue has a free slot, it is closed, or done
+// is closed (returns false then). Producers' slow path only.
+func (q *outQueue) waitSpace(done <-chan struct{}, stop <-chan struct{}) bool {
+	for {
+		ch := q.space.Load()
+		if ch == nil {
+			c := make(chan struct{})
+			if !q.space.CompareAndSwap(nil, &c) {
+				continue
+			}
+			ch = &c
+		}
+		// Re-check after publishing the channel: the consumer may have
+		// drained in between (it swaps the channel after advancing head).
+		if q.closed.Load() || q.tail.Load()-q.head.Load() <= q.mask {
+			return true
+		}
+		select {
+		case <-*ch:
+		case <-done:
+			return false
+		case <-stop:
+			return true
+		}
+	}
 }
 
 // ready reports whether a published frame waits at head. Consumer only.
@@ -184,5 +225,6 @@ func (q *outQueue) discard() int {
 		h++
 		q.head.Store(h)
 	}
+	q.signalSpace()
 	return n
 }

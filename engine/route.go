@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -141,25 +143,73 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
 	}
-	return et.send(e, shard, entityID, msg)
+	return et.send(e, shard, entityID, msg, nil)
 }
+
+// TellContext is Tell, except that when the owner connection's queue is
+// full it waits for room (the writer frees slots as it writes) until ctx
+// ends, instead of returning ErrBufferFull: backpressure for producers
+// that would otherwise spin on Tell. Waiting allocates; the path without
+// waiting is Tell's. Every other error is returned at once, as by Tell
+// (a full location buffer included). When ctx ends while waiting, the
+// message is counted as DropQueueFull and ctx.Err() is returned.
+func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) error {
+	et := r.et
+	if et.c.closing.Load() {
+		return ErrClosed
+	}
+	shard := ring.Shard(entityID, et.numShards)
+	e := &et.table.Load().entries[shard]
+	if e.nc == nil {
+		_, err := et.hold(shard, entityID, msg, 0)
+		return err
+	}
+	done := ctx.Done()
+	if done == nil {
+		done = neverDone // context.Background: wait without a deadline
+	}
+	if err := et.send(e, shard, entityID, msg, done); err != errWaitCancelled {
+		return err
+	}
+	return ctx.Err()
+}
+
+// neverDone is a channel that is never closed.
+var neverDone = make(chan struct{})
+
+// errWaitCancelled: send's wait for queue room ended with its done channel.
+var errWaitCancelled = errors.New("engine: wait cancelled")
 
 // send queues the envelope on e's owner. Hot path: no locks, no
 // allocations on success.
-func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any) error {
+// With a non-nil wait a full queue is waited on until wait is closed
+// (TellContext).
+func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, wait <-chan struct{}) error {
 	c := et.c
 	nc := e.nc
-	if !nc.usable() {
-		c.stats.drop(DropOwnerUnavailable, 1)
-		return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
-	}
-	t, buf, full, closed := nc.q.claim()
-	if full {
-		c.stats.drop(DropQueueFull, 1)
-		return nc.fullErr
-	}
-	if closed {
-		return ErrClosed
+	var t uint64
+	var buf []byte
+	for {
+		if !nc.usable() {
+			c.stats.drop(DropOwnerUnavailable, 1)
+			return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
+		}
+		var full, closed bool
+		t, buf, full, closed = nc.q.claim()
+		if closed {
+			return ErrClosed
+		}
+		if !full {
+			break
+		}
+		if wait == nil {
+			c.stats.drop(DropQueueFull, 1)
+			return nc.fullErr
+		}
+		if !nc.q.waitSpace(wait, nc.stop) {
+			c.stats.drop(DropQueueFull, 1)
+			return errWaitCancelled
+		}
 	}
 	buf, err := c.reg.AppendEnvelopeFrame(buf, e.target, c.senderURI, entityID, msg, c.cfg.MaxFrameSize)
 	if err != nil {
