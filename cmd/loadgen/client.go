@@ -92,7 +92,12 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 	return fail(fmt.Errorf("loadgen: %w", err))
 }
 
-func (t *engineTarget) Tell(id string) error { return t.ref.Tell(id, t.inc) }
+// Tell uses TellContext: a full queue toward the owner makes the worker
+// wait for room instead of spinning on ErrBufferFull (no allocation unless
+// it waits).
+func (t *engineTarget) Tell(ctx context.Context, id string) error {
+	return t.ref.TellContext(ctx, id, t.inc)
+}
 
 func (t *engineTarget) Backpressure(err error) bool { return errors.Is(err, engine.ErrBufferFull) }
 

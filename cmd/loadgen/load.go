@@ -13,15 +13,17 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Backpressure policy. A Tell that fails only because a bounded client
-// buffer is full is flow control, not a failure: the worker waits
-// (retryBackoffMin doubling up to retryBackoffMax) and sends the same message
-// again, so per-entity order is kept and the load settles at what the
-// cluster takes. Every retry is counted (tells_retried). After the load
-// stops, a tell still refused a grace period later is given up and counted as
-// failed (tells_abandoned is the part of tells_failed that this policy
-// caused). Any other Tell error counts as failed at once, without retry.
-// The grace is -drain-timeout: as long as the client gets to drain.
+// Backpressure policy. A full client buffer is flow control, not a
+// failure; the load settles at what the cluster takes and per-entity order
+// is kept. A full queue toward the owner node makes Tell wait for room
+// (engine.EntityRef.TellContext). A refusal that still surfaces as a
+// backpressure error (the bounded buffer of a shard whose location is being
+// resolved) makes the worker wait (retryBackoffMin doubling up to
+// retryBackoffMax) and send the same message again; every such retry is
+// counted (tells_retried). A tell still waiting or refused -drain-timeout
+// after the load stopped is given up and counted as failed
+// (tells_abandoned is the part of tells_failed that this policy caused).
+// Any other Tell error counts as failed at once, without retry.
 const (
 	retryBackoffMin = 20 * time.Microsecond
 	retryBackoffMax = time.Millisecond
@@ -49,7 +51,8 @@ type runner struct {
 	ids    []string
 	stderr io.Writer
 
-	start   time.Time // set before any goroutine starts
+	start   time.Time       // set before any goroutine starts
+	tellCtx context.Context // ends -drain-timeout after the load stops (or with run's ctx)
 	stopped atomic.Bool
 	stopAt  atomic.Int64 // ns since start when the load stopped
 	done    chan struct{}
@@ -98,6 +101,9 @@ type loadResult struct {
 func (r *runner) run(ctx context.Context) loadResult {
 	var wg sync.WaitGroup
 	r.start = time.Now()
+	tellCtx, cancelTells := context.WithCancel(ctx)
+	defer cancelTells()
+	r.tellCtx = tellCtx
 	for i, w := range r.workers {
 		wg.Add(1)
 		go func() {
@@ -135,7 +141,9 @@ func (r *runner) run(ctx context.Context) loadResult {
 	r.stopAt.Store(int64(time.Since(r.start)))
 	r.stopped.Store(true)
 	close(r.done)
+	abandon := time.AfterFunc(r.o.drainTimeout, cancelTells)
 	wg.Wait()
+	abandon.Stop()
 	sendElapsed := time.Since(r.start)
 	close(progressDone)
 	pwg.Wait()
@@ -174,8 +182,8 @@ func (r *runner) run(ctx context.Context) loadResult {
 func (r *runner) flat(wi int, w *worker) {
 	n := len(r.ids)
 	idx := wi * n / len(r.workers)
-	for i := 0; ; i++ {
-		if i&63 == 0 && r.stopped.Load() {
+	for {
+		if r.stopped.Load() {
 			return
 		}
 		r.tellOne(w, idx)
@@ -207,7 +215,7 @@ func (r *runner) paced(wi int, w *worker) {
 			continue
 		}
 		for ; k < due; k++ {
-			if k&63 == 0 && r.stopped.Load() {
+			if r.stopped.Load() {
 				return
 			}
 			intended := time.Duration(float64(k) * intervalNs)
@@ -251,9 +259,13 @@ func (r *runner) sleep(d time.Duration) bool {
 // tellOne sends one Increment to r.ids[idx] under the backpressure policy
 // documented at retryBackoffMin.
 func (r *runner) tellOne(w *worker, idx int) {
-	err := r.t.Tell(r.ids[idx])
+	err := r.t.Tell(r.tellCtx, r.ids[idx])
 	if err != nil && r.t.Backpressure(err) {
 		err = r.retry(w, idx)
+	}
+	if err != nil && r.tellCtx.Err() != nil && r.stopped.Load() {
+		w.abandoned.Add(1)
+		err = fmt.Errorf("loadgen: tell abandoned %v after the load stopped: %w", r.o.drainTimeout, err)
 	}
 	w.sent.Add(1)
 	if err != nil {
@@ -269,14 +281,13 @@ func (r *runner) tellOne(w *worker, idx int) {
 func (r *runner) retry(w *worker, idx int) error {
 	backoff := retryBackoffMin
 	for {
-		if r.stopped.Load() && time.Since(r.start)-time.Duration(r.stopAt.Load()) > r.o.drainTimeout {
-			w.abandoned.Add(1)
-			return fmt.Errorf("loadgen: tell abandoned after the load stopped: client buffer still full")
+		if err := r.tellCtx.Err(); err != nil {
+			return err
 		}
 		w.retried.Add(1)
 		time.Sleep(backoff)
 		backoff = min(2*backoff, retryBackoffMax)
-		err := r.t.Tell(r.ids[idx])
+		err := r.t.Tell(r.tellCtx, r.ids[idx])
 		if err == nil || !r.t.Backpressure(err) {
 			return err
 		}

@@ -34,7 +34,7 @@ type memTarget struct {
 	closed   atomic.Bool
 }
 
-func (m *memTarget) Tell(id string) error {
+func (m *memTarget) Tell(_ context.Context, id string) error {
 	n := m.calls.Add(1)
 	if m.fullEvery > 0 && n%m.fullEvery == 0 {
 		return errFakeFull
@@ -145,6 +145,15 @@ func TestRunnerAccounting(t *testing.T) {
 				}
 				if num(t, got, "tells_failed") != 0 {
 					t.Errorf("got tells_failed %v, want 0", got["tells_failed"])
+				}
+			},
+		},
+		{
+			name: "refused until after the stop is abandoned", m: &memTarget{fullEvery: 1}, args: []string{"-drain-timeout", "200ms"}, wantCode: 0,
+			check: func(t *testing.T, got map[string]any) {
+				ab, failed := num(t, got, "tells_abandoned"), num(t, got, "tells_failed")
+				if ab != 3 || failed != ab || num(t, got, "tells_delivered") != 0 {
+					t.Errorf("got abandoned %v failed %v delivered %v, want 3 (one per worker), 3, 0", ab, failed, got["tells_delivered"])
 				}
 			},
 		},

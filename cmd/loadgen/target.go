@@ -9,8 +9,10 @@ import "context"
 // Implementations are safe for concurrent use by every worker and asker.
 type target interface {
 	// Tell sends Increment{Amount: 1} to entity id without waiting for the
-	// network. An error means the tell was not accepted.
-	Tell(id string) error
+	// network. When the client's queue toward the owner is full it waits for
+	// room until ctx ends (then it returns ctx's error). An error means the
+	// tell was not accepted.
+	Tell(ctx context.Context, id string) error
 	// Backpressure reports whether a Tell error only means "a bounded
 	// buffer is full, try again later" (see the policy in runner.tellOne).
 	Backpressure(err error) bool
