@@ -67,7 +67,7 @@ func newStack(tb testing.TB, nodes int, transport string) *stack {
 }
 
 // BenchmarkEndToEnd compares the two client transports on plaintext, end
-// to end: b.N tells from GOMAXPROCS goroutines, then the wait until the
+// to end: b.N tells (TellContext: wait for queue room) from GOMAXPROCS goroutines, then the wait until the
 // client has written everything, all timed; then (untimed) every entity is
 // asked for its count and the sum must have grown by exactly b.N.
 // tells/s is delivered tells per second.
@@ -92,7 +92,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 					defer wg.Done()
 					i := g * 131
 					for next.Add(1) <= int64(b.N) {
-						if _, err := s.tell(s.ids[i&(stackEntities-1)]); err != nil {
+						if err := s.ref.TellContext(ctx, s.ids[i&(stackEntities-1)], s.inc); err != nil {
 							b.Error(err)
 							return
 						}

@@ -57,30 +57,39 @@ func sinkClient(tb testing.TB, transport string) (*sinkNode, *stack) {
 // BenchmarkTell is Tell on a client whose only peer is a sinkNode, so it
 // measures the client alone: route (MD5 + table), encode into the owner
 // queue's slot, and the writer's batched writes on the other core. When the
-// writer is behind, the queue fills and Tell yields until it has room
-// (retries/op), so ns/op is the client's steady-state cost per message and
-// tells/s its throughput ceiling on this machine. allocs/op counts the
+// writer is behind, the queue fills: api=Tell yields and retries until it
+// has room (retries/op), api=TellContext waits for room inside the engine.
+// So ns/op is the client's steady-state cost per message and tells/s its
+// throughput ceiling on this machine. allocs/op counts the
 // whole process, which here is the client (the sink reads into a reused
 // buffer). After the loop every tell must have reached the sink.
 func BenchmarkTell(b *testing.B) {
 	for _, tp := range transports {
-		for _, par := range []int{0, 4} {
-			name := "transport=" + tp + "/goroutines=1"
-			if par > 0 {
-				name = fmt.Sprintf("transport=%s/goroutines=GOMAXPROCSx%d", tp, par)
+		for _, m := range []struct {
+			api string
+			par int // 0: one goroutine; else b.SetParallelism(par)
+		}{{"Tell", 0}, {"Tell", 4}, {"TellContext", 4}} {
+			name := fmt.Sprintf("transport=%s/api=%s/goroutines=1", tp, m.api)
+			if m.par > 0 {
+				name = fmt.Sprintf("transport=%s/api=%s/goroutines=GOMAXPROCSx%d", tp, m.api, m.par)
 			}
 			b.Run(name, func(b *testing.B) {
 				sink, s := sinkClient(b, tp)
 				defer sink.close()
 				defer s.close(b)
+				send := s.tell
+				if m.api == "TellContext" {
+					ctx := context.Background()
+					send = func(id string) (int, error) { return 0, s.ref.TellContext(ctx, id, s.inc) }
+				}
 				var retries, sent atomic.Int64
 				st0 := s.c.Stats()
 				b.ReportAllocs()
 				b.ResetTimer()
-				if par == 0 {
+				if m.par == 0 {
 					r := 0
 					for i := 0; i < b.N; i++ {
-						n, err := s.tell(s.ids[i&(stackEntities-1)])
+						n, err := send(s.ids[i&(stackEntities-1)])
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -89,13 +98,13 @@ func BenchmarkTell(b *testing.B) {
 					retries.Add(int64(r))
 					sent.Add(int64(b.N))
 				} else {
-					b.SetParallelism(par)
+					b.SetParallelism(m.par)
 					var next atomic.Int64
 					b.RunParallel(func(pb *testing.PB) {
 						i := int(next.Add(1)) * 97
 						r, n := 0, 0
 						for pb.Next() {
-							k, err := s.tell(s.ids[i&(stackEntities-1)])
+							k, err := send(s.ids[i&(stackEntities-1)])
 							if err != nil {
 								b.Error(err)
 								break
@@ -109,7 +118,9 @@ func BenchmarkTell(b *testing.B) {
 					})
 				}
 				b.StopTimer()
-				b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")
+				if m.api == "Tell" {
+					b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")
+				}
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tells/s")
 				s.flush(b)
 				reportBatching(b, st0, s.c.Stats())
