@@ -263,17 +263,18 @@ func (n *Node) Close(ctx context.Context) error {
 		}
 	}
 	n.gate.resume()
+	began := time.Now()
 	var errs []error
 	// 1. leaving: the leader moves our shards away.
 	n.mu.Lock()
 	n.meta.Leaving = true
 	n.mu.Unlock()
-	if err := n.ml.UpdateNode(n.cfg.Membership.TCPTimeout); err != nil {
+	if err := n.ml.UpdateNode(n.gossipWait(ctx)); err != nil {
 		n.log.Debug("update leaving meta", "err", err)
 	}
 	n.waitShardsMoved(ctx)
 	// 2. leave memberlist.
-	if err := n.ml.Leave(n.cfg.Membership.TCPTimeout); err != nil {
+	if err := n.ml.Leave(n.gossipWait(ctx)); err != nil {
 		n.log.Debug("leave", "err", err)
 	}
 	// 3. flush outbound buffers (bounded by ctx), then stop everything.
@@ -286,8 +287,39 @@ func (n *Node) Close(ctx context.Context) error {
 	n.wg.Wait()
 	n.closeErr = errors.Join(errs...)
 	close(n.closed)
-	n.log.Info("node closed")
+	n.log.Info("node closed", "took", time.Since(began).Round(time.Millisecond))
 	return n.closeErr
+}
+
+// gossipWait bounds memberlist's wait for a broadcast of ours (the leaving
+// metadata, the leave message) to go out. memberlist waits until the
+// message was gossiped its full retransmit count, or the timeout: when the
+// other members leave at the same time (a whole cluster closing) nobody is
+// left to gossip to and it would wait the full TCPTimeout. So the wait is
+// TCPTimeout while another member is up, a few gossip rounds when every
+// other member is leaving or gone, and never past ctx's deadline.
+func (n *Node) gossipWait(ctx context.Context) time.Duration {
+	mm := n.cfg.Membership
+	d := mm.TCPTimeout
+	n.mu.Lock()
+	othersUp := false
+	for _, m := range n.members {
+		if m.addr != n.self && m.isUp() {
+			othersUp = true
+			break
+		}
+	}
+	n.mu.Unlock()
+	if !othersUp {
+		d = min(d, 5*mm.GossipInterval)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl))
+	}
+	if ctx.Err() != nil || d <= 0 {
+		d = time.Millisecond // memberlist reads 0 as "wait forever"
+	}
+	return d
 }
 
 // Kill stops the node abruptly, as if its process died: no leave, no flush.
@@ -413,11 +445,15 @@ func (n *Node) shutdownTransport(ctx context.Context) {
 	}
 	if n.engDone != nil {
 		if n.eng.Validate() == nil {
-			sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := n.eng.Stop(sctx); err != nil {
+			// gnet's Stop signals the shutdown and then polls for its end
+			// every 500 ms. With a cancelled context it returns right after
+			// the signal; gnet.Run returns (engDone) once every event loop
+			// has stopped, which is the end we wait for.
+			sctx, cancel := context.WithCancel(ctx)
+			cancel()
+			if err := n.eng.Stop(sctx); err != nil && !errors.Is(err, context.Canceled) {
 				n.log.Debug("gnet stop", "err", err)
 			}
-			cancel()
 		}
 		if err := <-n.engDone; err != nil {
 			n.log.Debug("gnet run", "err", err)
