@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -268,4 +269,109 @@ func Ceiling(ctx context.Context, cfg CeilingConfig) (CeilingResult, error) {
 		res.MBPerSec = float64(readBytes) / elapsed / 1e6
 	}
 	return res, nil
+}
+
+// RoundTripResult is what one RoundTrip run measured.
+type RoundTripResult struct {
+	Count  int           `json:"count"`
+	P50    time.Duration `json:"p50_ns"`
+	P90    time.Duration `json:"p90_ns"`
+	P99    time.Duration `json:"p99_ns"`
+	Max    time.Duration `json:"max_ns"`
+	PerSec float64       `json:"round_trips_per_sec"`
+}
+
+// RoundTrip measures the raw loopback round trip that an ask can never beat:
+// count times, one goroutine writes one 64-byte frame in Casty's framing on
+// a TCP connection on 127.0.0.1 and waits for an echo goroutine to write it
+// back (one write and one read per side, no zerohop code). It returns the
+// latency percentiles. Both goroutines have exited when it returns.
+func RoundTrip(ctx context.Context, count int) (RoundTripResult, error) {
+	if count < 1 {
+		return RoundTripResult{}, fmt.Errorf("bench: RoundTrip count %d < 1", count)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return RoundTripResult{}, fmt.Errorf("bench: round trip listen: %w", err)
+	}
+	defer ln.Close()
+	type accepted struct {
+		c   net.Conn
+		err error
+	}
+	acc := make(chan accepted, 1)
+	go func() {
+		c, err := ln.Accept()
+		acc <- accepted{c, err}
+	}()
+	var d net.Dialer
+	cc, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		<-acc
+		return RoundTripResult{}, fmt.Errorf("bench: round trip dial: %w", err)
+	}
+	defer cc.Close()
+	a := <-acc
+	if a.err != nil {
+		return RoundTripResult{}, fmt.Errorf("bench: round trip accept: %w", a.err)
+	}
+	ec := a.c
+	defer ec.Close()
+	stop := context.AfterFunc(ctx, func() {
+		cc.Close()
+		ec.Close()
+	})
+	defer stop()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // echo: read one frame, write it back
+		defer wg.Done()
+		buf := make([]byte, DefaultCeilingFrameSize)
+		for {
+			if _, err := io.ReadFull(ec, buf); err != nil {
+				return
+			}
+			if _, err := ec.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	frame := make([]byte, DefaultCeilingFrameSize)
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+	frame[4] = ceilingFrameType
+	in := make([]byte, len(frame))
+	lat := make([]time.Duration, count)
+	start := time.Now()
+	var rerr error
+	for i := range lat {
+		t0 := time.Now()
+		if _, err := cc.Write(frame); err != nil {
+			rerr = err
+			break
+		}
+		if _, err := io.ReadFull(cc, in); err != nil {
+			rerr = err
+			break
+		}
+		lat[i] = time.Since(t0)
+	}
+	elapsed := time.Since(start)
+	cc.Close()
+	ec.Close()
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return RoundTripResult{}, err
+	}
+	if rerr != nil {
+		return RoundTripResult{}, fmt.Errorf("bench: round trip: %w", rerr)
+	}
+	slices.Sort(lat)
+	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	return RoundTripResult{
+		Count: count, P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: lat[len(lat)-1],
+		PerSec: float64(count) / elapsed.Seconds(),
+	}, nil
 }

@@ -67,3 +67,16 @@ func TestCeilingConfigValidateReportsAll(t *testing.T) {
 		t.Errorf("zero config: got %v, want nil", err)
 	}
 }
+
+func TestRoundTrip(t *testing.T) {
+	r, err := RoundTrip(context.Background(), 200)
+	if err != nil {
+		t.Fatalf("RoundTrip: %v", err)
+	}
+	if r.Count != 200 || r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max || r.PerSec <= 0 {
+		t.Errorf("got %+v, want ordered positive percentiles over 200 round trips", r)
+	}
+	if _, err := RoundTrip(context.Background(), 0); err == nil {
+		t.Error("count 0: got nil error, want one")
+	}
+}
