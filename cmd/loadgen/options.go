@@ -85,7 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.entityPrefix, "entity-prefix", "", "entity id prefix (default: a fresh random prefix per run, so counters start at 0)")
 	fs.Float64Var(&o.rate, "rate", 0, "total tells/s; 0 sends as fast as the client accepts them")
 	fs.IntVar(&o.askConcurrency, "ask-concurrency", 1, "asks (GetCount) in flight alongside the tells; 0 disables them")
-	fs.Float64Var(&o.askRate, "ask-rate", 0, "total asks/s on a fixed schedule (latency from the intended send time); 0 = closed loop")
+	fs.Float64Var(&o.askRate, "ask-rate", 0, "total asks/s on a fixed schedule (latency from the intended send time); 0 = closed loop, or 1% of -rate (at least 1/s) when -rate is set")
 	fs.DurationVar(&o.askTimeout, "ask-timeout", 5*time.Second, "timeout of one ask")
 	fs.BoolVar(&o.warmup, "warmup", true, "before the load, ask every entity for its count (resolves routes, starts entities, records baselines)")
 	fs.BoolVar(&o.resetStats, "reset-stats", true, "send ResetStats to every node-stats service before the load")
@@ -116,6 +116,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
+	}
+	// An open-loop run paces its asks too, so that their latency is taken
+	// from intended send times (a closed-loop asker stops asking while the
+	// cluster stalls and would under-count the stall).
+	if o.rate > 0 && o.askRate == 0 && o.askConcurrency > 0 {
+		o.askRate = max(o.rate/100, 1)
 	}
 	return o, nil
 }

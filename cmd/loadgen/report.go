@@ -33,7 +33,7 @@ type report struct {
 	Workers        int     `json:"workers"`
 	AskConcurrency int     `json:"ask_concurrency"`
 	Rate           float64 `json:"rate"`     // requested tells/s, 0 = open throttle
-	AskRate        float64 `json:"ask_rate"` // requested asks/s, 0 = closed loop
+	AskRate        float64 `json:"ask_rate"` // asks/s on a schedule (-ask-rate, or 1% of -rate), 0 = closed loop
 
 	DurationS float64 `json:"duration_s"` // the send phase
 	DrainS    float64 `json:"drain_s"`    // from the end of sending until the client had written everything
@@ -105,7 +105,7 @@ func (r *report) writeTable(w io.Writer) error {
 		p("rate", "%.0f tells/s requested", r.Rate)
 	}
 	if r.AskRate > 0 {
-		p("ask rate", "%.0f asks/s requested", r.AskRate)
+		p("ask rate", "%.0f asks/s on a schedule (latency from intended send times)", r.AskRate)
 	}
 	p("duration", "%.2fs sending + %.3fs draining", r.DurationS, r.DrainS)
 	p("process CPU", "%.2fs user + %.2fs sys = %.2f cores", r.CPUUserS, r.CPUSysS, r.CPUCores)

@@ -252,6 +252,27 @@ func TestParseFlagsReportsEveryProblem(t *testing.T) {
 	}
 }
 
+func TestRatePacesAsks(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want float64
+	}{
+		{[]string{"-rate", "50000"}, 500},
+		{[]string{"-rate", "20"}, 1},
+		{[]string{"-rate", "50000", "-ask-rate", "7"}, 7},
+		{[]string{}, 0},
+		{[]string{"-rate", "50000", "-ask-concurrency", "0"}, 0},
+	} {
+		o, err := parseFlags(tc.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if o.askRate != tc.want {
+			t.Errorf("%v: got ask rate %v, want %v", tc.args, o.askRate, tc.want)
+		}
+	}
+}
+
 func TestParseAddressMap(t *testing.T) {
 	m, err := parseAddressMap("10.0.0.1:25520=127.0.0.1:4000, [::1]:5=127.0.0.1:4001")
 	if err != nil {
