@@ -184,6 +184,12 @@ func TestClusterKillRestart(t *testing.T) {
 	}
 	waitFor(t, "three stats instances", func() bool { return len(c.Lookup(workload.StatsKey).Instances) == 3 })
 	// The client follows the cluster's moves; no ask fails once settled.
+	waitFor(t, "reconnected to the restarted node", func() bool {
+		c.mu.Lock()
+		nc := c.conns[va]
+		c.mu.Unlock()
+		return nc != nil && nc.state.Load() == connUp
+	})
 	waitFor(t, "every shard routable", func() bool {
 		for s := 0; s < workload.DefaultShards; s++ {
 			e := ref.et.table.Load().entries[s]

@@ -201,6 +201,17 @@ func (nc *nodeConn) run() {
 		case <-t.C:
 		case <-nc.kick:
 			t.Stop()
+			// Keep at least ReconnectMin between attempts.
+			if wait := c.cfg.ReconnectMin - time.Since(time.Unix(0, nc.lastTry.Load())); wait > 0 {
+				t.Reset(wait)
+				select {
+				case <-nc.stop:
+					t.Stop()
+					nc.finish()
+					return
+				case <-t.C:
+				}
+			}
 		}
 	}
 }
@@ -214,13 +225,10 @@ func isStopped(stop chan struct{}) bool {
 	}
 }
 
-// nudge cuts the reconnect backoff short when the cluster reports the
-// node up, at most once per ReconnectMin.
+// nudge cuts the reconnect backoff short (attempts stay ReconnectMin
+// apart): the cluster reports the node up again, or routes a shard to it.
 func (nc *nodeConn) nudge() {
 	if nc.state.Load() != connDown {
-		return
-	}
-	if time.Since(time.Unix(0, nc.lastTry.Load())) < nc.c.cfg.ReconnectMin {
 		return
 	}
 	select {

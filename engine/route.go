@@ -348,7 +348,11 @@ func (et *entityType) applyAllocs(allocs map[int]wire.NodeAddress, full bool, no
 	}
 	for sid, node := range allocs {
 		if sid >= 0 && sid < et.numShards {
-			entries[sid] = et.entryLocked(c.connLocked(node))
+			nc := c.connLocked(node)
+			if entries[sid].nc != nc {
+				nc.nudge() // newly routed to a node in backoff: retry it now
+			}
+			entries[sid] = et.entryLocked(nc)
 		}
 	}
 	changed := false
@@ -376,6 +380,7 @@ func (et *entityType) applyLocation(shard int, owner *nodeConn) {
 	if old.entries[shard] == e {
 		return
 	}
+	owner.nudge()
 	entries := make([]routeEntry, et.numShards)
 	copy(entries, old.entries)
 	entries[shard] = e
