@@ -34,7 +34,7 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 	if err != nil {
 		return nil, clusterInfo{}, err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
 
 	info := clusterInfo{kind: "external", nodes: len(o.contacts)}
 	contacts := o.contacts

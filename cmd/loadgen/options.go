@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"runtime"
@@ -51,6 +52,7 @@ type options struct {
 	verifyRetries     int
 
 	// output
+	logLevel   slog.Level // engine and node logs on stderr
 	jsonOut    bool
 	progress   bool
 	ceiling    time.Duration
@@ -94,6 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.verifyConcurrency, "verify-concurrency", 64, "GetCount asks in flight during verification")
 	fs.IntVar(&o.verifyRetries, "verify-retries", 5, "attempts per entity when a verification ask fails")
 
+	fs.TextVar(&o.logLevel, "log-level", slog.LevelWarn, "level of the client's and embedded nodes' logs on stderr: debug, info, warn or error")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON object on stdout instead of a table")
 	fs.BoolVar(&o.progress, "progress", true, "print a progress line per second on stderr")
 	fs.DurationVar(&o.ceiling, "ceiling", 0, "first measure the raw loopback ceiling for this long (0: skip) and report the ratio")
