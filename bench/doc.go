@@ -10,13 +10,30 @@
 // writer doing batched writes and one reader parsing and counting frames. It
 // uses no zerohop code, so it measures what this machine's kernel and Go
 // runtime can physically carry, measured in the same run as the zerohop
-// number it is compared with. The command bench/cmd/ceiling prints it.
+// number it is compared with. The command bench/cmd/ceiling prints it, and
+// RoundTrip (ceiling -rtt N) measures the raw loopback round trip of one
+// frame, the floor under any ask's latency.
+//
+// bench/perf.sh runs every measurement PERFORMANCE.md reports (ceiling,
+// cmd/loadgen end to end with the ceiling measured in the same process,
+// asks, scaling sweeps, these benchmarks, and optionally a real Casty v1
+// cluster) and keeps the raw outputs; bench/cmd/perfsum turns the load
+// runs into the Markdown tables (median and every run).
+//
+// The cross-stack benchmarks: BenchmarkTell (a client alone against a
+// scripted sink node: Tell and TellContext, 1 and 8 goroutines, both
+// transports), BenchmarkEndToEnd (both transports through an embedded
+// 3-node cluster, every tell verified), BenchmarkAskPipelined (1, 16, 256
+// asks in flight), BenchmarkRoute and BenchmarkRouteClientTable (100 to
+// 10,000 shards, 3 and 30 nodes), BenchmarkSnapshotCompile, and
+// BenchmarkEnvelopeEncode/Decode and BenchmarkTargetPath.
 //
 // Invariants: Ceiling listens only on 127.0.0.1 with a kernel-chosen port;
 // every frame the writer encodes is either counted by the reader or the run
 // fails with an error (a short count is a broken invariant, not a result).
 //
-// Concurrency: Ceiling is safe to call from several goroutines, although
-// concurrent runs share the machine and measure each other. It starts two
-// goroutines per call and returns only after both have exited.
+// Concurrency: Ceiling and RoundTrip are safe to call from several
+// goroutines, although concurrent runs share the machine and measure each
+// other. Each starts its own goroutines and returns only after they have
+// exited.
 package bench
