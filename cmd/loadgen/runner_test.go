@@ -25,6 +25,10 @@ type memTarget struct {
 	fullEvery int64 // every Nth Tell call returns errFakeFull
 	failEvery int64 // every Nth Tell call returns errFakeBroken
 	loseEvery int64 // every Nth accepted tell is silently dropped
+	// muteAfterFlush: once Flush was called, GetCount of ids ending in "7"
+	// fails (an entity that cannot be verified).
+	muteAfterFlush bool
+	flushed        atomic.Bool
 
 	calls    atomic.Int64
 	accepted atomic.Int64
@@ -59,13 +63,19 @@ func (m *memTarget) GetCount(ctx context.Context, id string) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	if m.muteAfterFlush && m.flushed.Load() && strings.HasSuffix(id, "7") {
+		return 0, errFakeBroken
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.counts[id], nil
 }
 
-func (m *memTarget) Buffered() int64                 { return 0 }
-func (m *memTarget) Flush(ctx context.Context) error { return nil }
+func (m *memTarget) Buffered() int64 { return 0 }
+func (m *memTarget) Flush(ctx context.Context) error {
+	m.flushed.Store(true)
+	return nil
+}
 func (m *memTarget) ResetStats(ctx context.Context) (int, error) {
 	m.mu.Lock()
 	m.incs = 0
@@ -145,6 +155,15 @@ func TestRunnerAccounting(t *testing.T) {
 				}
 				if num(t, got, "tells_failed") != 0 {
 					t.Errorf("got tells_failed %v, want 0", got["tells_failed"])
+				}
+			},
+		},
+		{
+			name: "unverifiable entities exit 1", m: &memTarget{muteAfterFlush: true}, args: []string{"-verify-retries", "2"}, wantCode: 1,
+			check: func(t *testing.T, got map[string]any) {
+				// ids 7, 17, ..., 47 of 50 never answer.
+				if num(t, got, "unverified_entities") != 5 || got["ok"] != false || got["verify_error"] == nil {
+					t.Errorf("got unverified %v ok %v verify_error %v, want 5, false, set", got["unverified_entities"], got["ok"], got["verify_error"])
 				}
 			},
 		},
