@@ -205,6 +205,9 @@ func (o *options) validate() error {
 	if o.verifyRetries < 1 {
 		bad = append(bad, fmt.Sprintf("-verify-retries %d < 1", o.verifyRetries))
 	}
+	if !o.warmup && o.entityPrefix != "" {
+		bad = append(bad, "-warmup=false with -entity-prefix: counters of reused ids would count as delivered (without the warm-up there is no starting value to subtract)")
+	}
 	if o.ceiling < 0 {
 		bad = append(bad, fmt.Sprintf("-ceiling %v < 0", o.ceiling))
 	}

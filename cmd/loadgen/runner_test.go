@@ -260,11 +260,12 @@ func TestRunProgressAndTable(t *testing.T) {
 
 func TestParseFlagsReportsEveryProblem(t *testing.T) {
 	var stderr bytes.Buffer
-	_, err := parseFlags([]string{"-shards", "0", "-workers", "-1", "-transport", "carrier-pigeon", "-duration", "0s", "-tls-cert", "x"}, &stderr)
+	_, err := parseFlags([]string{"-shards", "0", "-workers", "-1", "-transport", "carrier-pigeon", "-duration", "0s", "-tls-cert", "x",
+		"-warmup=false", "-entity-prefix", "old-"}, &stderr)
 	if err == nil {
 		t.Fatal("got nil, want an error")
 	}
-	for _, want := range []string{"-shards", "-workers", "-transport", "-duration", "-tls-cert"} {
+	for _, want := range []string{"-shards", "-workers", "-transport", "-duration", "-tls-cert", "-warmup=false"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
