@@ -208,11 +208,22 @@ func (c *Client) alias(canonical wire.NodeAddress, nc *nodeConn) {
 	c.mu.Unlock()
 }
 
-// sendMsg queues msg for target on nc (control messages and service
-// tells; not the Tell hot path).
+// sendMsg queues a data message (a service tell or ask) for target on nc;
+// not the Tell hot path.
 func (nc *nodeConn) sendMsg(target string, msg any) error {
+	return nc.send(target, msg, nc.q.reserve)
+}
+
+// sendControl queues a control message (SubscribeTopology,
+// UnsubscribeTopology, GetShardLocation) for target on nc. It may use the
+// queue's reserved slots, so it still goes out while tells fill the queue.
+func (nc *nodeConn) sendControl(target string, msg any) error {
+	return nc.send(target, msg, 0)
+}
+
+func (nc *nodeConn) send(target string, msg any, reserve uint64) error {
 	c := nc.c
-	t, buf, full, closed := nc.q.claim()
+	t, buf, full, closed := nc.q.claim(reserve)
 	if closed {
 		return ErrClosed
 	}
@@ -332,7 +343,7 @@ func (c *Client) shutdown(ctx context.Context) error {
 	unsub := wire.UnsubscribeTopology{Subscriber: c.subRef}
 	for _, nc := range subs {
 		if nc.state.Load() == connUp {
-			_ = nc.sendMsg(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), unsub)
+			_ = nc.sendControl(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), unsub)
 		}
 	}
 	wait(c.flushed)

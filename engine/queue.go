@@ -48,6 +48,7 @@ type outQueue struct {
 	wake     chan struct{}
 	space    atomic.Pointer[chan struct{}] // closed by the consumer when it frees slots; set by waiting producers
 	mask     uint64
+	reserve  uint64 // slots only control frames may take (see claim)
 	slots    []qslot
 }
 
@@ -71,22 +72,29 @@ func newOutQueue(slots int) *outQueue {
 		n <<= 1
 	}
 	return &outQueue{
-		wake:  make(chan struct{}, 1),
-		mask:  uint64(n - 1),
-		slots: make([]qslot, n),
+		wake:    make(chan struct{}, 1),
+		mask:    uint64(n - 1),
+		reserve: uint64(n / 64), // 128 of the default 8192; none for tiny test queues
+		slots:   make([]qslot, n),
 	}
 }
 
 // claim reserves the next slot. It returns the ticket and the slot's buffer
 // (length 0) to append the frame to. ok is false when the queue is full;
 // closed reports a closed queue.
-func (q *outQueue) claim() (t uint64, buf []byte, full, closed bool) {
+//
+// reserve slots are kept free for control frames (SubscribeTopology,
+// GetShardLocation, UnsubscribeTopology): data producers pass q.reserve and
+// see the queue as full that much earlier, control producers pass 0, so a
+// queue saturated by tells still carries the client's liveness refresh and
+// location queries.
+func (q *outQueue) claim(reserve uint64) (t uint64, buf []byte, full, closed bool) {
 	for {
 		if q.closed.Load() {
 			return 0, nil, false, true
 		}
 		t = q.tail.Load()
-		if t-q.head.Load() > q.mask {
+		if q.isFull(t, q.head.Load(), reserve) {
 			return 0, nil, true, false
 		}
 		if q.tail.CompareAndSwap(t, t+1) {
@@ -99,6 +107,15 @@ func (q *outQueue) claim() (t uint64, buf []byte, full, closed bool) {
 			return t, buf[:0], false, false
 		}
 	}
+}
+
+// isFull reports whether ticket t may not be claimed with reserve slots
+// kept free, head being the consumer's position. The difference is signed:
+// a producer's t may be stale (head already moved past it), and the
+// unsigned difference would wrap into a false "full"; claim's CAS fails for
+// a stale t and reloads.
+func (q *outQueue) isFull(t, head, reserve uint64) bool {
+	return int64(t-head) > int64(q.mask)-int64(reserve)
 }
 
 // publish hands the frame in buf (appended to the claimed buffer; empty to
@@ -167,7 +184,7 @@ func (q *outQueue) waitSpace(done <-chan struct{}, stop <-chan struct{}) bool {
 		}
 		// Re-check after publishing the channel: the consumer may have
 		// drained in between (it swaps the channel after advancing head).
-		if q.closed.Load() || q.tail.Load()-q.head.Load() <= q.mask {
+		if q.closed.Load() || !q.isFull(q.tail.Load(), q.head.Load(), q.reserve) {
 			return true
 		}
 		select {

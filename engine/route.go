@@ -195,7 +195,7 @@ func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, w
 			return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
 		}
 		var full, closed bool
-		t, buf, full, closed = nc.q.claim()
+		t, buf, full, closed = nc.q.claim(nc.q.reserve)
 		if closed {
 			return ErrClosed
 		}
@@ -286,7 +286,7 @@ func (et *entityType) queryLocked(shard int, q *shardQuery, now time.Time, leade
 		return
 	}
 	c := et.c
-	err := leader.sendMsg(wire.NodeURI(c.cfg.SystemName, leader.addr, et.coordPath), wire.GetShardLocation{ShardID: shard, ReplyTo: et.proxyRef})
+	err := leader.sendControl(wire.NodeURI(c.cfg.SystemName, leader.addr, et.coordPath), wire.GetShardLocation{ShardID: shard, ReplyTo: et.proxyRef})
 	if err != nil {
 		c.log.Warn("engine: GetShardLocation", "type", et.name, "shard", shard, "err", err)
 		q.next = now.Add(jitter(c.cfg.RequeryDelay))
@@ -306,7 +306,7 @@ func (et *entityType) sendPayloadLocked(e *routeEntry, shard int, payload []byte
 		c.stats.drop(DropOwnerUnavailable, 1)
 		return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
 	}
-	t, buf, full, closed := nc.q.claim()
+	t, buf, full, closed := nc.q.claim(nc.q.reserve)
 	if full {
 		c.stats.drop(DropQueueFull, 1)
 		return nc.fullErr

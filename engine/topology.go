@@ -217,7 +217,7 @@ func (c *Client) pruneSubscriptionsLocked() {
 			continue
 		}
 		if nc.state.Load() == connUp {
-			_ = nc.sendMsg(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
+			_ = nc.sendControl(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
 		}
 		delete(c.topo.subscribed, nc)
 	}
@@ -282,7 +282,7 @@ func (c *Client) sendSubscribe(nc *nodeConn) {
 	if !nc.usable() {
 		return
 	}
-	err := nc.sendMsg(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.SubscribeTopology{ReplyTo: c.subRef})
+	err := nc.sendControl(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.SubscribeTopology{ReplyTo: c.subRef})
 	if err != nil {
 		c.log.Warn("engine: subscribe", "node", nc.addr.String(), "err", err)
 	}
@@ -325,7 +325,7 @@ func (c *Client) rotateLocked(now time.Time, why string) {
 	c.log.Warn("engine: re-subscribing", "from", addrOf(old), "to", pick.addr.String(), "reason", why)
 	if old != nil && old != pick && old.state.Load() == connUp && old != c.leaderConnLocked() {
 		// Stop a silent but connected node from pushing to us.
-		_ = old.sendMsg(wire.NodeURI(c.cfg.SystemName, old.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
+		_ = old.sendControl(wire.NodeURI(c.cfg.SystemName, old.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
 		delete(c.topo.subscribed, old)
 	}
 	c.setPrimaryLocked(pick, now)
