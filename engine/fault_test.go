@@ -351,6 +351,9 @@ func TestStats(t *testing.T) {
 	if _, err := getCount(context.Background(), c, ref, "s"); err != nil {
 		t.Fatal(err)
 	}
+	// The writer counts a batch after its write returns: the ask's reply
+	// can be processed before.
+	waitFor(t, "frames counted", func() bool { return c.Stats().FramesWritten >= 12 })
 	st := c.Stats()
 	if st.TellsQueued < 10 || st.FramesWritten < 12 || st.BytesWritten == 0 || st.AsksOK != 1 ||
 		st.Connects == 0 || st.SnapshotsReceived == 0 || st.SnapshotsApplied == 0 || st.Epoch != 1 ||
