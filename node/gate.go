@@ -55,15 +55,25 @@ func (g *gate) resume() {
 // gatedTransport wraps memberlist's NetTransport so that a paused node
 // neither sends nor receives gossip: writes and dials wait at the gate, and
 // received packets and streams are handed to memberlist only once it opens.
-// The two forwarding goroutines stop on Shutdown.
+//
+// Two forwarding goroutines move packets and streams from the inner
+// transport to memberlist. They must keep reading the inner transport until
+// it has shut down: its listener goroutines block on unbuffered channel
+// sends, and NetTransport.Shutdown waits for them, so a forwarder that
+// stopped reading first would hang Shutdown for good (a packet from a member
+// still gossiping while this node closes). On Shutdown they stop forwarding,
+// drain the inner channels (dropping packets, closing streams) until the
+// inner transport is down, and exit; Shutdown waits for them.
 type gatedTransport struct {
 	*memberlist.NetTransport
-	g       *gate
-	stop    chan struct{}
-	packets chan *memberlist.Packet
-	streams chan net.Conn
-	wg      sync.WaitGroup
-	once    sync.Once
+	g         *gate
+	stop      chan struct{} // closed first by Shutdown: stop forwarding
+	innerDone chan struct{} // closed once the inner transport is shut down
+	packets   chan *memberlist.Packet
+	streams   chan net.Conn
+	wg        sync.WaitGroup
+	once      sync.Once
+	err       error // the inner Shutdown's result; written in once
 }
 
 func newGatedTransport(inner *memberlist.NetTransport, g *gate) *gatedTransport {
@@ -71,6 +81,7 @@ func newGatedTransport(inner *memberlist.NetTransport, g *gate) *gatedTransport 
 		NetTransport: inner,
 		g:            g,
 		stop:         make(chan struct{}),
+		innerDone:    make(chan struct{}),
 		packets:      make(chan *memberlist.Packet),
 		streams:      make(chan net.Conn),
 	}
@@ -81,15 +92,20 @@ func newGatedTransport(inner *memberlist.NetTransport, g *gate) *gatedTransport 
 			select {
 			case p := <-inner.PacketCh():
 				if !t.g.wait(t.stop) {
-					return
+					continue // shutting down: dropped
 				}
 				select {
 				case t.packets <- p:
 				case <-t.stop:
-					return
 				}
 			case <-t.stop:
-				return
+				for {
+					select {
+					case <-inner.PacketCh():
+					case <-t.innerDone:
+						return
+					}
+				}
 			}
 		}
 	}()
@@ -100,16 +116,22 @@ func newGatedTransport(inner *memberlist.NetTransport, g *gate) *gatedTransport 
 			case c := <-inner.StreamCh():
 				if !t.g.wait(t.stop) {
 					_ = c.Close()
-					return
+					continue
 				}
 				select {
 				case t.streams <- c:
 				case <-t.stop:
 					_ = c.Close()
-					return
 				}
 			case <-t.stop:
-				return
+				for {
+					select {
+					case c := <-inner.StreamCh():
+						_ = c.Close()
+					case <-t.innerDone:
+						return
+					}
+				}
 			}
 		}
 	}()
@@ -147,13 +169,15 @@ func (t *gatedTransport) DialAddressTimeout(addr memberlist.Address, timeout tim
 	return t.NetTransport.DialAddressTimeout(addr, timeout)
 }
 
-// Shutdown stops the forwarders and the inner transport; idempotent.
+// Shutdown stops forwarding, shuts the inner transport down while the
+// forwarders drain it, and waits for them; idempotent (later calls return
+// the first result).
 func (t *gatedTransport) Shutdown() error {
-	var err error
 	t.once.Do(func() {
 		close(t.stop)
-		err = t.NetTransport.Shutdown()
+		t.err = t.NetTransport.Shutdown()
+		close(t.innerDone)
 		t.wg.Wait()
 	})
-	return err
+	return t.err
 }
