@@ -119,8 +119,8 @@ func (r *EntityRef) sendAsk(msg any, askID uint64) (*nodeConn, error) {
 	}
 	et := r.et
 	shard := ring.Shard(env.EntityID, et.numShards)
-	e := &et.table.Load().entries[shard]
-	if e.nc == nil {
+	e, ok := et.table.Load().Owner(shard)
+	if !ok {
 		return et.hold(shard, env.EntityID, env.Message, askID)
 	}
 	if err := et.send(e, shard, env.EntityID, env.Message, nil); err != nil {

@@ -127,7 +127,7 @@ func TestCastyLiveFailover(t *testing.T) {
 		if _, err := getCount(ctx, c, ref, id); err != nil {
 			t.Fatal(err)
 		}
-		if e := ref.et.table.Load().entries[ring.Shard(id, workload.DefaultShards)]; e.nc != nil && e.nc.addr == victim {
+		if e, ok := ref.et.table.Load().Owner(ring.Shard(id, workload.DefaultShards)); ok && e.nc.addr == victim {
 			onVictim = append(onVictim, id)
 		} else {
 			elsewhere = append(elsewhere, id)
@@ -151,7 +151,7 @@ func TestCastyLiveFailover(t *testing.T) {
 		err := ref.Tell(onVictim[0], workload.Increment{Amount: 1})
 		switch {
 		case err == nil && firstFailFast > 0:
-			if e := ref.et.table.Load().entries[ring.Shard(onVictim[0], workload.DefaultShards)]; e.nc != nil && e.nc.addr != victim {
+			if e, ok := ref.et.table.Load().Owner(ring.Shard(onVictim[0], workload.DefaultShards)); ok && e.nc.addr != victim {
 				rerouted = time.Since(kill)
 			}
 		case errors.Is(err, ErrOwnerUnavailable) && firstFailFast == 0:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
+	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -51,8 +52,6 @@ type Client struct {
 	shutdownDone chan struct{}
 	shutdownErr  error
 
-	epoch atomic.Int64 // mirror of topo.epoch for Stats and fencing reads
-
 	// Lock order: mu, then entityType.mu, then asks.mu, then Watcher.mu.
 	mu       sync.Mutex
 	conns    map[wire.NodeAddress]*nodeConn // guarded by mu; logical address (and aliases) -> connection
@@ -60,7 +59,13 @@ type Client struct {
 	types    map[string]*entityType         // guarded by mu
 	topo     topoState                      // guarded by mu
 
-	listings atomic.Pointer[map[string][]Instance] // service registry by key, immutable once published
+	// snap is the last applied topology snapshot, compiled; nil before
+	// the first. Stored under mu (only when it changed), loaded anywhere.
+	snap topo.Holder
+	// listings are the bound instances of snap's registry by key,
+	// immutable once published (rebuilt under mu when the registry
+	// changes).
+	listings atomic.Pointer[map[string][]Instance]
 
 	asks  askTable
 	stats counters
@@ -98,7 +103,6 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		c.dialer = d.DialContext
 	}
 	c.stats.tells = xsync.NewCounter()
-	c.epoch.Store(-1)
 	c.topo.init()
 	c.senderURI = string(wire.Address{System: c.clientSys, Host: c.identity.Host, Port: c.identity.Port}.AppendURI(nil))
 	c.subRef = c.clientRef(wire.PathTopologySub)

@@ -151,7 +151,7 @@ func TestClusterKillRestart(t *testing.T) {
 	var owned []string
 	for e := 0; e < 32; e++ {
 		id := fmt.Sprintf("kr-%d", e)
-		if en := ref.et.table.Load().entries[shardOf(id)]; en.nc != nil && en.nc.addr == va {
+		if en, ok := ref.et.table.Load().Owner(shardOf(id)); ok && en.nc.addr == va {
 			owned = append(owned, id)
 		}
 	}
@@ -192,8 +192,7 @@ func TestClusterKillRestart(t *testing.T) {
 	})
 	waitFor(t, "every shard routable", func() bool {
 		for s := 0; s < workload.DefaultShards; s++ {
-			e := ref.et.table.Load().entries[s]
-			if e.nc != nil && e.nc.state.Load() != connUp {
+			if e, ok := ref.et.table.Load().Owner(s); ok && e.nc.state.Load() != connUp {
 				return false
 			}
 		}

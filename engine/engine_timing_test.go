@@ -42,7 +42,7 @@ func tellRetry(b *testing.B, ref *EntityRef, id string, msg any, full *atomic.In
 		if err == nil {
 			return
 		}
-		if err != ref.et.table.Load().entries[3].nc.fullErr {
+		if e, _ := ref.et.table.Load().Owner(3); err != e.nc.fullErr {
 			b.Fatal(err)
 		}
 		full.Add(1)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
+	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -181,7 +182,6 @@ func fuzzClient(t testing.TB) (*Client, *nodeConn) {
 		clientSys: testSystem + "-client", conns: map[wire.NodeAddress]*nodeConn{}, types: map[string]*entityType{},
 		maintStop: make(chan struct{}), shutdownDone: make(chan struct{}), askPrefix: "0123456789abcdef"}
 	c.stats.tells = xsync.NewCounter()
-	c.epoch.Store(-1)
 	c.topo.init()
 	c.asks.init(c)
 	empty := map[string][]Instance{}
@@ -194,8 +194,8 @@ func fuzzClient(t testing.TB) (*Client, *nodeConn) {
 	nc.epoch.Store(0)
 	c.mu.Lock()
 	et := &entityType{c: c, name: "counter", numShards: 32, regionPath: "/_region-counter", coordPath: "/_coord-counter",
-		targets: map[*nodeConn]string{}, pending: map[int]*shardQuery{}}
-	et.table.Store(&routeTable{entries: make([]routeEntry, 32)})
+		entries: map[*nodeConn]*routeEntry{}, pending: map[int]*shardQuery{}}
+	et.table.Store(topo.NewRoutes[*routeEntry](32))
 	c.types["counter"] = et
 	c.mu.Unlock()
 	return c, nc

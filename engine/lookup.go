@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -80,55 +81,37 @@ func (c *Client) Lookup(key string) Listing {
 	return Listing{Key: key, Instances: slices.Clone(l)}
 }
 
-// applyRegistryLocked rebuilds the listings when the registry changed and
-// notifies watchers of the keys whose listing changed. c.mu held.
-func (c *Client) applyRegistryLocked(reg []wire.ServiceEntry) {
-	sorted := slices.Clone(reg)
-	slices.SortFunc(sorted, compareEntries)
-	sorted = slices.Compact(sorted)
-	if slices.Equal(sorted, c.topo.registry) && c.topo.haveFirst {
+// applyRegistryLocked rebuilds the listings from s when its registry
+// differs from prev's (s's registry is already canonical: sorted by key,
+// node and path, deduplicated) and notifies watchers of the keys whose
+// listing changed; with no prev (the first snapshot) every watcher. c.mu
+// held.
+func (c *Client) applyRegistryLocked(prev, s *topo.Snapshot) {
+	if prev != nil && slices.Equal(prev.Registry(), s.Registry()) {
 		return
 	}
-	c.topo.registry = sorted
 	old := *c.listings.Load()
-	next := make(map[string][]Instance)
-	for _, e := range sorted {
-		addr := wire.Address{System: c.cfg.SystemName, Host: e.Node.Host, Port: e.Node.Port, Path: e.Path}
-		next[e.Key] = append(next[e.Key], Instance{
-			Ref:  ServiceRef{c: c, nc: c.connLocked(e.Node), addr: addr, uri: addr.String()},
-			Node: e.Node,
-		})
+	next := make(map[string][]Instance, len(s.ServiceKeys()))
+	for _, key := range s.ServiceKeys() {
+		entries := s.Services(key)
+		insts := make([]Instance, len(entries))
+		for i, e := range entries {
+			addr := wire.Address{System: c.cfg.SystemName, Host: e.Node.Host, Port: e.Node.Port, Path: e.Path}
+			insts[i] = Instance{
+				Ref:  ServiceRef{c: c, nc: c.connLocked(e.Node), addr: addr, uri: addr.String()},
+				Node: e.Node,
+			}
+		}
+		next[key] = insts
 	}
 	c.listings.Store(&next)
 	for key, ws := range c.topo.watchers {
-		if !c.topo.haveFirst || !slices.Equal(old[key], next[key]) {
-			l := Listing{Key: key, Instances: next[key]}
+		if prev == nil || !slices.Equal(old[key], next[key]) {
 			for _, w := range ws {
-				w.deliver(Listing{Key: l.Key, Instances: slices.Clone(l.Instances)})
+				w.deliver(Listing{Key: key, Instances: slices.Clone(next[key])})
 			}
 		}
 	}
-}
-
-func compareEntries(a, b wire.ServiceEntry) int {
-	switch {
-	case a.Key != b.Key:
-		if a.Key < b.Key {
-			return -1
-		}
-		return 1
-	case a.Node != b.Node:
-		if a.Node.Less(b.Node) {
-			return -1
-		}
-		return 1
-	case a.Path != b.Path:
-		if a.Path < b.Path {
-			return -1
-		}
-		return 1
-	}
-	return 0
 }
 
 // Watcher delivers every change of one key's listing (Casty reserves live
@@ -159,7 +142,7 @@ func (c *Client) Watch(key string) (*Watcher, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.topo.watchers[key] = append(c.topo.watchers[key], w)
-	if c.topo.haveFirst {
+	if c.snap.Load() != nil {
 		w.deliver(c.Lookup(key))
 	}
 	return w, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/ring"
+	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -28,13 +29,16 @@ func (r *EntityRef) NumShards() int { return r.et.numShards }
 
 // entityType is the routing state of one shard type.
 //
-// The route table is immutable once published and read with one atomic
-// load per message. It is replaced (copy on write) under mu, and every
-// message held for a shard that becomes routable is flushed to the owner's
-// queue before the table naming that owner is published: a Tell that sees
-// the new table therefore queues after the held messages, and a Tell that
-// saw the old table takes mu, sees the new one and does the same. Per
-// producer goroutine, messages to one entity keep their order.
+// The route table (a topo.Routes of numShards entries) is immutable once
+// published and read with one atomic load per message. It merges every
+// source of truth for the type: the allocations of each applied snapshot
+// and the ShardLocation replies applied since. It is replaced (copy on
+// write) under mu, and every message held for a shard that becomes
+// routable is flushed to the owner's queue before the table naming that
+// owner is published: a Tell that sees the new table therefore queues
+// after the held messages, and a Tell that saw the old table takes mu,
+// sees the new one and does the same. Per producer goroutine, messages to
+// one entity keep their order.
 type entityType struct {
 	c          *Client
 	name       string
@@ -47,15 +51,18 @@ type entityType struct {
 	ref   *EntityRef // the one EntityRef of this type
 
 	mu      sync.Mutex
-	targets map[*nodeConn]string // guarded by mu; /_region-<type> URI per owner
-	pending map[int]*shardQuery  // guarded by mu; shards held or being (re)queried
+	entries map[*nodeConn]*routeEntry // guarded by mu; the one entry per owner
+	pending map[int]*shardQuery       // guarded by mu; shards held or being (re)queried
 }
 
-// routeTable maps shard -> owner. A nil nc means "location unknown".
-type routeTable struct {
-	entries []routeEntry
-}
+// routeTable maps shard -> owner; an unallocated shard's location is
+// unknown. Owners are interned per (type, node): comparing two tables'
+// entries compares pointers.
+type routeTable = topo.Routes[*routeEntry]
 
+// routeEntry is what Tell needs of an owner: its connection and the
+// precomputed URI of the type's region on it. Immutable; one per
+// (entity type, node connection), shared by every table of the type.
 type routeEntry struct {
 	nc     *nodeConn
 	target string // casty://<sys>@<owner>/_region-<type>
@@ -107,12 +114,14 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 		regionPath: wire.PathRegionPrefix + typeName,
 		coordPath:  wire.PathCoordPrefix + typeName,
 		proxyRef:   c.clientRef(wire.PathProxyPrefix + typeName),
-		targets:    make(map[*nodeConn]string),
+		entries:    make(map[*nodeConn]*routeEntry),
 		pending:    make(map[int]*shardQuery),
 	}
 	et.ref = &EntityRef{et: et}
-	et.table.Store(&routeTable{entries: make([]routeEntry, numShards)})
-	et.applyAllocs(c.topo.allocs[typeName], true, time.Now())
+	et.table.Store(topo.NewRoutes[*routeEntry](numShards))
+	if s := c.snap.Load(); s != nil {
+		et.applySnapshot(s, make([]*nodeConn, len(s.Nodes())), true, time.Now())
+	}
 	c.types[typeName] = et
 	return et.ref, nil
 }
@@ -138,8 +147,8 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 		return ErrClosed
 	}
 	shard := ring.Shard(entityID, et.numShards)
-	e := &et.table.Load().entries[shard]
-	if e.nc == nil {
+	e, ok := et.table.Load().Owner(shard)
+	if !ok {
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
 	}
@@ -159,8 +168,8 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 		return ErrClosed
 	}
 	shard := ring.Shard(entityID, et.numShards)
-	e := &et.table.Load().entries[shard]
-	if e.nc == nil {
+	e, ok := et.table.Load().Owner(shard)
+	if !ok {
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
 	}
@@ -237,7 +246,7 @@ func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*
 	leader := c.leaderForQuery() // takes c.mu: before et.mu (lock order)
 	et.mu.Lock()
 	defer et.mu.Unlock()
-	if e := &et.table.Load().entries[shard]; e.nc != nil {
+	if e, ok := et.table.Load().Owner(shard); ok {
 		if err := et.sendPayloadLocked(e, shard, payload); err != nil {
 			return nil, err
 		}
@@ -273,7 +282,7 @@ func (c *Client) leaderForQuery() *nodeConn {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	l := c.leaderConnLocked()
-	if l == nil || l.epoch.Load() < c.topo.epoch {
+	if l == nil || l.epoch.Load() < c.appliedEpoch() {
 		return nil
 	}
 	return l
@@ -324,76 +333,86 @@ func (et *entityType) sendPayloadLocked(e *routeEntry, shard int, payload []byte
 	return nil
 }
 
-// entryLocked returns the route entry for owner nc.
-func (et *entityType) entryLocked(nc *nodeConn) routeEntry {
-	t, ok := et.targets[nc]
-	if !ok {
-		t = wire.NodeURI(et.c.cfg.SystemName, nc.addr, et.regionPath)
-		et.targets[nc] = t
+// entryLocked returns the route entry for owner nc. et.mu held.
+func (et *entityType) entryLocked(nc *nodeConn) *routeEntry {
+	e := et.entries[nc]
+	if e == nil {
+		e = &routeEntry{nc: nc, target: wire.NodeURI(et.c.cfg.SystemName, nc.addr, et.regionPath)}
+		et.entries[nc] = e
 	}
-	return routeEntry{nc: nc, target: t}
+	return e
 }
 
-// applyAllocs rebuilds the table from the client's merged allocations of
-// this type: with full (a newer epoch) entries missing from allocs become
-// unknown; otherwise known entries are kept. c.mu must be held.
-func (et *entityType) applyAllocs(allocs map[int]wire.NodeAddress, full bool, now time.Time) {
+// applySnapshot applies the type's allocations in snapshot s to the table.
+// With full (s's epoch is newer than the last applied) s is the whole
+// truth: shards it does not allocate become unknown. Otherwise s is merged
+// over the table: the shards it allocates take its owner, the others keep
+// theirs (from an earlier snapshot of the same epoch or a ShardLocation).
+// Shard ids at or above numShards are ignored. conns caches, by s's node
+// index, the connections resolved so far (shared by the types applying s).
+// The table is published only if an entry changed. c.mu held.
+func (et *entityType) applySnapshot(s *topo.Snapshot, conns []*nodeConn, full bool, now time.Time) {
+	t := s.Table(et.name)
+	if t == nil && !full {
+		return
+	}
 	c := et.c
 	et.mu.Lock()
 	defer et.mu.Unlock()
 	old := et.table.Load()
-	entries := make([]routeEntry, et.numShards)
-	if !full {
-		copy(entries, old.entries)
-	}
-	for sid, node := range allocs {
-		if sid >= 0 && sid < et.numShards {
-			nc := c.connLocked(node)
-			if entries[sid].nc != nc {
-				nc.nudge() // newly routed to a node in backoff: retry it now
+	ed := old.Edit()
+	ents := make([]*routeEntry, len(conns)) // by node index
+	for sid := range et.numShards {
+		idx, ok := t.Owner(sid)
+		if !ok {
+			if full {
+				ed.Clear(sid)
 			}
-			entries[sid] = et.entryLocked(nc)
+			continue
+		}
+		e := ents[idx]
+		if e == nil {
+			nc := conns[idx]
+			if nc == nil {
+				nc = c.connLocked(s.Node(idx))
+				conns[idx] = nc
+			}
+			e = et.entryLocked(nc)
+			ents[idx] = e
+		}
+		if cur, _ := ed.Owner(sid); full || cur != e {
+			e.nc.nudge() // (newly) routed to a node in backoff: retry it now
+			ed.Set(sid, e)
 		}
 	}
-	changed := false
-	for i := range entries {
-		if entries[i] != old.entries[i] {
-			changed = true
-			break
-		}
+	if r := ed.Routes(); r != old {
+		et.publishLocked(r)
 	}
-	if !changed {
-		return
-	}
-	et.publishLocked(entries, now)
 }
 
 // applyLocation routes shard to owner (a ShardLocation). c.mu held.
 func (et *entityType) applyLocation(shard int, owner *nodeConn) {
 	et.mu.Lock()
 	defer et.mu.Unlock()
-	old := et.table.Load()
-	e := et.entryLocked(owner)
 	if q := et.pending[shard]; q != nil && len(q.msgs) == 0 {
 		delete(et.pending, shard) // a re-query answered
 	}
-	if old.entries[shard] == e {
+	old := et.table.Load()
+	r := old.WithOwner(shard, et.entryLocked(owner))
+	if r == old {
 		return
 	}
 	owner.nudge()
-	entries := make([]routeEntry, et.numShards)
-	copy(entries, old.entries)
-	entries[shard] = e
-	et.publishLocked(entries, time.Now())
+	et.publishLocked(r)
 }
 
 // publishLocked flushes held messages of shards that the new table routes,
 // in order, then publishes it. et.mu held.
-func (et *entityType) publishLocked(entries []routeEntry, now time.Time) {
+func (et *entityType) publishLocked(r *routeTable) {
 	c := et.c
 	for sid, q := range et.pending {
-		e := &entries[sid]
-		if e.nc == nil {
+		e, ok := r.Owner(sid)
+		if !ok {
 			continue
 		}
 		for _, m := range q.msgs {
@@ -415,7 +434,7 @@ func (et *entityType) publishLocked(entries []routeEntry, now time.Time) {
 			delete(et.pending, sid)
 		}
 	}
-	et.table.Store(&routeTable{entries: entries})
+	et.table.Store(r)
 }
 
 // evict marks the shards owned by nc for a re-query after a jittered
@@ -425,14 +444,40 @@ func (et *entityType) publishLocked(entries []routeEntry, now time.Time) {
 func (et *entityType) evict(nc *nodeConn, now time.Time) {
 	et.mu.Lock()
 	defer et.mu.Unlock()
-	for sid, e := range et.table.Load().entries {
-		if e.nc != nc {
-			continue
-		}
+	e := et.entries[nc]
+	if e == nil {
+		return // never routed to nc
+	}
+	for _, sid := range et.table.Load().Shards(nil, e) {
 		if _, ok := et.pending[sid]; !ok {
 			et.pending[sid] = &shardQuery{next: now.Add(jitter(et.c.cfg.RequeryDelay)), requery: true}
 		}
 	}
+}
+
+// routesTo reports whether the table routes a shard to nc.
+func (et *entityType) routesTo(nc *nodeConn) bool {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	e := et.entries[nc]
+	if e == nil {
+		return false
+	}
+	r := et.table.Load()
+	for sid := range r.Len() {
+		if o, _ := r.Owner(sid); o == e {
+			return true
+		}
+	}
+	return false
+}
+
+// forget drops the entry of a connection no table routes to (the
+// connection is being collected).
+func (et *entityType) forget(nc *nodeConn) {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	delete(et.entries, nc)
 }
 
 // locationFenced schedules a retry for a shard whose answer was fenced.

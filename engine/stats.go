@@ -60,11 +60,12 @@ type Stats struct {
 	Reconnects      uint64
 	ConnectFailures uint64
 
-	SnapshotsReceived uint64
-	SnapshotsApplied  uint64
-	SnapshotsFenced   uint64 // ignored: epoch below the highest seen
-	EpochResets       uint64 // the highest epoch was abandoned after a long fence (cluster restart)
-	Resubscribes      uint64 // subscriptions moved to another contact (silence or failure)
+	SnapshotsReceived  uint64
+	SnapshotsApplied   uint64 // not fenced (SnapshotsUnchanged of them equal to the previous one)
+	SnapshotsUnchanged uint64 // applied but equal to the current one: nothing rebuilt
+	SnapshotsFenced    uint64 // ignored: epoch below the highest seen
+	EpochResets        uint64 // the highest epoch was abandoned after a long fence (cluster restart)
+	Resubscribes       uint64 // subscriptions moved to another contact (silence or failure)
 
 	LocationQueries  uint64 // GetShardLocation sent
 	LocationTimeouts uint64
@@ -93,7 +94,7 @@ type counters struct {
 
 	connects, reconnects, connectFailures atomic.Uint64
 
-	snapshotsReceived, snapshotsApplied, snapshotsFenced, epochResets, resubscribes atomic.Uint64
+	snapshotsReceived, snapshotsApplied, snapshotsUnchanged, snapshotsFenced, epochResets, resubscribes atomic.Uint64
 
 	locationQueries, locationTimeouts, locationsApplied, locationsFenced atomic.Uint64
 
@@ -114,32 +115,33 @@ func (s *counters) drop(reason string, n int) {
 func (c *Client) Stats() Stats {
 	s := &c.stats
 	st := Stats{
-		TellsQueued:       uint64(s.tells.Value()),
-		FramesWritten:     s.framesWritten.Load(),
-		BytesWritten:      s.bytesWritten.Load(),
-		Writes:            s.writes.Load(),
-		Buffered:          s.buffered.Load(),
-		Drops:             make(map[string]uint64, len(dropReasons)),
-		AsksOK:            s.asksOK.Load(),
-		AsksTimedOut:      s.asksTimedOut.Load(),
-		AsksFailed:        s.asksFailed.Load(),
-		LateReplies:       s.lateReplies.Load(),
-		Connects:          s.connects.Load(),
-		Reconnects:        s.reconnects.Load(),
-		ConnectFailures:   s.connectFailures.Load(),
-		SnapshotsReceived: s.snapshotsReceived.Load(),
-		SnapshotsApplied:  s.snapshotsApplied.Load(),
-		SnapshotsFenced:   s.snapshotsFenced.Load(),
-		EpochResets:       s.epochResets.Load(),
-		Resubscribes:      s.resubscribes.Load(),
-		LocationQueries:   s.locationQueries.Load(),
-		LocationTimeouts:  s.locationTimeouts.Load(),
-		LocationsApplied:  s.locationsApplied.Load(),
-		LocationsFenced:   s.locationsFenced.Load(),
-		WatchCoalesced:    s.watchCoalesced.Load(),
-		DecodeErrors:      s.decodeErrors.Load(),
-		UnknownTargets:    s.unknownTargets.Load(),
-		Epoch:             c.epoch.Load(),
+		TellsQueued:        uint64(s.tells.Value()),
+		FramesWritten:      s.framesWritten.Load(),
+		BytesWritten:       s.bytesWritten.Load(),
+		Writes:             s.writes.Load(),
+		Buffered:           s.buffered.Load(),
+		Drops:              make(map[string]uint64, len(dropReasons)),
+		AsksOK:             s.asksOK.Load(),
+		AsksTimedOut:       s.asksTimedOut.Load(),
+		AsksFailed:         s.asksFailed.Load(),
+		LateReplies:        s.lateReplies.Load(),
+		Connects:           s.connects.Load(),
+		Reconnects:         s.reconnects.Load(),
+		ConnectFailures:    s.connectFailures.Load(),
+		SnapshotsReceived:  s.snapshotsReceived.Load(),
+		SnapshotsApplied:   s.snapshotsApplied.Load(),
+		SnapshotsUnchanged: s.snapshotsUnchanged.Load(),
+		SnapshotsFenced:    s.snapshotsFenced.Load(),
+		EpochResets:        s.epochResets.Load(),
+		Resubscribes:       s.resubscribes.Load(),
+		LocationQueries:    s.locationQueries.Load(),
+		LocationTimeouts:   s.locationTimeouts.Load(),
+		LocationsApplied:   s.locationsApplied.Load(),
+		LocationsFenced:    s.locationsFenced.Load(),
+		WatchCoalesced:     s.watchCoalesced.Load(),
+		DecodeErrors:       s.decodeErrors.Load(),
+		UnknownTargets:     s.unknownTargets.Load(),
+		Epoch:              c.appliedEpoch(),
 	}
 	for i, r := range dropReasons {
 		st.Drops[r] = s.drops[i].Load()

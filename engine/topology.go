@@ -7,36 +7,30 @@ import (
 	"slices"
 	"time"
 
+	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 )
 
-// topoState is the client's view of the cluster. Guarded by Client.mu.
+// topoState is the client's subscription and contact bookkeeping. The
+// view of the cluster itself is the compiled snapshot in Client.snap.
+// Guarded by Client.mu.
 type topoState struct {
-	epoch       int64 // highest allocation epoch applied, -1 before the first snapshot
-	first       chan struct{}
-	haveFirst   bool
-	leader      wire.NodeAddress
-	hasLeader   bool
-	members     []wire.Member
-	registry    []wire.ServiceEntry                 // sorted, of the last applied snapshot
-	allocs      map[string]map[int]wire.NodeAddress // merged allocations, for entity types created later
-	static      []wire.NodeAddress                  // contact points, in order
-	learned     []wire.NodeAddress                  // members learned from snapshots
-	nextContact int                                 // rotation index over static+learned
+	first       chan struct{}      // closed when the first snapshot is applied
+	static      []wire.NodeAddress // contact points, in order
+	learned     []wire.NodeAddress // members learned from snapshots
+	nextContact int                // rotation index over static+learned
 
 	primary     *nodeConn          // the subscription whose silence is watched
 	primaryAt   time.Time          // last snapshot from primary (or when subscribed)
 	subscribed  map[*nodeConn]bool // nodes sent SubscribeTopology (unsubscribed on close)
-	lastApplied time.Time
+	lastApplied time.Time          // last snapshot applied (changed or not)
 	lastRefresh time.Time
 
 	watchers map[string][]*Watcher
 }
 
 func (t *topoState) init() {
-	t.epoch = -1
 	t.first = make(chan struct{})
-	t.allocs = make(map[string]map[int]wire.NodeAddress)
 	t.subscribed = make(map[*nodeConn]bool)
 	t.watchers = make(map[string][]*Watcher)
 }
@@ -84,95 +78,113 @@ var (
 	proxyPathPrefix = []byte(wire.PathProxyPrefix)
 )
 
-// onSnapshot applies a snapshot received from nc, with epoch fencing: a
-// snapshot whose allocation epoch is below the highest applied is ignored
-// (a restarted node's fresh state must not override the cluster's), except
-// after 3*LivenessWindow without any applicable snapshot, when the highest
-// epoch is abandoned (the whole cluster restarted).
+// onSnapshot applies a snapshot received from nc: it is compiled (outside
+// Client.mu), fenced, then stored in Client.snap. A snapshot equal to the
+// current one (the usual push) only updates the liveness bookkeeping; one
+// that differs updates membership, contacts, subscriptions, every type's
+// route table and the listings.
+//
+// Epoch fencing: a snapshot whose allocation epoch is below the highest
+// applied is ignored (a restarted node's fresh state must not override the
+// cluster's), except after 3*LivenessWindow without any applicable
+// snapshot, when the highest epoch is abandoned (the whole cluster
+// restarted).
 func (c *Client) onSnapshot(nc *nodeConn, ts *wire.TopologySnapshot) {
 	now := time.Now()
 	c.stats.snapshotsReceived.Add(1)
 	nc.epoch.Store(ts.AllocationEpoch)
+	s := topo.Compile(ts)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if nc == c.topo.primary {
 		c.topo.primaryAt = now
 	}
-	if ts.AllocationEpoch < c.topo.epoch {
+	prev := c.snap.Load()
+	newer := prev == nil || s.Epoch() > prev.Epoch()
+	if prev != nil && s.Epoch() < prev.Epoch() {
 		if now.Sub(c.topo.lastApplied) < 3*c.cfg.LivenessWindow {
 			c.stats.snapshotsFenced.Add(1)
 			return
 		}
 		c.stats.epochResets.Add(1)
-		c.log.Warn("engine: abandoning fenced epoch after a long silence", "epoch", c.topo.epoch, "snapshot_epoch", ts.AllocationEpoch, "node", nc.addr.String())
-		c.topo.epoch = ts.AllocationEpoch - 1 // applied below as newer
+		c.log.Warn("engine: abandoning fenced epoch after a long silence", "epoch", prev.Epoch(), "snapshot_epoch", s.Epoch(), "node", nc.addr.String())
+		newer = true
 	}
-	newer := ts.AllocationEpoch > c.topo.epoch
-	c.topo.epoch = ts.AllocationEpoch
-	c.epoch.Store(ts.AllocationEpoch)
 	c.topo.lastApplied = now
 	c.stats.snapshotsApplied.Add(1)
-
-	// Membership, leader, contacts.
-	c.topo.members = ts.Members
-	if ts.Leader != nil {
-		if !c.topo.hasLeader || c.topo.leader != *ts.Leader {
-			c.log.Info("engine: leader", "node", ts.Leader.String(), "epoch", ts.AllocationEpoch)
-		}
-		c.topo.leader, c.topo.hasLeader = *ts.Leader, true
-	} else {
-		c.topo.hasLeader = false
+	if !c.snap.Store(s) {
+		c.stats.snapshotsUnchanged.Add(1)
+		return
 	}
-	for _, m := range ts.Members {
+	c.applySnapshotLocked(prev, s, newer, now)
+}
+
+// applySnapshotLocked applies s, just stored, which differs from prev (nil
+// for the first). newer: s's epoch is above the last applied one, so its
+// allocations are the whole truth. c.mu held.
+func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now time.Time) {
+	// Membership, leader, contacts.
+	leader, hasLeader := s.Leader()
+	if hasLeader {
+		if old, ok := leaderOf(prev); !ok || old != leader {
+			c.log.Info("engine: leader", "node", leader.String(), "epoch", s.Epoch())
+		}
+	}
+	for _, m := range s.Members() {
 		if m.Status == wire.StatusRemoved {
 			continue
 		}
-		unreachable := slices.Contains(ts.Unreachable, m.Address)
 		if !slices.Contains(c.topo.static, m.Address) && !slices.Contains(c.topo.learned, m.Address) {
 			c.topo.learned = append(c.topo.learned, m.Address)
 		}
 		if m.Status == wire.StatusUp || m.Status == wire.StatusJoining || m.Status == wire.StatusLeaving {
 			// Keep a connection to every live member (replies need one);
 			// one in backoff is retried now if the cluster reaches it.
+			reachable := !s.IsUnreachable(m.Address)
 			nc := c.connLocked(m.Address)
-			if !unreachable && !nc.clusterUp {
+			if reachable && !nc.clusterUp {
 				nc.nudge() // the cluster reaches it again
 			}
-			nc.clusterUp = !unreachable
+			nc.clusterUp = reachable
 		} else if nc := c.conns[m.Address]; nc != nil {
 			nc.clusterUp = false
 		}
 	}
-	if c.topo.hasLeader {
-		c.subscribeLocked(c.connLocked(c.topo.leader))
+	if hasLeader {
+		c.subscribeLocked(c.connLocked(leader))
 	}
 	c.pruneSubscriptionsLocked()
 
 	// Allocations: a newer epoch is the full truth; the same epoch merges.
-	if newer {
-		c.topo.allocs = make(map[string]map[int]wire.NodeAddress, len(ts.ShardAllocations))
-	}
-	for typ, shards := range ts.ShardAllocations {
-		m := c.topo.allocs[typ]
-		if m == nil {
-			m = make(map[int]wire.NodeAddress, len(shards))
-			c.topo.allocs[typ] = m
-		}
-		for sid, a := range shards {
-			m[sid] = a.Primary
-		}
-	}
-	for name, et := range c.types {
-		et.applyAllocs(c.topo.allocs[name], newer, now)
+	conns := make([]*nodeConn, len(s.Nodes()))
+	for _, et := range c.types {
+		et.applySnapshot(s, conns, newer, now)
 	}
 
-	c.applyRegistryLocked(ts.Registry)
-	c.collectConnsLocked(ts.Members, now)
+	c.applyRegistryLocked(prev, s)
 
-	if !c.topo.haveFirst {
-		c.topo.haveFirst = true
+	if prev == nil {
 		close(c.topo.first)
 	}
+}
+
+// leaderOf returns s's leader; none for a nil s (no snapshot yet).
+func leaderOf(s *topo.Snapshot) (wire.NodeAddress, bool) {
+	if s == nil {
+		return wire.NodeAddress{}, false
+	}
+	return s.Leader()
+}
+
+// appliedEpoch returns the allocation epoch of the last applied snapshot,
+// -1 before the first: the epoch the route tables follow, that snapshots
+// and ShardLocations are fenced against. Lock-free; it changes only under
+// c.mu.
+func (c *Client) appliedEpoch() int64 {
+	if s := c.snap.Load(); s != nil {
+		return s.Epoch()
+	}
+	return -1
 }
 
 // onLocation applies a ShardLocation that nc's coordinator sent to the
@@ -192,18 +204,12 @@ func (c *Client) onLocation(nc *nodeConn, typeName string, loc *wire.ShardLocati
 		c.log.Warn("engine: shard location out of range", "type", typeName, "shard", loc.ShardID, "shards", et.numShards, "node", loc.Node.String())
 		return
 	}
-	if e := nc.epoch.Load(); e < c.topo.epoch {
+	if e := nc.epoch.Load(); e < c.appliedEpoch() {
 		c.stats.locationsFenced.Add(1)
 		et.locationFenced(loc.ShardID, time.Now())
 		return
 	}
 	c.stats.locationsApplied.Add(1)
-	m := c.topo.allocs[typeName]
-	if m == nil {
-		m = make(map[int]wire.NodeAddress)
-		c.topo.allocs[typeName] = m
-	}
-	m[loc.ShardID] = loc.Node
 	et.applyLocation(loc.ShardID, c.connLocked(loc.Node))
 }
 
@@ -224,17 +230,18 @@ func (c *Client) pruneSubscriptionsLocked() {
 }
 
 // collectConnsLocked stops connections to nodes that have been absent
-// from the membership for 3*LivenessWindow and that nothing refers to
+// from the membership of s for 3*LivenessWindow and that nothing refers to
 // (static contact, primary, leader, route table): a departed node's
-// connection would otherwise retry forever.
-func (c *Client) collectConnsLocked(members []wire.Member, now time.Time) {
-	var keep []*nodeConn
+// connection would otherwise retry forever. Run by the maintenance tick.
+func (c *Client) collectConnsLocked(s *topo.Snapshot, now time.Time) {
+	leader := c.leaderConnLocked()
+	keep := c.connList[:0]
 	for _, nc := range c.connList {
-		present := slices.ContainsFunc(members, func(m wire.Member) bool {
-			return m.Address == nc.addr && m.Status != wire.StatusRemoved
+		present := slices.ContainsFunc(s.MembersAt(nc.addr), func(m wire.Member) bool {
+			return m.Status != wire.StatusRemoved
 		})
 		switch {
-		case present || slices.Contains(c.topo.static, nc.addr) || nc == c.topo.primary || nc == c.leaderConnLocked():
+		case present || slices.Contains(c.topo.static, nc.addr) || nc == c.topo.primary || nc == leader:
 			nc.absentSince = time.Time{}
 		case nc.absentSince.IsZero():
 			nc.absentSince = now
@@ -249,6 +256,9 @@ func (c *Client) collectConnsLocked(members []wire.Member, now time.Time) {
 					delete(c.conns, a)
 				}
 			}
+			for _, et := range c.types {
+				et.forget(nc)
+			}
 			continue
 		}
 		keep = append(keep, nc)
@@ -260,10 +270,8 @@ func (c *Client) collectConnsLocked(members []wire.Member, now time.Time) {
 // routedLocked reports whether a route table points at nc.
 func (c *Client) routedLocked(nc *nodeConn) bool {
 	for _, et := range c.types {
-		for _, e := range et.table.Load().entries {
-			if e.nc == nc {
-				return true
-			}
+		if et.routesTo(nc) {
+			return true
 		}
 	}
 	return false
@@ -339,10 +347,11 @@ func addrOf(nc *nodeConn) string {
 }
 
 func (c *Client) leaderConnLocked() *nodeConn {
-	if !c.topo.hasLeader {
+	l, ok := leaderOf(c.snap.Load())
+	if !ok {
 		return nil
 	}
-	return c.conns[c.topo.leader]
+	return c.conns[l]
 }
 
 // onConnUp runs on a connection's supervisor once its handshake succeeded.
@@ -406,17 +415,21 @@ func (c *Client) tick(now time.Time) {
 		}
 		if now.Sub(c.topo.lastRefresh) >= c.cfg.RefreshInterval {
 			c.topo.lastRefresh = now
+			c.pruneSubscriptionsLocked()
 			for nc := range c.topo.subscribed {
 				c.sendSubscribe(nc)
 			}
 		}
+	}
+	if s := c.snap.Load(); s != nil {
+		c.collectConnsLocked(s, now)
 	}
 	leader := c.leaderConnLocked()
 	var leaderEpoch int64 = -1
 	if leader != nil {
 		leaderEpoch = leader.epoch.Load()
 	}
-	epoch := c.topo.epoch
+	epoch := c.appliedEpoch()
 	types := c.tickTypes[:0]
 	for _, et := range c.types {
 		types = append(types, et)
