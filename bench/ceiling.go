@@ -120,35 +120,10 @@ func Ceiling(ctx context.Context, cfg CeilingConfig) (CeilingResult, error) {
 	}
 	cfg.ensureDefaults()
 
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	wc, rc, err := loopbackPair(ctx)
 	if err != nil {
-		return CeilingResult{}, fmt.Errorf("bench: ceiling listen: %w", err)
+		return CeilingResult{}, fmt.Errorf("bench: ceiling: %w", err)
 	}
-	defer ln.Close()
-
-	type accepted struct {
-		c   net.Conn
-		err error
-	}
-	acc := make(chan accepted, 1)
-	go func() {
-		c, err := ln.Accept()
-		acc <- accepted{c, err}
-	}()
-	var d net.Dialer
-	wc, err := d.DialContext(ctx, "tcp", ln.Addr().String())
-	if err != nil {
-		ln.Close()
-		<-acc
-		return CeilingResult{}, fmt.Errorf("bench: ceiling dial: %w", err)
-	}
-	a := <-acc
-	if a.err != nil {
-		wc.Close()
-		return CeilingResult{}, fmt.Errorf("bench: ceiling accept: %w", a.err)
-	}
-	rc := a.c
 	defer wc.Close()
 	defer rc.Close()
 
@@ -290,34 +265,11 @@ func RoundTrip(ctx context.Context, count int) (RoundTripResult, error) {
 	if count < 1 {
 		return RoundTripResult{}, fmt.Errorf("bench: RoundTrip count %d < 1", count)
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	cc, ec, err := loopbackPair(ctx)
 	if err != nil {
-		return RoundTripResult{}, fmt.Errorf("bench: round trip listen: %w", err)
-	}
-	defer ln.Close()
-	type accepted struct {
-		c   net.Conn
-		err error
-	}
-	acc := make(chan accepted, 1)
-	go func() {
-		c, err := ln.Accept()
-		acc <- accepted{c, err}
-	}()
-	var d net.Dialer
-	cc, err := d.DialContext(ctx, "tcp", ln.Addr().String())
-	if err != nil {
-		ln.Close()
-		<-acc
-		return RoundTripResult{}, fmt.Errorf("bench: round trip dial: %w", err)
+		return RoundTripResult{}, fmt.Errorf("bench: round trip: %w", err)
 	}
 	defer cc.Close()
-	a := <-acc
-	if a.err != nil {
-		return RoundTripResult{}, fmt.Errorf("bench: round trip accept: %w", a.err)
-	}
-	ec := a.c
 	defer ec.Close()
 	stop := context.AfterFunc(ctx, func() {
 		cc.Close()
@@ -374,4 +326,40 @@ func RoundTrip(ctx context.Context, count int) (RoundTripResult, error) {
 		Count: count, P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: lat[len(lat)-1],
 		PerSec: float64(count) / elapsed.Seconds(),
 	}, nil
+}
+
+// loopbackPair returns the two ends of one TCP connection on 127.0.0.1: the
+// dialled end first, the accepted end second. The listener is closed before
+// it returns; on error nothing is left open.
+func loopbackPair(ctx context.Context) (dialled, accepted net.Conn, err error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	type acceptResult struct {
+		c   net.Conn
+		err error
+	}
+	acc := make(chan acceptResult, 1)
+	go func() {
+		c, err := ln.Accept()
+		acc <- acceptResult{c, err}
+	}()
+	var d net.Dialer
+	dc, err := d.DialContext(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		if a := <-acc; a.c != nil {
+			a.c.Close()
+		}
+		return nil, nil, fmt.Errorf("dial: %w", err)
+	}
+	a := <-acc
+	if a.err != nil {
+		dc.Close()
+		return nil, nil, fmt.Errorf("accept: %w", a.err)
+	}
+	return dc, a.c, nil
 }
