@@ -222,21 +222,62 @@ func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
 	return d.n.bq.GetBroadcasts(overhead, limit)
 }
 
+// LocalState is our table and a hand-over of its term: ours once we made
+// it (the new leader's sync round pulls it from here), or else the latest
+// one we saw made to another node, forwarded so that its addressee learns
+// of it (and passes it on if it no longer leads either).
 func (d *delegate) LocalState(join bool) []byte {
-	d.n.mu.Lock()
-	t := d.n.table
-	d.n.mu.Unlock()
-	return t.marshal()
+	n := d.n
+	n.mu.Lock()
+	t := n.table
+	var g *termGrant
+	switch {
+	case t.epoch == 0:
+	case n.handedOver.epoch == t.epoch:
+		h := n.handedOver
+		g = &h
+	case n.seenGrant.epoch == t.epoch:
+		h := n.seenGrant
+		g = &h
+	}
+	n.mu.Unlock()
+	return t.marshalState(g)
 }
 
 func (d *delegate) MergeRemoteState(b []byte, join bool) {
-	t, err := unmarshalTable(b)
+	t, g, err := unmarshalState(b)
 	if err != nil {
 		d.n.ctr.gossipRejected.Add(1)
 		d.n.logLimited("dropping bad remote state", "err", err)
 		return
 	}
 	d.n.mergeTable(t)
+	if g != nil {
+		d.n.takeGrant(t, g)
+	}
+}
+
+// takeGrant records a hand-over of t's term (g, made by whoever held the
+// right to continue t; see ownsTermLocked): made to this incarnation, we
+// now hold that right, and pass it on at once if we do not lead; made to
+// another node, we remember it to forward it in our state.
+func (n *Node) takeGrant(t *allocTable, g *termGrant) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if g.to != n.self {
+		if g.epoch >= n.seenGrant.epoch {
+			n.seenGrant = *g
+		}
+		return
+	}
+	if g.inc != n.inc || g.epoch <= n.handedUs.epoch {
+		return // for an earlier incarnation of ours, or known
+	}
+	n.handedUs.epoch, n.handedUs.writer = g.epoch, t.writer
+	n.log.Debug("term handed over to us", "writer", t.writer.String(), "epoch", g.epoch)
+	if !n.leading {
+		n.handOverLocked()
+	}
 }
 
 func (d *delegate) NotifyJoin(nd *memberlist.Node) { d.n.onMember(nd, true) }
@@ -393,6 +434,7 @@ func (n *Node) evalLeaderLocked() {
 	}
 	if leader != n.leader {
 		if found {
+			n.ctr.leaderChanges.Add(1)
 			n.log.Info("leader changed", "leader", leader.String())
 		} else {
 			n.log.Info("no leader: no member is up")
@@ -405,11 +447,51 @@ func (n *Node) evalLeaderLocked() {
 			n.log.Info("no longer leading")
 		}
 		n.leading = false
+		n.handoverSince = time.Time{}
+		n.handOverLocked()
 		return
 	}
 	if !n.leading && n.synced {
 		n.startSyncLocked()
 	}
+}
+
+// ownsTermLocked reports whether this incarnation holds the right to write
+// the epoch after the current table's: it wrote that table, or the table's
+// term was handed over to it, and it has not handed the table over since.
+// At most one incarnation holds that right for an epoch (each holder passes
+// it on at most once, to one incarnation), so nobody else can write after
+// the table in its term.
+func (n *Node) ownsTermLocked() bool {
+	t := n.table
+	if t.epoch == 0 || n.handedOver.epoch == t.epoch {
+		return false
+	}
+	wrote := t.epoch == n.lastWritten && t.writer == n.self
+	given := n.handedUs.epoch == t.epoch && n.handedUs.writer == t.writer
+	return wrote || given
+}
+
+// handOverLocked runs when we do not lead: if we hold the right to continue
+// the current table's term (ownsTermLocked), promise to write nothing more
+// after it and hand the right over to the leader we see (once per epoch, to
+// that leader's incarnation). The leader's sync round pulls the hand-over
+// with our push/pull state and continues the term instead of starting a
+// new one, so a leader change between live members (a lower address
+// joining, the leader leaving, a paused leader coming back) does not bump
+// the term. A node that received the right and lost the leadership before
+// using it passes it on the same way.
+func (n *Node) handOverLocked() {
+	if n.leading || !n.ownsTermLocked() || n.leader.IsZero() || n.leader == n.self {
+		return
+	}
+	m := n.members[n.leader]
+	if m == nil || !m.isUp() || m.meta.Inc == 0 {
+		return
+	}
+	n.handedOver = termGrant{epoch: n.table.epoch, to: n.leader, inc: m.meta.Inc}
+	n.ctr.termsHandedOver.Add(1)
+	n.log.Info("handing the term over", "to", n.leader.String(), "epoch", n.table.epoch)
 }
 
 // startSyncLocked starts (or re-arms) the sync round: a push/pull with every
@@ -467,20 +549,24 @@ func (n *Node) syncRound() {
 			n.synced = true
 			n.resolvePendingLocked(time.Now())
 			if n.leader == n.self && !n.meta.Leaving && !n.leading && !n.syncAgain {
-				t, to := n.takeoverLocked()
-				n.mu.Unlock()
-				// Announce the new term to every alive member before writing
-				// anything in it, so that a successor that never hears of our
-				// allocations still knows the term and starts above it.
-				n.sendTable(t, to)
-				n.mu.Lock()
-				n.replicated = max(n.replicated, t.epoch)
-				if n.leader == n.self && !n.meta.Leaving && n.table.writer == n.self && termOf(n.table.epoch) == n.leadTerm && !n.closing {
-					n.leading = true
-					n.log.Info("leading", "term", n.leadTerm, "epoch", n.table.epoch)
-					n.servePendingLocked(time.Now())
+				if t, to, ok := n.takeoverLocked(time.Now()); !ok {
+					n.syncAgain = true // waiting for the previous writer's hand-over
 				} else {
-					n.syncAgain = true
+					n.mu.Unlock()
+					// Announce the takeover's table to every alive member
+					// before writing anything after it, so that a successor
+					// that never hears of our allocations still knows the
+					// term and starts above it.
+					n.sendTable(t, to)
+					n.mu.Lock()
+					n.replicated = max(n.replicated, t.epoch)
+					if n.leader == n.self && !n.meta.Leaving && n.ownsTermLocked() && termOf(n.table.epoch) == n.leadTerm && !n.closing {
+						n.leading = true
+						n.log.Info("leading", "term", n.leadTerm, "epoch", n.table.epoch)
+						n.servePendingLocked(time.Now())
+					} else {
+						n.syncAgain = true
+					}
 				}
 			}
 		}
@@ -501,18 +587,87 @@ func (n *Node) syncRound() {
 	}
 }
 
-// takeoverLocked starts our leadership term: a term above every table we
-// merged, with the shards of members that are not up moved to survivors. It
-// installs the term's first table and returns it with the members to
-// announce it to; leading is set by the caller once they have it.
-func (n *Node) takeoverLocked() (*allocTable, []*memberlist.Node) {
-	term := max(termOf(n.table.epoch), n.leadTerm) + 1
-	n.leadTerm = term
-	t := n.table.clone(term<<termShift, n.self)
+// takeoverLocked starts our leadership after a sync round merged the
+// members' tables. It continues the current table's term when nobody else
+// can write after it: we wrote it ourselves and did not hand it over (a
+// re-sync after a stall or a flap), or its writer handed the term over to
+// us. When its writer is still alive and may hand it over, it waits for
+// that (ok false: the sync round retries) up to HandoverTimeout. Otherwise
+// it starts a new term above every table we merged, so nothing we write can
+// collide with an epoch our predecessor wrote, even one that never reached
+// us. The takeover's table has the shards of members that are not up moved
+// to survivors; it is installed and returned with the members to announce
+// it to; leading is set by the caller once they have it.
+func (n *Node) takeoverLocked(now time.Time) (t *allocTable, to []*memberlist.Node, ok bool) {
+	cur := n.table
+	how := n.takeoverModeLocked(now)
+	switch how {
+	case takeoverWait:
+		return nil, nil, false
+	case takeoverOwnTerm, takeoverHandedOver:
+		n.leadTerm = termOf(cur.epoch)
+		t = cur.clone(cur.epoch+1, n.self)
+		n.ctr.termsContinued.Add(1)
+	default:
+		term := max(termOf(cur.epoch), n.leadTerm) + 1
+		n.leadTerm = term
+		t = cur.clone(term<<termShift, n.self)
+		n.ctr.termsStarted.Add(1)
+	}
+	n.handoverSince = time.Time{}
 	moved := n.rebalanceInto(t)
-	n.log.Info("taking over", "term", term, "epoch", t.epoch, "moved", moved)
+	n.log.Info("taking over", "term", n.leadTerm, "epoch", t.epoch, "how", how, "moved", moved)
 	n.setTableLocked(t, true)
-	return t, n.aliveOthersLocked()
+	return t, n.aliveOthersLocked(), true
+}
+
+// How a takeover starts (takeoverModeLocked).
+const (
+	takeoverOwnTerm    = "own term"    // continue the term of our own last write
+	takeoverHandedOver = "handed over" // continue a term handed over to us
+	takeoverWait       = "wait"        // wait for a hand-over (retry later)
+	takeoverNewTerm    = "new term"    // start a term above every table merged
+)
+
+// takeoverModeLocked decides how the takeover starts; see takeoverLocked.
+func (n *Node) takeoverModeLocked(now time.Time) string {
+	cur := n.table
+	switch {
+	case (cur.epoch+1)&seqMask == 0:
+		return takeoverNewTerm // the term's sequence is used up
+	case n.ownsTermLocked() && cur.writer == n.self && cur.epoch == n.lastWritten:
+		return takeoverOwnTerm
+	case n.ownsTermLocked():
+		return takeoverHandedOver
+	case n.awaitHandoverLocked(cur, now):
+		return takeoverWait
+	}
+	return takeoverNewTerm
+}
+
+// awaitHandoverLocked reports whether the takeover should wait for a
+// hand-over of cur's term: its writer is another member, the same
+// incarnation, alive and reachable (it, or the member it handed the term
+// to, hands over as soon as it sees us lead), and we have not waited
+// HandoverTimeout yet.
+func (n *Node) awaitHandoverLocked(cur *allocTable, now time.Time) bool {
+	if cur.writer.IsZero() || cur.writer == n.self || cur.writerInc == 0 {
+		return false
+	}
+	m := n.members[cur.writer]
+	if m == nil || !m.alive || m.unreachable || m.meta.Inc != cur.writerInc {
+		return false
+	}
+	if n.handoverSince.IsZero() {
+		n.handoverSince = now
+		n.log.Debug("waiting for the previous writer to hand its term over", "writer", cur.writer.String(), "epoch", cur.epoch)
+	}
+	if now.Sub(n.handoverSince) < n.cfg.Membership.HandoverTimeout {
+		return true
+	}
+	n.log.Info("no hand-over from the previous writer in time", "writer", cur.writer.String(),
+		"epoch", cur.epoch, "waited", n.cfg.Membership.HandoverTimeout)
+	return false
 }
 
 func (n *Node) aliveOthersLocked() []*memberlist.Node {
@@ -566,7 +721,7 @@ func (n *Node) mergeTable(t *allocTable) {
 	}
 	n.ctr.tablesMerged.Add(1)
 	n.setTableLocked(t, false)
-	if n.leading && t.writer != n.self {
+	if n.leading && (t.writer != n.self || t.writerInc != n.inc) {
 		// Someone else wrote in our term or later: another leader exists
 		// (or existed). Re-sync and start a fresh term before allocating.
 		n.log.Info("table from another leader; re-taking leadership", "writer", t.writer.String(), "epoch", t.epoch)
@@ -578,6 +733,10 @@ func (n *Node) mergeTable(t *allocTable) {
 // setTableLocked installs t, rebuilds the route and, for our own writes,
 // replicates it (broadcast queue + direct push to members).
 func (n *Node) setTableLocked(t *allocTable, local bool) {
+	if local {
+		t.writerInc = n.inc
+		n.lastWritten = t.epoch
+	}
 	n.table = t
 	n.ctr.epoch.Store(t.epoch)
 	// Parked envelopes go to their mailboxes before the new route lets

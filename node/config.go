@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -78,6 +79,13 @@ type MembershipConfig struct {
 	DownRetention time.Duration
 	// JoinTimeout bounds the initial join with Seeds. Default 10s.
 	JoinTimeout time.Duration
+	// HandoverTimeout: a node that becomes leader while the writer of the
+	// current allocation table is still alive (a lower address joined, the
+	// leader is leaving, a paused leader came back) waits this long for that
+	// writer to hand its term over, and continues the term if it does;
+	// otherwise it starts a new term. A writer that died is not waited for.
+	// Default 2s.
+	HandoverTimeout time.Duration
 }
 
 // Config configures a Node. It is a plain value that may be copied; the
@@ -248,6 +256,9 @@ func (c Config) withDefaults() Config {
 	if m.JoinTimeout == 0 {
 		m.JoinTimeout = 10 * time.Second
 	}
+	if m.HandoverTimeout == 0 {
+		m.HandoverTimeout = 2 * time.Second
+	}
 	return c
 }
 
@@ -353,10 +364,11 @@ func (c Config) Validate() error {
 	dur("Membership.UnreachableAfter", m.UnreachableAfter)
 	dur("Membership.DownRetention", m.DownRetention)
 	dur("Membership.JoinTimeout", m.JoinTimeout)
+	dur("Membership.HandoverTimeout", m.HandoverTimeout)
 	if m.SuspicionMult < 0 {
 		add("Membership.SuspicionMult %d must not be negative", m.SuspicionMult)
 	}
-	if meta := c.meta(wire.NodeAddress{Host: "255.255.255.255", Port: 65535}); len(meta) > metaLimit {
+	if meta := c.meta(wire.NodeAddress{Host: "255.255.255.255", Port: 65535}, math.MaxUint64); len(meta) > metaLimit {
 		add("node metadata (entity types and services) is %d bytes, memberlist allows %d", len(meta), metaLimit)
 	}
 	if len(p) > 0 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
 )
@@ -252,4 +253,80 @@ func TestPauseResumeDoesNotRollBack(t *testing.T) {
 		t.Errorf("resumed node reported no stall")
 	}
 	checkUniqueOwners(t, wF1, wL, wL2)
+}
+
+// TestLiveLeaderChangesKeepTheTerm: leader changes between live members (a
+// lower address joining while the cluster forms, the leader leaving
+// gracefully, then coming back) hand the allocation term over instead of
+// starting new terms, without moving any shard that did not have to move.
+// HandoverTimeout is long so that only a missing hand-over could start a
+// new term.
+func TestLiveLeaderChangesKeepTheTerm(t *testing.T) {
+	c := startCluster(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.Membership.HandoverTimeout = time.Minute
+	}})
+	order := sortedIdx(c)
+	L, F1, F2 := order[0], order[1], order[2]
+	aL, aF1, aF2 := c.Addr(L), c.Addr(F1), c.Addr(F2)
+	wF1 := watch(t, aF1, clientID)
+	lc := dialClient(t, aL, wire.NodeAddress{Host: "127.77.3.1", Port: 0}, nil)
+	for s := range 12 {
+		lc.locate(s)
+	}
+	ts := wF1.waitFor(t, "12 allocations", 10*time.Second, func(ts wire.TopologySnapshot) bool {
+		return len(ts.ShardAllocations["counter"]) == 12
+	})
+	if term := ts.AllocationEpoch >> 20; term != 1 {
+		t.Fatalf("term %d after the cluster formed (epoch %d), want 1", term, ts.AllocationEpoch)
+	}
+	before := ts.ShardAllocations["counter"]
+
+	// The leader leaves: F1 takes over in the same term and moves only the
+	// leaver's shards.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Leave(ctx, L); err != nil {
+		t.Fatal(err)
+	}
+	ts = wF1.waitFor(t, "F1 leads with the leaver's shards", 30*time.Second, func(ts wire.TopologySnapshot) bool {
+		return ts.Leader != nil && *ts.Leader == aF1 && !ownsAny(ts, aL) && len(ts.ShardAllocations["counter"]) == 12
+	})
+	if term := ts.AllocationEpoch >> 20; term != 1 {
+		t.Fatalf("term %d after the leader left (epoch %d), want 1", term, ts.AllocationEpoch)
+	}
+	for s, a := range before {
+		if a.Primary != aL && ts.ShardAllocations["counter"][s].Primary != a.Primary {
+			t.Errorf("shard %d moved from %v to %v; only the leaver's shards should move", s, a.Primary, ts.ShardAllocations["counter"][s].Primary)
+		}
+	}
+	fc := dialClient(t, aF2, wire.NodeAddress{Host: "127.77.3.2", Port: 0}, nil)
+	fc.locate(20) // the new leader allocates (asked through a follower)
+
+	// The old leader comes back (lowest address again): F1 hands the term
+	// back to the new incarnation.
+	if err := c.Restart(ctx, L); err != nil {
+		t.Fatal(err)
+	}
+	ts = wF1.waitFor(t, "the restarted node leads", 30*time.Second, func(ts wire.TopologySnapshot) bool {
+		return ts.Leader != nil && *ts.Leader == aL && len(ts.ShardAllocations["counter"]) == 13
+	})
+	rc := dialClient(t, aL, wire.NodeAddress{Host: "127.77.3.3", Port: 0}, nil)
+	rc.locate(21)
+	ts = wF1.waitFor(t, "shard 21 allocated", 10*time.Second, func(ts wire.TopologySnapshot) bool {
+		_, ok := ts.ShardAllocations["counter"][21]
+		return ok
+	})
+	if term := ts.AllocationEpoch >> 20; term != 1 {
+		t.Fatalf("term %d after the old leader came back (epoch %d), want 1", term, ts.AllocationEpoch)
+	}
+	var started, continued int64
+	for _, nd := range c.Nodes() {
+		s := nd.Stats()
+		started += s.TermsStarted
+		continued += s.TermsContinued
+	}
+	if started > 1 || continued == 0 {
+		t.Errorf("running nodes started %d terms and continued %d, want at most 1 (the first) and at least 1", started, continued)
+	}
+	checkUniqueOwners(t, wF1)
 }

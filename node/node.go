@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"runtime"
 	"strconv"
@@ -34,6 +35,7 @@ type Node struct {
 	ctr       *counters
 	gate      gate
 	start     time.Time
+	inc       uint64 // incarnation (nodeMeta.Inc), random, nonzero; immutable
 
 	ctx      context.Context // cancelled when shutdown begins
 	cancel   context.CancelFunc
@@ -86,17 +88,31 @@ type Node struct {
 	leading     bool  // leader and took over (may allocate)
 	leadTerm    int64 // term of our leadership
 	replicated  int64 // highest epoch we wrote that was pushed to every alive member
-	syncRunning bool
-	syncAgain   bool
-	closing     bool
-	subs        map[string]*subscriber
-	pending     []*pendingReq
-	asked       map[shardKey]time.Time // last GetShardLocation sent to the leader per shard
-	scratch     []byte                 // encode buffer for frames built under mu
-	snapDirty   bool
-	snapPayload []byte // encoded TopologySnapshot payload, immutable once set
-	lastPush    time.Time
-	lastTick    time.Time
+	lastWritten int64 // epoch of the last table this incarnation wrote (0: none)
+	// handedOver is the hand-over of our last written epoch to the leader
+	// we saw when we stopped leading (epoch 0: none); made once per epoch.
+	handedOver termGrant
+	// handedUs is the latest hand-over made to this incarnation: the
+	// writer of epoch may be succeeded by us at epoch+1.
+	handedUs struct {
+		epoch  int64
+		writer wire.NodeAddress
+	}
+	// seenGrant is the latest hand-over made to another node that we saw
+	// in a member's state; forwarded in ours (LocalState).
+	seenGrant     termGrant
+	handoverSince time.Time // when our pending takeover began waiting for a hand-over
+	syncRunning   bool
+	syncAgain     bool
+	closing       bool
+	subs          map[string]*subscriber
+	pending       []*pendingReq
+	asked         map[shardKey]time.Time // last GetShardLocation sent to the leader per shard
+	scratch       []byte                 // encode buffer for frames built under mu
+	snapDirty     bool
+	snapPayload   []byte // encoded TopologySnapshot payload, immutable once set
+	lastPush      time.Time
+	lastTick      time.Time
 }
 
 // Start starts a node: the listener, the workers, memberlist (joining Seeds,
@@ -113,6 +129,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		reg:       cfg.Registry,
 		ctr:       newCounters(),
 		start:     time.Now(),
+		inc:       rand.Uint64() | 1,
 		stop:      make(chan struct{}),
 		closed:    make(chan struct{}),
 		links:     map[uint64]*link{},
@@ -147,7 +164,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Zerohop: &wire.Extension{System: cfg.System, Version: 1, Codecs: []string{"json"}, Codec: "json",
 			ShardHash: "md5", Role: wire.RoleNode}})
 	n.route.Store(n.buildRoute(emptyTable))
-	m, err := parseMeta(cfg.meta(n.self))
+	m, err := parseMeta(cfg.meta(n.self, n.inc))
 	if err != nil {
 		n.shutdownTransport(context.Background())
 		return nil, fmt.Errorf("node: metadata: %w", err)
@@ -287,7 +304,10 @@ func (n *Node) Close(ctx context.Context) error {
 	n.wg.Wait()
 	n.closeErr = errors.Join(errs...)
 	close(n.closed)
-	n.log.Info("node closed", "took", time.Since(began).Round(time.Millisecond))
+	st := n.ctr.snapshot()
+	n.log.Info("node closed", "took", time.Since(began).Round(time.Millisecond), "epoch", st.AllocationEpoch,
+		"leader_changes", st.LeaderChanges, "terms_started", st.TermsStarted, "terms_continued", st.TermsContinued,
+		"stalls", st.Stalls)
 	return n.closeErr
 }
 

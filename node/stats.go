@@ -49,6 +49,10 @@ type Stats struct {
 	GossipRejected      int64 // gossip dropped: undecodable tables or state, members with a bad name, bad metadata or another system
 	Stalls              int64 // stalls detected by the watchdog
 	AllocationEpoch     int64 // current table epoch
+	LeaderChanges       int64 // changes of the leader in this node's view (including the first leader)
+	TermsStarted        int64 // leadership terms this node started (a new term in the epoch's high bits)
+	TermsContinued      int64 // takeovers that continued a term: handed over by its previous writer, or our own after a re-sync
+	TermsHandedOver     int64 // epochs this node handed over to the next leader when it stopped leading
 }
 
 // counters are the live counters behind Stats. Hot counters written by
@@ -64,6 +68,7 @@ type counters struct {
 	snapshotEncodes, locationsAnswered, allocations, requestsExpired   atomic.Int64
 	requestsRejected, tablesMerged, tablesIgnored, stalls, epoch       atomic.Int64
 	droppedClientB, lateLocations, snapshotsDropped, gossipRejected    atomic.Int64
+	leaderChanges, termsStarted, termsContinued, termsHandedOver       atomic.Int64
 }
 
 func newCounters() *counters {
@@ -126,5 +131,9 @@ func (c *counters) snapshot() Stats {
 		GossipRejected:      c.gossipRejected.Load(),
 		Stalls:              c.stalls.Load(),
 		AllocationEpoch:     c.epoch.Load(),
+		LeaderChanges:       c.leaderChanges.Load(),
+		TermsStarted:        c.termsStarted.Load(),
+		TermsContinued:      c.termsContinued.Load(),
+		TermsHandedOver:     c.termsHandedOver.Load(),
 	}
 }

@@ -30,12 +30,25 @@ const (
 func termOf(epoch int64) int64 { return epoch >> termShift }
 
 // allocTable is an immutable allocation table: shard type -> shard -> owner.
-// Writer is the node that wrote this epoch. A table is never modified once
+// Writer is the node that wrote this epoch and writerInc that node's
+// incarnation (nodeMeta.Inc; 0 when unknown). A table is never modified once
 // published; changes build a copy.
 type allocTable struct {
-	epoch  int64
-	writer wire.NodeAddress
-	shards map[string]map[int]wire.NodeAddress
+	epoch     int64
+	writer    wire.NodeAddress
+	writerInc uint64
+	shards    map[string]map[int]wire.NodeAddress
+}
+
+// termGrant is a hand-over: the writer of the table at epoch, which no
+// longer leads, promises to write nothing more in that epoch's term and lets
+// the incarnation inc of node to continue the term at epoch+1. A writer
+// grants each epoch it wrote at most once, so at most one node may write the
+// epoch that follows it (see "Allocation" in doc.go).
+type termGrant struct {
+	epoch int64
+	to    wire.NodeAddress
+	inc   uint64
 }
 
 var emptyTable = &allocTable{shards: map[string]map[int]wire.NodeAddress{}}
@@ -60,7 +73,8 @@ func (t *allocTable) newerThan(o *allocTable) bool {
 	return t.writer.Less(o.writer)
 }
 
-// clone returns a deep copy with the given epoch and writer.
+// clone returns a deep copy with the given epoch and writer (the writer's
+// incarnation is stamped when the table is installed as our own write).
 func (t *allocTable) clone(epoch int64, writer wire.NodeAddress) *allocTable {
 	c := &allocTable{epoch: epoch, writer: writer, shards: make(map[string]map[int]wire.NodeAddress, len(t.shards))}
 	for typ, m := range t.shards {
@@ -77,17 +91,34 @@ func (t *allocTable) owner(typ string, shard int) (wire.NodeAddress, bool) {
 // tableJSON is the replication form of a table (memberlist broadcasts,
 // direct pushes and push/pull state): nodes are listed once and shards refer
 // to them by index, which keeps a 32-shard table near 300 bytes.
+//
+// The push/pull state (Delegate.LocalState) is the same form with a hand-over
+// of the table's term (Grant), when its writer made one.
 type tableJSON struct {
-	Epoch  int64               `json:"e"`
-	Writer string              `json:"w,omitempty"`
-	Nodes  []string            `json:"n"`
-	Types  map[string][][2]int `json:"t"`
+	Epoch     int64               `json:"e"`
+	Writer    string              `json:"w,omitempty"`
+	WriterInc uint64              `json:"wi,omitempty"`
+	Nodes     []string            `json:"n"`
+	Types     map[string][][2]int `json:"t"`
+	Grant     *grantJSON          `json:"g,omitempty"`
 }
 
-func (t *allocTable) marshal() []byte {
-	tj := tableJSON{Epoch: t.epoch, Types: make(map[string][][2]int, len(t.shards))}
+type grantJSON struct {
+	To  string `json:"to"`
+	Inc uint64 `json:"i"`
+}
+
+func (t *allocTable) marshal() []byte { return t.marshalState(nil) }
+
+// marshalState encodes t with g, a hand-over of t's term (g.epoch must be
+// t.epoch), when g is not nil.
+func (t *allocTable) marshalState(g *termGrant) []byte {
+	tj := tableJSON{Epoch: t.epoch, WriterInc: t.writerInc, Types: make(map[string][][2]int, len(t.shards))}
 	if !t.writer.IsZero() {
 		tj.Writer = t.writer.String()
+	}
+	if g != nil {
+		tj.Grant = &grantJSON{To: g.to.String(), Inc: g.inc}
 	}
 	idx := map[wire.NodeAddress]int{}
 	for _, typ := range slices.Sorted(maps.Keys(t.shards)) {
@@ -111,27 +142,43 @@ func (t *allocTable) marshal() []byte {
 
 var errBadTable = errors.New("node: bad allocation table")
 
+// unmarshalTable decodes a table; a hand-over in it is ignored.
 func unmarshalTable(b []byte) (*allocTable, error) {
+	t, _, err := unmarshalState(b)
+	return t, err
+}
+
+// unmarshalState decodes a table and the hand-over of its term, if any (a
+// hand-over needs a writer: it is the writer's).
+func unmarshalState(b []byte) (*allocTable, *termGrant, error) {
 	var tj tableJSON
 	if err := json.Unmarshal(b, &tj); err != nil {
-		return nil, errors.Join(errBadTable, err)
+		return nil, nil, errors.Join(errBadTable, err)
 	}
 	if tj.Epoch < 0 {
-		return nil, errBadTable
+		return nil, nil, errBadTable
 	}
-	t := &allocTable{epoch: tj.Epoch, shards: make(map[string]map[int]wire.NodeAddress, len(tj.Types))}
+	t := &allocTable{epoch: tj.Epoch, writerInc: tj.WriterInc, shards: make(map[string]map[int]wire.NodeAddress, len(tj.Types))}
 	if tj.Writer != "" {
 		w, err := wire.ParseNodeAddress(tj.Writer)
 		if err != nil {
-			return nil, errors.Join(errBadTable, err)
+			return nil, nil, errors.Join(errBadTable, err)
 		}
 		t.writer = w
+	}
+	var g *termGrant
+	if tj.Grant != nil {
+		to, err := wire.ParseNodeAddress(tj.Grant.To)
+		if err != nil || t.writer.IsZero() {
+			return nil, nil, errBadTable
+		}
+		g = &termGrant{epoch: t.epoch, to: to, inc: tj.Grant.Inc}
 	}
 	nodes := make([]wire.NodeAddress, len(tj.Nodes))
 	for i, s := range tj.Nodes {
 		a, err := wire.ParseNodeAddress(s)
 		if err != nil {
-			return nil, errors.Join(errBadTable, err)
+			return nil, nil, errors.Join(errBadTable, err)
 		}
 		nodes[i] = a
 	}
@@ -139,13 +186,13 @@ func unmarshalTable(b []byte) (*allocTable, error) {
 		m := make(map[int]wire.NodeAddress, len(pairs))
 		for _, p := range pairs {
 			if p[0] < 0 || p[0] >= maxShards || p[1] < 0 || p[1] >= len(nodes) {
-				return nil, errBadTable
+				return nil, nil, errBadTable
 			}
 			m[p[0]] = nodes[p[1]]
 		}
 		t.shards[typ] = m
 	}
-	return t, nil
+	return t, g, nil
 }
 
 // metaLimit is memberlist's bound on node metadata.
@@ -163,6 +210,10 @@ type nodeMeta struct {
 	// Joining: the node has not merged the cluster's table since it
 	// started (reported as joining; not a leader or allocation candidate).
 	Joining bool `json:"j,omitempty"`
+	// Inc is the node's incarnation: random, drawn at Start, so that a node
+	// restarted on the same address is told apart from its predecessor
+	// (hand-overs of a term are made to one incarnation).
+	Inc uint64 `json:"n,omitempty"`
 }
 
 type metaType struct {
@@ -181,9 +232,9 @@ func parseMeta(b []byte) (nodeMeta, error) {
 	return m, err
 }
 
-// meta returns the metadata of a node with this config at addr.
-func (c Config) meta(addr wire.NodeAddress) []byte {
-	m := nodeMeta{System: c.System, Addr: addr.String(), ID: c.NodeID}
+// meta returns the metadata of a node with this config at addr, incarnation inc.
+func (c Config) meta(addr wire.NodeAddress, inc uint64) []byte {
+	m := nodeMeta{System: c.System, Addr: addr.String(), ID: c.NodeID, Inc: inc}
 	if m.ID == "" {
 		m.ID = "node-" + addr.String()
 	}

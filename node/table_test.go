@@ -157,7 +157,7 @@ func TestMemberStatus(t *testing.T) {
 // is joining, and keeps its shards through a rebalance.
 func TestJoiningMemberIsNotLeader(t *testing.T) {
 	typ := []metaType{{Name: "c", Shards: 4}}
-	n := &Node{self: addr(3), log: slog.New(slog.DiscardHandler), ctr: newCounters(), members: map[wire.NodeAddress]*member{
+	n := &Node{self: addr(3), log: slog.New(slog.DiscardHandler), ctr: newCounters(), table: emptyTable, members: map[wire.NodeAddress]*member{
 		addr(1): {addr: addr(1), alive: true, meta: nodeMeta{Joining: true, Types: typ}},
 		addr(2): {addr: addr(2), alive: true, meta: nodeMeta{Types: typ}},
 		addr(3): {addr: addr(3), alive: true, meta: nodeMeta{Types: typ}},

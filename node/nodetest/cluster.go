@@ -161,6 +161,19 @@ func (c *LocalCluster) Kill(i int) {
 	}
 }
 
+// Leave closes node i gracefully (it leaves the cluster and the leader moves
+// its shards to the others), bounded by ctx; Restart starts it again.
+func (c *LocalCluster) Leave(ctx context.Context, i int) error {
+	c.mu.Lock()
+	n := c.nodes[i]
+	c.nodes[i] = nil
+	c.mu.Unlock()
+	if n == nil {
+		return fmt.Errorf("nodetest: node %d is not running", i)
+	}
+	return n.Close(ctx)
+}
+
 // Restart starts node i again on its addresses, joining the running nodes.
 func (c *LocalCluster) Restart(ctx context.Context, i int) error {
 	c.mu.Lock()

@@ -12,10 +12,17 @@
 //	defer c.Close(ctx)
 //	contacts := c.ContactPoints() // "127.0.0.1:port" of the running nodes
 //	c.Kill(1)                     // abrupt stop, no leave
+//	err = c.Leave(ctx, 2)         // graceful close of one node
 //	err = c.Restart(ctx, 1)       // same addresses, joins the others
 //	c.Pause(0); c.Resume(0)       // SIGSTOP-like freeze
 //
 // Timings are node.Config's defaults (membership tuned for loopback: a
 // killed node is down within a few seconds); Options.Configure adjusts any
 // node's Config (TLS, limits) before each start.
+//
+// Nodes start one after another (node 0 starts the cluster), but their
+// ports are random, so the leader (lowest address) may change while the
+// cluster forms; those changes hand the allocation term over (see node's
+// doc), so a healthy cluster stays in term 1. Close closes every node at
+// once; that takes well under a second.
 package nodetest
