@@ -391,15 +391,25 @@ func (n *Node) onMember(nd *memberlist.Node, alive bool) {
 }
 
 // checkMembersLocked runs the unreachable detector and drops down members
-// after their retention.
-func (n *Node) checkMembersLocked(now time.Time) {
+// after their retention. health is memberlist's health score (Lifeguard
+// awareness, 0 = healthy), read by the caller before taking mu.
+//
+// memberlist probes one member per ProbeInterval stretched by (1 + health),
+// and only an ack within ProbeTimeout counts as a direct probe (late acks
+// and indirect probes keep a member alive without telling us). On a
+// CPU-starved process the health score rises, so the window stretches the
+// same way: a loaded but healthy member is not reported unreachable while
+// memberlist itself does not even suspect it. A member that died does not
+// raise the health score of the nodes probing it (the other members nack
+// the indirect probes), so its detection is not delayed.
+func (n *Node) checkMembersLocked(now time.Time, health int) {
 	others := 0
 	for _, m := range n.members {
 		if m.alive && m.addr != n.self {
 			others++
 		}
 	}
-	after := n.cfg.Membership.UnreachableAfter * time.Duration(max(1, others))
+	after := n.cfg.Membership.UnreachableAfter * time.Duration(max(1, others)) * time.Duration(1+max(0, health))
 	for addr, m := range n.members {
 		if addr == n.self {
 			continue

@@ -86,7 +86,12 @@
 // it and its services stay in the registry. memberlist does not expose its suspect
 // state, so "unreachable" is this node's own view: an alive member without
 // a successful direct probe for Membership.UnreachableAfter times the
-// number of other members; down members are listed as unreachable too.
+// number of other members, times (1 + memberlist's health score); down
+// members are listed as unreachable too. The health factor follows
+// memberlist's Lifeguard awareness: on a CPU-starved process direct acks
+// miss ProbeTimeout and memberlist stretches its probe interval by the same
+// factor, while indirect probes keep the member alive; a member that died
+// does not raise the prober's health score, so its detection is not delayed.
 // The leader is the lowest (host, port) among up members (Casty's rule).
 //
 // # Allocation
@@ -164,7 +169,8 @@
 // every node at once), which are stops as far as the cluster can tell. A
 // stall is cheap when nothing happened meanwhile: the sync round finds no
 // newer table and the leader continues its own term (no new term, no
-// shard moves). Stats.Stalls counts them. (Before terms were handed over, each such stall, and each leader
+// shard moves). Stats.MaxTickGap and Stats.Stalls show what the watchdog
+// saw. (Before terms were handed over, each such stall, and each leader
 // change while a cluster formed, started a new term: the "term 3 after a 5 s
 // load run" of a healthy cluster.)
 //
@@ -239,7 +245,8 @@
 // shard whose owner died or moved is gone.
 //
 // "Unreachable" is approximated: memberlist does not expose its suspect
-// state, so it is this node's own view of direct probes.
+// state, so it is this node's own view of direct probes (scaled by its
+// health score).
 //
 // A leader change between live members waits up to HandoverTimeout for the
 // hand-over; if the hand-over got lost (its addressee died before passing

@@ -307,7 +307,7 @@ func (n *Node) Close(ctx context.Context) error {
 	st := n.ctr.snapshot()
 	n.log.Info("node closed", "took", time.Since(began).Round(time.Millisecond), "epoch", st.AllocationEpoch,
 		"leader_changes", st.LeaderChanges, "terms_started", st.TermsStarted, "terms_continued", st.TermsContinued,
-		"stalls", st.Stalls)
+		"stalls", st.Stalls, "max_tick_gap", st.MaxTickGap.Round(time.Millisecond), "max_health_score", st.MaxHealthScore)
 	return n.closeErr
 }
 
@@ -512,13 +512,17 @@ func (n *Node) housekeeping() {
 		if !n.gate.wait(n.stop) {
 			return
 		}
+		health := n.ml.GetHealthScore() // memberlist is never called under mu
+		n.ctr.highHealth(health)
 		now := time.Now()
 		n.mu.Lock()
-		if gap := now.Sub(n.lastTick); gap > n.stallThreshold() {
+		gap := now.Sub(n.lastTick)
+		n.ctr.highTickGap(gap)
+		if gap > n.stallThreshold() {
 			n.onStallLocked(gap)
 		}
 		n.lastTick = now
-		n.checkMembersLocked(now)
+		n.checkMembersLocked(now, health)
 		n.sweepSubscribersLocked()
 		n.expireHandshakes(now)
 		n.expirePendingLocked(now)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/puzpuzpuz/xsync/v4"
 )
@@ -53,6 +54,15 @@ type Stats struct {
 	TermsStarted        int64 // leadership terms this node started (a new term in the epoch's high bits)
 	TermsContinued      int64 // takeovers that continued a term: handed over by its previous writer, or our own after a re-sync
 	TermsHandedOver     int64 // epochs this node handed over to the next leader when it stopped leading
+	// MaxTickGap is the longest gap seen between two housekeeping ticks
+	// (50 ms apart when the process runs freely): scheduler latency under
+	// load. A gap above the stall threshold counts as a stall (Stalls).
+	MaxTickGap time.Duration
+	// MaxHealthScore is the highest memberlist health score seen
+	// (Lifeguard awareness: 0 is healthy; it rises when this node's own
+	// probes go unanswered in time, e.g. on a CPU-starved process, and
+	// stretches probing and the unreachable detector).
+	MaxHealthScore int64
 }
 
 // counters are the live counters behind Stats. Hot counters written by
@@ -69,6 +79,7 @@ type counters struct {
 	requestsRejected, tablesMerged, tablesIgnored, stalls, epoch       atomic.Int64
 	droppedClientB, lateLocations, snapshotsDropped, gossipRejected    atomic.Int64
 	leaderChanges, termsStarted, termsContinued, termsHandedOver       atomic.Int64
+	maxTickGap, maxHealth                                              atomic.Int64 // nanoseconds; score
 }
 
 func newCounters() *counters {
@@ -85,6 +96,24 @@ func (c *counters) highWater(v int64) {
 	for {
 		cur := c.mailboxHigh.Load()
 		if v <= cur || c.mailboxHigh.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+func (c *counters) highTickGap(d time.Duration) {
+	for {
+		cur := c.maxTickGap.Load()
+		if int64(d) <= cur || c.maxTickGap.CompareAndSwap(cur, int64(d)) {
+			return
+		}
+	}
+}
+
+func (c *counters) highHealth(v int) {
+	for {
+		cur := c.maxHealth.Load()
+		if int64(v) <= cur || c.maxHealth.CompareAndSwap(cur, int64(v)) {
 			return
 		}
 	}
@@ -135,5 +164,7 @@ func (c *counters) snapshot() Stats {
 		TermsStarted:        c.termsStarted.Load(),
 		TermsContinued:      c.termsContinued.Load(),
 		TermsHandedOver:     c.termsHandedOver.Load(),
+		MaxTickGap:          time.Duration(c.maxTickGap.Load()),
+		MaxHealthScore:      c.maxHealth.Load(),
 	}
 }
