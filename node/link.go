@@ -372,6 +372,7 @@ func (s *gnetServer) boundAddr() (*net.TCPAddr, error) {
 }
 
 func (s *gnetServer) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	<-s.n.ready // closed right after the listener is up; blocks only at startup
 	l := s.n.newLink()
 	l.gc = c
 	c.SetContext(l)
@@ -484,6 +485,7 @@ func (n *Node) acceptTLS() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		<-n.ready // closed right after the listener is up; blocks only at startup
 		l := n.newLink()
 		l.nc = c
 		if !n.registerWith(l, 2) {

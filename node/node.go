@@ -37,9 +37,15 @@ type Node struct {
 	start     time.Time
 	inc       uint64 // incarnation (nodeMeta.Inc), random, nonzero; immutable
 
-	ctx      context.Context // cancelled when shutdown begins
-	cancel   context.CancelFunc
-	stop     chan struct{} // closed when shutdown begins (under linksMu)
+	ctx    context.Context // cancelled when shutdown begins
+	cancel context.CancelFunc
+	stop   chan struct{} // closed when shutdown begins (under linksMu)
+	// ready is closed once the fields that depend on the bound address
+	// (self, log, senderURI, hsFrame, route) are set. The listener is up
+	// before that (a port-0 address is known only once bound), so accept
+	// paths wait for it: a connection that arrives at once (a client
+	// reconnecting to a restarted node) must not read them half-written.
+	ready    chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup // every goroutine the node starts
 	closed   chan struct{}  // closed when Close/Kill finished
@@ -124,6 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	cfg = cfg.withDefaults()
 	n := &Node{
+		ready:     make(chan struct{}),
 		cfg:       cfg,
 		log:       cfg.Logger,
 		reg:       cfg.Registry,
@@ -164,6 +171,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		Zerohop: &wire.Extension{System: cfg.System, Version: 1, Codecs: []string{"json"}, Codec: "json",
 			ShardHash: "md5", Role: wire.RoleNode}})
 	n.route.Store(n.buildRoute(emptyTable))
+	close(n.ready) // inbound connections may be served from here on
 	m, err := parseMeta(cfg.meta(n.self, n.inc))
 	if err != nil {
 		n.shutdownTransport(context.Background())
