@@ -111,6 +111,15 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 			}
 		}
 	})
+	b.Run("DecodeShardEnvelope", func(b *testing.B) {
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := r.DecodeShardEnvelope(payload); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkDecodeSnapshot sweeps the number of allocated shards (100 is

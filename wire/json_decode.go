@@ -1693,3 +1693,77 @@ func hasInterface(t reflect.Type) bool {
 	return false
 }
 
+// envelopePrefix and envelopeMessageKey frame the entity id of a
+// ShardEnvelope payload exactly as Casty and zerohop write it
+// (appendEnvelope): the fast path of DecodeShardEnvelope recognises these
+// bytes and nothing else.
+const (
+	envelopePrefix     = `{"_type": "` + TypeShardEnvelope + `", "entity_id": "`
+	envelopeMessageKey = `", "message": `
+)
+
+// DecodeShardEnvelope decodes a ShardEnvelope payload with the results and
+// errors of DecodeInto(payload, &ShardEnvelope{}) (a *DecodeError for a bad
+// payload), but returns the entity id as bytes so that a caller which maps
+// ids to its own strings allocates nothing for an id it has seen: entityID
+// aliases payload when the payload is laid out as Casty and zerohop write
+// it (see envelopePrefix) with an id without escapes, and is a new slice
+// otherwise. The message is decoded as Decode decodes an `any` field.
+//
+// The fast path reads the entity id in place and decodes only the message,
+// instead of walking the envelope's members by plan: 255 ns against 514 ns
+// for DecodeInto, both with the message's one allocation
+// (BenchmarkDecodeEnvelope, ShardEnvelope(Increment), median of 3 on the
+// shared 2-vCPU box); the node's ingest path uses it. Any payload it does not
+// recognise, or any error it meets, is decoded again by DecodeInto, so
+// results and error texts are exactly those of DecodeInto.
+func (r *Registry) DecodeShardEnvelope(payload []byte) (entityID []byte, msg any, err error) {
+	st := r.load()
+	if st.envFast && st.limits.MaxDepth >= 1 && st.limits.MaxCollection >= 3 &&
+		st.limits.MaxString >= len(TypeShardEnvelope) && hasPrefixAt(payload, 0, envelopePrefix) {
+		s := len(envelopePrefix)
+		j := s
+		for j < len(payload) && pyStrPlain[payload[j]] {
+			j++
+		}
+		if j < len(payload) && payload[j] == '"' && j-s <= st.limits.MaxString &&
+			hasPrefixAt(payload, j, envelopeMessageKey) && utf8.Valid(payload) {
+			d := newDecoder(st, payload)
+			d.i, d.depth = j+len(envelopeMessageKey), 1
+			msg, ok := d.envelopeMessage()
+			d.release()
+			if ok {
+				return payload[s:j], msg, nil
+			}
+		}
+	}
+	var env ShardEnvelope
+	if err := r.DecodeInto(payload, &env); err != nil {
+		return nil, nil, err
+	}
+	return []byte(env.EntityID), env.Message, nil
+}
+
+// envelopeMessage decodes the message of a ShardEnvelope (d.i at its value,
+// depth 1) and the end of the payload; false on any error or panic (the
+// caller decodes the payload again by DecodeInto for the exact error).
+func (d *decoder) envelopeMessage() (msg any, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg, ok = nil, false
+		}
+	}()
+	msg, err := d.anyValue()
+	if err != nil {
+		return nil, false
+	}
+	d.ws()
+	if d.i >= len(d.b) || d.b[d.i] != '}' {
+		return nil, false
+	}
+	d.i++
+	if d.end() != nil {
+		return nil, false
+	}
+	return msg, true
+}

@@ -1,0 +1,84 @@
+package wire
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+)
+
+var shardEnvelopeSeeds = []string{
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "user-0", "message": {"_type": "app_messages.Increment", "amount": 5}}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "", "message": null}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "u\u00e9-\"x\"", "message": 3}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "é", "message": {"_type": "app.Unknown", "a": [1, 2]}}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": {"_type": "app_messages.Increment", "amount": 5}, "entity_id": "b"}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": {"_type": "app_messages.Increment", "amount": 5} } `,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": {"_type": "app_messages.Increment", "amount": 5}} x`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": {"_type": "app_messages.Increment", "amount": "x"}}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": {"_type": "app_messages.Increment", "amount": 5}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": {"__ref__": "casty://s@127.0.0.1:1/x"}}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": [[[[[[[[1]]]]]]]]}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a\x01", "message": 1}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": "\xff"}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": null, "message": 1}`,
+	`{"_type": "` + TypeShardEnvelope + `","entity_id":"a","message":1}`,
+	`{"entity_id": "a", "_type": "` + TypeShardEnvelope + `", "message": 1}`,
+	`{"_type": "other.Type", "entity_id": "a", "message": 1}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": 1, "extra": 2}`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": }`,
+	`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a"`,
+	`null`, ``, `{}`,
+}
+
+// checkShardEnvelope asserts that DecodeShardEnvelope agrees with
+// DecodeInto on payload: same value, same error text.
+func checkShardEnvelope(t *testing.T, r *Registry, payload []byte) {
+	t.Helper()
+	var want ShardEnvelope
+	wantErr := r.DecodeInto(payload, &want)
+	id, msg, err := r.DecodeShardEnvelope(payload)
+	if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+		t.Fatalf("%q: error %v, DecodeInto %v", payload, err, wantErr)
+	}
+	if err != nil {
+		return
+	}
+	if string(id) != want.EntityID || !reflect.DeepEqual(msg, want.Message) {
+		t.Fatalf("%q: got (%q, %#v), DecodeInto (%q, %#v)", payload, id, msg, want.EntityID, want.Message)
+	}
+}
+
+func TestDecodeShardEnvelopeMatchesDecodeInto(t *testing.T) {
+	r := testRegistry(t)
+	small := testRegistry(t)
+	if err := small.SetLimits(Limits{MaxDepth: 3, MaxString: 4, MaxCollection: 2}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range shardEnvelopeSeeds {
+		checkShardEnvelope(t, r, []byte(s))
+		checkShardEnvelope(t, small, []byte(s))
+	}
+	// The fast path must have been taken for the canonical encoding, with
+	// the id aliasing the payload.
+	p, err := r.AppendValue(nil, ShardEnvelope{EntityID: "user-42", Message: Increment{Amount: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, err := r.DecodeShardEnvelope(p)
+	if err != nil || string(id) != "user-42" {
+		t.Fatalf("got %q, %v", id, err)
+	}
+	if i := bytes.Index(p, []byte("user-42")); &p[i] != &id[0] {
+		t.Fatal("entity id does not alias the payload")
+	}
+}
+
+// FuzzDecodeShardEnvelope: DecodeShardEnvelope never panics and agrees with
+// DecodeInto on every input.
+func FuzzDecodeShardEnvelope(f *testing.F) {
+	for _, s := range shardEnvelopeSeeds {
+		f.Add([]byte(s))
+	}
+	r := testRegistry(f)
+	f.Fuzz(func(t *testing.T, payload []byte) { checkShardEnvelope(t, r, payload) })
+}
