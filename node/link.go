@@ -40,9 +40,9 @@ type link struct {
 	// Set once by the reading side at the handshake, before the link is
 	// registered anywhere others could find it.
 	peer      atomic.Pointer[wire.NodeAddress]
-	isNode    bool               // the peer is a zerohop node (read by the reading side only)
-	handshook bool               // owned by the reading side
-	env       wire.ShardEnvelope // decode scratch; owned by the reading side
+	isNode    bool       // the peer is a zerohop node (read by the reading side only)
+	handshook bool       // owned by the reading side
+	in        ingestMemo // owned by the reading side
 
 	mu       sync.Mutex
 	pending  []byte // guarded by mu
