@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -43,6 +44,7 @@ type link struct {
 	isNode    bool       // the peer is a zerohop node (read by the reading side only)
 	handshook bool       // owned by the reading side
 	in        ingestMemo // owned by the reading side
+	carry     bool       // gnet: the last OnTraffic left bytes in gnet's buffer; owned by the event loop
 
 	mu       sync.Mutex
 	pending  []byte // guarded by mu
@@ -397,6 +399,19 @@ func (s *gnetServer) OnClose(c gnet.Conn, err error) gnet.Action {
 // connection (c.Wake) to resume. While paused, gnet keeps reading the socket
 // into its buffer; past PausedInboundLimit the event loop itself waits for
 // room (hard backpressure; every connection of that loop waits with it).
+//
+// Buffer ownership: frames are borrowed from gnet's buffers and valid only
+// until Discard or the return of this call; handleFrame copies what it
+// keeps. gnet keeps the bytes left over at the end of a read (the start of
+// a frame cut by the read) in a ring buffer, and Peek(-1) over that ring
+// buffer plus the next read copies both into one slice: every byte of a
+// saturated stream was copied once more. So when the previous call left
+// bytes (carry), the frame they begin is peeked alone first (a copy of one
+// frame), after which the ring buffer is empty and Peek(-1) returns the
+// rest of the read in place. Measured with loadgen (embedded 3-node
+// cluster, 5 s, 6 runs alternated): gnet's Peek went from 18.7 % of the CPU
+// samples to 0.6 %, process CPU per delivered tell from 1,970 to 1,630 ns
+// (medians).
 func (s *gnetServer) OnTraffic(c gnet.Conn) gnet.Action {
 	l, ok := c.Context().(*link)
 	if !ok {
@@ -407,7 +422,14 @@ func (s *gnetServer) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	for {
-		buf, _ := c.Peek(-1)
+		var buf []byte
+		if l.carry {
+			buf = carriedFrame(c)
+		}
+		one := buf != nil
+		if !one {
+			buf, _ = c.Peek(-1)
+		}
 		off := 0
 		res := resOK
 		for res == resOK {
@@ -435,6 +457,7 @@ func (s *gnetServer) OnTraffic(c gnet.Conn) gnet.Action {
 			return gnet.Close
 		case resPaused:
 			if c.InboundBuffered() <= n.cfg.PausedInboundLimit {
+				l.carry = true
 				return gnet.None // resumed by c.Wake from the worker
 			}
 			select {
@@ -446,8 +469,32 @@ func (s *gnetServer) OnTraffic(c gnet.Conn) gnet.Action {
 				return gnet.Close
 			}
 		}
+		if one {
+			l.carry = false
+			continue // the rest, in place
+		}
+		l.carry = c.InboundBuffered() > 0
 		return gnet.None
 	}
+}
+
+// carriedFrame peeks the first frame of c's inbound bytes alone, or returns
+// nil when they hold no whole frame (ParseFrame on Peek(-1) then reports
+// a bad length or waits for more bytes).
+func carriedFrame(c gnet.Conn) []byte {
+	hdr, err := c.Peek(4)
+	if err != nil {
+		return nil
+	}
+	total := 4 + int(binary.BigEndian.Uint32(hdr))
+	if total == 4 || total > c.InboundBuffered() {
+		return nil
+	}
+	frame, err := c.Peek(total)
+	if err != nil {
+		return nil
+	}
+	return frame
 }
 
 // resumeRead is called by a worker when a mailbox this link waits on has
