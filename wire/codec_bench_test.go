@@ -120,6 +120,37 @@ func BenchmarkDecodeEnvelope(b *testing.B) {
 			}
 		}
 	})
+	b.Run("DecodeShardEnvelopeMemo", func(b *testing.B) {
+		// The same message each time, as a client telling Increment to
+		// many entities sends it.
+		var memo MessageMemo
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := r.DecodeShardEnvelopeMemo(payload, &memo); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("DecodeShardEnvelopeMemoMiss", func(b *testing.B) {
+		// A different message each time: the memo's cost when it never
+		// hits (compare, copy, type check) on top of DecodeShardEnvelope.
+		other, err := r.AppendValue(nil, ShardEnvelope{EntityID: "user-42", Message: Increment{Amount: 6}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ps := [2][]byte{payload, other}
+		var memo MessageMemo
+		b.SetBytes(int64(len(payload)))
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, _, err := r.DecodeShardEnvelopeMemo(ps[i&1], &memo); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 }
 
 // BenchmarkDecodeSnapshot sweeps the number of allocated shards (100 is

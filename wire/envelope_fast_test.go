@@ -30,21 +30,31 @@ var shardEnvelopeSeeds = []string{
 	`null`, ``, `{}`,
 }
 
-// checkShardEnvelope asserts that DecodeShardEnvelope agrees with
-// DecodeInto on payload: same value, same error text.
-func checkShardEnvelope(t *testing.T, r *Registry, payload []byte) {
+// checkShardEnvelope asserts that DecodeShardEnvelope, and
+// DecodeShardEnvelopeMemo with memo (twice: the second may hit the memo),
+// agree with DecodeInto on payload: same value, same error text.
+func checkShardEnvelope(t *testing.T, r *Registry, memo *MessageMemo, payload []byte) {
 	t.Helper()
 	var want ShardEnvelope
 	wantErr := r.DecodeInto(payload, &want)
-	id, msg, err := r.DecodeShardEnvelope(payload)
-	if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
-		t.Fatalf("%q: error %v, DecodeInto %v", payload, err, wantErr)
-	}
-	if err != nil {
-		return
-	}
-	if string(id) != want.EntityID || !reflect.DeepEqual(msg, want.Message) {
-		t.Fatalf("%q: got (%q, %#v), DecodeInto (%q, %#v)", payload, id, msg, want.EntityID, want.Message)
+	for i := range 3 {
+		var id []byte
+		var msg any
+		var err error
+		if i == 0 {
+			id, msg, err = r.DecodeShardEnvelope(payload)
+		} else {
+			id, msg, err = r.DecodeShardEnvelopeMemo(payload, memo)
+		}
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("%q (%d): error %v, DecodeInto %v", payload, i, err, wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		if string(id) != want.EntityID || !reflect.DeepEqual(msg, want.Message) {
+			t.Fatalf("%q (%d): got (%q, %#v), DecodeInto (%q, %#v)", payload, i, id, msg, want.EntityID, want.Message)
+		}
 	}
 }
 
@@ -54,9 +64,12 @@ func TestDecodeShardEnvelopeMatchesDecodeInto(t *testing.T) {
 	if err := small.SetLimits(Limits{MaxDepth: 3, MaxString: 4, MaxCollection: 2}); err != nil {
 		t.Fatal(err)
 	}
+	var memo, smallMemo MessageMemo
 	for _, s := range shardEnvelopeSeeds {
-		checkShardEnvelope(t, r, []byte(s))
-		checkShardEnvelope(t, small, []byte(s))
+		checkShardEnvelope(t, r, &memo, []byte(s))
+		checkShardEnvelope(t, small, &smallMemo, []byte(s))
+		// The same memo across registries must not leak values.
+		checkShardEnvelope(t, small, &memo, []byte(s))
 	}
 	// The fast path must have been taken for the canonical encoding, with
 	// the id aliasing the payload.
@@ -80,5 +93,35 @@ func FuzzDecodeShardEnvelope(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	r := testRegistry(f)
-	f.Fuzz(func(t *testing.T, payload []byte) { checkShardEnvelope(t, r, payload) })
+	var memo MessageMemo
+	f.Fuzz(func(t *testing.T, payload []byte) { checkShardEnvelope(t, r, &memo, payload) })
+}
+
+// TestMessageMemoSharesOnlyImmutableValues: a message with a slice, map or
+// pointer inside is decoded anew every time.
+func TestMessageMemoSharesOnlyImmutableValues(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want bool
+	}{
+		{Increment{}, true}, {int64(1), true}, {"s", true}, {struct{ A, B int }{}, true},
+		{struct{ A []int }{}, false}, {map[string]any{}, false}, {[]any{}, false},
+		{struct{ P *int }{}, false}, {struct{ X any }{}, false}, {Unknown{}, false},
+	} {
+		if got := immutableType(reflect.TypeOf(c.v), 0); got != c.want {
+			t.Errorf("%T: %v, want %v", c.v, got, c.want)
+		}
+	}
+	r := testRegistry(t)
+	var memo MessageMemo
+	p := []byte(`{"_type": "` + TypeShardEnvelope + `", "entity_id": "a", "message": {"_type": "app.Unknown", "a": [1]}}`)
+	_, m1, err := r.DecodeShardEnvelopeMemo(p, &memo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, m2, _ := r.DecodeShardEnvelopeMemo(p, &memo)
+	m1.(Unknown).Fields["a"].([]any)[0] = int64(99)
+	if m2.(Unknown).Fields["a"].([]any)[0] != int64(1) {
+		t.Fatal("a mutable message was shared")
+	}
 }
