@@ -171,7 +171,14 @@ func (n *Node) handleCoord(l *link, typ string, payload []byte) {
 // while the shard has no owner. Envelopes from another node are never
 // forwarded again: the sender believed we own the shard.
 func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
-	id, msg, err := n.reg.DecodeShardEnvelope(payload)
+	var id []byte
+	var msg any
+	var err error
+	if l != nil {
+		id, msg, err = n.reg.DecodeShardEnvelopeMemo(payload, &l.in.msgs)
+	} else {
+		id, msg, err = n.reg.DecodeShardEnvelope(payload)
+	}
 	if err != nil {
 		n.decodeFailed(l, err)
 		return resOK
@@ -435,10 +442,18 @@ type logLimiter struct {
 //     (conns=1, process CPU per message, median of 3, alternated in one
 //     session): 2,420 -> 1,730 ns, and 1 allocation per message instead
 //     of 2 (the message's own).
+//   - The message: wire.MessageMemo (DecodeShardEnvelopeMemo) returns the
+//     last decoded message again when its bytes repeat and its value is
+//     immutable, as a client's Increment{1} to many entities.
+//     BenchmarkIngest (conns=1, process CPU per message, median of 3,
+//     alternated): 1,050 -> 600 ns, 1 -> 0 allocations per message;
+//     loadgen (3 runs alternated): 1,251 -> 1,050 ns of process CPU per
+//     delivered tell, 804k -> 989k tells/s.
 type ingestMemo struct {
 	hdr    []byte  // header_len + header JSON of the last region message (copied)
 	region *region // its region
 	ids    *[idMemoSets][idMemoWays]idMemo
+	msgs   wire.MessageMemo // the last immutable message (see DecodeShardEnvelopeMemo)
 }
 
 type idMemo struct {
