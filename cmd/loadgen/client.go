@@ -10,6 +10,7 @@ import (
 
 	"github.com/zerohop/zerohop/engine"
 	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -78,6 +79,9 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 	if err == nil {
 		var ref *engine.EntityRef
 		if ref, err = c.EntityRef(o.entityType, o.shards); err == nil {
+			if !o.embedded() {
+				info.nodes = upMembers(c.Topology())
+			}
 			tport := o.transport
 			if tport == "" {
 				tport = engine.DefaultTransport
@@ -223,4 +227,19 @@ func (t *engineTarget) Close(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// upMembers counts the members of s that are up (the size of an external
+// cluster, which the contact points alone do not tell).
+func upMembers(s *topo.Snapshot) int {
+	if s == nil {
+		return 0
+	}
+	n := 0
+	for _, m := range s.Members() {
+		if m.Status == wire.StatusUp {
+			n++
+		}
+	}
+	return n
 }

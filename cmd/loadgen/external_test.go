@@ -73,8 +73,8 @@ func TestExternalTLSThroughAddressMap(t *testing.T) {
 	if got["lost"] != 0.0 || got["tells_delivered"].(float64) == 0 {
 		t.Errorf("got lost %v delivered %v, want 0 and > 0", got["lost"], got["tells_delivered"])
 	}
-	if got["cluster"] != "external" || got["transport"] != "net+tls" {
-		t.Errorf("got cluster %v transport %v, want external net+tls", got["cluster"], got["transport"])
+	if got["cluster"] != "external" || got["transport"] != "net+tls" || got["nodes"] != 1.0 {
+		t.Errorf("got cluster %v transport %v nodes %v, want external net+tls 1", got["cluster"], got["transport"], got["nodes"])
 	}
 	if n := fwd.accepted.Load(); n == 0 {
 		t.Errorf("the forwarder carried no connection: -address-map was not applied")
