@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -252,6 +253,17 @@ func (nc *nodeConn) finish() {
 	}
 }
 
+// yieldBelowFrames: the writer yields once (runtime.Gosched) before
+// writing a batch of fewer frames, then drains again, so that the askers
+// and producers runnable at that moment join the batch. Without it, with
+// 256 asks in flight the writer wrote 1.4 frames per write syscall (each
+// ask woke it alone); with it 9.8, and loadgen -workers 0
+// -ask-concurrency 256 went from 72k to 119k asks/s (medians of 3
+// alternating runs; p50 3.26 -> 1.97 ms). The yield costs nothing
+// measurable when nothing else is runnable (lone ask p50 unchanged within
+// noise) and never happens on a saturated tell queue (batches of hundreds).
+const yieldBelowFrames = 16
+
 // writeLoop drains the queue into one write per drain until the link fails
 // or the connection is stopped. It parks only when the queue is empty and
 // is woken by the producer that makes it non-empty.
@@ -261,6 +273,16 @@ func (nc *nodeConn) writeLoop(l link) error {
 	for {
 		var n int
 		nc.batch, n = nc.q.drain(nc.batch[:0], limit)
+		if n > 0 && n < yieldBelowFrames && len(nc.batch) < limit {
+			// A small batch: let the goroutines that are runnable now
+			// (askers woken by replies, producers) queue theirs first,
+			// and write them together. Free when nothing else is
+			// runnable; see yieldBelowFrames.
+			runtime.Gosched()
+			var m int
+			nc.batch, m = nc.q.drain(nc.batch, limit)
+			n += m
+		}
 		if len(nc.batch) > 0 {
 			if err := l.write(nc.batch); err != nil {
 				c.stats.drop(DropConnLost, n)

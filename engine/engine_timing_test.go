@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -130,6 +131,40 @@ func BenchmarkAskPipelined(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "asks/s")
+		})
+	}
+}
+
+// BenchmarkAskLone: one goroutine asking sequentially (one ask in flight)
+// a fake node that answers from its reading goroutine, so the round trip
+// is mostly the client's: p50 and p99 of the round trips are reported.
+func BenchmarkAskLone(b *testing.B) {
+	for _, tr := range transports {
+		b.Run(tr, func(b *testing.B) {
+			cl := newFakeCluster(b, 1)
+			for s := 0; s < 32; s++ {
+				cl.setAlloc("counter", s, 0)
+			}
+			c := dialFake(b, cl, func(cfg *Config) { cfg.Transport = tr })
+			ref, _ := c.EntityRef("counter", 32)
+			ctx := context.Background()
+			if _, err := getCount(ctx, c, ref, "user-7"); err != nil {
+				b.Fatal(err)
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				if _, err := getCount(ctx, c, ref, "user-7"); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
 		})
 	}
 }
