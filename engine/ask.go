@@ -141,6 +141,10 @@ type askTable struct {
 	pool sync.Pool
 	mu   sync.Mutex
 	m    map[uint64]*askCall // guarded by mu
+
+	// inflight counts calls between start and release (the writer's
+	// batching heuristic, see yieldBelowFrames).
+	inflight atomic.Int64
 }
 
 type askCall struct {
@@ -169,6 +173,7 @@ func (t *askTable) start() *askCall {
 		call.timer.Stop()
 	}
 	call.id = t.next.Add(1)
+	t.inflight.Add(1)
 	var b [len(wire.PathAskPrefix) + 32]byte
 	n := copy(b[:], wire.PathAskPrefix)
 	n += copy(b[n:], t.c.askPrefix)
@@ -227,6 +232,7 @@ func (t *askTable) release(call *askCall) {
 	call.nc = nil
 	call.ref = wire.Ref{}
 	t.pool.Put(call)
+	t.inflight.Add(-1)
 }
 
 // take removes and returns the call with id, nil if none.

@@ -253,15 +253,19 @@ func (nc *nodeConn) finish() {
 	}
 }
 
-// yieldBelowFrames: the writer yields once (runtime.Gosched) before
+// yieldBelowFrames: when more asks are in flight (client-wide) than the
+// frames just drained, the writer yields once (runtime.Gosched) before
 // writing a batch of fewer frames, then drains again, so that the askers
-// and producers runnable at that moment join the batch. Without it, with
-// 256 asks in flight the writer wrote 1.4 frames per write syscall (each
-// ask woke it alone); with it 9.8, and loadgen -workers 0
-// -ask-concurrency 256 went from 72k to 119k asks/s (medians of 3
-// alternating runs; p50 3.26 -> 1.97 ms). The yield costs nothing
-// measurable when nothing else is runnable (lone ask p50 unchanged within
-// noise) and never happens on a saturated tell queue (batches of hundreds).
+// runnable at that moment (woken by replies) join the batch. Without it,
+// with 256 asks in flight the writer wrote 1.4 frames per write syscall
+// (each ask woke it alone); with it 9.6, and loadgen -workers 0
+// -ask-concurrency 256 went from 87k to 133k asks/s (medians of 3
+// alternating runs; p50 2.72 -> 1.70 ms). Not for a lone ask: yielding
+// there cost 6-7 us of p50 (loadgen -ask-concurrency 1, 6 alternating
+// runs: 105 vs 98 us). Not for tells alone: at a paced 100k tells/s the
+// yield batched twice as many frames per write (-14% process CPU) but
+// doubled the tell lag p50 (20 -> 40-47 us), and a saturated tell queue
+// batches hundreds of frames anyway.
 const yieldBelowFrames = 16
 
 // writeLoop drains the queue into one write per drain until the link fails
@@ -273,7 +277,7 @@ func (nc *nodeConn) writeLoop(l link) error {
 	for {
 		var n int
 		nc.batch, n = nc.q.drain(nc.batch[:0], limit)
-		if n > 0 && n < yieldBelowFrames && len(nc.batch) < limit {
+		if n > 0 && n < yieldBelowFrames && len(nc.batch) < limit && c.asks.inflight.Load() > int64(n) {
 			// A small batch: let the goroutines that are runnable now
 			// (askers woken by replies, producers) queue theirs first,
 			// and write them together. Free when nothing else is
