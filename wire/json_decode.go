@@ -1263,25 +1263,16 @@ func decRef(d *decoder, v reflect.Value) error {
 }
 
 func decUnknownValue(d *decoder, v reflect.Value) error {
-	if d.null() {
-		v.SetZero()
-		return nil
-	}
-	off := d.i
-	x, err := d.anyValue()
-	if err != nil {
-		return err
-	}
-	u, ok := x.(Unknown)
-	if !ok {
-		return &DecodeError{Offset: off, Reason: fmt.Sprintf("expected a dataclass of an unregistered type, got %T", x)}
-	}
-	p, _ := reflect.TypeAssert[*Unknown](v.Addr())
-	*p = u
-	return nil
+	return decGenericAs[Unknown](d, v, "a dataclass of an unregistered type")
 }
 
 func decEnumValue(d *decoder, v reflect.Value) error {
+	return decGenericAs[Enum](d, v, "a member of an unregistered enum")
+}
+
+// decGenericAs decodes a value only the generic decoder builds (an Unknown
+// dataclass, an Enum member) into a field of that type; null zeroes it.
+func decGenericAs[T any](d *decoder, v reflect.Value, want string) error {
 	if d.null() {
 		v.SetZero()
 		return nil
@@ -1291,12 +1282,12 @@ func decEnumValue(d *decoder, v reflect.Value) error {
 	if err != nil {
 		return err
 	}
-	e, ok := x.(Enum)
+	t, ok := x.(T)
 	if !ok {
-		return &DecodeError{Offset: off, Reason: fmt.Sprintf("expected a member of an unregistered enum, got %T", x)}
+		return &DecodeError{Offset: off, Reason: fmt.Sprintf("expected %s, got %T", want, x)}
 	}
-	p, _ := reflect.TypeAssert[*Enum](v.Addr())
-	*p = e
+	p, _ := reflect.TypeAssert[*T](v.Addr())
+	*p = t
 	return nil
 }
 
