@@ -45,25 +45,7 @@ type DecodeError struct {
 }
 
 func (e *DecodeError) Error() string {
-	var sb strings.Builder
-	sb.WriteString("wire: decode")
-	if e.Type != "" {
-		sb.WriteString(" ")
-		sb.WriteString(e.Type)
-	}
-	if e.Field != "" {
-		sb.WriteString(" field ")
-		sb.WriteString(e.Field)
-	}
-	sb.WriteString(" at offset ")
-	sb.WriteString(strconv.Itoa(e.Offset))
-	sb.WriteString(": ")
-	sb.WriteString(e.Reason)
-	if e.Err != nil {
-		sb.WriteString(": ")
-		sb.WriteString(e.Err.Error())
-	}
-	return sb.String()
+	return codecError("decode", e.Type, e.Field, e.Offset, e.Reason, e.Err)
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
@@ -79,21 +61,32 @@ type EncodeError struct {
 }
 
 func (e *EncodeError) Error() string {
+	return codecError("encode", e.Type, e.Field, -1, e.Reason, e.Err)
+}
+
+// codecError formats "wire: <op>[ <typ>][ field <field>][ at offset N]:
+// <reason>[: <err>]"; a negative offset is left out.
+func codecError(op, typ, field string, offset int, reason string, err error) string {
 	var sb strings.Builder
-	sb.WriteString("wire: encode")
-	if e.Type != "" {
+	sb.WriteString("wire: ")
+	sb.WriteString(op)
+	if typ != "" {
 		sb.WriteString(" ")
-		sb.WriteString(e.Type)
+		sb.WriteString(typ)
 	}
-	if e.Field != "" {
+	if field != "" {
 		sb.WriteString(" field ")
-		sb.WriteString(e.Field)
+		sb.WriteString(field)
+	}
+	if offset >= 0 {
+		sb.WriteString(" at offset ")
+		sb.WriteString(strconv.Itoa(offset))
 	}
 	sb.WriteString(": ")
-	sb.WriteString(e.Reason)
-	if e.Err != nil {
+	sb.WriteString(reason)
+	if err != nil {
 		sb.WriteString(": ")
-		sb.WriteString(e.Err.Error())
+		sb.WriteString(err.Error())
 	}
 	return sb.String()
 }
