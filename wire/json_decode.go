@@ -849,6 +849,12 @@ func (d *decoder) anyArray() ([]any, error) {
 	if c != '[' {
 		return nil, d.errf("expected array")
 	}
+	return d.arrayWith((*decoder).anyValue)
+}
+
+// arrayWith decodes the elements of a JSON array whose '[' is next, each
+// with elem, into []any (never nil).
+func (d *decoder) arrayWith(elem func(*decoder) (any, error)) ([]any, error) {
 	if err := d.enter(); err != nil {
 		return nil, err
 	}
@@ -861,7 +867,7 @@ func (d *decoder) anyArray() ([]any, error) {
 		if done {
 			break
 		}
-		v, err := d.anyValue()
+		v, err := elem(d)
 		if err != nil {
 			return nil, decErrAt(err, indexElem(n), "")
 		}
@@ -1023,25 +1029,10 @@ func (d *decoder) rawValue() (any, error) {
 		d.leave()
 		return out, nil
 	case '[':
-		if err := d.enter(); err != nil {
-			return nil, err
+		out, err := d.arrayWith((*decoder).rawValue)
+		if err != nil {
+			return nil, err // an untyped nil, not a nil []any in an interface
 		}
-		out := []any{}
-		for n := 0; ; n++ {
-			done, err := d.more(n, ']')
-			if err != nil {
-				return nil, err
-			}
-			if done {
-				break
-			}
-			v, err := d.rawValue()
-			if err != nil {
-				return nil, decErrAt(err, indexElem(n), "")
-			}
-			out = append(out, v)
-		}
-		d.leave()
 		return out, nil
 	case '"':
 		return d.stringValue()
