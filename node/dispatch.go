@@ -197,6 +197,9 @@ func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
 		if owner != n.self {
 			n.ctr.forwardedRecv.Add(1)
 		}
+		if l != nil && l.gc != nil && n.runInline(l, r.boxes[shard], envelope{entityID: entityID, msg: msg}) {
+			return resOK
+		}
 		if !r.boxes[shard].push(envelope{entityID: entityID, msg: msg}, l) {
 			if l == nil {
 				n.ctr.mailboxDropped.Add(1)

@@ -41,10 +41,13 @@ type link struct {
 	// Set once by the reading side at the handshake, before the link is
 	// registered anywhere others could find it.
 	peer      atomic.Pointer[wire.NodeAddress]
-	isNode    bool       // the peer is a zerohop node (read by the reading side only)
-	handshook bool       // owned by the reading side
-	in        ingestMemo // owned by the reading side
-	carry     bool       // gnet: the last OnTraffic left bytes in gnet's buffer; owned by the event loop
+	isNode    bool        // the peer is a zerohop node (read by the reading side only)
+	handshook bool        // owned by the reading side
+	in        ingestMemo  // owned by the reading side
+	carry     bool        // gnet: the last OnTraffic left bytes in gnet's buffer; owned by the event loop
+	inline    bool        // gnet: this OnTraffic ran an entity inline (inLoop set); owned by the event loop
+	ctx       *Context    // gnet: the Context of entities run inline; owned by the event loop
+	one       [1]envelope // gnet: the batch of an inline run; owned by the event loop
 
 	mu       sync.Mutex
 	pending  []byte // guarded by mu
@@ -52,6 +55,7 @@ type link struct {
 	inflight int    // bytes being written by the writer; guarded by mu
 	kicked   bool   // a flush is scheduled; guarded by mu
 	closed   bool   // guarded by mu
+	inLoop   bool   // gnet: OnTraffic is running and flushes pending at its end; guarded by mu
 
 	wakeW     chan struct{} // std writer: pending became non-empty
 	resume    chan struct{} // reader: a mailbox it waits on has room
@@ -105,8 +109,8 @@ func (l *link) send(frame []byte) bool {
 		return false
 	}
 	l.pending = append(l.pending, frame...)
-	kick := !l.kicked
-	l.kicked = true
+	kick := !l.kicked && !l.inLoop // in OnTraffic: written at its end
+	l.kicked = l.kicked || !l.inLoop
 	l.mu.Unlock()
 	l.n.ctr.framesOut.Inc()
 	l.n.ctr.bytesOut.Add(int64(len(frame)))
@@ -137,8 +141,8 @@ func (l *link) sendFrame(typ byte, body []byte) bool {
 	}
 	l.pending = append(l.pending, hdr[:]...)
 	l.pending = append(l.pending, body...)
-	kick := !l.kicked
-	l.kicked = true
+	kick := !l.kicked && !l.inLoop // in OnTraffic: written at its end
+	l.kicked = l.kicked || !l.inLoop
 	l.mu.Unlock()
 	l.n.ctr.framesOut.Inc()
 	l.n.ctr.bytesOut.Add(int64(len(body) + len(hdr)))
@@ -194,9 +198,13 @@ func (l *link) flushGnet(context.Context) error {
 		l.mu.Unlock()
 		return nil
 	}
+	l.kicked = false
+	if len(l.pending) == 0 {
+		l.mu.Unlock()
+		return nil
+	}
 	buf := l.pending
 	l.pending, l.spare = l.spare[:0], nil
-	l.kicked = false
 	l.mu.Unlock()
 	_, err := l.gc.Write(buf) // copies what the socket does not take
 	l.mu.Lock()
@@ -417,6 +425,24 @@ func (s *gnetServer) OnTraffic(c gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
+	a := s.traffic(c, l)
+	if l.inline {
+		l.endInline()
+	}
+	return a
+}
+
+// endInline ends the span in which sends to l leave the write to OnTraffic
+// (set by runInline) and writes what is pending. Event loop only.
+func (l *link) endInline() {
+	l.inline = false
+	l.mu.Lock()
+	l.inLoop = false
+	l.mu.Unlock()
+	_ = l.flushGnet(context.Background())
+}
+
+func (s *gnetServer) traffic(c gnet.Conn, l *link) gnet.Action {
 	n := s.n
 	if !n.gate.wait(n.stop) {
 		return gnet.Close
@@ -459,6 +485,9 @@ func (s *gnetServer) OnTraffic(c gnet.Conn) gnet.Action {
 			if c.InboundBuffered() <= n.cfg.PausedInboundLimit {
 				l.carry = true
 				return gnet.None // resumed by c.Wake from the worker
+			}
+			if l.inline {
+				l.endInline() // replies must not wait for the mailbox
 			}
 			select {
 			case <-l.resume:

@@ -12,9 +12,10 @@ import (
 )
 
 // Entity is a sharded entity or a service: it receives its messages one at
-// a time, in arrival order, on a worker goroutine (never two at once for the
+// a time, in arrival order, on a worker goroutine or, when its shard was
+// idle, on the event loop that read the message (never two at once for the
 // same entity, possibly on different goroutines over time). Receive must not
-// block: it runs on a shared worker pool.
+// block: it runs on a shared worker pool or an event loop.
 type Entity interface {
 	Receive(ctx *Context, msg any)
 }
@@ -162,6 +163,57 @@ func (m *mailbox) appendLocked(e envelope) bool {
 }
 
 const workerBatch = 64
+
+// runInline runs e at once on l's event loop when its mailbox is idle
+// (empty, not scheduled): it claims the mailbox as a worker would
+// (scheduled), runs the entity, and releases it, handing the mailbox to the
+// run queue if messages arrived meanwhile. That saves the hand-off to a
+// worker and, for a reply to l, the wake-up of the event loop (replies are
+// written at the end of OnTraffic, see link.inline). It reports false,
+// touching nothing, when the mailbox is busy: the caller pushes as usual.
+// Ordering holds because only an idle mailbox is taken.
+func (n *Node) runInline(l *link, m *mailbox, e envelope) bool {
+	m.mu.Lock()
+	if m.scheduled || m.count > 0 {
+		m.mu.Unlock()
+		return false
+	}
+	m.scheduled = true
+	m.mu.Unlock()
+	if !l.inline {
+		l.mu.Lock()
+		l.inLoop = true
+		l.mu.Unlock()
+		l.inline = true
+	}
+	if l.ctx == nil {
+		l.ctx = &Context{n: n}
+	}
+	batch := l.one[:1]
+	batch[0] = e
+	n.runBatch(m, l.ctx, batch, 0)
+	batch[0] = envelope{}
+	m.mu.Lock()
+	var wake []*link
+	if len(m.waiters) > 0 && m.count <= m.size/2 {
+		wake = m.waiters
+		m.waiters = nil
+	}
+	again := m.count > 0
+	if !again {
+		m.scheduled = false
+	}
+	m.mu.Unlock()
+	for _, w := range wake {
+		if w != l {
+			w.resumeRead()
+		}
+	}
+	if again {
+		n.runq <- m // never blocks: the mailbox was not queued (scheduled was ours)
+	}
+	return true
+}
 
 func (n *Node) startWorkers() {
 	for range n.cfg.Workers {
