@@ -193,6 +193,17 @@ func (n *Node) runInline(l *link, m *mailbox, e envelope) bool {
 	batch[0] = e
 	n.runBatch(m, l.ctx, batch, 0)
 	batch[0] = envelope{}
+	n.endRun(m, l)
+	return true
+}
+
+// endRun ends a run of m that its runner (a worker, or an event loop running
+// it inline) claimed through m.scheduled: the links paused on m are resumed
+// once it is at most half full, except skip (the inline runner's own link,
+// which its loop resumes), and m is queued again if messages arrived during
+// the run; otherwise it is released. Queuing never blocks: m was not queued
+// while scheduled was held by the runner.
+func (n *Node) endRun(m *mailbox, skip *link) {
 	m.mu.Lock()
 	var wake []*link
 	if len(m.waiters) > 0 && m.count <= m.size/2 {
@@ -205,14 +216,13 @@ func (n *Node) runInline(l *link, m *mailbox, e envelope) bool {
 	}
 	m.mu.Unlock()
 	for _, w := range wake {
-		if w != l {
+		if w != skip {
 			w.resumeRead()
 		}
 	}
 	if again {
-		n.runq <- m // never blocks: the mailbox was not queued (scheduled was ours)
+		n.runq <- m
 	}
-	return true
 }
 
 func (n *Node) startWorkers() {
@@ -251,23 +261,7 @@ func (n *Node) worker() {
 		}
 		clear(batch)
 		batch = batch[:0]
-		m.mu.Lock()
-		var wake []*link
-		if len(m.waiters) > 0 && m.count <= m.size/2 {
-			wake = m.waiters
-			m.waiters = nil
-		}
-		again := m.count > 0
-		if !again {
-			m.scheduled = false
-		}
-		m.mu.Unlock()
-		for _, l := range wake {
-			l.resumeRead()
-		}
-		if again {
-			n.runq <- m
-		}
+		n.endRun(m, nil)
 	}
 }
 
