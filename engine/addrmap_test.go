@@ -133,20 +133,7 @@ func TestAddressMapForwarder(t *testing.T) {
 		fwds = append(fwds, f)
 		amap[nd.addr.String()] = f.addr()
 	}
-	var mu sync.Mutex
-	var dialled []string
-	c := dialFake(t, cl, func(cfg *Config) {
-		cfg.AddressMap = amap
-		cfg.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			mu.Lock()
-			dialled = append(dialled, addr)
-			mu.Unlock()
-			return defaultDial(ctx, network, addr)
-		}
-	})
-	exerciseCluster(t, c, cl)
-	mu.Lock()
-	defer mu.Unlock()
+	dialled := dialMapped(t, cl, amap)
 	for _, a := range dialled {
 		if !slices.ContainsFunc(fwds, func(f *forwarder) bool { return f.addr() == a }) {
 			t.Fatalf("dialled %s, not a forwarder", a)
@@ -264,20 +251,7 @@ LogLevel ERROR
 	for i, nd := range cl.nodes {
 		before[i] = nd.accepted.Load() // waitPort's probes
 	}
-	var mu sync.Mutex
-	var dialled []string
-	c := dialFake(t, cl, func(cfg *Config) {
-		cfg.AddressMap = amap
-		cfg.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			mu.Lock()
-			dialled = append(dialled, addr)
-			mu.Unlock()
-			return defaultDial(ctx, network, addr)
-		}
-	})
-	exerciseCluster(t, c, cl)
-	mu.Lock()
-	defer mu.Unlock()
+	dialled := dialMapped(t, cl, amap)
 	for _, a := range dialled {
 		if !slices.Contains(locals, a) {
 			t.Fatalf("dialled %s, not an SSH tunnel", a)
@@ -333,4 +307,25 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// dialMapped dials cl through amap, runs exerciseCluster and returns every
+// address the client dialled.
+func dialMapped(t *testing.T, cl *fakeCluster, amap map[string]string) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var dialled []string
+	c := dialFake(t, cl, func(cfg *Config) {
+		cfg.AddressMap = amap
+		cfg.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			mu.Lock()
+			dialled = append(dialled, addr)
+			mu.Unlock()
+			return defaultDial(ctx, network, addr)
+		}
+	})
+	exerciseCluster(t, c, cl)
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(dialled)
 }

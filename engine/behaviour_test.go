@@ -455,9 +455,11 @@ func TestLookupWatch(t *testing.T) {
 	if c.Stats().WatchCoalesced == 0 {
 		t.Fatal("coalescing not counted")
 	}
-	// Unchanged snapshots deliver nothing.
+	// Unchanged snapshots deliver nothing: once the client has applied the
+	// push (counted as unchanged), no listing may be waiting.
+	unchanged := c.Stats().SnapshotsUnchanged
 	cl.pushAll()
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, "the unchanged push applied", func() bool { return c.Stats().SnapshotsUnchanged > unchanged })
 	select {
 	case l := <-w.C():
 		t.Fatalf("listing delivered without a change: %+v", l)

@@ -18,11 +18,17 @@ var transports = []string{TransportNet, TransportGnet}
 
 func dialFake(t testing.TB, cl *fakeCluster, mod func(*Config)) *Client {
 	t.Helper()
-	cfg := Config{ContactPoints: cl.contacts()[:1], SystemName: testSystem, Types: cl.reg}
+	return dialReady(t, Config{ContactPoints: cl.contacts()[:1], SystemName: testSystem, Types: cl.reg}, mod)
+}
+
+// dialReady dials cfg (after mod, if any), closes the client at the end of
+// the test and waits for its first topology snapshot.
+func dialReady(t testing.TB, cfg Config, mod func(*Config)) *Client {
+	t.Helper()
 	if mod != nil {
 		mod(&cfg)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c, err := Dial(ctx, cfg)
 	if err != nil {

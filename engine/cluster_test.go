@@ -38,21 +38,7 @@ func startCluster(t *testing.T, n int, opts nodetest.Options) *nodetest.LocalClu
 func dialCluster(t *testing.T, lc *nodetest.LocalCluster, mod func(*Config)) *Client {
 	t.Helper()
 	reg := testRegistry(t)
-	cfg := Config{ContactPoints: lc.ContactPoints(), SystemName: workload.DefaultSystem, Types: reg}
-	if mod != nil {
-		mod(&cfg)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, err := Dial(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	if err := c.WaitTopology(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return dialReady(t, Config{ContactPoints: lc.ContactPoints(), SystemName: workload.DefaultSystem, Types: reg}, mod)
 }
 
 // tellAskLookup drives the counter workload through c and checks every
