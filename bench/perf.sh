@@ -59,6 +59,16 @@ for c in 1 256; do
 	done
 done
 
+# 3b. Node transports (the embedded nodes on net or gnet; client on its
+#     default), alternated run by run: end to end, a lone ask, 256 in flight.
+for i in $(seq "$RUNS"); do
+	for nt in net gnet; do
+		lg "node-$nt-e2e-$i" -duration "$DURATION" -node-transport "$nt"
+		lg "node-$nt-ask-c1-$i" -duration "$DURATION" -workers 0 -ask-concurrency 1 -node-transport "$nt"
+		lg "node-$nt-ask-c256-$i" -duration "$DURATION" -workers 0 -ask-concurrency 256 -node-transport "$nt"
+	done
+done
+
 # 4. Scaling, one run each (3 s): shards, nodes, entities, in-flight asks
 #    alongside the tells.
 for s in 32 128 1024; do lg "scale-shards-$s" -duration 3s -shards "$s"; done

@@ -40,11 +40,14 @@ func rawDial(t *testing.T, addr wire.NodeAddress) net.Conn {
 	return c
 }
 
-func TestBadInput(t *testing.T) {
+func TestBadInput(t *testing.T) { forEachTransport(t, testBadInput) }
+
+func testBadInput(t *testing.T, transport string) {
 	c := startCluster(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
 		cfg.OutboundLimit = 256 << 10
 		cfg.MaxFrameSize = 64 << 10
 		cfg.HandshakeTimeout = 500 * time.Millisecond
+		cfg.Transport = transport
 	}})
 	n := c.Node(0)
 	addr := n.Addr()

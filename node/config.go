@@ -14,8 +14,23 @@ import (
 	"github.com/zerohop/zerohop/wire"
 )
 
+// Transports for Config.Transport: how plaintext connections (clients
+// and peers dialling in) are served.
+const (
+	// TransportNet serves each connection with a reader and a writer
+	// goroutine on the Go runtime's network poller (net.Listener). The
+	// default: measured faster on Linux for both throughput and round
+	// trips (PERFORMANCE.md, "Node transports").
+	TransportNet = "net"
+	// TransportGnet serves every plaintext connection from gnet v2 event
+	// loops (Config.EventLoops): no goroutine per connection, at the cost
+	// of a thread wake-up per round trip.
+	TransportGnet = "gnet"
+)
+
 // Defaults applied by Config for zero-valued fields.
 const (
+	DefaultTransport            = TransportNet
 	DefaultSystem               = "live"
 	DefaultListen               = "127.0.0.1:0"
 	DefaultGossipPortOffset     = 1000
@@ -110,8 +125,12 @@ type Config struct {
 	GossipAdvertise string
 	// Seeds are gossip addresses of members to join; none = new cluster.
 	Seeds []string
-	// TLS, when set, serves clients and peers over crypto/tls instead of the
-	// plaintext gnet server (set ClientAuth for mTLS).
+	// Transport is TransportNet or TransportGnet; default
+	// DefaultTransport. TLS connections are always served by TransportNet
+	// (gnet has no TLS).
+	Transport string
+	// TLS, when set, serves clients and peers over crypto/tls (set
+	// ClientAuth for mTLS).
 	TLS *tls.Config
 	// PeerTLS is used to dial other nodes; default when TLS is set: the TLS
 	// certificates as client certificates and TLS.ClientCAs as roots.
@@ -130,9 +149,10 @@ type Config struct {
 	OutboundLimit int // per-connection outbound bound in bytes; default 64 MiB
 	MailboxSize   int // per-shard and per-service mailbox capacity; default 1024
 	Workers       int // entity worker goroutines; default GOMAXPROCS
-	EventLoops    int // gnet event loops; default GOMAXPROCS
-	// PausedInboundLimit bounds the bytes a gnet connection paused by a full
-	// mailbox may buffer before its event loop waits; default 4 MiB.
+	EventLoops    int // TransportGnet: event loops; default GOMAXPROCS
+	// PausedInboundLimit (TransportGnet) bounds the bytes a gnet connection
+	// paused by a full mailbox may buffer before its event loop waits;
+	// default 4 MiB.
 	PausedInboundLimit int
 	// TopologyPushInterval is the periodic snapshot push; default 1s.
 	TopologyPushInterval time.Duration
@@ -174,6 +194,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
+	}
+	if c.Transport == "" {
+		c.Transport = DefaultTransport
 	}
 	if c.Gossip == "" {
 		if h, p, err := net.SplitHostPort(c.Listen); err == nil {
@@ -284,6 +307,15 @@ func (c Config) Validate() error {
 		if name != "Listen" && name != "Gossip" && h == "" {
 			add("%s %q: empty host", name, v)
 		}
+	}
+	switch c.Transport {
+	case TransportNet:
+	case TransportGnet:
+		if c.TLS != nil {
+			add("Transport %q: gnet has no TLS; use %q (the default) with TLS", c.Transport, TransportNet)
+		}
+	default:
+		add("Transport %q: want %q or %q", c.Transport, TransportNet, TransportGnet)
 	}
 	checkHostPort("Listen", c.Listen, true)
 	checkHostPort("Gossip", c.Gossip, true)

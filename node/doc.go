@@ -29,10 +29,23 @@
 //
 // # Transport
 //
-// Plaintext: a gnet v2 server in multicore mode; frames are parsed in place
-// in OnTraffic and decoded with the registry there. TLS: a crypto/tls
-// listener with a reader and a writer goroutine per connection (gnet has no
-// TLS); set Config.TLS.ClientAuth for mTLS. Connections to other nodes
+// Two ways to serve plaintext connections (Config.Transport):
+//
+//   - TransportNet (default): a net.Listener, and a reader and a writer
+//     goroutine per connection on the Go runtime's network poller; frames
+//     are read by a wire.FrameReader and handled on the reader goroutine.
+//   - TransportGnet: a gnet v2 server in multicore mode; frames are parsed
+//     in place in OnTraffic and handled on the event loop.
+//
+// Both share everything past the framing (handleFrame, mailboxes, links'
+// outbound buffers). net is the default because it measured faster on
+// Linux for every workload of PERFORMANCE.md ("Node transports"): a gnet
+// event loop blocks in its own epoll_wait outside the Go scheduler, so
+// every round trip wakes a thread (on a VM whose idle vCPUs halt, tens of
+// µs per wake), while connections on the Go poller are picked up by
+// whichever thread is running, often without any wake-up. TLS is always
+// served by TransportNet's path, over crypto/tls (gnet has no TLS); set
+// Config.TLS.ClientAuth for mTLS. Connections to other nodes
 // (forwarded envelopes, coordinator questions, replies to refs hosted on
 // members) are dialled by this node, one per member. A client identity is
 // never dialled: a message to a ref that is not a member goes over the
@@ -62,27 +75,29 @@
 // time in arrival order with no goroutine per entity. When a mailbox is
 // full, the connection that brought the message stops being read: a gnet
 // connection leaves the rest of its input in gnet's buffer and is resumed by
-// c.Wake from the worker that drains the mailbox below half; a TLS or peer
-// reader goroutine blocks until then. gnet still reads a paused socket into
-// its buffer; past Config.PausedInboundLimit the event loop itself waits
-// for room, which stops reading every connection of that loop (hard
-// backpressure, never a drop). Envelopes parked while their shard had no
+// c.Wake from the worker that drains the mailbox below half; the reader
+// goroutine of a std connection (TransportNet, TLS, peer) blocks until
+// then. gnet still reads a paused socket into its buffer; past
+// Config.PausedInboundLimit the event loop itself waits for room, which
+// stops reading every connection of that loop (hard backpressure, never a
+// drop). Envelopes parked while their shard had no
 // owner are released into the mailbox past MailboxSize if needed (up to
 // MailboxSize + MaxPendingRequests): nothing can be paused for them any
 // more. Messages that arrive where nothing can be paused (local Tell) are
 // dropped and counted when the mailbox is full (Stats.MailboxDropped).
 //
-// Inline runs: an envelope read on a gnet event loop whose shard mailbox is
-// idle (empty, no worker on it) is run at once on the event loop: the loop
-// claims the mailbox with the flag a worker uses (scheduled), runs the
-// entity, and releases it (to the run queue if messages arrived
-// meanwhile), so per-entity order and the mailbox bounds are unchanged.
-// While OnTraffic has run an entity inline, sends to its link only append
-// to pending; OnTraffic writes them at its end (and before it blocks for
-// mailbox room), instead of waking its own loop with Execute. A busy
-// mailbox takes the worker path as before. Lone ask round trip (loadgen
-// -workers 0 -ask-concurrency 1, 5 s, 4 runs alternated, noisy box): p50
-// 97-107 -> 80-89 µs; 256 asks in flight and tells within noise.
+// Inline runs (TransportGnet): an envelope read on a gnet event loop whose
+// shard mailbox is idle (empty, no worker on it) is run at once on the
+// event loop: the loop claims the mailbox with the flag a worker uses
+// (scheduled), runs the entity, and releases it (to the run queue if
+// messages arrived meanwhile), so per-entity order and the mailbox bounds
+// are unchanged. While OnTraffic has run an entity inline, sends to its
+// link only append to pending; OnTraffic writes them at its end (and
+// before it blocks for mailbox room), instead of waking its own loop with
+// Execute. A busy mailbox takes the worker path as before. Lone ask round
+// trip (loadgen -workers 0 -ask-concurrency 1, 5 s, 4 runs alternated,
+// noisy box): p50 97-107 -> 80-89 µs; 256 asks in flight and tells within
+// noise. On TransportNet every envelope goes through the workers.
 //
 // # Membership
 //
@@ -216,9 +231,10 @@
 //
 // A Node is safe for concurrent use. Its goroutines, all owned by the Node
 // and stopped by Close and Kill (both idempotent, both wait): the gnet
-// engine and its event loops (waited through gnet.Run's return), the
-// workers, housekeeping, the table publisher, sync rounds, the TLS accept
-// loop, and a reader and a writer per TLS or dialled connection (a dial
+// engine and its event loops (TransportGnet; waited through gnet.Run's
+// return), the workers, housekeeping, the table publisher, sync rounds, the
+// accept loop (TransportNet or TLS), and a reader and a writer per std
+// connection (accepted over TransportNet or TLS, or dialled; a dial
 // goroutine becomes the reader). memberlist's own goroutines are stopped by
 // its Shutdown, which does not wait for them: a probe or stream handler in
 // flight may still call the delegates for a moment after Close returns;

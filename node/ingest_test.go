@@ -13,12 +13,14 @@ import (
 	"github.com/zerohop/zerohop/workload"
 )
 
-// TestIngestFragmentedStream checks the gnet ingest path's memos and its
+// TestIngestFragmentedStream checks the ingest path's memos and its
 // handling of frames cut by reads: many entity ids (more than the id memo
 // holds), alternating targets and headers, frames written in fragments of
 // random sizes. Every increment must reach its entity.
-func TestIngestFragmentedStream(t *testing.T) {
-	cfg := node.Config{Logger: slog.New(slog.DiscardHandler)}
+func TestIngestFragmentedStream(t *testing.T) { forEachTransport(t, testIngestFragmentedStream) }
+
+func testIngestFragmentedStream(t *testing.T, transport string) {
+	cfg := node.Config{Logger: slog.New(slog.DiscardHandler), Transport: transport}
 	tally, err := workload.Configure(&cfg, workload.Options{})
 	if err != nil {
 		t.Fatal(err)

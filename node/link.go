@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -543,11 +544,12 @@ func (l *link) resumeRead() {
 	}
 }
 
-// acceptTLS is the TLS accept loop.
-func (n *Node) acceptTLS() {
+// accept is the accept loop of TransportNet and TLS: each connection gets a
+// reader and a writer goroutine (std link).
+func (n *Node) accept() {
 	defer n.wg.Done()
 	for {
-		c, err := n.tlsLn.Accept()
+		c, err := n.ln.Accept()
 		if err != nil {
 			select {
 			case <-n.stop:
@@ -575,24 +577,27 @@ func (n *Node) acceptTLS() {
 	}
 }
 
-// readLoop is the reader goroutine of a std link (TLS inbound, or dialled
-// after the handshake).
+// readLoop is the reader goroutine of a std link (inbound over
+// TransportNet or TLS, or dialled after the handshake). An inbound
+// connection must complete its TLS handshake, then send its handshake
+// frame, within HandshakeTimeout (read deadlines; readFrames clears the
+// deadline after the handshake frame).
 func (l *link) readLoop() {
 	n := l.n
-	var fr *wire.FrameReader
-	if tc, ok := l.nc.(*tls.Conn); ok && !l.dialled {
-		_ = tc.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
-		if err := tc.HandshakeContext(context.Background()); err != nil {
-			n.ctr.handshakesRefused.Add(1)
-			n.logLimited("TLS handshake failed", "remote", l.remote(), "err", err)
-			l.teardown(err)
-			return
+	if !l.dialled {
+		if tc, ok := l.nc.(*tls.Conn); ok {
+			_ = tc.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
+			if err := tc.HandshakeContext(context.Background()); err != nil {
+				n.ctr.handshakesRefused.Add(1)
+				n.logLimited("TLS handshake failed", "remote", l.remote(), "err", err)
+				l.teardown(err)
+				return
+			}
+			_ = tc.SetDeadline(time.Time{})
 		}
-		_ = tc.SetDeadline(time.Time{})
-		_ = tc.SetReadDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
+		_ = l.nc.SetReadDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
 	}
-	fr = wire.NewFrameReader(l.nc, n.cfg.MaxFrameSize)
-	l.readFrames(fr)
+	l.readFrames(wire.NewFrameReader(l.nc, n.cfg.MaxFrameSize))
 }
 
 func (l *link) readFrames(fr *wire.FrameReader) {
@@ -601,9 +606,14 @@ func (l *link) readFrames(fr *wire.FrameReader) {
 		typ, body, err := fr.Next()
 		if err != nil {
 			var fe *wire.FrameError
-			if errors.As(err, &fe) {
+			switch {
+			case errors.As(err, &fe):
 				n.ctr.framingErrors.Add(1)
 				n.logLimited("closing connection: framing error", "link", l.String(), "err", err)
+			case !l.dialled && !l.handshook && errors.Is(err, os.ErrDeadlineExceeded):
+				n.ctr.handshakesRefused.Add(1)
+				n.logLimited("closing connection: no handshake in time", "remote", l.remote())
+				err = errHandshakeTimeout
 			}
 			l.teardown(err)
 			return

@@ -52,9 +52,9 @@ type Node struct {
 	closeErr error
 
 	// transport
-	eng      gnet.Engine // set in OnBoot; plaintext only
-	engDone  chan error  // gnet.Run's result
-	tlsLn    net.Listener
+	eng      gnet.Engine  // set in OnBoot; TransportGnet only
+	engDone  chan error   // gnet.Run's result
+	ln       net.Listener // TransportNet or TLS
 	linkSeq  atomic.Uint64
 	linksMu  sync.Mutex
 	links    map[uint64]*link // every open link; guarded by linksMu
@@ -214,19 +214,22 @@ func (n *Node) Stats() Stats {
 	return s
 }
 
-// listen starts the plaintext gnet server or the TLS listener and sets
-// n.self from the bound address and cfg.Advertise.
+// listen starts the listener (TransportNet or TLS) or the gnet server
+// (TransportGnet) and sets n.self from the bound address and cfg.Advertise.
 func (n *Node) listen() error {
 	var bound *net.TCPAddr
-	if n.cfg.TLS != nil {
+	if n.cfg.TLS != nil || n.cfg.Transport == TransportNet {
 		ln, err := net.Listen("tcp", n.cfg.Listen)
 		if err != nil {
 			return fmt.Errorf("node: listen %s: %w", n.cfg.Listen, err)
 		}
-		n.tlsLn = tls.NewListener(ln, n.cfg.TLS)
 		bound = ln.Addr().(*net.TCPAddr)
+		n.ln = ln
+		if n.cfg.TLS != nil {
+			n.ln = tls.NewListener(ln, n.cfg.TLS)
+		}
 		n.wg.Add(1)
-		go n.acceptTLS()
+		go n.accept()
 	} else {
 		srv := &gnetServer{n: n, booted: make(chan struct{})}
 		n.engDone = make(chan error, 1)
@@ -468,8 +471,8 @@ func (n *Node) flushAll(ctx context.Context) {
 
 // shutdownTransport stops the listener and closes every link.
 func (n *Node) shutdownTransport(ctx context.Context) {
-	if n.tlsLn != nil {
-		_ = n.tlsLn.Close()
+	if n.ln != nil {
+		_ = n.ln.Close()
 	}
 	if n.engDone != nil {
 		if n.eng.Validate() == nil {
@@ -543,8 +546,8 @@ func (n *Node) housekeeping() {
 	}
 }
 
-// expireHandshakes closes inbound connections that sent no handshake within
-// HandshakeTimeout (TLS connections enforce it with a read deadline).
+// expireHandshakes closes inbound gnet connections that sent no handshake
+// within HandshakeTimeout (std links enforce it with a read deadline).
 func (n *Node) expireHandshakes(now time.Time) {
 	var late []*link
 	n.linksMu.Lock()

@@ -19,6 +19,10 @@ import (
 // through a 8-slot mailbox and checks that the connection is paused, not
 // dropped: once released, every message is processed in order.
 func TestFullMailboxPausesTheConnection(t *testing.T) {
+	forEachTransport(t, testFullMailboxPausesTheConnection)
+}
+
+func testFullMailboxPausesTheConnection(t *testing.T, transport string) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var got []int
@@ -39,7 +43,7 @@ func TestFullMailboxPausesTheConnection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n, err := node.Start(ctx, node.Config{Registry: reg, Entities: []node.EntityType{slow}, MailboxSize: 8,
-		Workers: 2, Logger: slog.New(slog.DiscardHandler)})
+		Workers: 2, Transport: transport, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
+
+// forEachTransport runs test once per node transport: the tests of
+// connection handling (framing, handshakes, backpressure, cut-offs) run on
+// both the std links and the gnet event loops.
+func forEachTransport(t *testing.T, test func(t *testing.T, transport string)) {
+	for _, tp := range []string{node.TransportNet, node.TransportGnet} {
+		t.Run(tp, func(t *testing.T) { test(t, tp) })
+	}
+}
 
 func startCluster(t *testing.T, n int, opts nodetest.Options) *nodetest.LocalCluster {
 	t.Helper()
@@ -29,8 +39,10 @@ func startCluster(t *testing.T, n int, opts nodetest.Options) *nodetest.LocalClu
 	return c
 }
 
-func TestClusterServesClient(t *testing.T) {
-	c := startCluster(t, 3, nodetest.Options{})
+func TestClusterServesClient(t *testing.T) { forEachTransport(t, testClusterServesClient) }
+
+func testClusterServesClient(t *testing.T, transport string) {
+	c := startCluster(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) { cfg.Transport = transport }})
 	leader := c.Addr(0)
 	for i := 1; i < 3; i++ {
 		if a := c.Addr(i); a.Less(leader) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/engine"
+	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
@@ -42,13 +44,14 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 	var lc *nodetest.LocalCluster
 	if o.embedded() {
 		lc, err = nodetest.StartLocalCluster(ctx, o.nodes, nodetest.Options{
-			Workload: workload.Options{System: o.system, EntityType: o.entityType, Shards: o.shards, Module: o.msgModule},
-			Logger:   logger,
+			Workload:  workload.Options{System: o.system, EntityType: o.entityType, Shards: o.shards, Module: o.msgModule},
+			Logger:    logger,
+			Configure: func(_ int, cfg *node.Config) { cfg.Transport = o.nodeTport },
 		})
 		if err != nil {
 			return nil, clusterInfo{}, fmt.Errorf("loadgen: embedded cluster: %w", err)
 		}
-		info = clusterInfo{kind: "embedded", nodes: o.nodes}
+		info = clusterInfo{kind: "embedded", nodes: o.nodes, nodeTransport: cmp.Or(o.nodeTport, node.DefaultTransport)}
 		contacts = lc.ContactPoints()
 	}
 	cfg := engine.Config{

@@ -51,8 +51,9 @@ func main() {
 
 // clusterInfo describes what a target is connected to, for the report.
 type clusterInfo struct {
-	kind  string // "embedded" or "external"
-	nodes int
+	kind          string // "embedded" or "external"
+	nodes         int
+	nodeTransport string // embedded: the nodes' transport; external: ""
 }
 
 // opener connects a target as o says (starting an embedded cluster when
@@ -126,7 +127,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 			err = cerr
 		}
 	}()
-	rep.Cluster, rep.Nodes, rep.Transport = info.kind, info.nodes, t.Transport()
+	rep.Cluster, rep.Nodes, rep.Transport, rep.NodeTransport = info.kind, info.nodes, t.Transport(), info.nodeTransport
 	logf("%s cluster, %d nodes, transport %s", info.kind, info.nodes, rep.Transport)
 
 	prefix := o.entityPrefix

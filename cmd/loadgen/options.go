@@ -29,6 +29,7 @@ type options struct {
 	msgModule  string
 	nodes      int // embedded cluster size
 	transport  string
+	nodeTport  string // embedded cluster's node transport
 	tlsCert    string
 	tlsKey     string
 	tlsCA      string
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.msgModule, "msg-module", workload.DefaultModule, "Python module name of the workload message types")
 	fs.IntVar(&o.nodes, "nodes", 3, "embedded cluster size (ignored with -contact)")
 	fs.StringVar(&o.transport, "transport", "", "client transport: gnet (event loop) or net (std net.Conn); empty: the engine's default")
+	fs.StringVar(&o.nodeTport, "node-transport", "", "embedded cluster: node transport, net (goroutines on the Go network poller) or gnet (event loops); empty: the node's default")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "client certificate (PEM) for TLS")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "client key (PEM) for TLS")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "CA bundle (PEM) that signed the nodes' certificates; enables TLS")
@@ -148,6 +150,14 @@ func (o *options) validate() error {
 	case "", "gnet", "net":
 	default:
 		bad = append(bad, fmt.Sprintf("-transport %q is not gnet or net", o.transport))
+	}
+	switch o.nodeTport {
+	case "", "gnet", "net":
+		if o.nodeTport != "" && !o.embedded() {
+			bad = append(bad, "-node-transport applies to the embedded cluster only (an external cluster's nodes chose theirs)")
+		}
+	default:
+		bad = append(bad, fmt.Sprintf("-node-transport %q is not gnet or net", o.nodeTport))
 	}
 	for _, c := range o.contacts {
 		if _, _, err := splitHostPort(c); err != nil {

@@ -20,11 +20,14 @@ import (
 // before), read with GetCount; lost = sent - delivered - failed, and a run is
 // OK only when lost == 0 and every entity answered.
 type report struct {
-	Cluster    string `json:"cluster"` // "embedded" or "external"
-	Nodes      int    `json:"nodes"`
-	Transport  string `json:"transport"`
-	GoVersion  string `json:"go_version"`
-	GOMAXPROCS int    `json:"gomaxprocs"`
+	Cluster   string `json:"cluster"` // "embedded" or "external"
+	Nodes     int    `json:"nodes"`
+	Transport string `json:"transport"`
+	// NodeTransport is the embedded nodes' transport (empty for an
+	// external cluster).
+	NodeTransport string `json:"node_transport,omitempty"`
+	GoVersion     string `json:"go_version"`
+	GOMAXPROCS    int    `json:"gomaxprocs"`
 
 	System         string  `json:"system"`
 	EntityType     string  `json:"entity_type"`
@@ -99,7 +102,11 @@ func (r *report) writeJSON(w io.Writer) error {
 func (r *report) writeTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
-	p("cluster", "%s, %d nodes, transport %s, %s, GOMAXPROCS %d", r.Cluster, r.Nodes, r.Transport, r.GoVersion, r.GOMAXPROCS)
+	nt := ""
+	if r.NodeTransport != "" {
+		nt = ", node transport " + r.NodeTransport
+	}
+	p("cluster", "%s, %d nodes, transport %s%s, %s, GOMAXPROCS %d", r.Cluster, r.Nodes, r.Transport, nt, r.GoVersion, r.GOMAXPROCS)
 	p("workload", "%s/%s, %d shards, %d entities, %d workers, %d asks in flight", r.System, r.EntityType, r.Shards, r.Entities, r.Workers, r.AskConcurrency)
 	if r.Rate > 0 {
 		p("rate", "%.0f tells/s requested", r.Rate)
