@@ -16,7 +16,8 @@ type target interface {
 	// Backpressure reports whether a Tell error only means "a bounded
 	// buffer is full, try again later" (see the policy in runner.tellOne).
 	Backpressure(err error) bool
-	// GetCount asks entity id for its counter.
+	// GetCount asks entity id for its counter. When ctx has no deadline
+	// the ask is bounded by -ask-timeout (engine.Config.AskTimeout).
 	GetCount(ctx context.Context, id string) (int64, error)
 	// Buffered is the number of messages the client accepted and has not
 	// written to a socket yet.
