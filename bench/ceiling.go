@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // Ceiling defaults; each applies when the matching CeilingConfig field is zero.
@@ -246,8 +248,20 @@ func Ceiling(ctx context.Context, cfg CeilingConfig) (CeilingResult, error) {
 	return res, nil
 }
 
+// Echo servers for RoundTrip.
+const (
+	// EchoGoroutine answers from a goroutine reading and writing the
+	// connection: Go's network poller, as the net transports use.
+	EchoGoroutine = "goroutine"
+	// EchoGnet answers from a gnet v2 event loop (OnTraffic writes back what
+	// it read): a thread blocked in its own epoll_wait, outside the Go
+	// scheduler, as the gnet transports use.
+	EchoGnet = "gnet"
+)
+
 // RoundTripResult is what one RoundTrip run measured.
 type RoundTripResult struct {
+	Echo   string        `json:"echo"`
 	Count  int           `json:"count"`
 	P50    time.Duration `json:"p50_ns"`
 	P90    time.Duration `json:"p90_ns"`
@@ -258,12 +272,15 @@ type RoundTripResult struct {
 
 // RoundTrip measures the raw loopback round trip that an ask can never beat:
 // count times, one goroutine writes one 64-byte frame in Casty's framing on
-// a TCP connection on 127.0.0.1 and waits for an echo goroutine to write it
-// back (one write and one read per side, no zerohop code). It returns the
-// latency percentiles. Both goroutines have exited when it returns.
-func RoundTrip(ctx context.Context, count int) (RoundTripResult, error) {
+// a TCP connection on 127.0.0.1 and waits for the echo server (EchoGoroutine
+// or EchoGnet) to write it back (no zerohop code). It returns the latency
+// percentiles. Everything it started has stopped when it returns.
+func RoundTrip(ctx context.Context, count int, echo string) (RoundTripResult, error) {
 	if count < 1 {
 		return RoundTripResult{}, fmt.Errorf("bench: RoundTrip count %d < 1", count)
+	}
+	if echo != EchoGoroutine && echo != EchoGnet {
+		return RoundTripResult{}, fmt.Errorf("bench: RoundTrip echo %q: want %q or %q", echo, EchoGoroutine, EchoGnet)
 	}
 	cc, ec, err := loopbackPair(ctx)
 	if err != nil {
@@ -278,19 +295,33 @@ func RoundTrip(ctx context.Context, count int) (RoundTripResult, error) {
 	defer stop()
 
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // echo: read one frame, write it back
-		defer wg.Done()
-		buf := make([]byte, DefaultCeilingFrameSize)
-		for {
-			if _, err := io.ReadFull(ec, buf); err != nil {
-				return
-			}
-			if _, err := ec.Write(buf); err != nil {
-				return
-			}
+	if echo == EchoGnet {
+		cli, err := gnet.NewClient(&gnetEcho{}, gnet.WithTCPNoDelay(gnet.TCPNoDelay), gnet.WithLogger(gnetQuiet{}))
+		if err != nil {
+			return RoundTripResult{}, fmt.Errorf("bench: gnet echo: %w", err)
 		}
-	}()
+		if err := cli.Start(); err != nil {
+			return RoundTripResult{}, fmt.Errorf("bench: gnet echo: %w", err)
+		}
+		defer func() { _ = cli.Stop() }()
+		if _, err := cli.Enroll(ec); err != nil { // gnet serves a dup of ec's socket
+			return RoundTripResult{}, fmt.Errorf("bench: gnet echo: %w", err)
+		}
+	} else {
+		wg.Add(1)
+		go func() { // echo: read one frame, write it back
+			defer wg.Done()
+			buf := make([]byte, DefaultCeilingFrameSize)
+			for {
+				if _, err := io.ReadFull(ec, buf); err != nil {
+					return
+				}
+				if _, err := ec.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
 	frame := make([]byte, DefaultCeilingFrameSize)
 	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
 	frame[4] = ceilingFrameType
@@ -323,10 +354,30 @@ func RoundTrip(ctx context.Context, count int) (RoundTripResult, error) {
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	return RoundTripResult{
-		Count: count, P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: lat[len(lat)-1],
+		Echo: echo, Count: count, P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: lat[len(lat)-1],
 		PerSec: float64(count) / elapsed.Seconds(),
 	}, nil
 }
+
+// gnetEcho writes back whatever arrives.
+type gnetEcho struct{ gnet.BuiltinEventEngine }
+
+func (*gnetEcho) OnTraffic(c gnet.Conn) gnet.Action {
+	b, _ := c.Next(-1)
+	if _, err := c.Write(b); err != nil {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// gnetQuiet drops gnet's log lines (a closed echo connection is expected).
+type gnetQuiet struct{}
+
+func (gnetQuiet) Debugf(string, ...any) {}
+func (gnetQuiet) Infof(string, ...any)  {}
+func (gnetQuiet) Warnf(string, ...any)  {}
+func (gnetQuiet) Errorf(string, ...any) {}
+func (gnetQuiet) Fatalf(string, ...any) {}
 
 // loopbackPair returns the two ends of one TCP connection on 127.0.0.1: the
 // dialled end first, the accepted end second. The listener is closed before

@@ -69,14 +69,19 @@ func TestCeilingConfigValidateReportsAll(t *testing.T) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	r, err := RoundTrip(context.Background(), 200)
-	if err != nil {
-		t.Fatalf("RoundTrip: %v", err)
+	for _, echo := range []string{EchoGoroutine, EchoGnet} {
+		r, err := RoundTrip(context.Background(), 200, echo)
+		if err != nil {
+			t.Fatalf("RoundTrip %s: %v", echo, err)
+		}
+		if r.Echo != echo || r.Count != 200 || r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max || r.PerSec <= 0 {
+			t.Errorf("%s: got %+v, want ordered positive percentiles over 200 round trips", echo, r)
+		}
 	}
-	if r.Count != 200 || r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max || r.PerSec <= 0 {
-		t.Errorf("got %+v, want ordered positive percentiles over 200 round trips", r)
-	}
-	if _, err := RoundTrip(context.Background(), 0); err == nil {
+	if _, err := RoundTrip(context.Background(), 0, EchoGoroutine); err == nil {
 		t.Error("count 0: got nil error, want one")
+	}
+	if _, err := RoundTrip(context.Background(), 10, "carrier-pigeon"); err == nil {
+		t.Error("unknown echo: got nil error, want one")
 	}
 }

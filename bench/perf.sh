@@ -36,7 +36,7 @@ go build -o "$OUT/loadgen" ./cmd/loadgen
 go build -o "$OUT/ceiling" ./bench/cmd/ceiling
 
 # 1. Raw loopback ceiling on its own.
-"$OUT/ceiling" -duration 3s -runs "$RUNS" -rtt 20000 | tee "$OUT/ceiling.txt"
+"$OUT/ceiling" -duration 3s -runs "$RUNS" -rtt 20000 -rtt-echo goroutine,gnet | tee "$OUT/ceiling.txt"
 
 lg() { # lg NAME ARGS...: one loadgen run, JSON to $OUT/NAME.json, progress to .log
 	local name=$1

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"strings"
@@ -97,6 +98,7 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 		MaxFrameSize:   10,
 		OutboundLimit:  -1,
 		RequestTimeout: -time.Second,
+		Transport:      "carrier-pigeon",
 	}
 	err := cfg.Validate()
 	var ce *ConfigError
@@ -105,7 +107,7 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 	}
 	for _, want := range []string{"System", "Listen", "Seeds[0]", "Entities[0].Name", "Entities[0].Shards", "Entities[0].New",
 		"Entities[2].Name", "Entities[2].Shards", "Services[0].Key", "Services[0].Path", "Services[0].Handler",
-		"MaxFrameSize", "OutboundLimit", "RequestTimeout"} {
+		"MaxFrameSize", "OutboundLimit", "RequestTimeout", "Transport"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s: %v", want, err)
 		}
@@ -113,12 +115,15 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 	if err := (Config{}).Validate(); err != nil {
 		t.Fatalf("zero Config: %v", err)
 	}
+	if err := (Config{Transport: TransportGnet, TLS: &tls.Config{}}).Validate(); err == nil || !strings.Contains(err.Error(), "gnet has no TLS") {
+		t.Fatalf("gnet with TLS: %v, want a refusal", err)
+	}
 }
 
 func TestConfigDefaults(t *testing.T) {
 	c := Config{Listen: "127.0.0.1:25520"}.withDefaults()
-	if c.Gossip != "127.0.0.1:26520" || c.System != "live" || c.OutboundLimit != 64<<20 || c.TopologyPushInterval != time.Second {
-		t.Fatalf("defaults: gossip %q system %q outbound %d push %v", c.Gossip, c.System, c.OutboundLimit, c.TopologyPushInterval)
+	if c.Gossip != "127.0.0.1:26520" || c.System != "live" || c.OutboundLimit != 64<<20 || c.TopologyPushInterval != time.Second || c.Transport != TransportNet {
+		t.Fatalf("defaults: gossip %q system %q outbound %d push %v transport %q", c.Gossip, c.System, c.OutboundLimit, c.TopologyPushInterval, c.Transport)
 	}
 	if c := (Config{}).withDefaults(); c.Gossip != "127.0.0.1:0" {
 		t.Fatalf("gossip for port 0: %q", c.Gossip)

@@ -22,7 +22,7 @@ func TestEmbeddedRunLosesNothing(t *testing.T) {
 			defer cancel()
 			var stdout, stderr bytes.Buffer
 			code := run(ctx, []string{
-				"-duration", "2s", "-json", "-transport", tport,
+				"-duration", "2s", "-json", "-transport", tport, "-node-transport", tport,
 				"-entities", "200", "-workers", "2", "-ask-concurrency", "4",
 			}, &stdout, &stderr, openEngine)
 			if code != 0 {
@@ -53,8 +53,8 @@ func TestEmbeddedRunLosesNothing(t *testing.T) {
 			if got["cluster"] != "embedded" || got["nodes"] != 3.0 {
 				t.Errorf("got cluster %v nodes %v, want embedded 3", got["cluster"], got["nodes"])
 			}
-			if got["transport"] != tport {
-				t.Errorf("got transport %v, want %s", got["transport"], tport)
+			if got["transport"] != tport || got["node_transport"] != tport {
+				t.Errorf("got transport %v node_transport %v, want %s for both", got["transport"], got["node_transport"], tport)
 			}
 			if inc, ok := got["cluster_increments"].(float64); !ok || inc != got["tells_delivered"] {
 				t.Errorf("got cluster_increments %v, want tells_delivered %v", got["cluster_increments"], got["tells_delivered"])

@@ -261,11 +261,11 @@ func TestRunProgressAndTable(t *testing.T) {
 func TestParseFlagsReportsEveryProblem(t *testing.T) {
 	var stderr bytes.Buffer
 	_, err := parseFlags([]string{"-shards", "0", "-workers", "-1", "-transport", "carrier-pigeon", "-duration", "0s", "-tls-cert", "x",
-		"-warmup=false", "-entity-prefix", "old-"}, &stderr)
+		"-warmup=false", "-entity-prefix", "old-", "-node-transport", "smoke-signals"}, &stderr)
 	if err == nil {
 		t.Fatal("got nil, want an error")
 	}
-	for _, want := range []string{"-shards", "-workers", "-transport", "-duration", "-tls-cert", "-warmup=false"} {
+	for _, want := range []string{"-shards", "-workers", "-transport", "-duration", "-tls-cert", "-warmup=false", "-node-transport"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

@@ -7,11 +7,14 @@
 //	go run ./bench/cmd/ceiling -duration 5s -runs 3
 //	go run ./bench/cmd/ceiling -json
 //	go run ./bench/cmd/ceiling -rtt 20000      # also the raw round-trip latency
+//	go run ./bench/cmd/ceiling -rtt 20000 -rtt-echo goroutine,gnet
 //
 // With -runs N it runs N times back to back and reports each run and the
 // median by frames/s; with -json it prints one JSON object on stdout. With
 // -rtt N it then measures N sequential round trips of one 64-byte frame to
-// an echo goroutine: the floor under any ask's latency on this machine.
+// an echo goroutine: the floor under any ask's latency on this machine; with
+// -rtt-echo gnet (or goroutine,gnet) to a gnet event loop as well, the
+// floor for a peer served by gnet.
 package main
 
 import (
@@ -23,6 +26,7 @@ import (
 	"os/signal"
 	"runtime"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -42,6 +46,7 @@ func run() int {
 		runs     = flag.Int("runs", 1, "number of runs; the median by frames/s is reported")
 		asJSON   = flag.Bool("json", false, "print one JSON object on stdout instead of a table")
 		rtt      = flag.Int("rtt", 0, "then measure this many sequential loopback round trips of one frame (0: skip)")
+		rttEcho  = flag.String("rtt-echo", bench.EchoGoroutine, "echo servers for -rtt, comma-separated: goroutine, gnet")
 	)
 	flag.Parse()
 	if *runs < 1 {
@@ -70,14 +75,16 @@ func run() int {
 				i+1, r.FramesPerSec, r.MBPerSec, r.Frames, r.Seconds, r.Writes, r.Reads)
 		}
 	}
-	var rt *bench.RoundTripResult
+	var rts []bench.RoundTripResult
 	if *rtt > 0 {
-		r, err := bench.RoundTrip(ctx, *rtt)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "ceiling: round trip: %v\n", err)
-			return 1
+		for _, echo := range strings.Split(*rttEcho, ",") {
+			r, err := bench.RoundTrip(ctx, *rtt, strings.TrimSpace(echo))
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "ceiling: round trip: %v\n", err)
+				return 1
+			}
+			rts = append(rts, r)
 		}
-		rt = &r
 	}
 	sorted := append([]bench.CeilingResult(nil), results...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].FramesPerSec < sorted[j].FramesPerSec })
@@ -86,12 +93,12 @@ func run() int {
 	if *asJSON {
 		out := struct {
 			bench.CeilingResult
-			Runs       []bench.CeilingResult  `json:"runs"`
-			RoundTrip  *bench.RoundTripResult `json:"round_trip,omitempty"`
-			GoVersion  string                 `json:"go_version"`
-			GOMAXPROCS int                    `json:"gomaxprocs"`
-			NumCPU     int                    `json:"num_cpu"`
-		}{med, results, rt, runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU()}
+			Runs       []bench.CeilingResult   `json:"runs"`
+			RoundTrips []bench.RoundTripResult `json:"round_trips,omitempty"`
+			GoVersion  string                  `json:"go_version"`
+			GOMAXPROCS int                     `json:"gomaxprocs"`
+			NumCPU     int                     `json:"num_cpu"`
+		}{med, results, rts, runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU()}
 		enc := json.NewEncoder(os.Stdout)
 		if err := enc.Encode(out); err != nil {
 			fmt.Fprintln(os.Stderr, "ceiling:", err)
@@ -101,9 +108,9 @@ func run() int {
 	}
 	fmt.Printf("median of %d: %.0f frames/s, %.1f MB/s (frame %d B, %d frames per write, %s, GOMAXPROCS=%d)\n",
 		len(results), med.FramesPerSec, med.MBPerSec, med.FrameSize, med.BatchFrames, runtime.Version(), runtime.GOMAXPROCS(0))
-	if rt != nil {
-		fmt.Printf("round trip of one %d-byte frame (%d sequential): p50 %v  p90 %v  p99 %v  max %v  (%.0f/s)\n",
-			bench.DefaultCeilingFrameSize, rt.Count, rt.P50, rt.P90, rt.P99, rt.Max, rt.PerSec)
+	for _, rt := range rts {
+		fmt.Printf("round trip of one %d-byte frame to a %s echo (%d sequential): p50 %v  p90 %v  p99 %v  max %v  (%.0f/s)\n",
+			bench.DefaultCeilingFrameSize, rt.Echo, rt.Count, rt.P50, rt.P90, rt.P99, rt.Max, rt.PerSec)
 	}
 	return 0
 }
