@@ -18,15 +18,18 @@ import (
 // ShardEnvelope(Increment) frames (pre-encoded, batched writes) to
 // /_region-counter of a one-node cluster; a message counts when a counter
 // entity processed it. Reports msgs/s; allocs/op is per message (the whole
-// process: event loops, decoding, mailboxes, workers).
+// process: readers or event loops, decoding, mailboxes, workers). Both node
+// transports.
 func BenchmarkIngest(b *testing.B) {
-	for _, conns := range []int{1, 4} {
-		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) { benchIngest(b, conns) })
+	for _, tp := range []string{node.TransportNet, node.TransportGnet} {
+		for _, conns := range []int{1, 4} {
+			b.Run(fmt.Sprintf("transport=%s/conns=%d", tp, conns), func(b *testing.B) { benchIngest(b, tp, conns) })
+		}
 	}
 }
 
-func benchIngest(b *testing.B, conns int) {
-	cfg := node.Config{Logger: slog.New(slog.DiscardHandler)}
+func benchIngest(b *testing.B, transport string, conns int) {
+	cfg := node.Config{Logger: slog.New(slog.DiscardHandler), Transport: transport}
 	tally, err := workload.Configure(&cfg, workload.Options{})
 	if err != nil {
 		b.Fatal(err)
