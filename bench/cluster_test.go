@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/engine"
+	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
@@ -26,7 +27,10 @@ func newStack(tb testing.TB, nodes int, transport string) *stack {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	lc, err := nodetest.StartLocalCluster(ctx, nodes, nodetest.Options{Logger: logger})
+	// The client runs in the same process: nodes on the Go network poller,
+	// as loadgen's embedded cluster (PERFORMANCE.md, "Node transports").
+	lc, err := nodetest.StartLocalCluster(ctx, nodes, nodetest.Options{Logger: logger,
+		Configure: func(_ int, cfg *node.Config) { cfg.Transport = node.TransportNet }})
 	if err != nil {
 		tb.Fatalf("StartLocalCluster: %v", err)
 	}

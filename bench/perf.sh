@@ -34,6 +34,7 @@ echo "perf: writing to $OUT"
 
 go build -o "$OUT/loadgen" ./cmd/loadgen
 go build -o "$OUT/ceiling" ./bench/cmd/ceiling
+go build -o "$OUT/node" ./cmd/node
 
 # 1. Raw loopback ceiling on its own.
 "$OUT/ceiling" -duration 3s -runs "$RUNS" -rtt 20000 -rtt-echo goroutine,gnet | tee "$OUT/ceiling.txt"
@@ -59,8 +60,9 @@ for c in 1 256; do
 	done
 done
 
-# 3b. Node transports (the embedded nodes on net or gnet; client on its
-#     default), alternated run by run: end to end, a lone ask, 256 in flight.
+# 3b. Node transports in one process (the embedded nodes on net or gnet;
+#     client on its default), alternated run by run: end to end, a lone ask,
+#     256 in flight.
 for i in $(seq "$RUNS"); do
 	for nt in net gnet; do
 		lg "node-$nt-e2e-$i" -duration "$DURATION" -node-transport "$nt"
@@ -68,6 +70,10 @@ for i in $(seq "$RUNS"); do
 		lg "node-$nt-ask-c256-$i" -duration "$DURATION" -workers 0 -ask-concurrency 256 -node-transport "$nt"
 	done
 done
+
+# 3c. Node transports on a cluster of separate processes: 3 cmd/node
+#     processes per transport and loadgen as a fourth, alternated.
+RUNS=$RUNS DURATION=$DURATION bash bench/external.sh "$OUT" "$OUT/loadgen" "$OUT/node"
 
 # 4. Scaling, one run each (3 s): shards, nodes, entities, in-flight asks
 #    alongside the tells.

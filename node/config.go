@@ -15,22 +15,26 @@ import (
 )
 
 // Transports for Config.Transport: how plaintext connections (clients
-// and peers dialling in) are served.
+// and peers dialling in) are served. Which is faster depends on where the
+// clients run (PERFORMANCE.md, "Node transports").
 const (
-	// TransportNet serves each connection with a reader and a writer
-	// goroutine on the Go runtime's network poller (net.Listener). The
-	// default: measured faster on Linux for both throughput and round
-	// trips (PERFORMANCE.md, "Node transports").
-	TransportNet = "net"
 	// TransportGnet serves every plaintext connection from gnet v2 event
-	// loops (Config.EventLoops): no goroutine per connection, at the cost
-	// of a thread wake-up per round trip.
+	// loops (Config.EventLoops): no goroutine per connection, frames parsed
+	// in place, idle entities run on the loop. The default: for a node in
+	// its own process (cmd/node) it measured faster than TransportNet in
+	// tells/s, asks/s and round-trip latency.
 	TransportGnet = "gnet"
+	// TransportNet serves each connection with a reader and a writer
+	// goroutine on the Go runtime's network poller (net.Listener). Faster
+	// when the clients run in the same process as the nodes (an embedded
+	// cluster, as loadgen's and the tests'): the thread that wrote a
+	// request picks the node's side up without waking another thread.
+	TransportNet = "net"
 )
 
 // Defaults applied by Config for zero-valued fields.
 const (
-	DefaultTransport            = TransportNet
+	DefaultTransport            = TransportGnet
 	DefaultSystem               = "live"
 	DefaultListen               = "127.0.0.1:0"
 	DefaultGossipPortOffset     = 1000
@@ -125,9 +129,9 @@ type Config struct {
 	GossipAdvertise string
 	// Seeds are gossip addresses of members to join; none = new cluster.
 	Seeds []string
-	// Transport is TransportNet or TransportGnet; default
-	// DefaultTransport. TLS connections are always served by TransportNet
-	// (gnet has no TLS).
+	// Transport is TransportGnet or TransportNet; default
+	// DefaultTransport (gnet), or TransportNet when TLS is set (gnet has
+	// no TLS; TransportGnet with TLS is refused).
 	Transport string
 	// TLS, when set, serves clients and peers over crypto/tls (set
 	// ClientAuth for mTLS).
@@ -197,6 +201,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Transport == "" {
 		c.Transport = DefaultTransport
+		if c.TLS != nil {
+			c.Transport = TransportNet // gnet has no TLS
+		}
 	}
 	if c.Gossip == "" {
 		if h, p, err := net.SplitHostPort(c.Listen); err == nil {
@@ -312,7 +319,7 @@ func (c Config) Validate() error {
 	case TransportNet:
 	case TransportGnet:
 		if c.TLS != nil {
-			add("Transport %q: gnet has no TLS; use %q (the default) with TLS", c.Transport, TransportNet)
+			add("Transport %q: gnet has no TLS; leave Transport empty or set %q with TLS", c.Transport, TransportNet)
 		}
 	default:
 		add("Transport %q: want %q or %q", c.Transport, TransportNet, TransportGnet)

@@ -31,21 +31,23 @@
 //
 // Two ways to serve plaintext connections (Config.Transport):
 //
-//   - TransportNet (default): a net.Listener, and a reader and a writer
-//     goroutine per connection on the Go runtime's network poller; frames
-//     are read by a wire.FrameReader and handled on the reader goroutine.
-//   - TransportGnet: a gnet v2 server in multicore mode; frames are parsed
-//     in place in OnTraffic and handled on the event loop.
+//   - TransportGnet (default): a gnet v2 server in multicore mode; frames
+//     are parsed in place in OnTraffic and handled on the event loop.
+//   - TransportNet: a net.Listener, and a reader and a writer goroutine per
+//     connection on the Go runtime's network poller; frames are read by a
+//     wire.FrameReader and handled on the reader goroutine.
 //
 // Both share everything past the framing (handleFrame, mailboxes, links'
-// outbound buffers). net is the default because it measured faster on
-// Linux for every workload of PERFORMANCE.md ("Node transports"): a gnet
-// event loop blocks in its own epoll_wait outside the Go scheduler, so
-// every round trip wakes a thread (on a VM whose idle vCPUs halt, tens of
-// µs per wake), while connections on the Go poller are picked up by
-// whichever thread is running, often without any wake-up. TLS is always
-// served by TransportNet's path, over crypto/tls (gnet has no TLS); set
-// Config.TLS.ClientAuth for mTLS. Connections to other nodes
+// outbound buffers). Which is faster depends on where the clients run
+// (PERFORMANCE.md, "Node transports"): for a node in its own process gnet
+// measured ahead (tells/s, asks/s, round trips), so it is the default and
+// cmd/node's; with the clients in the same process (an embedded cluster,
+// as loadgen's) net is far ahead, because a gnet event loop sleeps in its
+// own epoll_wait outside the Go scheduler and every round trip wakes its
+// thread (on a VM whose idle vCPUs halt, tens of µs per wake), while a
+// connection on the Go poller is picked up by the thread already running.
+// TLS is always served by TransportNet's path, over crypto/tls (gnet has
+// no TLS); set Config.TLS.ClientAuth for mTLS. Connections to other nodes
 // (forwarded envelopes, coordinator questions, replies to refs hosted on
 // members) are dialled by this node, one per member. A client identity is
 // never dialled: a message to a ref that is not a member goes over the

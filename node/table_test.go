@@ -122,11 +122,14 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	c := Config{Listen: "127.0.0.1:25520"}.withDefaults()
-	if c.Gossip != "127.0.0.1:26520" || c.System != "live" || c.OutboundLimit != 64<<20 || c.TopologyPushInterval != time.Second || c.Transport != TransportNet {
+	if c.Gossip != "127.0.0.1:26520" || c.System != "live" || c.OutboundLimit != 64<<20 || c.TopologyPushInterval != time.Second || c.Transport != TransportGnet {
 		t.Fatalf("defaults: gossip %q system %q outbound %d push %v transport %q", c.Gossip, c.System, c.OutboundLimit, c.TopologyPushInterval, c.Transport)
 	}
 	if c := (Config{}).withDefaults(); c.Gossip != "127.0.0.1:0" {
 		t.Fatalf("gossip for port 0: %q", c.Gossip)
+	}
+	if c := (Config{TLS: &tls.Config{}}).withDefaults(); c.Transport != TransportNet {
+		t.Fatalf("transport with TLS: %q, want %q", c.Transport, TransportNet)
 	}
 }
 

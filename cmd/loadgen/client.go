@@ -26,6 +26,14 @@ type engineTarget struct {
 	tport   string
 }
 
+// embeddedNodeTransport is the embedded nodes' transport: -node-transport,
+// or net, which serves a client in the same process faster than gnet (one
+// running thread picks up both sides of a round trip; PERFORMANCE.md,
+// "Node transports"). A node in its own process defaults to gnet.
+func embeddedNodeTransport(o *options) string {
+	return cmp.Or(o.nodeTport, node.TransportNet)
+}
+
 // openEngine starts the embedded cluster when o has no contacts, dials the
 // client and waits for its first topology snapshot.
 func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clusterInfo, error) {
@@ -46,12 +54,12 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		lc, err = nodetest.StartLocalCluster(ctx, o.nodes, nodetest.Options{
 			Workload:  workload.Options{System: o.system, EntityType: o.entityType, Shards: o.shards, Module: o.msgModule},
 			Logger:    logger,
-			Configure: func(_ int, cfg *node.Config) { cfg.Transport = o.nodeTport },
+			Configure: func(_ int, cfg *node.Config) { cfg.Transport = embeddedNodeTransport(o) },
 		})
 		if err != nil {
 			return nil, clusterInfo{}, fmt.Errorf("loadgen: embedded cluster: %w", err)
 		}
-		info = clusterInfo{kind: "embedded", nodes: o.nodes, nodeTransport: cmp.Or(o.nodeTport, node.DefaultTransport)}
+		info = clusterInfo{kind: "embedded", nodes: o.nodes, nodeTransport: embeddedNodeTransport(o)}
 		contacts = lc.ContactPoints()
 	}
 	cfg := engine.Config{

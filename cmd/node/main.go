@@ -48,7 +48,7 @@ func run() error {
 	certFile := fs.String("tls-cert", "", "TLS certificate (PEM); enables TLS")
 	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
 	caFile := fs.String("tls-ca", "", "CA bundle (PEM): requires and verifies client certificates (mTLS) and verifies peers")
-	transport := fs.String("transport", node.DefaultTransport, "plaintext connections served by \"net\" (goroutines on the Go network poller) or \"gnet\" (event loops); TLS is always net")
+	transport := fs.String("transport", "", "plaintext connections served by \"gnet\" (event loops; the default, faster for a node in its own process) or \"net\" (goroutines on the Go network poller); TLS is always served by net")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
