@@ -6,7 +6,10 @@
 //	node -listen 127.0.0.1:25521 -seeds 127.0.0.1:26520           # joins it
 //
 // It prints "READY <advertised host:port>" on stdout once it is a member
-// and exits cleanly (leaving the cluster) on SIGTERM or SIGINT.
+// and exits cleanly (leaving the cluster) on SIGTERM or SIGINT. Plaintext
+// connections are served by gnet event loops (-transport gnet, the
+// default: faster for a node in its own process) or by goroutines on the
+// Go network poller (-transport net); TLS (-tls-*) always by the latter.
 package main
 
 import (
