@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -13,73 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/testnet"
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
-
-// forwarder is a loopback TCP forwarder standing in for an SSH tunnel.
-type forwarder struct {
-	ln     net.Listener
-	target string
-	conns  atomic.Int64
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	open   []net.Conn
-}
-
-func newForwarder(t testing.TB, target string) *forwarder {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &forwarder{ln: ln, target: target}
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f.conns.Add(1)
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			f.mu.Lock()
-			f.open = append(f.open, in, out)
-			f.mu.Unlock()
-			for _, p := range [][2]net.Conn{{in, out}, {out, in}} {
-				f.wg.Add(1)
-				go func(dst, src net.Conn) {
-					defer f.wg.Done()
-					_, _ = io.Copy(dst, src)
-					dst.Close()
-					src.Close()
-				}(p[0], p[1])
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		f.mu.Lock()
-		for _, c := range f.open {
-			c.Close()
-		}
-		f.mu.Unlock()
-		f.wg.Wait()
-	})
-	return f
-}
-
-func (f *forwarder) addr() string { return f.ln.Addr().String() }
 
 // exerciseCluster tells, asks and looks up across every node of cl.
 func exerciseCluster(t *testing.T, c *Client, cl *fakeCluster) {
@@ -127,21 +67,21 @@ func TestAddressMapForwarder(t *testing.T) {
 		t.Skip("127.77.0.1 reachable directly on this host; the test needs it refused")
 	}
 	amap := map[string]string{}
-	var fwds []*forwarder
+	var fwds []*testnet.Forwarder
 	for _, nd := range cl.nodes {
-		f := newForwarder(t, nd.listen)
+		f := testnet.StartForwarder(t, nd.listen)
 		fwds = append(fwds, f)
-		amap[nd.addr.String()] = f.addr()
+		amap[nd.addr.String()] = f.Addr()
 	}
 	dialled := dialMapped(t, cl, amap)
 	for _, a := range dialled {
-		if !slices.ContainsFunc(fwds, func(f *forwarder) bool { return f.addr() == a }) {
+		if !slices.ContainsFunc(fwds, func(f *testnet.Forwarder) bool { return f.Addr() == a }) {
 			t.Fatalf("dialled %s, not a forwarder", a)
 		}
 	}
 	for i, f := range fwds {
-		if f.conns.Load() == 0 || f.conns.Load() != cl.nodes[i].accepted.Load() {
-			t.Fatalf("node %d: %d forwarded connections, %d accepted", i, f.conns.Load(), cl.nodes[i].accepted.Load())
+		if f.Accepted() == 0 || f.Accepted() != cl.nodes[i].accepted.Load() {
+			t.Fatalf("node %d: %d forwarded connections, %d accepted", i, f.Accepted(), cl.nodes[i].accepted.Load())
 		}
 	}
 	// Logical addresses everywhere: targets name the cluster address.

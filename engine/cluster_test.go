@@ -21,18 +21,7 @@ func startCluster(t *testing.T, n int, opts nodetest.Options) *nodetest.LocalClu
 	if testing.Short() {
 		t.Skip("-short: no in-process cluster")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	lc, err := nodetest.StartLocalCluster(ctx, n, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_ = lc.Close(ctx)
-	})
-	return lc
+	return nodetest.Start(t, n, opts)
 }
 
 func dialCluster(t *testing.T, lc *nodetest.LocalCluster, mod func(*Config)) *Client {

@@ -43,7 +43,7 @@ func rawDial(t *testing.T, addr wire.NodeAddress) net.Conn {
 func TestBadInput(t *testing.T) { forEachTransport(t, testBadInput) }
 
 func testBadInput(t *testing.T, transport string) {
-	c := startCluster(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+	c := nodetest.Start(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
 		cfg.OutboundLimit = 256 << 10
 		cfg.MaxFrameSize = 64 << 10
 		cfg.HandshakeTimeout = 500 * time.Millisecond

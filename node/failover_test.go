@@ -26,7 +26,7 @@ func sortedIdx(c *nodetest.LocalCluster) []int {
 var clientID = wire.NodeAddress{Host: "127.77.0.1", Port: 0}
 
 func TestLeaderIsLowestAndAllocatesOnFirstRequest(t *testing.T) {
-	c := startCluster(t, 3, nodetest.Options{})
+	c := nodetest.Start(t, 3, nodetest.Options{})
 	order := sortedIdx(c)
 	leader, follower := c.Addr(order[0]), c.Addr(order[2])
 	w := watch(t, follower, clientID)
@@ -69,7 +69,7 @@ func TestLeaderIsLowestAndAllocatesOnFirstRequest(t *testing.T) {
 }
 
 func TestTopologyPushOnChangeAndPeriodic(t *testing.T) {
-	c := startCluster(t, 3, nodetest.Options{})
+	c := nodetest.Start(t, 3, nodetest.Options{})
 	w := watch(t, c.Addr(1), clientID)
 	w.waitFor(t, "first snapshot", 10*time.Second, func(wire.TopologySnapshot) bool { return true })
 	// Periodic: with nothing changing, pushes keep coming (default 1 s).
@@ -109,7 +109,7 @@ func waitStat(t *testing.T, what string, cond func() bool) {
 // epochs, a new leader that keeps allocating, and unique owners per epoch
 // over every snapshot seen.
 func TestFollowerThenLeaderAbruptStop(t *testing.T) {
-	c := startCluster(t, 3, nodetest.Options{})
+	c := nodetest.Start(t, 3, nodetest.Options{})
 	order := sortedIdx(c)
 	L, F1, F2 := order[0], order[1], order[2]
 	aL, aF1, aF2 := c.Addr(L), c.Addr(F1), c.Addr(F2)
@@ -159,7 +159,7 @@ func TestFollowerThenLeaderAbruptStop(t *testing.T) {
 // others re-allocate, restarts it on the same addresses and checks that it
 // answers from the cluster's table, not from an empty one.
 func TestRestartOnSameAddress(t *testing.T) {
-	c := startCluster(t, 3, nodetest.Options{})
+	c := nodetest.Start(t, 3, nodetest.Options{})
 	order := sortedIdx(c)
 	L, F1 := order[0], order[1]
 	aL, aF1 := c.Addr(L), c.Addr(F1)
@@ -214,7 +214,7 @@ func want2epoch(w *watcher) int64 {
 // TestPauseResumeDoesNotRollBack freezes the leader until the others have
 // moved on, resumes it and checks that no node's table goes back.
 func TestPauseResumeDoesNotRollBack(t *testing.T) {
-	c := startCluster(t, 3, nodetest.Options{})
+	c := nodetest.Start(t, 3, nodetest.Options{})
 	order := sortedIdx(c)
 	L, F1 := order[0], order[1]
 	aL, aF1 := c.Addr(L), c.Addr(F1)
@@ -262,7 +262,7 @@ func TestPauseResumeDoesNotRollBack(t *testing.T) {
 // HandoverTimeout is long so that only a missing hand-over could start a
 // new term.
 func TestLiveLeaderChangesKeepTheTerm(t *testing.T) {
-	c := startCluster(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
 		cfg.Membership.HandoverTimeout = time.Minute
 	}})
 	order := sortedIdx(c)

@@ -94,38 +94,21 @@ func (l *link) String() string {
 
 // send queues frame (copied) for writing. It reports false when the link is
 // closed or was just cut off at the outbound bound.
-func (l *link) send(frame []byte) bool {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return false
-	}
-	limit := l.n.cfg.OutboundLimit
-	if l.dialled {
-		limit = min(limit, l.n.cfg.PeerPendingLimit)
-	}
-	if len(l.pending)+l.inflight+len(frame) > limit {
-		l.mu.Unlock()
-		l.cutOff(len(frame))
-		return false
-	}
-	l.pending = append(l.pending, frame...)
-	kick := !l.kicked && !l.inLoop // in OnTraffic: written at its end
-	l.kicked = l.kicked || !l.inLoop
-	l.mu.Unlock()
-	l.n.ctr.framesOut.Inc()
-	l.n.ctr.bytesOut.Add(int64(len(frame)))
-	if kick {
-		l.kick()
-	}
-	return true
-}
+func (l *link) send(frame []byte) bool { return l.enqueue(nil, frame) }
 
-// sendFrame queues a frame made of a type byte and body.
+// sendFrame queues a frame made of a type byte and body (copied), as send.
 func (l *link) sendFrame(typ byte, body []byte) bool {
 	var hdr [wire.FrameHeaderLen]byte
 	n := uint32(len(body) + 1)
 	hdr[0], hdr[1], hdr[2], hdr[3], hdr[4] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n), typ
+	return l.enqueue(hdr[:], body)
+}
+
+// enqueue appends head and then body to pending, under the outbound bound,
+// and wakes the writer on the empty -> non-empty transition (not during an
+// inline batch, which is flushed at its end).
+func (l *link) enqueue(head, body []byte) bool {
+	size := len(head) + len(body)
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
@@ -135,18 +118,18 @@ func (l *link) sendFrame(typ byte, body []byte) bool {
 	if l.dialled {
 		limit = min(limit, l.n.cfg.PeerPendingLimit)
 	}
-	if len(l.pending)+l.inflight+len(body)+len(hdr) > limit {
+	if len(l.pending)+l.inflight+size > limit {
 		l.mu.Unlock()
-		l.cutOff(len(body) + len(hdr))
+		l.cutOff(size)
 		return false
 	}
-	l.pending = append(l.pending, hdr[:]...)
+	l.pending = append(l.pending, head...)
 	l.pending = append(l.pending, body...)
-	kick := !l.kicked && !l.inLoop // in OnTraffic: written at its end
+	kick := !l.kicked && !l.inLoop
 	l.kicked = l.kicked || !l.inLoop
 	l.mu.Unlock()
 	l.n.ctr.framesOut.Inc()
-	l.n.ctr.bytesOut.Add(int64(len(body) + len(hdr)))
+	l.n.ctr.bytesOut.Add(int64(size))
 	if kick {
 		l.kick()
 	}

@@ -99,7 +99,7 @@ func testFullMailboxPausesTheConnection(t *testing.T, transport string) {
 // TestEnvelopeForwardedOnceToOwner sends an envelope to a node that does not
 // own its shard.
 func TestEnvelopeForwardedOnceToOwner(t *testing.T) {
-	c := startCluster(t, 3, nodetest.Options{})
+	c := nodetest.Start(t, 3, nodetest.Options{})
 	lc := dialClient(t, c.Addr(sortedIdx(c)[0]), wire.NodeAddress{Host: "127.66.1.1", Port: 0}, nil)
 	const id = "fwd-1"
 	loc := lc.locate(ring.Shard(id, workload.DefaultShards))
@@ -137,7 +137,7 @@ func TestEnvelopeForwardedOnceToOwner(t *testing.T) {
 // TestGracefulCloseHandsShardsOver closes a follower and checks the others
 // see it removed and own its shards.
 func TestGracefulCloseHandsShardsOver(t *testing.T) {
-	c := startCluster(t, 3, nodetest.Options{})
+	c := nodetest.Start(t, 3, nodetest.Options{})
 	order := sortedIdx(c)
 	aL, aF := c.Addr(order[0]), c.Addr(order[2])
 	w := watch(t, aL, clientID)
@@ -170,7 +170,7 @@ func TestGracefulCloseHandsShardsOver(t *testing.T) {
 // TestStoppedServiceLeavesTheRegistry stops node 1's node-stats service and
 // checks that every node's snapshot drops it while the others stay.
 func TestStoppedServiceLeavesTheRegistry(t *testing.T) {
-	c := startCluster(t, 3, nodetest.Options{})
+	c := nodetest.Start(t, 3, nodetest.Options{})
 	w := watch(t, c.Addr(0), clientID)
 	w.waitFor(t, "3 services", 10*time.Second, func(ts wire.TopologySnapshot) bool { return len(ts.Registry) == 3 })
 	if err := c.Node(1).StopService(context.Background(), workload.StatsPath); err != nil {

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -21,28 +20,10 @@ func forEachTransport(t *testing.T, test func(t *testing.T, transport string)) {
 	}
 }
 
-func startCluster(t *testing.T, n int, opts nodetest.Options) *nodetest.LocalCluster {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := nodetest.StartLocalCluster(ctx, n, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := c.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return c
-}
-
 func TestClusterServesClient(t *testing.T) { forEachTransport(t, testClusterServesClient) }
 
 func testClusterServesClient(t *testing.T, transport string) {
-	c := startCluster(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) { cfg.Transport = transport }})
+	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) { cfg.Transport = transport }})
 	leader := c.Addr(0)
 	for i := 1; i < 3; i++ {
 		if a := c.Addr(i); a.Less(leader) {

@@ -60,7 +60,7 @@ func newPKI(t *testing.T) testPKI {
 // TLS peer connection); one without is refused.
 func TestMutualTLSCluster(t *testing.T) {
 	pki := newPKI(t)
-	c := startCluster(t, 2, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+	c := nodetest.Start(t, 2, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{pki.cert}, ClientCAs: pki.pool,
 			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
 	}})

@@ -11,16 +11,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"io"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/testnet"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 )
@@ -38,28 +36,17 @@ func TestExternalTLSThroughAddressMap(t *testing.T) {
 	dir := t.TempDir()
 	pki := newTestPKI(t, dir)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	lc, err := nodetest.StartLocalCluster(ctx, 1, nodetest.Options{
+	lc := nodetest.Start(t, 1, nodetest.Options{
 		Configure: func(_ int, cfg *node.Config) { cfg.TLS = pki.serverConfig() },
 	})
-	if err != nil {
-		t.Fatalf("StartLocalCluster: %v", err)
-	}
-	defer func() {
-		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer ccancel()
-		if err := lc.Close(cctx); err != nil {
-			t.Errorf("cluster Close: %v", err)
-		}
-	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	logical := lc.ContactPoints()[0]
-	fwd := startForwarder(t, logical)
-	defer fwd.close()
+	fwd := testnet.StartForwarder(t, logical)
 
 	var stdout, stderr bytes.Buffer
 	code := run(ctx, []string{
-		"-contact", logical, "-address-map", logical + "=" + fwd.addr(),
+		"-contact", logical, "-address-map", logical + "=" + fwd.Addr(),
 		"-tls-ca", pki.caFile, "-tls-cert", pki.clientCert, "-tls-key", pki.clientKey,
 		"-duration", "1s", "-entities", "50", "-workers", "1", "-json", "-progress=false",
 	}, &stdout, &stderr, openEngine)
@@ -76,7 +63,7 @@ func TestExternalTLSThroughAddressMap(t *testing.T) {
 	if got["cluster"] != "external" || got["transport"] != "net+tls" || got["nodes"] != 1.0 {
 		t.Errorf("got cluster %v transport %v nodes %v, want external net+tls 1", got["cluster"], got["transport"], got["nodes"])
 	}
-	if n := fwd.accepted.Load(); n == 0 {
+	if n := fwd.Accepted(); n == 0 {
 		t.Errorf("the forwarder carried no connection: -address-map was not applied")
 	}
 }
@@ -163,66 +150,4 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// forwarder relays every accepted loopback connection to target, byte for
-// byte, like the local end of an SSH forward tunnel.
-type forwarder struct {
-	ln       net.Listener
-	target   string
-	accepted atomic.Int64
-	mu       sync.Mutex
-	conns    []net.Conn // guarded by mu
-	wg       sync.WaitGroup
-}
-
-func startForwarder(t *testing.T, target string) *forwarder {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &forwarder{ln: ln, target: target}
-	f.wg.Add(1)
-	go func() {
-		defer f.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			f.accepted.Add(1)
-			f.mu.Lock()
-			f.conns = append(f.conns, c, up)
-			f.mu.Unlock()
-			f.wg.Add(2)
-			go f.pipe(up, c)
-			go f.pipe(c, up)
-		}
-	}()
-	return f
-}
-
-func (f *forwarder) pipe(dst, src net.Conn) {
-	defer f.wg.Done()
-	_, _ = io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-func (f *forwarder) addr() string { return f.ln.Addr().String() }
-
-func (f *forwarder) close() {
-	f.ln.Close()
-	f.mu.Lock()
-	for _, c := range f.conns {
-		c.Close()
-	}
-	f.mu.Unlock()
-	f.wg.Wait()
 }

@@ -16,6 +16,9 @@
 //	err = c.Restart(ctx, 1)       // same addresses, joins the others
 //	c.Pause(0); c.Resume(0)       // SIGSTOP-like freeze
 //
+// In a test, Start(t, 3, opts) does the same, fails the test if the cluster
+// does not start and closes it when the test ends.
+//
 // Timings are node.Config's defaults (membership tuned for loopback: a
 // killed node is down within a few seconds); Options.Configure adjusts any
 // node's Config (TLS, limits) before each start.
