@@ -51,6 +51,28 @@ func tellRetry(b *testing.B, ref *EntityRef, id string, msg any, full *atomic.In
 	}
 }
 
+// endTellBench waits until the client has written every tell, stops the
+// timer and reports the batching factor (and, with full, the retries on a
+// full queue per tell).
+func endTellBench(b *testing.B, c *Client, full *atomic.Int64) {
+	waitFor(b, "drained", func() bool { return c.Stats().Queued == 0 })
+	b.StopTimer()
+	if full != nil {
+		b.ReportMetric(float64(full.Load())/float64(b.N), "full-retries/op")
+	}
+	st := c.Stats()
+	b.ReportMetric(float64(st.FramesWritten)/float64(max(1, st.Writes)), "frames/write")
+}
+
+// goroutineIDs returns the 16 entity ids of parallel benchmark goroutine g.
+func goroutineIDs(g int64) []string {
+	ids := make([]string, 16)
+	for i := range ids {
+		ids[i] = "user-" + strconv.FormatInt(g, 10) + "-" + strconv.Itoa(i)
+	}
+	return ids
+}
+
 // BenchmarkTell: one goroutine telling one entity on a routed shard; the
 // writer drains into a loopback socket.
 func BenchmarkTell(b *testing.B) {
@@ -64,11 +86,7 @@ func BenchmarkTell(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				tellRetry(b, ref, "user-0", msg, &full)
 			}
-			waitFor(b, "drained", func() bool { return c.Stats().Queued == 0 })
-			b.StopTimer()
-			b.ReportMetric(float64(full.Load())/float64(b.N), "full-retries/op")
-			st := c.Stats()
-			b.ReportMetric(float64(st.FramesWritten)/float64(max(1, st.Writes)), "frames/write")
+			endTellBench(b, c, &full)
 		})
 	}
 }
@@ -85,22 +103,14 @@ func BenchmarkTellParallel(b *testing.B) {
 			b.SetParallelism(4)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				g := gid.Add(1)
-				ids := make([]string, 16)
-				for i := range ids {
-					ids[i] = "user-" + strconv.FormatInt(g, 10) + "-" + strconv.Itoa(i)
-				}
+				ids := goroutineIDs(gid.Add(1))
 				i := 0
 				for pb.Next() {
 					tellRetry(b, ref, ids[i&15], msg, &full)
 					i++
 				}
 			})
-			waitFor(b, "drained", func() bool { return c.Stats().Queued == 0 })
-			b.StopTimer()
-			b.ReportMetric(float64(full.Load())/float64(b.N), "full-retries/op")
-			st := c.Stats()
-			b.ReportMetric(float64(st.FramesWritten)/float64(max(1, st.Writes)), "frames/write")
+			endTellBench(b, c, &full)
 		})
 	}
 }
@@ -182,11 +192,7 @@ func BenchmarkTellParallelContext(b *testing.B) {
 			b.SetParallelism(4)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
-				g := gid.Add(1)
-				ids := make([]string, 16)
-				for i := range ids {
-					ids[i] = "user-" + strconv.FormatInt(g, 10) + "-" + strconv.Itoa(i)
-				}
+				ids := goroutineIDs(gid.Add(1))
 				i := 0
 				for pb.Next() {
 					if err := ref.TellContext(ctx, ids[i&15], msg); err != nil {
@@ -195,10 +201,7 @@ func BenchmarkTellParallelContext(b *testing.B) {
 					i++
 				}
 			})
-			waitFor(b, "drained", func() bool { return c.Stats().Queued == 0 })
-			b.StopTimer()
-			st := c.Stats()
-			b.ReportMetric(float64(st.FramesWritten)/float64(max(1, st.Writes)), "frames/write")
+			endTellBench(b, c, nil)
 		})
 	}
 }
