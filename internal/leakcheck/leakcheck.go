@@ -1,0 +1,22 @@
+// Package leakcheck runs a test binary under goleak with the process-wide
+// goroutines of our dependencies ignored: the housekeeping goroutines of the
+// ants pool that gnet v2 starts when its package is initialised, and the
+// package-level metrics sink of hashicorp/go-metrics that memberlist uses.
+// They live as long as the process and are not ours to stop; any other
+// goroutine left when the tests end fails the run.
+package leakcheck
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// VerifyTestMain runs m's tests, then fails if a goroutine leaked.
+func VerifyTestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+		goleak.IgnoreTopFunction("github.com/hashicorp/go-metrics.(*InmemSignal).run"),
+	)
+}
