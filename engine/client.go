@@ -284,8 +284,9 @@ func (c *Client) Flush(ctx context.Context) error {
 	return nil
 }
 
-// flushed reports whether nothing is held and every live connection's
-// queue is drained.
+// flushed reports whether nothing is held and every usable connection's
+// queue is drained (a connection still in its first attempt holds frames
+// that go out once it is up; a down one has dropped and counted its own).
 func (c *Client) flushed() bool {
 	if c.stats.buffered.Load() != 0 {
 		return false
@@ -293,7 +294,7 @@ func (c *Client) flushed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, nc := range c.connList {
-		if nc.state.Load() == connUp && !nc.drained() {
+		if nc.usable() && !nc.drained() {
 			return false
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -114,6 +115,72 @@ func TestFlush(t *testing.T) {
 		}
 		return total == 500
 	})
+}
+
+// stallConn blocks every write after the first (the handshake) until
+// release is closed; stalled is closed when a write first waits.
+type stallConn struct {
+	net.Conn
+	writes  int // guarded by the single writer of a connection
+	once    sync.Once
+	stalled chan struct{}
+	release chan struct{}
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	c.writes++
+	if c.writes > 1 {
+		c.once.Do(func() { close(c.stalled) })
+		<-c.release
+	}
+	return c.Conn.Write(p)
+}
+
+// TestFlushWaitsForTheWriteInProgress: while a batch (here the
+// connection's first after the handshake) is stuck in the socket write,
+// Flush must not report the queue flushed, although the queue itself is
+// already empty: the writer counts as busy from its start until it parks.
+func TestFlushWaitsForTheWriteInProgress(t *testing.T) {
+	cl := newFakeCluster(t, 1)
+	sc := &stallConn{stalled: make(chan struct{}), release: make(chan struct{})}
+	var released sync.Once
+	release := func() { released.Do(func() { close(sc.release) }) }
+	t.Cleanup(release)
+	cfg := Config{ContactPoints: cl.contacts()[:1], SystemName: testSystem, Types: cl.reg,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			sc.Conn = c
+			return sc, nil
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	select {
+	case <-sc.stalled:
+	case <-ctx.Done():
+		t.Fatal("the first batch was never written")
+	}
+	// A correct Flush cannot return nil here whatever the wait: the write
+	// does not finish until release.
+	fctx, fcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer fcancel()
+	if err := c.Flush(fctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Flush during a stalled write = %v, want context.DeadlineExceeded", err)
+	}
+	release()
+	if err := c.Flush(ctx); err != nil {
+		t.Fatalf("Flush after the write: %v", err)
+	}
+	if err := c.WaitTopology(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestEntityRefCache(t *testing.T) {

@@ -274,6 +274,7 @@ const yieldBelowFrames = 16
 func (nc *nodeConn) writeLoop(l link) error {
 	c := nc.c
 	limit := c.cfg.MaxBatchBytes
+	nc.idle.Store(false) // busy until it parks: drained() must not see a batch being written as done
 	for {
 		var n int
 		nc.batch, n = nc.q.drain(nc.batch[:0], limit)

@@ -147,7 +147,7 @@ func (c *Client) Stats() Stats {
 		st.Drops[r] = s.drops[i].Load()
 	}
 	c.mu.Lock()
-	for _, nc := range c.conns {
+	for _, nc := range c.connList { // conns also holds aliases
 		st.Queued += int64(nc.q.len())
 	}
 	c.mu.Unlock()
