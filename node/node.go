@@ -34,7 +34,6 @@ type Node struct {
 	hsFrame   []byte // our handshake frame (reply and dial), immutable
 	ctr       *counters
 	gate      gate
-	start     time.Time
 	inc       uint64 // incarnation (nodeMeta.Inc), random, nonzero; immutable
 
 	ctx    context.Context // cancelled when shutdown begins
@@ -135,7 +134,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		log:       cfg.Logger,
 		reg:       cfg.Registry,
 		ctr:       newCounters(),
-		start:     time.Now(),
 		inc:       rand.Uint64() | 1,
 		stop:      make(chan struct{}),
 		closed:    make(chan struct{}),

@@ -89,8 +89,7 @@ type envelope struct {
 // that they are dropped and counted (Stats.MailboxDropped).
 type mailbox struct {
 	n      *Node
-	region *region // nil for a service
-	shard  int
+	region *region  // nil for a service
 	svc    *Service // nil for a region shard
 	size   int      // Config.MailboxSize: the bound for push
 	limit  int      // size + Config.MaxPendingRequests: the bound for pushParked
@@ -106,8 +105,8 @@ type mailbox struct {
 	stopped  atomic.Bool       // a stopped service takes no more messages
 }
 
-func (n *Node) newMailbox(r *region, shard int, svc *Service) *mailbox {
-	return &mailbox{n: n, region: r, shard: shard, svc: svc,
+func (n *Node) newMailbox(r *region, svc *Service) *mailbox {
+	return &mailbox{n: n, region: r, svc: svc,
 		size: n.cfg.MailboxSize, limit: n.cfg.MailboxSize + n.cfg.MaxPendingRequests,
 		ring: make([]envelope, n.cfg.MailboxSize), entities: map[string]Entity{}}
 }

@@ -409,7 +409,6 @@ type typePlan struct {
 }
 
 type fieldPlan struct {
-	goName string
 	name   string // JSON key
 	prefix []byte // `, "key": `
 	index  []int  // reflect field index path
@@ -593,7 +592,7 @@ func (b *planBuilder) structFields(p *typePlan) error {
 			prefix := pyAppendString(append([]byte(nil), ", "...), name)
 			prefix = append(prefix, ": "...)
 			p.fields = append(p.fields, fieldPlan{
-				goName: sf.Name, name: name, prefix: prefix, index: idx, enc: enc, dec: dec,
+				name: name, prefix: prefix, index: idx, enc: enc, dec: dec,
 			})
 		}
 		return nil

@@ -177,7 +177,7 @@ func (t *engineTarget) NodeStats(ctx context.Context) ([]nodeTally, error) {
 			firstErr = cmpErr(firstErr, fmt.Errorf("node-stats on %s: %w", inst.Node, err))
 			continue
 		}
-		out = append(out, nodeTally{Node: s.Node, Increments: s.Increments, FirstAt: s.FirstAt, LastAt: s.LastAt})
+		out = append(out, nodeTally{Increments: s.Increments, FirstAt: s.FirstAt, LastAt: s.LastAt})
 	}
 	return out, firstErr
 }

@@ -323,7 +323,10 @@ func (r *runner) asker(ctx context.Context, slot int) {
 				return
 			}
 			r.askErrs.Add(1)
-			r.askErr1.CompareAndSwap(nil, &err)
+			if r.askErr1.Load() == nil {
+				first := err // a copy: taking err's address made every ask allocate
+				r.askErr1.CompareAndSwap(nil, &first)
+			}
 			continue
 		}
 		r.asksOK.Add(1)

@@ -86,7 +86,7 @@ func (m *memTarget) ResetStats(ctx context.Context) (int, error) {
 func (m *memTarget) NodeStats(ctx context.Context) ([]nodeTally, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return []nodeTally{{Node: "mem", Increments: m.incs, FirstAt: 1, LastAt: 2}}, nil
+	return []nodeTally{{Increments: m.incs, FirstAt: 1, LastAt: 2}}, nil
 }
 
 func (m *memTarget) ClientStats() map[string]int64 {

@@ -31,7 +31,7 @@ type target interface {
 	NodeStats(ctx context.Context) ([]nodeTally, error)
 	// ClientStats is the client's own counters, for the report.
 	ClientStats() map[string]int64
-	// Transport names the client transport in use ("gnet", "std", "tls").
+	// Transport names the client transport in use ("gnet", "net", "net+tls").
 	Transport() string
 	// Close shuts the client down, flushing within ctx.
 	Close(ctx context.Context) error
@@ -40,7 +40,6 @@ type target interface {
 // nodeTally is the part of a node-stats reply (workload.NodeStats) that the
 // report uses.
 type nodeTally struct {
-	Node       string
 	Increments int64
 	FirstAt    float64 // Unix seconds of the first Increment since the reset, 0 if none
 	LastAt     float64

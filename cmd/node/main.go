@@ -32,8 +32,12 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "node:", err)
+	err := run()
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// -h: the usage was printed
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "node:", strings.TrimPrefix(err.Error(), "node: "))
 		os.Exit(1)
 	}
 }

@@ -24,7 +24,7 @@ var columns = []string{
 	"ratio_to_ceiling", "ceiling_frames_per_sec", "cpu_cores",
 }
 
-var runSuffix = regexp.MustCompile(`^(.*)-(\d+)$`)
+var runSuffix = regexp.MustCompile(`^(.*)-(\d{1,2})$`) // run numbers; -100000 in paced-100000 is a rate
 
 func main() {
 	if len(os.Args) != 2 {
