@@ -111,7 +111,7 @@ func BenchmarkTargetPath(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := wire.ParseTargetPath(body)
+		p, _, err := wire.ParseTargetPath(body)
 		if err != nil || len(p) == 0 {
 			b.Fatalf("ParseTargetPath: %q %v", p, err)
 		}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -43,11 +42,10 @@ func (c *Client) onFrame(nc *nodeConn, typ byte, body []byte) error {
 	if typ != wire.FrameMessage {
 		return nil // Casty ignores any non-message frame after the handshake
 	}
-	path, err := wire.ParseTargetPath(body)
+	path, payload, err := wire.ParseTargetPath(body)
 	if err != nil {
 		return err
 	}
-	payload := body[4+binary.BigEndian.Uint32(body):]
 	switch {
 	case bytes.HasPrefix(path, askPathPrefix):
 		c.asks.complete(path[len(askPathPrefix):], payload)

@@ -2,7 +2,6 @@ package node
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"hash/maphash"
 	"sync/atomic"
@@ -87,12 +86,11 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 			return n.handleRegion(l, r, body, payload)
 		}
 	}
-	path, err := wire.ParseTargetPath(body)
+	path, payload, err := wire.ParseTargetPath(body)
 	if err != nil {
 		n.decodeFailed(l, err)
 		return resOK
 	}
-	payload := body[4+binary.BigEndian.Uint32(body):]
 	h, ok := n.paths[string(path)]
 	if !ok {
 		if bytes.HasPrefix(path, coordPrefix) {

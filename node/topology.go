@@ -1,7 +1,6 @@
 package node
 
 import (
-	"cmp"
 	"slices"
 	"time"
 
@@ -132,9 +131,7 @@ func (n *Node) buildSnapshotLocked() wire.TopologySnapshot {
 	for a := range n.members {
 		addrs = append(addrs, a)
 	}
-	slices.SortFunc(addrs, func(a, b wire.NodeAddress) int {
-		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Port, b.Port))
-	})
+	slices.SortFunc(addrs, wire.NodeAddress.Compare)
 	for _, a := range addrs {
 		m := n.members[a]
 		ts.Members = append(ts.Members, wire.Member{Address: a, Status: m.status(), Roles: []string{}, ID: m.meta.ID})

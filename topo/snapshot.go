@@ -88,17 +88,8 @@ func (t *Table) Replicas(shard int) []int32 {
 	return t.replicas[int32(shard)]
 }
 
-// compareAddr orders node addresses as wire.NodeAddress.Less (Python's tuple
-// order: host as a string, then port).
-func compareAddr(a, b wire.NodeAddress) int {
-	if c := cmp.Compare(a.Host, b.Host); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Port, b.Port)
-}
-
 func compareMember(a, b wire.Member) int {
-	if c := compareAddr(a.Address, b.Address); c != 0 {
+	if c := wire.NodeAddress.Compare(a.Address, b.Address); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.ID, b.ID); c != 0 {
@@ -116,7 +107,7 @@ func compareService(a, b wire.ServiceEntry) int {
 	if c := cmp.Compare(a.Key, b.Key); c != 0 {
 		return c
 	}
-	if c := compareAddr(a.Node, b.Node); c != 0 {
+	if c := wire.NodeAddress.Compare(a.Node, b.Node); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.Path, b.Path)
@@ -230,7 +221,7 @@ func Compile(ts *wire.TopologySnapshot) *Snapshot {
 		sizes[typ] = maxID + 1
 	}
 	s.nodes = ns.list
-	slices.SortFunc(s.nodes, compareAddr)
+	slices.SortFunc(s.nodes, wire.NodeAddress.Compare)
 	if ns.index == nil {
 		ns.index = make(map[wire.NodeAddress]int32, len(s.nodes))
 	}
@@ -270,7 +261,7 @@ func Compile(ts *wire.TopologySnapshot) *Snapshot {
 	s.unreachB = make([]bool, len(s.nodes))
 	if len(ts.Unreachable) > 0 {
 		s.unreach = slices.Clone(ts.Unreachable)
-		slices.SortFunc(s.unreach, compareAddr)
+		slices.SortFunc(s.unreach, wire.NodeAddress.Compare)
 		s.unreach = slices.Compact(s.unreach)
 		for _, a := range s.unreach {
 			s.unreachB[s.index[a]] = true
@@ -360,7 +351,7 @@ func (s *Snapshot) Members() []wire.Member { return s.members }
 // restarted under a new id may appear twice). Shared; read-only.
 func (s *Snapshot) MembersAt(addr wire.NodeAddress) []wire.Member {
 	i, found := slices.BinarySearchFunc(s.members, addr, func(m wire.Member, a wire.NodeAddress) int {
-		return compareAddr(m.Address, a)
+		return wire.NodeAddress.Compare(m.Address, a)
 	})
 	if !found {
 		return nil

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"cmp"
 	"strconv"
 	"strings"
 )
@@ -225,19 +226,21 @@ func (n NodeAddress) String() string {
 // compared as a string (byte-wise, which for valid UTF-8 is code point
 // order, as in Python), then port. Casty's connection races are resolved
 // with this order (PROTOCOL.md section 2.3).
-func (n NodeAddress) Less(o NodeAddress) bool {
-	if n.Host != o.Host {
-		return n.Host < o.Host
-	}
-	return n.Port < o.Port
+func (n NodeAddress) Less(o NodeAddress) bool { return n.Compare(o) < 0 }
+
+// Compare is Less as a three-way comparison (-1, 0, +1), for
+// slices.SortFunc(s, wire.NodeAddress.Compare).
+func (n NodeAddress) Compare(o NodeAddress) int {
+	return cmp.Or(cmp.Compare(n.Host, o.Host), cmp.Compare(n.Port, o.Port))
 }
 
 // IsZero reports whether n is the zero NodeAddress.
 func (n NodeAddress) IsZero() bool { return n.Host == "" && n.Port == 0 }
 
 // ParseNodeAddress parses "host:port" or "[v6host]:port" (port 0..65535,
-// ASCII digits; host non-empty; an unbracketed host cannot contain ':', a
-// bracketed one must). Errors are *AddressError.
+// ASCII digits; host non-empty, without spaces, control characters, '/',
+// '@' or brackets, as a handshake requires; an unbracketed host cannot
+// contain ':', a bracketed one must). Errors are *AddressError.
 func ParseNodeAddress(s string) (NodeAddress, error) {
 	var host, port string
 	if strings.HasPrefix(s, "[") {
@@ -256,8 +259,8 @@ func ParseNodeAddress(s string) (NodeAddress, error) {
 		}
 		host, port = s[:i], s[i+1:]
 	}
-	if host == "" {
-		return NodeAddress{}, &AddressError{URI: s, Reason: "empty host"}
+	if r := hostProblem(host); r != "" {
+		return NodeAddress{}, &AddressError{URI: s, Reason: r}
 	}
 	if port == "" || len(port) > 5 {
 		return NodeAddress{}, &AddressError{URI: s, Reason: "want host:port"}

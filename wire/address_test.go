@@ -148,7 +148,7 @@ func TestNodeAddress(t *testing.T) {
 	if !(NodeAddress{}).IsZero() || (NodeAddress{Port: 1}).IsZero() || (NodeAddress{Host: "h"}).IsZero() {
 		t.Error("IsZero wrong")
 	}
-	for _, s := range []string{"", "h", ":1", "h:", "h:x", "h:65536", "h:123456", "::1:1", "[::1]", "[::1]1", "[h]:1", "[]:1", "h:-1", "h:+1", "[a/:b]:1"} {
+	for _, s := range []string{"", "h", ":1", "h:", "h:x", "h:65536", "h:123456", "::1:1", "[::1]", "[::1]1", "[h]:1", "[]:1", "h:-1", "h:+1", "[a/:b]:1", "a b:1", "a/b:1", "a@b:1", "a\tb:1"} {
 		var ae *AddressError
 		if _, err := ParseNodeAddress(s); !errors.As(err, &ae) {
 			t.Errorf("ParseNodeAddress(%q): got %v, want *AddressError", s, err)
@@ -167,15 +167,7 @@ func TestNodeAddressLess(t *testing.T) {
 		{"192.168.1.5", 0}, {"B", 1}, {"a", 1}, {"z", 1}, {"é", 1},
 	}
 	got := slices.Clone(in)
-	slices.SortFunc(got, func(a, b NodeAddress) int {
-		if a.Less(b) {
-			return -1
-		}
-		if b.Less(a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(got, NodeAddress.Compare)
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}

@@ -42,7 +42,7 @@ func TestWireZeroAllocs(t *testing.T) {
 		buf = AppendHandshake(buf[:0], Handshake{Host: "127.0.0.1", Port: 25560})
 	})
 	assertNoAllocs(t, "ParseTargetPath", func() {
-		p, err := ParseTargetPath(body)
+		p, _, err := ParseTargetPath(body)
 		if err != nil || string(p) != "/_region-counter" {
 			t.Fatal("ParseTargetPath failed")
 		}

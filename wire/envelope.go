@@ -162,15 +162,16 @@ func ParseMessage(body []byte) (h Header, payload []byte, err error) {
 }
 
 // ParseTargetPath returns the actor path (with its leading "/") of the
-// target URI of a message frame body, validating the envelope as
-// ParseMessage does and the URI as ParseAddress does. When the target has no
-// JSON escapes (Casty and zerohop never write any for ASCII URIs) path
-// aliases body and nothing is allocated; otherwise the decoded path is a new
-// slice. Errors are *EnvelopeError or *AddressError.
-func ParseTargetPath(body []byte) (path []byte, err error) {
+// target URI of a message frame body, and the payload after the header,
+// validating the envelope as ParseMessage does and the URI as ParseAddress
+// does. payload aliases body. When the target has no JSON escapes (Casty
+// and zerohop never write any for ASCII URIs) path aliases body too and
+// nothing is allocated; otherwise the decoded path is a new slice. Errors
+// are *EnvelopeError or *AddressError.
+func ParseTargetPath(body []byte) (path, payload []byte, err error) {
 	hs, err := scanHeader(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	raw := body[hs.target.start:hs.target.end]
 	if hs.target.esc {
@@ -178,7 +179,7 @@ func ParseTargetPath(body []byte) (path []byte, err error) {
 	}
 	p, aerr := parseURI(raw)
 	if aerr != nil {
-		return nil, &AddressError{URI: string(raw), Reason: aerr.reason}
+		return nil, nil, &AddressError{URI: string(raw), Reason: aerr.reason}
 	}
-	return raw[p.pathStart:p.pathEnd], nil
+	return raw[p.pathStart:p.pathEnd], body[hs.payload:], nil
 }

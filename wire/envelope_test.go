@@ -88,7 +88,7 @@ func TestParseMessage(t *testing.T) {
 		if !errors.As(err, &ee) {
 			t.Errorf("ParseMessage(%q): got %v, want *EnvelopeError", body, err)
 		}
-		if _, err := ParseTargetPath(body); !errors.As(err, &ee) {
+		if _, _, err := ParseTargetPath(body); !errors.As(err, &ee) {
 			t.Errorf("ParseTargetPath(%q): got %v, want *EnvelopeError", body, err)
 		}
 	}
@@ -107,16 +107,16 @@ func TestParseTargetPath(t *testing.T) {
 		{`casty:\/\/live@h:1\/_region-\u00e9`, "/_region-é", false},
 	}
 	for _, tt := range tests {
-		body := envBody(`{"target": "`+tt.target+`", "sender": "casty://c@h:0/", "type_hint": "T"}`, `{}`)
-		got, err := ParseTargetPath(body)
+		body := envBody(`{"target": "`+tt.target+`", "sender": "casty://c@h:0/", "type_hint": "T"}`, `{"v": 1}`)
+		got, payload, err := ParseTargetPath(body)
 		if err != nil {
 			t.Errorf("ParseTargetPath(%s): %v", tt.target, err)
 			continue
 		}
-		if string(got) != tt.want {
-			t.Errorf("ParseTargetPath(%s): got %q, want %q", tt.target, got, tt.want)
+		if string(got) != tt.want || string(payload) != `{"v": 1}` {
+			t.Errorf("ParseTargetPath(%s): got (%q, %q), want (%q, %q)", tt.target, got, payload, tt.want, `{"v": 1}`)
 		}
-		aliases := len(got) > 0 && &got[0] == &body[len(body)-len(got)-len(`", "sender": "casty://c@h:0/", "type_hint": "T"}{}`)]
+		aliases := len(got) > 0 && &got[0] == &body[len(body)-len(got)-len(`", "sender": "casty://c@h:0/", "type_hint": "T"}{"v": 1}`)]
 		if aliases != tt.alias {
 			t.Errorf("ParseTargetPath(%s): aliases body = %v, want %v", tt.target, aliases, tt.alias)
 		}
@@ -124,7 +124,7 @@ func TestParseTargetPath(t *testing.T) {
 	for _, target := range []string{`casty://c@h:0/`, `casty://x`, `http://a/b`} {
 		body := envBody(`{"target": "`+target+`"}`, ``)
 		var ae *AddressError
-		if _, err := ParseTargetPath(body); !errors.As(err, &ae) {
+		if _, _, err := ParseTargetPath(body); !errors.As(err, &ae) {
 			t.Errorf("ParseTargetPath(%s): got %v, want *AddressError", target, err)
 		}
 	}

@@ -82,7 +82,7 @@ func BenchmarkParseTargetPath(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		p, _ := ParseTargetPath(body)
+		p, _, _ := ParseTargetPath(body)
 		benchSink += len(p)
 	}
 }

@@ -163,7 +163,7 @@ func FuzzParseMessage(f *testing.F) {
 	f.Add(envBody(`{"target": "casty://z@[::1]:1/a"}`, ""))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		h, payload, err := ParseMessage(body)
-		path, perr := ParseTargetPath(body)
+		path, ppayload, perr := ParseTargetPath(body)
 		if err != nil {
 			var ee *EnvelopeError
 			if !errors.As(err, &ee) {
@@ -180,8 +180,8 @@ func FuzzParseMessage(f *testing.F) {
 			if !errors.As(perr, &ae) {
 				t.Fatalf("ParseTargetPath(%q): got %v, want *AddressError", h.Target, perr)
 			}
-		} else if perr != nil || string(path) != addr.Path {
-			t.Fatalf("ParseTargetPath: got (%q, %v), want %q", path, perr, addr.Path)
+		} else if perr != nil || string(path) != addr.Path || !bytes.Equal(ppayload, payload) {
+			t.Fatalf("ParseTargetPath: got (%q, %q, %v), want (%q, %q)", path, ppayload, perr, addr.Path, payload)
 		}
 		enc := append(AppendHeader(nil, h), payload...)
 		h2, p2, err := ParseMessage(enc)
@@ -227,6 +227,11 @@ func FuzzParseAddress(f *testing.F) {
 			back, err := ParseNodeAddress(n.String())
 			if err != nil || back != n || n.Host == "" {
 				t.Fatalf("node round trip %q -> %q: got (%v, %v), want %v", uri, n.String(), back, err, n)
+			}
+			// Any address that parses is an identity a handshake carries.
+			hs, err := ParseHandshake(AppendHandshake(nil, Handshake{Host: n.Host, Port: n.Port}))
+			if err != nil || hs.Node() != n {
+				t.Fatalf("handshake of %v: got (%v, %v)", n, hs.Node(), err)
 			}
 		} else if _, ok := err.(*AddressError); !ok {
 			t.Fatalf("got %T, want *AddressError", err)

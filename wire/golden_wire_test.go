@@ -121,7 +121,7 @@ func TestGoldenWireFrames(t *testing.T) {
 				t.Errorf("%s: ParseAddress(%q) = (%+v, %v), not round-tripping", name, h.Target, addr, err)
 				continue
 			}
-			path, err := ParseTargetPath(body)
+			path, _, err := ParseTargetPath(body)
 			if err != nil || string(path) != addr.Path {
 				t.Errorf("%s: ParseTargetPath got (%q, %v), want %q", name, path, err, addr.Path)
 			}

@@ -181,18 +181,30 @@ func ParseHandshake(body []byte) (Handshake, error) {
 
 // checkHost rejects hosts that could not be used in a node identity or URI.
 func checkHost(host string, off int) error {
+	if r := hostProblem(host); r != "" {
+		return hsErr(r, off)
+	}
+	return nil
+}
+
+// hostProblem says what makes host unusable as a node's host (in a
+// handshake, a URI or a "host:port"), "" when nothing does.
+func hostProblem(host string) string {
 	if host == "" {
-		return hsErr("empty host", off)
+		return "empty host"
+	}
+	if !utf8.ValidString(host) {
+		return "host is not valid UTF-8"
 	}
 	for i := 0; i < len(host); i++ {
 		switch c := host[i]; {
 		case c <= ' ' || c == 0x7f:
-			return hsErr("host contains a control or space character", off)
+			return "host contains a control or space character"
 		case c == '/' || c == '@' || c == '[' || c == ']':
-			return hsErr("host contains "+strconv.QuoteRune(rune(c)), off)
+			return "host contains " + strconv.QuoteRune(rune(c))
 		}
 	}
-	return nil
+	return ""
 }
 
 // hsString decodes the JSON string value at b[vs].

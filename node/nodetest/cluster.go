@@ -220,15 +220,7 @@ func (c *LocalCluster) converged() bool {
 	for _, n := range nodes {
 		want = append(want, n.Addr())
 	}
-	slices.SortFunc(want, func(a, b wire.NodeAddress) int {
-		if a.Less(b) {
-			return -1
-		}
-		if b.Less(a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(want, wire.NodeAddress.Compare)
 	for _, n := range nodes {
 		if !n.Synced() {
 			return false
