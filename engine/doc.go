@@ -117,7 +117,8 @@
 // Client, *EntityRef, ServiceRef and *Watcher are safe for concurrent use.
 // The compiled snapshot (Client.snap), the route tables and the listings
 // are immutable once published, each behind one atomic pointer; readers
-// load them once per operation (Tell, Lookup, Stats) and take no lock.
+// load them once per operation (Tell, Lookup) and take no lock. Stats
+// takes Client.mu briefly to sum the connection queues.
 // Writers are serialized: the snapshot, the listings and the table
 // entries a snapshot implies are replaced under Client.mu, and a table is
 // replaced under its entityType.mu as well (ShardLocations, evictions and
@@ -154,5 +155,6 @@
 // (*OwnerUnavailableError), ErrAskTimeout (with context.DeadlineExceeded),
 // ErrConnectionLost (*ConnError), ErrHandshake (*HandshakeError, wrapping
 // ErrTLSRequired for a plaintext client facing a TLS node), ErrNoRoute,
-// *ShardsMismatchError, *ReplyTypeError, *ConfigError.
+// ErrExpired (the cause recorded for held messages dropped after
+// BufferTimeout), *ShardsMismatchError, *ReplyTypeError, *ConfigError.
 package engine

@@ -115,7 +115,7 @@ func BenchmarkTellParallel(b *testing.B) {
 	}
 }
 
-// BenchmarkAskPipelined: 16 goroutines asking concurrently (pipelined on
+// BenchmarkAskPipelined: 8 goroutines per GOMAXPROCS asking concurrently (pipelined on
 // one connection) to a fake node that answers every GetCount.
 func BenchmarkAskPipelined(b *testing.B) {
 	for _, tr := range transports {

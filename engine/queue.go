@@ -44,7 +44,7 @@ type outQueue struct {
 	head     atomic.Uint64 // next ticket to consume; written by the consumer only
 	_        [56]byte
 	sleeping atomic.Bool // consumer is (about to be) parked on wake
-	closed   atomic.Bool // no more claims: producers get errQueueClosed
+	closed   atomic.Bool // no more claims: claim reports closed
 	wake     chan struct{}
 	space    atomic.Pointer[chan struct{}] // closed by the consumer when it frees slots; set by waiting producers
 	mask     uint64

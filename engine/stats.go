@@ -42,7 +42,7 @@ var dropReasons = [...]string{DropQueueFull, DropShardBuffer, DropTotalBuffer, D
 // Stats is a point-in-time copy of the client's counters. Counters are
 // cumulative since Dial; Buffered, Queued and Epoch are current values.
 type Stats struct {
-	TellsQueued   uint64 // Tell/service Tell messages accepted (queued or buffered)
+	TellsQueued   uint64 // messages accepted for sending, queued or buffered (Tell, TellContext, service Tell, and each Ask's message)
 	FramesWritten uint64 // frames written to connections
 	BytesWritten  uint64
 	Writes        uint64 // write calls (FramesWritten/Writes is the batching factor)

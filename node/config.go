@@ -27,8 +27,10 @@ const (
 	// TransportNet serves each connection with a reader and a writer
 	// goroutine on the Go runtime's network poller (net.Listener). Faster
 	// when the clients run in the same process as the nodes (an embedded
-	// cluster, as loadgen's and the tests'): the thread that wrote a
-	// request picks the node's side up without waking another thread.
+	// cluster, as loadgen's and the in-process benchmarks'): the thread
+	// that wrote a request picks the node's side up without waking another
+	// thread. (nodetest clusters keep the default unless Options.Configure
+	// sets it; the connection tests run on both.)
 	TransportNet = "net"
 )
 
@@ -49,7 +51,8 @@ const (
 	DefaultPeerPendingLimit     = 8 << 20
 	DefaultLeaveTimeout         = 10 * time.Second
 	// DefaultPausedInboundLimit is how many bytes a paused gnet connection
-	// may buffer before its event loop blocks (see "Backpressure" in doc.go).
+	// may buffer before its event loop blocks (see "Entities and
+	// backpressure" in doc.go).
 	DefaultPausedInboundLimit = 4 << 20
 )
 

@@ -9,10 +9,11 @@ import (
 )
 
 // gate stops the progress of every goroutine of a node that passes through
-// it: the transport (gnet event loops, TLS and peer connections, memberlist's
-// packets and streams), the workers and the housekeeping loop. It emulates a
-// SIGSTOP of the whole process for (*Node).Pause; a resumed node sees the
-// lost time as a stall (see "Stalls" in doc.go). Safe for concurrent use.
+// it: the transport (gnet event loops, the readers and writers of std
+// links, memberlist's packets and streams), the workers and the
+// housekeeping loop. It emulates a SIGSTOP of the whole process for
+// (*Node).Pause; a resumed node sees the lost time as a stall (see "Stalls"
+// in doc.go). Safe for concurrent use.
 type gate struct {
 	mu     sync.Mutex
 	closed chan struct{} // non-nil while paused; closed on resume; guarded by mu

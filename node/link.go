@@ -19,8 +19,9 @@ import (
 )
 
 // link is one connection: an inbound plaintext connection on a gnet event
-// loop (gc), an inbound TLS connection or a connection this node dialled to
-// another member (nc, with a reader and a writer goroutine).
+// loop (gc, TransportGnet), or a std link (nc, with a reader and a writer
+// goroutine): an inbound connection over TransportNet or TLS, or a
+// connection this node dialled to another member.
 //
 // Outbound bytes go through a bounded buffer: send copies a frame into
 // pending and wakes the writer only on the empty->non-empty transition; the
@@ -34,7 +35,7 @@ type link struct {
 	n       *Node
 	id      uint64
 	gc      gnet.Conn // plaintext inbound
-	nc      net.Conn  // TLS inbound or dialled
+	nc      net.Conn  // std link: inbound over TransportNet or TLS, or dialled
 	dialled bool
 	target  wire.NodeAddress // dialled: the member we dialled
 	opened  time.Time
@@ -206,7 +207,7 @@ func (l *link) flushGnet(context.Context) error {
 	return nil
 }
 
-// writeLoop is the writer goroutine of a std (TLS or dialled) link.
+// writeLoop is the writer goroutine of a std link.
 func (l *link) writeLoop() {
 	for {
 		select {
@@ -562,9 +563,9 @@ func (n *Node) accept() {
 
 // readLoop is the reader goroutine of a std link (inbound over
 // TransportNet or TLS, or dialled after the handshake). An inbound
-// connection must complete its TLS handshake, then send its handshake
-// frame, within HandshakeTimeout (read deadlines; readFrames clears the
-// deadline after the handshake frame).
+// connection gets HandshakeTimeout for its TLS handshake, if any, and then
+// HandshakeTimeout again to send its handshake frame (read deadlines;
+// readFrames clears the deadline after the handshake frame).
 func (l *link) readLoop() {
 	n := l.n
 	if !l.dialled {

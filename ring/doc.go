@@ -4,8 +4,10 @@
 // first four bytes of the MD5 digest of the UTF-8 entity id, read big-endian,
 // modulo the number of shards. ShardXX is a faster alternative built on
 // XXH64 (github.com/cespare/xxhash/v2) for clusters made only of zerohop
-// nodes. Hash names the two functions so that peers can agree on one through
-// the handshake extension key "shard_hash".
+// nodes. Hash names the two functions; zerohop's handshake extension
+// announces the one a peer routes with ("shard_hash"), but nothing switches
+// on it yet: the node and the engine both route with MD5, and ShardXX is
+// used by tests and the routing benchmarks only.
 //
 // # Client and cluster must agree
 //
@@ -27,7 +29,8 @@
 // # Invariants
 //
 //   - For numShards > 0 the result is in [0, numShards).
-//   - Shard(id, n) == int(binary.BigEndian.Uint32(md5.Sum([]byte(id))[:4]) % n)
+//   - Shard(id, n) == int(uint64(binary.BigEndian.Uint32(md5.Sum([]byte(id))[:4])) % uint64(n))
+//     (Python's arbitrary-precision modulo, also for n >= 1<<32)
 //     for every string, including invalid UTF-8 (the bytes are hashed as they
 //     are, as Python's str.encode() would produce them for valid text).
 //   - Neither function allocates, whatever the length of the id.

@@ -22,7 +22,7 @@
 //	r := topo.NewRoutes[*peer](numShards) // client-side table, owner type chosen by the caller
 //	r.Owner(shard)                        // (owner, ok): bounds check + index
 //	r = r.WithOwner(shard, p)             // ShardLocation reply
-//	r = r.WithoutNode(p)                  // node failed: evict its shards
+//	r = r.WithoutNode(p)                  // drop every shard of p (the engine keeps them, failing fast, until the cluster moves them)
 //	e := r.Edit(); e.Set(...); e.ClearOwner(...); r = e.Routes() // batches
 //
 // # Model

@@ -52,7 +52,7 @@ func AppendHeader(dst []byte, h Header) []byte {
 	return dst
 }
 
-// headerSpans holds the raw value spans of the header's known keys, in body
+// headerSpan holds the raw value spans of the header's known keys, in body
 // offsets. A span is set when its key was present (last one wins).
 type headerSpan struct {
 	start, end int // raw string content, between the quotes

@@ -639,7 +639,7 @@ func SnakeCase(name string) string {
 	return sb.String()
 }
 
-// typeLabel names t in errors: its python name when registered.
+// label names the type in errors: its python name when registered.
 func (p *typePlan) label() string {
 	if p.name != "" {
 		return p.name
