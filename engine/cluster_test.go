@@ -134,20 +134,26 @@ func TestClusterKillRestart(t *testing.T) {
 		t.Skip("victim owns no shard of the test entities")
 	}
 	lc.Kill(victim)
-	// Its entities fail fast until the cluster re-allocates them.
-	sawFailFast := false
-	waitFor(t, "entities of the dead node routable again", func() bool {
+	// Its entities fail fast once the client has seen the connection go
+	// (milliseconds), until the cluster re-allocates them (seconds: the
+	// membership must declare the node dead first).
+	waitFor(t, "fail fast for the dead node's entities", func() bool {
 		err := ref.Tell(owned[0], workload.Increment{Amount: 1})
-		if errors.Is(err, ErrOwnerUnavailable) {
-			var oe *OwnerUnavailableError
-			if errors.As(err, &oe) && oe.Node != va {
+		var oe *OwnerUnavailableError
+		if errors.As(err, &oe) {
+			if oe.Node != va {
 				t.Fatalf("fail fast names %v, want %v", oe.Node, va)
 			}
-			sawFailFast = true
+			return true
 		}
-		return err == nil
+		return false
 	})
-	t.Logf("fail-fast seen: %v; stats %+v", sawFailFast, c.Stats().Drops)
+	if d := c.Stats().Drops[DropOwnerUnavailable]; d == 0 {
+		t.Fatal("fail fast not counted as owner_unavailable")
+	}
+	waitFor(t, "entities of the dead node routable again", func() bool {
+		return ref.Tell(owned[0], workload.Increment{Amount: 1}) == nil
+	})
 	// Restart: the cluster converges and everything works.
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

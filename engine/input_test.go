@@ -137,39 +137,77 @@ func TestHandshakeFailures(t *testing.T) {
 
 // Bad input after the handshake closes that connection (typed error,
 // logged) and the client recovers on a new one.
+// TestBadInputClosesConnection: a frame the client cannot accept (a
+// header_len past its body; a length over MaxFrameSize) closes that
+// connection, and the client reconnects and keeps working; on both
+// transports.
 func TestBadInputClosesConnection(t *testing.T) {
+	bad := map[string][]byte{
+		"header overflow": {0, 0, 0, 6, 1, 0xff, 0xff, 0xff, 0xff, '{'},
+		"oversized frame": {0, 0x10, 0, 0, 1}, // 1 MiB announced, MaxFrameSize 64 KiB
+	}
+	for name, frame := range bad {
+		for _, tr := range transports {
+			t.Run(name+"/"+tr, func(t *testing.T) {
+				cl := newFakeCluster(t, 1)
+				var once sync.Once
+				cl.nodes[0].setHook(func(fc *fakeConn, m fakeMsg) bool {
+					if _, ok := m.Msg.(wire.SubscribeTopology); !ok {
+						return false
+					}
+					sent := false
+					once.Do(func() {
+						fc.writeRaw(frame)
+						sent = true
+					})
+					return sent
+				})
+				cfg := Config{ContactPoints: cl.contacts(), SystemName: testSystem, Types: cl.reg,
+					ReconnectMin: 20 * time.Millisecond, MaxFrameSize: 64 << 10, Transport: tr}
+				c, err := Dial(context.Background(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				if err := c.WaitTopology(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if st := c.Stats(); st.Reconnects == 0 {
+					t.Fatalf("no reconnect after bad input: %+v", st)
+				}
+				ref, _ := c.EntityRef("counter", 32)
+				if _, err := getCount(ctx, c, ref, "after-bad-input"); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+// TestTellTooLarge: a message whose frame would exceed MaxFrameSize is
+// refused with wire.ErrFrameTooLarge and counted (DropEncode); the
+// connection is unharmed.
+func TestTellTooLarge(t *testing.T) {
 	cl := newFakeCluster(t, 1)
-	var once sync.Once
-	cl.nodes[0].setHook(func(fc *fakeConn, m fakeMsg) bool {
-		if _, ok := m.Msg.(wire.SubscribeTopology); !ok {
-			return false
-		}
-		bad := false
-		once.Do(func() { bad = true })
-		if bad {
-			// A frame whose header_len overflows its body.
-			fc.writeRaw([]byte{0, 0, 0, 6, 1, 0xff, 0xff, 0xff, 0xff, '{'})
-			return true
-		}
-		return false
-	})
-	cfg := Config{ContactPoints: cl.contacts(), SystemName: testSystem, Types: cl.reg, ReconnectMin: 20 * time.Millisecond}
-	c, err := Dial(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
+	for s := 0; s < 32; s++ {
+		cl.setAlloc("counter", s, 0)
 	}
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := c.WaitTopology(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if st := c.Stats(); st.Reconnects == 0 {
-		t.Fatalf("no reconnect after bad input: %+v", st)
-	}
+	c := dialFake(t, cl, func(cfg *Config) { cfg.MaxFrameSize = 64 << 10 })
 	ref, _ := c.EntityRef("counter", 32)
-	if _, err := getCount(ctx, c, ref, "after-bad-input"); err != nil {
-		t.Fatal(err)
+	huge := strings.Repeat("x", 100<<10) // the entity id alone passes the bound
+	err := ref.Tell(huge, workload.Increment{Amount: 1})
+	if !errors.Is(err, wire.ErrFrameTooLarge) {
+		t.Fatalf("Tell of a 100 KiB entity id: %v, want wire.ErrFrameTooLarge", err)
+	}
+	if d := c.Stats().Drops[DropEncode]; d != 1 {
+		t.Fatalf("drops[%s] = %d, want 1", DropEncode, d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := getCount(ctx, c, ref, "small"); err != nil {
+		t.Fatalf("after the refusal: %v", err)
 	}
 }
 

@@ -141,11 +141,13 @@ func testBadInput(t *testing.T, transport string) {
 	})
 
 	t.Run("silent connection is closed after the handshake timeout", func(t *testing.T) {
+		before := n.Stats().HandshakesRefused
 		conn := rawDial(t, addr)
 		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if _, err := conn.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isReset(err) {
 			t.Fatalf("read on a silent connection: %v, want EOF", err)
 		}
+		waitStat(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
 	})
 
 	t.Run("another system name is refused", func(t *testing.T) {
@@ -211,4 +213,35 @@ func testBadInput(t *testing.T, transport string) {
 func isReset(err error) bool {
 	var ne *net.OpError
 	return errors.As(err, &ne)
+}
+
+// TestSubscriberBound: past MaxSubscribers a new subscription is refused
+// and counted; the subscribers already there keep getting snapshots.
+func TestSubscriberBound(t *testing.T) { forEachTransport(t, testSubscriberBound) }
+
+func testSubscriberBound(t *testing.T, transport string) {
+	c := nodetest.Start(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.MaxSubscribers = 2
+		cfg.Transport = transport
+	}})
+	n := c.Node(0)
+	rc := dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.88.2.1", Port: 0}, nil)
+	for _, p := range []string{"/s1", "/s2"} {
+		rc.send(wire.PathTopology, wire.SubscribeTopology{ReplyTo: rc.ref(p)})
+		if _, err := rc.recv(p, 10*time.Second); err != nil {
+			t.Fatalf("subscriber %s: %v", p, err)
+		}
+	}
+	before := n.Stats().RequestsRejected
+	rc.send(wire.PathTopology, wire.SubscribeTopology{ReplyTo: rc.ref("/s3")})
+	waitStat(t, "third subscription refused", func() bool { return n.Stats().RequestsRejected > before })
+	if s := n.Stats().Subscribers; s != 2 {
+		t.Fatalf("subscribers = %d, want 2", s)
+	}
+	// A subscriber already there is still answered (a re-subscribe is not
+	// a new one).
+	rc.send(wire.PathTopology, wire.SubscribeTopology{ReplyTo: rc.ref("/s1")})
+	if _, err := rc.recv("/s1", 10*time.Second); err != nil {
+		t.Fatalf("re-subscribe of /s1: %v", err)
+	}
 }
