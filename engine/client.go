@@ -345,11 +345,8 @@ func (c *Client) shutdown(ctx context.Context) error {
 	c.mu.Lock()
 	subs := slices.Collect(maps.Keys(c.topo.subscribed))
 	c.mu.Unlock()
-	unsub := wire.UnsubscribeTopology{Subscriber: c.subRef}
 	for _, nc := range subs {
-		if nc.state.Load() == connUp {
-			_ = nc.sendControl(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), unsub)
-		}
+		c.sendUnsubscribe(nc)
 	}
 	wait(c.flushed)
 	// 3. Stop everything.

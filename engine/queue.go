@@ -152,8 +152,10 @@ func (q *outQueue) drain(dst []byte, limit int) ([]byte, int) {
 			s.buf = nil
 		}
 		h++
-		q.head.Store(h)
 	}
+	// One store for the whole batch (an atomic store per frame was an XCHG
+	// per frame); the slots it frees become claimable only now.
+	q.head.Store(h)
 	if n > 0 {
 		q.signalSpace()
 	}

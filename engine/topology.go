@@ -220,9 +220,7 @@ func (c *Client) pruneSubscriptionsLocked() {
 		if nc == c.topo.primary || nc == leader {
 			continue
 		}
-		if nc.state.Load() == connUp {
-			_ = nc.sendControl(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
-		}
+		c.sendUnsubscribe(nc)
 		delete(c.topo.subscribed, nc)
 	}
 }
@@ -294,6 +292,18 @@ func (c *Client) sendSubscribe(nc *nodeConn) {
 	}
 }
 
+// sendUnsubscribe asks nc, when it is up, to stop pushing snapshots to
+// the client.
+func (c *Client) sendUnsubscribe(nc *nodeConn) {
+	if nc.state.Load() != connUp {
+		return
+	}
+	err := nc.sendControl(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
+	if err != nil {
+		c.log.Debug("engine: unsubscribe", "node", nc.addr.String(), "err", err)
+	}
+}
+
 // setPrimaryLocked makes nc the watched subscription.
 func (c *Client) setPrimaryLocked(nc *nodeConn, now time.Time) {
 	c.topo.primary = nc
@@ -331,7 +341,7 @@ func (c *Client) rotateLocked(now time.Time, why string) {
 	c.log.Warn("engine: re-subscribing", "from", addrOf(old), "to", pick.addr.String(), "reason", why)
 	if old != nil && old != pick && old.state.Load() == connUp && old != c.leaderConnLocked() {
 		// Stop a silent but connected node from pushing to us.
-		_ = old.sendControl(wire.NodeURI(c.cfg.SystemName, old.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
+		c.sendUnsubscribe(old)
 		delete(c.topo.subscribed, old)
 	}
 	c.setPrimaryLocked(pick, now)
