@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -102,50 +101,23 @@ func (l *netLink) write(p []byte) error {
 
 func (l *netLink) close() { _ = l.conn.Close() }
 
-// readLoop reads frames into a buffer that grows to the largest frame seen
-// (bounded by MaxFrameSize) and dispatches them in place.
+// readBufferSize is what one read of a connection takes at most (a batch of
+// replies), unless a frame needs more.
+const readBufferSize = 64 << 10
+
+// readLoop reads frames with a wire.FrameReader (one buffer of 64 KiB per
+// read, grown to the largest frame seen, bounded by MaxFrameSize) and
+// dispatches them in place.
 func (l *netLink) readLoop() {
 	defer l.finish()
 	c := l.nc.c
-	maxFrame := c.cfg.MaxFrameSize
-	buf := make([]byte, 64<<10)
-	start, end := 0, 0
+	fr := wire.NewFrameReaderSize(l.conn, c.cfg.MaxFrameSize, readBufferSize)
 	for {
-		for {
-			typ, body, n, err := wire.ParseFrame(buf[start:end], maxFrame)
-			if err != nil {
-				l.fail(err)
-				return
-			}
-			if n == 0 {
-				break
-			}
-			start += n
-			if err := c.onFrame(l.nc, typ, body); err != nil {
-				l.fail(err)
-				return
-			}
+		typ, body, err := fr.Next()
+		if err == nil {
+			err = c.onFrame(l.nc, typ, body)
 		}
-		switch {
-		case start == end:
-			start, end = 0, 0
-		case end == len(buf) && start > 0:
-			end = copy(buf, buf[start:end])
-			start = 0
-		case end == len(buf):
-			// One partial frame fills the buffer: grow to its size
-			// (ParseFrame has checked it against MaxFrameSize).
-			// end >= 4 as the buffer holds at least 64 KiB.
-			nb := make([]byte, 4+int(binary.BigEndian.Uint32(buf)))
-			copy(nb, buf[:end])
-			buf = nb
-		}
-		n, err := l.conn.Read(buf[end:])
-		end += n
 		if err != nil {
-			if n > 0 {
-				continue // dispatch what arrived, then report err on the next read
-			}
 			l.fail(err)
 			return
 		}

@@ -171,10 +171,11 @@ func testBadInput(t *testing.T, transport string) {
 
 	t.Run("slow reader is cut off at the outbound bound", func(t *testing.T) {
 		before := n.Stats().SlowConsumersCut
+		// No SetReadBuffer on the client: shrinking the receive buffer of an
+		// established loopback connection stalled the other direction too
+		// under load (the node waited for requests the client's kernel
+		// never sent; seen once in 6 loaded runs on std links).
 		rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.7", Port: 0}, nil)
-		if tc, ok := rc.c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(4096)
-		}
 		// Every SubscribeTopology gets an immediate snapshot; never read them.
 		f, err := rc.reg.AppendMessageFrame(nil, wire.NodeURI("live", addr, wire.PathTopology), "casty://live-client@127.88.1.7:0/",
 			wire.SubscribeTopology{ReplyTo: rc.ref(wire.PathTopologySub)}, 0)

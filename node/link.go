@@ -561,6 +561,10 @@ func (n *Node) accept() {
 	}
 }
 
+// stdReadBuffer is what one read of a std link takes at most (unless a
+// frame needs more): clients and peers send batches of many small frames.
+const stdReadBuffer = 64 << 10
+
 // readLoop is the reader goroutine of a std link (inbound over
 // TransportNet or TLS, or dialled after the handshake). An inbound
 // connection gets HandshakeTimeout for its TLS handshake, if any, and then
@@ -581,7 +585,7 @@ func (l *link) readLoop() {
 		}
 		_ = l.nc.SetReadDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
 	}
-	l.readFrames(wire.NewFrameReader(l.nc, n.cfg.MaxFrameSize))
+	l.readFrames(wire.NewFrameReaderSize(l.nc, n.cfg.MaxFrameSize, stdReadBuffer))
 }
 
 func (l *link) readFrames(fr *wire.FrameReader) {

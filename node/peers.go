@@ -108,7 +108,7 @@ func (l *link) dialAndRun() {
 	l.mu.Unlock()
 	id := l.target
 	l.peer.Store(&id)
-	fr := wire.NewFrameReader(conn, n.cfg.MaxFrameSize)
+	fr := wire.NewFrameReaderSize(conn, n.cfg.MaxFrameSize, stdReadBuffer)
 	if err := l.readHandshakeReply(conn, fr); err != nil {
 		n.logLimited("member handshake failed", "member", l.target.String(), "err", err)
 		l.teardown(err)

@@ -128,8 +128,10 @@ func EndFrame(dst []byte, start int, maxFrame int) ([]byte, error) {
 	return dst, nil
 }
 
-// frameReaderInitialSize is the initial buffer of a FrameReader: large enough
-// for handshakes, routed messages and typical replies in one read.
+// frameReaderInitialSize is the default initial buffer of a FrameReader:
+// large enough for handshakes, routed messages and typical replies in one
+// read. A stream of many small frames reads fewer times with a larger one
+// (NewFrameReaderSize).
 const frameReaderInitialSize = 4 << 10
 
 // maxEmptyReads bounds the successive (0, nil) reads FrameReader tolerates
@@ -147,6 +149,7 @@ type FrameReader struct {
 	r     io.Reader
 	max   int
 	buf   []byte
+	size  int   // initial buffer size: the most one read takes until a frame needs more
 	start int   // first unconsumed byte of buf
 	end   int   // end of valid data in buf
 	rerr  error // read error not yet reported (it came with data)
@@ -156,7 +159,14 @@ type FrameReader struct {
 // NewFrameReader returns a FrameReader over r refusing frames larger than
 // maxFrame (<= 0 means DefaultMaxFrameSize).
 func NewFrameReader(r io.Reader, maxFrame int) *FrameReader {
-	return &FrameReader{r: r, max: int(frameLimit(maxFrame))}
+	return NewFrameReaderSize(r, maxFrame, frameReaderInitialSize)
+}
+
+// NewFrameReaderSize is NewFrameReader with an initial buffer of bufSize
+// bytes (at least 4 KiB), so that one read can take that many bytes of
+// small frames.
+func NewFrameReaderSize(r io.Reader, maxFrame, bufSize int) *FrameReader {
+	return &FrameReader{r: r, max: int(frameLimit(maxFrame)), size: max(bufSize, frameReaderInitialSize)}
 }
 
 // Next returns the next frame. body aliases the reader's buffer and is valid
@@ -202,7 +212,7 @@ var errNoProgressRead = errors.New("wire: empty read")
 // fill makes room for the frame being read and reads more bytes.
 func (fr *FrameReader) fill() error {
 	pending := fr.end - fr.start
-	need := frameReaderInitialSize
+	need := fr.size
 	if pending >= 4 {
 		// ParseFrame has validated the length field against fr.max.
 		if want := 4 + int(binary.BigEndian.Uint32(fr.buf[fr.start:])); want > need {
@@ -215,7 +225,7 @@ func (fr *FrameReader) fill() error {
 	switch {
 	case len(fr.buf) < need:
 		size := max(need, 2*len(fr.buf))
-		if lim := max(fr.max+4, frameReaderInitialSize); size > lim {
+		if lim := max(fr.max+4, fr.size); size > lim {
 			size = lim
 		}
 		nb := make([]byte, size)

@@ -256,3 +256,47 @@ func TestFrameReaderBufferBound(t *testing.T) {
 		t.Fatalf("got buffer %d, want <= %d", len(fr.buf), limit+4)
 	}
 }
+
+// countingReader counts the Read calls that reach r.
+type countingReader struct {
+	r     io.Reader
+	reads int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.reads++
+	return c.r.Read(p)
+}
+
+// TestFrameReaderSize: the buffer size is how much one read takes of a
+// stream of small frames, the default being 4 KiB.
+func TestFrameReaderSize(t *testing.T) {
+	var stream []byte
+	for range 400 { // 400 frames of 100 bytes: 40,000 bytes
+		stream = append(stream, frameBytes(FrameMessage, string(bytes.Repeat([]byte("m"), 95)))...)
+	}
+	for _, tt := range []struct {
+		size      int
+		wantReads int // reads until EOF: ceil(len/size) with data, then the EOF read
+	}{
+		{0, 11},       // the 4 KiB default
+		{64 << 10, 2}, // one read takes everything
+	} {
+		cr := &countingReader{r: bytes.NewReader(stream)}
+		fr := NewFrameReaderSize(cr, 0, tt.size)
+		frames := 0
+		for {
+			_, _, err := fr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			frames++
+		}
+		if frames != 400 || cr.reads != tt.wantReads {
+			t.Errorf("size %d: %d frames in %d reads, want 400 in %d", tt.size, frames, cr.reads, tt.wantReads)
+		}
+	}
+}
