@@ -79,12 +79,11 @@ func (n *Node) handleFrame(l *link, typ byte, body []byte) result {
 	return n.handleMessage(l, body)
 }
 
-// handleMessage dispatches a message frame body by its target path.
+// handleMessage dispatches a message frame body, read from l, by its
+// target path. (Messages from this node itself take deliverLocal.)
 func (n *Node) handleMessage(l *link, body []byte) result {
-	if l != nil {
-		if r, payload, ok := l.in.lookupHeader(body); ok {
-			return n.handleRegion(l, r, body, payload)
-		}
+	if r, payload, ok := l.in.lookupHeader(body); ok {
+		return n.handleRegion(l, r, body, payload)
 	}
 	path, payload, err := wire.ParseTargetPath(body)
 	if err != nil {
@@ -103,9 +102,7 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 	}
 	switch h.kind {
 	case pkRegion:
-		if l != nil {
-			l.in.rememberHeader(body[:len(body)-len(payload)], h.region)
-		}
+		l.in.rememberHeader(body[:len(body)-len(payload)], h.region)
 		return n.handleRegion(l, h.region, body, payload)
 	case pkService:
 		if h.box.stopped.Load() {
@@ -152,7 +149,7 @@ func (n *Node) handleCoord(l *link, typ string, payload []byte) {
 	case wire.GetShardLocation:
 		n.handleGetShardLocation(l, typ, m)
 	case wire.ShardLocation:
-		if l == nil || !l.isNode {
+		if !l.isNode {
 			// Only the leader answers our questions, over a node link; a
 			// client must not steer our waiting requests.
 			n.unexpected(l, wire.PathCoordPrefix+typ, v)
@@ -169,40 +166,21 @@ func (n *Node) handleCoord(l *link, typ string, payload []byte) {
 // while the shard has no owner. Envelopes from another node are never
 // forwarded again: the sender believed we own the shard.
 func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
-	var id []byte
-	var msg any
-	var err error
-	if l != nil {
-		id, msg, err = n.reg.DecodeShardEnvelopeMemo(payload, &l.in.msgs)
-	} else {
-		id, msg, err = n.reg.DecodeShardEnvelope(payload)
-	}
+	id, msg, err := n.reg.DecodeShardEnvelopeMemo(payload, &l.in.msgs)
 	if err != nil {
 		n.decodeFailed(l, err)
 		return resOK
 	}
-	var entityID string
-	var shard int
-	if l != nil {
-		entityID, shard = l.in.entity(r, id)
-	} else {
-		entityID = string(id)
-		shard = ring.Shard(entityID, r.typ.Shards)
-	}
+	entityID, shard := l.in.entity(r, id)
 	owner := n.route.Load().owners[r.idx][shard]
-	fromNode := l == nil || l.isNode
-	if owner == n.self || fromNode {
+	if owner == n.self || l.isNode {
 		if owner != n.self {
 			n.ctr.forwardedRecv.Add(1)
 		}
-		if l != nil && l.gc != nil && n.runInline(l, r.boxes[shard], envelope{entityID: entityID, msg: msg}) {
+		if l.gc != nil && n.runInline(l, r.boxes[shard], envelope{entityID: entityID, msg: msg}) {
 			return resOK
 		}
 		if !r.boxes[shard].push(envelope{entityID: entityID, msg: msg}, l) {
-			if l == nil {
-				n.ctr.mailboxDropped.Add(1)
-				return resOK
-			}
 			n.ctr.mailboxFull.Add(1)
 			return resPaused
 		}

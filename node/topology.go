@@ -18,9 +18,6 @@ type subscriber struct {
 // handleSubscribe registers ref (idempotent) and sends it the current
 // snapshot at once.
 func (n *Node) handleSubscribe(l *link, ref wire.Ref) {
-	if l == nil {
-		return
-	}
 	uri := ref.String()
 	n.mu.Lock()
 	defer n.mu.Unlock()
