@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/testpki"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/ring"
@@ -189,9 +190,9 @@ func shardOf(id string) int {
 // Behaviour 9 against the Go cluster: mTLS, and a plaintext client refused
 // with a clear error.
 func TestClusterTLS(t *testing.T) {
-	pki := newTestPKI(t)
-	lc := startCluster(t, 3, nodetest.Options{Configure: func(i int, cfg *node.Config) { cfg.TLS = pki.serverTLS() }})
-	c := dialCluster(t, lc, func(cfg *Config) { cfg.TLS = pki.clientTLS(true) })
+	pki := testpki.New(t)
+	lc := startCluster(t, 3, nodetest.Options{Configure: func(i int, cfg *node.Config) { cfg.TLS = pki.ServerConfig() }})
+	c := dialCluster(t, lc, func(cfg *Config) { cfg.TLS = pki.ClientConfig(true) })
 	tellAskLookup(t, c, 16, 5, "tls")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

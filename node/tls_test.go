@@ -1,72 +1,28 @@
 package node_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/testpki"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
 )
 
-// testPKI is a CA and one leaf certificate (IP SAN 127.0.0.1) used as
-// server and client certificate.
-type testPKI struct {
-	pool *x509.CertPool
-	cert tls.Certificate
-}
-
-func newPKI(t *testing.T) testPKI {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "zerohop test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "node"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	return testPKI{pool: pool, cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
-}
-
 // TestMutualTLSCluster runs a 2-node mTLS cluster: a client with a
 // certificate is served (including a follower asking the leader over the
 // TLS peer connection); one without is refused.
 func TestMutualTLSCluster(t *testing.T) {
-	pki := newPKI(t)
+	pki := testpki.New(t)
 	c := nodetest.Start(t, 2, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
-		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{pki.cert}, ClientCAs: pki.pool,
-			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+		cfg.TLS = pki.ServerConfig()
 	}})
 	follower := c.Addr(sortedIdx2(c)[1])
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", follower.String(),
-		&tls.Config{RootCAs: pki.pool, Certificates: []tls.Certificate{pki.cert}})
+		pki.ClientConfig(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +35,7 @@ func TestMutualTLSCluster(t *testing.T) {
 		t.Fatalf("location %+v", loc)
 	}
 	// No client certificate: refused.
-	bad, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", follower.String(), &tls.Config{RootCAs: pki.pool})
+	bad, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", follower.String(), pki.ClientConfig(false))
 	if err == nil {
 		defer bad.Close()
 		_ = bad.SetDeadline(time.Now().Add(5 * time.Second))
