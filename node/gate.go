@@ -3,6 +3,7 @@ package node
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -15,21 +16,20 @@ import (
 // (*Node).Pause; a resumed node sees the lost time as a stall (see "Stalls"
 // in doc.go). Safe for concurrent use.
 type gate struct {
-	mu     sync.Mutex
-	closed chan struct{} // non-nil while paused; closed on resume; guarded by mu
+	mu     sync.Mutex                    // serializes pause and resume
+	closed atomic.Pointer[chan struct{}] // non-nil while paused; closed on resume
 }
 
 // wait blocks while the gate is paused, until it resumes or stop is closed.
-// It reports whether the caller may go on (false: stop was closed).
+// It reports whether the caller may go on (false: stop was closed). Open,
+// it costs one atomic load: it runs once per frame on std links.
 func (g *gate) wait(stop <-chan struct{}) bool {
-	g.mu.Lock()
-	ch := g.closed
-	g.mu.Unlock()
+	ch := g.closed.Load()
 	if ch == nil {
 		return true
 	}
 	select {
-	case <-ch:
+	case <-*ch:
 		return true
 	case <-stop:
 		return false
@@ -38,17 +38,18 @@ func (g *gate) wait(stop <-chan struct{}) bool {
 
 func (g *gate) pause() {
 	g.mu.Lock()
-	if g.closed == nil {
-		g.closed = make(chan struct{})
+	if g.closed.Load() == nil {
+		ch := make(chan struct{})
+		g.closed.Store(&ch)
 	}
 	g.mu.Unlock()
 }
 
 func (g *gate) resume() {
 	g.mu.Lock()
-	if g.closed != nil {
-		close(g.closed)
-		g.closed = nil
+	if ch := g.closed.Load(); ch != nil {
+		close(*ch)
+		g.closed.Store(nil)
 	}
 	g.mu.Unlock()
 }
