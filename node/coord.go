@@ -284,7 +284,7 @@ func (n *Node) completeLocked(p *pendingReq, owner wire.NodeAddress) {
 // replyLocationLocked sends ShardLocation to ref, over via when it is the
 // connection of ref's identity.
 func (n *Node) replyLocationLocked(ref wire.Ref, via *link, shard int, owner wire.NodeAddress) {
-	frame, err := n.reg.AppendMessageFrame(n.scratch[:0], ref.String(), n.senderURI,
+	frame, err := n.reg.AppendMessageFrameTo(n.scratch[:0], ref.Address, n.senderURI,
 		wire.ShardLocation{ShardID: shard, Node: owner, Replicas: []wire.NodeAddress{}}, n.cfg.MaxFrameSize)
 	if err != nil {
 		n.ctr.droppedReplies.Add(1)

@@ -276,7 +276,7 @@ func (n *Node) tell(to wire.Ref, msg any, buf *[]byte) error {
 	if to.IsLocal() || to.Node() == n.self {
 		return n.deliverLocal(to.Path, msg)
 	}
-	frame, err := n.reg.AppendMessageFrame((*buf)[:0], to.String(), n.senderURI, msg, n.cfg.MaxFrameSize)
+	frame, err := n.reg.AppendMessageFrameTo((*buf)[:0], to.Address, n.senderURI, msg, n.cfg.MaxFrameSize)
 	if err != nil {
 		return err
 	}

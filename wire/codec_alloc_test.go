@@ -16,6 +16,7 @@ func TestEncodeEnvelopeZeroAlloc(t *testing.T) {
 	getCount := GetCount{ReplyTo: mustRef(t, "casty://live-client@127.0.0.1:0/_ask/a18c220c594c49e1bedd87f497db1657")}
 	var ask any = getCount
 	var askEnv any = ShardEnvelope{EntityID: "user-42", Message: ask}
+	var reply any = CountReply{EntityID: "user-42", Value: 8}
 	for _, tc := range []struct {
 		name string
 		fn   func() error
@@ -28,6 +29,10 @@ func TestEncodeEnvelopeZeroAlloc(t *testing.T) {
 		}},
 		{"AppendMessageFrame(GetCount with ref)", func() (err error) {
 			buf, err = r.AppendMessageFrame(buf[:0], target, sender, askEnv, 0)
+			return
+		}},
+		{"AppendMessageFrameTo(a reply to a ref)", func() (err error) {
+			buf, err = r.AppendMessageFrameTo(buf[:0], getCount.ReplyTo.Address, sender, reply, 0)
 			return
 		}},
 	} {

@@ -43,10 +43,25 @@ func AppendHeader(dst []byte, h Header) []byte {
 	dst = append(dst, 0, 0, 0, 0)
 	dst = append(dst, `{"target": `...)
 	dst = pyAppendString(dst, h.Target)
+	return appendHeaderRest(dst, start, h.Sender, h.TypeHint)
+}
+
+// appendHeaderTo is AppendHeader with the target given as an Address,
+// written without building its URI string.
+func appendHeaderTo(dst []byte, to Address, sender, typeHint string) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = append(dst, `{"target": `...)
+	dst = pyAppendURI(dst, to)
+	return appendHeaderRest(dst, start, sender, typeHint)
+}
+
+// appendHeaderRest ends the header begun at start, after its target.
+func appendHeaderRest(dst []byte, start int, sender, typeHint string) []byte {
 	dst = append(dst, `, "sender": `...)
-	dst = pyAppendString(dst, h.Sender)
+	dst = pyAppendString(dst, sender)
 	dst = append(dst, `, "type_hint": `...)
-	dst = pyAppendString(dst, h.TypeHint)
+	dst = pyAppendString(dst, typeHint)
 	dst = append(dst, '}')
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-headerLenSize))
 	return dst

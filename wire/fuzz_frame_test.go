@@ -219,6 +219,11 @@ func FuzzParseAddress(f *testing.F) {
 			if perr != nil || uri[p.pathStart:p.pathEnd] != a.Path {
 				t.Fatalf("parseURI([]byte) disagrees on %q", uri)
 			}
+			// The header written from the Address is the one written
+			// from its string.
+			if got, want := appendHeaderTo(nil, a, "s", "t"), AppendHeader(nil, Header{Target: s, Sender: "s", TypeHint: "t"}); !bytes.Equal(got, want) {
+				t.Fatalf("header to %q: got %q, want %q", s, got, want)
+			}
 		} else if _, ok := err.(*AddressError); !ok {
 			t.Fatalf("got %T, want *AddressError", err)
 		}

@@ -47,6 +47,19 @@ func (r *Registry) AppendValue(dst []byte, v any) ([]byte, error) {
 // length. It does not allocate for a ShardEnvelope of a registered struct
 // into a dst with enough capacity.
 func (r *Registry) AppendMessageFrame(dst []byte, target, sender string, msg any, maxFrame int) ([]byte, error) {
+	return r.appendMessageFrame(dst, target, nil, sender, msg, maxFrame)
+}
+
+// AppendMessageFrameTo is AppendMessageFrame to the actor at to, without
+// building to's URI as a string: a reply to a Ref (to.Address) allocates
+// nothing for a registered struct into a dst with enough capacity.
+func (r *Registry) AppendMessageFrameTo(dst []byte, to Address, sender string, msg any, maxFrame int) ([]byte, error) {
+	return r.appendMessageFrame(dst, "", &to, sender, msg, maxFrame)
+}
+
+// appendMessageFrame writes the target from to when it is set, from
+// target otherwise.
+func (r *Registry) appendMessageFrame(dst []byte, target string, to *Address, sender string, msg any, maxFrame int) ([]byte, error) {
 	st := r.load()
 	n := len(dst)
 	name, ok := st.typeName(msg)
@@ -54,7 +67,11 @@ func (r *Registry) AppendMessageFrame(dst []byte, target, sender string, msg any
 		return dst[:n], &EncodeError{Type: reflect.TypeOf(msg).String(), Reason: "type is not registered"}
 	}
 	dst, start := BeginFrame(dst, FrameMessage)
-	dst = AppendHeader(dst, Header{Target: target, Sender: sender, TypeHint: name})
+	if to != nil {
+		dst = appendHeaderTo(dst, *to, sender, name)
+	} else {
+		dst = AppendHeader(dst, Header{Target: target, Sender: sender, TypeHint: name})
+	}
 	dst, err := st.appendValueSafe(dst, msg)
 	if err != nil {
 		return dst[:n], err

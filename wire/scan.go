@@ -35,6 +35,33 @@ var pyPlain, pyStrPlain = func() (plain, strPlain [256]bool) {
 	return
 }()
 
+// pyPlainLen returns the length of b's prefix that needs no JSON escaping,
+// 8 bytes at a time.
+func pyPlainLen(b []byte) int {
+	j := 0
+	for j+8 <= len(b) && swarAppendSpecial(binary.LittleEndian.Uint64(b[j:])) == 0 {
+		j += 8
+	}
+	for j < len(b) && pyPlain[b[j]] {
+		j++
+	}
+	return j
+}
+
+// pyAppendURI appends a's URI as a JSON string, as pyAppendString(dst,
+// a.String()) does, without building the string: the URI is written in
+// place and scanned; only a URI that needs escaping (never one of Casty's
+// or zerohop's ASCII addresses) is copied out and escaped.
+func pyAppendURI(dst []byte, a Address) []byte {
+	start := len(dst)
+	dst = append(dst, '"')
+	dst = a.AppendURI(dst)
+	if pyPlainLen(dst[start+1:]) == len(dst)-start-1 {
+		return append(dst, '"')
+	}
+	return pyAppendString(dst[:start], string(dst[start+1:]))
+}
+
 // pyAppendString appends s as a JSON string the way Python's json.dumps
 // writes it (ensure_ascii=True). Invalid UTF-8 is written as U+FFFD.
 func pyAppendString(dst []byte, s string) []byte {
@@ -43,14 +70,7 @@ func pyAppendString(dst []byte, s string) []byte {
 	// first byte that needs escaping, cut the copy back and escape from there.
 	base := len(dst)
 	dst = append(dst, s...)
-	out := dst[base:]
-	j := 0
-	for j+8 <= len(out) && swarAppendSpecial(binary.LittleEndian.Uint64(out[j:])) == 0 {
-		j += 8
-	}
-	for j < len(out) && pyPlain[out[j]] {
-		j++
-	}
+	j := pyPlainLen(dst[base:])
 	if j == len(s) {
 		return append(dst, '"')
 	}
