@@ -76,8 +76,6 @@ func TestNoListenerAndIdentity(t *testing.T) {
 	var dials atomic.Int64
 	c := dialFake(t, cl, func(cfg *Config) {
 		cfg.ContactPoints = cl.contacts()
-		d := cfg.Dialer
-		_ = d
 		cfg.Dialer = func(ctx context.Context, network, addr string) (netConn, error) {
 			dials.Add(1)
 			return defaultDial(ctx, network, addr)

@@ -195,7 +195,6 @@ func (c *Client) connLocked(addr wire.NodeAddress) *nodeConn {
 	c.connList = append(c.connList, nc)
 	if c.closing.Load() && c.rootCtx.Err() != nil {
 		nc.finish()
-		close(nc.done)
 		return nc
 	}
 	nc.start()

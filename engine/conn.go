@@ -55,7 +55,6 @@ type nodeConn struct {
 	kick     chan struct{}         // cuts a reconnect backoff short (cluster says the node is up)
 	lastTry  atomic.Int64          // unix nanos of the last connection attempt
 	stop     chan struct{}         // closed to stop the connection for good
-	done     chan struct{}         // closed when run has returned
 	stopOnce sync.Once
 	curLink  atomic.Pointer[linkBox] // the live link, closed by shutdown to unblock a write
 
@@ -78,7 +77,6 @@ func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
 		firstTry: make(chan struct{}),
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
 	}
 	nc.fullErr = &BufferFullError{Reason: DropQueueFull, Node: addr, Limit: len(nc.q.slots)}
 	nc.epoch.Store(-1)
@@ -127,7 +125,6 @@ func (nc *nodeConn) lastCause() error {
 }
 
 func (nc *nodeConn) run() {
-	defer close(nc.done)
 	c := nc.c
 	backoff := c.cfg.ReconnectMin
 	first := true
