@@ -151,6 +151,10 @@ type Config struct {
 	Services []Service
 	// Logger receives the node's logs; default slog.Default().
 	Logger *slog.Logger
+	// OnDeadLetter, if set, is called for every message the node accepted
+	// and then dropped (see DeadLetter), on the goroutine that dropped it:
+	// it must not block. It may be called concurrently.
+	OnDeadLetter func(DeadLetter)
 
 	MaxFrameSize  int // default wire.DefaultMaxFrameSize
 	OutboundLimit int // per-connection outbound bound in bytes; default 64 MiB

@@ -41,14 +41,14 @@ func (n *Node) buildHandlers() {
 	for i, e := range n.cfg.Entities {
 		r := &region{idx: i, typ: e, boxes: make([]*mailbox, e.Shards)}
 		for s := range r.boxes {
-			r.boxes[s] = n.newMailbox(r, nil)
+			r.boxes[s] = n.newMailbox(r, s, nil)
 		}
 		boxes += e.Shards
 		n.regions = append(n.regions, r)
 		n.paths[wire.PathRegionPrefix+e.Name] = pathHandler{kind: pkRegion, region: r}
 	}
 	for i := range n.cfg.Services {
-		mb := n.newMailbox(nil, &n.cfg.Services[i])
+		mb := n.newMailbox(nil, -1, &n.cfg.Services[i])
 		boxes++
 		n.services = append(n.services, mb)
 		n.paths[n.cfg.Services[i].Path] = pathHandler{kind: pkService, box: mb}

@@ -44,6 +44,7 @@ type link struct {
 	// registered anywhere others could find it.
 	peer      atomic.Pointer[wire.NodeAddress]
 	isNode    bool        // the peer is a zerohop node (read by the reading side only)
+	zerohop   bool        // the peer's handshake carried the zerohop extension; set before the link is registered
 	handshook bool        // owned by the reading side
 	in        ingestMemo  // owned by the reading side
 	carry     bool        // gnet: the last OnTraffic left bytes in gnet's buffer; owned by the event loop
@@ -311,6 +312,7 @@ func (l *link) onHandshake(body []byte) bool {
 	id := hs.Node()
 	l.peer.Store(&id)
 	l.isNode = hs.Zerohop != nil && hs.Zerohop.Role == wire.RoleNode
+	l.zerohop = hs.Zerohop != nil
 	l.handshook = true
 	if !l.send(n.hsFrame) {
 		return false

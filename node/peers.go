@@ -33,6 +33,7 @@ func (n *Node) peerLink(addr wire.NodeAddress) *link {
 	l.dialled = true
 	l.target = addr
 	l.isNode = true
+	l.zerohop = true
 	l.handshook = true
 	if !n.registerWith(l, 1) {
 		return nil

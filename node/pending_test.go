@@ -114,7 +114,7 @@ func TestParkedEnvelopesReleasedInOrderBeyondMailbox(t *testing.T) {
 // released parked envelopes up to MailboxSize + MaxPendingRequests.
 func TestPushParkedBound(t *testing.T) {
 	n := &Node{cfg: Config{MailboxSize: 2, MaxPendingRequests: 3}, ctr: newCounters(), runq: make(chan *mailbox, 1)}
-	m := n.newMailbox(&region{typ: EntityType{Name: "p", Shards: 1}}, nil)
+	m := n.newMailbox(&region{typ: EntityType{Name: "p", Shards: 1}}, 0, nil)
 	for i := range 5 {
 		if !m.pushParked(envelope{msg: i}) {
 			t.Fatalf("pushParked %d refused below the bound", i)

@@ -34,6 +34,7 @@ type Context struct {
 	n        *Node
 	entityID string
 	typ      string
+	shard    int    // -1 for a service
 	buf      []byte // encode buffer, owned by the worker
 }
 
@@ -42,6 +43,9 @@ func (c *Context) EntityID() string { return c.entityID }
 
 // EntityType returns the entity type name ("" for a service).
 func (c *Context) EntityType() string { return c.typ }
+
+// Shard returns the entity's shard (-1 for a service).
+func (c *Context) Shard() int { return c.shard }
 
 // Node returns the node the entity runs on.
 func (c *Context) Node() *Node { return c.n }
@@ -91,6 +95,7 @@ type mailbox struct {
 	n      *Node
 	region *region  // nil for a service
 	svc    *Service // nil for a region shard
+	shard  int      // the shard of region; -1 for a service
 	size   int      // Config.MailboxSize: the bound for push
 	limit  int      // size + Config.MaxPendingRequests: the bound for pushParked
 
@@ -105,8 +110,8 @@ type mailbox struct {
 	stopped  atomic.Bool       // a stopped service takes no more messages
 }
 
-func (n *Node) newMailbox(r *region, svc *Service) *mailbox {
-	return &mailbox{n: n, region: r, svc: svc,
+func (n *Node) newMailbox(r *region, shard int, svc *Service) *mailbox {
+	return &mailbox{n: n, region: r, svc: svc, shard: shard,
 		size: n.cfg.MailboxSize, limit: n.cfg.MailboxSize + n.cfg.MaxPendingRequests,
 		ring: make([]envelope, n.cfg.MailboxSize), entities: map[string]Entity{}}
 }
@@ -275,7 +280,7 @@ func (n *Node) runBatch(m *mailbox, ctx *Context, batch []envelope, i int) (next
 		}
 	}()
 	if m.svc != nil {
-		ctx.entityID, ctx.typ = "", ""
+		ctx.entityID, ctx.typ, ctx.shard = "", "", -1
 		for ; i < len(batch); i++ {
 			m.svc.Handler.Receive(ctx, batch[i].msg)
 			n.ctr.processed.Inc()
@@ -283,7 +288,7 @@ func (n *Node) runBatch(m *mailbox, ctx *Context, batch []envelope, i int) (next
 		return i
 	}
 	typ := &m.region.typ
-	ctx.typ = typ.Name
+	ctx.typ, ctx.shard = typ.Name, m.shard
 	for ; i < len(batch); i++ {
 		e := &batch[i]
 		ent := m.entities[e.entityID]

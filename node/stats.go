@@ -58,6 +58,11 @@ type Stats struct {
 	// (50 ms apart when the process runs freely): scheduler latency under
 	// load. A gap above the stall threshold counts as a stall (Stalls).
 	MaxTickGap time.Duration
+	// DeadLetters counts messages the node accepted and then dropped
+	// (see DeadLetter), and DeadLettersByReason the same by reason (the
+	// wire.Reason* constants; "other" for anything else).
+	DeadLetters         int64
+	DeadLettersByReason map[string]int64
 	// MaxHealthScore is the highest memberlist health score seen
 	// (Lifeguard awareness: 0 is healthy; it rises when this node's own
 	// probes go unanswered in time, e.g. on a CPU-starved process, and
@@ -80,6 +85,7 @@ type counters struct {
 	droppedClientB, lateLocations, snapshotsDropped, gossipRejected    atomic.Int64
 	leaderChanges, termsStarted, termsContinued, termsHandedOver       atomic.Int64
 	maxTickGap, maxHealth                                              atomic.Int64 // nanoseconds; score
+	deadLetters                                                        [len(deadReasons) + 1]atomic.Int64
 }
 
 func newCounters() *counters {
@@ -120,7 +126,7 @@ func (c *counters) highHealth(v int) {
 }
 
 func (c *counters) snapshot() Stats {
-	return Stats{
+	s := Stats{
 		ConnectionsAccepted: c.accepted.Load(),
 		ConnectionsOpen:     c.open.Load(),
 		PeerDials:           c.peerDials.Load(),
@@ -166,5 +172,19 @@ func (c *counters) snapshot() Stats {
 		TermsHandedOver:     c.termsHandedOver.Load(),
 		MaxTickGap:          time.Duration(c.maxTickGap.Load()),
 		MaxHealthScore:      c.maxHealth.Load(),
+		DeadLettersByReason: map[string]int64{},
 	}
+	for i := range c.deadLetters {
+		v := c.deadLetters[i].Load()
+		if v == 0 {
+			continue
+		}
+		name := "other"
+		if i < len(deadReasons) {
+			name = deadReasons[i]
+		}
+		s.DeadLettersByReason[name] = v
+		s.DeadLetters += v
+	}
+	return s
 }

@@ -103,7 +103,8 @@ type registration struct {
 var emptyState = newCodecState(Limits{}.withDefaults(), nil)
 
 // NewRegistry returns a registry with Casty's protocol types of types.go
-// registered under their Python names (the Type* constants).
+// and zerohop's own messages of zerohop.go registered under their names
+// (the Type* constants).
 func NewRegistry() *Registry {
 	r := &Registry{}
 	r.MustRegister(TypeNodeAddress, NodeAddress{})
@@ -117,6 +118,11 @@ func NewRegistry() *Registry {
 	r.MustRegister(TypeShardEnvelope, ShardEnvelope{})
 	r.MustRegister(TypeGetShardLocation, GetShardLocation{})
 	r.MustRegister(TypeShardLocation, ShardLocation{})
+	r.MustRegister(TypeShardUnavailable, ShardUnavailable{})
+	r.MustRegister(TypeUndeliverable, Undeliverable{})
+	r.MustRegister(TypeGetNodeState, GetNodeState{})
+	r.MustRegister(TypeShardClaim, ShardClaim{})
+	r.MustRegister(TypeNodeState, NodeState{})
 	return r
 }
 
