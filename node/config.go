@@ -50,6 +50,9 @@ const (
 	DefaultDialTimeout          = 2 * time.Second
 	DefaultPeerPendingLimit     = 8 << 20
 	DefaultLeaveTimeout         = 10 * time.Second
+	DefaultDrainWindow          = 3 * time.Second
+	DefaultRaftPortOffset       = 2000
+	DefaultLeaseDuration        = 2 * time.Second
 	// DefaultPausedInboundLimit is how many bytes a paused gnet connection
 	// may buffer before its event loop blocks (see "Entities and
 	// backpressure" in doc.go).
@@ -101,13 +104,11 @@ type MembershipConfig struct {
 	DownRetention time.Duration
 	// JoinTimeout bounds the initial join with Seeds. Default 10s.
 	JoinTimeout time.Duration
-	// HandoverTimeout: a node that becomes leader while the writer of the
-	// current allocation table is still alive (a lower address joined, the
-	// leader is leaving, a paused leader came back) waits this long for that
-	// writer to hand its term over, and continues the term if it does;
-	// otherwise it starts a new term. A writer that died is not waited for.
-	// Default 2s.
-	HandoverTimeout time.Duration
+	// RejoinInterval: while a known member is down (not left) or a seed is
+	// not among the alive members, the node joins them again this often,
+	// which re-merges the two sides of a healed partition (memberlist alone
+	// never contacts a member it declared dead). Default 2s.
+	RejoinInterval time.Duration
 }
 
 // Config configures a Node. It is a plain value that may be copied; the
@@ -181,12 +182,51 @@ type Config struct {
 	// connection is closed and its bytes dropped (Stats.DroppedPeerBytes).
 	// Default 8 MiB.
 	PeerPendingLimit int
-	// LeaveTimeout bounds how long Close waits for the leader to move this
-	// node's shards to other members (Close's ctx may end it sooner).
-	// Default 10s.
+	// LeaveTimeout bounds a graceful leave (Leave, Close): draining the
+	// mailboxes, handing the shards over, leaving the consensus (the
+	// ctx given may end it sooner). Default 10s.
 	LeaveTimeout time.Duration
+	// DrainWindow bounds how long a node that has handed its shards over
+	// keeps forwarding envelopes that still reach it before Leave returns
+	// (it returns as soon as none came for 300 ms). Default 3s.
+	DrainWindow time.Duration
 
+	// Raft is the consensus port's bind address host:port (raft's
+	// transport and the control RPC between members); default the listen
+	// host with the listen port + DefaultRaftPortOffset (port 0 when the
+	// listen port is 0). RaftAdvertise is the address members dial, when
+	// it differs (port 0: the bound port).
+	Raft, RaftAdvertise string
+	// DataDir keeps the consensus log and snapshots on disk (a bolt
+	// database and snapshot files), so that a restarted node rejoins as
+	// itself with its state; empty keeps them in memory (a restarted node
+	// must then be given Seeds: it rejoins as a new replica).
+	DataDir string
+	// GossipKey authenticates and encrypts the gossip (memberlist's
+	// keyring) and authenticates the consensus port: a process without it
+	// cannot join, get shards or talk to raft. 16, 24 or 32 bytes (AES-128,
+	// -192, -256); required with TLS. GossipKeys are further keys accepted
+	// (a rotation in progress: install the new key everywhere, make it
+	// primary, then remove the old one, see Node.Keyring).
+	GossipKey  []byte
+	GossipKeys [][]byte
+
+	Consensus  ConsensusConfig
 	Membership MembershipConfig
+}
+
+// ConsensusConfig tunes raft and the ownership leases. A plain value; zero
+// fields mean the defaults below.
+type ConsensusConfig struct {
+	// LeaseDuration is the ownership lease: a node serves its shards for
+	// at most this long after it last renewed (it renews every fifth of
+	// it), and a dead or cut-off node's shards move to others about
+	// LeaseDuration + a tenth after its last renewal. Default 2s.
+	LeaseDuration time.Duration
+	// raft's timeouts (hashicorp/raft's Config); defaults 1s, 1s, 500ms.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
 }
 
 // ConfigError lists every problem Validate found. A plain value.
@@ -265,6 +305,24 @@ func (c Config) withDefaults() Config {
 	if c.LeaveTimeout == 0 {
 		c.LeaveTimeout = DefaultLeaveTimeout
 	}
+	if c.DrainWindow == 0 {
+		c.DrainWindow = DefaultDrainWindow
+	}
+	c.GossipKey = append([]byte(nil), c.GossipKey...)
+	c.GossipKeys = append([][]byte(nil), c.GossipKeys...)
+	cc := &c.Consensus
+	if cc.LeaseDuration == 0 {
+		cc.LeaseDuration = DefaultLeaseDuration
+	}
+	if cc.HeartbeatTimeout == 0 {
+		cc.HeartbeatTimeout = time.Second
+	}
+	if cc.ElectionTimeout == 0 {
+		cc.ElectionTimeout = time.Second
+	}
+	if cc.LeaderLeaseTimeout == 0 {
+		cc.LeaderLeaseTimeout = 500 * time.Millisecond
+	}
 	m := &c.Membership
 	if m.ProbeInterval == 0 {
 		m.ProbeInterval = 300 * time.Millisecond
@@ -293,8 +351,8 @@ func (c Config) withDefaults() Config {
 	if m.JoinTimeout == 0 {
 		m.JoinTimeout = 10 * time.Second
 	}
-	if m.HandoverTimeout == 0 {
-		m.HandoverTimeout = 2 * time.Second
+	if m.RejoinInterval == 0 {
+		m.RejoinInterval = 2 * time.Second
 	}
 	return c
 }
@@ -318,7 +376,7 @@ func (c Config) Validate() error {
 		if err != nil || port < 0 || port > 65535 || (!allowZero && port == 0) {
 			add("%s %q: bad port", name, v)
 		}
-		if name != "Listen" && name != "Gossip" && h == "" {
+		if name != "Listen" && name != "Gossip" && name != "Raft" && h == "" {
 			add("%s %q: empty host", name, v)
 		}
 	}
@@ -410,11 +468,44 @@ func (c Config) Validate() error {
 	dur("Membership.UnreachableAfter", m.UnreachableAfter)
 	dur("Membership.DownRetention", m.DownRetention)
 	dur("Membership.JoinTimeout", m.JoinTimeout)
-	dur("Membership.HandoverTimeout", m.HandoverTimeout)
+	dur("Membership.RejoinInterval", m.RejoinInterval)
+	dur("DrainWindow", c.DrainWindow)
+	cc := c.Consensus
+	if cc.LeaseDuration < 0 || (cc.LeaseDuration > 0 && cc.LeaseDuration < 100*time.Millisecond) {
+		add("Consensus.LeaseDuration %v must be at least 100ms", cc.LeaseDuration)
+	}
+	dur("Consensus.HeartbeatTimeout", cc.HeartbeatTimeout)
+	dur("Consensus.ElectionTimeout", cc.ElectionTimeout)
+	dur("Consensus.LeaderLeaseTimeout", cc.LeaderLeaseTimeout)
+	if cc.LeaderLeaseTimeout > cc.HeartbeatTimeout {
+		add("Consensus.LeaderLeaseTimeout %v must not exceed HeartbeatTimeout %v", cc.LeaderLeaseTimeout, cc.HeartbeatTimeout)
+	}
+	if c.Raft != "" {
+		checkHostPort("Raft", c.Raft, true)
+	}
+	if c.RaftAdvertise != "" {
+		checkHostPort("RaftAdvertise", c.RaftAdvertise, true)
+	}
+	for i, k := range append([][]byte{c.GossipKey}, c.GossipKeys...) {
+		if (i == 0 && len(k) == 0) || len(k) == 16 || len(k) == 24 || len(k) == 32 {
+			continue
+		}
+		if i == 0 {
+			add("GossipKey is %d bytes; want 16, 24 or 32", len(k))
+		} else {
+			add("GossipKeys[%d] is %d bytes; want 16, 24 or 32", i-1, len(k))
+		}
+	}
+	if len(c.GossipKey) == 0 && len(c.GossipKeys) > 0 {
+		add("GossipKeys without a GossipKey (the primary)")
+	}
+	if c.TLS != nil && len(c.GossipKey) == 0 {
+		add("TLS without a GossipKey: members would be authenticated on the client port only; set GossipKey (-gossip-key)")
+	}
 	if m.SuspicionMult < 0 {
 		add("Membership.SuspicionMult %d must not be negative", m.SuspicionMult)
 	}
-	if meta := c.meta(wire.NodeAddress{Host: "255.255.255.255", Port: 65535}, math.MaxUint64); len(meta) > metaLimit {
+	if meta := c.meta(wire.NodeAddress{Host: "255.255.255.255", Port: 65535}, "255.255.255.255:65535", math.MaxUint64).marshal(); len(meta) > metaLimit {
 		add("node metadata (entity types and services) is %d bytes, memberlist allows %d", len(meta), metaLimit)
 	}
 	if len(p) > 0 {
@@ -428,3 +519,18 @@ var errClosed = errors.New("node: closed")
 
 // ErrClosed is returned by operations on a closed Node.
 var ErrClosed = errClosed
+
+// defaultRaftAddr is the consensus port's default bind address: the
+// listen host and the listen port + DefaultRaftPortOffset, or port 0 when
+// the node listens on port 0 (tests).
+func defaultRaftAddr(listen string, self wire.NodeAddress) string {
+	h, p, err := net.SplitHostPort(listen)
+	if err != nil {
+		return net.JoinHostPort(self.Host, "0")
+	}
+	port, _ := strconv.Atoi(p)
+	if port == 0 {
+		return net.JoinHostPort(h, "0")
+	}
+	return net.JoinHostPort(h, strconv.Itoa(port+DefaultRaftPortOffset))
+}

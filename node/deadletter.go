@@ -80,7 +80,7 @@ func (n *Node) deadLetter(d DeadLetter) {
 // isZerohopPeer reports whether addr is a member or a client whose
 // handshake carried the zerohop extension.
 func (n *Node) isZerohopPeer(addr wire.NodeAddress) bool {
-	if ms := n.memberSet.Load(); ms != nil {
+	if ms := n.memberOthers(); ms != nil {
 		if _, ok := (*ms)[addr]; ok {
 			return true
 		}

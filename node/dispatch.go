@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"hash/maphash"
 	"sync/atomic"
 	"time"
@@ -82,30 +83,41 @@ func (n *Node) handleFrame(l *link, typ byte, body []byte) result {
 // handleMessage dispatches a message frame body, read from l, by its
 // target path. (Messages from this node itself take deliverLocal.)
 func (n *Node) handleMessage(l *link, body []byte) result {
-	if r, payload, ok := l.in.lookupHeader(body); ok {
-		return n.handleRegion(l, r, body, payload)
+	if r, hops, payload, ok := l.in.lookupHeader(body); ok {
+		return n.handleRegion(l, r, hops, payload)
 	}
 	path, payload, err := wire.ParseTargetPath(body)
 	if err != nil {
 		n.decodeFailed(l, err)
 		return resOK
 	}
-	h, ok := n.paths[string(path)]
+	hd, ok := n.paths[string(path)]
 	if !ok {
-		if bytes.HasPrefix(path, coordPrefix) {
+		switch {
+		case bytes.HasPrefix(path, coordPrefix):
 			n.handleCoord(l, string(path[len(coordPrefix):]), payload)
-			return resOK
+		case string(path) == wire.PathNode:
+			n.handleNodePath(l, payload)
+		default:
+			n.ctr.unknownTargets.Add(1)
+			n.logLimited("dropping message to an unknown path", "path", string(path), "from", l.String())
 		}
-		n.ctr.unknownTargets.Add(1)
-		n.logLimited("dropping message to an unknown path", "path", string(path), "from", l.String())
 		return resOK
 	}
-	switch h.kind {
+	switch hd.kind {
 	case pkRegion:
-		l.in.rememberHeader(body[:len(body)-len(payload)], h.region)
-		return n.handleRegion(l, h.region, body, payload)
+		// The sender carries the hop count; read once per distinct
+		// header of a link (the memo then knows it).
+		h, _, err := wire.ParseMessage(body)
+		if err != nil {
+			n.decodeFailed(l, err)
+			return resOK
+		}
+		hops := hopsOf(h.Sender)
+		l.in.rememberHeader(body[:len(body)-len(payload)], hd.region, hops)
+		return n.handleRegion(l, hd.region, hops, payload)
 	case pkService:
-		if h.box.stopped.Load() {
+		if hd.box.stopped.Load() {
 			n.ctr.unknownTargets.Add(1)
 			return resOK
 		}
@@ -114,7 +126,7 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 			n.decodeFailed(l, err)
 			return resOK
 		}
-		if !h.box.push(envelope{msg: v}, l) {
+		if !hd.box.push(envelope{msg: v}, l) {
 			n.ctr.mailboxFull.Add(1)
 			return resPaused
 		}
@@ -127,9 +139,9 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 		}
 		switch m := v.(type) {
 		case wire.SubscribeTopology:
-			n.handleSubscribe(l, m.ReplyTo)
+			n.subs.subscribe(l, m.ReplyTo)
 		case wire.UnsubscribeTopology:
-			n.handleUnsubscribe(m.Subscriber)
+			n.subs.unsubscribe(m.Subscriber)
 		default:
 			n.unexpected(l, string(path), v)
 		}
@@ -139,6 +151,9 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 
 var coordPrefix = []byte(wire.PathCoordPrefix)
 
+// handleCoord serves /_coord-{type}: GetShardLocation from anyone. No
+// other message is taken there (a ShardLocation from a peer steers
+// nothing: the table comes from the consensus log).
 func (n *Node) handleCoord(l *link, typ string, payload []byte) {
 	v, err := n.reg.Decode(payload)
 	if err != nil {
@@ -148,65 +163,95 @@ func (n *Node) handleCoord(l *link, typ string, payload []byte) {
 	switch m := v.(type) {
 	case wire.GetShardLocation:
 		n.handleGetShardLocation(l, typ, m)
-	case wire.ShardLocation:
-		if !l.isNode {
-			// Only the leader answers our questions, over a node link; a
-			// client must not steer our waiting requests.
-			n.unexpected(l, wire.PathCoordPrefix+typ, v)
-			return
-		}
-		n.handleShardLocation(typ, m)
 	default:
 		n.unexpected(l, wire.PathCoordPrefix+typ, v)
 	}
 }
 
-// handleRegion delivers a ShardEnvelope to its entity's mailbox when this
-// node owns the shard, forwards it once to the owner otherwise, and parks it
-// while the shard has no owner. Envelopes from another node are never
-// forwarded again: the sender believed we own the shard.
-func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
+// maxHops bounds how many times an envelope is forwarded between nodes
+// (a client's envelope has 0 hops): forwards follow each node's table,
+// and two tables that disagree (one node behind the log) cannot bounce an
+// envelope forever. Past it the envelope is a dead letter (ReasonHopLimit).
+const maxHops = 2
+
+// handleRegion delivers a ShardEnvelope read from l to its shard's mailbox
+// when the table names this node owner (the worker then checks the lease
+// before the entity sees it), forwards it to the owner the table names
+// otherwise (hop-limited), and parks it while the shard has no owner. Who
+// sent it does not matter: a non-owner never runs an entity.
+func (n *Node) handleRegion(l *link, r *region, hops int, payload []byte) result {
 	id, msg, err := n.reg.DecodeShardEnvelopeMemo(payload, &l.in.msgs)
 	if err != nil {
 		n.decodeFailed(l, err)
 		return resOK
 	}
 	entityID, shard := l.in.entity(r, id)
+	if hops > 0 {
+		n.ctr.forwardedRecv.Add(1)
+	}
 	owner := n.route.Load().owners[r.idx][shard]
-	if owner == n.self || l.isNode {
-		if owner != n.self {
-			n.ctr.forwardedRecv.Add(1)
-		}
-		if l.gc != nil && n.runInline(l, r.boxes[shard], envelope{entityID: entityID, msg: msg}) {
+	switch {
+	case owner == n.self:
+		e := envelope{entityID: entityID, msg: msg, hops: uint8(hops)}
+		if l.gc != nil && n.runInline(l, r.boxes[shard], e) {
 			return resOK
 		}
-		if !r.boxes[shard].push(envelope{entityID: entityID, msg: msg}, l) {
+		if !r.boxes[shard].push(e, l) {
 			n.ctr.mailboxFull.Add(1)
 			return resPaused
 		}
-		return resOK
+	case owner.IsZero():
+		n.loc.park(&pendingReq{typ: r.typ.Name, shard: shard, via: l, zerohop: l.zerohop,
+			env: &parkedEnv{region: r, entityID: entityID, msg: msg, hops: hops}})
+	default:
+		n.forwardDecoded(owner, r, shard, entityID, msg, hops)
 	}
-	if owner.IsZero() {
-		n.mu.Lock()
-		n.locateLocked(&pendingReq{typ: r.typ.Name, shard: shard,
-			env: &parkedEnv{region: r, entityID: entityID, msg: msg, body: bytes.Clone(body)}})
-		n.mu.Unlock()
-		return resOK
-	}
-	n.forward(owner, body)
 	return resOK
 }
 
-// forward sends a message frame body unchanged to owner's node (receivers
-// only look at the target's path).
-func (n *Node) forward(owner wire.NodeAddress, body []byte) {
+// forwardDecoded sends an envelope to its owner's region with one more hop
+// (re-encoded: the receiver reads the hop count from the sender URI), or
+// drops it as a dead letter when it has no hop left or no connection leads
+// to the owner.
+func (n *Node) forwardDecoded(owner wire.NodeAddress, r *region, shard int, entityID string, msg any, hops int) {
+	if hops >= maxHops {
+		n.ctr.hopLimited.Add(1)
+		n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonHopLimit})
+		return
+	}
+	frame, err := n.reg.AppendEnvelopeFrame(nil, wire.NodeURI(n.cfg.System, owner, wire.PathRegionPrefix+r.typ.Name),
+		n.fwdSender[hops], entityID, msg, n.cfg.MaxFrameSize)
+	if err != nil {
+		n.ctr.droppedReplies.Add(1)
+		n.log.Error("encode forwarded envelope", "err", err)
+		return
+	}
 	l := n.peerLink(owner)
-	if l == nil || !l.sendFrame(wire.FrameMessage, body) {
+	if l == nil || !l.send(frame) {
 		n.ctr.droppedReplies.Add(1)
 		n.logLimited("cannot forward an envelope to its owner", "owner", owner.String())
+		n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonStaleOwner})
 		return
 	}
 	n.ctr.forwarded.Add(1)
+}
+
+// fwdPath is the sender path of a forwarded envelope; a digit follows (the
+// hop count after this forward).
+const fwdPath = "/_fwd"
+
+// hopsOf returns the hop count a sender URI carries (0 for anything but a
+// node's forward).
+func hopsOf(sender string) int {
+	i := strings.LastIndex(sender, fwdPath)
+	if i < 0 || i+len(fwdPath)+1 != len(sender) {
+		return 0
+	}
+	d := sender[len(sender)-1]
+	if d < '1' || d > '9' {
+		return 0
+	}
+	return int(d - '0')
 }
 
 func (n *Node) decodeFailed(l *link, err error) {
@@ -247,7 +292,7 @@ var ErrUndeliverable = errors.New("node: message undeliverable; dropped")
 // dropped and counted: clients are never dialled.
 func (n *Node) sendNode(addr wire.NodeAddress, frame []byte) bool {
 	if addr != n.self {
-		if ms := n.memberSet.Load(); ms != nil {
+		if ms := n.memberOthers(); ms != nil {
 			if _, ok := (*ms)[addr]; ok {
 				if l := n.peerLink(addr); l != nil && l.send(frame) {
 					return true
@@ -317,37 +362,22 @@ func (n *Node) deliverLocal(path string, msg any) error {
 		r := h.region
 		shard := ring.Shard(env.EntityID, r.typ.Shards)
 		owner := n.route.Load().owners[r.idx][shard]
-		if owner == n.self {
+		switch {
+		case owner == n.self:
 			if !r.boxes[shard].push(envelope{entityID: env.EntityID, msg: env.Message}, nil) {
 				n.ctr.mailboxDropped.Add(1)
 				return ErrUndeliverable
 			}
-			return nil
-		}
-		to := owner
-		if to.IsZero() {
-			to = n.self // receivers look only at the target's path
-		}
-		frame, err := n.reg.AppendMessageFrame(nil, wire.NodeURI(n.cfg.System, to, path), n.senderURI, env, n.cfg.MaxFrameSize)
-		if err != nil {
-			return err
-		}
-		if owner.IsZero() {
+		case owner.IsZero():
 			// Unallocated: wait for the owner like an envelope from a
 			// client (delivering here could start a second instance).
-			n.mu.Lock()
-			ok := n.locateLocked(&pendingReq{typ: r.typ.Name, shard: shard,
-				env: &parkedEnv{region: r, entityID: env.EntityID, msg: env.Message, body: frame[wire.FrameHeaderLen:]}})
-			n.mu.Unlock()
-			if !ok {
+			if !n.loc.park(&pendingReq{typ: r.typ.Name, shard: shard,
+				env: &parkedEnv{region: r, entityID: env.EntityID, msg: env.Message}}) {
 				return ErrUndeliverable
 			}
-			return nil
+		default:
+			n.forwardDecoded(owner, r, shard, env.EntityID, env.Message, 0)
 		}
-		if !n.sendNode(owner, frame) {
-			return ErrUndeliverable
-		}
-		n.ctr.forwarded.Add(1)
 		return nil
 	}
 	n.ctr.unexpected.Add(1)
@@ -355,22 +385,43 @@ func (n *Node) deliverLocal(path string, msg any) error {
 }
 
 // route is the immutable hot-path view of the allocation table for this
-// node's own entity types: owners[region index][shard], zero = unallocated.
+// node's own entity types, by region index and shard: the owner (zero =
+// unallocated), the consensus index at which the owner got the shard
+// (since), and, for shards this node owns, when it applied that allocation
+// (servingSince, n.mono() ns: the earliest it may have served the shard,
+// reported in NodeState claims).
 type route struct {
-	epoch  int64
-	owners [][]wire.NodeAddress
+	epoch        int64
+	owners       [][]wire.NodeAddress
+	since        [][]int64
+	servingSince [][]int64
 }
 
-func (n *Node) buildRoute(t *allocTable) *route {
-	r := &route{epoch: t.epoch, owners: make([][]wire.NodeAddress, len(n.regions))}
+// buildRoute builds the route of t; prev (the route it replaces) keeps the
+// servingSince of allocations that did not change.
+func (n *Node) buildRoute(t *allocTable, prev *route, now int64) *route {
+	r := &route{epoch: t.epoch, owners: make([][]wire.NodeAddress, len(n.regions)),
+		since: make([][]int64, len(n.regions)), servingSince: make([][]int64, len(n.regions))}
 	for i, rg := range n.regions {
 		o := make([]wire.NodeAddress, rg.typ.Shards)
-		for s, a := range t.shards[rg.typ.Name] {
-			if s >= 0 && s < len(o) {
-				o[s] = a
+		sn := make([]int64, rg.typ.Shards)
+		ss := make([]int64, rg.typ.Shards)
+		slots := t.types[rg.typ.Name]
+		for s := range o {
+			if s >= len(slots) {
+				break
+			}
+			o[s], sn[s] = slots[s].owner, slots[s].since
+			if o[s] != n.self {
+				continue
+			}
+			if prev != nil && prev.owners[i][s] == n.self && prev.since[i][s] == sn[s] {
+				ss[s] = prev.servingSince[i][s]
+			} else {
+				ss[s] = now
 			}
 		}
-		r.owners[i] = o
+		r.owners[i], r.since[i], r.servingSince[i] = o, sn, ss
 	}
 	return r
 }
@@ -431,6 +482,7 @@ type logLimiter struct {
 type ingestMemo struct {
 	hdr    []byte  // header_len + header JSON of the last region message (copied)
 	region *region // its region
+	hops   int     // its hop count (hopsOf its sender)
 	ids    *[idMemoSets][idMemoWays]idMemo
 	msgs   wire.MessageMemo // the last immutable message (see DecodeShardEnvelopeMemo)
 }
@@ -450,23 +502,23 @@ const (
 var idMemoSeed = maphash.MakeSeed()
 
 // lookupHeader reports whether body starts with the remembered header; then
-// it returns the header's region and the payload.
-func (m *ingestMemo) lookupHeader(body []byte) (*region, []byte, bool) {
+// it returns the header's region, hop count and the payload.
+func (m *ingestMemo) lookupHeader(body []byte) (*region, int, []byte, bool) {
 	h := m.hdr
 	if len(h) == 0 || len(body) < len(h) || !bytes.Equal(body[:len(h)], h) {
-		return nil, nil, false
+		return nil, 0, nil, false
 	}
-	return m.region, body[len(h):], true
+	return m.region, m.hops, body[len(h):], true
 }
 
 // rememberHeader copies hdr (body bytes up to the payload) as the header of
-// region r.
-func (m *ingestMemo) rememberHeader(hdr []byte, r *region) {
+// region r with hops.
+func (m *ingestMemo) rememberHeader(hdr []byte, r *region, hops int) {
 	if len(hdr) > maxMemoHdr {
 		m.hdr, m.region = m.hdr[:0], nil
 		return
 	}
-	m.hdr, m.region = append(m.hdr[:0], hdr...), r
+	m.hdr, m.region, m.hops = append(m.hdr[:0], hdr...), r, hops
 }
 
 // entity returns the string and the shard of entity id in region r, from

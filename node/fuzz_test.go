@@ -14,7 +14,7 @@ import (
 // metadata re-encodes to the same value.
 func FuzzParseMeta(f *testing.F) {
 	f.Add(Config{System: "live", Entities: []EntityType{{Name: "counter", Shards: 32}},
-		Services: []Service{{Key: "node-stats", Path: "/stats"}}}.meta(addr(1), 1<<63+5))
+		Services: []Service{{Key: "node-stats", Path: "/stats"}}}.meta(wire.NodeAddress{Host: "127.0.0.1", Port: 1}, "127.0.0.1:2001", 1<<63+5).marshal())
 	f.Add(nodeMeta{System: "live", Addr: "[::1]:5", ID: "n", Leaving: true, Joining: true, Inc: 42}.marshal())
 	f.Add([]byte(`{"s":"live","t":[{"n":"x","s":-1}],"r":[["a"]]}`))
 	f.Add([]byte(`null`))

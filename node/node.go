@@ -16,25 +16,35 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/memberlist"
 	"github.com/panjf2000/gnet/v2"
 	"github.com/zerohop/zerohop/wire"
 )
 
 // Node is one cluster member. It is safe for concurrent use and must not be
-// copied; its zero value is not usable. Create it with Start; stop it with Close (graceful) or Kill
-// (abrupt, for tests).
+// copied; its zero value is not usable. Create it with Start; stop it with
+// Close (graceful: Leave, then stop) or Kill (abrupt, for tests).
+//
+// A Node wires objects that each own their state and lock: the membership
+// (membership.go, gossip), the consensus (consensus.go, fsm.go, leader.go:
+// the table, leases, leadership), the lease holder (lease.go), the
+// locator (locate.go: location requests, parked envelopes), the topology
+// subscriptions (topology.go), the regions and their mailboxes
+// (region.go, mailbox.go, worker.go) and the connections (link.go,
+// peers.go).
 type Node struct {
 	cfg       Config
 	log       *slog.Logger
 	reg       *wire.Registry
 	self      wire.NodeAddress
-	gossip    string // bound gossip address (host:port)
-	senderURI string // casty://system@host:port/
-	hsFrame   []byte // our handshake frame (reply and dial), immutable
+	senderURI string    // casty://system@host:port/
+	fwdSender [maxHops]string // sender URIs of forwarded envelopes, by hop count before the forward
+	hsFrame   []byte    // our handshake frame (reply and dial), immutable
 	ctr       *counters
 	gate      gate
-	inc       uint64 // incarnation (nodeMeta.Inc), random, nonzero; immutable
+	inc       uint64    // incarnation, random, nonzero; immutable
+	base      time.Time // the monotonic origin of n.mono()
+	monoBase  int64     // CLOCK_MONOTONIC ns at base
+	bootBase  int64     // CLOCK_BOOTTIME ns at base (suspend detector)
 
 	ctx    context.Context // cancelled when shutdown begins
 	cancel context.CancelFunc
@@ -49,6 +59,7 @@ type Node struct {
 	wg       sync.WaitGroup // every goroutine the node starts
 	closed   chan struct{}  // closed when Close/Kill finished
 	closeErr error
+	closing  atomic.Bool // shutdown began
 
 	// transport
 	eng      gnet.Engine  // set in OnBoot; TransportGnet only
@@ -69,85 +80,55 @@ type Node struct {
 	services []*mailbox
 	runq     chan *mailbox
 	route    atomic.Pointer[route]
+	blocked  blockedSet
 
-	// membership
 	logLimiter
-	memberSet atomic.Pointer[map[wire.NodeAddress]struct{}] // alive members but us
+	members  *membership
+	cons     *consensus
+	lease    leaseState
+	loc      *locator
+	subs     *subscriptions
+	releases releaseLog
+	wakeHK   chan struct{}
 
-	ml           *memberlist.Memberlist
-	bq           *memberlist.TransmitLimitedQueue
-	aliveMembers atomic.Int32
-
-	wakeHK    chan struct{} // cap 1: snapshot dirty / pending work
-	tablePush chan struct{} // cap 1: table changed, push it to members
-
-	// mu guards the cluster state below. Lock order: mu, then peersMu or
-	// clientMu, then a link's mu. Never call memberlist while holding mu
-	// (memberlist calls the delegates with its own lock held).
-	mu          sync.Mutex
-	members     map[wire.NodeAddress]*member
-	meta        nodeMeta
-	table       *allocTable
-	synced      bool // the cluster's table has been merged since (re)joining
-	leader      wire.NodeAddress
-	leading     bool  // leader and took over (may allocate)
-	leadTerm    int64 // term of our leadership
-	replicated  int64 // highest epoch we wrote that was pushed to every alive member
-	lastWritten int64 // epoch of the last table this incarnation wrote (0: none)
-	// handedOver is the hand-over of our last written epoch to the leader
-	// we saw when we stopped leading (epoch 0: none); made once per epoch.
-	handedOver termGrant
-	// handedUs is the latest hand-over made to this incarnation: the
-	// writer of epoch may be succeeded by us at epoch+1.
-	handedUs struct {
-		epoch  int64
-		writer wire.NodeAddress
-	}
-	// seenGrant is the latest hand-over made to another node that we saw
-	// in a member's state; forwarded in ours (LocalState).
-	seenGrant     termGrant
-	handoverSince time.Time // when our pending takeover began waiting for a hand-over
-	syncRunning   bool
-	syncAgain     bool
-	closing       bool
-	subs          map[string]*subscriber
-	pending       []*pendingReq
-	asked         map[shardKey]time.Time // last GetShardLocation sent to the leader per shard
-	scratch       []byte                 // encode buffer for frames built under mu
-	snapDirty     bool
-	snapPayload   []byte // encoded TopologySnapshot payload, immutable once set
-	lastPush      time.Time
-	lastTick      time.Time
+	// leave (leave.go)
+	leaving       atomic.Bool  // a graceful leave began
+	leaveLeft     atomic.Int64 // shard mailboxes not yet drained and frozen
+	handedOver    atomic.Bool  // the shards were handed over
+	left          atomic.Bool  // out of the consensus: no more renewals
+	lastRegionMsg atomic.Int64 // n.mono() of the last envelope received while leaving
+	leaveOnce     sync.Once
+	leaveErr      error
 }
 
-// Start starts a node: the listener, the workers, memberlist (joining Seeds,
-// if any, within Membership.JoinTimeout or ctx). It returns once the node is
-// a member.
+// Start starts a node: the listener, the workers, the consensus port and
+// raft, memberlist (joining Seeds, if any, within Membership.JoinTimeout or
+// ctx). It returns once the node is a member that has caught up with the
+// cluster's state (it holds its first ownership lease).
 func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
 	n := &Node{
-		ready:     make(chan struct{}),
-		cfg:       cfg,
-		log:       cfg.Logger,
-		reg:       cfg.Registry,
-		ctr:       newCounters(),
-		inc:       rand.Uint64() | 1,
-		stop:      make(chan struct{}),
-		closed:    make(chan struct{}),
-		links:     map[uint64]*link{},
-		clients:   map[wire.NodeAddress]*link{},
-		peers:     map[wire.NodeAddress]*link{},
-		peerFail:  map[wire.NodeAddress]time.Time{},
-		wakeHK:    make(chan struct{}, 1),
-		tablePush: make(chan struct{}, 1),
-		members:   map[wire.NodeAddress]*member{},
-		table:     emptyTable,
-		subs:      map[string]*subscriber{},
-		asked:     map[shardKey]time.Time{},
+		ready:    make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		reg:      cfg.Registry,
+		ctr:      newCounters(),
+		inc:      rand.Uint64() | 1,
+		base:     time.Now(),
+		stop:     make(chan struct{}),
+		closed:   make(chan struct{}),
+		links:    map[uint64]*link{},
+		clients:  map[wire.NodeAddress]*link{},
+		peers:    map[wire.NodeAddress]*link{},
+		peerFail: map[wire.NodeAddress]time.Time{},
+		wakeHK:   make(chan struct{}, 1),
 	}
+	n.monoBase = clockMonotonic() - int64(n.mono())
+	n.bootBase = clockBoottime() - int64(n.mono())
+	n.lease.synced = make(chan struct{})
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if n.reg == nil {
 		n.reg = wire.NewRegistry()
@@ -158,6 +139,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if n.cfg.EventLoops == 0 {
 		n.cfg.EventLoops = runtime.GOMAXPROCS(0)
 	}
+	n.loc = newLocator(n)
+	n.subs = newSubscriptions(n)
 	n.buildHandlers()
 	if err := n.listen(); err != nil {
 		n.shutdownTransport(context.Background())
@@ -165,32 +148,143 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.log = n.log.With("node", n.self.String())
 	n.senderURI = "casty://" + cfg.System + "@" + n.self.String() + "/"
+	for h := range n.fwdSender {
+		n.fwdSender[h] = "casty://" + cfg.System + "@" + n.self.String() + fwdPath + strconv.Itoa(h+1)
+	}
 	n.hsFrame = wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port,
 		Zerohop: &wire.Extension{System: cfg.System, Version: 1, Codecs: []string{"json"}, Codec: "json",
 			ShardHash: "md5", Role: wire.RoleNode}})
-	n.route.Store(n.buildRoute(emptyTable))
+	n.route.Store(n.buildRoute(emptyTable, nil, 0))
 	close(n.ready) // inbound connections may be served from here on
-	m, err := parseMeta(cfg.meta(n.self, n.inc))
-	if err != nil {
-		n.shutdownTransport(context.Background())
-		return nil, fmt.Errorf("node: metadata: %w", err)
+	if n.cfg.Raft == "" {
+		n.cfg.Raft = defaultRaftAddr(n.cfg.Listen, n.self)
 	}
-	m.Joining = len(cfg.Seeds) > 0 // until join has merged the cluster's table
-	n.meta = m
 	n.startWorkers()
-	if err := n.startMembership(); err != nil {
+	if err := n.startConsensusAndMembership(ctx); err != nil {
 		n.abort()
 		return nil, err
 	}
-	n.wg.Add(2)
-	go n.housekeeping()
-	go n.publishTables()
-	if err := n.join(ctx); err != nil {
-		n.abort()
-		return nil, err
-	}
-	n.log.Info("node started", "system", cfg.System, "gossip", n.gossip, "tls", cfg.TLS != nil)
+	n.log.Info("node started", "system", cfg.System, "gossip", n.members.gossip, "consensus", n.cons.port.addr,
+		"tls", cfg.TLS != nil, "gossip_key", len(cfg.GossipKey) > 0, "data_dir", cfg.DataDir)
 	return n, nil
+}
+
+// startConsensusAndMembership starts raft and memberlist, joins the seeds
+// and waits for the first lease.
+func (n *Node) startConsensusAndMembership(ctx context.Context) error {
+	if len(n.cfg.GossipKey) == 0 {
+		n.log.Warn("no gossip key: members are not authenticated (set Config.GossipKey / -gossip-key)")
+	}
+	// The consensus port first: the metadata announces its address.
+	meta := n.cfg.meta(n.self, "", n.inc)
+	meta.Joining = true
+	if err := n.startMembership(meta); err != nil {
+		return err
+	}
+	if err := n.startConsensus(); err != nil {
+		return err
+	}
+	n.members.mu.Lock()
+	n.members.meta.Raft = n.cons.port.addr
+	n.members.mu.Unlock()
+	n.wg.Add(4)
+	go n.housekeeping()
+	go n.renewLoop()
+	go n.loc.allocator()
+	go n.members.rejoinLoop()
+	if err := n.members.join(ctx); err != nil {
+		return err
+	}
+	if err := n.members.ml.UpdateNode(n.cfg.Membership.TCPTimeout); err != nil {
+		n.log.Debug("update meta", "err", err)
+	}
+	wait := n.cfg.Membership.JoinTimeout
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-n.lease.synced:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("node: waiting to catch up with the cluster: %w", ctx.Err())
+	case <-t.C:
+		return fmt.Errorf("node: not caught up with the cluster within %v (no leader reachable, or this node was not added: a node restarted without its data directory needs seeds)", wait)
+	}
+}
+
+// onSynced runs once, at the first lease: the node is up.
+func (n *Node) onSynced() {
+	n.log.Info("caught up with the cluster", "epoch", n.table().epoch)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.members.updateMeta(func(m *nodeMeta) { m.Joining = false }, n.cfg.Membership.TCPTimeout); err != nil {
+			n.log.Debug("update joined meta", "err", err)
+		}
+	}()
+	n.unblockAll()
+}
+
+// onLeaseRegained runs when a renewal follows a lapse: the mailboxes that
+// waited for the lease run again.
+func (n *Node) onLeaseRegained() {
+	n.ctr.leaseRegained.Add(1)
+	n.unblockAll()
+	n.markTopologyChanged()
+}
+
+// onLeaderChange runs when the consensus leadership changed (in this
+// node's view): snapshots announce the new leader.
+func (n *Node) onLeaderChange() {
+	if n.cons == nil {
+		return
+	}
+	l, _ := n.cons.leader()
+	n.cons.leaderMu.Lock()
+	changed := l != n.cons.leaderOf
+	n.cons.leaderOf = l
+	n.cons.leaderMu.Unlock()
+	if changed {
+		n.ctr.leaderChanges.Add(1)
+		n.log.Info("leader changed", "leader", l.String())
+	}
+	n.markTopologyChanged()
+}
+
+// onTable runs on the consensus goroutine after the table changed from old
+// to t: envelopes parked for shards t routes are released first (to their
+// mailbox or forwarded), then the route built from t is published, so a
+// parked envelope is never overtaken by a later one of the same
+// connection; claims this node lost are recorded; mailboxes whose shard
+// moved (or came back under a new allocation) are scheduled, so that their
+// runner stops the old entities and forwards what waits.
+func (n *Node) onTable(old, t *allocTable) {
+	n.ctr.epoch.Store(t.epoch)
+	if n.loc != nil {
+		n.loc.resolve(t, time.Now())
+	}
+	prev := n.route.Load()
+	now := int64(n.mono())
+	rt := n.buildRoute(t, prev, now)
+	n.route.Store(rt)
+	if prev != nil {
+		for i, rg := range n.regions {
+			for s, m := range rg.boxes {
+				was, is := prev.owners[i][s], rt.owners[i][s]
+				if was == is && prev.since[i][s] == rt.since[i][s] {
+					continue
+				}
+				if was == n.self {
+					n.releases.add(wire.ShardClaim{Type: rg.typ.Name, Shard: s, Epoch: prev.since[i][s],
+						Since: n.monoAbs(prev.servingSince[i][s]), Until: n.monoAbs(min(now, n.lease.until.Load()))})
+				}
+				if was == n.self || is == n.self {
+					m.kick()
+				}
+			}
+		}
+	}
+	n.unblockAll()
+	n.markTopologyChanged()
 }
 
 // Addr returns the node's advertised identity.
@@ -198,7 +292,10 @@ func (n *Node) Addr() wire.NodeAddress { return n.self }
 
 // GossipAddr returns the bound memberlist address (host:port), the address
 // other nodes list in their seeds.
-func (n *Node) GossipAddr() string { return n.gossip }
+func (n *Node) GossipAddr() string { return n.members.gossip }
+
+// RaftAddr returns the consensus port's advertised address (host:port).
+func (n *Node) RaftAddr() string { return n.cons.port.addr }
 
 // System returns the cluster's system name.
 func (n *Node) System() string { return n.cfg.System }
@@ -272,11 +369,9 @@ func (n *Node) listen() error {
 	return nil
 }
 
-// Close leaves the cluster gracefully: it marks the node leaving (the leader
-// re-allocates its shards), waits for that (bounded by ctx), leaves
-// memberlist, stops accepting, flushes outbound buffers, stops every
-// goroutine and waits for them. It is idempotent; later calls wait for the
-// first and return its result.
+// Close leaves the cluster gracefully (Leave), flushes outbound buffers,
+// stops every goroutine and waits for them. It is idempotent; later calls
+// wait for the first and return its result.
 func (n *Node) Close(ctx context.Context) error {
 	first := false
 	n.stopOnce.Do(func() { first = true })
@@ -291,70 +386,28 @@ func (n *Node) Close(ctx context.Context) error {
 	n.gate.resume()
 	began := time.Now()
 	var errs []error
-	// 1. leaving: the leader moves our shards away.
-	n.mu.Lock()
-	n.meta.Leaving = true
-	n.mu.Unlock()
-	if err := n.ml.UpdateNode(n.gossipWait(ctx)); err != nil {
-		n.log.Debug("update leaving meta", "err", err)
+	if err := n.Leave(ctx); err != nil {
+		n.log.Warn("leave", "err", err)
 	}
-	n.waitShardsMoved(ctx)
-	// 2. leave memberlist.
-	if err := n.ml.Leave(n.gossipWait(ctx)); err != nil {
-		n.log.Debug("leave", "err", err)
-	}
-	// 3. flush outbound buffers (bounded by ctx), then stop everything.
 	n.flushAll(ctx)
 	n.beginStop()
-	if err := n.ml.Shutdown(); err != nil {
-		errs = append(errs, err)
-	}
+	n.members.shutdown()
+	n.cons.stop()
 	n.shutdownTransport(ctx)
 	n.wg.Wait()
 	n.closeErr = errors.Join(errs...)
 	close(n.closed)
 	st := n.ctr.snapshot()
 	n.log.Info("node closed", "took", time.Since(began).Round(time.Millisecond), "epoch", st.AllocationEpoch,
-		"leader_changes", st.LeaderChanges, "terms_started", st.TermsStarted, "terms_continued", st.TermsContinued,
-		"stalls", st.Stalls, "max_tick_gap", st.MaxTickGap.Round(time.Millisecond), "max_health_score", st.MaxHealthScore)
+		"leader_changes", st.LeaderChanges, "stalls", st.Stalls, "max_tick_gap", st.MaxTickGap.Round(time.Millisecond),
+		"dead_letters", st.DeadLetters)
 	return n.closeErr
 }
 
-// gossipWait bounds memberlist's wait for a broadcast of ours (the leaving
-// metadata, the leave message) to go out. memberlist waits until the
-// message was gossiped its full retransmit count, or the timeout: when the
-// other members leave at the same time (a whole cluster closing) nobody is
-// left to gossip to and it would wait the full TCPTimeout. So the wait is
-// TCPTimeout while another member is up, a few gossip rounds when every
-// other member is leaving or gone, and never past ctx's deadline.
-func (n *Node) gossipWait(ctx context.Context) time.Duration {
-	mm := n.cfg.Membership
-	d := mm.TCPTimeout
-	n.mu.Lock()
-	othersUp := false
-	for _, m := range n.members {
-		if m.addr != n.self && m.isUp() {
-			othersUp = true
-			break
-		}
-	}
-	n.mu.Unlock()
-	if !othersUp {
-		d = min(d, 5*mm.GossipInterval)
-	}
-	if dl, ok := ctx.Deadline(); ok {
-		d = min(d, time.Until(dl))
-	}
-	if ctx.Err() != nil || d <= 0 {
-		d = time.Millisecond // memberlist reads 0 as "wait forever"
-	}
-	return d
-}
-
-// Kill stops the node abruptly, as if its process died: no leave, no flush.
-// Peers find out through failure detection. It waits for every goroutine and
-// is idempotent (a later Close returns at once). For tests and the
-// in-process cluster.
+// Kill stops the node abruptly, as if its process died: no leave, no flush,
+// no entity is stopped. Peers find out through failure detection. It waits
+// for every goroutine and is idempotent (a later Close returns at once).
+// For tests and the in-process cluster.
 func (n *Node) Kill() {
 	first := false
 	n.stopOnce.Do(func() { first = true })
@@ -370,19 +423,16 @@ func (n *Node) Kill() {
 func (n *Node) abort() {
 	n.gate.resume()
 	n.beginStop()
-	if n.ml != nil {
-		_ = n.ml.Shutdown()
-	}
+	n.members.shutdown()
+	n.cons.stop()
 	n.shutdownTransport(context.Background())
 	n.wg.Wait()
 }
 
 // beginStop marks the node closing and closes stop; no goroutine is added
-// to wg afterwards (registerWith and startSyncLocked check under their locks).
+// to wg afterwards (registerWith checks under linksMu).
 func (n *Node) beginStop() {
-	n.mu.Lock()
-	n.closing = true
-	n.mu.Unlock()
+	n.closing.Store(true)
 	n.linksMu.Lock()
 	select {
 	case <-n.stop:
@@ -394,49 +444,14 @@ func (n *Node) beginStop() {
 }
 
 // Pause stops the node's progress as a SIGSTOP would: its event loops,
-// connections, workers, housekeeping and gossip block until Resume. Other
-// nodes see it unreachable, then down. For tests.
+// connections (client, peer and consensus), workers, housekeeping, lease
+// renewals and gossip block until Resume. (raft's own timers keep running:
+// to the others the node looks cut off, then its lease expires.) For tests.
 func (n *Node) Pause() { n.gate.pause() }
 
-// Resume undoes Pause. The node then notices the stall and re-syncs its
-// allocation table before answering or allocating again.
+// Resume undoes Pause. The node's lease has usually expired by then: it
+// runs nothing before it has renewed, which applies the current table.
 func (n *Node) Resume() { n.gate.resume() }
-
-// waitShardsMoved waits until the table no longer assigns any shard to this
-// node, or ctx ends, or LeaveTimeout passes, or (when no other member is up)
-// at once.
-func (n *Node) waitShardsMoved(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.LeaveTimeout)
-	defer cancel()
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
-		n.mu.Lock()
-		owned := 0
-		for _, m := range n.table.shards {
-			for _, a := range m {
-				if a == n.self {
-					owned++
-				}
-			}
-		}
-		others := false
-		for _, m := range n.members {
-			if m.addr != n.self && m.isUp() {
-				others = true
-			}
-		}
-		n.mu.Unlock()
-		if owned == 0 || !others {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
 
 // flushAll waits until every link's outbound buffer is empty or ctx ends.
 func (n *Node) flushAll(ctx context.Context) {
@@ -501,16 +516,14 @@ func (n *Node) shutdownTransport(ctx context.Context) {
 }
 
 // housekeeping runs the node's timers: snapshot pushes (on change and
-// periodic), pending request deadlines and retries, the unreachable
-// detector, down-member retention and the stall watchdog.
+// periodic), pending request deadlines, the unreachable detector,
+// down-member retention, the stall watchdog and the suspend detector.
 func (n *Node) housekeeping() {
 	defer n.wg.Done()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	n.mu.Lock()
-	n.lastTick = time.Now()
-	n.lastPush = n.lastTick
-	n.mu.Unlock()
+	last := time.Now()
+	lastRetry := last
 	for {
 		select {
 		case <-n.stop:
@@ -521,26 +534,42 @@ func (n *Node) housekeeping() {
 		if !n.gate.wait(n.stop) {
 			return
 		}
-		health := n.ml.GetHealthScore() // memberlist is never called under mu
+		health := n.members.ml.GetHealthScore()
 		n.ctr.highHealth(health)
 		now := time.Now()
-		n.mu.Lock()
-		gap := now.Sub(n.lastTick)
+		gap := now.Sub(last)
 		n.ctr.highTickGap(gap)
 		if gap > n.stallThreshold() {
-			n.onStallLocked(gap)
+			n.ctr.stalls.Add(1)
+			n.log.Warn("stall detected", "gap", gap.Round(time.Millisecond), "lease_valid", n.leaseValid())
+			n.members.resetAcks() // our own silence is not theirs
 		}
-		n.lastTick = now
-		n.checkMembersLocked(now, health)
-		n.sweepSubscribersLocked()
+		last = now
+		n.checkSuspend()
+		n.members.checkMembers(now, health)
+		n.subs.sweep()
 		n.expireHandshakes(now)
-		n.expirePendingLocked(now)
-		n.expirePeerFailures(now)
-		periodic := now.Sub(n.lastPush) >= n.cfg.TopologyPushInterval
-		if n.snapDirty || periodic {
-			n.pushSnapshotLocked(now)
+		if now.Sub(lastRetry) >= retryTick {
+			lastRetry = now
+			n.loc.resolve(n.table(), now)
+			n.unblockAll()
 		}
-		n.mu.Unlock()
+		n.expirePeerFailures(now)
+		n.subs.push(now)
+	}
+}
+
+// checkSuspend drops the lease when the machine itself was suspended:
+// CLOCK_MONOTONIC (Go's clock, the lease's) stops during a suspend while
+// CLOCK_BOOTTIME does not, so the lease would look younger than it is.
+func (n *Node) checkSuspend() {
+	mono := int64(n.mono())
+	boot := clockBoottime() - n.bootBase
+	if boot-mono > int64(n.cfg.Consensus.LeaseDuration/10) {
+		n.bootBase = clockBoottime() - mono // count it once
+		n.ctr.suspends.Add(1)
+		n.log.Warn("machine suspend detected; dropping the lease", "slept", time.Duration(boot-mono).Round(time.Millisecond))
+		n.dropLease()
 	}
 }
 
@@ -565,8 +594,8 @@ func (n *Node) expireHandshakes(now time.Time) {
 var errHandshakeTimeout = errors.New("node: no handshake within the timeout")
 
 // stallThreshold is the tick gap the watchdog treats as a stall (process
-// stopped, VM frozen, Pause): long enough that other members may have
-// declared us dead and moved on.
+// stopped, VM frozen, Pause): long enough that others may have taken this
+// node for dead.
 func (n *Node) stallThreshold() time.Duration {
 	return max(time.Second, 3*n.cfg.Membership.ProbeInterval)
 }

@@ -3,9 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/zerohop/zerohop/wire"
@@ -77,231 +74,7 @@ type region struct {
 type envelope struct {
 	entityID string
 	msg      any
-}
-
-// mailbox is a bounded FIFO of one shard (all its entities) or one
-// service. At most one worker runs a mailbox at a time (scheduled), which
-// keeps every entity's messages in arrival order with no goroutine per
-// entity. A full mailbox (size messages) refuses the message and remembers
-// the connection, which stops reading until the worker has drained the
-// mailbox to half.
-//
-// Envelopes that were parked while their shard had no owner cannot pause
-// anything when they are released, so pushParked may take the mailbox past
-// size, up to size + Config.MaxPendingRequests (the bound of the parked
-// queue they come from); the ring grows for them and stays grown. Beyond
-// that they are dropped and counted (Stats.MailboxDropped).
-type mailbox struct {
-	n      *Node
-	region *region  // nil for a service
-	svc    *Service // nil for a region shard
-	shard  int      // the shard of region; -1 for a service
-	size   int      // Config.MailboxSize: the bound for push
-	limit  int      // size + Config.MaxPendingRequests: the bound for pushParked
-
-	mu        sync.Mutex
-	ring      []envelope // len >= size; grows up to limit; guarded by mu
-	head      int        // guarded by mu
-	count     int        // guarded by mu
-	scheduled bool       // in the run queue or running; guarded by mu
-	waiters   []*link    // connections paused on this mailbox; guarded by mu
-
-	entities map[string]Entity // owned by the worker running the mailbox
-	stopped  atomic.Bool       // a stopped service takes no more messages
-}
-
-func (n *Node) newMailbox(r *region, shard int, svc *Service) *mailbox {
-	return &mailbox{n: n, region: r, svc: svc, shard: shard,
-		size: n.cfg.MailboxSize, limit: n.cfg.MailboxSize + n.cfg.MaxPendingRequests,
-		ring: make([]envelope, n.cfg.MailboxSize), entities: map[string]Entity{}}
-}
-
-// push queues e; when the mailbox is full it returns false and, if from is
-// set, wakes from once there is room.
-func (m *mailbox) push(e envelope, from *link) bool {
-	m.mu.Lock()
-	if m.count >= m.size {
-		if from != nil && !slices.Contains(m.waiters, from) {
-			m.waiters = append(m.waiters, from)
-		}
-		m.mu.Unlock()
-		return false
-	}
-	return m.appendLocked(e)
-}
-
-// pushParked queues a released parked envelope, growing the ring past size
-// if needed (see the type comment); false when the mailbox holds limit.
-func (m *mailbox) pushParked(e envelope) bool {
-	m.mu.Lock()
-	if m.count >= m.limit {
-		m.mu.Unlock()
-		return false
-	}
-	if m.count == len(m.ring) {
-		grown := make([]envelope, min(2*len(m.ring), m.limit))
-		for i := range m.count {
-			grown[i] = m.ring[(m.head+i)%len(m.ring)]
-		}
-		m.ring, m.head = grown, 0
-	}
-	return m.appendLocked(e)
-}
-
-// appendLocked adds e (room checked by the caller), unlocks m.mu and
-// schedules the mailbox if it was idle.
-func (m *mailbox) appendLocked(e envelope) bool {
-	m.ring[(m.head+m.count)%len(m.ring)] = e
-	m.count++
-	depth := m.count
-	sched := !m.scheduled
-	m.scheduled = true
-	m.mu.Unlock()
-	if int64(depth) > m.n.ctr.mailboxHigh.Load() {
-		m.n.ctr.highWater(int64(depth))
-	}
-	if sched {
-		m.n.runq <- m // never blocks: capacity = number of mailboxes, each queued at most once
-	}
-	return true
-}
-
-const workerBatch = 64
-
-// runInline runs e at once on l's event loop when its mailbox is idle
-// (empty, not scheduled): it claims the mailbox as a worker would
-// (scheduled), runs the entity, and releases it, handing the mailbox to the
-// run queue if messages arrived meanwhile. That saves the hand-off to a
-// worker and, for a reply to l, the wake-up of the event loop (replies are
-// written at the end of OnTraffic, see link.inline). It reports false,
-// touching nothing, when the mailbox is busy: the caller pushes as usual.
-// Ordering holds because only an idle mailbox is taken.
-func (n *Node) runInline(l *link, m *mailbox, e envelope) bool {
-	m.mu.Lock()
-	if m.scheduled || m.count > 0 {
-		m.mu.Unlock()
-		return false
-	}
-	m.scheduled = true
-	m.mu.Unlock()
-	if !l.inline {
-		l.mu.Lock()
-		l.inLoop = true
-		l.mu.Unlock()
-		l.inline = true
-	}
-	if l.ctx == nil {
-		l.ctx = &Context{n: n}
-	}
-	batch := l.one[:1]
-	batch[0] = e
-	n.runBatch(m, l.ctx, batch, 0)
-	batch[0] = envelope{}
-	n.endRun(m, l)
-	return true
-}
-
-// endRun ends a run of m that its runner (a worker, or an event loop running
-// it inline) claimed through m.scheduled: the links paused on m are resumed
-// once it is at most half full, except skip (the inline runner's own link,
-// which its loop resumes), and m is queued again if messages arrived during
-// the run; otherwise it is released. Queuing never blocks: m was not queued
-// while scheduled was held by the runner.
-func (n *Node) endRun(m *mailbox, skip *link) {
-	m.mu.Lock()
-	var wake []*link
-	if len(m.waiters) > 0 && m.count <= m.size/2 {
-		wake = m.waiters
-		m.waiters = nil
-	}
-	again := m.count > 0
-	if !again {
-		m.scheduled = false
-	}
-	m.mu.Unlock()
-	for _, w := range wake {
-		if w != skip {
-			w.resumeRead()
-		}
-	}
-	if again {
-		n.runq <- m
-	}
-}
-
-func (n *Node) startWorkers() {
-	for range n.cfg.Workers {
-		n.wg.Add(1)
-		go n.worker()
-	}
-}
-
-// worker runs scheduled mailboxes, a batch at a time.
-func (n *Node) worker() {
-	defer n.wg.Done()
-	ctx := &Context{n: n}
-	batch := make([]envelope, 0, workerBatch)
-	for {
-		var m *mailbox
-		select {
-		case <-n.stop:
-			return
-		case m = <-n.runq:
-		}
-		if !n.gate.wait(n.stop) {
-			return
-		}
-		m.mu.Lock()
-		k := min(m.count, workerBatch)
-		for range k {
-			batch = append(batch, m.ring[m.head])
-			m.ring[m.head] = envelope{}
-			m.head = (m.head + 1) % len(m.ring)
-		}
-		m.count -= k
-		m.mu.Unlock()
-		for i := 0; i < len(batch); {
-			i = n.runBatch(m, ctx, batch, i)
-		}
-		clear(batch)
-		batch = batch[:0]
-		n.endRun(m, nil)
-	}
-}
-
-// runBatch processes batch[i:] and returns where it stopped: len(batch), or
-// one past a message whose handler panicked (counted and logged).
-func (n *Node) runBatch(m *mailbox, ctx *Context, batch []envelope, i int) (next int) {
-	defer func() {
-		if r := recover(); r != nil {
-			n.ctr.entityPanics.Add(1)
-			n.logLimited("entity panicked; message dropped", "entity", ctx.entityID, "type", ctx.typ, "panic", r)
-			next = i + 1
-		}
-	}()
-	if m.svc != nil {
-		ctx.entityID, ctx.typ, ctx.shard = "", "", -1
-		for ; i < len(batch); i++ {
-			m.svc.Handler.Receive(ctx, batch[i].msg)
-			n.ctr.processed.Inc()
-		}
-		return i
-	}
-	typ := &m.region.typ
-	ctx.typ, ctx.shard = typ.Name, m.shard
-	for ; i < len(batch); i++ {
-		e := &batch[i]
-		ent := m.entities[e.entityID]
-		if ent == nil {
-			ent = typ.New(e.entityID)
-			m.entities[e.entityID] = ent
-			n.ctr.entitiesStarted.Add(1)
-		}
-		ctx.entityID = e.entityID
-		ent.Receive(ctx, e.msg)
-		n.ctr.processed.Inc()
-	}
-	return i
+	hops     uint8 // times it was forwarded between nodes before it got here
 }
 
 // StopService stops the service at path: from now on messages to it are
@@ -317,23 +90,17 @@ func (n *Node) StopService(ctx context.Context, path string) error {
 	if h.box.stopped.Swap(true) {
 		return nil
 	}
-	n.mu.Lock()
-	kept := n.meta.Services[:0:0]
-	for _, s := range n.meta.Services {
-		if s[1] != path {
-			kept = append(kept, s)
-		}
-	}
-	n.meta.Services = kept
-	if m := n.members[n.self]; m != nil {
-		m.meta.Services = kept
-	}
-	n.snapDirty = true
-	n.mu.Unlock()
-	n.wake()
 	timeout := n.cfg.Membership.TCPTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
-	return n.ml.UpdateNode(max(timeout, time.Millisecond))
+	return n.members.updateMeta(func(m *nodeMeta) {
+		kept := m.Services[:0:0]
+		for _, s := range m.Services {
+			if s[1] != path {
+				kept = append(kept, s)
+			}
+		}
+		m.Services = kept
+	}, timeout)
 }

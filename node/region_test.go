@@ -28,9 +28,13 @@ func testFullMailboxPausesTheConnection(t *testing.T, transport string) {
 	var got []int
 	var processed atomic.Int64
 	var once sync.Once
+	blocked := make(chan struct{})
 	slow := node.EntityType{Name: "slow", Shards: 1, New: func(string) node.Entity {
-		return node.EntityFunc(func(_ *node.Context, msg any) {
-			once.Do(func() { <-release })
+		return node.EntityFunc(func(ctx *node.Context, msg any) {
+			if ctx.EntityID() == "blocker" {
+				once.Do(func() { close(blocked); <-release })
+				return
+			}
 			if inc, ok := msg.(workload.Increment); ok {
 				mu.Lock()
 				got = append(got, inc.Amount)
@@ -56,6 +60,21 @@ func testFullMailboxPausesTheConnection(t *testing.T, transport string) {
 		_ = n.Close(context.Background())
 	}()
 	rc := dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.66.0.1", Port: 0}, nil)
+	// Allocated first: envelopes parked for an unallocated shard are
+	// released past the mailbox bound (see mailbox), which this test is
+	// not about.
+	rc.locateType("slow", 0)
+	// Block the shard's worker (a local tell takes the worker path, never
+	// an event loop's inline run), so that the flood fills the mailbox.
+	if err := n.Tell(wire.Ref{Address: wire.Address{Path: "/_region-slow"}},
+		wire.ShardEnvelope{EntityID: "blocker", Message: workload.Increment{Amount: -1}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-blocked:
+	case <-time.After(30 * time.Second):
+		t.Fatal("blocker message not run")
+	}
 	const total = 2000
 	go func() {
 		var buf []byte

@@ -24,11 +24,9 @@ func TestClusterServesClient(t *testing.T) { forEachTransport(t, testClusterServ
 
 func testClusterServesClient(t *testing.T, transport string) {
 	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) { cfg.Transport = transport }})
-	leader := c.Addr(0)
-	for i := 1; i < 3; i++ {
-		if a := c.Addr(i); a.Less(leader) {
-			leader = a
-		}
+	leader, ok := c.Node(0).Leader()
+	if !ok {
+		t.Fatal("no leader after convergence")
 	}
 	id := wire.NodeAddress{Host: "127.9.8.7", Port: 0}
 	rc := dialClient(t, c.Addr(0), id, nil)

@@ -24,36 +24,44 @@ type Stats struct {
 	DecodeFailures      int64 // messages dropped because they did not decode
 	UnknownTargets      int64 // messages to a path nobody serves (dropped)
 	UnexpectedMessages  int64 // decoded messages of the wrong type for their path, and non-message frames after the handshake (dropped)
-	Forwarded           int64 // envelopes forwarded once to the owner
-	ForwardedReceived   int64 // envelopes received from a node that forwarded them
+	Forwarded           int64 // envelopes forwarded to the owner the table names
+	ForwardedReceived   int64 // envelopes received that another node forwarded
+	Redirected          int64 // envelopes queued here for a shard that moved, forwarded to the new owner
+	HopLimited          int64 // envelopes dropped after maxHops forwards (dead letters)
 	DroppedReplies      int64 // messages to a ref with no live connection
 	DroppedPeerBytes    int64 // bytes queued for a peer lost on a failed dial or a closed connection
 	DroppedClientBytes  int64 // bytes queued for a client lost when its connection closed
-	LateLocations       int64 // ShardLocation answers from the leader that no request waited for (dropped)
 	SlowConsumersCut    int64 // connections cut off at the outbound bound
 	MailboxFull         int64 // times a full mailbox paused a connection
 	MailboxDropped      int64 // messages dropped on a full mailbox where nothing could pause
 	MailboxHighWater    int64 // largest mailbox depth seen
+	MailboxWaits        int64 // times a shard mailbox waited for the lease or the table
 	MessagesProcessed   int64 // messages handled by entities and services
 	EntitiesStarted     int64
+	EntitiesStopped     int64 // entities stopped because their shard moved or the node left
+	EntitiesLive        int64 // entities in memory now
 	EntityPanics        int64
 	Subscribers         int64 // current topology subscribers
 	SnapshotsPushed     int64 // snapshot frames queued to subscribers
 	SnapshotEncodes     int64 // snapshot payload encodings (one per change)
 	SnapshotsDropped    int64 // snapshot frames not sent: encoding failed or over MaxFrameSize
 	LocationsAnswered   int64 // ShardLocation replies sent
-	Allocations         int64 // shards allocated or re-allocated by this node as leader
+	UnavailableAnswers  int64 // ShardUnavailable replies sent to zerohop clients (no quorum, no owner)
+	Allocations         int64 // shards allocated or moved by this node as leader
+	Reallocations       int64 // shards moved by this node as leader because their owner's lease expired
 	RequestsExpired     int64 // GetShardLocation or parked envelopes dropped at their deadline
 	RequestsRejected    int64 // dropped because the pending queue was full or the request was invalid
-	TablesMerged        int64 // allocation tables adopted from other nodes
-	TablesIgnored       int64 // received tables older than ours
-	GossipRejected      int64 // gossip dropped: undecodable tables or state, members with a bad name, bad metadata or another system
+	GossipRejected      int64 // gossip dropped: members with a bad name, bad metadata or another system, user messages
+	ClusterRefused      int64 // consensus-port connections refused (authentication failed, too many at once)
+	Rejoins             int64 // periodic re-joins that reached a member (partition healing)
+	Renewals            int64 // lease renewals that succeeded
+	RenewFailures       int64 // lease renewals that failed (no leader, timeout)
+	LeaseRegained       int64 // renewals that followed a lapse of the lease
 	Stalls              int64 // stalls detected by the watchdog
-	AllocationEpoch     int64 // current table epoch
+	Suspends            int64 // machine suspends detected (the lease was dropped)
+	AllocationEpoch     int64 // current table epoch (consensus index of its last change)
 	LeaderChanges       int64 // changes of the leader in this node's view (including the first leader)
-	TermsStarted        int64 // leadership terms this node started (a new term in the epoch's high bits)
-	TermsContinued      int64 // takeovers that continued a term: handed over by its previous writer, or our own after a re-sync
-	TermsHandedOver     int64 // epochs this node handed over to the next leader when it stopped leading
+	LeaderTerms         int64 // times this node became the consensus leader (and applied its barrier)
 	// MaxTickGap is the longest gap seen between two housekeeping ticks
 	// (50 ms apart when the process runs freely): scheduler latency under
 	// load. A gap above the stall threshold counts as a stall (Stalls).
@@ -81,9 +89,12 @@ type counters struct {
 	slowCut, mailboxFull, mailboxDropped, mailboxHigh                  atomic.Int64
 	entitiesStarted, entityPanics, subscribers, snapshotsPushed        atomic.Int64
 	snapshotEncodes, locationsAnswered, allocations, requestsExpired   atomic.Int64
-	requestsRejected, tablesMerged, tablesIgnored, stalls, epoch       atomic.Int64
-	droppedClientB, lateLocations, snapshotsDropped, gossipRejected    atomic.Int64
-	leaderChanges, termsStarted, termsContinued, termsHandedOver       atomic.Int64
+	requestsRejected, stalls, epoch                                    atomic.Int64
+	droppedClientB, snapshotsDropped, gossipRejected                   atomic.Int64
+	leaderChanges, leaderTerms, redirected, hopLimited                 atomic.Int64
+	mailboxWaits, entitiesStopped, entitiesLive, unavailableAnswers    atomic.Int64
+	reallocations, clusterRefused, rejoins, renewals, renewFailures    atomic.Int64
+	leaseRegained, suspends                                            atomic.Int64
 	maxTickGap, maxHealth                                              atomic.Int64 // nanoseconds; score
 	deadLetters                                                        [len(deadReasons) + 1]atomic.Int64
 }
@@ -142,34 +153,42 @@ func (c *counters) snapshot() Stats {
 		UnexpectedMessages:  c.unexpected.Load(),
 		Forwarded:           c.forwarded.Load(),
 		ForwardedReceived:   c.forwardedRecv.Load(),
+		Redirected:          c.redirected.Load(),
+		HopLimited:          c.hopLimited.Load(),
 		DroppedReplies:      c.droppedReplies.Load(),
 		DroppedPeerBytes:    c.droppedPeerB.Load(),
 		DroppedClientBytes:  c.droppedClientB.Load(),
-		LateLocations:       c.lateLocations.Load(),
 		SlowConsumersCut:    c.slowCut.Load(),
 		MailboxFull:         c.mailboxFull.Load(),
 		MailboxDropped:      c.mailboxDropped.Load(),
 		MailboxHighWater:    c.mailboxHigh.Load(),
+		MailboxWaits:        c.mailboxWaits.Load(),
 		MessagesProcessed:   c.processed.Value(),
 		EntitiesStarted:     c.entitiesStarted.Load(),
+		EntitiesStopped:     c.entitiesStopped.Load(),
+		EntitiesLive:        c.entitiesLive.Load(),
 		EntityPanics:        c.entityPanics.Load(),
 		Subscribers:         c.subscribers.Load(),
 		SnapshotsPushed:     c.snapshotsPushed.Load(),
 		SnapshotEncodes:     c.snapshotEncodes.Load(),
 		SnapshotsDropped:    c.snapshotsDropped.Load(),
 		LocationsAnswered:   c.locationsAnswered.Load(),
+		UnavailableAnswers:  c.unavailableAnswers.Load(),
 		Allocations:         c.allocations.Load(),
+		Reallocations:       c.reallocations.Load(),
 		RequestsExpired:     c.requestsExpired.Load(),
 		RequestsRejected:    c.requestsRejected.Load(),
-		TablesMerged:        c.tablesMerged.Load(),
-		TablesIgnored:       c.tablesIgnored.Load(),
 		GossipRejected:      c.gossipRejected.Load(),
+		ClusterRefused:      c.clusterRefused.Load(),
+		Rejoins:             c.rejoins.Load(),
+		Renewals:            c.renewals.Load(),
+		RenewFailures:       c.renewFailures.Load(),
+		LeaseRegained:       c.leaseRegained.Load(),
 		Stalls:              c.stalls.Load(),
+		Suspends:            c.suspends.Load(),
 		AllocationEpoch:     c.epoch.Load(),
 		LeaderChanges:       c.leaderChanges.Load(),
-		TermsStarted:        c.termsStarted.Load(),
-		TermsContinued:      c.termsContinued.Load(),
-		TermsHandedOver:     c.termsHandedOver.Load(),
+		LeaderTerms:         c.leaderTerms.Load(),
 		MaxTickGap:          time.Duration(c.maxTickGap.Load()),
 		MaxHealthScore:      c.maxHealth.Load(),
 		DeadLettersByReason: map[string]int64{},

@@ -1,178 +1,227 @@
 package node
 
 import (
-	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zerohop/zerohop/wire"
 )
 
+// subscriptions are the topology subscribers of this node and the snapshot
+// it pushes to them: at once on SubscribeTopology (over the connection the
+// request came on), then on every change (membership, leader, table) and
+// every Config.TopologyPushInterval. The snapshot payload is encoded once
+// per change; only the frame header (the target URI) differs per
+// subscriber.
+//
+// Concurrency: mu guards subs, payload, lastPush and scratch; dirty is an
+// atomic set by anyone (markTopologyChanged) and consumed by push. Lock
+// order: mu, then a link's mu (sending), then the membership's mu
+// (building the snapshot).
+type subscriptions struct {
+	n        *Node
+	dirty    atomic.Bool
+	mu       sync.Mutex
+	subs     map[string]*subscriber // guarded by mu
+	payload  []byte                 // encoded TopologySnapshot, immutable once set; guarded by mu
+	lastPush time.Time              // guarded by mu
+	scratch  []byte                 // guarded by mu
+}
+
 // subscriber is a topology subscriber: snapshots go to ref over via, the
-// connection its SubscribeTopology arrived on. Guarded by Node.mu.
+// connection its SubscribeTopology arrived on.
 type subscriber struct {
 	ref wire.Ref
 	uri string
 	via *link
 }
 
-// handleSubscribe registers ref (idempotent) and sends it the current
-// snapshot at once.
-func (n *Node) handleSubscribe(l *link, ref wire.Ref) {
-	uri := ref.String()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closing {
+func newSubscriptions(n *Node) *subscriptions {
+	s := &subscriptions{n: n, subs: map[string]*subscriber{}, lastPush: time.Now()}
+	s.dirty.Store(true)
+	return s
+}
+
+// markTopologyChanged makes the next housekeeping tick push a fresh
+// snapshot, and wakes it.
+func (n *Node) markTopologyChanged() {
+	if n.subs != nil {
+		n.subs.dirty.Store(true)
+	}
+	n.wake()
+}
+
+// subscribe registers ref (idempotent) and sends it the current snapshot
+// at once.
+func (s *subscriptions) subscribe(l *link, ref wire.Ref) {
+	n := s.n
+	if n.closing.Load() {
 		return
 	}
-	s := n.subs[uri]
-	if s == nil {
-		if len(n.subs) >= n.cfg.MaxSubscribers {
+	uri := ref.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub := s.subs[uri]
+	if sub == nil {
+		if len(s.subs) >= n.cfg.MaxSubscribers {
 			n.ctr.requestsRejected.Add(1)
 			n.logLimited("too many topology subscribers; refusing", "subscriber", uri, "max", n.cfg.MaxSubscribers)
 			return
 		}
-		s = &subscriber{uri: uri}
-		n.subs[uri] = s
-		n.ctr.subscribers.Store(int64(len(n.subs)))
+		sub = &subscriber{uri: uri}
+		s.subs[uri] = sub
+		n.ctr.subscribers.Store(int64(len(s.subs)))
 	}
-	s.ref, s.via = ref, l
-	n.ensureSnapshotLocked()
-	n.sendSnapshotLocked(s)
+	sub.ref, sub.via = ref, l
+	s.ensureLocked()
+	s.sendLocked(sub)
 }
 
-// handleUnsubscribe removes the subscriber with ref's URI.
-func (n *Node) handleUnsubscribe(ref wire.Ref) {
-	n.mu.Lock()
-	delete(n.subs, ref.String())
-	n.ctr.subscribers.Store(int64(len(n.subs)))
-	n.mu.Unlock()
+// unsubscribe removes the subscriber with ref's URI.
+func (s *subscriptions) unsubscribe(ref wire.Ref) {
+	s.mu.Lock()
+	delete(s.subs, ref.String())
+	s.n.ctr.subscribers.Store(int64(len(s.subs)))
+	s.mu.Unlock()
 }
 
-// sweepSubscribersLocked removes every subscriber whose connection closed.
-func (n *Node) sweepSubscribersLocked() {
-	for k, s := range n.subs {
-		if s.via.isClosed() {
-			delete(n.subs, k)
+// sweep removes every subscriber whose connection closed.
+func (s *subscriptions) sweep() {
+	s.mu.Lock()
+	for k, sub := range s.subs {
+		if sub.via.isClosed() {
+			delete(s.subs, k)
 		}
 	}
-	n.ctr.subscribers.Store(int64(len(n.subs)))
+	s.n.ctr.subscribers.Store(int64(len(s.subs)))
+	s.mu.Unlock()
 }
 
-// pushSnapshotLocked sends the current snapshot to every subscriber.
-func (n *Node) pushSnapshotLocked(now time.Time) {
-	n.lastPush = now
-	if len(n.subs) == 0 {
+// push sends the snapshot to every subscriber when it changed, or when
+// TopologyPushInterval passed since the last push.
+func (s *subscriptions) push(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dirty.Load() && now.Sub(s.lastPush) < s.n.cfg.TopologyPushInterval {
 		return
 	}
-	n.ensureSnapshotLocked()
-	for _, s := range n.subs {
-		n.sendSnapshotLocked(s)
+	s.lastPush = now
+	if len(s.subs) == 0 {
+		return
+	}
+	s.ensureLocked()
+	for _, sub := range s.subs {
+		s.sendLocked(sub)
 	}
 }
 
-// ensureSnapshotLocked re-encodes the snapshot payload if something changed
-// since the last encoding. The payload is encoded once per change and the
-// same bytes go to every subscriber; only the frame header (the target URI)
-// differs.
-func (n *Node) ensureSnapshotLocked() {
-	if !n.snapDirty && n.snapPayload != nil {
+// ensureLocked re-encodes the snapshot payload if something changed since
+// the last encoding.
+func (s *subscriptions) ensureLocked() {
+	n := s.n
+	if !s.dirty.Swap(false) && s.payload != nil {
 		return
 	}
-	ts := n.buildSnapshotLocked()
-	b, err := n.reg.AppendValue(nil, ts)
+	b, err := n.reg.AppendValue(nil, n.Topology())
 	if err != nil {
-		n.ctr.snapshotsDropped.Add(int64(len(n.subs)))
+		n.ctr.snapshotsDropped.Add(int64(len(s.subs)))
 		n.logLimited("encode topology snapshot", "err", err)
 		return
 	}
-	n.snapPayload = b
-	n.snapDirty = false
+	s.payload = b
 	n.ctr.snapshotEncodes.Add(1)
 }
 
-// sendSnapshotLocked queues one snapshot frame to s; a subscriber whose
+// sendLocked queues one snapshot frame to sub; a subscriber whose
 // connection is gone is removed.
-func (n *Node) sendSnapshotLocked(s *subscriber) {
-	if n.snapPayload == nil {
+func (s *subscriptions) sendLocked(sub *subscriber) {
+	n := s.n
+	if s.payload == nil {
 		return
 	}
-	buf, start := wire.BeginFrame(n.scratch[:0], wire.FrameMessage)
-	buf = wire.AppendHeader(buf, wire.Header{Target: s.uri, Sender: n.senderURI, TypeHint: wire.TypeTopologySnapshot})
-	buf = append(buf, n.snapPayload...)
+	buf, start := wire.BeginFrame(s.scratch[:0], wire.FrameMessage)
+	buf = wire.AppendHeader(buf, wire.Header{Target: sub.uri, Sender: n.senderURI, TypeHint: wire.TypeTopologySnapshot})
+	buf = append(buf, s.payload...)
 	buf, err := wire.EndFrame(buf, start, n.cfg.MaxFrameSize)
-	n.scratch = buf[:0]
+	s.scratch = buf[:0]
 	if err != nil {
 		n.ctr.snapshotsDropped.Add(1)
 		n.logLimited("topology snapshot exceeds the frame limit", "err", err)
 		return
 	}
-	if !s.via.send(buf) {
+	if !sub.via.send(buf) {
 		n.ctr.snapshotsDropped.Add(1)
-		delete(n.subs, s.uri)
-		n.ctr.subscribers.Store(int64(len(n.subs)))
+		delete(s.subs, sub.uri)
+		n.ctr.subscribers.Store(int64(len(s.subs)))
 		return
 	}
 	n.ctr.snapshotsPushed.Add(1)
 }
 
-// buildSnapshotLocked returns the TopologySnapshot of the current state.
-func (n *Node) buildSnapshotLocked() wire.TopologySnapshot {
+// Topology returns the snapshot this node would push now (a fresh copy):
+// the members as the gossip sees them, the consensus leader, and the
+// allocation table this node has applied.
+func (n *Node) Topology() wire.TopologySnapshot {
+	t := n.table()
+	members := n.members.view()
 	ts := wire.TopologySnapshot{
-		Members:          make([]wire.Member, 0, len(n.members)),
-		ShardAllocations: make(map[string]map[int]wire.ShardAllocation, len(n.table.shards)),
-		AllocationEpoch:  n.table.epoch,
+		Members:          make([]wire.Member, 0, len(members)),
+		ShardAllocations: make(map[string]map[int]wire.ShardAllocation, len(t.types)),
+		AllocationEpoch:  t.epoch,
 		Unreachable:      []wire.NodeAddress{},
 		Registry:         []wire.ServiceEntry{},
 	}
-	addrs := make([]wire.NodeAddress, 0, len(n.members))
-	for a := range n.members {
-		addrs = append(addrs, a)
-	}
-	slices.SortFunc(addrs, wire.NodeAddress.Compare)
-	for _, a := range addrs {
-		m := n.members[a]
-		ts.Members = append(ts.Members, wire.Member{Address: a, Status: m.status(), Roles: []string{}, ID: m.meta.ID})
+	for _, m := range members {
+		ts.Members = append(ts.Members, wire.Member{Address: m.addr, Status: m.status, Roles: []string{}, ID: m.id})
 		if m.unreachable {
-			ts.Unreachable = append(ts.Unreachable, a)
+			ts.Unreachable = append(ts.Unreachable, m.addr)
 		}
-		if m.isServing() {
-			for _, s := range m.meta.Services {
-				ts.Registry = append(ts.Registry, wire.ServiceEntry{Key: s[0], Node: a, Path: s[1]})
-			}
+		for _, s := range m.services {
+			ts.Registry = append(ts.Registry, wire.ServiceEntry{Key: s[0], Node: m.addr, Path: s[1]})
 		}
 	}
-	if !n.leader.IsZero() {
-		l := n.leader
+	if l, ok := n.Leader(); ok {
 		ts.Leader = &l
 	}
-	for typ, m := range n.table.shards {
-		am := make(map[int]wire.ShardAllocation, len(m))
-		for s, a := range m {
-			am[s] = wire.ShardAllocation{Primary: a, Replicas: []wire.NodeAddress{}}
+	for typ, slots := range t.types {
+		am := map[int]wire.ShardAllocation{}
+		for s, sl := range slots {
+			if !sl.owner.IsZero() {
+				am[s] = wire.ShardAllocation{Primary: sl.owner, Replicas: []wire.NodeAddress{}}
+			}
 		}
-		ts.ShardAllocations[typ] = am
+		if len(am) > 0 {
+			ts.ShardAllocations[typ] = am
+		}
 	}
 	return ts
 }
 
-// Topology returns the snapshot this node would push now (a fresh copy).
-func (n *Node) Topology() wire.TopologySnapshot {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.buildSnapshotLocked()
-}
-
-// Leader returns the leader this node sees, if any.
+// Leader returns the consensus leader this node follows, if any.
 func (n *Node) Leader() (wire.NodeAddress, bool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.leader, !n.leader.IsZero()
+	if n.cons == nil {
+		return wire.NodeAddress{}, false
+	}
+	return n.cons.leader()
 }
 
-// Synced reports whether the node has merged the cluster's allocation table
-// since it (re)joined; until then it answers no GetShardLocation.
+// table returns the allocation table this node has applied.
+func (n *Node) table() *allocTable {
+	if n.cons == nil {
+		return emptyTable
+	}
+	return n.cons.fsm.table.Load()
+}
+
+// Synced reports whether the node has caught up with the cluster since it
+// started (it obtained its first ownership lease); until then it answers no
+// GetShardLocation.
 func (n *Node) Synced() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.synced
+	select {
+	case <-n.lease.synced:
+		return true
+	default:
+		return false
+	}
 }

@@ -156,11 +156,18 @@ func ownsAny(ts wire.TopologySnapshot, a wire.NodeAddress) bool {
 	return false
 }
 
-// locate asks node addr's coordinator for shard over rc's connection.
+// locate asks node addr's coordinator for a counter shard over rc's
+// connection.
 func (rc *rawClient) locate(shard int) wire.ShardLocation {
 	rc.t.Helper()
-	p := fmt.Sprintf("/_proxy-counter-%d", shard)
-	rc.send(wire.PathCoordPrefix+"counter", wire.GetShardLocation{ShardID: shard, ReplyTo: rc.ref(p)})
+	return rc.locateType("counter", shard)
+}
+
+// locateType asks for shard of typ.
+func (rc *rawClient) locateType(typ string, shard int) wire.ShardLocation {
+	rc.t.Helper()
+	p := fmt.Sprintf("/_proxy-%s-%d", typ, shard)
+	rc.send(wire.PathCoordPrefix+typ, wire.GetShardLocation{ShardID: shard, ReplyTo: rc.ref(p)})
 	v, err := rc.recv(p, 15*time.Second)
 	if err != nil {
 		rc.t.Fatalf("locate shard %d on %v: %v", shard, rc.node, err)

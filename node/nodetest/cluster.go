@@ -34,6 +34,7 @@ type LocalCluster struct {
 	tallies []*workload.Tally
 	listen  []string // client addresses, fixed after the first start
 	gossip  []string // gossip addresses, fixed after the first start
+	raft    []string // consensus addresses, fixed after the first start
 }
 
 // StartLocalCluster starts n nodes on free loopback ports; node 0 starts the
@@ -47,10 +48,11 @@ func StartLocalCluster(ctx context.Context, n int, opts Options) (*LocalCluster,
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &LocalCluster{opts: opts, nodes: make([]*node.Node, n), tallies: make([]*workload.Tally, n),
-		listen: make([]string, n), gossip: make([]string, n)}
+		listen: make([]string, n), gossip: make([]string, n), raft: make([]string, n)}
 	for i := range n {
 		c.listen[i] = "127.0.0.1:0"
 		c.gossip[i] = "127.0.0.1:0"
+		c.raft[i] = "127.0.0.1:0"
 	}
 	for i := range n {
 		if err := c.start(ctx, i); err != nil {
@@ -70,6 +72,7 @@ func (c *LocalCluster) start(ctx context.Context, i int) error {
 	cfg := node.Config{
 		Listen: c.listen[i],
 		Gossip: c.gossip[i],
+		Raft:   c.raft[i],
 		Logger: c.opts.Logger.With("i", i),
 		NodeID: fmt.Sprintf("node-%d", i),
 	}
@@ -95,6 +98,7 @@ func (c *LocalCluster) start(ctx context.Context, i int) error {
 	c.tallies[i] = tally
 	c.listen[i] = nd.Addr().String()
 	c.gossip[i] = nd.GossipAddr()
+	c.raft[i] = nd.RaftAddr()
 	c.mu.Unlock()
 	return nil
 }
@@ -200,7 +204,7 @@ func (c *LocalCluster) Resume(i int) {
 }
 
 // WaitConverged waits until every running node sees every running node up,
-// none unreachable, the same leader (the lowest address) and has synced.
+// none unreachable, the same leader and has synced.
 func (c *LocalCluster) WaitConverged(ctx context.Context) error {
 	for {
 		if c.converged() {
@@ -221,6 +225,7 @@ func (c *LocalCluster) converged() bool {
 		want = append(want, n.Addr())
 	}
 	slices.SortFunc(want, wire.NodeAddress.Compare)
+	var leader *wire.NodeAddress
 	for _, n := range nodes {
 		if !n.Synced() {
 			return false
@@ -235,31 +240,34 @@ func (c *LocalCluster) converged() bool {
 		if !slices.Equal(up, want) || len(ts.Unreachable) != 0 {
 			return false
 		}
-		if ts.Leader == nil || *ts.Leader != want[0] {
+		if ts.Leader == nil || !slices.Contains(want, *ts.Leader) || (leader != nil && *leader != *ts.Leader) {
 			return false
 		}
+		leader = ts.Leader
 	}
 	return true
 }
 
-// Close closes every running node gracefully, in parallel.
+// Close stops every running node, in parallel, abruptly (Kill): a whole
+// cluster that stops has nobody to hand its shards over to, and a graceful
+// leave of every node at once would wait for quorums that are leaving too.
+// Leave(i) closes one node gracefully.
 func (c *LocalCluster) Close(ctx context.Context) error {
 	c.mu.Lock()
 	nodes := slices.Clone(c.nodes)
 	clear(c.nodes)
 	c.mu.Unlock()
 	var wg sync.WaitGroup
-	errs := make([]error, len(nodes))
-	for i, n := range nodes {
+	for _, n := range nodes {
 		if n == nil {
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = n.Close(ctx)
+			n.Kill()
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return ctx.Err()
 }

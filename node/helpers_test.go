@@ -1,0 +1,55 @@
+package node_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/wire"
+)
+
+var clientID = wire.NodeAddress{Host: "127.77.0.1", Port: 0}
+
+// sortedIdx returns the running node indexes with the current leader
+// first, then the others by address.
+func sortedIdx(c *nodetest.LocalCluster) []int {
+	var idx []int
+	for i := range c.Len() {
+		if c.Node(i) != nil {
+			idx = append(idx, i)
+		}
+	}
+	var leader wire.NodeAddress
+	for _, i := range idx {
+		if l, ok := c.Node(i).Leader(); ok {
+			leader = l
+			break
+		}
+	}
+	slices.SortFunc(idx, func(a, b int) int {
+		switch {
+		case c.Addr(a) == leader:
+			return -1
+		case c.Addr(b) == leader:
+			return 1
+		}
+		return c.Addr(a).Compare(c.Addr(b))
+	})
+	return idx
+}
+
+// waitStat polls cond every 20 ms for up to 30 s.
+func waitStat(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testGossipKey is the gossip key of the keyed test clusters.
+var testGossipKey = []byte("zerohop-test-key-0123456789abcde")[:32]

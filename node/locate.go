@@ -1,0 +1,321 @@
+package node
+
+import (
+	"sync"
+	"time"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// locator answers GetShardLocation and holds what waits for a shard's
+// owner: location requests, and envelopes that arrived for a shard with no
+// owner yet. It asks the leader to allocate the shards they wait for
+// (control RPC, one allocator goroutine) and releases them when the table
+// names an owner (onTable), or when they expire (RequestTimeout: envelopes
+// become dead letters, requests are dropped; both counted).
+//
+// A node vouches for an owner only while it holds a valid lease (it is in
+// contact with a quorum): otherwise a zerohop client is told at once that
+// the shard is unavailable for lack of quorum (wire.ShardUnavailable), and
+// a Casty client's request waits (Casty's own coordinator answers nothing
+// while it has no allocation to give).
+//
+// Concurrency: mu guards pending and need; it is taken before a link's or
+// a mailbox's lock (sending a reply, releasing an envelope), never after.
+type locator struct {
+	n       *Node
+	mu      sync.Mutex
+	pending []*pendingReq     // guarded by mu; at most Config.MaxPendingRequests
+	need    map[shardKey]time.Time // guarded by mu: shards to allocate, with the time of the last ask (zero: not asked yet)
+	wake    chan struct{}     // the allocator has work (cap 1)
+}
+
+// pendingReq is a GetShardLocation, or an envelope for an unallocated
+// shard, waiting for the table.
+type pendingReq struct {
+	typ      string
+	shard    int
+	deadline time.Time
+	replyTo  wire.Ref   // GetShardLocation: where to answer
+	via      *link      // the connection it arrived on (nil: local)
+	zerohop  bool       // the asker is a zerohop peer (may be told ShardUnavailable)
+	env      *parkedEnv // or: an envelope waiting for its shard's owner
+}
+
+// parkedEnv is an envelope received for a shard with no owner yet.
+type parkedEnv struct {
+	region   *region
+	entityID string
+	msg      any
+	hops     int
+}
+
+type shardKey struct {
+	typ   string
+	shard int
+}
+
+func newLocator(n *Node) *locator {
+	return &locator{n: n, need: map[shardKey]time.Time{}, wake: make(chan struct{}, 1)}
+}
+
+// handleGetShardLocation serves GetShardLocation at /_coord-{typ}.
+func (n *Node) handleGetShardLocation(l *link, typ string, req wire.GetShardLocation) {
+	if n.closing.Load() {
+		return
+	}
+	shards, ok := n.typeShards(typ)
+	if (ok && (req.ShardID < 0 || req.ShardID >= shards)) || req.ShardID < 0 || req.ShardID >= maxShards {
+		n.ctr.requestsRejected.Add(1)
+		n.logLimited("GetShardLocation for a shard out of range", "type", typ, "shard", req.ShardID, "shards", shards)
+		return
+	}
+	zh := l != nil && l.zerohop
+	p := &pendingReq{typ: typ, shard: req.ShardID, replyTo: req.ReplyTo, via: l, zerohop: zh}
+	if !n.leaseValid() {
+		if zh {
+			n.replyUnavailable(p, wire.ReasonNoQuorum)
+			return
+		}
+	} else if owner, ok := n.cons.fsm.table.Load().owner(typ, req.ShardID); ok {
+		n.replyLocation(p.replyTo, p.via, p.shard, owner)
+		return
+	}
+	n.loc.park(p)
+}
+
+// park queues p until the table names its shard's owner, and makes sure
+// the shard's allocation is asked for. It reports false when the queue is
+// full: p is dropped and counted (an envelope becomes a dead letter).
+func (lc *locator) park(p *pendingReq) bool {
+	n := lc.n
+	lc.mu.Lock()
+	if len(lc.pending) >= n.cfg.MaxPendingRequests {
+		lc.mu.Unlock()
+		n.ctr.requestsRejected.Add(1)
+		n.logLimited("pending request queue full; dropping", "type", p.typ, "shard", p.shard)
+		if e := p.env; e != nil {
+			n.deadLetter(DeadLetter{Type: p.typ, Shard: p.shard, EntityID: e.entityID, Msg: e.msg, Reason: wire.ReasonNoOwner})
+		}
+		return false
+	}
+	p.deadline = time.Now().Add(n.cfg.RequestTimeout)
+	lc.pending = append(lc.pending, p)
+	k := shardKey{p.typ, p.shard}
+	if _, ok := lc.need[k]; !ok {
+		lc.need[k] = time.Time{}
+		select {
+		case lc.wake <- struct{}{}:
+		default:
+		}
+	}
+	lc.mu.Unlock()
+	return true
+}
+
+// resolve completes what the table t answers, expires what is past its
+// deadline, and re-asks for the allocation of the rest. Called on every
+// table change (before the route that follows t is published) and by
+// housekeeping.
+func (lc *locator) resolve(t *allocTable, now time.Time) {
+	n := lc.n
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if len(lc.pending) == 0 {
+		return
+	}
+	valid := n.leaseValid()
+	kept := lc.pending[:0]
+	for _, p := range lc.pending {
+		owner, ok := t.owner(p.typ, p.shard)
+		if ok && (p.env != nil || valid) {
+			lc.complete(p, owner)
+			continue
+		}
+		if now.After(p.deadline) {
+			n.ctr.requestsExpired.Add(1)
+			n.logLimited("shard location request expired", "type", p.typ, "shard", p.shard)
+			if e := p.env; e != nil {
+				n.deadLetter(DeadLetter{Type: p.typ, Shard: p.shard, EntityID: e.entityID, Msg: e.msg, Reason: wire.ReasonExpired})
+			}
+			continue
+		}
+		k := shardKey{p.typ, p.shard}
+		if _, asked := lc.need[k]; !asked && !ok {
+			lc.need[k] = time.Time{}
+			select {
+			case lc.wake <- struct{}{}:
+			default:
+			}
+		}
+		kept = append(kept, p)
+	}
+	clear(lc.pending[len(kept):])
+	lc.pending = kept
+}
+
+// complete answers p with owner: an envelope goes to its mailbox here or
+// is forwarded; a request gets ShardLocation. lc.mu held.
+func (lc *locator) complete(p *pendingReq, owner wire.NodeAddress) {
+	n := lc.n
+	if e := p.env; e != nil {
+		if owner == n.self {
+			if !e.region.boxes[p.shard].pushParked(envelope{entityID: e.entityID, msg: e.msg, hops: uint8(e.hops)}) {
+				n.ctr.mailboxDropped.Add(1)
+				n.deadLetter(DeadLetter{Type: p.typ, Shard: p.shard, EntityID: e.entityID, Msg: e.msg, Reason: wire.ReasonMailboxFull})
+			}
+			return
+		}
+		n.forwardDecoded(owner, e.region, p.shard, e.entityID, e.msg, e.hops)
+		return
+	}
+	n.replyLocation(p.replyTo, p.via, p.shard, owner)
+}
+
+// unavailable answers the waiting zerohop requests for (typ, shard) that
+// no owner can be found (reason): they are told at once; the rest wait.
+func (lc *locator) unavailable(k shardKey, reason string) {
+	n := lc.n
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	kept := lc.pending[:0]
+	for _, p := range lc.pending {
+		if p.typ == k.typ && p.shard == k.shard && p.env == nil && p.zerohop {
+			n.replyUnavailable(p, reason)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	clear(lc.pending[len(kept):])
+	lc.pending = kept
+}
+
+// askRetry is how often an allocation that failed (no leader, lost
+// answer) is asked again while something waits for it.
+const askRetry = 250 * time.Millisecond
+
+// allocator asks the leader to allocate the shards that waiting requests
+// need, one at a time, until the node stops.
+func (lc *locator) allocator() {
+	n := lc.n
+	defer n.wg.Done()
+	retry := time.NewTicker(askRetry)
+	defer retry.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-lc.wake:
+		case <-retry.C:
+		}
+		if !n.gate.wait(n.stop) {
+			return
+		}
+		for {
+			k, ok := lc.nextNeed(time.Now())
+			if !ok {
+				break
+			}
+			lc.allocate(k)
+			select {
+			case <-n.stop:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// nextNeed returns a shard to allocate that was not asked for within
+// askRetry, and marks it asked at now.
+func (lc *locator) nextNeed(now time.Time) (shardKey, bool) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	t := lc.n.cons.fsm.table.Load()
+	for k, asked := range lc.need {
+		if _, owned := t.owner(k.typ, k.shard); owned || !lc.waitingFor(k) {
+			delete(lc.need, k)
+			continue
+		}
+		if asked.IsZero() || now.Sub(asked) >= askRetry {
+			lc.need[k] = now
+			return k, true
+		}
+	}
+	return shardKey{}, false
+}
+
+// waitingFor reports whether something pending waits for k. lc.mu held.
+func (lc *locator) waitingFor(k shardKey) bool {
+	for _, p := range lc.pending {
+		if p.typ == k.typ && p.shard == k.shard {
+			return true
+		}
+	}
+	return false
+}
+
+// allocate asks the leader to allocate k and waits until this node has
+// applied the answer (onTable then releases what waited). On failure the
+// shard is asked again at the next retry tick.
+func (lc *locator) allocate(k shardKey) {
+	n := lc.n
+	cc := n.cfg.Consensus
+	shards, _ := n.typeShards(k.typ)
+	resp, err := n.cons.ctl.call(ctlRequest{Op: ctlAllocate, Node: n.self.String(), Type: k.typ, Shard: k.shard,
+		Types: []metaType{{Name: k.typ, Shards: shards}}}, cc.LeaseDuration/2)
+	if err == nil {
+		n.cons.fsm.waitApplied(resp.Index, cc.LeaseDuration/2, n.stop)
+		n.loc.resolve(n.cons.fsm.table.Load(), time.Now())
+	}
+	if ce, ok := err.(*ctlError); ok && ce.Code == codeNoOwner {
+		lc.unavailable(k, wire.ReasonNoOwner)
+	} else if err != nil && !n.leaseValid() {
+		lc.unavailable(k, wire.ReasonNoQuorum)
+	}
+}
+
+// replyLocation sends ShardLocation to ref, over via when it is the
+// connection of ref's identity.
+func (n *Node) replyLocation(ref wire.Ref, via *link, shard int, owner wire.NodeAddress) {
+	n.replyTo(ref, via, wire.ShardLocation{ShardID: shard, Node: owner, Replicas: []wire.NodeAddress{}})
+	n.ctr.locationsAnswered.Add(1)
+}
+
+// replyUnavailable tells a zerohop asker that p's shard has no owner it can
+// be given now.
+func (n *Node) replyUnavailable(p *pendingReq, reason string) {
+	n.ctr.unavailableAnswers.Add(1)
+	n.replyTo(p.replyTo, p.via, wire.ShardUnavailable{ShardID: p.shard, Reason: reason})
+}
+
+// replyTo sends msg to ref, over via when it is the connection of ref's
+// identity, else over any connection to ref's node.
+func (n *Node) replyTo(ref wire.Ref, via *link, msg any) {
+	frame, err := n.reg.AppendMessageFrameTo(nil, ref.Address, n.senderURI, msg, n.cfg.MaxFrameSize)
+	if err != nil {
+		n.ctr.droppedReplies.Add(1)
+		n.log.Error("encode reply", "err", err)
+		return
+	}
+	if via != nil && via.peerID() == ref.Node() && via.send(frame) {
+		return
+	}
+	n.sendNode(ref.Node(), frame)
+}
+
+// typeShards returns the shard count of typ from this node's own types,
+// else from the members' metadata.
+func (n *Node) typeShards(typ string) (int, bool) {
+	for _, e := range n.cfg.Entities {
+		if e.Name == typ {
+			return e.Shards, true
+		}
+	}
+	if n.cons != nil {
+		if v, ok := n.cons.fsm.shardCount(typ); ok {
+			return v, true
+		}
+	}
+	return 0, false
+}
