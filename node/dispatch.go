@@ -3,8 +3,8 @@ package node
 import (
 	"bytes"
 	"errors"
-	"strings"
 	"hash/maphash"
+	"strings"
 	"sync/atomic"
 	"time"
 

@@ -63,9 +63,9 @@ type seenRec struct {
 
 // fsmState is the replicated state (JSON in raft snapshots).
 type fsmState struct {
-	Epoch  uint64                `json:"epoch"`
-	Types  map[string]int        `json:"types"`  // entity type -> shard count (first registration wins)
-	Shards map[string][]slotRec  `json:"shards"` // entity type -> shard -> slot
+	Epoch  uint64                 `json:"epoch"`
+	Types  map[string]int         `json:"types"`  // entity type -> shard count (first registration wins)
+	Shards map[string][]slotRec   `json:"shards"` // entity type -> shard -> slot
 	Nodes  map[string]*nodeRecord `json:"nodes"`  // by advertised address
 }
 

@@ -25,9 +25,9 @@ import (
 type locator struct {
 	n       *Node
 	mu      sync.Mutex
-	pending []*pendingReq     // guarded by mu; at most Config.MaxPendingRequests
+	pending []*pendingReq          // guarded by mu; at most Config.MaxPendingRequests
 	need    map[shardKey]time.Time // guarded by mu: shards to allocate, with the time of the last ask (zero: not asked yet)
-	wake    chan struct{}     // the allocator has work (cap 1)
+	wake    chan struct{}          // the allocator has work (cap 1)
 }
 
 // pendingReq is a GetShardLocation, or an envelope for an unallocated

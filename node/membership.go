@@ -40,9 +40,9 @@ type membership struct {
 	keyring *memberlist.Keyring // nil without a gossip key
 	gossip  string              // bound gossip address
 
-	alive   atomic.Int32                                    // alive members, us included
+	alive   atomic.Int32                                  // alive members, us included
 	others  atomic.Pointer[map[wire.NodeAddress]struct{}] // alive members but us
-	changed chan struct{}                                   // a member changed (cap 1)
+	changed chan struct{}                                 // a member changed (cap 1)
 
 	mu      sync.Mutex
 	members map[wire.NodeAddress]*member // guarded by mu
@@ -373,7 +373,7 @@ func (d *delegate) NotifyMsg(b []byte) {
 
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (d *delegate) LocalState(join bool) []byte                { return nil }
-func (d *delegate) MergeRemoteState(b []byte, join bool)        {}
+func (d *delegate) MergeRemoteState(b []byte, join bool)       {}
 
 func (d *delegate) NotifyJoin(nd *memberlist.Node)   { d.ms.onMember(nd, true) }
 func (d *delegate) NotifyLeave(nd *memberlist.Node)  { d.ms.onMember(nd, false) }

@@ -36,9 +36,9 @@ type Node struct {
 	log       *slog.Logger
 	reg       *wire.Registry
 	self      wire.NodeAddress
-	senderURI string    // casty://system@host:port/
+	senderURI string          // casty://system@host:port/
 	fwdSender [maxHops]string // sender URIs of forwarded envelopes, by hop count before the forward
-	hsFrame   []byte    // our handshake frame (reply and dial), immutable
+	hsFrame   []byte          // our handshake frame (reply and dial), immutable
 	ctr       *counters
 	gate      gate
 	inc       uint64    // incarnation, random, nonzero; immutable
