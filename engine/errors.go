@@ -19,10 +19,18 @@ var (
 	ErrBufferFull = errors.New("engine: buffer full")
 
 	// ErrOwnerUnavailable matches *OwnerUnavailableError: the node that
-	// owns a shard (or serves a service) has no live connection. The
-	// client never re-routes such a message to another node (that would
-	// create a second copy of the entity); it fails fast instead.
+	// owns a shard (or serves a service) has no live connection, or its
+	// connection is suspect (see ErrSuspect). The client never re-routes
+	// such a message to another node (that would create a second copy of
+	// the entity); it fails fast instead.
 	ErrOwnerUnavailable = errors.New("engine: owner unavailable")
+
+	// ErrSuspect is the cause (OwnerUnavailableError.Cause, ConnError.Cause)
+	// when a node's connection is open but the node has sent nothing,
+	// not even its periodic topology push, for Config.SuspectAfter: the
+	// node is paused, overloaded or cut off. The connection stays open and
+	// recovers with the first bytes the node sends again.
+	ErrSuspect = errors.New("engine: node silent")
 
 	// ErrNoRoute is returned when a message cannot be routed for a reason
 	// other than an unavailable owner, e.g. an Ask target of an unknown
@@ -80,8 +88,9 @@ func (e *BufferFullError) Error() string {
 func (e *BufferFullError) Is(target error) bool { return target == ErrBufferFull }
 
 // OwnerUnavailableError reports that the node owning a shard (Type and
-// Shard set) or serving a service has no live connection; Cause is why the
-// last connection attempt or connection failed.
+// Shard set) or serving a service has no live connection, or a suspect one;
+// Cause is why: the last connection attempt's or connection's failure, or
+// an error wrapping ErrSuspect.
 type OwnerUnavailableError struct {
 	Node  wire.NodeAddress
 	Type  string
@@ -102,8 +111,8 @@ func (e *OwnerUnavailableError) Is(target error) bool { return target == ErrOwne
 // Unwrap returns the cause.
 func (e *OwnerUnavailableError) Unwrap() error { return e.Cause }
 
-// ConnError reports that a connection to Node failed while an Ask was
-// waiting on it.
+// ConnError reports that a connection to Node failed, or became suspect
+// (Cause wraps ErrSuspect), while an Ask was waiting on it.
 type ConnError struct {
 	Node  wire.NodeAddress
 	Cause error

@@ -21,9 +21,9 @@ const (
 	// DropExpired: a buffered message's location stayed unknown for
 	// Config.BufferTimeout.
 	DropExpired = "expired"
-	// DropOwnerUnavailable: the owner had no live connection (Tell
-	// returned *OwnerUnavailableError, or a buffered message's owner was
-	// down when its location arrived).
+	// DropOwnerUnavailable: the owner had no live connection, or a
+	// suspect one (Tell returned *OwnerUnavailableError, or a buffered
+	// message's owner was down or suspect when its location arrived).
 	DropOwnerUnavailable = "owner_unavailable"
 	// DropConnLost: frames queued or being written when a connection
 	// failed.
@@ -59,9 +59,11 @@ type Stats struct {
 	Connects        uint64 // successful connection openings (incl. reconnects)
 	Reconnects      uint64
 	ConnectFailures uint64
+	Suspects        uint64 // connections marked suspect (up, but nothing received for SuspectAfter)
+	SuspectsCleared uint64 // suspect connections that received again (back up)
 
-	SnapshotsReceived  uint64
-	SnapshotsApplied   uint64 // not fenced (SnapshotsUnchanged of them equal to the previous one)
+	SnapshotsReceived  uint64 // from every subscription (every member: most are liveness signals only)
+	SnapshotsApplied   uint64 // from the primary subscription or the leader, not fenced (SnapshotsUnchanged of them equal to the previous one)
 	SnapshotsUnchanged uint64 // applied but equal to the current one: nothing rebuilt
 	SnapshotsFenced    uint64 // ignored: epoch below the highest seen
 	EpochResets        uint64 // the highest epoch was abandoned after a long fence (cluster restart)
@@ -92,7 +94,7 @@ type counters struct {
 
 	asksOK, asksTimedOut, asksFailed, lateReplies atomic.Uint64
 
-	connects, reconnects, connectFailures atomic.Uint64
+	connects, reconnects, connectFailures, suspects, suspectsCleared atomic.Uint64
 
 	snapshotsReceived, snapshotsApplied, snapshotsUnchanged, snapshotsFenced, epochResets, resubscribes atomic.Uint64
 
@@ -128,6 +130,8 @@ func (c *Client) Stats() Stats {
 		Connects:           s.connects.Load(),
 		Reconnects:         s.reconnects.Load(),
 		ConnectFailures:    s.connectFailures.Load(),
+		Suspects:           s.suspects.Load(),
+		SuspectsCleared:    s.suspectsCleared.Load(),
 		SnapshotsReceived:  s.snapshotsReceived.Load(),
 		SnapshotsApplied:   s.snapshotsApplied.Load(),
 		SnapshotsUnchanged: s.snapshotsUnchanged.Load(),

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -82,6 +83,13 @@ var (
 // that differs updates membership, contacts, subscriptions, every type's
 // route table and the listings.
 //
+// Only the snapshots of the primary subscription and of the leader are
+// applied. Those of the other members (the client subscribes to every
+// member it keeps a connection to) are liveness signals: their arrival
+// keeps the connection up (nodeConn.received), and their epoch is
+// recorded (it fences the node's location answers), but members' views
+// may lag each other and the client does not flip between them.
+//
 // Epoch fencing: a snapshot whose allocation epoch is below the highest
 // applied is ignored (a restarted node's fresh state must not override the
 // cluster's), except after 3*LivenessWindow without any applicable
@@ -94,6 +102,9 @@ func (c *Client) onSnapshot(nc *nodeConn, ts *wire.TopologySnapshot) {
 	s := topo.Compile(ts)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if nc != c.topo.primary && nc != c.leaderConnLocked() {
+		return // a member's push: liveness only
+	}
 	if nc == c.topo.primary {
 		c.topo.primaryAt = now
 	}
@@ -121,12 +132,17 @@ func (c *Client) onSnapshot(nc *nodeConn, ts *wire.TopologySnapshot) {
 // for the first). newer: s's epoch is above the last applied one, so its
 // allocations are the whole truth. c.mu held.
 func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now time.Time) {
-	// Membership, leader, contacts.
+	// Membership, leader, contacts, subscriptions.
 	leader, hasLeader := s.Leader()
+	newLeader := false
 	if hasLeader {
 		if old, ok := leaderOf(prev); !ok || old != leader {
+			newLeader = true
 			c.log.Info("engine: leader", "node", leader.String(), "epoch", s.Epoch())
 		}
+	}
+	for _, nc := range c.connList {
+		nc.member = false
 	}
 	for _, m := range s.Members() {
 		if m.Status == wire.StatusRemoved {
@@ -144,12 +160,21 @@ func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now tim
 				nc.nudge() // the cluster reaches it again
 			}
 			nc.clusterUp = reachable
+			// Subscribed for liveness: a node that only receives tells
+			// would otherwise send the client nothing.
+			nc.member = true
+			c.subscribeLocked(nc)
 		} else if nc := c.conns[m.Address]; nc != nil {
 			nc.clusterUp = false
 		}
 	}
 	if hasLeader {
-		c.subscribeLocked(c.connLocked(leader))
+		lc := c.connLocked(leader)
+		if newLeader {
+			c.resubscribeLocked(lc) // its snapshots are applied from now on: one now
+		} else {
+			c.subscribeLocked(lc)
+		}
 	}
 	c.pruneSubscriptionsLocked()
 
@@ -211,13 +236,14 @@ func (c *Client) onLocation(nc *nodeConn, typeName string, loc *wire.ShardLocati
 	et.applyLocation(loc.ShardID, c.connLocked(loc.Node))
 }
 
-// pruneSubscriptionsLocked keeps the subscriptions on the primary and the
-// leader only: a former leader is unsubscribed so that subscriptions (and
-// the snapshots they bring) do not accumulate as leadership moves.
+// pruneSubscriptionsLocked keeps the subscriptions on the primary, the
+// leader and every live member of the last applied snapshot; any other (a
+// node that left the membership) is unsubscribed, so that subscriptions
+// do not accumulate as the cluster changes.
 func (c *Client) pruneSubscriptionsLocked() {
 	leader := c.leaderConnLocked()
 	for nc := range c.topo.subscribed {
-		if nc == c.topo.primary || nc == leader {
+		if nc == c.topo.primary || nc == leader || nc.member {
 			continue
 		}
 		c.sendUnsubscribe(nc)
@@ -274,16 +300,31 @@ func (c *Client) routedLocked(nc *nodeConn) bool {
 }
 
 // subscribeLocked sends SubscribeTopology to nc once (refresh re-sends).
+// From then on nc's silence is watched (checkSilenceLocked).
 func (c *Client) subscribeLocked(nc *nodeConn) {
 	if c.topo.subscribed[nc] {
 		return
 	}
 	c.topo.subscribed[nc] = true
+	nc.subSince = c.mono()
 	c.sendSubscribe(nc)
 }
 
+// resubscribeLocked subscribes to nc, sending SubscribeTopology even if it
+// is subscribed already: the node answers with its snapshot at once.
+func (c *Client) resubscribeLocked(nc *nodeConn) {
+	if c.topo.subscribed[nc] {
+		c.sendSubscribe(nc)
+		return
+	}
+	c.subscribeLocked(nc)
+}
+
+// sendSubscribe queues SubscribeTopology on nc unless it is down (it is
+// re-sent when the connection comes up): a suspect node gets it too, its
+// answer is what ends the suspicion.
 func (c *Client) sendSubscribe(nc *nodeConn) {
-	if !nc.usable() {
+	if !nc.linked() {
 		return
 	}
 	err := nc.sendControl(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.SubscribeTopology{ReplyTo: c.subRef})
@@ -292,10 +333,10 @@ func (c *Client) sendSubscribe(nc *nodeConn) {
 	}
 }
 
-// sendUnsubscribe asks nc, when it is up, to stop pushing snapshots to
-// the client.
+// sendUnsubscribe asks nc, when a link to it is open (up or suspect), to
+// stop pushing snapshots to the client.
 func (c *Client) sendUnsubscribe(nc *nodeConn) {
-	if nc.state.Load() != connUp {
+	if s := nc.state.Load(); s != connUp && s != connSuspect {
 		return
 	}
 	err := nc.sendControl(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
@@ -304,13 +345,13 @@ func (c *Client) sendUnsubscribe(nc *nodeConn) {
 	}
 }
 
-// setPrimaryLocked makes nc the watched subscription.
+// setPrimaryLocked makes nc the watched subscription, whose snapshots are
+// applied.
 func (c *Client) setPrimaryLocked(nc *nodeConn, now time.Time) {
 	c.topo.primary = nc
 	c.topo.primaryAt = now
 	c.topo.lastRefresh = now
-	delete(c.topo.subscribed, nc) // force a fresh SubscribeTopology
-	c.subscribeLocked(nc)
+	c.resubscribeLocked(nc) // a fresh snapshot now
 }
 
 // rotateLocked moves the subscription to the next contact (static contacts
@@ -339,12 +380,10 @@ func (c *Client) rotateLocked(now time.Time, why string) {
 	old := c.topo.primary
 	c.stats.resubscribes.Add(1)
 	c.log.Warn("engine: re-subscribing", "from", addrOf(old), "to", pick.addr.String(), "reason", why)
-	if old != nil && old != pick && old.state.Load() == connUp && old != c.leaderConnLocked() {
-		// Stop a silent but connected node from pushing to us.
-		c.sendUnsubscribe(old)
-		delete(c.topo.subscribed, old)
-	}
 	c.setPrimaryLocked(pick, now)
+	// The former primary keeps its subscription while it is a member (its
+	// pushes are what ends a suspicion); otherwise it is dropped.
+	c.pruneSubscriptionsLocked()
 }
 
 func addrOf(nc *nodeConn) string {
@@ -417,6 +456,7 @@ func (c *Client) maintain() {
 
 func (c *Client) tick(now time.Time) {
 	c.mu.Lock()
+	c.checkSilenceLocked(now)
 	if c.topo.primary != nil {
 		if now.Sub(c.topo.primaryAt) > c.cfg.LivenessWindow && !c.closing.Load() {
 			c.rotateLocked(now, "no snapshot within the liveness window")
@@ -446,6 +486,59 @@ func (c *Client) tick(now time.Time) {
 	c.mu.Unlock()
 	for _, et := range types {
 		et.tick(now, leader, leaderEpoch >= epoch)
+	}
+}
+
+// checkSilenceLocked marks suspect every subscribed connection that is up
+// and has received nothing for Config.SuspectAfter (counted from the later
+// of its last bytes and the subscription's start). Only subscribed
+// connections are watched: a subscribed node sends its periodic snapshots
+// and the answers to the client's periodic SubscribeTopology, any other
+// may rightly be silent. Run by the maintenance tick, so Tell only reads
+// the state it already reads. c.mu held.
+func (c *Client) checkSilenceLocked(now time.Time) {
+	nowMono := c.monoAt(now)
+	for _, nc := range c.connList {
+		if nc.state.Load() != connUp || !c.topo.subscribed[nc] {
+			continue
+		}
+		rx := nc.lastRecv.Load()
+		if silent := time.Duration(nowMono - max(rx, nc.subSince)); silent >= c.cfg.SuspectAfter {
+			c.suspectLocked(nc, rx, silent, now)
+		}
+	}
+}
+
+// suspectLocked makes the up connection nc suspect: sends to it fail fast
+// (their cause wraps ErrSuspect), producers waiting for room in its queue
+// re-check at once, asks waiting on it fail, its shards are queried again,
+// and a primary subscription on it moves to the next contact. Frames
+// already queued stay (they go out if the node recovers). rx is the
+// lastRecv the decision was made on. c.mu held.
+func (c *Client) suspectLocked(nc *nodeConn, rx int64, silent time.Duration, now time.Time) {
+	err := fmt.Errorf("%w: nothing received for %v (SuspectAfter %v)", ErrSuspect, silent.Round(time.Millisecond), c.cfg.SuspectAfter)
+	nc.suspectErr.Store(&err) // before the state: whoever sees suspect finds the cause
+	if !nc.state.CompareAndSwap(connUp, connSuspect) {
+		return // the link failed meanwhile
+	}
+	// The reader stores lastRecv, then loads the state; we stored the
+	// state, now load lastRecv: one of us sees the other's write, so
+	// bytes that arrived meanwhile are not missed.
+	if nc.lastRecv.Load() != rx {
+		if !nc.state.CompareAndSwap(connSuspect, connUp) {
+			c.stats.suspects.Add(1) // the reader made it up again, and counted that
+		}
+		return
+	}
+	c.stats.suspects.Add(1)
+	c.log.Warn("engine: node silent, connection suspect", "node", nc.addr.String(), "silent", silent.String())
+	nc.q.signalSpace() // TellContext waiting for room re-resolves now
+	c.asks.failConn(nc, err)
+	for _, et := range c.types {
+		et.evict(nc, now)
+	}
+	if nc == c.topo.primary && !c.closing.Load() {
+		c.rotateLocked(now, err.Error())
 	}
 }
 
