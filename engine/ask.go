@@ -123,7 +123,7 @@ func (r *EntityRef) sendAsk(msg any, askID uint64) (*nodeConn, error) {
 	if !ok {
 		return et.hold(shard, env.EntityID, env.Message, askID)
 	}
-	if err := et.send(e, shard, env.EntityID, env.Message, nil); err != nil {
+	if err := et.send(e, shard, env.EntityID, env.Message, false); err != nil {
 		return nil, err
 	}
 	return e.nc, nil

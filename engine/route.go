@@ -152,16 +152,25 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
 	}
-	return et.send(e, shard, entityID, msg, nil)
+	return et.send(e, shard, entityID, msg, false)
 }
 
 // TellContext is Tell, except that when the owner connection's queue is
 // full it waits for room (the writer frees slots as it writes) until ctx
 // ends, instead of returning ErrBufferFull: backpressure for producers
-// that would otherwise spin on Tell. Waiting allocates; the path without
-// waiting is Tell's. Every other error is returned at once, as by Tell
-// (a full location buffer included). When ctx ends while waiting, the
-// message is counted as DropQueueFull and ctx.Err() is returned.
+// that would otherwise spin on Tell. Every other error is returned at
+// once, as by Tell (a full location buffer included).
+//
+// It never waits on a dead or paused owner: while it waits it re-reads
+// the shard's route on every wake-up and at least every 50 ms
+// (routeRecheck). When the cluster moved the shard to another node, the
+// message goes there (or, when the new owner's queue is full too, the
+// wait goes on there); when the owner's connection fails or becomes
+// suspect (Config.SuspectAfter), it returns *OwnerUnavailableError at
+// once, counted like Tell's; when the shard's location became unknown,
+// the message is held as by Tell. When ctx ends while waiting, the
+// message is counted as DropQueueFull and ctx.Err() is returned. Waiting
+// allocates (a timer, a channel); the path without waiting is Tell's.
 func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) error {
 	et := r.et
 	if et.c.closing.Load() {
@@ -173,52 +182,67 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
 	}
-	done := ctx.Done()
-	if done == nil {
-		done = neverDone // context.Background: wait without a deadline
-	}
-	if err := et.send(e, shard, entityID, msg, done); err != errWaitCancelled {
+	if err := et.send(e, shard, entityID, msg, true); err != errMustWait {
 		return err
 	}
-	return ctx.Err()
+	return et.waitSend(ctx, shard, e, entityID, msg)
 }
 
-// neverDone is a channel that is never closed.
-var neverDone = make(chan struct{})
+// routeRecheck bounds how long TellContext waits for queue room without
+// re-reading the route: a shard moved while the owner's queue is full is
+// noticed within it even if nothing wakes the producer.
+const routeRecheck = 50 * time.Millisecond
 
-// errWaitCancelled: send's wait for queue room ended with its done channel.
-var errWaitCancelled = errors.New("engine: wait cancelled")
+// errMustWait: send found the owner's queue full and was told not to
+// count it (TellContext waits instead).
+var errMustWait = errors.New("engine: queue full, wait")
+
+// waitSend waits for room in the queue of the shard's owner, re-resolving
+// the owner on every wake-up and every routeRecheck (see TellContext).
+func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, entityID string, msg any) error {
+	recheck := time.NewTimer(routeRecheck)
+	defer recheck.Stop()
+	for {
+		switch e.nc.q.waitSpace(ctx.Done(), e.nc.stop, recheck.C) {
+		case waitCancelled:
+			et.c.stats.drop(DropQueueFull, 1)
+			return ctx.Err()
+		case waitRecheck:
+			recheck.Reset(routeRecheck)
+		}
+		ne, ok := et.table.Load().Owner(shard)
+		if !ok {
+			_, err := et.hold(shard, entityID, msg, 0)
+			return err
+		}
+		e = ne
+		if err := et.send(e, shard, entityID, msg, true); err != errMustWait {
+			return err
+		}
+	}
+}
 
 // send queues the envelope on e's owner. Hot path: no locks, no
 // allocations on success.
-// With a non-nil wait a full queue is waited on until wait is closed
-// (TellContext).
-func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, wait <-chan struct{}) error {
+// With wait, a full queue is not counted: errMustWait is returned for the
+// caller to wait (TellContext).
+func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, wait bool) error {
 	c := et.c
 	nc := e.nc
-	var t uint64
-	var buf []byte
-	for {
-		if !nc.usable() {
-			c.stats.drop(DropOwnerUnavailable, 1)
-			return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
+	if !nc.usable() {
+		c.stats.drop(DropOwnerUnavailable, 1)
+		return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
+	}
+	t, buf, full, closed := nc.q.claim(nc.q.reserve)
+	if closed {
+		return ErrClosed
+	}
+	if full {
+		if wait {
+			return errMustWait
 		}
-		var full, closed bool
-		t, buf, full, closed = nc.q.claim(nc.q.reserve)
-		if closed {
-			return ErrClosed
-		}
-		if !full {
-			break
-		}
-		if wait == nil {
-			c.stats.drop(DropQueueFull, 1)
-			return nc.fullErr
-		}
-		if !nc.q.waitSpace(wait, nc.stop) {
-			c.stats.drop(DropQueueFull, 1)
-			return errWaitCancelled
-		}
+		c.stats.drop(DropQueueFull, 1)
+		return nc.fullErr
 	}
 	buf, err := c.reg.AppendEnvelopeFrame(buf, e.target, c.senderURI, entityID, msg, c.cfg.MaxFrameSize)
 	if err != nil {
