@@ -34,7 +34,7 @@ const (
 	DefaultLocationTimeout  = 2 * time.Second
 	DefaultRequeryDelay     = 500 * time.Millisecond
 	DefaultReconnectMin     = 100 * time.Millisecond
-	DefaultReconnectMax     = 5 * time.Second
+	DefaultReconnectMax     = time.Second
 	DefaultSuspectAfter     = 2 * time.Second
 	DefaultBufferTimeout    = 10 * time.Second
 	DefaultCloseTimeout     = 2 * time.Second
@@ -110,7 +110,13 @@ type Config struct {
 	// queried again after this delay (jittered +-50%). Default 0.5 s.
 	RequeryDelay time.Duration
 	// ReconnectMin and ReconnectMax bound the jittered exponential backoff
-	// between connection attempts to a node. Defaults 100 ms, 5 s.
+	// between connection attempts to a node: the wait before an attempt is
+	// uniform in [b/2, b], b doubling from ReconnectMin up to ReconnectMax.
+	// A node the cluster reports up again, a shard routed to it, or any
+	// membership change in an applied snapshot cuts the wait short, but
+	// attempts stay at least ReconnectMin apart. Defaults 100 ms, 1 s: a
+	// node restarted at the same address is reconnected within about a
+	// second even when nothing in the membership changed.
 	ReconnectMin, ReconnectMax time.Duration
 	// SuspectAfter: a connection that is up but has received nothing for
 	// this long is suspect: sends to the node fail fast with
@@ -144,6 +150,10 @@ type Config struct {
 
 	// Logger receives connection and routing events. Default: discard.
 	Logger *slog.Logger
+
+	// reconnectJitter, when set (tests only), replaces the jittered
+	// reconnect wait for backoff b (see Client.backoffStep).
+	reconnectJitter func(b time.Duration) time.Duration
 }
 
 // EnsureDefaults replaces every zero field with its default.

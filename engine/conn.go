@@ -225,8 +225,8 @@ func (nc *nodeConn) run() {
 		}
 		c.onConnDown(nc, err, !wasDown)
 		// Jittered exponential backoff: uniform in [backoff/2, backoff].
-		d := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, c.cfg.ReconnectMax)
+		var d time.Duration
+		d, backoff = c.cfg.backoffStep(backoff)
 		t := time.NewTimer(d)
 		select {
 		case <-nc.stop:
@@ -260,8 +260,21 @@ func isStopped(stop chan struct{}) bool {
 	}
 }
 
+// backoffStep returns the wait before the next connection attempt for the
+// current backoff b (uniform in [b/2, b]) and the backoff after it
+// (doubled, at most ReconnectMax).
+func (c *Config) backoffStep(b time.Duration) (wait, next time.Duration) {
+	if c.reconnectJitter != nil {
+		wait = c.reconnectJitter(b)
+	} else {
+		wait = b/2 + rand.N(b/2+1)
+	}
+	return wait, min(2*b, c.ReconnectMax)
+}
+
 // nudge cuts the reconnect backoff short (attempts stay ReconnectMin
-// apart): the cluster reports the node up again, or routes a shard to it.
+// apart): the cluster reports the node up again, routes a shard to it, or
+// its membership changed.
 func (nc *nodeConn) nudge() {
 	if nc.state.Load() != connDown {
 		return

@@ -49,6 +49,8 @@ type fakeCluster struct {
 	// autoAllocate: the coordinator allocates on GetShardLocation.
 	noPush bool         // do not push snapshots to subscribers on changes
 	gone   map[int]bool // nodes left out of snapshots (departed members)
+	// member, if set, edits node i's entry in snapshots (status, id).
+	member func(i int, m *wire.Member)
 }
 
 type fakeNode struct {
@@ -378,7 +380,11 @@ func (cl *fakeCluster) snapshot() wire.TopologySnapshot {
 		if cl.gone[i] {
 			continue
 		}
-		ts.Members = append(ts.Members, wire.Member{Address: nd.addr, Status: wire.StatusUp, ID: "node-" + string(rune('0'+i))})
+		m := wire.Member{Address: nd.addr, Status: wire.StatusUp, ID: "node-" + string(rune('0'+i))}
+		if cl.member != nil {
+			cl.member(i, &m)
+		}
+		ts.Members = append(ts.Members, m)
 	}
 	if cl.leader >= 0 {
 		l := cl.nodes[cl.leader].addr

@@ -177,6 +177,14 @@ func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now tim
 		}
 	}
 	c.pruneSubscriptionsLocked()
+	if prev != nil && membershipChanged(prev, s) {
+		// A node restarted at the same address may show only as a
+		// change of status or id: retry every connection in backoff now
+		// (attempts stay ReconnectMin apart).
+		for _, nc := range c.connList {
+			nc.nudge()
+		}
+	}
 
 	// Allocations: a newer epoch is the full truth; the same epoch merges.
 	conns := make([]*nodeConn, len(s.Nodes()))
@@ -189,6 +197,21 @@ func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now tim
 	if prev == nil {
 		close(c.topo.first)
 	}
+}
+
+// membershipChanged reports whether a member of a or b appeared,
+// disappeared, or changed status or id (members are canonical: sorted).
+func membershipChanged(a, b *topo.Snapshot) bool {
+	am, bm := a.Members(), b.Members()
+	if len(am) != len(bm) {
+		return true
+	}
+	for i := range am {
+		if am[i].Address != bm[i].Address || am[i].Status != bm[i].Status || am[i].ID != bm[i].ID {
+			return true
+		}
+	}
+	return false
 }
 
 // leaderOf returns s's leader; none for a nil s (no snapshot yet).
