@@ -106,8 +106,11 @@ type Config struct {
 	// LocationTimeout bounds the wait for a ShardLocation before the
 	// GetShardLocation is retried (with jitter). Default 2 s.
 	LocationTimeout time.Duration
-	// RequeryDelay: the shards of a node whose connection failed are
-	// queried again after this delay (jittered +-50%). Default 0.5 s.
+	// RequeryDelay: the shards of a node whose connection failed (or
+	// became suspect) are queried again after this delay (jittered
+	// +-50%); after a ShardUnavailable answer, new messages for the shard
+	// fail fast for this long (jittered) before it is asked for again.
+	// Default 0.5 s.
 	RequeryDelay time.Duration
 	// ReconnectMin and ReconnectMax bound the jittered exponential backoff
 	// between connection attempts to a node: the wait before an attempt is

@@ -32,6 +32,19 @@ var (
 	// recovers with the first bytes the node sends again.
 	ErrSuspect = errors.New("engine: node silent")
 
+	// ErrShardUnavailable matches *ShardUnavailableError: a node answered
+	// the shard's location query with "no owner I can vouch for".
+	ErrShardUnavailable = errors.New("engine: shard unavailable")
+
+	// ErrNoQuorum matches a *ShardUnavailableError whose reason is
+	// wire.ReasonNoQuorum: the node that answered cannot reach a quorum
+	// of the cluster, so it allocates nothing.
+	ErrNoQuorum = errors.New("engine: no quorum")
+
+	// ErrUndeliverable matches *UndeliverableError: a node accepted an
+	// Ask's message and then dropped it (a dead letter), and said so.
+	ErrUndeliverable = errors.New("engine: message undeliverable")
+
 	// ErrNoRoute is returned when a message cannot be routed for a reason
 	// other than an unavailable owner, e.g. an Ask target of an unknown
 	// kind or an entity Ask whose message is not a ShardEnvelope.
@@ -150,6 +163,51 @@ func (e *HandshakeError) Is(target error) bool { return target == ErrHandshake }
 
 // Unwrap returns the cause.
 func (e *HandshakeError) Unwrap() error { return e.Cause }
+
+// ShardUnavailableError reports that Node answered the location query of
+// shard Shard of entity type Type with zerohop.ShardUnavailable: it knows
+// no owner it can vouch for. Reason is the node's (wire.ReasonNoQuorum,
+// wire.ReasonNoOwner...). The messages held for the shard fail with it,
+// and new ones fail fast with it for about Config.RequeryDelay, after
+// which the location is asked for again. It matches ErrShardUnavailable,
+// and ErrNoQuorum when Reason is wire.ReasonNoQuorum.
+type ShardUnavailableError struct {
+	Node   wire.NodeAddress
+	Type   string
+	Shard  int
+	Reason string
+}
+
+func (e *ShardUnavailableError) Error() string {
+	return fmt.Sprintf("engine: %s shard %d unavailable (node %s: %s)", e.Type, e.Shard, e.Node, e.Reason)
+}
+
+// Is matches ErrShardUnavailable, and ErrNoQuorum for wire.ReasonNoQuorum.
+func (e *ShardUnavailableError) Is(target error) bool {
+	return target == ErrShardUnavailable || (target == ErrNoQuorum && e.Reason == wire.ReasonNoQuorum)
+}
+
+// UndeliverableError is the error of an Ask answered with
+// zerohop.Undeliverable: the node dropped the message (Reason, one of the
+// wire.Reason* constants: stale_owner, hop_limit, entity_limit...) meant
+// for entity EntityID of type Type, shard Shard. The message was not
+// applied. It matches ErrUndeliverable.
+type UndeliverableError struct {
+	Reason   string
+	Type     string
+	Shard    int
+	EntityID string
+}
+
+func (e *UndeliverableError) Error() string {
+	if e.Type == "" {
+		return "engine: message undeliverable: " + e.Reason
+	}
+	return fmt.Sprintf("engine: message to %s entity %q (shard %d) undeliverable: %s", e.Type, e.EntityID, e.Shard, e.Reason)
+}
+
+// Is matches ErrUndeliverable.
+func (e *UndeliverableError) Is(target error) bool { return target == ErrUndeliverable }
 
 // ShardsMismatchError is returned by EntityRef when a type is already known
 // with a different number of shards.

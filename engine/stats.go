@@ -25,6 +25,10 @@ const (
 	// suspect one (Tell returned *OwnerUnavailableError, or a buffered
 	// message's owner was down or suspect when its location arrived).
 	DropOwnerUnavailable = "owner_unavailable"
+	// DropUnavailable: the shard's location query was answered with
+	// ShardUnavailable (no quorum, no owner): the messages held for it
+	// failed, and new ones failed fast for a while (*ShardUnavailableError).
+	DropUnavailable = "shard_unavailable"
 	// DropConnLost: frames queued or being written when a connection
 	// failed.
 	DropConnLost = "conn_lost"
@@ -37,7 +41,7 @@ const (
 )
 
 var dropReasons = [...]string{DropQueueFull, DropShardBuffer, DropTotalBuffer, DropExpired,
-	DropOwnerUnavailable, DropConnLost, DropClosed, DropEncode}
+	DropOwnerUnavailable, DropUnavailable, DropConnLost, DropClosed, DropEncode}
 
 // Stats is a point-in-time copy of the client's counters. Counters are
 // cumulative since Dial; Buffered, Queued and Epoch are current values.
@@ -55,6 +59,9 @@ type Stats struct {
 	AsksTimedOut uint64
 	AsksFailed   uint64 // failed with an error other than a timeout
 	LateReplies  uint64 // replies to asks already finished (late or duplicate)
+	// Undeliverable counts asks failed by a zerohop.Undeliverable reply
+	// (*UndeliverableError; also in AsksFailed).
+	Undeliverable uint64
 
 	Connects        uint64 // successful connection openings (incl. reconnects)
 	Reconnects      uint64
@@ -73,6 +80,9 @@ type Stats struct {
 	LocationTimeouts uint64
 	LocationsApplied uint64
 	LocationsFenced  uint64
+	// UnavailableAnswers counts ShardUnavailable answers to location
+	// queries (the messages they failed are in Drops[DropUnavailable]).
+	UnavailableAnswers uint64
 
 	WatchCoalesced uint64 // listings replaced in a slow watcher's buffer
 	DecodeErrors   uint64 // inbound payloads that did not decode
@@ -92,13 +102,13 @@ type counters struct {
 	buffered      atomic.Int64
 	drops         [len(dropReasons)]atomic.Uint64
 
-	asksOK, asksTimedOut, asksFailed, lateReplies atomic.Uint64
+	asksOK, asksTimedOut, asksFailed, lateReplies, undeliverable atomic.Uint64
 
 	connects, reconnects, connectFailures, suspects, suspectsCleared atomic.Uint64
 
 	snapshotsReceived, snapshotsApplied, snapshotsUnchanged, snapshotsFenced, epochResets, resubscribes atomic.Uint64
 
-	locationQueries, locationTimeouts, locationsApplied, locationsFenced atomic.Uint64
+	locationQueries, locationTimeouts, locationsApplied, locationsFenced, unavailableAnswers atomic.Uint64
 
 	watchCoalesced, decodeErrors, unknownTargets atomic.Uint64
 }
@@ -127,6 +137,7 @@ func (c *Client) Stats() Stats {
 		AsksTimedOut:       s.asksTimedOut.Load(),
 		AsksFailed:         s.asksFailed.Load(),
 		LateReplies:        s.lateReplies.Load(),
+		Undeliverable:      s.undeliverable.Load(),
 		Connects:           s.connects.Load(),
 		Reconnects:         s.reconnects.Load(),
 		ConnectFailures:    s.connectFailures.Load(),
@@ -142,6 +153,7 @@ func (c *Client) Stats() Stats {
 		LocationTimeouts:   s.locationTimeouts.Load(),
 		LocationsApplied:   s.locationsApplied.Load(),
 		LocationsFenced:    s.locationsFenced.Load(),
+		UnavailableAnswers: s.unavailableAnswers.Load(),
 		WatchCoalesced:     s.watchCoalesced.Load(),
 		DecodeErrors:       s.decodeErrors.Load(),
 		UnknownTargets:     s.unknownTargets.Load(),

@@ -59,13 +59,24 @@ func (c *Client) onFrame(nc *nodeConn, typ byte, body []byte) error {
 		}
 		c.onSnapshot(nc, &ts)
 	case bytes.HasPrefix(path, proxyPathPrefix):
-		var loc wire.ShardLocation
-		if err := c.reg.DecodeInto(payload, &loc); err != nil {
+		// A Casty node answers GetShardLocation with ShardLocation; a
+		// zerohop node may answer ShardUnavailable instead.
+		v, err := c.reg.Decode(payload)
+		if err != nil {
 			c.stats.decodeErrors.Add(1)
 			c.log.Warn("engine: undecodable shard location", "node", nc.addr.String(), "err", err)
 			return nil
 		}
-		c.onLocation(nc, string(path[len(proxyPathPrefix):]), &loc)
+		typeName := string(path[len(proxyPathPrefix):])
+		switch x := v.(type) {
+		case wire.ShardLocation:
+			c.onLocation(nc, typeName, &x)
+		case wire.ShardUnavailable:
+			c.onUnavailable(nc, typeName, &x)
+		default:
+			c.stats.decodeErrors.Add(1)
+			c.log.Warn("engine: unexpected answer to a location query", "node", nc.addr.String(), "type", fmt.Sprintf("%T", v))
+		}
 	default:
 		c.stats.unknownTargets.Add(1)
 	}
@@ -257,6 +268,29 @@ func (c *Client) onLocation(nc *nodeConn, typeName string, loc *wire.ShardLocati
 	}
 	c.stats.locationsApplied.Add(1)
 	et.applyLocation(loc.ShardID, c.connLocked(loc.Node))
+}
+
+// onUnavailable applies a ShardUnavailable that nc sent to the client's
+// /_proxy-<typeName> instead of a ShardLocation: the shard's held messages
+// fail, new ones fail fast for a jittered RequeryDelay, then the location
+// is asked for again. Not fenced: the answer names no owner, so a stale
+// node cannot misroute anything with it.
+func (c *Client) onUnavailable(nc *nodeConn, typeName string, su *wire.ShardUnavailable) {
+	c.stats.unavailableAnswers.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	et := c.types[typeName]
+	if et == nil {
+		c.stats.unknownTargets.Add(1)
+		return
+	}
+	if su.ShardID < 0 || su.ShardID >= et.numShards {
+		c.stats.decodeErrors.Add(1)
+		c.log.Warn("engine: shard unavailable out of range", "type", typeName, "shard", su.ShardID, "shards", et.numShards, "node", nc.addr.String())
+		return
+	}
+	c.log.Debug("engine: shard unavailable", "type", typeName, "shard", su.ShardID, "reason", su.Reason, "node", nc.addr.String())
+	et.unavailable(&ShardUnavailableError{Node: nc.addr, Type: typeName, Shard: su.ShardID, Reason: su.Reason}, time.Now())
 }
 
 // pruneSubscriptionsLocked keeps the subscriptions on the primary, the
@@ -495,12 +529,7 @@ func (c *Client) tick(now time.Time) {
 	if s := c.snap.Load(); s != nil {
 		c.collectConnsLocked(s, now)
 	}
-	leader := c.leaderConnLocked()
-	var leaderEpoch int64 = -1
-	if leader != nil {
-		leaderEpoch = leader.epoch.Load()
-	}
-	epoch := c.appliedEpoch()
+	target := c.queryTargetLocked()
 	types := c.tickTypes[:0]
 	for _, et := range c.types {
 		types = append(types, et)
@@ -508,7 +537,7 @@ func (c *Client) tick(now time.Time) {
 	c.tickTypes = types
 	c.mu.Unlock()
 	for _, et := range types {
-		et.tick(now, leader, leaderEpoch >= epoch)
+		et.tick(now, target)
 	}
 }
 
@@ -563,6 +592,34 @@ func (c *Client) suspectLocked(nc *nodeConn, rx int64, silent time.Duration, now
 	if nc == c.topo.primary && !c.closing.Load() {
 		c.rotateLocked(now, err.Error())
 	}
+}
+
+// queryTarget is queryTargetLocked taking c.mu.
+func (c *Client) queryTarget() *nodeConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queryTargetLocked()
+}
+
+// queryTargetLocked returns the connection GetShardLocation goes to now:
+// the leader's when the snapshot names a leader, else (a side without a
+// leader, whose nodes answer ShardUnavailable) the primary's; nil before
+// the first snapshot, and while the node's epoch is unknown or below the
+// applied one (its answer would be fenced): the query then stays due and
+// the maintenance tick retries. c.mu held.
+func (c *Client) queryTargetLocked() *nodeConn {
+	s := c.snap.Load()
+	if s == nil {
+		return nil
+	}
+	nc := c.topo.primary
+	if _, ok := s.Leader(); ok {
+		nc = c.leaderConnLocked()
+	}
+	if nc == nil || nc.epoch.Load() < s.Epoch() {
+		return nil
+	}
+	return nc
 }
 
 // jitter returns d scaled uniformly into [d/2, 3d/2].
