@@ -57,6 +57,7 @@ type nodeConn struct {
 	cause    atomic.Pointer[error] // why the last connection/attempt failed
 	epoch    atomic.Int64          // allocation_epoch of this node's last snapshot; -1 unknown
 	ever     atomic.Bool           // a link has been up at least once
+	zerohop  atomic.Bool           // the node's last handshake carried the zerohop extension (a Go node, not Casty)
 	idle     atomic.Bool           // writer parked with an empty queue (or no link)
 	firstTry chan struct{}         // closed after the first connection attempt
 	kick     chan struct{}         // cuts a reconnect backoff short (cluster says the node is up)
@@ -463,6 +464,7 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 	if x := h.Zerohop; x != nil && x.System != "" && x.System != c.cfg.SystemName {
 		return fmt.Errorf("node belongs to system %q, client is configured for %q", x.System, c.cfg.SystemName)
 	}
+	nc.zerohop.Store(h.Zerohop != nil)
 	if h.Node() != nc.addr {
 		c.log.Debug("engine: node identity differs from the address used", "node", nc.addr.String(), "claims", h.Node().String())
 		c.alias(h.Node(), nc)

@@ -114,8 +114,11 @@
 // A shard with no known owner is a cache miss: its messages are held,
 // bounded per shard and in total, while one GetShardLocation is in flight
 // to the leader's coordinator (to the primary's when the snapshot names no
-// leader); the held messages are flushed in order before the table naming
-// the owner is published, so per-entity order holds. Held messages expire
+// leader or the leader is unreachable, if the primary is a zerohop node:
+// it forwards the query or answers ShardUnavailable, where a Casty node
+// that does not lead may stay silent); the held messages are flushed in
+// order before the table naming the owner is published, so per-entity
+// order holds. Held messages expire
 // after Config.BufferTimeout. A zerohop node that can vouch for no owner
 // (a side without quorum, no node able to own the shard) answers
 // ShardUnavailable instead of ShardLocation: the held messages fail with

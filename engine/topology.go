@@ -602,9 +602,12 @@ func (c *Client) queryTarget() *nodeConn {
 }
 
 // queryTargetLocked returns the connection GetShardLocation goes to now:
-// the leader's when the snapshot names a leader, else (a side without a
-// leader, whose nodes answer ShardUnavailable) the primary's; nil before
-// the first snapshot, and while the node's epoch is unknown or below the
+// the leader's when the snapshot names a leader whose connection is
+// usable; else, when the primary is a zerohop node, the primary's (a side
+// without a leader, or cut off from it: a zerohop node forwards the query
+// to its leader or answers ShardUnavailable, where a Casty node that does
+// not lead may not answer at all). nil before the first snapshot, when
+// neither applies, and while the node's epoch is unknown or below the
 // applied one (its answer would be fenced): the query then stays due and
 // the maintenance tick retries. c.mu held.
 func (c *Client) queryTargetLocked() *nodeConn {
@@ -612,9 +615,14 @@ func (c *Client) queryTargetLocked() *nodeConn {
 	if s == nil {
 		return nil
 	}
-	nc := c.topo.primary
+	var nc *nodeConn
 	if _, ok := s.Leader(); ok {
 		nc = c.leaderConnLocked()
+	}
+	if nc == nil || !nc.usable() {
+		if p := c.topo.primary; p != nil && p.zerohop.Load() && p.usable() {
+			nc = p
+		}
 	}
 	if nc == nil || nc.epoch.Load() < s.Epoch() {
 		return nil
