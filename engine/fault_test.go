@@ -157,13 +157,25 @@ func TestPrimaryLossResubscribes(t *testing.T) {
 		cfg.ContactPoints = cl.contacts()
 		cfg.LivenessWindow = time.Hour
 	})
-	cl.nodes[0].kill()
+	// Node 1, a member, is subscribed to already (liveness); the primary
+	// subscription, whose snapshots are applied, moves to it.
 	waitFor(t, "subscribed to node 1", func() bool {
 		return countMsgs[wire.SubscribeTopology](cl.nodes[1], wire.PathTopology) > 0
+	})
+	subs := countMsgs[wire.SubscribeTopology](cl.nodes[1], wire.PathTopology)
+	cl.nodes[0].kill()
+	waitFor(t, "node 1 primary", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.topo.primary != nil && c.topo.primary.addr == cl.nodes[1].addr
 	})
 	if c.Stats().Resubscribes == 0 {
 		t.Fatal("not counted")
 	}
+	// At once (LivenessWindow is an hour): a fresh SubscribeTopology.
+	waitFor(t, "re-subscribed to node 1", func() bool {
+		return countMsgs[wire.SubscribeTopology](cl.nodes[1], wire.PathTopology) > subs
+	})
 }
 
 // Behaviour 7 (b): epoch fencing against a restarted leader that answers
