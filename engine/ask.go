@@ -32,7 +32,12 @@ type Target interface {
 // context.DeadlineExceeded. A cancelled ctx returns ctx.Err(). If the
 // connection the message went out on fails first, the Ask fails at once
 // with a *ConnError wrapping the cause. Late and duplicate replies are
-// dropped and counted (Stats.LateReplies).
+// dropped and counted (Stats.LateReplies). A node that dropped the
+// message and answered zerohop.Undeliverable fails the Ask with an
+// *UndeliverableError (ErrUndeliverable). Sends to a node whose connection
+// is suspect fail fast (*OwnerUnavailableError), and an Ask waiting on a
+// connection that becomes suspect fails at once with a *ConnError whose
+// cause wraps ErrSuspect.
 func (c *Client) Ask(ctx context.Context, target Target, build func(replyTo wire.Ref) any) (any, error) {
 	if c.closing.Load() {
 		return nil, ErrClosed
@@ -123,7 +128,7 @@ func (r *EntityRef) sendAsk(msg any, askID uint64) (*nodeConn, error) {
 	if !ok {
 		return et.hold(shard, env.EntityID, env.Message, askID)
 	}
-	if err := et.send(e, shard, env.EntityID, env.Message, nil); err != nil {
+	if err := et.send(e, shard, env.EntityID, env.Message, false); err != nil {
 		return nil, err
 	}
 	return e.nc, nil
@@ -277,6 +282,11 @@ func (t *askTable) complete(suffix []byte, payload []byte) {
 	if err != nil {
 		c.stats.decodeErrors.Add(1)
 		err = fmt.Errorf("engine: undecodable reply: %w", err)
+	} else if u, ok := v.(wire.Undeliverable); ok {
+		// The node dropped the message and said so: a typed failure, not
+		// a reply.
+		c.stats.undeliverable.Add(1)
+		v, err = nil, &UndeliverableError{Reason: u.Reason, Type: u.Type, Shard: u.Shard, EntityID: u.EntityID}
 	}
 	call.ch <- askResult{v: v, err: err}
 }

@@ -39,8 +39,9 @@ type Client struct {
 	clientSys      string // SystemName + "-client"
 	senderURI      string // casty://<sys>-client@<identity>/
 	handshakeFrame []byte
-	subRef         wire.Ref // the client's /_topology_sub
-	askPrefix      string   // 16 hex chars, random per client
+	subRef         wire.Ref  // the client's /_topology_sub
+	askPrefix      string    // 16 hex chars, random per client
+	born           time.Time // Dial's time, with its monotonic reading: the origin of mono
 
 	rootCtx    context.Context // cancelled when the client stops
 	rootCancel context.CancelFunc
@@ -88,6 +89,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c := &Client{
 		cfg:          cfg,
+		born:         time.Now(),
 		reg:          cfg.Types,
 		log:          cfg.Logger,
 		dialer:       cfg.Dialer,
@@ -174,6 +176,13 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	_ = c.Close()
 	return nil, fmt.Errorf("engine: no contact point reachable: %w", errors.Join(errs...))
 }
+
+// mono returns the monotonic time since Dial, in nanoseconds: the clock
+// of nodeConn.lastRecv (immune to wall-clock steps).
+func (c *Client) mono() int64 { return int64(time.Since(c.born)) }
+
+// monoAt returns t (with a monotonic reading) on the mono clock.
+func (c *Client) monoAt(t time.Time) int64 { return int64(t.Sub(c.born)) }
 
 // Identity returns the client's node identity (handshakes, reply
 // addresses).
@@ -264,7 +273,9 @@ func (c *Client) WaitTopology(ctx context.Context) error {
 // connection (held messages resolved and sent, queues drained), or ctx
 // ends. Messages refused or dropped meanwhile are counted, not waited
 // for. It does not stop new messages: concurrent producers can keep it
-// waiting until ctx ends.
+// waiting until ctx ends. Frames queued to a suspect connection (a silent
+// node) are waited for: they go out if the node recovers, and are dropped
+// and counted if the connection fails.
 func (c *Client) Flush(ctx context.Context) error {
 	if c.closing.Load() {
 		return ErrClosed
@@ -283,9 +294,10 @@ func (c *Client) Flush(ctx context.Context) error {
 	return nil
 }
 
-// flushed reports whether nothing is held and every usable connection's
+// flushed reports whether nothing is held and every linked connection's
 // queue is drained (a connection still in its first attempt holds frames
-// that go out once it is up; a down one has dropped and counted its own).
+// that go out once it is up, a suspect one frames that go out if it
+// recovers; a down one has dropped and counted its own).
 func (c *Client) flushed() bool {
 	if c.stats.buffered.Load() != 0 {
 		return false
@@ -293,7 +305,7 @@ func (c *Client) flushed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, nc := range c.connList {
-		if nc.usable() && !nc.drained() {
+		if nc.linked() && !nc.drained() {
 			return false
 		}
 	}

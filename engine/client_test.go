@@ -233,7 +233,10 @@ func TestTellContextBackpressure(t *testing.T) {
 		return false
 	})
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	c := dialFake(t, cl, func(cfg *Config) { cfg.QueueFrames = 16 })
+	c := dialFake(t, cl, func(cfg *Config) {
+		cfg.QueueFrames = 16
+		cfg.SuspectAfter = time.Hour // the node stops reading, and answering: not a pause here
+	})
 	ref, _ := c.EntityRef("counter", 32)
 	big := workload.CountReply{EntityID: strings.Repeat("x", 16<<10)} // any registered type will do
 	// Fill the queue and the socket buffers until the queue stays full

@@ -34,7 +34,8 @@ const (
 	DefaultLocationTimeout  = 2 * time.Second
 	DefaultRequeryDelay     = 500 * time.Millisecond
 	DefaultReconnectMin     = 100 * time.Millisecond
-	DefaultReconnectMax     = 5 * time.Second
+	DefaultReconnectMax     = time.Second
+	DefaultSuspectAfter     = 2 * time.Second
 	DefaultBufferTimeout    = 10 * time.Second
 	DefaultCloseTimeout     = 2 * time.Second
 	DefaultShardBuffer      = 1024
@@ -85,13 +86,15 @@ type Config struct {
 	// their Python names). Default: wire.NewRegistry(), protocol types only.
 	Types *wire.Registry
 
-	// LivenessWindow: without a snapshot from the subscribed node for this
+	// LivenessWindow: without a snapshot from the primary subscription
+	// (the node whose snapshots are applied with the leader's) for this
 	// long, re-subscribe to the next contact (static contacts plus every
-	// member learned). Default 10 s.
+	// member learned); a primary whose connection becomes suspect (see
+	// SuspectAfter) is left at once. Default 10 s.
 	LivenessWindow time.Duration
-	// RefreshInterval: SubscribeTopology is re-sent this often to the
-	// subscribed node and the leader (idempotent; answered with a fresh
-	// snapshot). Default 1 s.
+	// RefreshInterval: SubscribeTopology is re-sent this often to every
+	// subscribed node (the primary, the leader and every live member;
+	// idempotent, answered with a fresh snapshot). Default 1 s.
 	RefreshInterval time.Duration
 	// AskTimeout bounds an Ask whose context has no deadline. Default 5 s.
 	AskTimeout time.Duration
@@ -103,12 +106,31 @@ type Config struct {
 	// LocationTimeout bounds the wait for a ShardLocation before the
 	// GetShardLocation is retried (with jitter). Default 2 s.
 	LocationTimeout time.Duration
-	// RequeryDelay: the shards of a node whose connection failed are
-	// queried again after this delay (jittered +-50%). Default 0.5 s.
+	// RequeryDelay: the shards of a node whose connection failed (or
+	// became suspect) are queried again after this delay (jittered
+	// +-50%); after a ShardUnavailable answer, new messages for the shard
+	// fail fast for this long (jittered) before it is asked for again.
+	// Default 0.5 s.
 	RequeryDelay time.Duration
 	// ReconnectMin and ReconnectMax bound the jittered exponential backoff
-	// between connection attempts to a node. Defaults 100 ms, 5 s.
+	// between connection attempts to a node: the wait before an attempt is
+	// uniform in [b/2, b], b doubling from ReconnectMin up to ReconnectMax.
+	// A node the cluster reports up again, a shard routed to it, or any
+	// membership change in an applied snapshot cuts the wait short, but
+	// attempts stay at least ReconnectMin apart. Defaults 100 ms, 1 s: a
+	// node restarted at the same address is reconnected within about a
+	// second even when nothing in the membership changed.
 	ReconnectMin, ReconnectMax time.Duration
+	// SuspectAfter: a connection that is up but has received nothing for
+	// this long is suspect: sends to the node fail fast with
+	// *OwnerUnavailableError (cause ErrSuspect) and asks waiting on it
+	// fail, until the node sends anything again. The client subscribes to
+	// the topology of every member it keeps a connection to, so a live
+	// node sends at least its periodic snapshots (Go nodes every second,
+	// Casty nodes several times a second) and the answers to the
+	// SubscribeTopology the client re-sends every RefreshInterval: keep
+	// SuspectAfter above both. Default 2 s.
+	SuspectAfter time.Duration
 
 	// ShardBuffer bounds the messages held for one shard whose location is
 	// unknown; TotalBuffer bounds them over the whole client. Defaults
@@ -131,6 +153,10 @@ type Config struct {
 
 	// Logger receives connection and routing events. Default: discard.
 	Logger *slog.Logger
+
+	// reconnectJitter, when set (tests only), replaces the jittered
+	// reconnect wait for backoff b (see Client.backoffStep).
+	reconnectJitter func(b time.Duration) time.Duration
 }
 
 // EnsureDefaults replaces every zero field with its default.
@@ -158,6 +184,7 @@ func (c *Config) EnsureDefaults() {
 	setDur(&c.RequeryDelay, DefaultRequeryDelay)
 	setDur(&c.ReconnectMin, DefaultReconnectMin)
 	setDur(&c.ReconnectMax, DefaultReconnectMax)
+	setDur(&c.SuspectAfter, DefaultSuspectAfter)
 	setDur(&c.BufferTimeout, DefaultBufferTimeout)
 	setDur(&c.CloseTimeout, DefaultCloseTimeout)
 	setInt := func(v *int, def int) {
@@ -236,7 +263,7 @@ func (c *Config) Validate() error {
 		{"HandshakeTimeout", c.HandshakeTimeout}, {"LocationTimeout", c.LocationTimeout},
 		{"RequeryDelay", c.RequeryDelay}, {"ReconnectMin", c.ReconnectMin},
 		{"ReconnectMax", c.ReconnectMax}, {"BufferTimeout", c.BufferTimeout},
-		{"CloseTimeout", c.CloseTimeout},
+		{"CloseTimeout", c.CloseTimeout}, {"SuspectAfter", c.SuspectAfter},
 	} {
 		if d.v < 0 {
 			bad("%s %v: must not be negative", d.name, d.v)

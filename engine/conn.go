@@ -19,11 +19,18 @@ import (
 )
 
 // Connection states (nodeConn.state).
+//
+// Transitions: connecting -> up (handshake done) or down (attempt failed);
+// up <-> suspect (the maintenance tick marks a subscribed connection
+// suspect after Config.SuspectAfter without any byte received; the reading
+// side makes it up again with the first bytes); up or suspect -> down (the
+// link failed); down -> up (a reconnect); any -> closed.
 const (
 	connConnecting int32 = iota // first attempt in progress: frames queue
 	connUp                      // handshake done, writer running
 	connDown                    // last connection or attempt failed: fail fast
 	connClosed                  // stopped for good
+	connSuspect                 // link open but the node silent: fail fast, queued frames stay
 )
 
 // errStopped ends a connection the client closes on purpose.
@@ -50,18 +57,25 @@ type nodeConn struct {
 	cause    atomic.Pointer[error] // why the last connection/attempt failed
 	epoch    atomic.Int64          // allocation_epoch of this node's last snapshot; -1 unknown
 	ever     atomic.Bool           // a link has been up at least once
+	zerohop  atomic.Bool           // the node's last handshake carried the zerohop extension (a Go node, not Casty)
 	idle     atomic.Bool           // writer parked with an empty queue (or no link)
 	firstTry chan struct{}         // closed after the first connection attempt
 	kick     chan struct{}         // cuts a reconnect backoff short (cluster says the node is up)
 	lastTry  atomic.Int64          // unix nanos of the last connection attempt
-	stop     chan struct{}         // closed to stop the connection for good
-	stopOnce sync.Once
-	curLink  atomic.Pointer[linkBox] // the live link, closed by shutdown to unblock a write
+	// lastRecv is when the reading side last received bytes (once per
+	// read batch), in Client.mono time; the link's opening counts.
+	lastRecv   atomic.Int64
+	suspectErr atomic.Pointer[error] // the cause reported while suspect (wraps ErrSuspect)
+	stop       chan struct{}         // closed to stop the connection for good
+	stopOnce   sync.Once
+	curLink    atomic.Pointer[linkBox] // the live link, closed by shutdown to unblock a write
 
 	batch []byte // owned by run
 
 	absentSince time.Time // guarded by Client.mu: first snapshot not listing the node
 	clusterUp   bool      // guarded by Client.mu: the last snapshot listed it up and reachable
+	member      bool      // guarded by Client.mu: the last applied snapshot lists it live (Up, Joining, Leaving)
+	subSince    int64     // guarded by Client.mu: Client.mono time the subscription started (its silence is watched from then)
 
 	// fullErr is returned (shared, immutable) when q is full: a refusal
 	// under overload allocates nothing.
@@ -113,8 +127,31 @@ func (nc *nodeConn) usable() bool {
 	return s == connUp || s == connConnecting
 }
 
+// linked reports whether frames queued now may still go out: the first
+// attempt is in progress, or a link is open (up or suspect).
+func (nc *nodeConn) linked() bool {
+	s := nc.state.Load()
+	return s == connUp || s == connConnecting || s == connSuspect
+}
+
+// received records inbound bytes: called by the reading side once per read
+// batch (one monotonic clock read and an atomic store). The first bytes
+// from a suspect node make its connection up again.
+func (nc *nodeConn) received() {
+	nc.lastRecv.Store(nc.c.mono())
+	if nc.state.Load() == connSuspect && nc.state.CompareAndSwap(connSuspect, connUp) {
+		nc.c.stats.suspectsCleared.Add(1)
+		nc.c.log.Info("engine: node heard from again", "node", nc.addr.String())
+	}
+}
+
 // lastCause returns why the connection is not up.
 func (nc *nodeConn) lastCause() error {
+	if nc.state.Load() == connSuspect {
+		if p := nc.suspectErr.Load(); p != nil {
+			return *p
+		}
+	}
 	if p := nc.cause.Load(); p != nil {
 		return *p
 	}
@@ -146,6 +183,7 @@ func (nc *nodeConn) run() {
 					c.stats.reconnects.Add(1)
 				}
 				c.stats.connects.Add(1)
+				nc.lastRecv.Store(c.mono()) // the handshake reply: before up, so the tick sees a fresh time
 				nc.state.Store(connUp)
 				if first {
 					first = false
@@ -188,8 +226,8 @@ func (nc *nodeConn) run() {
 		}
 		c.onConnDown(nc, err, !wasDown)
 		// Jittered exponential backoff: uniform in [backoff/2, backoff].
-		d := backoff/2 + rand.N(backoff/2+1)
-		backoff = min(2*backoff, c.cfg.ReconnectMax)
+		var d time.Duration
+		d, backoff = c.cfg.backoffStep(backoff)
 		t := time.NewTimer(d)
 		select {
 		case <-nc.stop:
@@ -223,8 +261,21 @@ func isStopped(stop chan struct{}) bool {
 	}
 }
 
+// backoffStep returns the wait before the next connection attempt for the
+// current backoff b (uniform in [b/2, b]) and the backoff after it
+// (doubled, at most ReconnectMax).
+func (c *Config) backoffStep(b time.Duration) (wait, next time.Duration) {
+	if c.reconnectJitter != nil {
+		wait = c.reconnectJitter(b)
+	} else {
+		wait = b/2 + rand.N(b/2+1)
+	}
+	return wait, min(2*b, c.ReconnectMax)
+}
+
 // nudge cuts the reconnect backoff short (attempts stay ReconnectMin
-// apart): the cluster reports the node up again, or routes a shard to it.
+// apart): the cluster reports the node up again, routes a shard to it, or
+// its membership changed.
 func (nc *nodeConn) nudge() {
 	if nc.state.Load() != connDown {
 		return
@@ -413,6 +464,7 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 	if x := h.Zerohop; x != nil && x.System != "" && x.System != c.cfg.SystemName {
 		return fmt.Errorf("node belongs to system %q, client is configured for %q", x.System, c.cfg.SystemName)
 	}
+	nc.zerohop.Store(h.Zerohop != nil)
 	if h.Node() != nc.addr {
 		c.log.Debug("engine: node identity differs from the address used", "node", nc.addr.String(), "claims", h.Node().String())
 		c.alias(h.Node(), nc)

@@ -15,8 +15,16 @@
 //
 // # How it works
 //
-// The client subscribes to a contact node's topology actor (and to the
-// leader's). Each TopologySnapshot pushed to it flows through:
+// The client subscribes to the topology actor of every member it keeps a
+// connection to: first its contact node (the primary subscription), then
+// every live member of the snapshots and the leader. A node pushes its
+// snapshot to each subscriber periodically (Go nodes every second, Casty
+// nodes several times a second) and on every change, so every connection
+// to a live node carries traffic, which is what the suspicion below
+// watches. Only the snapshots of the primary and of the leader are
+// applied; the other members' are liveness signals (members' views may lag
+// each other; the client does not flip between them). Each applied
+// TopologySnapshot flows through:
 //
 //  1. decode: the frame's payload into a wire.TopologySnapshot, on the
 //     connection's reader (or the gnet event loop);
@@ -69,22 +77,56 @@
 // /_ask/<32 hex>, /_topology_sub or /_proxy-<type>.
 //
 // The maintenance goroutine (one per client) re-sends SubscribeTopology
-// every RefreshInterval (pruning subscriptions to former leaders first),
-// moves a silent subscription to the next contact, collects connections
-// to nodes absent from the current snapshot's membership for
-// 3*LivenessWindow, and drives location queries and buffer expiry.
+// every RefreshInterval (pruning subscriptions to nodes that left the
+// membership first), marks suspect the connections that received nothing
+// for SuspectAfter, moves a silent primary subscription to the next
+// contact, collects connections to nodes absent from the current
+// snapshot's membership for 3*LivenessWindow, and drives location queries
+// and buffer expiry.
+//
+// Suspect connections: each connection records when its reading side last
+// received bytes (once per read batch). A subscribed connection that is up
+// but has received nothing for Config.SuspectAfter (default 2 s: a paused,
+// overloaded or cut-off node whose TCP connection is still open) is marked
+// suspect by the maintenance tick: sends to it fail fast like sends to a
+// down node (*OwnerUnavailableError, cause ErrSuspect), asks waiting on it
+// fail, its shards are queried again, while the frames already queued stay
+// queued. The first bytes it sends again make it up. The decision is the
+// tick's, per connection: Tell reads the one state it always read, and
+// the other nodes' shards are unaffected.
+//
+// Reconnection: a failed connection retries with jittered exponential
+// backoff from ReconnectMin to ReconnectMax (default 1 s), cut short by
+// any membership change in an applied snapshot, by the cluster reporting
+// the node reachable again and by a shard routed to it (attempts stay
+// ReconnectMin apart): a node restarted at the same address is connected
+// again within about a second.
 //
 // Backpressure: Tell never blocks; when the owner connection's queue is
 // full it returns ErrBufferFull. TellContext waits for room instead (the
 // writer wakes waiting producers as it frees slots), which is what a
-// producer faster than the network wants. Flush waits until everything
-// accepted has been written.
+// producer faster than the network wants; while it waits it re-reads the
+// shard's route at least every 50 ms and on every wake-up: it follows a
+// shard the cluster moved, and returns ErrOwnerUnavailable as soon as the
+// owner is down or suspect. Flush waits until everything accepted has
+// been written.
 //
 // A shard with no known owner is a cache miss: its messages are held,
 // bounded per shard and in total, while one GetShardLocation is in flight
-// to the leader's coordinator; the held messages are flushed in order
-// before the table naming the owner is published, so per-entity order
-// holds. Held messages expire after Config.BufferTimeout.
+// to the leader's coordinator (to the primary's when the snapshot names no
+// leader or the leader is unreachable, if the primary is a zerohop node:
+// it forwards the query or answers ShardUnavailable, where a Casty node
+// that does not lead may stay silent); the held messages are flushed in
+// order before the table naming the owner is published, so per-entity
+// order holds. Held messages expire
+// after Config.BufferTimeout. A zerohop node that can vouch for no owner
+// (a side without quorum, no node able to own the shard) answers
+// ShardUnavailable instead of ShardLocation: the held messages fail with
+// *ShardUnavailableError (ErrNoQuorum for the no_quorum reason), new ones
+// fail fast with it for a jittered RequeryDelay, then the location is
+// asked for again. A node that accepted a message and then dropped it (a
+// dead letter) answers a waiting Ask with zerohop.Undeliverable: the Ask
+// fails with *UndeliverableError at once instead of timing out.
 //
 // # Invariants
 //
@@ -103,14 +145,20 @@
 //   - Client.snap holds the last applied snapshot and is replaced only by
 //     a different one; route tables and listings are replaced only when
 //     an entry changed.
-//   - A shard whose owner has no live connection fails fast with
-//     ErrOwnerUnavailable. The client never sends it to another node on its
-//     own initiative: only the cluster (a snapshot or the leader's
+//   - A shard whose owner is suspect or down fails fast with
+//     ErrOwnerUnavailable: no send, and no TellContext, waits on a dead or
+//     paused owner. The client never sends it to another node on its own
+//     initiative: only the cluster (a snapshot or the leader's
 //     coordinator) moves a shard.
+//   - The client keeps a topology subscription on every member it keeps a
+//     connection to (and on the primary and the leader), and only there:
+//     a node that leaves the membership is unsubscribed, and Shutdown
+//     unsubscribes from every node still subscribed.
 //   - Nothing waits forever: asks have deadlines, held messages expire,
 //     location queries time out and are retried with jitter, a silent
-//     subscription moves to the next contact, connections reconnect with
-//     jittered exponential backoff.
+//     subscription moves to the next contact, a silent connection becomes
+//     suspect, connections reconnect with jittered exponential backoff
+//     capped at ReconnectMax.
 //
 // # Concurrency contract
 //
@@ -126,7 +174,10 @@
 // Goroutines: one maintenance loop per client, one supervisor (also the
 // writer) per node connection, plus one reader per connection with the
 // net transport (the gnet transport reads every connection from one event
-// loop). Shutdown waits for all of them.
+// loop). Shutdown waits for all of them. A connection's state is one
+// atomic: its supervisor moves it between connecting, up and down, the
+// maintenance tick from up to suspect, the reading side from suspect back
+// to up (compare-and-swap each, so that a failure is never overwritten).
 //
 // Lock order: Client.mu, then entityType.mu, then askTable.mu, then
 // Watcher.mu. topo.Compile runs before Client.mu is taken. No lock is
@@ -152,9 +203,15 @@
 // # Errors
 //
 // ErrClosed, ErrBufferFull (*BufferFullError), ErrOwnerUnavailable
-// (*OwnerUnavailableError), ErrAskTimeout (with context.DeadlineExceeded),
-// ErrConnectionLost (*ConnError), ErrHandshake (*HandshakeError, wrapping
-// ErrTLSRequired for a plaintext client facing a TLS node), ErrNoRoute,
-// ErrExpired (the cause recorded for held messages dropped after
-// BufferTimeout), *ShardsMismatchError, *ReplyTypeError, *ConfigError.
+// (*OwnerUnavailableError; its Cause wraps ErrSuspect when the owner's
+// connection is suspect), ErrAskTimeout (with context.DeadlineExceeded),
+// ErrConnectionLost (*ConnError; Cause wraps ErrSuspect for an ask whose
+// connection became suspect), ErrShardUnavailable and ErrNoQuorum
+// (*ShardUnavailableError: a node answered the location query with
+// ShardUnavailable), ErrUndeliverable (*UndeliverableError: an Ask's
+// message was dropped by the node, which said so), ErrHandshake
+// (*HandshakeError, wrapping ErrTLSRequired for a plaintext client facing
+// a TLS node), ErrNoRoute, ErrExpired (the cause recorded for held
+// messages dropped after BufferTimeout), *ShardsMismatchError,
+// *ReplyTypeError, *ConfigError.
 package engine

@@ -19,10 +19,31 @@ var (
 	ErrBufferFull = errors.New("engine: buffer full")
 
 	// ErrOwnerUnavailable matches *OwnerUnavailableError: the node that
-	// owns a shard (or serves a service) has no live connection. The
-	// client never re-routes such a message to another node (that would
-	// create a second copy of the entity); it fails fast instead.
+	// owns a shard (or serves a service) has no live connection, or its
+	// connection is suspect (see ErrSuspect). The client never re-routes
+	// such a message to another node (that would create a second copy of
+	// the entity); it fails fast instead.
 	ErrOwnerUnavailable = errors.New("engine: owner unavailable")
+
+	// ErrSuspect is the cause (OwnerUnavailableError.Cause, ConnError.Cause)
+	// when a node's connection is open but the node has sent nothing,
+	// not even its periodic topology push, for Config.SuspectAfter: the
+	// node is paused, overloaded or cut off. The connection stays open and
+	// recovers with the first bytes the node sends again.
+	ErrSuspect = errors.New("engine: node silent")
+
+	// ErrShardUnavailable matches *ShardUnavailableError: a node answered
+	// the shard's location query with "no owner I can vouch for".
+	ErrShardUnavailable = errors.New("engine: shard unavailable")
+
+	// ErrNoQuorum matches a *ShardUnavailableError whose reason is
+	// wire.ReasonNoQuorum: the node that answered cannot reach a quorum
+	// of the cluster, so it allocates nothing.
+	ErrNoQuorum = errors.New("engine: no quorum")
+
+	// ErrUndeliverable matches *UndeliverableError: a node accepted an
+	// Ask's message and then dropped it (a dead letter), and said so.
+	ErrUndeliverable = errors.New("engine: message undeliverable")
 
 	// ErrNoRoute is returned when a message cannot be routed for a reason
 	// other than an unavailable owner, e.g. an Ask target of an unknown
@@ -80,8 +101,9 @@ func (e *BufferFullError) Error() string {
 func (e *BufferFullError) Is(target error) bool { return target == ErrBufferFull }
 
 // OwnerUnavailableError reports that the node owning a shard (Type and
-// Shard set) or serving a service has no live connection; Cause is why the
-// last connection attempt or connection failed.
+// Shard set) or serving a service has no live connection, or a suspect one;
+// Cause is why: the last connection attempt's or connection's failure, or
+// an error wrapping ErrSuspect.
 type OwnerUnavailableError struct {
 	Node  wire.NodeAddress
 	Type  string
@@ -102,8 +124,8 @@ func (e *OwnerUnavailableError) Is(target error) bool { return target == ErrOwne
 // Unwrap returns the cause.
 func (e *OwnerUnavailableError) Unwrap() error { return e.Cause }
 
-// ConnError reports that a connection to Node failed while an Ask was
-// waiting on it.
+// ConnError reports that a connection to Node failed, or became suspect
+// (Cause wraps ErrSuspect), while an Ask was waiting on it.
 type ConnError struct {
 	Node  wire.NodeAddress
 	Cause error
@@ -141,6 +163,51 @@ func (e *HandshakeError) Is(target error) bool { return target == ErrHandshake }
 
 // Unwrap returns the cause.
 func (e *HandshakeError) Unwrap() error { return e.Cause }
+
+// ShardUnavailableError reports that Node answered the location query of
+// shard Shard of entity type Type with zerohop.ShardUnavailable: it knows
+// no owner it can vouch for. Reason is the node's (wire.ReasonNoQuorum,
+// wire.ReasonNoOwner...). The messages held for the shard fail with it,
+// and new ones fail fast with it for about Config.RequeryDelay, after
+// which the location is asked for again. It matches ErrShardUnavailable,
+// and ErrNoQuorum when Reason is wire.ReasonNoQuorum.
+type ShardUnavailableError struct {
+	Node   wire.NodeAddress
+	Type   string
+	Shard  int
+	Reason string
+}
+
+func (e *ShardUnavailableError) Error() string {
+	return fmt.Sprintf("engine: %s shard %d unavailable (node %s: %s)", e.Type, e.Shard, e.Node, e.Reason)
+}
+
+// Is matches ErrShardUnavailable, and ErrNoQuorum for wire.ReasonNoQuorum.
+func (e *ShardUnavailableError) Is(target error) bool {
+	return target == ErrShardUnavailable || (target == ErrNoQuorum && e.Reason == wire.ReasonNoQuorum)
+}
+
+// UndeliverableError is the error of an Ask answered with
+// zerohop.Undeliverable: the node dropped the message (Reason, one of the
+// wire.Reason* constants: stale_owner, hop_limit, entity_limit...) meant
+// for entity EntityID of type Type, shard Shard. The message was not
+// applied. It matches ErrUndeliverable.
+type UndeliverableError struct {
+	Reason   string
+	Type     string
+	Shard    int
+	EntityID string
+}
+
+func (e *UndeliverableError) Error() string {
+	if e.Type == "" {
+		return "engine: message undeliverable: " + e.Reason
+	}
+	return fmt.Sprintf("engine: message to %s entity %q (shard %d) undeliverable: %s", e.Type, e.EntityID, e.Shard, e.Reason)
+}
+
+// Is matches ErrUndeliverable.
+func (e *UndeliverableError) Is(target error) bool { return target == ErrUndeliverable }
 
 // ShardsMismatchError is returned by EntityRef when a type is already known
 // with a different number of shards.

@@ -49,6 +49,8 @@ type fakeCluster struct {
 	// autoAllocate: the coordinator allocates on GetShardLocation.
 	noPush bool         // do not push snapshots to subscribers on changes
 	gone   map[int]bool // nodes left out of snapshots (departed members)
+	// member, if set, edits node i's entry in snapshots (status, id).
+	member func(i int, m *wire.Member)
 }
 
 type fakeNode struct {
@@ -58,6 +60,7 @@ type fakeNode struct {
 	listen   string           // real listen address
 	addr     wire.NodeAddress // logical address (handshake, snapshots)
 	sink     atomic.Bool      // discard every byte after the current frame
+	paused   atomic.Bool      // pushAll skips it (see pause)
 	accepted atomic.Int64
 	tls      *tls.Config
 	wg       sync.WaitGroup
@@ -377,7 +380,11 @@ func (cl *fakeCluster) snapshot() wire.TopologySnapshot {
 		if cl.gone[i] {
 			continue
 		}
-		ts.Members = append(ts.Members, wire.Member{Address: nd.addr, Status: wire.StatusUp, ID: "node-" + string(rune('0'+i))})
+		m := wire.Member{Address: nd.addr, Status: wire.StatusUp, ID: "node-" + string(rune('0'+i))}
+		if cl.member != nil {
+			cl.member(i, &m)
+		}
+		ts.Members = append(ts.Members, m)
 	}
 	if cl.leader >= 0 {
 		l := cl.nodes[cl.leader].addr
@@ -393,24 +400,56 @@ func (cl *fakeCluster) snapshot() wire.TopologySnapshot {
 	return ts
 }
 
-// pushAll sends the current snapshot to every subscriber of every node.
+// pushAll sends the current snapshot to every subscriber of every node
+// that is not paused.
 func (cl *fakeCluster) pushAll() {
 	ts := cl.snapshot()
 	for _, nd := range cl.nodes {
-		nd.mu.Lock()
-		subs := make(map[string]*fakeConn, len(nd.subs))
-		for k, v := range nd.subs {
-			subs[k] = v
-		}
-		nd.mu.Unlock()
-		for uri, fc := range subs {
-			a, err := wire.ParseAddress(uri)
-			if err != nil {
-				continue
-			}
-			fc.send(wire.Ref{Address: a}, ts)
+		if !nd.paused.Load() {
+			nd.push(ts)
 		}
 	}
+}
+
+// push sends ts to every subscriber of nd (paused or not).
+func (nd *fakeNode) push(ts wire.TopologySnapshot) {
+	nd.mu.Lock()
+	subs := make(map[string]*fakeConn, len(nd.subs))
+	for k, v := range nd.subs {
+		subs[k] = v
+	}
+	nd.mu.Unlock()
+	for uri, fc := range subs {
+		a, err := wire.ParseAddress(uri)
+		if err != nil {
+			continue
+		}
+		fc.send(wire.Ref{Address: a}, ts)
+	}
+}
+
+// pause freezes nd as a SIGSTOP would, its TCP connections staying open:
+// it stops reading (the handler of every connection blocks on its next
+// message), so it stops answering, and pushAll skips it. The returned
+// resume (also run at the end of the test) lets it go on with what it
+// had received.
+func (nd *fakeNode) pause(t testing.TB) (resume func()) {
+	release := make(chan struct{})
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			nd.setHook(nil)
+			nd.paused.Store(false)
+			close(release)
+		})
+	}
+	nd.paused.Store(true)
+	nd.setHook(func(fc *fakeConn, m fakeMsg) bool {
+		<-release
+		return false
+	})
+	t.Cleanup(resume)
+	return resume
 }
 
 // messages returns a copy of what the node received (optionally only on

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,9 +129,12 @@ func TestLivenessResubscribe(t *testing.T) {
 	cl.mu.Unlock()
 	n0.setHook(silent)
 	// The client only knew node 0 statically; it must move to a learned
-	// member.
+	// member (every member is subscribed to for liveness anyway: the
+	// primary, whose snapshots are applied, moves).
 	waitFor(t, "re-subscribed to a learned member", func() bool {
-		return countMsgs[wire.SubscribeTopology](cl.nodes[1], wire.PathTopology)+countMsgs[wire.SubscribeTopology](cl.nodes[2], wire.PathTopology) > 0
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.topo.primary != nil && c.topo.primary.addr != n0.addr
 	})
 	if c.Stats().Resubscribes == 0 {
 		t.Fatal("resubscription not counted")
@@ -153,13 +157,25 @@ func TestPrimaryLossResubscribes(t *testing.T) {
 		cfg.ContactPoints = cl.contacts()
 		cfg.LivenessWindow = time.Hour
 	})
-	cl.nodes[0].kill()
+	// Node 1, a member, is subscribed to already (liveness); the primary
+	// subscription, whose snapshots are applied, moves to it.
 	waitFor(t, "subscribed to node 1", func() bool {
 		return countMsgs[wire.SubscribeTopology](cl.nodes[1], wire.PathTopology) > 0
+	})
+	subs := countMsgs[wire.SubscribeTopology](cl.nodes[1], wire.PathTopology)
+	cl.nodes[0].kill()
+	waitFor(t, "node 1 primary", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.topo.primary != nil && c.topo.primary.addr == cl.nodes[1].addr
 	})
 	if c.Stats().Resubscribes == 0 {
 		t.Fatal("not counted")
 	}
+	// At once (LivenessWindow is an hour): a fresh SubscribeTopology.
+	waitFor(t, "re-subscribed to node 1", func() bool {
+		return countMsgs[wire.SubscribeTopology](cl.nodes[1], wire.PathTopology) > subs
+	})
 }
 
 // Behaviour 7 (b): epoch fencing against a restarted leader that answers
@@ -362,34 +378,53 @@ func TestStats(t *testing.T) {
 	}
 }
 
-// Subscriptions follow the leader without accumulating; connections to
-// departed nodes are collected.
+// Every member is subscribed to (liveness), leadership moves included,
+// without accumulating: a node that leaves the membership is unsubscribed,
+// and its connection is collected once it is gone.
 func TestSubscriptionPruneAndConnGC(t *testing.T) {
 	cl := newFakeCluster(t, 3)
 	c := dialFake(t, cl, func(cfg *Config) {
 		cfg.LivenessWindow = 200 * time.Millisecond
 		cfg.RefreshInterval = 50 * time.Millisecond
 	})
+	subscriptions := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.topo.subscribed)
+	}
+	for i, nd := range cl.nodes {
+		waitFor(t, fmt.Sprintf("subscribed to member %d", i), func() bool {
+			return countMsgs[wire.SubscribeTopology](nd, wire.PathTopology) > 0
+		})
+	}
 	for _, l := range []int{1, 2} {
 		cl.setLeader(l)
 		cl.pushAll()
-		waitFor(t, "subscribed to the new leader", func() bool {
-			return countMsgs[wire.SubscribeTopology](cl.nodes[l], wire.PathTopology) > 0
+		waitFor(t, "the new leader applied", func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			lc := c.leaderConnLocked()
+			return lc != nil && lc.addr == cl.nodes[l].addr
 		})
 	}
-	waitFor(t, "former leader unsubscribed", func() bool {
-		return countMsgs[wire.UnsubscribeTopology](cl.nodes[1], wire.PathTopology) > 0
-	})
-	c.mu.Lock()
-	n := len(c.topo.subscribed)
-	c.mu.Unlock()
-	if n > 2 {
-		t.Fatalf("%d subscriptions, want primary + leader", n)
+	if n := subscriptions(); n != 3 {
+		t.Fatalf("%d subscriptions, want one per member (3)", n)
 	}
-	// Node 1 departs: out of the membership, then killed.
+	if n := countMsgs[wire.UnsubscribeTopology](cl.nodes[1], wire.PathTopology); n != 0 {
+		t.Fatalf("former leader, still a member, unsubscribed %d times", n)
+	}
+	// Node 1 departs: out of the membership (unsubscribed), then killed
+	// (collected).
 	cl.mu.Lock()
 	cl.gone = map[int]bool{1: true}
 	cl.mu.Unlock()
+	cl.pushAll()
+	waitFor(t, "departed node unsubscribed", func() bool {
+		return countMsgs[wire.UnsubscribeTopology](cl.nodes[1], wire.PathTopology) > 0
+	})
+	if n := subscriptions(); n != 2 {
+		t.Fatalf("%d subscriptions after a departure, want 2", n)
+	}
 	gone := cl.nodes[1].addr
 	cl.nodes[1].kill()
 	waitFor(t, "connection to the departed node collected", func() bool {

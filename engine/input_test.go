@@ -31,6 +31,7 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 		ShardBuffer:    -3,
 		ReconnectMin:   time.Minute,
 		ReconnectMax:   time.Second,
+		SuspectAfter:   -time.Second,
 	}
 	cfg.EnsureDefaults()
 	err := cfg.Validate()
@@ -39,13 +40,13 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	for _, want := range []string{"ContactPoints[0]", "ContactPoints[1]", "SystemName", "ClientHost", "ClientPort",
-		"AdvertisedPort", "AddressMap key", "Transport", "AskTimeout", "ShardBuffer", "ReconnectMin"} {
+		"AdvertisedPort", "AddressMap key", "Transport", "AskTimeout", "ShardBuffer", "ReconnectMin", "SuspectAfter"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q not reported in: %v", want, err)
 		}
 	}
-	if len(ce.Problems) != 11 {
-		t.Errorf("%d problems, want 11: %v", len(ce.Problems), ce.Problems)
+	if len(ce.Problems) != 12 {
+		t.Errorf("%d problems, want 12: %v", len(ce.Problems), ce.Problems)
 	}
 	// The zero config is invalid only for its required fields.
 	var zero Config
@@ -58,6 +59,9 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 	good.EnsureDefaults()
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	if good.SuspectAfter != DefaultSuspectAfter || good.ReconnectMax != DefaultReconnectMax {
+		t.Fatalf("defaults: SuspectAfter %v, ReconnectMax %v", good.SuspectAfter, good.ReconnectMax)
 	}
 }
 
@@ -228,9 +232,14 @@ func fuzzClient(t testing.TB) (*Client, *nodeConn) {
 	c.rootCancel()
 	c.closing.Store(true)
 	c.subRef = c.clientRef(wire.PathTopologySub)
+	c.born = time.Now()
 	nc := newNodeConn(c, wire.NodeAddress{Host: "127.0.0.1", Port: 1})
 	nc.epoch.Store(0)
 	c.mu.Lock()
+	// nc is the primary subscription: its snapshots are applied.
+	c.conns[nc.addr] = nc
+	c.connList = append(c.connList, nc)
+	c.topo.primary = nc
 	et := &entityType{c: c, name: "counter", numShards: 32, regionPath: "/_region-counter", coordPath: "/_coord-counter",
 		entries: map[*nodeConn]*routeEntry{}, pending: map[int]*shardQuery{}}
 	et.table.Store(topo.NewRoutes[*routeEntry](32))

@@ -3,6 +3,7 @@ package engine
 import (
 	"runtime"
 	"sync/atomic"
+	"time"
 )
 
 // outQueue is the bounded outbound queue of one node connection: a ring of
@@ -162,8 +163,9 @@ func (q *outQueue) drain(dst []byte, limit int) ([]byte, int) {
 	return dst, n
 }
 
-// signalSpace wakes the producers waiting in waitSpace (consumer side; one
-// atomic load when nobody waits).
+// signalSpace wakes the producers waiting in waitSpace (consumer side, and
+// the maintenance tick when the connection becomes suspect; one atomic
+// load when nobody waits).
 func (q *outQueue) signalSpace() {
 	if q.space.Load() != nil {
 		if ch := q.space.Swap(nil); ch != nil {
@@ -172,9 +174,20 @@ func (q *outQueue) signalSpace() {
 	}
 }
 
-// waitSpace blocks until the queue has a free slot, it is closed, or done
-// is closed (returns false then). Producers' slow path only.
-func (q *outQueue) waitSpace(done <-chan struct{}, stop <-chan struct{}) bool {
+// waitResult is how waitSpace ended.
+type waitResult int8
+
+const (
+	waitSpaceFree waitResult = iota // a slot may be free (or the queue closed, or the connection stopped): claim again
+	waitCancelled                   // done was closed
+	waitRecheck                     // recheck fired
+)
+
+// waitSpace blocks until the queue has a free slot, it is closed, the
+// connection stops, done is closed or recheck fires. Producers' slow path
+// only. A wake-up without room is possible (signalSpace is also used to
+// make waiting producers re-check their route): callers claim again.
+func (q *outQueue) waitSpace(done, stop <-chan struct{}, recheck <-chan time.Time) waitResult {
 	for {
 		ch := q.space.Load()
 		if ch == nil {
@@ -187,14 +200,17 @@ func (q *outQueue) waitSpace(done <-chan struct{}, stop <-chan struct{}) bool {
 		// Re-check after publishing the channel: the consumer may have
 		// drained in between (it swaps the channel after advancing head).
 		if q.closed.Load() || !q.isFull(q.tail.Load(), q.head.Load(), q.reserve) {
-			return true
+			return waitSpaceFree
 		}
 		select {
 		case <-*ch:
+			return waitSpaceFree
 		case <-done:
-			return false
+			return waitCancelled
+		case <-recheck:
+			return waitRecheck
 		case <-stop:
-			return true
+			return waitSpaceFree
 		}
 	}
 }

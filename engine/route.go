@@ -77,6 +77,16 @@ type shardQuery struct {
 	next     time.Time // earliest (re)send; zero = as soon as possible
 	attempt  int
 	requery  bool // the shard's owner failed: ask again even without held messages
+	// unavail is the last ShardUnavailable answer: until next, new
+	// messages for the shard fail fast with it instead of being held.
+	unavail *ShardUnavailableError
+	retry   bool // ask again at next even without held messages (they failed with unavail)
+}
+
+// failingFast reports whether new messages for the shard fail with
+// q.unavail now.
+func (q *shardQuery) failingFast(now time.Time) bool {
+	return q.unavail != nil && now.Before(q.next)
 }
 
 type heldMsg struct {
@@ -152,16 +162,25 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
 	}
-	return et.send(e, shard, entityID, msg, nil)
+	return et.send(e, shard, entityID, msg, false)
 }
 
 // TellContext is Tell, except that when the owner connection's queue is
 // full it waits for room (the writer frees slots as it writes) until ctx
 // ends, instead of returning ErrBufferFull: backpressure for producers
-// that would otherwise spin on Tell. Waiting allocates; the path without
-// waiting is Tell's. Every other error is returned at once, as by Tell
-// (a full location buffer included). When ctx ends while waiting, the
-// message is counted as DropQueueFull and ctx.Err() is returned.
+// that would otherwise spin on Tell. Every other error is returned at
+// once, as by Tell (a full location buffer included).
+//
+// It never waits on a dead or paused owner: while it waits it re-reads
+// the shard's route on every wake-up and at least every 50 ms
+// (routeRecheck). When the cluster moved the shard to another node, the
+// message goes there (or, when the new owner's queue is full too, the
+// wait goes on there); when the owner's connection fails or becomes
+// suspect (Config.SuspectAfter), it returns *OwnerUnavailableError at
+// once, counted like Tell's; when the shard's location became unknown,
+// the message is held as by Tell. When ctx ends while waiting, the
+// message is counted as DropQueueFull and ctx.Err() is returned. Waiting
+// allocates (a timer, a channel); the path without waiting is Tell's.
 func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) error {
 	et := r.et
 	if et.c.closing.Load() {
@@ -173,52 +192,67 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
 	}
-	done := ctx.Done()
-	if done == nil {
-		done = neverDone // context.Background: wait without a deadline
-	}
-	if err := et.send(e, shard, entityID, msg, done); err != errWaitCancelled {
+	if err := et.send(e, shard, entityID, msg, true); err != errMustWait {
 		return err
 	}
-	return ctx.Err()
+	return et.waitSend(ctx, shard, e, entityID, msg)
 }
 
-// neverDone is a channel that is never closed.
-var neverDone = make(chan struct{})
+// routeRecheck bounds how long TellContext waits for queue room without
+// re-reading the route: a shard moved while the owner's queue is full is
+// noticed within it even if nothing wakes the producer.
+const routeRecheck = 50 * time.Millisecond
 
-// errWaitCancelled: send's wait for queue room ended with its done channel.
-var errWaitCancelled = errors.New("engine: wait cancelled")
+// errMustWait: send found the owner's queue full and was told not to
+// count it (TellContext waits instead).
+var errMustWait = errors.New("engine: queue full, wait")
+
+// waitSend waits for room in the queue of the shard's owner, re-resolving
+// the owner on every wake-up and every routeRecheck (see TellContext).
+func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, entityID string, msg any) error {
+	recheck := time.NewTimer(routeRecheck)
+	defer recheck.Stop()
+	for {
+		switch e.nc.q.waitSpace(ctx.Done(), e.nc.stop, recheck.C) {
+		case waitCancelled:
+			et.c.stats.drop(DropQueueFull, 1)
+			return ctx.Err()
+		case waitRecheck:
+			recheck.Reset(routeRecheck)
+		}
+		ne, ok := et.table.Load().Owner(shard)
+		if !ok {
+			_, err := et.hold(shard, entityID, msg, 0)
+			return err
+		}
+		e = ne
+		if err := et.send(e, shard, entityID, msg, true); err != errMustWait {
+			return err
+		}
+	}
+}
 
 // send queues the envelope on e's owner. Hot path: no locks, no
 // allocations on success.
-// With a non-nil wait a full queue is waited on until wait is closed
-// (TellContext).
-func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, wait <-chan struct{}) error {
+// With wait, a full queue is not counted: errMustWait is returned for the
+// caller to wait (TellContext).
+func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, wait bool) error {
 	c := et.c
 	nc := e.nc
-	var t uint64
-	var buf []byte
-	for {
-		if !nc.usable() {
-			c.stats.drop(DropOwnerUnavailable, 1)
-			return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
+	if !nc.usable() {
+		c.stats.drop(DropOwnerUnavailable, 1)
+		return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
+	}
+	t, buf, full, closed := nc.q.claim(nc.q.reserve)
+	if closed {
+		return ErrClosed
+	}
+	if full {
+		if wait {
+			return errMustWait
 		}
-		var full, closed bool
-		t, buf, full, closed = nc.q.claim(nc.q.reserve)
-		if closed {
-			return ErrClosed
-		}
-		if !full {
-			break
-		}
-		if wait == nil {
-			c.stats.drop(DropQueueFull, 1)
-			return nc.fullErr
-		}
-		if !nc.q.waitSpace(wait, nc.stop) {
-			c.stats.drop(DropQueueFull, 1)
-			return errWaitCancelled
-		}
+		c.stats.drop(DropQueueFull, 1)
+		return nc.fullErr
 	}
 	buf, err := c.reg.AppendEnvelopeFrame(buf, e.target, c.senderURI, entityID, msg, c.cfg.MaxFrameSize)
 	if err != nil {
@@ -234,8 +268,10 @@ func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, w
 // hold handles a message for a shard whose location is unknown: re-checks
 // the table under mu (it may have been published meanwhile), else encodes
 // the envelope and holds it, bounded per shard and in total, and makes
-// sure one GetShardLocation is in flight. It returns the connection the
-// message went to, nil when held.
+// sure one GetShardLocation is in flight. While the shard's last location
+// answer was ShardUnavailable (for a jittered RequeryDelay after it) the
+// message fails fast with that answer instead. It returns the connection
+// the message went to, nil when held.
 func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*nodeConn, error) {
 	c := et.c
 	payload, err := appendEnvelopePayload(nil, c.reg, entityID, msg)
@@ -243,7 +279,7 @@ func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*
 		c.stats.drop(DropEncode, 1)
 		return nil, err
 	}
-	leader := c.leaderForQuery() // takes c.mu: before et.mu (lock order)
+	target := c.queryTarget() // takes c.mu: before et.mu (lock order)
 	et.mu.Lock()
 	defer et.mu.Unlock()
 	if e, ok := et.table.Load().Owner(shard); ok {
@@ -253,10 +289,15 @@ func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*
 		c.stats.tells.Inc()
 		return e.nc, nil
 	}
+	now := time.Now()
 	q := et.pending[shard]
 	if q == nil {
 		q = &shardQuery{}
 		et.pending[shard] = q
+	}
+	if q.failingFast(now) {
+		c.stats.drop(DropUnavailable, 1)
+		return nil, q.unavail
 	}
 	if len(q.msgs) >= c.cfg.ShardBuffer {
 		c.stats.drop(DropShardBuffer, 1)
@@ -267,29 +308,17 @@ func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*
 		c.stats.drop(DropTotalBuffer, 1)
 		return nil, &BufferFullError{Reason: DropTotalBuffer, Type: et.name, Shard: shard, Limit: c.cfg.TotalBuffer}
 	}
-	now := time.Now()
 	q.msgs = append(q.msgs, heldMsg{payload: payload, at: now, askID: askID})
 	c.stats.tells.Inc()
 	if !q.inflight && !now.Before(q.next) {
-		et.queryLocked(shard, q, now, leader)
+		et.queryLocked(shard, q, now, target)
 	}
 	return nil, nil
 }
 
-// leaderForQuery returns the leader's connection if GetShardLocation may be
-// sent to it now (its epoch is known and not fenced).
-func (c *Client) leaderForQuery() *nodeConn {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	l := c.leaderConnLocked()
-	if l == nil || l.epoch.Load() < c.appliedEpoch() {
-		return nil
-	}
-	return l
-}
-
-// queryLocked sends GetShardLocation(shard) to leader's coordinator. With
-// no usable leader the query stays due and the maintenance tick retries.
+// queryLocked sends GetShardLocation(shard) to the coordinator of target
+// (see Client.queryTargetLocked). With no usable target the query stays
+// due and the maintenance tick retries.
 func (et *entityType) queryLocked(shard int, q *shardQuery, now time.Time, leader *nodeConn) {
 	if leader == nil || !leader.usable() {
 		return
@@ -305,6 +334,7 @@ func (et *entityType) queryLocked(shard int, q *shardQuery, now time.Time, leade
 	q.inflight = true
 	q.sentAt = now
 	q.attempt++
+	q.retry = false
 }
 
 // sendPayloadLocked queues an already encoded envelope on e's owner.
@@ -480,6 +510,37 @@ func (et *entityType) forget(nc *nodeConn) {
 	delete(et.entries, nc)
 }
 
+// unavailable applies a ShardUnavailable answer for shard u.Shard: its held
+// messages fail with u (asks get it, each is counted as DropUnavailable),
+// new ones fail fast with it until a jittered RequeryDelay has passed,
+// and then, if messages were waiting, the location is asked for again.
+// The route table is left alone: a shard routed to an owner stays routed
+// (the answering node may be the one cut off). c.mu held.
+func (et *entityType) unavailable(u *ShardUnavailableError, now time.Time) {
+	c := et.c
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	q := et.pending[u.Shard]
+	if q == nil {
+		q = &shardQuery{}
+		et.pending[u.Shard] = q
+	}
+	for _, m := range q.msgs {
+		c.stats.drop(DropUnavailable, 1)
+		if m.askID != 0 {
+			c.asks.fail(m.askID, u)
+		}
+	}
+	c.stats.buffered.Add(-int64(len(q.msgs)))
+	q.retry = len(q.msgs) > 0
+	clear(q.msgs)
+	q.msgs = q.msgs[:0]
+	q.inflight = false
+	q.requery = false // answered: there is no owner to learn
+	q.unavail = u
+	q.next = now.Add(jitter(c.cfg.RequeryDelay))
+}
+
 // locationFenced schedules a retry for a shard whose answer was fenced.
 func (et *entityType) locationFenced(shard int, now time.Time) {
 	et.mu.Lock()
@@ -490,12 +551,10 @@ func (et *entityType) locationFenced(shard int, now time.Time) {
 	}
 }
 
-// tick expires held messages, times out and (re)sends location queries.
-func (et *entityType) tick(now time.Time, leader *nodeConn, leaderOK bool) {
+// tick expires held messages, times out and (re)sends location queries to
+// target (nil: none can be sent now).
+func (et *entityType) tick(now time.Time, target *nodeConn) {
 	c := et.c
-	if !leaderOK {
-		leader = nil
-	}
 	et.mu.Lock()
 	defer et.mu.Unlock()
 	for sid, q := range et.pending {
@@ -520,12 +579,12 @@ func (et *entityType) tick(now time.Time, leader *nodeConn, leaderOK bool) {
 			backoff := c.cfg.LocationTimeout << min(q.attempt-1, 3)
 			q.next = now.Add(jitter(backoff / 4))
 		}
-		if len(q.msgs) == 0 && !q.requery && !q.inflight {
-			delete(et.pending, sid) // its messages expired
+		if len(q.msgs) == 0 && !q.requery && !q.inflight && !q.retry && !q.failingFast(now) {
+			delete(et.pending, sid) // its messages expired, or failed as unavailable
 			continue
 		}
 		if !q.inflight && !now.Before(q.next) {
-			et.queryLocked(sid, q, now, leader)
+			et.queryLocked(sid, q, now, target)
 		}
 	}
 }

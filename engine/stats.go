@@ -21,10 +21,14 @@ const (
 	// DropExpired: a buffered message's location stayed unknown for
 	// Config.BufferTimeout.
 	DropExpired = "expired"
-	// DropOwnerUnavailable: the owner had no live connection (Tell
-	// returned *OwnerUnavailableError, or a buffered message's owner was
-	// down when its location arrived).
+	// DropOwnerUnavailable: the owner had no live connection, or a
+	// suspect one (Tell returned *OwnerUnavailableError, or a buffered
+	// message's owner was down or suspect when its location arrived).
 	DropOwnerUnavailable = "owner_unavailable"
+	// DropUnavailable: the shard's location query was answered with
+	// ShardUnavailable (no quorum, no owner): the messages held for it
+	// failed, and new ones failed fast for a while (*ShardUnavailableError).
+	DropUnavailable = "shard_unavailable"
 	// DropConnLost: frames queued or being written when a connection
 	// failed.
 	DropConnLost = "conn_lost"
@@ -37,7 +41,7 @@ const (
 )
 
 var dropReasons = [...]string{DropQueueFull, DropShardBuffer, DropTotalBuffer, DropExpired,
-	DropOwnerUnavailable, DropConnLost, DropClosed, DropEncode}
+	DropOwnerUnavailable, DropUnavailable, DropConnLost, DropClosed, DropEncode}
 
 // Stats is a point-in-time copy of the client's counters. Counters are
 // cumulative since Dial; Buffered, Queued and Epoch are current values.
@@ -55,13 +59,18 @@ type Stats struct {
 	AsksTimedOut uint64
 	AsksFailed   uint64 // failed with an error other than a timeout
 	LateReplies  uint64 // replies to asks already finished (late or duplicate)
+	// Undeliverable counts asks failed by a zerohop.Undeliverable reply
+	// (*UndeliverableError; also in AsksFailed).
+	Undeliverable uint64
 
 	Connects        uint64 // successful connection openings (incl. reconnects)
 	Reconnects      uint64
 	ConnectFailures uint64
+	Suspects        uint64 // connections marked suspect (up, but nothing received for SuspectAfter)
+	SuspectsCleared uint64 // suspect connections that received again (back up)
 
-	SnapshotsReceived  uint64
-	SnapshotsApplied   uint64 // not fenced (SnapshotsUnchanged of them equal to the previous one)
+	SnapshotsReceived  uint64 // from every subscription (every member: most are liveness signals only)
+	SnapshotsApplied   uint64 // from the primary subscription or the leader, not fenced (SnapshotsUnchanged of them equal to the previous one)
 	SnapshotsUnchanged uint64 // applied but equal to the current one: nothing rebuilt
 	SnapshotsFenced    uint64 // ignored: epoch below the highest seen
 	EpochResets        uint64 // the highest epoch was abandoned after a long fence (cluster restart)
@@ -71,6 +80,9 @@ type Stats struct {
 	LocationTimeouts uint64
 	LocationsApplied uint64
 	LocationsFenced  uint64
+	// UnavailableAnswers counts ShardUnavailable answers to location
+	// queries (the messages they failed are in Drops[DropUnavailable]).
+	UnavailableAnswers uint64
 
 	WatchCoalesced uint64 // listings replaced in a slow watcher's buffer
 	DecodeErrors   uint64 // inbound payloads that did not decode
@@ -90,13 +102,13 @@ type counters struct {
 	buffered      atomic.Int64
 	drops         [len(dropReasons)]atomic.Uint64
 
-	asksOK, asksTimedOut, asksFailed, lateReplies atomic.Uint64
+	asksOK, asksTimedOut, asksFailed, lateReplies, undeliverable atomic.Uint64
 
-	connects, reconnects, connectFailures atomic.Uint64
+	connects, reconnects, connectFailures, suspects, suspectsCleared atomic.Uint64
 
 	snapshotsReceived, snapshotsApplied, snapshotsUnchanged, snapshotsFenced, epochResets, resubscribes atomic.Uint64
 
-	locationQueries, locationTimeouts, locationsApplied, locationsFenced atomic.Uint64
+	locationQueries, locationTimeouts, locationsApplied, locationsFenced, unavailableAnswers atomic.Uint64
 
 	watchCoalesced, decodeErrors, unknownTargets atomic.Uint64
 }
@@ -125,9 +137,12 @@ func (c *Client) Stats() Stats {
 		AsksTimedOut:       s.asksTimedOut.Load(),
 		AsksFailed:         s.asksFailed.Load(),
 		LateReplies:        s.lateReplies.Load(),
+		Undeliverable:      s.undeliverable.Load(),
 		Connects:           s.connects.Load(),
 		Reconnects:         s.reconnects.Load(),
 		ConnectFailures:    s.connectFailures.Load(),
+		Suspects:           s.suspects.Load(),
+		SuspectsCleared:    s.suspectsCleared.Load(),
 		SnapshotsReceived:  s.snapshotsReceived.Load(),
 		SnapshotsApplied:   s.snapshotsApplied.Load(),
 		SnapshotsUnchanged: s.snapshotsUnchanged.Load(),
@@ -138,6 +153,7 @@ func (c *Client) Stats() Stats {
 		LocationTimeouts:   s.locationTimeouts.Load(),
 		LocationsApplied:   s.locationsApplied.Load(),
 		LocationsFenced:    s.locationsFenced.Load(),
+		UnavailableAnswers: s.unavailableAnswers.Load(),
 		WatchCoalesced:     s.watchCoalesced.Load(),
 		DecodeErrors:       s.decodeErrors.Load(),
 		UnknownTargets:     s.unknownTargets.Load(),

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -58,13 +59,24 @@ func (c *Client) onFrame(nc *nodeConn, typ byte, body []byte) error {
 		}
 		c.onSnapshot(nc, &ts)
 	case bytes.HasPrefix(path, proxyPathPrefix):
-		var loc wire.ShardLocation
-		if err := c.reg.DecodeInto(payload, &loc); err != nil {
+		// A Casty node answers GetShardLocation with ShardLocation; a
+		// zerohop node may answer ShardUnavailable instead.
+		v, err := c.reg.Decode(payload)
+		if err != nil {
 			c.stats.decodeErrors.Add(1)
 			c.log.Warn("engine: undecodable shard location", "node", nc.addr.String(), "err", err)
 			return nil
 		}
-		c.onLocation(nc, string(path[len(proxyPathPrefix):]), &loc)
+		typeName := string(path[len(proxyPathPrefix):])
+		switch x := v.(type) {
+		case wire.ShardLocation:
+			c.onLocation(nc, typeName, &x)
+		case wire.ShardUnavailable:
+			c.onUnavailable(nc, typeName, &x)
+		default:
+			c.stats.decodeErrors.Add(1)
+			c.log.Warn("engine: unexpected answer to a location query", "node", nc.addr.String(), "type", fmt.Sprintf("%T", v))
+		}
 	default:
 		c.stats.unknownTargets.Add(1)
 	}
@@ -82,6 +94,13 @@ var (
 // that differs updates membership, contacts, subscriptions, every type's
 // route table and the listings.
 //
+// Only the snapshots of the primary subscription and of the leader are
+// applied. Those of the other members (the client subscribes to every
+// member it keeps a connection to) are liveness signals: their arrival
+// keeps the connection up (nodeConn.received), and their epoch is
+// recorded (it fences the node's location answers), but members' views
+// may lag each other and the client does not flip between them.
+//
 // Epoch fencing: a snapshot whose allocation epoch is below the highest
 // applied is ignored (a restarted node's fresh state must not override the
 // cluster's), except after 3*LivenessWindow without any applicable
@@ -94,6 +113,9 @@ func (c *Client) onSnapshot(nc *nodeConn, ts *wire.TopologySnapshot) {
 	s := topo.Compile(ts)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if nc != c.topo.primary && nc != c.leaderConnLocked() {
+		return // a member's push: liveness only
+	}
 	if nc == c.topo.primary {
 		c.topo.primaryAt = now
 	}
@@ -121,12 +143,17 @@ func (c *Client) onSnapshot(nc *nodeConn, ts *wire.TopologySnapshot) {
 // for the first). newer: s's epoch is above the last applied one, so its
 // allocations are the whole truth. c.mu held.
 func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now time.Time) {
-	// Membership, leader, contacts.
+	// Membership, leader, contacts, subscriptions.
 	leader, hasLeader := s.Leader()
+	newLeader := false
 	if hasLeader {
 		if old, ok := leaderOf(prev); !ok || old != leader {
+			newLeader = true
 			c.log.Info("engine: leader", "node", leader.String(), "epoch", s.Epoch())
 		}
+	}
+	for _, nc := range c.connList {
+		nc.member = false
 	}
 	for _, m := range s.Members() {
 		if m.Status == wire.StatusRemoved {
@@ -144,14 +171,31 @@ func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now tim
 				nc.nudge() // the cluster reaches it again
 			}
 			nc.clusterUp = reachable
+			// Subscribed for liveness: a node that only receives tells
+			// would otherwise send the client nothing.
+			nc.member = true
+			c.subscribeLocked(nc)
 		} else if nc := c.conns[m.Address]; nc != nil {
 			nc.clusterUp = false
 		}
 	}
 	if hasLeader {
-		c.subscribeLocked(c.connLocked(leader))
+		lc := c.connLocked(leader)
+		if newLeader {
+			c.resubscribeLocked(lc) // its snapshots are applied from now on: one now
+		} else {
+			c.subscribeLocked(lc)
+		}
 	}
 	c.pruneSubscriptionsLocked()
+	if prev != nil && membershipChanged(prev, s) {
+		// A node restarted at the same address may show only as a
+		// change of status or id: retry every connection in backoff now
+		// (attempts stay ReconnectMin apart).
+		for _, nc := range c.connList {
+			nc.nudge()
+		}
+	}
 
 	// Allocations: a newer epoch is the full truth; the same epoch merges.
 	conns := make([]*nodeConn, len(s.Nodes()))
@@ -164,6 +208,21 @@ func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now tim
 	if prev == nil {
 		close(c.topo.first)
 	}
+}
+
+// membershipChanged reports whether a member of a or b appeared,
+// disappeared, or changed status or id (members are canonical: sorted).
+func membershipChanged(a, b *topo.Snapshot) bool {
+	am, bm := a.Members(), b.Members()
+	if len(am) != len(bm) {
+		return true
+	}
+	for i := range am {
+		if am[i].Address != bm[i].Address || am[i].Status != bm[i].Status || am[i].ID != bm[i].ID {
+			return true
+		}
+	}
+	return false
 }
 
 // leaderOf returns s's leader; none for a nil s (no snapshot yet).
@@ -211,13 +270,37 @@ func (c *Client) onLocation(nc *nodeConn, typeName string, loc *wire.ShardLocati
 	et.applyLocation(loc.ShardID, c.connLocked(loc.Node))
 }
 
-// pruneSubscriptionsLocked keeps the subscriptions on the primary and the
-// leader only: a former leader is unsubscribed so that subscriptions (and
-// the snapshots they bring) do not accumulate as leadership moves.
+// onUnavailable applies a ShardUnavailable that nc sent to the client's
+// /_proxy-<typeName> instead of a ShardLocation: the shard's held messages
+// fail, new ones fail fast for a jittered RequeryDelay, then the location
+// is asked for again. Not fenced: the answer names no owner, so a stale
+// node cannot misroute anything with it.
+func (c *Client) onUnavailable(nc *nodeConn, typeName string, su *wire.ShardUnavailable) {
+	c.stats.unavailableAnswers.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	et := c.types[typeName]
+	if et == nil {
+		c.stats.unknownTargets.Add(1)
+		return
+	}
+	if su.ShardID < 0 || su.ShardID >= et.numShards {
+		c.stats.decodeErrors.Add(1)
+		c.log.Warn("engine: shard unavailable out of range", "type", typeName, "shard", su.ShardID, "shards", et.numShards, "node", nc.addr.String())
+		return
+	}
+	c.log.Debug("engine: shard unavailable", "type", typeName, "shard", su.ShardID, "reason", su.Reason, "node", nc.addr.String())
+	et.unavailable(&ShardUnavailableError{Node: nc.addr, Type: typeName, Shard: su.ShardID, Reason: su.Reason}, time.Now())
+}
+
+// pruneSubscriptionsLocked keeps the subscriptions on the primary, the
+// leader and every live member of the last applied snapshot; any other (a
+// node that left the membership) is unsubscribed, so that subscriptions
+// do not accumulate as the cluster changes.
 func (c *Client) pruneSubscriptionsLocked() {
 	leader := c.leaderConnLocked()
 	for nc := range c.topo.subscribed {
-		if nc == c.topo.primary || nc == leader {
+		if nc == c.topo.primary || nc == leader || nc.member {
 			continue
 		}
 		c.sendUnsubscribe(nc)
@@ -274,16 +357,31 @@ func (c *Client) routedLocked(nc *nodeConn) bool {
 }
 
 // subscribeLocked sends SubscribeTopology to nc once (refresh re-sends).
+// From then on nc's silence is watched (checkSilenceLocked).
 func (c *Client) subscribeLocked(nc *nodeConn) {
 	if c.topo.subscribed[nc] {
 		return
 	}
 	c.topo.subscribed[nc] = true
+	nc.subSince = c.mono()
 	c.sendSubscribe(nc)
 }
 
+// resubscribeLocked subscribes to nc, sending SubscribeTopology even if it
+// is subscribed already: the node answers with its snapshot at once.
+func (c *Client) resubscribeLocked(nc *nodeConn) {
+	if c.topo.subscribed[nc] {
+		c.sendSubscribe(nc)
+		return
+	}
+	c.subscribeLocked(nc)
+}
+
+// sendSubscribe queues SubscribeTopology on nc unless it is down (it is
+// re-sent when the connection comes up): a suspect node gets it too, its
+// answer is what ends the suspicion.
 func (c *Client) sendSubscribe(nc *nodeConn) {
-	if !nc.usable() {
+	if !nc.linked() {
 		return
 	}
 	err := nc.sendControl(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.SubscribeTopology{ReplyTo: c.subRef})
@@ -292,10 +390,10 @@ func (c *Client) sendSubscribe(nc *nodeConn) {
 	}
 }
 
-// sendUnsubscribe asks nc, when it is up, to stop pushing snapshots to
-// the client.
+// sendUnsubscribe asks nc, when a link to it is open (up or suspect), to
+// stop pushing snapshots to the client.
 func (c *Client) sendUnsubscribe(nc *nodeConn) {
-	if nc.state.Load() != connUp {
+	if s := nc.state.Load(); s != connUp && s != connSuspect {
 		return
 	}
 	err := nc.sendControl(wire.NodeURI(c.cfg.SystemName, nc.addr, wire.PathTopology), wire.UnsubscribeTopology{Subscriber: c.subRef})
@@ -304,13 +402,13 @@ func (c *Client) sendUnsubscribe(nc *nodeConn) {
 	}
 }
 
-// setPrimaryLocked makes nc the watched subscription.
+// setPrimaryLocked makes nc the watched subscription, whose snapshots are
+// applied.
 func (c *Client) setPrimaryLocked(nc *nodeConn, now time.Time) {
 	c.topo.primary = nc
 	c.topo.primaryAt = now
 	c.topo.lastRefresh = now
-	delete(c.topo.subscribed, nc) // force a fresh SubscribeTopology
-	c.subscribeLocked(nc)
+	c.resubscribeLocked(nc) // a fresh snapshot now
 }
 
 // rotateLocked moves the subscription to the next contact (static contacts
@@ -339,12 +437,10 @@ func (c *Client) rotateLocked(now time.Time, why string) {
 	old := c.topo.primary
 	c.stats.resubscribes.Add(1)
 	c.log.Warn("engine: re-subscribing", "from", addrOf(old), "to", pick.addr.String(), "reason", why)
-	if old != nil && old != pick && old.state.Load() == connUp && old != c.leaderConnLocked() {
-		// Stop a silent but connected node from pushing to us.
-		c.sendUnsubscribe(old)
-		delete(c.topo.subscribed, old)
-	}
 	c.setPrimaryLocked(pick, now)
+	// The former primary keeps its subscription while it is a member (its
+	// pushes are what ends a suspicion); otherwise it is dropped.
+	c.pruneSubscriptionsLocked()
 }
 
 func addrOf(nc *nodeConn) string {
@@ -417,6 +513,7 @@ func (c *Client) maintain() {
 
 func (c *Client) tick(now time.Time) {
 	c.mu.Lock()
+	c.checkSilenceLocked(now)
 	if c.topo.primary != nil {
 		if now.Sub(c.topo.primaryAt) > c.cfg.LivenessWindow && !c.closing.Load() {
 			c.rotateLocked(now, "no snapshot within the liveness window")
@@ -432,12 +529,7 @@ func (c *Client) tick(now time.Time) {
 	if s := c.snap.Load(); s != nil {
 		c.collectConnsLocked(s, now)
 	}
-	leader := c.leaderConnLocked()
-	var leaderEpoch int64 = -1
-	if leader != nil {
-		leaderEpoch = leader.epoch.Load()
-	}
-	epoch := c.appliedEpoch()
+	target := c.queryTargetLocked()
 	types := c.tickTypes[:0]
 	for _, et := range c.types {
 		types = append(types, et)
@@ -445,8 +537,97 @@ func (c *Client) tick(now time.Time) {
 	c.tickTypes = types
 	c.mu.Unlock()
 	for _, et := range types {
-		et.tick(now, leader, leaderEpoch >= epoch)
+		et.tick(now, target)
 	}
+}
+
+// checkSilenceLocked marks suspect every subscribed connection that is up
+// and has received nothing for Config.SuspectAfter (counted from the later
+// of its last bytes and the subscription's start). Only subscribed
+// connections are watched: a subscribed node sends its periodic snapshots
+// and the answers to the client's periodic SubscribeTopology, any other
+// may rightly be silent. Run by the maintenance tick, so Tell only reads
+// the state it already reads. c.mu held.
+func (c *Client) checkSilenceLocked(now time.Time) {
+	nowMono := c.monoAt(now)
+	for _, nc := range c.connList {
+		if nc.state.Load() != connUp || !c.topo.subscribed[nc] {
+			continue
+		}
+		rx := nc.lastRecv.Load()
+		if silent := time.Duration(nowMono - max(rx, nc.subSince)); silent >= c.cfg.SuspectAfter {
+			c.suspectLocked(nc, rx, silent, now)
+		}
+	}
+}
+
+// suspectLocked makes the up connection nc suspect: sends to it fail fast
+// (their cause wraps ErrSuspect), producers waiting for room in its queue
+// re-check at once, asks waiting on it fail, its shards are queried again,
+// and a primary subscription on it moves to the next contact. Frames
+// already queued stay (they go out if the node recovers). rx is the
+// lastRecv the decision was made on. c.mu held.
+func (c *Client) suspectLocked(nc *nodeConn, rx int64, silent time.Duration, now time.Time) {
+	err := fmt.Errorf("%w: nothing received for %v (SuspectAfter %v)", ErrSuspect, silent.Round(time.Millisecond), c.cfg.SuspectAfter)
+	nc.suspectErr.Store(&err) // before the state: whoever sees suspect finds the cause
+	if !nc.state.CompareAndSwap(connUp, connSuspect) {
+		return // the link failed meanwhile
+	}
+	// The reader stores lastRecv, then loads the state; we stored the
+	// state, now load lastRecv: one of us sees the other's write, so
+	// bytes that arrived meanwhile are not missed.
+	if nc.lastRecv.Load() != rx {
+		if !nc.state.CompareAndSwap(connSuspect, connUp) {
+			c.stats.suspects.Add(1) // the reader made it up again, and counted that
+		}
+		return
+	}
+	c.stats.suspects.Add(1)
+	c.log.Warn("engine: node silent, connection suspect", "node", nc.addr.String(), "silent", silent.String())
+	nc.q.signalSpace() // TellContext waiting for room re-resolves now
+	c.asks.failConn(nc, err)
+	for _, et := range c.types {
+		et.evict(nc, now)
+	}
+	if nc == c.topo.primary && !c.closing.Load() {
+		c.rotateLocked(now, err.Error())
+	}
+}
+
+// queryTarget is queryTargetLocked taking c.mu.
+func (c *Client) queryTarget() *nodeConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.queryTargetLocked()
+}
+
+// queryTargetLocked returns the connection GetShardLocation goes to now:
+// the leader's when the snapshot names a leader whose connection is
+// usable; else, when the primary is a zerohop node, the primary's (a side
+// without a leader, or cut off from it: a zerohop node forwards the query
+// to its leader or answers ShardUnavailable, where a Casty node that does
+// not lead may not answer at all). nil before the first snapshot, when
+// neither applies, and while the node's epoch is unknown or below the
+// applied one (its answer would be fenced): the query then stays due and
+// the maintenance tick retries. c.mu held.
+func (c *Client) queryTargetLocked() *nodeConn {
+	s := c.snap.Load()
+	if s == nil {
+		return nil
+	}
+	var nc *nodeConn
+	if _, ok := s.Leader(); ok {
+		nc = c.leaderConnLocked()
+	}
+	if nc == nil || !nc.usable() {
+		if p := c.topo.primary; p != nil && p.zerohop.Load() && p.usable() {
+			nc = p
+		}
+	}
+	if nc == nil || nc.epoch.Load() < s.Epoch() {
+		return nil
+	}
+	return nc
 }
 
 // jitter returns d scaled uniformly into [d/2, 3d/2].

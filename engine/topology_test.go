@@ -96,9 +96,19 @@ func TestSnapshotApply(t *testing.T) {
 		t.Fatalf("listing after the registry changed: %+v", l)
 	}
 
-	// A restarted node at epoch 4: its snapshot and its locations are
-	// fenced.
-	stale := c.connLocked(b)
+	// A member that is neither the primary nor the leader: its pushes
+	// are liveness signals, never applied (its epoch is recorded).
+	member := c.connLocked(b)
+	c.onSnapshot(member, snap(6, map[int]wire.NodeAddress{1: a, 7: a}))
+	check("member push", map[int]wire.NodeAddress{1: b})
+	stats("member push", 4, 1, 0, 0, 6)
+	if st := c.Stats(); st.SnapshotsReceived != 5 || member.epoch.Load() != 6 {
+		t.Fatalf("member push: received %d, member epoch %d; want 5, 6", st.SnapshotsReceived, member.epoch.Load())
+	}
+
+	// A restarted node at epoch 4 (here the primary): its snapshot and
+	// its locations are fenced.
+	stale := nc
 	c.onSnapshot(stale, snap(4, map[int]wire.NodeAddress{1: a, 7: a}))
 	c.onLocation(stale, "counter", &wire.ShardLocation{ShardID: 9, Node: b})
 	check("fenced", map[int]wire.NodeAddress{1: b})

@@ -111,7 +111,7 @@ const readBufferSize = 64 << 10
 func (l *netLink) readLoop() {
 	defer l.finish()
 	c := l.nc.c
-	fr := wire.NewFrameReaderSize(l.conn, c.cfg.MaxFrameSize, readBufferSize)
+	fr := wire.NewFrameReaderSize(rxReader{l.conn, l.nc}, c.cfg.MaxFrameSize, readBufferSize)
 	for {
 		typ, body, err := fr.Next()
 		if err == nil {
@@ -122,6 +122,21 @@ func (l *netLink) readLoop() {
 			return
 		}
 	}
+}
+
+// rxReader records every read that returned bytes (nodeConn.received):
+// the FrameReader reads once per batch of frames, not once per frame.
+type rxReader struct {
+	r  io.Reader
+	nc *nodeConn
+}
+
+func (r rxReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if n > 0 {
+		r.nc.received()
+	}
+	return n, err
 }
 
 func (l *netLink) fail(err error) {

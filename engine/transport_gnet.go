@@ -144,6 +144,7 @@ func (h *gnetHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	c := h.c
+	l.nc.received() // once per batch
 	buf, _ := gc.Peek(-1)
 	off := 0
 	for {
