@@ -54,6 +54,9 @@ func TestExternalTLSThroughAddressMap(t *testing.T) {
 	if got["cluster"] != "external" || got["transport"] != "net+tls" || got["nodes"] != 1.0 {
 		t.Errorf("got cluster %v transport %v nodes %v, want external net+tls 1", got["cluster"], got["transport"], got["nodes"])
 	}
+	if got["accounting"] != accountingTallies || got["unexplained_lost"] != 0.0 {
+		t.Errorf("got accounting %v unexplained_lost %v, want tallies and 0", got["accounting"], got["unexplained_lost"])
+	}
 	if n := fwd.Accepted(); n == 0 {
 		t.Errorf("the forwarder carried no connection: -address-map was not applied")
 	}

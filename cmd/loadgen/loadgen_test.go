@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,9 +24,10 @@ func TestEmbeddedRunLosesNothing(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			var stdout, stderr bytes.Buffer
+			series := filepath.Join(t.TempDir(), "series.jsonl")
 			code := run(ctx, []string{
 				"-duration", "2s", "-json", "-transport", tport, "-node-transport", tport,
-				"-entities", "200", "-workers", "2", "-ask-concurrency", "4",
+				"-entities", "200", "-workers", "2", "-ask-concurrency", "4", "-series", series,
 			}, &stdout, &stderr, openEngine)
 			if code != 0 {
 				t.Fatalf("got exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
@@ -36,6 +40,8 @@ func TestEmbeddedRunLosesNothing(t *testing.T) {
 				"tells_sent", "tells_delivered", "tells_failed", "lost", "tells_per_sec",
 				"asks", "ask_errors", "ask_p50_us", "ask_p90_us", "ask_p99_us", "ask_p999_us",
 				"duration_s", "cluster", "nodes", "transport", "go_version",
+				"state_lost", "state_lost_by_node", "state_lost_by_shard", "failed_on_node", "in_flight_lost",
+				"unexplained_lost", "accounting",
 			} {
 				if _, ok := got[k]; !ok {
 					t.Errorf("report lacks key %q", k)
@@ -58,6 +64,37 @@ func TestEmbeddedRunLosesNothing(t *testing.T) {
 			}
 			if inc, ok := got["cluster_increments"].(float64); !ok || inc != got["tells_delivered"] {
 				t.Errorf("got cluster_increments %v, want tells_delivered %v", got["cluster_increments"], got["tells_delivered"])
+			}
+			// The loss accounting: the Go nodes serve tallies, and with no
+			// fault every cause is 0 and no incarnation went away.
+			if got["accounting"] != accountingTallies {
+				t.Errorf("got accounting %v, want %q", got["accounting"], accountingTallies)
+			}
+			for _, k := range []string{"state_lost", "failed_on_node", "in_flight_lost", "unexplained_lost"} {
+				if got[k] != 0.0 {
+					t.Errorf("got %s %v, want 0", k, got[k])
+				}
+			}
+			if got["tally_incarnations"] != 3.0 || got["gone_incarnations"] != nil {
+				t.Errorf("got tally_incarnations %v gone %v, want 3 and none", got["tally_incarnations"], got["gone_incarnations"])
+			}
+			if got["tally_polls"].(float64) < 6 {
+				t.Errorf("got tally_polls %v, want the probe and end rounds at least (6)", got["tally_polls"])
+			}
+			b, err := os.ReadFile(series)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ok float64
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				var p seriesPoint
+				if err := json.Unmarshal([]byte(line), &p); err != nil {
+					t.Fatalf("-series line %q: %v", line, err)
+				}
+				ok += float64(p.TellsOK)
+			}
+			if want := got["tells_sent"].(float64) - got["tells_failed"].(float64); ok != want {
+				t.Errorf("got -series tells_ok summing to %v, want %v", ok, want)
 			}
 		})
 	}
