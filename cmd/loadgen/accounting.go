@@ -29,7 +29,9 @@ import (
 //   - rem[s] > 0 on a shard that a crashed (gone, not final) incarnation
 //     touched (the client's topology named its node the owner, or its
 //     tally shows anything for s) is in_flight_lost: tells the crash took
-//     with it, in the kernel or in the node's queues.
+//     with it, in the kernel, in the client's or the node's queues, and
+//     what the node applied after its last answered poll (at most one
+//     -tally-interval of its work: the poll cannot see it).
 //   - every other rem[s] != 0 is unexplained_lost, by its size (a negative
 //     rem is a duplicate or a double count, no better than a loss). The
 //     run fails when it is not 0.

@@ -268,7 +268,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 	// before an entity's GetCount has then been applied or dropped, so the
 	// tallies cover what the verification saw.
 	if tp != nil {
-		in.tallies, in.owned = tp.endRound(ctx, o.askTimeout, o.verifyRetries)
+		in.tallies, in.owned = tp.endRound(ctx, o.askTimeout, tallyEndAttempts)
 		rep.TallyPolls, rep.TallyPollErrors = tp.counts()
 	}
 	acct := account(in)

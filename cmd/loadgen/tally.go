@@ -38,6 +38,10 @@ const (
 	// its asks have failed for this long (a leaving node lingers for its
 	// drain window and may say final meanwhile).
 	tallyGiveUp = 2 * time.Second
+	// tallyEndAttempts: asks per node in the end round (each bounded by
+	// -ask-timeout), so that a slow moment of a live node does not make
+	// it look gone; a dead node fails them fast.
+	tallyEndAttempts = 3
 )
 
 // tallyPoller keeps the last ShardTally of every node incarnation
