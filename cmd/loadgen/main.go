@@ -270,6 +270,10 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 	if tp != nil {
 		in.tallies, in.owned = tp.endRound(ctx, o.askTimeout, tallyEndAttempts)
 		rep.TallyPolls, rep.TallyPollErrors = tp.counts()
+		if ctx.Err() != nil {
+			// No node answered the end round: every one would look gone.
+			in.unavailable = "the run was interrupted"
+		}
 	}
 	acct := account(in)
 	rep.setAccounting(&acct)
