@@ -2,34 +2,114 @@ package workload
 
 import (
 	"math"
+	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/zerohop/zerohop/node"
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 )
 
 // Tally is one node's count of Increment messages processed by its counter
-// entities, served by the node-stats service. Safe for concurrent use (the
-// entities of different shards run on different workers); the zero value is
-// ready. ResetStats racing with increments may keep a few of them.
+// entities, served by the node-stats service: the whole-node NodeStats
+// (reset by ResetStats) and the per-shard ShardTally (never reset; see
+// ShardTally for what each sum means). Safe for concurrent use (the
+// entities of different shards run on different workers); must not be
+// copied. Create it with NewTally (Configure does); the zero value counts
+// NodeStats only (no shards, incarnation 0). ResetStats racing with
+// increments may keep a few of them.
+//
+// The per-shard sums are atomics, one cache line per shard: an Increment
+// adds to its shard's applied sum with one uncontended atomic add and
+// takes no lock. A stop moves a counter's value from applied to retired
+// under mu, and ShardTally reads under mu, so a reader never sees the
+// value in both sums or in neither (that would count it lost twice or not
+// at all).
 type Tally struct {
 	increments  atomic.Int64
 	amountTotal atomic.Int64
 	entities    atomic.Int64
 	firstAt     atomic.Int64 // unix nanos, 0 if none
 	lastAt      atomic.Int64
+
+	incarnation int64       // immutable after NewTally
+	shards      []shardSums // immutable length; one per shard of the entity type
+	final       atomic.Bool
+	mu          sync.Mutex // orders stops (applied -> retired) against ShardTally's reads
 }
 
-func (t *Tally) onIncrement(amount int) {
+// shardSums are one shard's sums (ShardTally), padded to a cache line.
+type shardSums struct {
+	applied atomic.Int64
+	retired atomic.Int64
+	dead    atomic.Int64
+	_       [40]byte
+}
+
+// incarnationLimit bounds random incarnations to 53 bits, so that they
+// stay exact as JSON numbers in any language (the wire and -json reports).
+const incarnationLimit = 1 << 53
+
+// NewTally returns a tally for an entity type of shards shards, with a
+// random incarnation in [1, 2^53). A Tally lives as long as its node
+// incarnation (one per node start: Configure creates it with the node's
+// Config), so a random number drawn here is a correct incarnation for the
+// accounting: a node restarted at the same address gets another one.
+func NewTally(shards int) *Tally {
+	return &Tally{incarnation: rand.Int64N(incarnationLimit-1) + 1, shards: make([]shardSums, max(shards, 0))}
+}
+
+// Incarnation returns the tally's incarnation (0 for a zero Tally).
+func (t *Tally) Incarnation() int64 { return t.incarnation }
+
+// SetFinal marks the tally final: the node has stopped its counters
+// (their values moved to retired) and handed its shards over, and is
+// leaving; ShardTally says so from now on. The node side calls it after a
+// graceful leave's hand-over, before the node stops answering (cmd/node,
+// nodetest).
+func (t *Tally) SetFinal() { t.final.Store(true) }
+
+// Final reports whether SetFinal was called.
+func (t *Tally) Final() bool { return t.final.Load() }
+
+// onIncrement counts one Increment of amount applied to a counter of shard.
+// Hot path (the node's worker, per message): atomics only; the one clock
+// read serves first_at/last_at.
+func (t *Tally) onIncrement(shard, amount int) {
 	now := time.Now().UnixNano()
 	t.firstAt.CompareAndSwap(0, now)
 	t.lastAt.Store(now)
 	t.increments.Add(1)
 	t.amountTotal.Add(int64(amount))
+	if uint(shard) < uint(len(t.shards)) {
+		t.shards[shard].applied.Add(int64(amount))
+	}
 }
 
-// Reset zeroes the tally (not the counters, nor the entity count).
+// onStop moves value, the state of a stopped counter of shard, from
+// applied to retired.
+func (t *Tally) onStop(shard int, value int64) {
+	if uint(shard) >= uint(len(t.shards)) {
+		return
+	}
+	s := &t.shards[shard]
+	t.mu.Lock()
+	s.applied.Add(-value)
+	s.retired.Add(value)
+	t.mu.Unlock()
+}
+
+// onDead counts amount of a dropped Increment for shard.
+func (t *Tally) onDead(shard int, amount int64) {
+	if uint(shard) < uint(len(t.shards)) {
+		t.shards[shard].dead.Add(amount)
+	}
+}
+
+// Reset zeroes the whole-node tally (not the counters, nor the entity
+// count, nor the per-shard sums, which account for the counters' state).
 func (t *Tally) Reset() {
 	t.increments.Store(0)
 	t.amountTotal.Store(0)
@@ -49,6 +129,25 @@ func (t *Tally) Stats(nodeName string) NodeStats {
 	}
 }
 
+// ShardTally returns the per-shard sums as ShardTally for node (fresh
+// slices, owned by the caller).
+func (t *Tally) ShardTally(nodeName string) ShardTally {
+	n := len(t.shards)
+	st := ShardTally{Node: nodeName, Incarnation: t.incarnation,
+		Applied: make([]int64, n), Retired: make([]int64, n), Dead: make([]int64, n)}
+	// Final first: a tally read as final was complete when it was read.
+	st.Final = t.final.Load()
+	t.mu.Lock()
+	for i := range t.shards {
+		s := &t.shards[i]
+		st.Applied[i] = s.applied.Load()
+		st.Retired[i] = s.retired.Load()
+		st.Dead[i] = s.dead.Load()
+	}
+	t.mu.Unlock()
+	return st
+}
+
 func unixSeconds(nanos int64) float64 {
 	if nanos == 0 {
 		return 0
@@ -57,29 +156,47 @@ func unixSeconds(nanos int64) float64 {
 }
 
 // Counter is the counter entity: Increment adds to its value, GetCount
-// replies CountReply. Owned by the node's worker that runs its shard: not
-// safe for concurrent use (the node never calls it concurrently). Created
-// by the factory that Configure installs; its zero value is not usable.
+// replies CountReply; it implements node.Stopper (its value moves to its
+// tally's retired sum when the node stops it). Owned by the node's worker
+// that runs its shard: not safe for concurrent use (the node never calls it
+// concurrently). Created by the factory that Configure installs; its zero
+// value is not usable.
 type Counter struct {
 	id    string
+	shard int // the node's shard of id: ring.Shard, as the node routes (ctx.Shard())
 	value int64
 	tally *Tally
 }
+
+var _ node.Stopper = (*Counter)(nil)
 
 // Receive implements node.Entity.
 func (c *Counter) Receive(ctx *node.Context, msg any) {
 	switch m := msg.(type) {
 	case Increment:
 		c.value += int64(m.Amount)
-		c.tally.onIncrement(m.Amount)
+		c.tally.onIncrement(c.shard, m.Amount)
 	case GetCount:
 		_ = ctx.Reply(m.ReplyTo, CountReply{EntityID: c.id, Value: c.value})
 	}
 }
 
+// Stop implements node.Stopper: the counter's state ends here, so its
+// value moves from the tally's applied sum of its shard to the retired
+// sum. A second Stop moves nothing.
+//
+// The shard is the one the counter was created with, which is the node's
+// ctx.Shard() for it (the node routes ids with ring.Shard, dispatch.go),
+// taken once so that Increment and Stop always use the same slot.
+func (c *Counter) Stop(_ *node.Context, _ node.StopReason) {
+	c.tally.onStop(c.shard, c.value)
+	c.value = 0
+}
+
 // StatsService is the node-stats service of one node: GetStats replies the
-// Tally as NodeStats, ResetStats zeroes it. Called one message at a time by
-// the node; Tally must be set.
+// Tally as NodeStats, GetShardTally replies it as ShardTally, ResetStats
+// zeroes the NodeStats part. Called one message at a time by the node;
+// Tally must be set.
 type StatsService struct {
 	Tally *Tally
 }
@@ -89,6 +206,8 @@ func (s *StatsService) Receive(ctx *node.Context, msg any) {
 	switch m := msg.(type) {
 	case GetStats:
 		_ = ctx.Reply(m.ReplyTo, s.Tally.Stats(ctx.Node().Addr().String()))
+	case GetShardTally:
+		_ = ctx.Reply(m.ReplyTo, s.Tally.ShardTally(ctx.Node().Addr().String()))
 	case ResetStats:
 		s.Tally.Reset()
 	}
@@ -106,7 +225,14 @@ type Options struct {
 // Configure adds the counter workload to cfg: the message types registered
 // in cfg.Registry (created if nil), the counter entity type and the
 // node-stats service at /stats, and the system name if cfg has none. Each
-// call creates a fresh Tally (one per node), which it returns.
+// call creates a fresh Tally (one per node incarnation: call it for every
+// start), which it returns.
+//
+// It also installs cfg.OnDeadLetter, calling the hook already set (if any)
+// after its own work: a dead-lettered Increment of the counter type adds
+// its amount to the tally's dead sum of its shard. A hook set after
+// Configure must chain the one Configure installed, or the tally misses
+// dead letters.
 func Configure(cfg *node.Config, o Options) (*Tally, error) {
 	if o.System == "" {
 		o.System = DefaultSystem
@@ -126,15 +252,48 @@ func Configure(cfg *node.Config, o Options) (*Tally, error) {
 	if err := Register(cfg.Registry, o.Module); err != nil {
 		return nil, err
 	}
-	tally := &Tally{}
+	tally := NewTally(o.Shards)
+	shards := o.Shards
 	cfg.Entities = append(cfg.Entities, node.EntityType{
 		Name:   o.EntityType,
-		Shards: o.Shards,
+		Shards: shards,
 		New: func(id string) node.Entity {
 			tally.entities.Add(1)
-			return &Counter{id: id, tally: tally}
+			return &Counter{id: id, shard: ring.Shard(id, shards), tally: tally}
 		},
 	})
 	cfg.Services = append(cfg.Services, node.Service{Key: StatsKey, Path: StatsPath, Handler: &StatsService{Tally: tally}})
+	typ, prev := o.EntityType, cfg.OnDeadLetter
+	cfg.OnDeadLetter = func(d node.DeadLetter) {
+		if d.Type == typ {
+			if amount, ok := incrementAmount(d.Msg); ok {
+				shard := d.Shard
+				if uint(shard) >= uint(shards) && d.EntityID != "" {
+					shard = ring.Shard(d.EntityID, shards)
+				}
+				tally.onDead(shard, amount)
+			}
+		}
+		if prev != nil {
+			prev(d)
+		}
+	}
 	return tally, nil
+}
+
+// incrementAmount returns the amount of a dead letter's message when it is
+// an Increment (bare, as the node hands it to the entity, or still in its
+// envelope).
+func incrementAmount(msg any) (int64, bool) {
+	switch m := msg.(type) {
+	case Increment:
+		return int64(m.Amount), true
+	case *Increment:
+		if m != nil {
+			return int64(m.Amount), true
+		}
+	case wire.ShardEnvelope:
+		return incrementAmount(m.Message)
+	}
+	return 0, false
 }

@@ -51,6 +51,38 @@ type NodeStats struct {
 	LastAt      float64 `casty:"last_at"`
 }
 
+// GetShardTally asks a zerohop node's node-stats service for its per-shard
+// tally; the answer is ShardTally. Casty v1 nodes do not know the type (an
+// ask of it times out), and the Go node serves it only with this package's
+// StatsService.
+type GetShardTally struct {
+	ReplyTo wire.Ref `casty:"reply_to"`
+}
+
+// ShardTally is one node incarnation's per-shard accounting of the counter
+// entity type (indexes are shard numbers; every list has one entry per
+// shard), in sums of Increment amounts:
+//
+//   - Applied[s]: held by the node's live counters of shard s;
+//   - Retired[s]: held by counters of shard s the node stopped
+//     (node.Stopper): that state is gone;
+//   - Dead[s]: Increments for shard s the node accepted and dropped, each
+//     counted (node.Config.OnDeadLetter).
+//
+// Over an incarnation's life Applied + Retired is every amount it applied.
+// Incarnation is random per node start (see Tally), so a restarted node at
+// the same address is told apart. Final says the node has handed
+// everything over and is leaving: these numbers will not change. Unlike
+// NodeStats, ResetStats does not zero them.
+type ShardTally struct {
+	Node        string  `casty:"node"`
+	Incarnation int64   `casty:"incarnation"`
+	Applied     []int64 `casty:"applied"`
+	Retired     []int64 `casty:"retired"`
+	Dead        []int64 `casty:"dead"`
+	Final       bool    `casty:"final"`
+}
+
 // Register registers the workload's message types in reg under
 // "<module>.<Name>" (module defaults to DefaultModule when empty).
 func Register(reg *wire.Registry, module string) error {
@@ -67,6 +99,8 @@ func Register(reg *wire.Registry, module string) error {
 		{"GetStats", GetStats{}},
 		{"ResetStats", ResetStats{}},
 		{"NodeStats", NodeStats{}},
+		{"GetShardTally", GetShardTally{}},
+		{"ShardTally", ShardTally{}},
 	} {
 		if err := reg.Register(module+"."+t.name, t.sample); err != nil {
 			return fmt.Errorf("workload: register %s: %w", t.name, err)

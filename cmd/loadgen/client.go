@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/zerohop/zerohop/engine"
@@ -24,6 +25,9 @@ type engineTarget struct {
 	inc     any // workload.Increment{Amount: 1}, boxed once
 	cluster *nodetest.LocalCluster
 	tport   string
+
+	statsMu   sync.Mutex
+	statsRefs map[string]engine.ServiceRef // every node-stats instance listed so far, by node; guarded by statsMu
 }
 
 // embeddedNodeTransport is the embedded nodes' transport: -node-transport,
@@ -100,7 +104,8 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 			if tlsCfg != nil {
 				tport += "+tls"
 			}
-			return &engineTarget{c: c, ref: ref, inc: workload.Increment{Amount: 1}, cluster: lc, tport: tport}, info, nil
+			return &engineTarget{c: c, ref: ref, inc: workload.Increment{Amount: 1}, cluster: lc, tport: tport,
+				statsRefs: map[string]engine.ServiceRef{}}, info, nil
 		}
 	}
 	_ = c.Close()
@@ -196,6 +201,47 @@ func (t *engineTarget) statsInstances(ctx context.Context) ([]engine.Instance, e
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// StatsNodes lists the nodes of the registry's node-stats instances and
+// remembers their refs, so that ShardTally can still ask a node that has
+// left the listing.
+func (t *engineTarget) StatsNodes() []string {
+	insts := t.c.Lookup(workload.StatsKey).Instances
+	out := make([]string, len(insts))
+	t.statsMu.Lock()
+	for i, inst := range insts {
+		out[i] = inst.Node.String()
+		t.statsRefs[out[i]] = inst.Ref
+	}
+	t.statsMu.Unlock()
+	return out
+}
+
+func (t *engineTarget) ShardTally(ctx context.Context, node string) (workload.ShardTally, error) {
+	t.statsMu.Lock()
+	ref, ok := t.statsRefs[node]
+	t.statsMu.Unlock()
+	if !ok {
+		return workload.ShardTally{}, fmt.Errorf("%w: %s", errNoStatsRef, node)
+	}
+	return engine.AskAs[workload.ShardTally](ctx, t.c, ref, func(replyTo wire.Ref) any {
+		return workload.GetShardTally{ReplyTo: replyTo}
+	})
+}
+
+func (t *engineTarget) ShardOwners(dst []string) []string {
+	s := t.c.Topology()
+	for shard := range t.ref.NumShards() {
+		owner := ""
+		if s != nil {
+			if a, ok := s.Owner(t.ref.Type(), shard); ok {
+				owner = a.String()
+			}
+		}
+		dst = append(dst, owner)
+	}
+	return dst
 }
 
 func cmpErr(first, err error) error {

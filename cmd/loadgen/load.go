@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/zerohop/zerohop/engine"
+	"github.com/zerohop/zerohop/ring"
 )
 
 // Backpressure policy. A full client buffer is flow control, not a
@@ -23,20 +28,68 @@ import (
 // counted (tells_retried). A tell still waiting or refused -drain-timeout
 // after the load stopped is given up and counted as failed
 // (tells_abandoned is the part of tells_failed that this policy caused).
-// Any other Tell error counts as failed at once, without retry.
+// Any other Tell error counts as failed at once, without retry: an owner
+// that is down (engine.ErrOwnerUnavailable) costs the worker one failed
+// tell, never a wait.
+//
+// A fault must not stall the load generator: a shard whose location stays
+// unknown (its owner died and the cluster has not re-allocated it yet)
+// refuses every tell, and a worker retrying it would stop sending to the
+// other shards too. So a tell refused for retryGiveUp is failed, and its
+// shard is marked refusing: from then on a refusal of that shard fails at
+// once, without retries, until a tell to it is accepted again. A refused
+// tell is never counted as accepted.
 const (
 	retryBackoffMin = 20 * time.Microsecond
 	retryBackoffMax = time.Millisecond
+	retryGiveUp     = 2 * time.Second
 )
+
+// Kinds of failed tells (tell_errors in the report and in -series lines),
+// told apart with errors.Is against the engine's sentinels.
+const (
+	errKindOwnerUnavailable = iota // engine.ErrOwnerUnavailable: the owner has no live connection
+	errKindBufferFull              // a backpressure refusal given up (see retryGiveUp)
+	errKindAbandoned               // still waiting or refused -drain-timeout after the load stopped
+	errKindClosed                  // engine.ErrClosed
+	errKindNoRoute                 // engine.ErrNoRoute
+	errKindOther
+	numErrKinds
+)
+
+var errKindNames = [numErrKinds]string{"owner_unavailable", "buffer_full", "abandoned", "closed", "no_route", "other"}
+
+// errKind classifies a failed tell.
+func (r *runner) errKind(err error, abandoned bool) int {
+	switch {
+	case abandoned:
+		return errKindAbandoned
+	case errors.Is(err, engine.ErrOwnerUnavailable):
+		return errKindOwnerUnavailable
+	case r.t.Backpressure(err):
+		return errKindBufferFull
+	case errors.Is(err, engine.ErrClosed):
+		return errKindClosed
+	case errors.Is(err, engine.ErrNoRoute):
+		return errKindNoRoute
+	default:
+		return errKindOther
+	}
+}
 
 // worker is one tell-sending goroutine's state. Counters are written only by
 // the worker and read by the progress reporter (atomics); perEntity and lag
 // are owned by the worker until the runner's WaitGroup says it exited.
 type worker struct {
-	sent      atomic.Int64 // tells attempted (each message once, retries not counted)
-	failed    atomic.Int64 // tells that ended with an error
-	retried   atomic.Int64 // backpressure retries
-	abandoned atomic.Int64 // backpressure refusals given up after the load (also in failed)
+	sent      atomic.Int64              // tells attempted (each message once, retries not counted)
+	failed    atomic.Int64              // tells that ended with an error
+	retried   atomic.Int64              // backpressure retries
+	abandoned atomic.Int64              // backpressure refusals given up after the load (also in failed)
+	errKinds  [numErrKinds]atomic.Int64 // failed tells by kind
+	// okByShard (-series only) counts accepted tells per shard: one
+	// uncontended atomic add per tell on the worker's own slice, read by
+	// the progress reporter once a second.
+	okByShard []atomic.Int64
 
 	perEntity []int64                 // owned by the worker: accepted tells per entity index
 	lag       *hdrhistogram.Histogram // owned by the worker; rate mode only
@@ -50,6 +103,12 @@ type runner struct {
 	t      target
 	ids    []string
 	stderr io.Writer
+
+	shardOf  []int32       // shard of each entity index (ring.Shard); immutable
+	refusing []atomic.Bool // per shard: refused for retryGiveUp, refusals fail at once (see retryGiveUp)
+	// retryGiveUp is the constant retryGiveUp (tests shorten it).
+	retryGiveUp time.Duration
+	series      io.Writer // -series: one JSON line per second, written by progressLoop; nil without
 
 	start   time.Time       // set before any goroutine starts
 	tellCtx context.Context // ends -drain-timeout after the load stops (or with run's ctx)
@@ -65,13 +124,19 @@ type runner struct {
 	askErr1    atomic.Pointer[error] // first ask error, for the report
 }
 
-func newRunner(o *options, t target, ids []string, stderr io.Writer) *runner {
-	r := &runner{o: o, t: t, ids: ids, stderr: stderr, done: make(chan struct{})}
+// newRunner prepares a load phase; series, if not nil, gets the -series
+// lines.
+func newRunner(o *options, t target, ids []string, stderr, series io.Writer) *runner {
+	r := &runner{o: o, t: t, ids: ids, stderr: stderr, series: series, done: make(chan struct{}),
+		shardOf: shardsOf(ids, o.shards), refusing: make([]atomic.Bool, o.shards), retryGiveUp: retryGiveUp}
 	r.workers = make([]*worker, o.workers)
 	for i := range r.workers {
 		w := &worker{perEntity: make([]int64, len(ids))}
 		if o.rate > 0 {
 			w.lag = newHist()
+		}
+		if series != nil {
+			w.okByShard = make([]atomic.Int64, o.shards)
 		}
 		r.workers[i] = w
 	}
@@ -95,6 +160,8 @@ type loadResult struct {
 	askRetries  int64
 	firstErr    error // first tell error, if any
 	firstAskErr error
+	tellErrors  [numErrKinds]int64 // failed tells by kind
+	seriesErr   error              // first -series write error
 }
 
 // run sends for o.duration and returns when every worker and asker exited.
@@ -124,11 +191,12 @@ func (r *runner) run(ctx context.Context) loadResult {
 	}
 	var pwg sync.WaitGroup
 	progressDone := make(chan struct{})
-	if r.o.progress {
+	var seriesErr error
+	if r.o.progress || r.series != nil {
 		pwg.Add(1)
 		go func() {
 			defer pwg.Done()
-			r.progressLoop(progressDone)
+			seriesErr = r.progressLoop(progressDone)
 		}()
 	}
 
@@ -148,7 +216,7 @@ func (r *runner) run(ctx context.Context) loadResult {
 	close(progressDone)
 	pwg.Wait()
 
-	res := loadResult{sendElapsed: sendElapsed, expected: make([]int64, len(r.ids))}
+	res := loadResult{sendElapsed: sendElapsed, expected: make([]int64, len(r.ids)), seriesErr: seriesErr}
 	if r.o.rate > 0 {
 		res.tellLag = newHist()
 	}
@@ -157,6 +225,9 @@ func (r *runner) run(ctx context.Context) loadResult {
 		res.failed += w.failed.Load()
 		res.retried += w.retried.Load()
 		res.abandoned += w.abandoned.Load()
+		for k := range w.errKinds {
+			res.tellErrors[k] += w.errKinds[k].Load()
+		}
 		for i, n := range w.perEntity {
 			res.expected[i] += n
 		}
@@ -259,39 +330,69 @@ func (r *runner) sleep(d time.Duration) bool {
 // tellOne sends one Increment to r.ids[idx] under the backpressure policy
 // documented at retryBackoffMin.
 func (r *runner) tellOne(w *worker, idx int) {
+	shard := r.shardOf[idx]
 	err := r.t.Tell(r.tellCtx, r.ids[idx])
 	if err != nil && r.t.Backpressure(err) {
-		err = r.retry(w, idx)
+		err = r.retry(w, idx, shard, err)
 	}
+	abandoned := false
 	if err != nil && r.tellCtx.Err() != nil && r.stopped.Load() {
+		abandoned = true
 		w.abandoned.Add(1)
 		err = fmt.Errorf("loadgen: tell abandoned %v after the load stopped: %w", r.o.drainTimeout, err)
 	}
 	w.sent.Add(1)
 	if err != nil {
 		w.failed.Add(1)
+		w.errKinds[r.errKind(err, abandoned)].Add(1)
 		if w.firstErr == nil {
 			w.firstErr = err
 		}
 		return
 	}
 	w.perEntity[idx]++
+	if w.okByShard != nil {
+		w.okByShard[shard].Add(1)
+	}
+	if r.refusing[shard].Load() {
+		r.refusing[shard].Store(false)
+	}
 }
 
-func (r *runner) retry(w *worker, idx int) error {
+// retry sends a tell refused with err (backpressure) again until it is
+// accepted, fails otherwise, or has been refused for retryGiveUp; a shard
+// marked refusing is not retried (see retryGiveUp).
+func (r *runner) retry(w *worker, idx int, shard int32, err error) error {
+	if r.refusing[shard].Load() {
+		return err
+	}
 	backoff := retryBackoffMin
+	giveUp := time.Now().Add(r.retryGiveUp)
 	for {
-		if err := r.tellCtx.Err(); err != nil {
-			return err
+		if cerr := r.tellCtx.Err(); cerr != nil {
+			return cerr
+		}
+		if time.Now().After(giveUp) {
+			r.refusing[shard].Store(true)
+			return fmt.Errorf("loadgen: shard %d refused tells for %v (retries stopped until it takes one): %w", shard, r.retryGiveUp, err)
 		}
 		w.retried.Add(1)
 		time.Sleep(backoff)
 		backoff = min(2*backoff, retryBackoffMax)
-		err := r.t.Tell(r.tellCtx, r.ids[idx])
+		err = r.t.Tell(r.tellCtx, r.ids[idx])
 		if err == nil || !r.t.Backpressure(err) {
 			return err
 		}
 	}
+}
+
+// shardsOf returns the shard of each id (ring.Shard, the cluster's rule).
+func shardsOf(ids []string, shards int) []int32 {
+	out := make([]int32, len(ids))
+	for i, id := range ids {
+		out[i] = int32(ring.Shard(id, shards))
+	}
+	return out
 }
 
 // asker keeps one GetCount in flight at a time against random entities.
@@ -361,34 +462,111 @@ func (r *runner) askOnce(ctx context.Context, id string) error {
 	}
 }
 
-// progressLoop prints one line per second on stderr until done is closed.
-func (r *runner) progressLoop(done <-chan struct{}) {
+// seriesPoint is one -series line: what happened during one interval
+// (one second; the last one ends when the load phase ended).
+type seriesPoint struct {
+	T              float64          `json:"t"` // seconds since the load started, at the end of the interval
+	TellsOK        int64            `json:"tells_ok"`
+	TellsOKByShard []int64          `json:"tells_ok_by_shard"`
+	TellErrors     map[string]int64 `json:"tell_errors"` // every kind, 0 included
+	AsksOK         int64            `json:"asks_ok"`
+	AskErrors      int64            `json:"ask_errors"`
+}
+
+// totals are the runner's cumulative counters, read by progressLoop.
+type totals struct {
+	sent, failed, retried, asksOK, askErrs int64
+	okByShard                              []int64 // -series only
+	errKinds                               [numErrKinds]int64
+}
+
+func (r *runner) totals(dst *totals) {
+	ok := dst.okByShard
+	if r.series != nil {
+		if len(ok) != r.o.shards {
+			ok = make([]int64, r.o.shards)
+		}
+		clear(ok)
+	}
+	*dst = totals{okByShard: ok}
+	for _, w := range r.workers {
+		dst.sent += w.sent.Load()
+		dst.failed += w.failed.Load()
+		dst.retried += w.retried.Load()
+		for k := range w.errKinds {
+			dst.errKinds[k] += w.errKinds[k].Load()
+		}
+		for s := range w.okByShard {
+			dst.okByShard[s] += w.okByShard[s].Load()
+		}
+	}
+	dst.asksOK = r.asksOK.Load()
+	dst.askErrs = r.askErrs.Load()
+}
+
+// progressLoop prints one line per second on stderr (with -progress) and
+// writes one -series line per second (with -series), until done is closed;
+// then it writes the last, partial interval's -series line. It returns the
+// first -series write error (the series stops there).
+func (r *runner) progressLoop(done <-chan struct{}) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	var lastSent, lastAsks int64
+	var prev, cur totals
+	var serr error
 	last := r.start
 	for {
+		var now time.Time
+		final := false
 		select {
 		case <-done:
-			return
-		case now := <-t.C:
-			var sent, failed, retried int64
-			for _, w := range r.workers {
-				sent += w.sent.Load()
-				failed += w.failed.Load()
-				retried += w.retried.Load()
-			}
-			asks := r.asksOK.Load()
+			now, final = time.Now(), true
+		case now = <-t.C:
+		}
+		r.totals(&cur)
+		if r.o.progress && !final {
 			el := now.Sub(last).Seconds()
 			iv := r.asks.tick()
 			fmt.Fprintf(r.stderr, "%5.1fs  tells/s %10s  asks/s %8s  ask p50 %8s p99 %8s  errors %d  retries %d  buffered %d\n",
 				now.Sub(r.start).Seconds(),
-				si(float64(sent-lastSent)/el), si(float64(asks-lastAsks)/el),
+				si(float64(cur.sent-prev.sent)/el), si(float64(cur.asksOK-prev.asksOK)/el),
 				usStr(quantileUS(iv, 50)), usStr(quantileUS(iv, 99)),
-				failed+r.askErrs.Load(), retried, r.t.Buffered())
-			lastSent, lastAsks, last = sent, asks, now
+				cur.failed+cur.askErrs, cur.retried, r.t.Buffered())
 		}
+		if r.series != nil && serr == nil {
+			serr = r.writeSeries(now.Sub(r.start), &prev, &cur)
+		}
+		if final {
+			return serr
+		}
+		prev, cur = cur, prev
+		last = now
 	}
+}
+
+// writeSeries writes the -series line of the interval from prev to cur.
+func (r *runner) writeSeries(elapsed time.Duration, prev, cur *totals) error {
+	p := seriesPoint{
+		T:              math.Round(elapsed.Seconds()*1000) / 1000,
+		TellsOKByShard: make([]int64, len(cur.okByShard)),
+		TellErrors:     make(map[string]int64, numErrKinds),
+		AsksOK:         cur.asksOK - prev.asksOK,
+		AskErrors:      cur.askErrs - prev.askErrs,
+	}
+	for s, n := range cur.okByShard {
+		p.TellsOKByShard[s] = n - at(prev.okByShard, s)
+		p.TellsOK += p.TellsOKByShard[s]
+	}
+	for k, name := range errKindNames {
+		p.TellErrors[name] = cur.errKinds[k] - prev.errKinds[k]
+	}
+	b, err := json.Marshal(p)
+	if err == nil {
+		_, err = r.series.Write(append(b, '\n'))
+	}
+	if err != nil {
+		return fmt.Errorf("loadgen: -series: %w", err)
+	}
+	return nil
 }
 
 // si formats a rate with a k/M suffix.

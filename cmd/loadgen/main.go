@@ -14,16 +14,31 @@
 //
 // A run: optional raw loopback ceiling (-ceiling), warm-up (GetCount of
 // every entity: resolves routes, starts the entities, records each
-// counter's starting value), ResetStats to every node-stats service, the
+// counter's starting value), ResetStats to every node-stats service, a
+// probe of the nodes' per-shard tallies (GetShardTally; Go nodes only), the
 // load (tells of Increment{1} from -workers goroutines, at -rate or as fast
-// as the client takes them, plus -ask-concurrency asks in flight), drain
-// (wait until the client has written everything it accepted), verification
-// (GetCount of every entity again), node-stats tallies, report. The exit
-// status is 1 when a tell was lost (sent != delivered + failed) or an entity
-// could not be verified, 2 for bad flags.
+// as the client takes them, plus -ask-concurrency asks in flight, and the
+// tallies polled every -tally-interval), drain (wait until the client has
+// written everything it accepted), verification (GetCount of every entity
+// again), a last round of tallies, node-stats, report.
 //
-// Progress lines go to stderr, the report to stdout. See report for the
-// accounting and load.go for the backpressure policy.
+// The report tells a loss (sent != delivered + failed) apart by cause when
+// the nodes serve tallies: state_lost (counters whose state ended, per node
+// and shard), failed_on_node (dropped and counted by the nodes),
+// in_flight_lost (in flight to a node that crashed), unexplained_lost
+// (accounting.go). The exit status is 1 when unexplained_lost != 0 (without
+// tallies, e.g. against Casty: when anything was lost) or an entity could
+// not be verified, 2 for bad flags; an explained loss is printed
+// prominently but does not fail the run.
+//
+// Progress lines go to stderr, the report to stdout, and with -series one
+// JSON object per second of the load phase to a file: t (seconds since the
+// start), tells_ok, tells_ok_by_shard, tell_errors by kind
+// (owner_unavailable, buffer_full, abandoned, closed, no_route, other),
+// asks_ok, ask_errors. See report for the accounting and load.go for the
+// backpressure policy (a fault never stalls the workers: an unavailable
+// owner fails a tell at once, and a shard refusing tells for 2 s is no
+// longer retried until it takes one again).
 package main
 
 import (
@@ -167,6 +182,31 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 		}
 	}
 
+	var series *os.File
+	var seriesW io.Writer // nil without -series (not a nil *os.File)
+	if o.series != "" {
+		if series, err = os.Create(o.series); err != nil {
+			return fmt.Errorf("loadgen: -series: %w", err)
+		}
+		defer series.Close() // closed (and checked) after the load; this one is for early returns
+		seriesW = series
+	}
+
+	// Per-shard tallies for the loss accounting: a probe round (each node
+	// incarnation's base), then polling until after the verification.
+	tallyWhy := "disabled (-tally-interval 0)"
+	var tp *tallyPoller
+	if o.tallyInterval > 0 {
+		tp = newTallyPoller(t, o.tallyInterval, min(o.askTimeout, tallyProbeTimeout))
+		if tallyWhy = tp.probe(ctx); tallyWhy != "" {
+			logf("per-shard tallies unavailable, losses cannot be told apart by cause: %s", tallyWhy)
+			tp = nil
+		} else {
+			tp.start(ctx)
+			defer tp.stop()
+		}
+	}
+
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -183,8 +223,17 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 	}
 
 	u0, s0 := cpuTime()
-	r := newRunner(o, t, ids, stderr)
+	r := newRunner(o, t, ids, stderr, seriesW)
 	lr := r.run(ctx)
+	if series != nil {
+		if cerr := series.Close(); cerr != nil && lr.seriesErr == nil {
+			lr.seriesErr = fmt.Errorf("loadgen: -series: %w", cerr)
+		}
+		if lr.seriesErr != nil {
+			rep.SeriesError = lr.seriesErr.Error()
+			logf("%v", lr.seriesErr)
+		}
+	}
 
 	dctx, cancel := context.WithTimeout(ctx, o.drainTimeout)
 	t0 := time.Now()
@@ -201,16 +250,33 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 
 	c := countAll(ctx, t, ids, o.verifyConcurrency, o.verifyRetries, o.askTimeout)
 	var delivered int64
+	in := accountInput{shards: o.shards, accepted: make([]int64, o.shards), delivered: make([]int64, o.shards), unavailable: tallyWhy}
 	for i := range ids {
+		s := r.shardOf[i]
+		in.accepted[s] += lr.expected[i]
 		if !c.ok[i] {
 			continue
 		}
 		d := c.values[i] - baseline[i]
 		delivered += d
+		in.delivered[s] += d
 		if d != lr.expected[i] {
 			rep.MismatchedEntities++
 		}
 	}
+	// The end round comes after the verification: every Increment queued
+	// before an entity's GetCount has then been applied or dropped, so the
+	// tallies cover what the verification saw.
+	if tp != nil {
+		in.tallies, in.owned = tp.endRound(ctx, o.askTimeout, tallyEndAttempts)
+		rep.TallyPolls, rep.TallyPollErrors = tp.counts()
+		if ctx.Err() != nil {
+			// No node answered the end round: every one would look gone.
+			in.unavailable = "the run was interrupted"
+		}
+	}
+	acct := account(in)
+	rep.setAccounting(&acct)
 
 	sctx, scancel := context.WithTimeout(ctx, o.askTimeout)
 	stats, serr := t.NodeStats(sctx)
@@ -299,7 +365,21 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 	if c.firstErr != nil {
 		rep.VerifyError = c.firstErr.Error()
 	}
-	rep.OK = rep.Lost == 0 && rep.UnverifiedEntities == 0
+	for k, n := range lr.tellErrors {
+		if n > 0 {
+			if rep.TellErrors == nil {
+				rep.TellErrors = map[string]int64{}
+			}
+			rep.TellErrors[errKindNames[k]] = n
+		}
+	}
+	// Without tallies every loss is unexplained (unexplained_lost >= |lost|),
+	// so this is the old rule (lost == 0) there.
+	rep.OK = acct.explained() && rep.UnverifiedEntities == 0
+	if rep.Lost != 0 && rep.OK {
+		logf("%d tells lost, every one explained: state_lost %d, failed_on_node %d, in_flight_lost %d",
+			rep.Lost, rep.StateLost, rep.FailedOnNode, rep.InFlightLost)
+	}
 	return emit(rep)
 }
 

@@ -51,8 +51,10 @@ type options struct {
 	drainTimeout      time.Duration
 	verifyConcurrency int
 	verifyRetries     int
+	tallyInterval     time.Duration // 0: no per-shard tallies
 
 	// output
+	series     string     // -series file, "" for none
 	logLevel   slog.Level // engine and node logs on stderr
 	jsonOut    bool
 	progress   bool
@@ -97,10 +99,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 60*time.Second, "how long to wait for the client to flush after the load")
 	fs.IntVar(&o.verifyConcurrency, "verify-concurrency", 64, "GetCount asks in flight during verification")
 	fs.IntVar(&o.verifyRetries, "verify-retries", 5, "attempts per entity when a verification ask fails")
+	fs.DurationVar(&o.tallyInterval, "tally-interval", 100*time.Millisecond, "ask every node for its per-shard tally (GetShardTally, Go nodes) this often, for the loss accounting by cause; 0 disables it")
 
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelWarn, "level of the client's and embedded nodes' logs on stderr: debug, info, warn or error")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON object on stdout instead of a table")
 	fs.BoolVar(&o.progress, "progress", true, "print a progress line per second on stderr")
+	fs.StringVar(&o.series, "series", "", "write a per-second time series of the load phase to this file, one JSON object per line: t, tells_ok, tells_ok_by_shard, tell_errors by kind, asks_ok, ask_errors")
 	fs.DurationVar(&o.ceiling, "ceiling", 0, "first measure the raw loopback ceiling for this long (0: skip) and report the ratio")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end to this file")
@@ -211,6 +215,9 @@ func (o *options) validate() error {
 	}
 	if o.verifyConcurrency < 1 {
 		bad = append(bad, fmt.Sprintf("-verify-concurrency %d < 1", o.verifyConcurrency))
+	}
+	if o.tallyInterval < 0 {
+		bad = append(bad, fmt.Sprintf("-tally-interval %v < 0", o.tallyInterval))
 	}
 	if o.verifyRetries < 1 {
 		bad = append(bad, fmt.Sprintf("-verify-retries %d < 1", o.verifyRetries))

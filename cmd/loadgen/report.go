@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -17,8 +18,16 @@ import (
 // tells_failed are those that ended with an error (tells_abandoned of them
 // were refused by a full buffer until after the load stopped);
 // tells_delivered is the sum over all entities of (count after - count
-// before), read with GetCount; lost = sent - delivered - failed, and a run is
-// OK only when lost == 0 and every entity answered.
+// before), read with GetCount; lost = sent - delivered - failed.
+//
+// The loss is then told apart by cause from the nodes' per-shard tallies
+// (accounting.go; spec/DESIGN.md "Loss accounting"): state_lost (the
+// counters' state ended: stopped by their node, or died with a crashed
+// one), failed_on_node (dropped and counted by the nodes), in_flight_lost
+// (in flight to a node that crashed) and unexplained_lost. A run is OK
+// only when unexplained_lost == 0 and every entity answered; without
+// tallies (accounting "unavailable: ..."; a Casty cluster) every loss is
+// unexplained, so a run is OK only when nothing was lost.
 type report struct {
 	Cluster   string `json:"cluster"` // "embedded" or "external"
 	Nodes     int    `json:"nodes"`
@@ -47,17 +56,32 @@ type report struct {
 	CPUSysS  float64 `json:"cpu_sys_s"`
 	CPUCores float64 `json:"cpu_cores"`
 
-	TellsSent          int64   `json:"tells_sent"`
-	TellsDelivered     int64   `json:"tells_delivered"`
-	TellsFailed        int64   `json:"tells_failed"`
-	TellsRetried       int64   `json:"tells_retried"`
-	TellsAbandoned     int64   `json:"tells_abandoned"`
-	Lost               int64   `json:"lost"`
-	TellsPerSec        float64 `json:"tells_per_sec"`      // delivered / (duration_s + drain_s)
-	SendTellsPerSec    float64 `json:"send_tells_per_sec"` // accepted by the client / duration_s
-	UnverifiedEntities int     `json:"unverified_entities"`
-	MismatchedEntities int     `json:"mismatched_entities"`
-	VerifyRetries      int64   `json:"verify_retries"`
+	TellsSent      int64 `json:"tells_sent"`
+	TellsDelivered int64 `json:"tells_delivered"`
+	TellsFailed    int64 `json:"tells_failed"`
+	TellsRetried   int64 `json:"tells_retried"`
+	TellsAbandoned int64 `json:"tells_abandoned"`
+	Lost           int64 `json:"lost"`
+	// The loss by cause. The per-node and per-shard figures are present
+	// only when the accounting used tallies.
+	StateLost          int64            `json:"state_lost"`
+	StateLostByNode    map[string]int64 `json:"state_lost_by_node,omitzero"`
+	StateLostByShard   []int64          `json:"state_lost_by_shard,omitzero"`
+	FailedOnNode       int64            `json:"failed_on_node"`
+	InFlightLost       int64            `json:"in_flight_lost"`
+	UnexplainedLost    int64            `json:"unexplained_lost"`
+	UnexplainedByShard []int64          `json:"unexplained_lost_by_shard,omitzero"` // signed: < 0 is more delivered than accounted for
+	Accounting         string           `json:"accounting"`                         // "per-shard tallies" or "unavailable: <why>"
+	TallyIncarnations  int              `json:"tally_incarnations,omitempty"`       // node incarnations seen
+	GoneIncarnations   []string         `json:"gone_incarnations,omitempty"`        // node#incarnation that did not answer the end round ("(final)": left gracefully)
+	TallyPolls         int64            `json:"tally_polls,omitempty"`              // GetShardTally asks answered
+	TallyPollErrors    int64            `json:"tally_poll_errors,omitempty"`        // and failed
+	TellErrors         map[string]int64 `json:"tell_errors,omitempty"`              // failed tells by kind (load.go, errKindNames)
+	TellsPerSec        float64          `json:"tells_per_sec"`                      // delivered / (duration_s + drain_s)
+	SendTellsPerSec    float64          `json:"send_tells_per_sec"`                 // accepted by the client / duration_s
+	UnverifiedEntities int              `json:"unverified_entities"`
+	MismatchedEntities int              `json:"mismatched_entities"`
+	VerifyRetries      int64            `json:"verify_retries"`
 
 	TellLagP50US  float64 `json:"tell_lag_p50_us,omitempty"` // -rate only: intended send -> accepted
 	TellLagP99US  float64 `json:"tell_lag_p99_us,omitempty"`
@@ -91,8 +115,22 @@ type report struct {
 	FirstAskError  string `json:"first_ask_error,omitempty"`
 	VerifyError    string `json:"verify_error,omitempty"`
 	StatsError     string `json:"stats_error,omitempty"`
+	SeriesError    string `json:"series_error,omitempty"`
 
 	OK bool `json:"ok"`
+}
+
+// setAccounting copies a's figures into the report.
+func (r *report) setAccounting(a *accounting) {
+	r.StateLost, r.FailedOnNode, r.InFlightLost, r.UnexplainedLost = a.stateLost, a.failedOnNode, a.inFlightLost, a.unexplainedLost
+	r.Accounting = a.method
+	if a.available() {
+		r.StateLostByNode = a.stateLostByNode
+		r.StateLostByShard = a.stateLostByShard
+		r.UnexplainedByShard = a.unexplainedByShard
+		r.TallyIncarnations = a.incarnations
+		r.GoneIncarnations = a.gone
+	}
 }
 
 func (r *report) writeJSON(w io.Writer) error {
@@ -118,8 +156,22 @@ func (r *report) writeTable(w io.Writer) error {
 	p("process CPU", "%.2fs user + %.2fs sys = %.2f cores", r.CPUUserS, r.CPUSysS, r.CPUCores)
 	p("tells sent", "%d", r.TellsSent)
 	p("tells delivered", "%d", r.TellsDelivered)
-	p("tells failed", "%d (abandoned %d, backpressure retries %d)", r.TellsFailed, r.TellsAbandoned, r.TellsRetried)
+	p("tells failed", "%d (abandoned %d, backpressure retries %d)%s", r.TellsFailed, r.TellsAbandoned, r.TellsRetried, keyed(r.TellErrors))
 	p("lost", "%d", r.Lost)
+	if r.Accounting == accountingTallies {
+		p("  state lost", "%d (counters whose state ended: stopped by their node, or died with a crashed one)%s", r.StateLost, keyed(r.StateLostByNode))
+		p("  failed on node", "%d (dropped and counted by the nodes)", r.FailedOnNode)
+		p("  in flight lost", "%d (in flight to a node that crashed)", r.InFlightLost)
+		p("  unexplained lost", "%d%s", r.UnexplainedLost, unexplainedShards(r.UnexplainedByShard))
+		gone := ""
+		if len(r.GoneIncarnations) > 0 {
+			gone = ", gone: " + strings.Join(r.GoneIncarnations, ", ")
+		}
+		p("loss accounting", "per-shard tallies (node incarnations seen: %d%s)", r.TallyIncarnations, gone)
+	} else {
+		p("  unexplained lost", "%d (every loss: no per-shard tallies)", r.UnexplainedLost)
+		p("loss accounting", "%s", r.Accounting)
+	}
 	if r.UnverifiedEntities > 0 || r.MismatchedEntities > 0 {
 		p("entities", "%d unverified, %d with a count other than sent-failed", r.UnverifiedEntities, r.MismatchedEntities)
 	}
@@ -157,9 +209,45 @@ func (r *report) writeTable(w io.Writer) error {
 		}
 	}
 	verdict := "OK: sent = delivered + failed"
-	if !r.OK {
-		verdict = "FAILED: sent != delivered + failed (or entities unverified)"
+	switch {
+	case !r.OK:
+		verdict = fmt.Sprintf("FAILED: %d lost without an explanation (sent != delivered + failed + explained losses), %d entities unverified",
+			r.UnexplainedLost, r.UnverifiedEntities)
+	case r.Lost != 0:
+		verdict = fmt.Sprintf("OK, BUT %d LOST, every one explained: state_lost %d + failed_on_node %d + in_flight_lost %d",
+			r.Lost, r.StateLost, r.FailedOnNode, r.InFlightLost)
 	}
 	p("result", "%s", verdict)
 	return tw.Flush()
+}
+
+// keyed formats a map as " (k1 v1, k2 v2)", sorted by key; "" when empty.
+func keyed(m map[string]int64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// unexplainedShards formats the shards with an unexplained loss.
+func unexplainedShards(by []int64) string {
+	var parts []string
+	for s, v := range by {
+		if v != 0 {
+			parts = append(parts, fmt.Sprintf("shard %d: %d", s, v))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

@@ -5,12 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zerohop/zerohop/ring"
+	"github.com/zerohop/zerohop/workload"
 )
 
 var (
@@ -25,36 +30,79 @@ type memTarget struct {
 	fullEvery int64 // every Nth Tell call returns errFakeFull
 	failEvery int64 // every Nth Tell call returns errFakeBroken
 	loseEvery int64 // every Nth accepted tell is silently dropped
+	failWith  error // the error of failEvery; default errFakeBroken
 	// muteAfterFlush: once Flush was called, GetCount of ids ending in "7"
 	// fails (an entity that cannot be verified).
 	muteAfterFlush bool
 	flushed        atomic.Bool
+	// refuseShard, when >= 0 (set refuse), makes every tell to that shard
+	// (of workload.DefaultShards) fail with refuseWith.
+	refuse      bool
+	refuseShard int
+	refuseWith  error
+	// tallies: the target serves per-shard tallies as one node "mem:1"
+	// (incarnation 1) that holds every counter; deadLetters: the tells
+	// lost by loseEvery count in its dead sums (a counted loss).
+	tallies     bool
+	deadLetters bool
 
 	calls    atomic.Int64
 	accepted atomic.Int64
 	mu       sync.Mutex
 	counts   map[string]int64 // guarded by mu
 	incs     int64            // guarded by mu
+	applied  []int64          // per shard; guarded by mu
+	dead     []int64          // per shard; guarded by mu
 	closed   atomic.Bool
 }
 
 func (m *memTarget) Tell(_ context.Context, id string) error {
 	n := m.calls.Add(1)
+	shard := ring.Shard(id, workload.DefaultShards)
+	if m.refuse && shard == m.refuseShard {
+		return m.refuseWith
+	}
 	if m.fullEvery > 0 && n%m.fullEvery == 0 {
 		return errFakeFull
 	}
 	if m.failEvery > 0 && n%m.failEvery == 0 {
+		if m.failWith != nil {
+			return m.failWith
+		}
 		return errFakeBroken
 	}
 	a := m.accepted.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.loseEvery > 0 && a%m.loseEvery == 0 {
+		if m.deadLetters {
+			m.dead[shard]++
+		}
 		return nil
 	}
-	m.mu.Lock()
 	m.counts[id]++
 	m.incs++
-	m.mu.Unlock()
+	m.applied[shard]++
 	return nil
+}
+
+func (m *memTarget) StatsNodes() []string { return []string{"mem:1"} }
+
+func (m *memTarget) ShardTally(ctx context.Context, node string) (workload.ShardTally, error) {
+	if !m.tallies {
+		return workload.ShardTally{}, fmt.Errorf("fake: GetShardTally: %w", context.DeadlineExceeded)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return workload.ShardTally{Node: node, Incarnation: 1, Applied: slices.Clone(m.applied),
+		Retired: make([]int64, workload.DefaultShards), Dead: slices.Clone(m.dead)}, nil
+}
+
+func (m *memTarget) ShardOwners(dst []string) []string {
+	for range workload.DefaultShards {
+		dst = append(dst, "mem:1")
+	}
+	return dst
 }
 
 func (m *memTarget) Backpressure(err error) bool { return errors.Is(err, errFakeFull) }
@@ -101,6 +149,8 @@ func (m *memTarget) Close(ctx context.Context) error {
 func memOpener(m *memTarget) opener {
 	return func(ctx context.Context, o *options, stderr io.Writer) (target, clusterInfo, error) {
 		m.counts = map[string]int64{}
+		m.applied = make([]int64, workload.DefaultShards)
+		m.dead = make([]int64, workload.DefaultShards)
 		return m, clusterInfo{kind: "embedded", nodes: 1}, nil
 	}
 }
@@ -145,6 +195,12 @@ func TestRunnerAccounting(t *testing.T) {
 				if num(t, got, "cluster_increments") != num(t, got, "tells_delivered") {
 					t.Errorf("got cluster_increments %v, want %v", got["cluster_increments"], got["tells_delivered"])
 				}
+				if a, _ := got["accounting"].(string); !strings.HasPrefix(a, accountingUnavailable) || num(t, got, "unexplained_lost") != 0 {
+					t.Errorf("got accounting %q unexplained_lost %v, want unavailable (the target serves no tallies) and 0", a, got["unexplained_lost"])
+				}
+				if _, ok := got["state_lost_by_shard"]; ok {
+					t.Errorf("got state_lost_by_shard %v without tallies, want none", got["state_lost_by_shard"])
+				}
 			},
 		},
 		{
@@ -186,16 +242,56 @@ func TestRunnerAccounting(t *testing.T) {
 				if !strings.Contains(got["first_tell_error"].(string), "broken") {
 					t.Errorf("got first_tell_error %q", got["first_tell_error"])
 				}
+				if kinds, _ := got["tell_errors"].(map[string]any); len(kinds) != 1 || kinds["other"] != failed {
+					t.Errorf("got tell_errors %v, want {other: %v}", got["tell_errors"], failed)
+				}
 			},
 		},
 		{
 			name: "silent loss exits 1", m: &memTarget{loseEvery: 5}, wantCode: 1,
 			check: func(t *testing.T, got map[string]any) {
-				if num(t, got, "lost") <= 0 {
-					t.Errorf("got lost %v, want > 0", got["lost"])
+				if num(t, got, "lost") <= 0 || num(t, got, "unexplained_lost") != num(t, got, "lost") {
+					t.Errorf("got lost %v unexplained %v, want > 0 and equal (no tallies)", got["lost"], got["unexplained_lost"])
 				}
 				if got["ok"] != false {
 					t.Errorf("got ok %v, want false", got["ok"])
+				}
+			},
+		},
+		{
+			name: "clean with tallies", m: &memTarget{tallies: true}, wantCode: 0,
+			check: func(t *testing.T, got map[string]any) {
+				if got["accounting"] != accountingTallies {
+					t.Errorf("got accounting %v, want %q", got["accounting"], accountingTallies)
+				}
+				for _, k := range []string{"lost", "state_lost", "failed_on_node", "in_flight_lost", "unexplained_lost"} {
+					if num(t, got, k) != 0 {
+						t.Errorf("got %s %v, want 0", k, got[k])
+					}
+				}
+				if by, ok := got["state_lost_by_shard"].([]any); !ok || len(by) != workload.DefaultShards {
+					t.Errorf("got state_lost_by_shard %v, want %d zeros", got["state_lost_by_shard"], workload.DefaultShards)
+				}
+				if by, ok := got["state_lost_by_node"].(map[string]any); !ok || len(by) != 0 {
+					t.Errorf("got state_lost_by_node %v, want {}", got["state_lost_by_node"])
+				}
+			},
+		},
+		{
+			name: "a loss the nodes counted is explained", m: &memTarget{loseEvery: 5, tallies: true, deadLetters: true}, wantCode: 0,
+			check: func(t *testing.T, got map[string]any) {
+				lost := num(t, got, "lost")
+				if lost <= 0 || num(t, got, "failed_on_node") != lost || num(t, got, "unexplained_lost") != 0 || got["ok"] != true {
+					t.Errorf("got lost %v failed_on_node %v unexplained %v ok %v, want lost > 0 = failed_on_node, 0, true",
+						got["lost"], got["failed_on_node"], got["unexplained_lost"], got["ok"])
+				}
+			},
+		},
+		{
+			name: "a silent loss with tallies exits 1", m: &memTarget{loseEvery: 5, tallies: true}, wantCode: 1,
+			check: func(t *testing.T, got map[string]any) {
+				if lost := num(t, got, "lost"); lost <= 0 || num(t, got, "unexplained_lost") != lost || got["accounting"] != accountingTallies {
+					t.Errorf("got lost %v unexplained %v accounting %v, want lost > 0 = unexplained, tallies", got["lost"], got["unexplained_lost"], got["accounting"])
 				}
 			},
 		},

@@ -29,6 +29,8 @@ type target interface {
 	ResetStats(ctx context.Context) (int, error)
 	// NodeStats asks every node-stats service instance for its tally.
 	NodeStats(ctx context.Context) ([]nodeTally, error)
+	// The per-shard tallies of the loss accounting (tally.go).
+	tallySource
 	// ClientStats is the client's own counters, for the report.
 	ClientStats() map[string]int64
 	// Transport names the client transport in use ("gnet", "net", "net+tls").
