@@ -61,6 +61,9 @@ type Harness struct {
 	watchers []*Watcher // guarded by mu
 	closed   bool       // guarded by mu
 	keepLogs bool       // guarded by mu: a scenario failed
+
+	closeDone chan struct{} // closed when the first Close has finished
+	closeErr  error         // written by the first Close before closeDone
 }
 
 // NewHarness checks the binaries, detects their flags and prepares the log
@@ -75,7 +78,7 @@ func NewHarness(ctx context.Context, cfg Config) (*Harness, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	h := &Harness{cfg: cfg}
+	h := &Harness{cfg: cfg, closeDone: make(chan struct{})}
 	var err error
 	if h.nodeFlags, err = DetectFlags(ctx, cfg.NodeBin); err != nil {
 		return nil, err
@@ -169,20 +172,28 @@ func (h *Harness) cleanupScenario() error {
 }
 
 // Close stops everything and removes the temporary logs (kept when a
-// scenario failed). Safe to call more than once, and concurrently with Run.
+// scenario failed). Safe to call more than once and concurrently with Run:
+// every call returns only once the first one has finished (a driver that
+// exits right after its deferred Close must not cut a teardown short that
+// its signal handler started).
 func (h *Harness) Close() error {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
-		return nil
+		<-h.closeDone
+		return h.closeErr
 	}
 	h.closed = true
-	keep := h.keepLogs
 	h.mu.Unlock()
 	err := h.cleanupScenario()
+	h.mu.Lock()
+	keep := h.keepLogs
+	h.mu.Unlock()
 	if h.tempLogs && !keep {
 		_ = os.RemoveAll(h.logRoot)
 	}
+	h.closeErr = err
+	close(h.closeDone)
 	return err
 }
 

@@ -41,6 +41,18 @@ func TestSeriesRate(t *testing.T) {
 	}
 }
 
+// A sample that covers a long interval (a late poll) is spread over it.
+func TestSeriesRateSpreadsLateSamples(t *testing.T) {
+	s := Series{Samples: []Sample{{Start: 1 * sec, End: 5 * sec, Counts: []float64{400}}}}
+	if got := s.Rate(nil, 2*sec, 3*sec); math.Abs(got-100) > 1e-9 {
+		t.Errorf("Rate = %v, want 100 (400 over 4 s)", got)
+	}
+	instant := Series{Samples: []Sample{{End: 4 * sec, Counts: []float64{400}}}}
+	if got := instant.Rate(nil, 1*sec, 2*sec); got != 0 {
+		t.Errorf("instant sample outside the window: %v, want 0", got)
+	}
+}
+
 func TestRecoveryAfter(t *testing.T) {
 	fault := 5 * sec
 	tests := []struct {
@@ -91,7 +103,7 @@ func TestFromCumulative(t *testing.T) {
 	at := []int64{1, 2, 3, 4}
 	tot := [][]float64{{0, 5}, {10, 5}, {25, 8}, {3, 9}} // key 0 reset at 4
 	s := FromCumulative("x", at, tot)
-	want := []Sample{{2, []float64{10, 0}}, {3, []float64{15, 3}}, {4, []float64{3, 1}}}
+	want := []Sample{{1, 2, []float64{10, 0}}, {2, 3, []float64{15, 3}}, {3, 4, []float64{3, 1}}}
 	if !reflect.DeepEqual(s.Samples, want) {
 		t.Errorf("got %v, want %v", s.Samples, want)
 	}

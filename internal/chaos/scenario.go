@@ -30,6 +30,9 @@ type run struct {
 	c   *Cluster
 	// typ is the workload's entity type.
 	typ string
+	// contacts overrides loadgen's contact order (nil: every member in
+	// index order).
+	contacts []string
 }
 
 var scenarios = []scenario{
@@ -202,8 +205,12 @@ func (r *run) startLoad(d time.Duration) (*LoadRun, error) { return r.startLoadA
 // startLoadAt starts loadgen at rate tells/s (0: a flood, as fast as the
 // client accepts them).
 func (r *run) startLoadAt(d time.Duration, rate float64) (*LoadRun, error) {
+	contacts := r.contacts
+	if contacts == nil {
+		contacts = r.c.Contacts()
+	}
 	lr, err := r.h.StartLoad(LoadSpec{
-		Contacts: r.c.Contacts(), Duration: d, Rate: rate, Workers: 2, Netns: r.c.ClientNetns(),
+		Contacts: contacts, Duration: d, Rate: rate, Workers: 2, Netns: r.c.ClientNetns(),
 	}, "loadgen")
 	if err != nil {
 		return nil, err
@@ -328,7 +335,7 @@ type victimRule int
 const (
 	victimFollower victimRule = iota // a non-leader that owns shards (the highest index)
 	victimLeader                     // the leader
-	victimContact                    // member 0: loadgen's first contact
+	victimContact                    // loadgen's first contact (a follower: leader-kill covers the leader)
 )
 
 func (r *run) pickVictim(v ClusterView, rule victimRule) (*Member, error) {
@@ -339,7 +346,10 @@ func (r *run) pickVictim(v ClusterView, rule victimRule) (*Member, error) {
 		}
 		return nil, fmt.Errorf("chaos: leader %q is not a member", v.Leader)
 	case victimContact:
-		return r.c.Members[0], nil
+		if m := r.c.ByAddr(r.firstContact()); m != nil {
+			return m, nil
+		}
+		return nil, errors.New("chaos: loadgen's first contact is not a member")
 	}
 	for i := len(r.c.Members) - 1; i >= 0; i-- {
 		m := r.c.Members[i]
@@ -348,6 +358,13 @@ func (r *run) pickVictim(v ClusterView, rule victimRule) (*Member, error) {
 		}
 	}
 	return nil, errors.New("chaos: no follower owns a shard")
+}
+
+func (r *run) firstContact() string {
+	if len(r.contacts) > 0 {
+		return r.contacts[0]
+	}
+	return r.c.Members[0].Listen
 }
 
 // failover measures how long after at the shards of gone were owned by

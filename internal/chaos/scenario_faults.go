@@ -13,6 +13,18 @@ import (
 // leader-kill-5, contact-death), measure the failover of its shards.
 func runKill(rule victimRule) func(context.Context, *run) error {
 	return func(ctx context.Context, r *run) error {
+		if rule == victimContact {
+			// loadgen's first contact: a follower, so that the contact's
+			// death is not also the leader's (leader-kill covers that).
+			v := r.c.View(r.typ)
+			for i := len(r.c.Members) - 1; i >= 0; i-- {
+				if m := r.c.Members[i]; m.Listen != v.Leader {
+					r.contacts = append([]string{m.Listen}, slices.DeleteFunc(r.c.Contacts(), func(a string) bool { return a == m.Listen })...)
+					break
+				}
+			}
+			r.res.Fig("contacts", "loadgen -contact %s", strings.Join(r.contacts, ","))
+		}
 		lr, err := r.startLoad(r.loadDuration(PreFault + LeaderFailoverMax + PostFault + 4*time.Second))
 		if err != nil {
 			return err

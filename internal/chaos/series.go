@@ -14,9 +14,10 @@ import (
 
 // Sample is what happened in one interval of a time series: Counts[k] is
 // how many tells of key k (a shard, or a node for the node-stats poller)
-// fell in the interval that ends at End (CLOCK_MONOTONIC ns) and began at
-// the previous sample's End.
+// fell in (Start, End] (CLOCK_MONOTONIC ns). Start 0 (or >= End) means the
+// sample is an instant at End.
 type Sample struct {
+	Start  int64
 	End    int64
 	Counts []float64
 }
@@ -29,23 +30,33 @@ type Series struct {
 }
 
 // Rate returns the tells per second of the keys for which want returns
-// true (every key when want is nil) over [from, to): the counts of the
-// samples whose End lies in (from, to] divided by to-from. A sample is
-// attributed wholly to the instant it ends, so the result is exact only
-// for bounds on sample ends; with 100 ms samples and windows of a second
-// or more the error is at most one sample.
+// true (every key when want is nil) over [from, to). A sample's counts are
+// spread evenly over its interval and the part inside [from, to) counts,
+// so that a poll that came late (a busy box) does not leave an empty
+// window followed by a burst; an instant sample counts when its End lies
+// in (from, to].
 func (s *Series) Rate(want func(key int) bool, from, to int64) float64 {
 	if to <= from {
 		return 0
 	}
 	var sum float64
 	for _, smp := range s.Samples {
-		if smp.End <= from || smp.End > to {
+		frac := 0.0
+		switch {
+		case smp.Start > 0 && smp.Start < smp.End:
+			lo, hi := max(smp.Start, from), min(smp.End, to)
+			if hi <= lo {
+				continue
+			}
+			frac = float64(hi-lo) / float64(smp.End-smp.Start)
+		case smp.End > from && smp.End <= to:
+			frac = 1
+		default:
 			continue
 		}
 		for k, c := range smp.Counts {
 			if want == nil || want(k) {
-				sum += c
+				sum += c * frac
 			}
 		}
 	}
@@ -143,7 +154,7 @@ func FromCumulative(source string, at []int64, totals [][]float64) Series {
 				c[k] = v
 			}
 		}
-		s.Samples = append(s.Samples, Sample{End: at[i], Counts: c})
+		s.Samples = append(s.Samples, Sample{Start: at[i-1], End: at[i], Counts: c})
 		prev = slices.Clone(tot)
 	}
 	return s
@@ -223,7 +234,11 @@ func ParseSeries(r io.Reader, clk SeriesClock) (Series, error) {
 	}
 	s := Series{Source: "loadgen -series"}
 	for i := range at {
-		s.Samples = append(s.Samples, Sample{End: at[i], Counts: counts[i]})
+		var start int64
+		if i > 0 {
+			start = at[i-1] // per-interval counts: since the previous line
+		}
+		s.Samples = append(s.Samples, Sample{Start: start, End: at[i], Counts: counts[i]})
 	}
 	slices.SortStableFunc(s.Samples, func(a, b Sample) int {
 		switch {
