@@ -4,6 +4,10 @@
 #   make test    go test -race ./..., then the allocation tests without -race
 #   make bench   every benchmark once (BENCHTIME, default 1s)
 #   make fuzz    every Fuzz target in the repo for FUZZTIME each (default 60s)
+#   make chaos   every chaos scenario against real cmd/node processes (root:
+#                the partition scenario uses network namespaces); CHAOS_FLAGS
+#                adds cmd/chaos flags, e.g. CHAOS_FLAGS='-keep-logs /tmp/chaos'
+#   make chaos-ci  the short chaos subset CI runs (internal/chaos TestChaosCI)
 
 GO          ?= go
 FUZZTIME    ?= 60s
@@ -13,7 +17,9 @@ STATICCHECK := $(GOBIN)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 SHELL       := /bin/bash
 
-.PHONY: all check test bench fuzz
+CHAOS_FLAGS ?=
+
+.PHONY: all check test bench fuzz chaos chaos-ci
 
 all: check test
 
@@ -30,9 +36,20 @@ $(STATICCHECK):
 
 # Allocation asserts live in files built with //go:build !race (the race
 # detector allocates), so they run in a second pass without -race.
+# ZEROHOP_CHAOS=0: the chaos subset (which CI=true would enable) does not run
+# here, beside the race tests on two cores, but in its own step, chaos-ci.
 test:
-	$(GO) test -race ./...
-	$(GO) test -run 'Alloc' -count=1 ./...
+	ZEROHOP_CHAOS=0 $(GO) test -race ./...
+	ZEROHOP_CHAOS=0 $(GO) test -run 'Alloc' -count=1 ./...
+
+# Every scenario; exits non-zero when one had a violation. About 6 minutes.
+chaos:
+	$(GO) run ./cmd/chaos -scenario all -strict $(CHAOS_FLAGS)
+
+# The CI subset (follower-kill, pause-owner, partition, rogue-client, about
+# 3 minutes), strict: a check the binaries cannot answer yet fails.
+chaos-ci:
+	ZEROHOP_CHAOS=1 $(GO) test -count=1 -timeout 8m -v -run '^TestChaosCI$$' ./internal/chaos/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
