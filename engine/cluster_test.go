@@ -191,7 +191,7 @@ func shardOf(id string) int {
 // with a clear error.
 func TestClusterTLS(t *testing.T) {
 	pki := testpki.New(t)
-	lc := startCluster(t, 3, nodetest.Options{Configure: func(i int, cfg *node.Config) { cfg.TLS = pki.ServerConfig() }})
+	lc := startCluster(t, 3, nodetest.Options{Configure: func(i int, cfg *node.Config) { cfg.TLS = pki.ServerConfig(); cfg.GossipKey = testpki.GossipKey() }})
 	c := dialCluster(t, lc, func(cfg *Config) { cfg.TLS = pki.ClientConfig(true) })
 	tellAskLookup(t, c, 16, 5, "tls")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

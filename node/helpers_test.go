@@ -50,6 +50,3 @@ func waitStat(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-// testGossipKey is the gossip key of the keyed test clusters.
-var testGossipKey = []byte("zerohop-test-key-0123456789abcde")[:32]

@@ -103,7 +103,7 @@ func (n *Node) expireLeases(now time.Duration) {
 				ex = n.expired(&v, sl.owner, now)
 				expired[sl.owner] = ex
 			}
-			if !ex {
+			if !ex && hosts(&v, sl.owner, typ) {
 				continue
 			}
 			to, ok := n.pickOwner(&v, typ, load, now, sl.owner)
@@ -132,6 +132,14 @@ func (n *Node) expireLeases(now time.Duration) {
 	n.ctr.allocations.Add(int64(res.moved))
 	n.ctr.reallocations.Add(int64(res.moved))
 	n.log.Info("re-allocated shards", "moved", res.moved, "epoch", idx)
+}
+
+// hosts reports whether the registry says addr hosts typ. A node that
+// restarted without the type serves none of its shards (its regions do
+// not include it), so they may move at once.
+func hosts(v *view, addr wire.NodeAddress, typ string) bool {
+	r, ok := v.nodes[addr.String()]
+	return !ok || slices.Contains(r.Types, typ)
 }
 
 // loadOf counts the shards of each type each node owns in t.

@@ -19,7 +19,7 @@ func TestMutualTLSCluster(t *testing.T) {
 	pki := testpki.New(t)
 	c := nodetest.Start(t, 2, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
 		cfg.TLS = pki.ServerConfig()
-		cfg.GossipKey = testGossipKey
+		cfg.GossipKey = testpki.GossipKey()
 	}})
 	follower := c.Addr(sortedIdx2(c)[1])
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", follower.String(),

@@ -207,6 +207,12 @@ func (s *StatsService) Receive(ctx *node.Context, msg any) {
 	case GetStats:
 		_ = ctx.Reply(m.ReplyTo, s.Tally.Stats(ctx.Node().Addr().String()))
 	case GetShardTally:
+		// A node that handed its shards over has stopped every counter:
+		// its numbers are final (read before the tally, so a tally read as
+		// final was complete when read).
+		if ctx.Node().HandedOver() {
+			s.Tally.SetFinal()
+		}
 		_ = ctx.Reply(m.ReplyTo, s.Tally.ShardTally(ctx.Node().Addr().String()))
 	case ResetStats:
 		s.Tally.Reset()

@@ -31,7 +31,7 @@ func TestExternalTLSThroughAddressMap(t *testing.T) {
 	caFile, clientCert, clientKey := pki.WritePEM(t, dir)
 
 	lc := nodetest.Start(t, 1, nodetest.Options{
-		Configure: func(_ int, cfg *node.Config) { cfg.TLS = pki.ServerConfig() },
+		Configure: func(_ int, cfg *node.Config) { cfg.TLS = pki.ServerConfig(); cfg.GossipKey = testpki.GossipKey() },
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

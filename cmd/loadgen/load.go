@@ -53,11 +53,13 @@ const (
 	errKindAbandoned               // still waiting or refused -drain-timeout after the load stopped
 	errKindClosed                  // engine.ErrClosed
 	errKindNoRoute                 // engine.ErrNoRoute
+	errKindNoQuorum                // engine.ErrNoQuorum: the node asked has no quorum
+	errKindUnavailable             // engine.ErrShardUnavailable: no member can own the shard now
 	errKindOther
 	numErrKinds
 )
 
-var errKindNames = [numErrKinds]string{"owner_unavailable", "buffer_full", "abandoned", "closed", "no_route", "other"}
+var errKindNames = [numErrKinds]string{"owner_unavailable", "buffer_full", "abandoned", "closed", "no_route", "no_quorum", "shard_unavailable", "other"}
 
 // errKind classifies a failed tell.
 func (r *runner) errKind(err error, abandoned bool) int {
@@ -72,6 +74,10 @@ func (r *runner) errKind(err error, abandoned bool) int {
 		return errKindClosed
 	case errors.Is(err, engine.ErrNoRoute):
 		return errKindNoRoute
+	case errors.Is(err, engine.ErrNoQuorum):
+		return errKindNoQuorum
+	case errors.Is(err, engine.ErrShardUnavailable):
+		return errKindUnavailable
 	default:
 		return errKindOther
 	}

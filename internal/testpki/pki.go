@@ -120,3 +120,7 @@ func writePEM(tb testing.TB, dir, name, typ string, der []byte) string {
 	}
 	return path
 }
+
+// GossipKey is a fixed 32-byte gossip key for test clusters that run TLS
+// (a node refuses TLS without one: members are authenticated by it).
+func GossipKey() []byte { return []byte("zerohop-testpki-gossip-key-32byt") }
