@@ -196,8 +196,13 @@ func (p *clusterPort) serve(c net.Conn) {
 }
 
 func (p *clusterPort) acceptHello(c net.Conn) (byte, error) {
-	n := p.n
-	_ = c.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
+	return acceptHelloWith(c, p.n.clusterKeys(), p.n.cfg.HandshakeTimeout)
+}
+
+// acceptHelloWith runs the acceptor's side of the hello with keys (primary
+// first; none: no authentication) and returns the channel.
+func acceptHelloWith(c net.Conn, keys [][]byte, timeout time.Duration) (byte, error) {
+	_ = c.SetDeadline(time.Now().Add(timeout))
 	defer c.SetDeadline(time.Time{}) //nolint:errcheck // best effort
 	if tc, ok := c.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
@@ -216,7 +221,6 @@ func (p *clusterPort) acceptHello(c net.Conn) (byte, error) {
 		return 0, errHelloBad
 	}
 	nonceD := hello[len(helloMagic)+1:]
-	keys := n.clusterKeys()
 	var reply [helloNonceLen + helloMACLen]byte
 	nonceA := reply[:helloNonceLen]
 	_, _ = rand.Read(nonceA)

@@ -35,14 +35,15 @@ import (
 // Node.wg; the fields below are set once in startConsensus, except ready
 // and leaderID (atomics).
 type consensus struct {
-	n      *Node
-	r      *raft.Raft
-	fsm    *fsm
-	port   *clusterPort
-	trans  *raft.NetworkTransport
-	bolt   *raftboltdb.BoltStore // nil in memory
-	ctl    controlClient
-	notify chan bool
+	n         *Node
+	r         *raft.Raft
+	fsm       *fsm
+	port      *clusterPort
+	trans     *raft.NetworkTransport
+	bolt      *raftboltdb.BoltStore // nil in memory
+	ctl       controlClient
+	notify    chan bool
+	reconcile chan struct{} // the leader should reconcile the configuration now (cap 1)
 
 	ready    atomic.Bool // this node leads and its barrier has applied
 	leaderMu sync.Mutex
@@ -56,7 +57,7 @@ var errConsensusShutdown = errors.New("node: consensus stopped")
 // bootstraps a new cluster when this node starts one (no seeds, no state).
 func (n *Node) startConsensus() error {
 	cc := n.cfg.Consensus
-	c := &consensus{n: n, notify: make(chan bool, 8)}
+	c := &consensus{n: n, notify: make(chan bool, 8), reconcile: make(chan struct{}, 1)}
 	c.ctl.n = n
 	port, err := newClusterPort(n, n.cfg.Raft, n.cfg.RaftAdvertise)
 	if err != nil {
@@ -141,15 +142,22 @@ func (c *consensus) stop() {
 	if c == nil {
 		return
 	}
+	var f raft.Future
 	if c.r != nil {
-		if err := c.r.Shutdown().Error(); err != nil {
-			c.n.log.Debug("raft shutdown", "err", err)
-		}
+		f = c.r.Shutdown()
 	}
+	// Close the connections before waiting for raft: a replication
+	// goroutine waiting on a peer that never answers (stopped) would
+	// otherwise keep raft's shutdown waiting for good.
 	c.ctl.close()
 	c.port.close()
 	if c.trans != nil {
 		_ = c.trans.Close()
+	}
+	if f != nil {
+		if err := f.Error(); err != nil {
+			c.n.log.Debug("raft shutdown", "err", err)
+		}
 	}
 	if c.bolt != nil {
 		_ = c.bolt.Close()

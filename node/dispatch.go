@@ -189,6 +189,9 @@ func (n *Node) handleRegion(l *link, r *region, hops int, payload []byte) result
 	if hops > 0 {
 		n.ctr.forwardedRecv.Add(1)
 	}
+	if n.leaving.Load() {
+		n.lastRegionMsg.Store(int64(n.mono())) // the drain window waits for quiet
+	}
 	owner := n.route.Load().owners[r.idx][shard]
 	switch {
 	case owner == n.self:

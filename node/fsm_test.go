@@ -82,12 +82,12 @@ func TestFSMRefusesIneligibleOwners(t *testing.T) {
 	tf.apply(t, command{Op: opRenew, Node: c, Types: []metaType{{Name: "counter", Shards: 8}}}) // disagrees on the count
 	tf.apply(t, command{Op: opLeave, Node: a})
 	for _, m := range []moveCmd{
-		{Type: "counter", Shard: 1, To: a},          // leaving
-		{Type: "counter", Shard: 1, To: b},          // does not host the type
-		{Type: "counter", Shard: 1, To: c},          // another shard count: hosts nothing of it
+		{Type: "counter", Shard: 1, To: a},           // leaving
+		{Type: "counter", Shard: 1, To: b},           // does not host the type
+		{Type: "counter", Shard: 1, To: c},           // another shard count: hosts nothing of it
 		{Type: "counter", Shard: 1, To: "1.2.3.4:5"}, // never registered
-		{Type: "counter", Shard: 4, To: a},          // out of range
-		{Type: "nope", Shard: 0, To: a},             // unknown type
+		{Type: "counter", Shard: 4, To: a},           // out of range
+		{Type: "nope", Shard: 0, To: a},              // unknown type
 	} {
 		if res := tf.apply(t, command{Op: opMove, Moves: []moveCmd{m}}); res.moved != 0 {
 			t.Errorf("move %+v applied", m)

@@ -34,12 +34,15 @@ func (n *Node) leaderLoop(cancel <-chan struct{}) {
 	last := n.mono()
 	lastReconcile := time.Duration(0)
 	for {
+		reconcile := false
 		select {
 		case <-cancel:
 			return
 		case <-n.stop:
 			return
 		case <-t.C:
+		case <-n.cons.reconcile:
+			reconcile = true
 		}
 		if !n.gate.wait(n.stop) {
 			return
@@ -54,7 +57,7 @@ func (n *Node) leaderLoop(cancel <-chan struct{}) {
 		}
 		last = now
 		n.expireLeases(now)
-		if now-lastReconcile >= 500*time.Millisecond {
+		if reconcile || now-lastReconcile >= 500*time.Millisecond {
 			lastReconcile = now
 			n.reconcileVoters()
 		}
@@ -81,10 +84,15 @@ func (n *Node) expired(v *view, addr wire.NodeAddress, now time.Duration) bool {
 	return now-s.at > cc.LeaseDuration+cc.leaseGrace()
 }
 
-// fresh reports whether addr renewed recently enough to be given shards.
+// fresh reports whether addr may be given shards: its lease has not
+// certainly expired. (A stricter "renewed within the last lease" would
+// leave no candidate right after a leader change, when nobody could renew
+// for the length of the election; a candidate that is in fact dead costs
+// one more move once its lease has expired.)
 func (n *Node) fresh(v *view, addr wire.NodeAddress, now time.Duration) bool {
 	s, ok := v.seen[addr]
-	return ok && now-s.at < n.cfg.Consensus.LeaseDuration
+	cc := n.cfg.Consensus
+	return ok && now-s.at <= cc.LeaseDuration+cc.leaseGrace()
 }
 
 // expireLeases moves the shards of every node whose lease has expired.
@@ -107,13 +115,15 @@ func (n *Node) expireLeases(now time.Duration) {
 				continue
 			}
 			to, ok := n.pickOwner(&v, typ, load, now, sl.owner)
-			m := moveCmd{Type: typ, Shard: s, From: sl.owner.String()}
-			if ok {
-				m.To = to.String()
-				load[typ][to]++
+			if !ok {
+				// Nobody can take it now (right after an election nobody
+				// has renewed yet): the shard stays where it is, unserved,
+				// and the next tick tries again.
+				continue
 			}
+			load[typ][to]++
 			load[typ][sl.owner]--
-			moves = append(moves, m)
+			moves = append(moves, moveCmd{Type: typ, Shard: s, From: sl.owner.String(), To: to.String()})
 		}
 	}
 	if len(moves) == 0 {
@@ -199,9 +209,18 @@ func (n *Node) handleControl(req ctlRequest) ctlResponse {
 	timeout := n.cfg.Consensus.LeaseDuration / 2
 	switch req.Op {
 	case ctlRenew:
+		_, known := c.fsm.node(req.Node)
 		idx, _, err := c.apply(command{Op: opRenew, Node: req.Node, Inc: req.Inc, Types: req.Types}, timeout)
 		if err != nil {
 			return ctlResponse{Code: codeError, Err: err.Error()}
+		}
+		if !known {
+			// Its first renewal: it has caught up with the log, and may
+			// become a voter now rather than at the next reconciliation.
+			select {
+			case c.reconcile <- struct{}{}:
+			default:
+			}
 		}
 		return ctlResponse{Index: idx}
 	case ctlAllocate:

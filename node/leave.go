@@ -113,12 +113,36 @@ func (n *Node) leave(ctx context.Context) error {
 	// 6. Drain window.
 	drain, cancelDrain := context.WithTimeout(ctx, n.cfg.DrainWindow)
 	n.waitUntil(drain, func() bool {
-		return n.mono()-time.Duration(n.lastRegionMsg.Load()) >= quietPeriod
+		return n.mono()-time.Duration(n.lastRegionMsg.Load()) >= quietPeriod && n.nothingQueued()
 	})
 	cancelDrain()
 	err := errors.Join(errs...)
 	n.log.Info("left the cluster", "took", time.Since(began).Round(time.Millisecond), "handed_over", n.handedOver.Load(), "err", err)
 	return err
+}
+
+// nothingQueued reports whether no shard mailbox holds an envelope and
+// nothing waits for an owner: everything that reached a leaving node has
+// been forwarded (or dropped and counted).
+func (n *Node) nothingQueued() bool {
+	for _, r := range n.regions {
+		for _, m := range r.boxes {
+			m.mu.Lock()
+			c := m.count
+			m.mu.Unlock()
+			if c > 0 {
+				return false
+			}
+		}
+	}
+	n.loc.mu.Lock()
+	defer n.loc.mu.Unlock()
+	for _, p := range n.loc.pending {
+		if p.env != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // HandedOver reports whether this node has handed its shards over in a

@@ -88,10 +88,16 @@ func (n *Node) handleGetShardLocation(l *link, typ string, req wire.GetShardLoca
 // the shard's allocation is asked for. It reports false when the queue is
 // full: p is dropped and counted (an envelope becomes a dead letter).
 func (lc *locator) park(p *pendingReq) bool {
-	n := lc.n
 	lc.mu.Lock()
+	ok := lc.parkLocked(p)
+	lc.mu.Unlock()
+	return ok
+}
+
+// parkLocked is park with lc.mu held.
+func (lc *locator) parkLocked(p *pendingReq) bool {
+	n := lc.n
 	if len(lc.pending) >= n.cfg.MaxPendingRequests {
-		lc.mu.Unlock()
 		n.ctr.requestsRejected.Add(1)
 		n.logLimited("pending request queue full; dropping", "type", p.typ, "shard", p.shard)
 		if e := p.env; e != nil {
@@ -109,7 +115,6 @@ func (lc *locator) park(p *pendingReq) bool {
 		default:
 		}
 	}
-	lc.mu.Unlock()
 	return true
 }
 

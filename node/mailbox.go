@@ -121,8 +121,10 @@ func (m *mailbox) kick() {
 	}
 }
 
-// take moves up to k envelopes (held ones first) into dst. Runner only.
-func (m *mailbox) take(dst []envelope, k int) []envelope {
+// take moves up to k envelopes (held ones first) into dst; to run them
+// (serve), a leaving node's mailbox gives only what it held when the leave
+// began. Runner only.
+func (m *mailbox) take(dst []envelope, k int, serve bool) []envelope {
 	if len(m.held) > 0 {
 		c := min(k, len(m.held))
 		dst = append(dst, m.held[:c]...)
@@ -138,7 +140,7 @@ func (m *mailbox) take(dst []envelope, k int) []envelope {
 	}
 	m.mu.Lock()
 	c := min(m.count, k)
-	if m.draining {
+	if serve && m.draining {
 		c = min(c, m.drainLeft)
 		m.drainLeft -= c
 	}

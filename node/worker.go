@@ -90,7 +90,7 @@ func (n *Node) worker() {
 			return
 		}
 		if m.svc != nil {
-			batch = m.take(batch[:0], workerBatch)
+			batch = m.take(batch[:0], workerBatch, true)
 			for i := 0; i < len(batch); {
 				i = n.runBatch(m, ctx, batch, i)
 			}
@@ -126,7 +126,7 @@ func (n *Node) runShard(m *mailbox, ctx *Context, batch []envelope) bool {
 	switch mode {
 	case modeServe:
 		m.epoch = since
-		batch = m.take(batch, workerBatch)
+		batch = m.take(batch, workerBatch, true)
 		for i := 0; i < len(batch); {
 			if !n.serving(m) {
 				// The lease lapsed or the table moved mid-batch: keep the
@@ -140,7 +140,7 @@ func (n *Node) runShard(m *mailbox, ctx *Context, batch []envelope) bool {
 		return true
 	case modeMoved:
 		for {
-			batch = m.take(batch[:0], workerBatch)
+			batch = m.take(batch[:0], workerBatch, false)
 			if len(batch) == 0 {
 				break
 			}
@@ -152,7 +152,7 @@ func (n *Node) runShard(m *mailbox, ctx *Context, batch []envelope) bool {
 		return true
 	case modeUnallocated:
 		for {
-			batch = m.take(batch[:0], workerBatch)
+			batch = m.take(batch[:0], workerBatch, false)
 			if len(batch) == 0 {
 				break
 			}

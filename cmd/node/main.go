@@ -5,8 +5,16 @@
 //	node -listen 127.0.0.1:25520                                   # first node
 //	node -listen 127.0.0.1:25521 -seeds 127.0.0.1:26520           # joins it
 //
+// Members agree through a consensus log (raft) on their own port (listen
+// port + 2000 by default, -raft); -gossip-key (or ZEROHOP_GOSSIP_KEY)
+// authenticates members on the gossip and consensus ports, -data-dir keeps
+// the log on disk so that a restarted node rejoins as itself.
+//
 // It prints "READY <advertised host:port>" on stdout once it is a member
-// and exits cleanly (leaving the cluster) on SIGTERM or SIGINT. Plaintext
+// that has caught up with the cluster, and on SIGTERM or SIGINT leaves
+// gracefully (drains, hands its shards over through the consensus,
+// forwards stragglers for -drain-window) and exits 0; a second signal
+// kills it. Plaintext
 // connections are served by gnet event loops (-transport gnet, the
 // default: faster for a node in its own process) or by goroutines on the
 // Go network poller (-transport net); TLS (-tls-*) always by the latter.
@@ -15,6 +23,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"crypto/x509"
 	"errors"
 	"flag"
@@ -55,6 +64,14 @@ func run() error {
 	certFile := fs.String("tls-cert", "", "TLS certificate (PEM); enables TLS")
 	keyFile := fs.String("tls-key", "", "TLS private key (PEM)")
 	caFile := fs.String("tls-ca", "", "CA bundle (PEM): requires and verifies client certificates (mTLS) and verifies peers")
+	raftAddr := fs.String("raft", "", "consensus port host:port: raft and the control RPC between members (default: listen host, listen port + 2000)")
+	raftAdvertise := fs.String("raft-advertise", "", "consensus address members dial, when it differs from -raft")
+	dataDir := fs.String("data-dir", "", "keep the consensus log and snapshots here (a restarted node rejoins as itself); empty: in memory (a restarted node then needs -seeds)")
+	gossipKey := fs.String("gossip-key", "", "cluster key, base64 of 16, 24 or 32 bytes (or env ZEROHOP_GOSSIP_KEY): authenticates and encrypts gossip and the consensus port; required with TLS")
+	gossipKeys := fs.String("gossip-keys", "", "further accepted keys, comma-separated base64 (a key rotation in progress)")
+	lease := fs.Duration("lease", 0, "ownership lease (default 2s): a dead node's shards move about lease + a tenth after its last renewal")
+	drainWindow := fs.Duration("drain-window", 0, "after handing its shards over on SIGTERM, keep forwarding what still arrives for at most this long (default 3s)")
+	leaveTimeout := fs.Duration("leave-timeout", 0, "bound of the graceful leave on SIGTERM (default 10s)")
 	transport := fs.String("transport", "", "plaintext connections served by \"gnet\" (event loops; the default, faster for a node in its own process) or \"net\" (goroutines on the Go network poller); TLS is always served by net")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -71,13 +88,40 @@ func run() error {
 		return err
 	}
 	cfg := node.Config{
-		System:    *system,
-		NodeID:    *nodeID,
-		Listen:    *listen,
-		Advertise: *advertise,
-		Gossip:    *gossip,
-		Transport: *transport,
-		Logger:    logger,
+		System:        *system,
+		NodeID:        *nodeID,
+		Listen:        *listen,
+		Advertise:     *advertise,
+		Gossip:        *gossip,
+		Raft:          *raftAddr,
+		RaftAdvertise: *raftAdvertise,
+		DataDir:       *dataDir,
+		Transport:     *transport,
+		Logger:        logger,
+		DrainWindow:   *drainWindow,
+		LeaveTimeout:  *leaveTimeout,
+		Consensus:     node.ConsensusConfig{LeaseDuration: *lease},
+	}
+	key := *gossipKey
+	if key == "" {
+		key = os.Getenv("ZEROHOP_GOSSIP_KEY")
+	}
+	if key != "" {
+		k, err := decodeKey(key)
+		if err != nil {
+			return fmt.Errorf("-gossip-key: %w", err)
+		}
+		cfg.GossipKey = k
+	}
+	for _, s := range strings.Split(*gossipKeys, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		k, err := decodeKey(s)
+		if err != nil {
+			return fmt.Errorf("-gossip-keys: %w", err)
+		}
+		cfg.GossipKeys = append(cfg.GossipKeys, k)
 	}
 	if *seeds != "" {
 		for _, s := range strings.Split(*seeds, ",") {
@@ -105,10 +149,24 @@ func run() error {
 	}
 	fmt.Printf("READY %s\n", n.Addr())
 	<-ctx.Done()
+	stop() // a second signal kills the process
 	logger.Info("signal received; leaving the cluster")
-	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := n.Leave(cctx); err != nil {
+		logger.Warn("graceful leave incomplete", "err", err)
+	}
 	return n.Close(cctx)
+}
+
+// decodeKey decodes a base64 (standard or URL, padded or not) key.
+func decodeKey(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
 }
 
 func parseEntities(s string) (string, int, error) {

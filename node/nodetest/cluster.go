@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -46,6 +47,11 @@ func StartLocalCluster(ctx context.Context, n int, opts Options) (*LocalCluster,
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+		if lv := os.Getenv("ZEROHOP_TEST_LOG"); lv != "" {
+			var level slog.Level
+			_ = level.UnmarshalText([]byte(lv))
+			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		}
 	}
 	c := &LocalCluster{opts: opts, nodes: make([]*node.Node, n), tallies: make([]*workload.Tally, n),
 		listen: make([]string, n), gossip: make([]string, n), raft: make([]string, n)}
@@ -204,7 +210,8 @@ func (c *LocalCluster) Resume(i int) {
 }
 
 // WaitConverged waits until every running node sees every running node up,
-// none unreachable, the same leader and has synced.
+// none unreachable, the same leader, has synced, and counts every running
+// node as a voter of the consensus.
 func (c *LocalCluster) WaitConverged(ctx context.Context) error {
 	for {
 		if c.converged() {
@@ -242,6 +249,9 @@ func (c *LocalCluster) converged() bool {
 		}
 		if ts.Leader == nil || !slices.Contains(want, *ts.Leader) || (leader != nil && *leader != *ts.Leader) {
 			return false
+		}
+		if st := n.State(); st.Voters < len(nodes) {
+			return false // every running node is a voter (it can take a failure)
 		}
 		leader = ts.Leader
 	}

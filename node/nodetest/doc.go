@@ -23,9 +23,10 @@
 // killed node is down within a few seconds); Options.Configure adjusts any
 // node's Config (TLS, limits) before each start.
 //
-// Nodes start one after another (node 0 starts the cluster), but their
-// ports are random, so the leader (lowest address) may change while the
-// cluster forms; those changes hand the allocation term over (see node's
-// doc), so a healthy cluster stays in term 1. Close closes every node at
-// once; that takes well under a second.
+// Nodes start one after another: node 0 bootstraps the consensus and
+// leads; the others join through the running nodes' gossip addresses and
+// are added to the consensus by the leader. A restarted node keeps its
+// addresses (client, gossip, consensus) and rejoins through the running
+// nodes. Close stops every node at once, abruptly (see Close).
+// ZEROHOP_TEST_LOG=debug|info|warn sends the nodes' logs to stderr.
 package nodetest

@@ -1,0 +1,597 @@
+package node_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/node"
+	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/ring"
+	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
+)
+
+// TestAllocatesOnFirstRequestAndSpreads: shards are allocated through the
+// leader on their first GetShardLocation, whichever node is asked (a
+// follower answers the client itself), spread over the members, pushed to
+// subscribers, and never re-allocated when asked again.
+func TestAllocatesOnFirstRequestAndSpreads(t *testing.T) {
+	c := nodetest.Start(t, 3, nodetest.Options{})
+	order := sortedIdx(c)
+	leader, follower := c.Addr(order[0]), c.Addr(order[2])
+	w := watch(t, follower, clientID)
+	ts := w.waitFor(t, "first snapshot", 10*time.Second, func(wire.TopologySnapshot) bool { return true })
+	if ts.Leader == nil || *ts.Leader != leader {
+		t.Fatalf("leader %v, want %v (every node agrees on the consensus leader)", ts.Leader, leader)
+	}
+	if len(ts.ShardAllocations["counter"]) != 0 {
+		t.Fatalf("allocations before any request: %v", ts.ShardAllocations)
+	}
+	before := ts.AllocationEpoch
+	fc := dialClient(t, follower, wire.NodeAddress{Host: "127.77.0.9", Port: 0}, nil)
+	loc := fc.locate(7)
+	if loc.ShardID != 7 || loc.Node.IsZero() {
+		t.Fatalf("location %+v", loc)
+	}
+	ts = w.waitFor(t, "allocation pushed", 10*time.Second, func(ts wire.TopologySnapshot) bool {
+		_, ok := ts.ShardAllocations["counter"][7]
+		return ok
+	})
+	if got := ts.ShardAllocations["counter"][7].Primary; got != loc.Node || ts.AllocationEpoch <= before {
+		t.Fatalf("snapshot shard 7 -> %v at epoch %d, want %v after epoch %d", got, ts.AllocationEpoch, loc.Node, before)
+	}
+	lc := dialClient(t, leader, clientID, nil)
+	owners := map[wire.NodeAddress]bool{loc.Node: true}
+	for s := range 2 {
+		owners[lc.locate(s).Node] = true
+	}
+	if len(owners) != 3 {
+		t.Fatalf("3 first allocations on %d nodes, want 3", len(owners))
+	}
+	if again := lc.locate(7); again.Node != loc.Node {
+		t.Fatalf("shard 7 re-located to %v, was %v", again.Node, loc.Node)
+	}
+	checkUniqueOwners(t, w)
+}
+
+func TestTopologyPushOnChangeAndPeriodic(t *testing.T) {
+	c := nodetest.Start(t, 3, nodetest.Options{})
+	w := watch(t, c.Addr(1), clientID)
+	w.waitFor(t, "first snapshot", 10*time.Second, func(wire.TopologySnapshot) bool { return true })
+	n0 := len(w.snapshots())
+	deadline := time.Now().Add(15 * time.Second)
+	for len(w.snapshots()) < n0+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no periodic pushes: %d snapshots", len(w.snapshots()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	lc := dialClient(t, c.Addr(sortedIdx(c)[0]), clientID, nil)
+	loc := lc.locate(3)
+	w.waitFor(t, "pushed allocation", 10*time.Second, func(ts wire.TopologySnapshot) bool {
+		a, ok := ts.ShardAllocations["counter"][3]
+		return ok && a.Primary == loc.Node
+	})
+	w.rc.send(wire.PathTopology, wire.UnsubscribeTopology{Subscriber: w.rc.ref(wire.PathTopologySub)})
+	waitStat(t, "subscriber removed", func() bool { return c.Node(1).Stats().Subscribers == 0 })
+}
+
+// TestKilledOwnersShardsMoveOnlyAfterTheirLease kills a follower, then
+// (after it came back) the leader: their shards move to the survivors
+// under newer epochs, and at no instant do two nodes serve one shard (the
+// new owner's claim starts after the dead owner's lease ended).
+func TestKilledOwnersShardsMoveOnlyAfterTheirLease(t *testing.T) {
+	c := nodetest.Start(t, 3, nodetest.Options{})
+	claims := watchClaims(t, c)
+	order := sortedIdx(c)
+	L, F1, F2 := order[0], order[1], order[2]
+	aL, aF1, aF2 := c.Addr(L), c.Addr(F1), c.Addr(F2)
+	wF1 := watch(t, aF1, clientID)
+	lc := dialClient(t, aL, wire.NodeAddress{Host: "127.77.0.3", Port: 0}, nil)
+	for s := range 16 {
+		lc.locate(s)
+	}
+	ts := wF1.waitFor(t, "16 allocations", 10*time.Second, func(ts wire.TopologySnapshot) bool {
+		return len(ts.ShardAllocations["counter"]) == 16 && ownsAny(ts, aF2) && ownsAny(ts, aL)
+	})
+	epoch1 := ts.AllocationEpoch
+	movedF2 := ownedShards(ts, aF2)
+	waitStat(t, "follower's claims seen", func() bool { return claims.lastUntil(aF2, "counter", movedF2[0]) > 0 })
+
+	c.Kill(F2)
+	ts = wF1.waitFor(t, "follower's shards moved", 30*time.Second, func(ts wire.TopologySnapshot) bool {
+		return !ownsAny(ts, aF2) && len(ts.ShardAllocations["counter"]) == 16
+	})
+	if ts.AllocationEpoch <= epoch1 {
+		t.Fatalf("re-allocation at epoch %d, not above %d", ts.AllocationEpoch, epoch1)
+	}
+	for _, s := range movedF2 {
+		dead := claims.lastUntil(aF2, "counter", s)
+		waitStat(t, "new owner serves", func() bool { _, ok := claims.firstSince(aF2, "counter", s, dead); return ok })
+		if since, _ := claims.firstSince(aF2, "counter", s, 0); since < dead {
+			t.Fatalf("shard %d served by its new owner from %d, before the dead owner's lease ended at %d", s, since, dead)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Restart(ctx, F2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ = wF1.last()
+	epoch2 := ts.AllocationEpoch
+	movedL := ownedShards(ts, aL)
+	c.Kill(L)
+	ts = wF1.waitFor(t, "new leader with the old leader's shards", 30*time.Second, func(ts wire.TopologySnapshot) bool {
+		return ts.Leader != nil && *ts.Leader != aL && !ownsAny(ts, aL) && len(ts.ShardAllocations["counter"]) == 16
+	})
+	if ts.AllocationEpoch <= epoch2 {
+		t.Fatalf("epoch %d after the leader died, not above %d", ts.AllocationEpoch, epoch2)
+	}
+	for _, s := range movedL {
+		dead := claims.lastUntil(aL, "counter", s)
+		waitStat(t, "new owner serves", func() bool { _, ok := claims.firstSince(aL, "counter", s, dead); return ok })
+	}
+	// The new leader keeps allocating.
+	fc := dialClient(t, aF1, wire.NodeAddress{Host: "127.77.0.4", Port: 0}, nil)
+	if loc := fc.locate(20); loc.Node.IsZero() || loc.Node == aL {
+		t.Fatalf("shard 20 -> %v after the leader died", loc.Node)
+	}
+	checkUniqueOwners(t, wF1)
+	claims.close()
+	t.Logf("%d claims checked", claims.check(t))
+}
+
+func ownedShards(ts wire.TopologySnapshot, a wire.NodeAddress) []int {
+	var out []int
+	for s, al := range ts.ShardAllocations["counter"] {
+		if al.Primary == a {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestRestartOnSameAddress kills a node, lets the others re-allocate,
+// restarts it on the same addresses (no data directory: it rejoins through
+// its seeds) and checks that it answers from the cluster's table.
+func TestRestartOnSameAddress(t *testing.T) {
+	c := nodetest.Start(t, 3, nodetest.Options{})
+	order := sortedIdx(c)
+	L, F1 := order[0], order[1]
+	aL, aF1 := c.Addr(L), c.Addr(F1)
+	wF1 := watch(t, aF1, clientID)
+	lc := dialClient(t, aL, wire.NodeAddress{Host: "127.77.1.1", Port: 0}, nil)
+	for s := range 12 {
+		lc.locate(s)
+	}
+	c.Kill(L)
+	wF1.waitFor(t, "old leader's shards moved", 30*time.Second, func(ts wire.TopologySnapshot) bool {
+		return !ownsAny(ts, aL) && len(ts.ShardAllocations["counter"]) == 12
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Restart(ctx, L); err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr(L) != aL {
+		t.Fatalf("restarted on %v, want %v", c.Addr(L), aL)
+	}
+	// Start returned once the node caught up: it answers from the
+	// cluster's table at once.
+	rc := dialClient(t, aL, wire.NodeAddress{Host: "127.77.1.2", Port: 0}, nil)
+	cur, _ := wF1.last()
+	for s := range 12 {
+		if loc := rc.locate(s); loc.Node != cur.ShardAllocations["counter"][s].Primary {
+			now, _ := wF1.last()
+			if now.ShardAllocations["counter"][s].Primary != loc.Node {
+				t.Fatalf("restarted node says shard %d -> %v, the cluster's table says %v", s, loc.Node, now.ShardAllocations["counter"][s].Primary)
+			}
+		}
+	}
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wR := watch(t, aL, wire.NodeAddress{Host: "127.77.1.3", Port: 0})
+	wR.waitFor(t, "restarted node's snapshot", 10*time.Second, func(ts wire.TopologySnapshot) bool {
+		return len(ts.ShardAllocations["counter"]) == 12
+	})
+	checkUniqueOwners(t, wF1, wR)
+}
+
+// TestPausedOwnerRunsNothingStale freezes the owner of an entity (as a
+// SIGSTOP would) until its lease has expired and the shard moved, with
+// increments queued to it meanwhile; then resumes it. Nothing it queued is
+// applied to its stale entity: the increments sent during the pause reach
+// the new owner (forwarded), the old entity is stopped, and no two nodes
+// ever served the shard at once.
+func TestPausedOwnerRunsNothingStale(t *testing.T) {
+	t.Run("follower", func(t *testing.T) { testPausedOwnerRunsNothingStale(t, false) })
+	t.Run("leader", func(t *testing.T) { testPausedOwnerRunsNothingStale(t, true) })
+}
+
+func testPausedOwnerRunsNothingStale(t *testing.T, pauseLeader bool) {
+	c := nodetest.Start(t, 3, nodetest.Options{})
+	claims := watchClaims(t, c)
+	order := sortedIdx(c)
+	owner := order[1]
+	if pauseLeader {
+		owner = order[0]
+	}
+	lc := dialClient(t, c.Addr(order[0]), clientID, nil)
+	var id string
+	var shard int
+	var loc wire.ShardLocation
+	for i := 0; ; i++ {
+		id = "paused-" + itoa(i)
+		shard = ring.Shard(id, workload.DefaultShards)
+		if loc = lc.locate(shard); loc.Node == c.Addr(owner) {
+			break
+		}
+	}
+	other := (owner + 1) % 3
+	oc := dialClient(t, loc.Node, wire.NodeAddress{Host: "127.77.2.1", Port: 0}, nil)
+	inc := func(rc *rawClient, n int) {
+		for range n {
+			rc.send(wire.PathRegionPrefix+"counter", wire.ShardEnvelope{EntityID: id, Message: workload.Increment{Amount: 1}})
+		}
+	}
+	inc(oc, 10)
+	countAt := func(rc *rawClient) int64 {
+		return rc.ask(wire.PathRegionPrefix+"counter", func(ref wire.Ref) any {
+			return wire.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: ref}}
+		}).(workload.CountReply).Value
+	}
+	if v := countAt(oc); v != 10 {
+		t.Fatalf("count before the pause %d, want 10", v)
+	}
+	w := watch(t, c.Addr(other), wire.NodeAddress{Host: "127.77.2.2", Port: 0})
+	c.Pause(owner)
+	inc(oc, 7) // queued in the paused owner's socket
+	ts := w.waitFor(t, "shard moved off the paused owner", 30*time.Second, func(ts wire.TopologySnapshot) bool {
+		a, ok := ts.ShardAllocations["counter"][shard]
+		return ok && a.Primary != loc.Node
+	})
+	newOwner := ts.ShardAllocations["counter"][shard].Primary
+	nc := dialClient(t, newOwner, wire.NodeAddress{Host: "127.77.2.3", Port: 0}, nil)
+	inc(nc, 5)
+	c.Resume(owner)
+	paused := c.Node(owner)
+	waitStat(t, "queued increments forwarded", func() bool { return paused.Stats().Redirected+paused.Stats().Forwarded >= 7 })
+	// The new entity started from zero (the old state is gone with the
+	// paused node's lease), got the 5 sent to it and the 7 forwarded.
+	var last int64
+	deadline := time.Now().Add(30 * time.Second)
+	for last = countAt(nc); last != 12; last = countAt(nc) {
+		if time.Now().After(deadline) {
+			t.Fatalf("count at the new owner %d, want 12 (5 sent to it, 7 forwarded); paused node %+v; new owner %+v",
+				last, paused.Stats(), nodeAt(c, newOwner).Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := paused.Stats(); st.EntitiesStopped == 0 || st.EntitiesLive != 0 {
+		t.Fatalf("paused node: %d entities stopped, %d live; want its stale entity stopped", st.EntitiesStopped, st.EntitiesLive)
+	}
+	if a := c.Tally(owner).ShardTally("").Applied[shard]; a != 0 {
+		t.Fatalf("paused node still holds %d applied increments of shard %d", a, shard)
+	}
+	if r := c.Tally(owner).ShardTally("").Retired[shard]; r != 10 {
+		t.Fatalf("paused node retired %d increments, want the 10 it applied before the pause", r)
+	}
+	claims.close()
+	claims.check(t)
+}
+
+// TestNonOwnerNeverRunsAnEntity: envelopes sent to a node that does not
+// own their shard are forwarded to the owner, whoever sends them: a client
+// that claims role "node" in its handshake too. An envelope that already
+// used its hops is a dead letter, not forwarded again.
+func TestNonOwnerNeverRunsAnEntity(t *testing.T) {
+	c := nodetest.Start(t, 3, nodetest.Options{})
+	lc := dialClient(t, c.Addr(sortedIdx(c)[0]), wire.NodeAddress{Host: "127.66.1.1", Port: 0}, nil)
+	const id = "rogue-1"
+	loc := lc.locate(ring.Shard(id, workload.DefaultShards))
+	var other int
+	for i := range 3 {
+		if c.Addr(i) != loc.Node {
+			other = i
+			break
+		}
+	}
+	rogue := dialClient(t, c.Addr(other), wire.NodeAddress{Host: "127.66.1.2", Port: 0},
+		&wire.Extension{System: "live", Version: 1, Role: wire.RoleNode})
+	for range 5 {
+		rogue.send(wire.PathRegionPrefix+"counter", wire.ShardEnvelope{EntityID: id, Message: workload.Increment{Amount: 1}})
+	}
+	waitStat(t, "forwarded", func() bool { return c.Node(other).Stats().Forwarded == 5 })
+	owner := dialClient(t, loc.Node, wire.NodeAddress{Host: "127.66.1.3", Port: 0}, nil)
+	waitStat(t, "count at the owner", func() bool {
+		r := owner.ask(wire.PathRegionPrefix+"counter", func(ref wire.Ref) any {
+			return wire.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: ref}}
+		})
+		return r.(workload.CountReply).Value == 5
+	})
+	if s := c.Node(other).Stats(); s.EntitiesStarted != 0 || s.MessagesProcessed > 0 && s.EntitiesLive != 0 {
+		t.Fatalf("non-owner started %d entities", s.EntitiesStarted)
+	}
+	// An envelope claiming two hops already is not forwarded a third time.
+	f, err := rogue.reg.AppendMessageFrame(nil, wire.NodeURI("live", c.Addr(other), "/_region-counter"),
+		"casty://live@"+c.Addr(other).String()+"/_fwd2", wire.ShardEnvelope{EntityID: id, Message: workload.Increment{Amount: 1}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rogue.c.Write(f); err != nil {
+		t.Fatal(err)
+	}
+	waitStat(t, "hop limit", func() bool { return c.Node(other).Stats().HopLimited == 1 })
+	if got := c.Node(other).Stats().DeadLettersByReason[wire.ReasonHopLimit]; got != 1 {
+		t.Fatalf("hop-limit dead letters %d, want 1", got)
+	}
+	if s := c.Node(other).Stats(); s.Forwarded != 5 || s.EntitiesStarted != 0 {
+		t.Fatalf("after the hop-limited envelope: forwarded %d, entities started %d; want 5 and 0", s.Forwarded, s.EntitiesStarted)
+	}
+}
+
+// TestMinorityAllocatesNothing cuts one node off from the two others (they
+// are paused): it loses its lease, tells a zerohop client at once that
+// there is no quorum, answers a Casty client nothing, allocates nothing,
+// and answers again once the others are back.
+func TestMinorityAllocatesNothing(t *testing.T) {
+	c := nodetest.Start(t, 3, nodetest.Options{})
+	lone := 0
+	n := c.Node(lone)
+	for i := 1; i < 3; i++ {
+		c.Pause(i)
+	}
+	waitStat(t, "lone node's lease lapses", func() bool { return n.State().LeaseUntil == 0 })
+	epoch := n.State().Epoch
+	zc := dialClient(t, c.Addr(lone), wire.NodeAddress{Host: "127.66.3.1", Port: 0}, &wire.Extension{System: "live", Version: 1, Role: wire.RoleClient})
+	zc.send(wire.PathCoordPrefix+"counter", wire.GetShardLocation{ShardID: 9, ReplyTo: zc.ref("/_proxy-counter")})
+	v, err := zc.recv("/_proxy-counter", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if su, ok := v.(wire.ShardUnavailable); !ok || su.Reason != wire.ReasonNoQuorum || su.ShardID != 9 {
+		t.Fatalf("answer %#v, want ShardUnavailable no_quorum for shard 9", v)
+	}
+	cc := dialClient(t, c.Addr(lone), wire.NodeAddress{Host: "127.66.3.2", Port: 0}, nil)
+	cc.send(wire.PathCoordPrefix+"counter", wire.GetShardLocation{ShardID: 9, ReplyTo: cc.ref("/_proxy-counter")})
+	if v, err := cc.recv("/_proxy-counter", time.Second); err == nil {
+		t.Fatalf("a Casty client got %#v from a node without quorum", v)
+	}
+	if e := n.State().Epoch; e != epoch {
+		t.Fatalf("the minority changed its table: epoch %d -> %d", epoch, e)
+	}
+	for i := 1; i < 3; i++ {
+		c.Resume(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitStat(t, "lease regained", func() bool { st := n.State(); return st.LeaseUntil > st.MonoNow })
+	if loc := zc.locateType("counter", 9); loc.Node.IsZero() {
+		t.Fatalf("after the others came back: %+v", loc)
+	}
+}
+
+// TestGracefulLeaveLosesNothing leaves one node while clients keep sending
+// to it as if it still owned its shards: every increment is applied, on the
+// leaving node before it stops its entities, or on the new owners after
+// the hand-over; none is dropped.
+func TestGracefulLeaveLosesNothing(t *testing.T) {
+	c := nodetest.Start(t, 3, nodetest.Options{})
+	order := sortedIdx(c)
+	leaving := order[2]
+	lc := dialClient(t, c.Addr(order[0]), wire.NodeAddress{Host: "127.66.4.1", Port: 0}, nil)
+	var ids []string
+	for i := 0; len(ids) < 20; i++ {
+		id := "leave-" + itoa(i)
+		if lc.locate(ring.Shard(id, workload.DefaultShards)).Node == c.Addr(leaving) {
+			ids = append(ids, id)
+		}
+	}
+	rc := dialClient(t, c.Addr(leaving), wire.NodeAddress{Host: "127.66.4.2", Port: 0}, nil)
+	stop := make(chan struct{})
+	sent := make(chan int)
+	go func() {
+		n := 0
+		defer func() { sent <- n }()
+		for {
+			for _, id := range ids {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				f, err := rc.reg.AppendMessageFrame(nil, wire.NodeURI("live", c.Addr(leaving), "/_region-counter"), "casty://x@127.66.4.2:0/",
+					wire.ShardEnvelope{EntityID: id, Message: workload.Increment{Amount: 1}}, 0)
+				if err != nil {
+					return
+				}
+				if _, err := rc.c.Write(f); err != nil {
+					return
+				}
+				n++
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	tally := c.Tally(leaving)
+	leaveDone := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		leaveDone <- c.Node(leaving).Leave(ctx)
+	}()
+	// Keep sending through the hand-over, then stop before the drain
+	// window closes the node's connections.
+	waitStat(t, "hand-over", c.Node(leaving).HandedOver)
+	close(stop)
+	total := <-sent
+	if err := <-leaveDone; err != nil {
+		t.Fatalf("leave: %v", err)
+	}
+	// Forwarded envelopes may still be on their way to the new owners:
+	// poll until the tallies add up.
+	applied := func() (got int64) {
+		for i := range 3 {
+			st := c.Tally(i).ShardTally("")
+			for s := range st.Applied {
+				got += st.Applied[s] + st.Retired[s]
+				if st.Dead[s] != 0 {
+					t.Fatalf("node %d: %d dead letters on shard %d", i, st.Dead[s], s)
+				}
+			}
+		}
+		return got
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for got := applied(); got != int64(total); got = applied() {
+		if got > int64(total) || time.Now().After(deadline) {
+			t.Fatalf("applied %d increments (leaving node retired %v), sent %d; leaving node %+v", got, tally.ShardTally("").Retired, total, c.Node(leaving).Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := c.Node(leaving).Stats(); st.EntitiesLive != 0 || st.DeadLetters != 0 {
+		t.Fatalf("leaving node: %d live entities, %d dead letters", st.EntitiesLive, st.DeadLetters)
+	}
+	c.Kill(leaving)
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	p := len(b)
+	for i > 0 {
+		p--
+		b[p] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[p:])
+}
+
+// TestRogueNodeCannotJoin: a node without the cluster's gossip key, or with
+// another key, neither joins nor appears in any member's snapshot.
+func TestRogueNodeCannotJoin(t *testing.T) {
+	key := []byte("zerohop-rogue-test-key-0123456789")[:32]
+	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) { cfg.GossipKey = key }})
+	var seeds []string
+	for _, n := range c.Nodes() {
+		seeds = append(seeds, n.GossipAddr())
+	}
+	for _, k := range [][]byte{nil, []byte("another-key-of-32-bytes-01234567")} {
+		cfg := node.Config{Seeds: seeds, GossipKey: k, Membership: node.MembershipConfig{JoinTimeout: 3 * time.Second}}
+		if _, err := workload.Configure(&cfg, workload.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		n, err := node.Start(ctx, cfg)
+		cancel()
+		if err == nil {
+			n.Kill()
+			t.Fatalf("a node with key %q joined a keyed cluster", k)
+		}
+	}
+	for _, n := range c.Nodes() {
+		if ts := n.Topology(); len(ts.Members) != 3 {
+			t.Fatalf("%v lists %d members, want 3: %v", n.Addr(), len(ts.Members), ts.Members)
+		}
+		if st := n.Stats(); st.ClusterRefused == 0 && st.GossipRejected == 0 {
+			t.Logf("%v: no refusal counted (the rogue was refused by memberlist's decryption)", n.Addr())
+		}
+	}
+}
+
+// TestPartitionHeals cuts one node off for longer than memberlist keeps
+// gossiping to the dead: both sides declare the other dead; after the
+// heal the periodic re-join merges them again into one cluster with one
+// leader and one table.
+func TestPartitionHeals(t *testing.T) {
+	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.Membership.DownRetention = 2 * time.Second // gossip to the dead stops after 5 s
+	}})
+	cut := sortedIdx(c)[2]
+	w := watch(t, c.Addr(sortedIdx(c)[0]), clientID)
+	c.Pause(cut)
+	w.waitFor(t, "the cut node down", 30*time.Second, func(ts wire.TopologySnapshot) bool {
+		return !hasStatus(ts, c.Addr(cut), wire.StatusUp) && !hasStatus(ts, c.Addr(cut), wire.StatusJoining)
+	})
+	time.Sleep(7 * time.Second) // past memberlist's gossip to the dead
+	c.Resume(cut)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var epoch int64 = -1
+	for _, n := range c.Nodes() {
+		waitStat(t, "same table everywhere", func() bool {
+			ref := c.Node(sortedIdx(c)[0]).State().Epoch
+			return n.State().Epoch == ref
+		})
+		if e := n.State().Epoch; epoch >= 0 && e != epoch {
+			t.Fatalf("epochs differ after the heal: %d and %d", epoch, e)
+		}
+		epoch = n.State().Epoch
+	}
+	if c.Node(cut).Stats().Rejoins == 0 && c.Node(sortedIdx(c)[0]).Stats().Rejoins == 0 {
+		t.Fatal("healed without a re-join: the test did not split the membership")
+	}
+}
+
+// TestDataDirRestart: a node restarted from its data directory, with no
+// seeds, comes back as itself with the cluster's state.
+func TestDataDirRestart(t *testing.T) {
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(i int, cfg *node.Config) { cfg.DataDir = dirs[i] }})
+	lc := dialClient(t, c.Addr(sortedIdx(c)[0]), clientID, nil)
+	for s := range 8 {
+		lc.locate(s)
+	}
+	victim := sortedIdx(c)[2]
+	before := c.Node(victim).State().Epoch
+	c.Kill(victim)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := c.Restart(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitConverged(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := c.Node(victim).State().Epoch; e < before {
+		t.Fatalf("restarted node at epoch %d, below %d before the restart", e, before)
+	}
+}
+
+// TestNodeStateServed: /_node answers GetNodeState with the node's view.
+func TestNodeStateServed(t *testing.T) {
+	c := nodetest.Start(t, 3, nodetest.Options{})
+	lc := dialClient(t, c.Addr(0), clientID, &wire.Extension{System: "live", Version: 1, Role: wire.RoleClient})
+	lc.locate(0)
+	v := lc.ask(wire.PathNode, func(ref wire.Ref) any { return wire.GetNodeState{ReplyTo: ref} })
+	st, ok := v.(wire.NodeState)
+	if !ok {
+		t.Fatalf("got %#v, want NodeState", v)
+	}
+	if st.Node != c.Addr(0) || st.Leader == nil || st.Voters != 3 || !st.Synced || st.LeaseUntil <= st.MonoNow || len(st.Members) != 3 {
+		t.Fatalf("state %+v", st)
+	}
+}
+
+func nodeAt(c *nodetest.LocalCluster, a wire.NodeAddress) *node.Node {
+	for _, n := range c.Nodes() {
+		if n.Addr() == a {
+			return n
+		}
+	}
+	return nil
+}
