@@ -139,20 +139,20 @@ const frameReaderInitialSize = 4 << 10
 const maxEmptyReads = 100
 
 // ErrFrameBudget is returned (sticky) by FrameReader.Next when its
-// FrameBudget refused the memory the frame being read needs. The
+// FrameBudget refused the buffer the frame being read needs. The
 // connection must be closed: the rest of the frame cannot be read.
 var ErrFrameBudget = errors.New("wire: frame buffer budget exhausted")
 
-// A FrameBudget is charged by FrameReaders for the memory they hold beyond
-// their normal buffer (frames larger than it): Reserve before the buffer
-// grows, Release when it shrinks back. Implementations must be safe for
-// concurrent use when shared by several readers.
+// A FrameBudget provides a FrameReader with the buffers it needs beyond its
+// normal one (frames larger than it), and may refuse them. Implementations
+// shared by several readers must be safe for concurrent use.
 type FrameBudget interface {
-	// Reserve takes n > 0 bytes; false when they are not available (then
-	// nothing was taken).
-	Reserve(n int) bool
-	// Release gives back n > 0 bytes taken by Reserve.
-	Release(n int)
+	// Get returns a buffer of at least n bytes (its contents are
+	// garbage), or nil when the budget refuses it.
+	Get(n int) []byte
+	// Put takes back a buffer returned by Get, which the reader no longer
+	// uses.
+	Put(b []byte)
 }
 
 // FrameReader reads frames from a byte stream (the std net transport) with
@@ -162,27 +162,27 @@ type FrameBudget interface {
 // Memory: the normal buffer (NewFrameReaderSize's bufSize) is allocated at
 // the first read and kept. A frame larger than it is read into a larger
 // buffer that grows as its bytes arrive (doubling, up to the frame's
-// length: a declared length alone allocates nothing), charged to the
-// FrameBudget if one is set, and dropped (its bytes released) at the next
-// call of Next once the bytes left over fit the normal buffer. So the
-// memory a reader holds between large frames is its normal buffer, and
-// during one is at most twice the bytes received of it (bounded by the
-// maximum frame size + 4).
+// length: a declared length alone allocates nothing), taken from the
+// FrameBudget if one is set (else allocated), and dropped (given back to
+// the budget) at the next call of Next once the bytes left over fit the
+// normal buffer. So the memory a reader holds between large frames is its
+// normal buffer, and during one at most twice the bytes received of it
+// (bounded by the maximum frame size + 4), or what the budget hands out.
 //
 // A FrameReader is not safe for concurrent use and must not be copied after
 // first use; its zero value is not usable (use NewFrameReader).
 type FrameReader struct {
-	r       io.Reader
-	max     int
-	buf     []byte      // small or a larger buffer holding a large frame
-	small   []byte      // the normal buffer (size bytes), allocated at the first read
-	size    int         // normal buffer size: the most one read takes unless a frame needs more
-	start   int         // first unconsumed byte of buf
-	end     int         // end of valid data in buf
-	budget  FrameBudget // nil: not charged
-	charged int         // len(buf) while buf is a larger buffer (charged to budget if set), else 0
-	rerr    error       // read error not yet reported (it came with data)
-	err     error       // sticky error returned by Next
+	r      io.Reader
+	max    int
+	buf    []byte      // small, or a larger buffer holding a large frame
+	small  []byte      // the normal buffer (size bytes), allocated at the first read
+	size   int         // normal buffer size: the most one read takes unless a frame needs more
+	start  int         // first unconsumed byte of buf
+	end    int         // end of valid data in buf
+	budget FrameBudget // nil: larger buffers are allocated
+	large  bool        // buf is a larger buffer (from budget, if set)
+	rerr   error       // read error not yet reported (it came with data)
+	err    error       // sticky error returned by Next
 }
 
 // NewFrameReader returns a FrameReader over r refusing frames larger than
@@ -198,9 +198,9 @@ func NewFrameReaderSize(r io.Reader, maxFrame, bufSize int) *FrameReader {
 	return &FrameReader{r: r, max: int(frameLimit(maxFrame)), size: max(bufSize, frameReaderInitialSize)}
 }
 
-// SetBudget makes the reader charge b for every byte of buffer it holds
-// beyond its normal buffer; when b refuses, Next fails with ErrFrameBudget.
-// Call it before the first Next.
+// SetBudget makes the reader take its buffers beyond the normal one from
+// b; when b refuses one, Next fails with ErrFrameBudget. Call it before
+// the first Next.
 func (fr *FrameReader) SetBudget(b FrameBudget) { fr.budget = b }
 
 // Buffered returns the number of bytes read from the stream and not yet
@@ -208,20 +208,21 @@ func (fr *FrameReader) SetBudget(b FrameBudget) { fr.budget = b }
 // that has arrived (or more frames, which Next returns without reading).
 func (fr *FrameReader) Buffered() int { return fr.end - fr.start }
 
-// Release drops the reader's buffers and gives the bytes charged to its
-// budget back. Call it once the reader is no longer used (its connection
+// Release drops the reader's buffers, giving a larger one back to the
+// budget. Call it once the reader is no longer used (its connection
 // closed); the reader must not be used afterwards.
 func (fr *FrameReader) Release() {
 	fr.drop()
 	fr.buf, fr.small, fr.start, fr.end = nil, nil, 0, 0
 }
 
-// drop forgets the larger buffer and releases its charge.
+// drop gives the larger buffer back to the budget (the caller replaces
+// fr.buf).
 func (fr *FrameReader) drop() {
-	if fr.charged > 0 && fr.budget != nil {
-		fr.budget.Release(fr.charged)
+	if fr.large && fr.budget != nil {
+		fr.budget.Put(fr.buf)
 	}
-	fr.charged = 0
+	fr.large = false
 }
 
 // Next returns the next frame. body aliases the reader's buffer and is valid
@@ -234,7 +235,7 @@ func (fr *FrameReader) Next() (typ byte, body []byte, err error) {
 	if fr.err != nil {
 		return 0, nil, fr.err
 	}
-	if fr.charged > 0 {
+	if fr.large {
 		fr.shrink()
 	}
 	empty := 0
@@ -279,8 +280,8 @@ func (fr *FrameReader) shrink() {
 		return // the next frame is large too: keep the buffer (still charged)
 	}
 	copy(fr.small, fr.buf[fr.start:fr.end])
-	fr.buf, fr.start, fr.end = fr.small, 0, pending
 	fr.drop()
+	fr.buf, fr.start, fr.end = fr.small, 0, pending
 }
 
 // fill makes room for the frame being read and reads more bytes: the
@@ -324,11 +325,14 @@ func (fr *FrameReader) fill() error {
 func (fr *FrameReader) grow() error {
 	want := 4 + int(binary.BigEndian.Uint32(fr.buf))
 	size := min(2*len(fr.buf), want)
-	if fr.budget != nil && !fr.budget.Reserve(size-fr.charged) {
+	var nb []byte
+	if fr.budget == nil {
+		nb = make([]byte, size)
+	} else if nb = fr.budget.Get(size); len(nb) < size {
 		return ErrFrameBudget
 	}
-	nb := make([]byte, size)
 	copy(nb, fr.buf[:fr.end])
-	fr.buf, fr.charged = nb, size
+	fr.drop()
+	fr.buf, fr.large = nb, true
 	return nil
 }

@@ -304,25 +304,32 @@ func TestFrameReaderSize(t *testing.T) {
 // testBudget is a FrameBudget with a limit that records what it holds.
 type testBudget struct {
 	limit, used, peak int
+	out               map[*byte]bool // buffers handed out
 }
 
-func (b *testBudget) Reserve(n int) bool {
+func (b *testBudget) Get(n int) []byte {
 	if n <= 0 {
-		panic("Reserve of a non-positive count")
+		panic("Get of a non-positive size")
 	}
 	if b.used+n > b.limit {
-		return false
+		return nil
 	}
 	b.used += n
 	b.peak = max(b.peak, b.used)
-	return true
+	buf := make([]byte, n)
+	if b.out == nil {
+		b.out = map[*byte]bool{}
+	}
+	b.out[&buf[0]] = true
+	return buf
 }
 
-func (b *testBudget) Release(n int) {
-	if n <= 0 || n > b.used {
-		panic("Release of more than was reserved")
+func (b *testBudget) Put(buf []byte) {
+	if !b.out[&buf[0]] {
+		panic("Put of a buffer Get did not return")
 	}
-	b.used -= n
+	delete(b.out, &buf[0])
+	b.used -= len(buf)
 }
 
 // TestFrameReaderGrowsAsBytesArrive: a declared length allocates nothing;
