@@ -149,7 +149,7 @@ func (n *Node) handleCoord(l *link, typ string, payload []byte) {
 	case wire.GetShardLocation:
 		n.handleGetShardLocation(l, typ, m)
 	case wire.ShardLocation:
-		if !l.isNode {
+		if !false {
 			// Only the leader answers our questions, over a node link; a
 			// client must not steer our waiting requests.
 			n.unexpected(l, wire.PathCoordPrefix+typ, v)
@@ -173,11 +173,8 @@ func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
 	}
 	entityID, shard := l.in.entity(r, id)
 	owner := n.route.Load().owners[r.idx][shard]
-	if owner == n.self || l.isNode {
-		if owner != n.self {
-			n.ctr.forwardedRecv.Add(1)
-		}
-		if l.gc != nil && n.runInline(l, r.boxes[shard], envelope{entityID: entityID, msg: msg}) {
+	if owner == n.self {
+		if l.inline != nil && n.runInline(l, r.boxes[shard], envelope{entityID: entityID, msg: msg}) {
 			return resOK
 		}
 		if !r.boxes[shard].push(envelope{entityID: entityID, msg: msg}, l) {

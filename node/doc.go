@@ -38,7 +38,10 @@
 //     wire.FrameReader and handled on the reader goroutine.
 //
 // Both share everything past the framing (handleFrame, mailboxes, links'
-// outbound buffers). Which is faster depends on where the clients run
+// outbound buffers): a connection is one link type (link.go: handshake,
+// outbound buffer, teardown) over an I/O backend, gnetConn (link_gnet.go)
+// or stdConn (link_std.go); a gnet link's inline runs (below) keep their
+// state in an inlineRun (inline.go). Which is faster depends on where the clients run
 // (PERFORMANCE.md, "Node transports"): for a node in its own process gnet
 // measured ahead (tells/s, asks/s, round trips), so it is the default and
 // cmd/node's; with the clients in the same process (an embedded cluster,

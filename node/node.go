@@ -550,7 +550,7 @@ func (n *Node) expireHandshakes(now time.Time) {
 	var late []*link
 	n.linksMu.Lock()
 	for _, l := range n.links {
-		if l.gc != nil && l.peer.Load() == nil && now.Sub(l.opened) > n.cfg.HandshakeTimeout {
+		if l.gnet() != nil && l.peer.Load() == nil && now.Sub(l.opened) > n.cfg.HandshakeTimeout {
 			late = append(late, l)
 		}
 	}

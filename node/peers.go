@@ -32,7 +32,6 @@ func (n *Node) peerLink(addr wire.NodeAddress) *link {
 	l := n.newLink()
 	l.dialled = true
 	l.target = addr
-	l.isNode = true
 	l.zerohop = true
 	l.handshook = true
 	if !n.registerWith(l, 1) {
@@ -99,14 +98,11 @@ func (l *link) dialAndRun() {
 		return
 	}
 	n.ctr.peerDials.Add(1)
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	s := l.std()
+	if !s.setConn(conn) {
 		_ = conn.Close()
 		return
 	}
-	l.nc = conn
-	l.mu.Unlock()
 	id := l.target
 	l.peer.Store(&id)
 	fr := wire.NewFrameReaderSize(conn, n.cfg.MaxFrameSize, stdReadBuffer)
@@ -118,9 +114,9 @@ func (l *link) dialAndRun() {
 	// Messages only after the reply (PROTOCOL.md 2.2); what was queued
 	// during the dial goes out now.
 	n.wg.Add(1)
-	go func() { defer n.wg.Done(); l.writeLoop() }()
-	l.kick()
-	l.readFrames(fr)
+	go func() { defer n.wg.Done(); s.writeLoop() }()
+	s.kick()
+	s.readFrames(fr)
 }
 
 // dial opens the TCP (or TLS) connection and writes our handshake.

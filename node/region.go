@@ -173,7 +173,7 @@ const workerBatch = 64
 // (scheduled), runs the entity, and releases it, handing the mailbox to the
 // run queue if messages arrived meanwhile. That saves the hand-off to a
 // worker and, for a reply to l, the wake-up of the event loop (replies are
-// written at the end of OnTraffic, see link.inline). It reports false,
+// written at the end of OnTraffic, see inlineRun). It reports false,
 // touching nothing, when the mailbox is busy: the caller pushes as usual.
 // Ordering holds because only an idle mailbox is taken.
 func (n *Node) runInline(l *link, m *mailbox, e envelope) bool {
@@ -184,19 +184,7 @@ func (n *Node) runInline(l *link, m *mailbox, e envelope) bool {
 	}
 	m.scheduled = true
 	m.mu.Unlock()
-	if !l.inline {
-		l.mu.Lock()
-		l.inLoop = true
-		l.mu.Unlock()
-		l.inline = true
-	}
-	if l.ctx == nil {
-		l.ctx = &Context{n: n}
-	}
-	batch := l.one[:1]
-	batch[0] = e
-	n.runBatch(m, l.ctx, batch, 0)
-	batch[0] = envelope{}
+	l.inline.run(n, l, m, e)
 	n.endRun(m, l)
 	return true
 }
