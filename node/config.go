@@ -54,6 +54,14 @@ const (
 	// may buffer before its event loop blocks (see "Entities and
 	// backpressure" in doc.go).
 	DefaultPausedInboundLimit = 4 << 20
+	// Bounds against any peer (see "Bounds" in doc.go for what each costs).
+	DefaultMaxConnections = 4096
+	DefaultFrameTimeout   = 10 * time.Second
+	DefaultInboundBudget  = 64 << 20
+	// InboundAllowance is what each connection may hold of an unfinished
+	// inbound frame without charging Config.InboundBudget (a std link's
+	// normal read buffer is this size).
+	InboundAllowance = 64 << 10
 )
 
 // EntityType declares a sharded entity type hosted by the node: envelopes to
@@ -186,6 +194,29 @@ type Config struct {
 	// Default 10s.
 	LeaveTimeout time.Duration
 
+	// MaxConnections bounds the inbound connections open at once (clients
+	// and members dialling in; the connections this node dials to members
+	// are not counted): one more is closed as soon as it is accepted
+	// (Stats.ConnectionsRefused). Default 4096. An idle connection costs
+	// little, one in use up to about half a MiB (see "Bounds" in doc.go).
+	MaxConnections int
+	// FrameTimeout: once a connection has sent its handshake, a frame whose
+	// first bytes arrived must be complete within FrameTimeout, or the
+	// connection is closed (Stats.FrameTimeouts); time this process spent
+	// stopped (a stall) is not counted. Idle connections (no unfinished
+	// frame) are never timed out. Default 10s.
+	FrameTimeout time.Duration
+	// InboundBudget bounds the bytes held in unfinished inbound frames
+	// beyond InboundAllowance (64 KiB) per connection, across all
+	// connections of the node: a connection whose unfinished frame cannot
+	// get a buffer from it is closed (Stats.InboundBudgetCuts). Frames up
+	// to 64 KiB never touch it; a larger one takes a buffer from it that
+	// doubles as the frame arrives (powers of two from 128 KiB, the
+	// largest MaxFrameSize + 4) and holds the old and the new one while it
+	// grows: up to three times the frame's size for a moment, 1.5 x
+	// MaxFrameSize for the largest frames. Default 64 MiB.
+	InboundBudget int
+
 	Membership MembershipConfig
 }
 
@@ -264,6 +295,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LeaveTimeout == 0 {
 		c.LeaveTimeout = DefaultLeaveTimeout
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = DefaultFrameTimeout
+	}
+	if c.InboundBudget == 0 {
+		c.InboundBudget = DefaultInboundBudget
 	}
 	m := &c.Membership
 	if m.ProbeInterval == 0 {
@@ -391,6 +431,8 @@ func (c Config) Validate() error {
 	pos("MaxPendingRequests", c.MaxPendingRequests)
 	pos("MaxSubscribers", c.MaxSubscribers)
 	pos("PeerPendingLimit", c.PeerPendingLimit)
+	pos("MaxConnections", c.MaxConnections)
+	pos("InboundBudget", c.InboundBudget)
 	dur := func(name string, d time.Duration) {
 		if d < 0 {
 			add("%s %v must not be negative", name, d)
@@ -401,6 +443,7 @@ func (c Config) Validate() error {
 	dur("HandshakeTimeout", c.HandshakeTimeout)
 	dur("DialTimeout", c.DialTimeout)
 	dur("LeaveTimeout", c.LeaveTimeout)
+	dur("FrameTimeout", c.FrameTimeout)
 	m := c.Membership
 	dur("Membership.ProbeInterval", m.ProbeInterval)
 	dur("Membership.ProbeTimeout", m.ProbeTimeout)

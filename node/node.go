@@ -34,6 +34,7 @@ type Node struct {
 	hsFrame   []byte // our handshake frame (reply and dial), immutable
 	ctr       *counters
 	gate      gate
+	bounds    bounds // bounds against any peer (budget.go)
 	inc       uint64 // incarnation (nodeMeta.Inc), random, nonzero; immutable
 
 	ctx    context.Context // cancelled when shutdown begins
@@ -149,6 +150,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		asked:     map[shardKey]time.Time{},
 	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.initBounds()
 	if n.reg == nil {
 		n.reg = wire.NewRegistry()
 	}
@@ -498,6 +500,7 @@ func (n *Node) shutdownTransport(ctx context.Context) {
 	for _, l := range ls {
 		l.teardown(errClosed)
 	}
+	n.bounds.budget.trim(time.Time{}, true) // readers still running unmap what they give back
 }
 
 // housekeeping runs the node's timers: snapshot pushes (on change and
@@ -534,6 +537,7 @@ func (n *Node) housekeeping() {
 		n.checkMembersLocked(now, health)
 		n.sweepSubscribersLocked()
 		n.expireHandshakes(now)
+		n.enforceBounds(now)
 		n.expirePendingLocked(now)
 		n.expirePeerFailures(now)
 		periodic := now.Sub(n.lastPush) >= n.cfg.TopologyPushInterval

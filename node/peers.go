@@ -105,8 +105,9 @@ func (l *link) dialAndRun() {
 	}
 	id := l.target
 	l.peer.Store(&id)
-	fr := wire.NewFrameReaderSize(conn, n.cfg.MaxFrameSize, stdReadBuffer)
-	if err := l.readHandshakeReply(conn, fr); err != nil {
+	r := s.newReader()
+	defer r.release()
+	if err := l.readHandshakeReply(conn, r); err != nil {
 		n.logLimited("member handshake failed", "member", l.target.String(), "err", err)
 		l.teardown(err)
 		return
@@ -116,7 +117,7 @@ func (l *link) dialAndRun() {
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); s.writeLoop() }()
 	s.kick()
-	s.readFrames(fr)
+	s.readFrames(r)
 }
 
 // dial opens the TCP (or TLS) connection and writes our handshake.
@@ -153,9 +154,9 @@ func (l *link) dial(ctx context.Context) (net.Conn, error) {
 
 var errPeerSystem = errors.New("node: member answered with another system name")
 
-func (l *link) readHandshakeReply(c net.Conn, fr *wire.FrameReader) error {
+func (l *link) readHandshakeReply(c net.Conn, r *stdReader) error {
 	_ = c.SetReadDeadline(time.Now().Add(l.n.cfg.HandshakeTimeout))
-	typ, body, err := fr.Next()
+	typ, body, err := r.next()
 	if err != nil {
 		return err
 	}

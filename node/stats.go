@@ -68,6 +68,12 @@ type Stats struct {
 	// probes go unanswered in time, e.g. on a CPU-starved process, and
 	// stretches probing and the unreachable detector).
 	MaxHealthScore int64
+	// Bounds against any peer (Config.MaxConnections, FrameTimeout,
+	// InboundBudget).
+	ConnectionsRefused int64 // inbound connections closed at once: MaxConnections were open
+	FrameTimeouts      int64 // connections closed: a frame not complete within FrameTimeout
+	InboundBudgetCuts  int64 // connections closed: their unfinished frame could not be charged to InboundBudget
+	InboundBuffered    int64 // gauge: bytes of unfinished frames charged to InboundBudget now
 }
 
 // counters are the live counters behind Stats. Hot counters written by
@@ -86,6 +92,7 @@ type counters struct {
 	leaderChanges, termsStarted, termsContinued, termsHandedOver       atomic.Int64
 	maxTickGap, maxHealth                                              atomic.Int64 // nanoseconds; score
 	deadLetters                                                        [len(deadReasons) + 1]atomic.Int64
+	connRefused, frameTimeouts, budgetCuts, inboundHeld                atomic.Int64
 }
 
 func newCounters() *counters {
@@ -173,6 +180,10 @@ func (c *counters) snapshot() Stats {
 		MaxTickGap:          time.Duration(c.maxTickGap.Load()),
 		MaxHealthScore:      c.maxHealth.Load(),
 		DeadLettersByReason: map[string]int64{},
+		ConnectionsRefused:  c.connRefused.Load(),
+		FrameTimeouts:       c.frameTimeouts.Load(),
+		InboundBudgetCuts:   c.budgetCuts.Load(),
+		InboundBuffered:     c.inboundHeld.Load(),
 	}
 	for i := range c.deadLetters {
 		v := c.deadLetters[i].Load()
