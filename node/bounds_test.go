@@ -11,6 +11,7 @@ import (
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
 )
 
 // startBounded starts a one-node cluster of the counter workload on
@@ -180,4 +181,76 @@ func testInboundBudget(t *testing.T, transport string) {
 		t.Fatalf("unknown targets %d, budget cuts %d; want %d (a's frame delivered) and 1", st.UnknownTargets, st.InboundBudgetCuts, before+1)
 	}
 	waitStat(t, "budget released", func() bool { return n.Stats().InboundBuffered == 0 })
+}
+
+// TestMaxEntityIDLen: an envelope whose entity id is longer than
+// MaxEntityIDLen is a dead letter (answered with Undeliverable to a
+// zerohop client), and starts no entity.
+func TestMaxEntityIDLen(t *testing.T) { forEachTransport(t, testMaxEntityIDLen) }
+
+func testMaxEntityIDLen(t *testing.T, transport string) {
+	deadCh := make(chan node.DeadLetter, 16)
+	n := startBounded(t, transport, func(cfg *node.Config) {
+		cfg.MaxEntityIDLen = 16
+		cfg.OnDeadLetter = func(d node.DeadLetter) { deadCh <- d }
+	})
+	rc := dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.89.4.1", Port: 0},
+		&wire.Extension{System: "live", Version: 1, Role: wire.RoleClient})
+	long := strings.Repeat("i", 17)
+	r := rc.ask(wire.PathRegionPrefix+"counter", func(ref wire.Ref) any {
+		return wire.ShardEnvelope{EntityID: long, Message: workload.GetCount{ReplyTo: ref}}
+	})
+	if u, ok := r.(wire.Undeliverable); !ok || u.Reason != wire.ReasonEntityID || u.Type != "counter" {
+		t.Fatalf("reply %#v, want Undeliverable %q", r, wire.ReasonEntityID)
+	}
+	var d node.DeadLetter
+	select {
+	case d = <-deadCh:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no dead letter")
+	}
+	if d.Reason != wire.ReasonEntityID || d.EntityID != long[:16] || d.Type != "counter" {
+		t.Fatalf("dead letter %+v", d)
+	}
+	ok := strings.Repeat("i", 16)
+	if r := rc.ask(wire.PathRegionPrefix+"counter", func(ref wire.Ref) any {
+		return wire.ShardEnvelope{EntityID: ok, Message: workload.GetCount{ReplyTo: ref}}
+	}); r.(workload.CountReply).EntityID != ok {
+		t.Fatalf("reply %#v", r)
+	}
+	st := n.Stats()
+	if st.DeadLettersByReason[wire.ReasonEntityID] != 1 || st.EntitiesStarted != 1 || st.EntitiesLive != 1 {
+		t.Fatalf("dead letters %v, entities started %d, live %d; want 1 %s and 1 entity",
+			st.DeadLettersByReason, st.EntitiesStarted, st.EntitiesLive, wire.ReasonEntityID)
+	}
+}
+
+// TestMaxEntities: a message that would start an entity past MaxEntities
+// is a dead letter; the live entities keep working.
+func TestMaxEntities(t *testing.T) { forEachTransport(t, testMaxEntities) }
+
+func testMaxEntities(t *testing.T, transport string) {
+	n := startBounded(t, transport, func(cfg *node.Config) { cfg.MaxEntities = 3 })
+	rc := dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.89.5.1", Port: 0},
+		&wire.Extension{System: "live", Version: 1, Role: wire.RoleClient})
+	count := func(id string) any {
+		return rc.ask(wire.PathRegionPrefix+"counter", func(ref wire.Ref) any {
+			return wire.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: ref}}
+		})
+	}
+	for _, id := range []string{"e1", "e2", "e3"} {
+		if _, ok := count(id).(workload.CountReply); !ok {
+			t.Fatalf("entity %s did not start", id)
+		}
+	}
+	if u, ok := count("e4").(wire.Undeliverable); !ok || u.Reason != wire.ReasonEntityLimit || u.EntityID != "e4" {
+		t.Fatalf("e4: got %#v, want Undeliverable %q", u, wire.ReasonEntityLimit)
+	}
+	if _, ok := count("e2").(workload.CountReply); !ok {
+		t.Fatal("a live entity stopped answering")
+	}
+	st := n.Stats()
+	if st.EntitiesLive != 3 || st.DeadLettersByReason[wire.ReasonEntityLimit] != 1 {
+		t.Fatalf("live %d, dead letters %v; want 3 and 1 %s", st.EntitiesLive, st.DeadLettersByReason, wire.ReasonEntityLimit)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 	"golang.org/x/sys/unix"
 )
@@ -213,4 +214,29 @@ func (n *Node) enforceBounds(now time.Time) {
 func (n *Node) excused(since, now int64) bool {
 	b := &n.bounds
 	return b.lastStall.Load() >= since || time.Duration(now-b.lastSweep.Load()) > n.stallThreshold()
+}
+
+// refuseEntityID drops an envelope whose entity id is longer than
+// MaxEntityIDLen: a dead letter carrying the id's first MaxEntityIDLen
+// bytes (the shard is the full id's).
+func (n *Node) refuseEntityID(r *region, id []byte, msg any) {
+	n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: ring.Shard(string(id), r.typ.Shards),
+		EntityID: string(id[:n.cfg.MaxEntityIDLen]), Msg: msg, Reason: wire.ReasonEntityID})
+}
+
+// entityStarting counts an entity about to start against MaxEntities; when
+// the node already runs that many, the message is a dead letter
+// (wire.ReasonEntityLimit) and false is returned. Whoever removes entities
+// from a mailbox (stopped, or dropped with their shard) subtracts them from
+// n.ctr.entitiesLive.
+func (n *Node) entityStarting(m *mailbox, e *envelope) bool {
+	if n.ctr.entitiesLive.Add(1) <= int64(n.cfg.MaxEntities) {
+		return true
+	}
+	n.ctr.entitiesLive.Add(-1)
+	n.logLimited("entity limit reached; dropping a message to a new entity", "type", m.region.typ.Name,
+		"entity", e.entityID, "limit", n.cfg.MaxEntities)
+	n.deadLetter(DeadLetter{Type: m.region.typ.Name, Shard: m.shard, EntityID: e.entityID, Msg: e.msg,
+		Reason: wire.ReasonEntityLimit})
+	return false
 }

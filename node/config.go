@@ -58,6 +58,8 @@ const (
 	DefaultMaxConnections = 4096
 	DefaultFrameTimeout   = 10 * time.Second
 	DefaultInboundBudget  = 64 << 20
+	DefaultMaxEntityIDLen = 256
+	DefaultMaxEntities    = 1_000_000
 	// InboundAllowance is what each connection may hold of an unfinished
 	// inbound frame without charging Config.InboundBudget (a std link's
 	// normal read buffer is this size).
@@ -216,6 +218,16 @@ type Config struct {
 	// grows: up to three times the frame's size for a moment, 1.5 x
 	// MaxFrameSize for the largest frames. Default 64 MiB.
 	InboundBudget int
+	// MaxEntityIDLen bounds the entity id of an envelope read from a
+	// connection, in bytes: a longer one is not delivered (a dead letter,
+	// wire.ReasonEntityID, carrying the id's first MaxEntityIDLen bytes).
+	// Default 256.
+	MaxEntityIDLen int
+	// MaxEntities bounds the live entities of the node (all types): a
+	// message that would start one more is a dead letter
+	// (wire.ReasonEntityLimit; a warning is logged at a bounded rate).
+	// Stats.EntitiesLive counts them. Default 1,000,000.
+	MaxEntities int
 
 	Membership MembershipConfig
 }
@@ -304,6 +316,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InboundBudget == 0 {
 		c.InboundBudget = DefaultInboundBudget
+	}
+	if c.MaxEntityIDLen == 0 {
+		c.MaxEntityIDLen = DefaultMaxEntityIDLen
+	}
+	if c.MaxEntities == 0 {
+		c.MaxEntities = DefaultMaxEntities
 	}
 	m := &c.Membership
 	if m.ProbeInterval == 0 {
@@ -433,6 +451,8 @@ func (c Config) Validate() error {
 	pos("PeerPendingLimit", c.PeerPendingLimit)
 	pos("MaxConnections", c.MaxConnections)
 	pos("InboundBudget", c.InboundBudget)
+	pos("MaxEntityIDLen", c.MaxEntityIDLen)
+	pos("MaxEntities", c.MaxEntities)
 	dur := func(name string, d time.Duration) {
 		if d < 0 {
 			add("%s %v must not be negative", name, d)

@@ -171,6 +171,10 @@ func (n *Node) handleRegion(l *link, r *region, body, payload []byte) result {
 		n.decodeFailed(l, err)
 		return resOK
 	}
+	if len(id) > n.cfg.MaxEntityIDLen {
+		n.refuseEntityID(r, id, msg) // before the memo: never kept
+		return resOK
+	}
 	entityID, shard := l.in.entity(r, id)
 	owner := n.route.Load().owners[r.idx][shard]
 	if owner == n.self {
@@ -417,7 +421,9 @@ type logLimiter struct {
 //     Registry.DecodeShardEnvelope (the id read in place), BenchmarkIngest
 //     (conns=1, process CPU per message, median of 3, alternated in one
 //     session): 2,420 -> 1,730 ns, and 1 allocation per message instead
-//     of 2 (the message's own).
+//     of 2 (the message's own). Ids over maxMemoID bytes are not kept (a
+//     miss every time), so the table holds at most idMemoSets x
+//     idMemoWays x maxMemoID bytes of ids (256 KiB) beside its 128 KiB.
 //   - The message: wire.MessageMemo (DecodeShardEnvelopeMemo) returns the
 //     last decoded message again when its bytes repeat and its value is
 //     immutable, as a client's Increment{1} to many entities.
@@ -442,6 +448,7 @@ const (
 	idMemoSets = 1024
 	idMemoWays = 4
 	maxMemoHdr = 1024 // longer headers are not remembered
+	maxMemoID  = 64   // longer entity ids are not remembered
 )
 
 var idMemoSeed = maphash.MakeSeed()
@@ -469,6 +476,10 @@ func (m *ingestMemo) rememberHeader(hdr []byte, r *region) {
 // entity returns the string and the shard of entity id in region r, from
 // the table when it holds them.
 func (m *ingestMemo) entity(r *region, id []byte) (string, int) {
+	if len(id) > maxMemoID {
+		s := string(id)
+		return s, ring.Shard(s, r.typ.Shards)
+	}
 	if m.ids == nil {
 		m.ids = new([idMemoSets][idMemoWays]idMemo)
 	}

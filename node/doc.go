@@ -235,6 +235,11 @@
 //	unfinished frames past 64 KiB          InboundBudget (64 MiB) for the node: the
 //	  (InboundAllowance) per connection    connection whose frame gets no buffer is
 //	                                       closed (InboundBudgetCuts; InboundBuffered)
+//	entity ids read from connections       MaxEntityIDLen (256 bytes): dead letter
+//	                                       (DeadLettersByReason["entity_id_too_long"])
+//	live entities                          MaxEntities (1,000,000): a message to a new
+//	                                       one is a dead letter ("entity_limit"),
+//	                                       warned at a bounded rate (EntitiesLive)
 //
 // Everything else that is dropped is counted in Stats as well: undecodable
 // messages, unknown paths, unexpected types, replies with no connection,
@@ -249,10 +254,13 @@
 //     goroutines; a gnet link no read buffer of its own (gnet reads into
 //     its loop's buffer and keeps at most the unfinished frame's first
 //     64 KiB and one read). Both: the ingest memo, allocated at the first
-//     region message (a 128 KiB table and the entity ids it keeps), and
-//     the outbound buffers. OutboundLimit (replies a client does not read)
-//     and PausedInboundLimit (input of a gnet connection paused by a full
-//     mailbox) are per connection, not per node.
+//     region message (a 128 KiB table and at most 256 KiB of entity ids,
+//     which are memoized only up to 64 bytes): up to about 450 KiB for a
+//     std link, 1.8 GiB for MaxConnections (4096) of them; lower it on a
+//     small machine. Beside that, the outbound buffers: OutboundLimit
+//     (replies a client does not read) and PausedInboundLimit (input of a
+//     gnet connection paused by a full mailbox) are per connection, not
+//     per node.
 //   - Unfinished frames: the first 64 KiB of each connection's are free;
 //     past that a frame is read into buffers from the node's inbound
 //     budget, which grow as its bytes arrive (doubling: a declared length
@@ -279,6 +287,13 @@
 //     stall by the sweep, is not counted: a node resumed after 15 s does
 //     not cut the clients whose frames its stop left unfinished. Idle
 //     connections are never timed out.
+//   - Entities: ids of at most MaxEntityIDLen (256) bytes, at most
+//     MaxEntities (1,000,000) live. Measured with the workload's counter
+//     and 15-byte ids: 100 bytes of heap per live entity (its map entry,
+//     id and state), so about 100 MB at the limit, and up to about 350 MB
+//     with ids of the maximum length; other entity types add their own
+//     state. Whoever stops or drops entities subtracts them from the live
+//     count (counters.entitiesLive).
 //
 // # Concurrency and lifecycle
 //

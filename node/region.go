@@ -281,6 +281,9 @@ func (n *Node) runBatch(m *mailbox, ctx *Context, batch []envelope, i int) (next
 		e := &batch[i]
 		ent := m.entities[e.entityID]
 		if ent == nil {
+			if !n.entityStarting(m, e) {
+				continue // over MaxEntities: a dead letter
+			}
 			ent = typ.New(e.entityID)
 			m.entities[e.entityID] = ent
 			n.ctr.entitiesStarted.Add(1)

@@ -69,11 +69,13 @@ type Stats struct {
 	// stretches probing and the unreachable detector).
 	MaxHealthScore int64
 	// Bounds against any peer (Config.MaxConnections, FrameTimeout,
-	// InboundBudget).
+	// InboundBudget, MaxEntities; entity ids over MaxEntityIDLen are
+	// dead letters, DeadLettersByReason[wire.ReasonEntityID]).
 	ConnectionsRefused int64 // inbound connections closed at once: MaxConnections were open
 	FrameTimeouts      int64 // connections closed: a frame not complete within FrameTimeout
 	InboundBudgetCuts  int64 // connections closed: their unfinished frame could not be charged to InboundBudget
 	InboundBuffered    int64 // gauge: bytes of unfinished frames charged to InboundBudget now
+	EntitiesLive       int64 // gauge: live entities (bounded by MaxEntities)
 }
 
 // counters are the live counters behind Stats. Hot counters written by
@@ -92,7 +94,7 @@ type counters struct {
 	leaderChanges, termsStarted, termsContinued, termsHandedOver       atomic.Int64
 	maxTickGap, maxHealth                                              atomic.Int64 // nanoseconds; score
 	deadLetters                                                        [len(deadReasons) + 1]atomic.Int64
-	connRefused, frameTimeouts, budgetCuts, inboundHeld                atomic.Int64
+	connRefused, frameTimeouts, budgetCuts, inboundHeld, entitiesLive  atomic.Int64
 }
 
 func newCounters() *counters {
@@ -184,6 +186,7 @@ func (c *counters) snapshot() Stats {
 		FrameTimeouts:       c.frameTimeouts.Load(),
 		InboundBudgetCuts:   c.budgetCuts.Load(),
 		InboundBuffered:     c.inboundHeld.Load(),
+		EntitiesLive:        c.entitiesLive.Load(),
 	}
 	for i := range c.deadLetters {
 		v := c.deadLetters[i].Load()
