@@ -98,11 +98,17 @@ func bufferClass(n int) int {
 // cut at top (MaxFrameSize + 4) for the last class.
 func classSize(c, top int) int { return min(budgetMinBuffer<<c, top) }
 
-// Get returns a buffer of at least n bytes (n <= top), or nil when the
-// buffers in use would pass the limit (or the mapping failed).
+// Get returns a buffer of at least n bytes, or nil when the buffers in use
+// would pass the limit, n is over top, or the mapping failed.
 func (b *inboundBudget) Get(n int) []byte {
 	c := bufferClass(n)
+	if c >= len(b.free) {
+		return nil
+	}
 	size := classSize(c, b.top)
+	if size < n {
+		return nil
+	}
 	if b.held.Add(int64(size)) > b.limit {
 		b.held.Add(-int64(size))
 		return nil
