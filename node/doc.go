@@ -274,9 +274,9 @@
 //     the likely culprit). Measured (TestInboundMemoryBound): 40
 //     connections each holding an unfinished 15 MiB frame took the node
 //     from 15 MB to 3.69 GB of RSS, kept after they closed; now the test
-//     process peaks at 89-97 MiB from 14-16 MiB, other clients lose
-//     nothing, and 2 s after they closed it is back within 9 MiB of where
-//     it started (both transports).
+//     process peaks at 89-98 MiB from 14-18 MiB, other clients lose
+//     nothing, and 2 s after they closed it is back within about 10 MiB
+//     of where it started (both transports, 8 runs).
 //   - Slow frames: FrameTimeout (10 s) cuts a frame whose first bytes came
 //     and whose rest does not: a trickle of one byte per 100 ms does not
 //     keep a connection. So a peer must send a frame at its pace: a 16 MiB
