@@ -57,6 +57,16 @@ const (
 	// may buffer before its event loop blocks (see "Entities and
 	// backpressure" in doc.go).
 	DefaultPausedInboundLimit = 4 << 20
+	// Bounds against any peer (see "Bounds" in doc.go for what each costs).
+	DefaultMaxConnections = 4096
+	DefaultFrameTimeout   = 10 * time.Second
+	DefaultInboundBudget  = 64 << 20
+	DefaultMaxEntityIDLen = 256
+	DefaultMaxEntities    = 1_000_000
+	// InboundAllowance is what each connection may hold of an unfinished
+	// inbound frame without charging Config.InboundBudget (a std link's
+	// normal read buffer is this size).
+	InboundAllowance = 64 << 10
 )
 
 // EntityType declares a sharded entity type hosted by the node: envelopes to
@@ -177,10 +187,12 @@ type Config struct {
 	MaxSubscribers   int
 	HandshakeTimeout time.Duration // default 2s
 	DialTimeout      time.Duration // default 2s
-	// PeerPendingLimit bounds the bytes queued for a peer node (while its
-	// connection is being dialled, or not read fast enough); past it the
-	// connection is closed and its bytes dropped (Stats.DroppedPeerBytes).
-	// Default 8 MiB.
+	// PeerPendingLimit bounds the bytes queued for a member on the
+	// connection this node dialled to it (while it is being dialled, or
+	// when the member does not read fast enough): past it, forwarding
+	// pauses the connection (or mailbox) the envelope came from until the
+	// member's connection has drained to half (Stats.PeerFull), and other
+	// frames to the member are dropped and counted. Default 8 MiB.
 	PeerPendingLimit int
 	// LeaveTimeout bounds a graceful leave (Leave, Close): draining the
 	// mailboxes, handing the shards over, leaving the consensus (the
@@ -190,6 +202,39 @@ type Config struct {
 	// keeps forwarding envelopes that still reach it before Leave returns
 	// (it returns as soon as none came for 300 ms). Default 3s.
 	DrainWindow time.Duration
+
+	// MaxConnections bounds the inbound connections open at once (clients
+	// and members dialling in; the connections this node dials to members
+	// are not counted): one more is closed as soon as it is accepted
+	// (Stats.ConnectionsRefused). Default 4096. An idle connection costs
+	// little, one in use up to about half a MiB (see "Bounds" in doc.go).
+	MaxConnections int
+	// FrameTimeout: once a connection has sent its handshake, a frame whose
+	// first bytes arrived must be complete within FrameTimeout, or the
+	// connection is closed (Stats.FrameTimeouts); time this process spent
+	// stopped (a stall) is not counted. Idle connections (no unfinished
+	// frame) are never timed out. Default 10s.
+	FrameTimeout time.Duration
+	// InboundBudget bounds the bytes held in unfinished inbound frames
+	// beyond InboundAllowance (64 KiB) per connection, across all
+	// connections of the node: a connection whose unfinished frame cannot
+	// get a buffer from it is closed (Stats.InboundBudgetCuts). Frames up
+	// to 64 KiB never touch it; a larger one takes a buffer from it that
+	// doubles as the frame arrives (powers of two from 128 KiB, the
+	// largest MaxFrameSize + 4) and holds the old and the new one while it
+	// grows: up to three times the frame's size for a moment, 1.5 x
+	// MaxFrameSize for the largest frames. Default 64 MiB.
+	InboundBudget int
+	// MaxEntityIDLen bounds the entity id of an envelope read from a
+	// connection, in bytes: a longer one is not delivered (a dead letter,
+	// wire.ReasonEntityID, carrying the id's first MaxEntityIDLen bytes).
+	// Default 256.
+	MaxEntityIDLen int
+	// MaxEntities bounds the live entities of the node (all types): a
+	// message that would start one more is a dead letter
+	// (wire.ReasonEntityLimit; a warning is logged at a bounded rate).
+	// Stats.EntitiesLive counts them. Default 1,000,000.
+	MaxEntities int
 
 	// Raft is the consensus port's bind address host:port (raft's
 	// transport and the control RPC between members); default the listen
@@ -304,6 +349,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LeaveTimeout == 0 {
 		c.LeaveTimeout = DefaultLeaveTimeout
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = DefaultFrameTimeout
+	}
+	if c.InboundBudget == 0 {
+		c.InboundBudget = DefaultInboundBudget
+	}
+	if c.MaxEntityIDLen == 0 {
+		c.MaxEntityIDLen = DefaultMaxEntityIDLen
+	}
+	if c.MaxEntities == 0 {
+		c.MaxEntities = DefaultMaxEntities
 	}
 	if c.DrainWindow == 0 {
 		c.DrainWindow = DefaultDrainWindow
@@ -449,6 +509,10 @@ func (c Config) Validate() error {
 	pos("MaxPendingRequests", c.MaxPendingRequests)
 	pos("MaxSubscribers", c.MaxSubscribers)
 	pos("PeerPendingLimit", c.PeerPendingLimit)
+	pos("MaxConnections", c.MaxConnections)
+	pos("InboundBudget", c.InboundBudget)
+	pos("MaxEntityIDLen", c.MaxEntityIDLen)
+	pos("MaxEntities", c.MaxEntities)
 	dur := func(name string, d time.Duration) {
 		if d < 0 {
 			add("%s %v must not be negative", name, d)
@@ -459,6 +523,7 @@ func (c Config) Validate() error {
 	dur("HandshakeTimeout", c.HandshakeTimeout)
 	dur("DialTimeout", c.DialTimeout)
 	dur("LeaveTimeout", c.LeaveTimeout)
+	dur("FrameTimeout", c.FrameTimeout)
 	m := c.Membership
 	dur("Membership.ProbeInterval", m.ProbeInterval)
 	dur("Membership.ProbeTimeout", m.ProbeTimeout)

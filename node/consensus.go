@@ -104,6 +104,11 @@ func (n *Node) startConsensus() error {
 		Stream:                raftStream{port},
 		MaxPool:               3,
 		Timeout:               5 * time.Second,
+		// No pipelining: the log carries a few entries a second, and
+		// raft v1.7.2's pipeline can deadlock its own shutdown when a
+		// peer stopped answering (the decoder exits on shutdown while the
+		// sender waits to hand it a request).
+		MaxRPCsInFlight: 1,
 	})
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.self.String())

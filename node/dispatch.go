@@ -185,6 +185,10 @@ func (n *Node) handleRegion(l *link, r *region, hops int, payload []byte) result
 		n.decodeFailed(l, err)
 		return resOK
 	}
+	if len(id) > n.cfg.MaxEntityIDLen {
+		n.refuseEntityID(r, id, msg) // before the memo: never kept
+		return resOK
+	}
 	entityID, shard := l.in.entity(r, id)
 	if hops > 0 {
 		n.ctr.forwardedRecv.Add(1)
@@ -196,7 +200,7 @@ func (n *Node) handleRegion(l *link, r *region, hops int, payload []byte) result
 	switch {
 	case owner == n.self:
 		e := envelope{entityID: entityID, msg: msg, hops: uint8(hops)}
-		if l.gc != nil && n.runInline(l, r.boxes[shard], e) {
+		if l.inline != nil && n.runInline(l, r.boxes[shard], e) {
 			return resOK
 		}
 		if !r.boxes[shard].push(e, l) {
@@ -207,36 +211,52 @@ func (n *Node) handleRegion(l *link, r *region, hops int, payload []byte) result
 		n.loc.park(&pendingReq{typ: r.typ.Name, shard: shard, via: l, zerohop: l.zerohop,
 			env: &parkedEnv{region: r, entityID: entityID, msg: msg, hops: hops}})
 	default:
-		n.forwardDecoded(owner, r, shard, entityID, msg, hops)
+		if n.forwardDecoded(owner, r, shard, entityID, msg, hops, l) == fwdFull {
+			return resPaused // the owner's link is full: read again when it drains
+		}
 	}
 	return resOK
 }
 
+// forwardResult says what became of a forwarded envelope.
+type forwardResult uint8
+
+const (
+	fwdDone forwardResult = iota // forwarded, or dropped as a dead letter
+	fwdFull                      // the owner's link is full: nothing sent, w will be woken
+)
+
 // forwardDecoded sends an envelope to its owner's region with one more hop
 // (re-encoded: the receiver reads the hop count from the sender URI), or
 // drops it as a dead letter when it has no hop left or no connection leads
-// to the owner.
-func (n *Node) forwardDecoded(owner wire.NodeAddress, r *region, shard int, entityID string, msg any, hops int) {
+// to the owner. When the owner's link is full and w is set, nothing is
+// sent and fwdFull is returned: w is woken when the link has room, and the
+// caller pauses (backpressure); with no w the envelope is a dead letter.
+func (n *Node) forwardDecoded(owner wire.NodeAddress, r *region, shard int, entityID string, msg any, hops int, w waiter) forwardResult {
 	if hops >= maxHops {
 		n.ctr.hopLimited.Add(1)
 		n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonHopLimit})
-		return
+		return fwdDone
 	}
 	frame, err := n.reg.AppendEnvelopeFrame(nil, wire.NodeURI(n.cfg.System, owner, wire.PathRegionPrefix+r.typ.Name),
 		n.fwdSender[hops], entityID, msg, n.cfg.MaxFrameSize)
 	if err != nil {
 		n.ctr.droppedReplies.Add(1)
 		n.log.Error("encode forwarded envelope", "err", err)
-		return
+		return fwdDone
 	}
 	l := n.peerLink(owner)
-	if l == nil || !l.send(frame) {
-		n.ctr.droppedReplies.Add(1)
-		n.logLimited("cannot forward an envelope to its owner", "owner", owner.String())
-		n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonStaleOwner})
-		return
+	if l != nil && l.offer(frame, w) {
+		n.ctr.forwarded.Add(1)
+		return fwdDone
 	}
-	n.ctr.forwarded.Add(1)
+	if l != nil && w != nil && !l.isClosed() {
+		return fwdFull
+	}
+	n.ctr.droppedReplies.Add(1)
+	n.logLimited("cannot forward an envelope to its owner", "owner", owner.String())
+	n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonStaleOwner})
+	return fwdDone
 }
 
 // fwdPath is the sender path of a forwarded envelope; a digit follows (the
@@ -379,7 +399,7 @@ func (n *Node) deliverLocal(path string, msg any) error {
 				return ErrUndeliverable
 			}
 		default:
-			n.forwardDecoded(owner, r, shard, env.EntityID, env.Message, 0)
+			n.forwardDecoded(owner, r, shard, env.EntityID, env.Message, 0, nil)
 		}
 		return nil
 	}
@@ -474,7 +494,9 @@ type logLimiter struct {
 //     Registry.DecodeShardEnvelope (the id read in place), BenchmarkIngest
 //     (conns=1, process CPU per message, median of 3, alternated in one
 //     session): 2,420 -> 1,730 ns, and 1 allocation per message instead
-//     of 2 (the message's own).
+//     of 2 (the message's own). Ids over maxMemoID bytes are not kept (a
+//     miss every time), so the table holds at most idMemoSets x
+//     idMemoWays x maxMemoID bytes of ids (256 KiB) beside its 128 KiB.
 //   - The message: wire.MessageMemo (DecodeShardEnvelopeMemo) returns the
 //     last decoded message again when its bytes repeat and its value is
 //     immutable, as a client's Increment{1} to many entities.
@@ -500,6 +522,7 @@ const (
 	idMemoSets = 1024
 	idMemoWays = 4
 	maxMemoHdr = 1024 // longer headers are not remembered
+	maxMemoID  = 64   // longer entity ids are not remembered
 )
 
 var idMemoSeed = maphash.MakeSeed()
@@ -527,6 +550,10 @@ func (m *ingestMemo) rememberHeader(hdr []byte, r *region, hops int) {
 // entity returns the string and the shard of entity id in region r, from
 // the table when it holds them.
 func (m *ingestMemo) entity(r *region, id []byte) (string, int) {
+	if len(id) > maxMemoID {
+		s := string(id)
+		return s, ring.Shard(s, r.typ.Shards)
+	}
 	if m.ids == nil {
 		m.ids = new([idMemoSets][idMemoWays]idMemo)
 	}

@@ -38,7 +38,10 @@
 //     wire.FrameReader and handled on the reader goroutine.
 //
 // Both share everything past the framing (handleFrame, mailboxes, links'
-// outbound buffers). Which is faster depends on where the clients run
+// outbound buffers): a connection is one link type (link.go: handshake,
+// outbound buffer, teardown) over an I/O backend, gnetConn (link_gnet.go)
+// or stdConn (link_std.go); a gnet link's inline runs (below) keep their
+// state in an inlineRun (inline.go). Which is faster depends on where the clients run
 // (PERFORMANCE.md, "Node transports"): for a node in its own process gnet
 // measured ahead (tells/s, asks/s, round trips), so it is the default and
 // cmd/node's; with the clients in the same process (an embedded cluster,
@@ -224,10 +227,73 @@
 //	frames                                 MaxFrameSize: connection closed (FramingErrors)
 //	worker run queue                       one slot per mailbox (never full)
 //	table broadcasts                       one (a newer table replaces the older)
+//	inbound connections                    MaxConnections (4096): one more is closed
+//	                                       at once (ConnectionsRefused)
+//	time to complete a frame               FrameTimeout (10 s) from its first bytes,
+//	                                       after the handshake: connection closed
+//	                                       (FrameTimeouts)
+//	unfinished frames past 64 KiB          InboundBudget (64 MiB) for the node: the
+//	  (InboundAllowance) per connection    connection whose frame gets no buffer is
+//	                                       closed (InboundBudgetCuts; InboundBuffered)
+//	entity ids read from connections       MaxEntityIDLen (256 bytes): dead letter
+//	                                       (DeadLettersByReason["entity_id_too_long"])
+//	live entities                          MaxEntities (1,000,000): a message to a new
+//	                                       one is a dead letter ("entity_limit"),
+//	                                       warned at a bounded rate (EntitiesLive)
 //
 // Everything else that is dropped is counted in Stats as well: undecodable
 // messages, unknown paths, unexpected types, replies with no connection,
 // late ShardLocation answers, rejected gossip, snapshots not sent.
+//
+// # Memory against any peer
+//
+// What a peer can make the node hold, with the defaults (each bound has
+// its test in bounds_test.go and bounds_rss_test.go):
+//
+//   - A connection: a std link holds a 64 KiB read buffer and two
+//     goroutines; a gnet link no read buffer of its own (gnet reads into
+//     its loop's buffer and keeps at most the unfinished frame's first
+//     64 KiB and one read). Both: the ingest memo, allocated at the first
+//     region message (a 128 KiB table and at most 256 KiB of entity ids,
+//     which are memoized only up to 64 bytes): up to about 450 KiB for a
+//     std link, 1.8 GiB for MaxConnections (4096) of them; lower it on a
+//     small machine. Beside that, the outbound buffers: OutboundLimit
+//     (replies a client does not read) and PausedInboundLimit (input of a
+//     gnet connection paused by a full mailbox) are per connection, not
+//     per node.
+//   - Unfinished frames: the first 64 KiB of each connection's are free;
+//     past that a frame is read into buffers from the node's inbound
+//     budget, which grow as its bytes arrive (doubling: a declared length
+//     alone takes nothing) and never pass InboundBudget in total. The
+//     buffers are mapped outside the Go heap (see inboundBudget: heap
+//     buffers churned faster than the collector paced itself), at most
+//     InboundBudget in use and InboundBudget/4 spare, unmapped when given
+//     back past that or after 2 s without use, so the memory goes back to
+//     the OS at once. The connection that cannot get a buffer is closed
+//     (a std reader is not made to wait for budget: the peer holding it is
+//     the likely culprit). Measured (TestInboundMemoryBound): 40
+//     connections each holding an unfinished 15 MiB frame took the node
+//     from 15 MB to 3.69 GB of RSS, kept after they closed; now the test
+//     process peaks at 89-98 MiB from 14-18 MiB, other clients lose
+//     nothing, and 2 s after they closed it is back within about 10 MiB
+//     of where it started (both transports, 8 runs).
+//   - Slow frames: FrameTimeout (10 s) cuts a frame whose first bytes came
+//     and whose rest does not: a trickle of one byte per 100 ms does not
+//     keep a connection. So a peer must send a frame at its pace: a 16 MiB
+//     frame at 1.6 MB/s at least. Std links use a read deadline armed when
+//     a read ends inside a frame (once per frame) and cleared when none is
+//     unfinished; gnet links the housekeeping sweep (every 50 ms). Time
+//     this process spent stopped (SIGSTOP, a frozen VM, Pause), seen as a
+//     stall by the sweep, is not counted: a node resumed after 15 s does
+//     not cut the clients whose frames its stop left unfinished. Idle
+//     connections are never timed out.
+//   - Entities: ids of at most MaxEntityIDLen (256) bytes, at most
+//     MaxEntities (1,000,000) live. Measured with the workload's counter
+//     and 15-byte ids: 100 bytes of heap per live entity (its map entry,
+//     id and state), so about 100 MB at the limit, and up to about 350 MB
+//     with ids of the maximum length; other entity types add their own
+//     state. Whoever stops or drops entities subtracts them from the live
+//     count (counters.entitiesLive).
 //
 // # Concurrency and lifecycle
 //

@@ -171,7 +171,7 @@ func (lc *locator) complete(p *pendingReq, owner wire.NodeAddress) {
 			}
 			return
 		}
-		n.forwardDecoded(owner, e.region, p.shard, e.entityID, e.msg, e.hops)
+		n.forwardDecoded(owner, e.region, p.shard, e.entityID, e.msg, e.hops, nil)
 		return
 	}
 	n.replyLocation(p.replyTo, p.via, p.shard, owner)

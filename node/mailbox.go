@@ -202,3 +202,20 @@ func (n *Node) unblockAll() {
 		m.kick()
 	}
 }
+
+// peerRoom: a member link that refused this mailbox's forwards has room
+// (or closed). The mailbox is scheduled again if its runner has blocked
+// it meanwhile; a wake that comes before that finds nothing to do, and
+// the housekeeping retry (unblockAll) picks the mailbox up.
+func (m *mailbox) peerRoom() { m.n.unblock(m) }
+
+// unblock schedules m again if it is blocked.
+func (n *Node) unblock(m *mailbox) {
+	n.blocked.mu.Lock()
+	_, ok := n.blocked.set[m]
+	delete(n.blocked.set, m)
+	n.blocked.mu.Unlock()
+	if ok {
+		m.kick()
+	}
+}

@@ -41,6 +41,7 @@ type Node struct {
 	hsFrame   []byte          // our handshake frame (reply and dial), immutable
 	ctr       *counters
 	gate      gate
+	bounds    bounds    // bounds against any peer (budget.go)
 	inc       uint64    // incarnation, random, nonzero; immutable
 	base      time.Time // the monotonic origin of n.mono()
 	monoBase  int64     // CLOCK_MONOTONIC ns at base
@@ -130,6 +131,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.bootBase = clockBoottime() - int64(n.mono())
 	n.lease.synced = make(chan struct{})
 	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.initBounds()
 	if n.reg == nil {
 		n.reg = wire.NewRegistry()
 	}
@@ -513,6 +515,7 @@ func (n *Node) shutdownTransport(ctx context.Context) {
 	for _, l := range ls {
 		l.teardown(errClosed)
 	}
+	n.bounds.budget.trim(time.Time{}, true) // readers still running unmap what they give back
 }
 
 // housekeeping runs the node's timers: snapshot pushes (on change and
@@ -549,6 +552,7 @@ func (n *Node) housekeeping() {
 		n.members.checkMembers(now, health)
 		n.subs.sweep()
 		n.expireHandshakes(now)
+		n.enforceBounds(now)
 		if now.Sub(lastRetry) >= retryTick {
 			lastRetry = now
 			n.loc.resolve(n.table(), now)
@@ -579,7 +583,7 @@ func (n *Node) expireHandshakes(now time.Time) {
 	var late []*link
 	n.linksMu.Lock()
 	for _, l := range n.links {
-		if l.gc != nil && l.peer.Load() == nil && now.Sub(l.opened) > n.cfg.HandshakeTimeout {
+		if l.gnet() != nil && l.peer.Load() == nil && now.Sub(l.opened) > n.cfg.HandshakeTimeout {
 			late = append(late, l)
 		}
 	}

@@ -32,7 +32,6 @@ func (n *Node) peerLink(addr wire.NodeAddress) *link {
 	l := n.newLink()
 	l.dialled = true
 	l.target = addr
-	l.isNode = true
 	l.zerohop = true
 	l.handshook = true
 	if !n.registerWith(l, 1) {
@@ -99,18 +98,16 @@ func (l *link) dialAndRun() {
 		return
 	}
 	n.ctr.peerDials.Add(1)
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	s := l.std()
+	if !s.setConn(conn) {
 		_ = conn.Close()
 		return
 	}
-	l.nc = conn
-	l.mu.Unlock()
 	id := l.target
 	l.peer.Store(&id)
-	fr := wire.NewFrameReaderSize(conn, n.cfg.MaxFrameSize, stdReadBuffer)
-	if err := l.readHandshakeReply(conn, fr); err != nil {
+	r := s.newReader()
+	defer r.release()
+	if err := l.readHandshakeReply(conn, r); err != nil {
 		n.logLimited("member handshake failed", "member", l.target.String(), "err", err)
 		l.teardown(err)
 		return
@@ -118,9 +115,9 @@ func (l *link) dialAndRun() {
 	// Messages only after the reply (PROTOCOL.md 2.2); what was queued
 	// during the dial goes out now.
 	n.wg.Add(1)
-	go func() { defer n.wg.Done(); l.writeLoop() }()
-	l.kick()
-	l.readFrames(fr)
+	go func() { defer n.wg.Done(); s.writeLoop() }()
+	s.kick()
+	s.readFrames(r)
 }
 
 // dial opens the TCP (or TLS) connection and writes our handshake.
@@ -157,9 +154,9 @@ func (l *link) dial(ctx context.Context) (net.Conn, error) {
 
 var errPeerSystem = errors.New("node: member answered with another system name")
 
-func (l *link) readHandshakeReply(c net.Conn, fr *wire.FrameReader) error {
+func (l *link) readHandshakeReply(c net.Conn, r *stdReader) error {
 	_ = c.SetReadDeadline(time.Now().Add(l.n.cfg.HandshakeTimeout))
-	typ, body, err := fr.Next()
+	typ, body, err := r.next()
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ type Stats struct {
 	ForwardedReceived   int64 // envelopes received that another node forwarded
 	Redirected          int64 // envelopes queued here for a shard that moved, forwarded to the new owner
 	HopLimited          int64 // envelopes dropped after maxHops forwards (dead letters)
+	PeerFull            int64 // frames a member link refused at PeerPendingLimit (the sender paused or, without one, dropped it)
 	DroppedReplies      int64 // messages to a ref with no live connection
 	DroppedPeerBytes    int64 // bytes queued for a peer lost on a failed dial or a closed connection
 	DroppedClientBytes  int64 // bytes queued for a client lost when its connection closed
@@ -39,7 +40,7 @@ type Stats struct {
 	MessagesProcessed   int64 // messages handled by entities and services
 	EntitiesStarted     int64
 	EntitiesStopped     int64 // entities stopped because their shard moved or the node left
-	EntitiesLive        int64 // entities in memory now
+	EntitiesLive        int64 // gauge: entities in memory now (bounded by MaxEntities)
 	EntityPanics        int64
 	Subscribers         int64 // current topology subscribers
 	SnapshotsPushed     int64 // snapshot frames queued to subscribers
@@ -76,6 +77,13 @@ type Stats struct {
 	// probes go unanswered in time, e.g. on a CPU-starved process, and
 	// stretches probing and the unreachable detector).
 	MaxHealthScore int64
+	// Bounds against any peer (Config.MaxConnections, FrameTimeout,
+	// InboundBudget, MaxEntities; entity ids over MaxEntityIDLen are
+	// dead letters, DeadLettersByReason[wire.ReasonEntityID]).
+	ConnectionsRefused int64 // inbound connections closed at once: MaxConnections were open
+	FrameTimeouts      int64 // connections closed: a frame not complete within FrameTimeout
+	InboundBudgetCuts  int64 // connections closed: their unfinished frame could not be charged to InboundBudget
+	InboundBuffered    int64 // gauge: bytes of unfinished frames charged to InboundBudget now
 }
 
 // counters are the live counters behind Stats. Hot counters written by
@@ -94,9 +102,10 @@ type counters struct {
 	leaderChanges, leaderTerms, redirected, hopLimited                 atomic.Int64
 	mailboxWaits, entitiesStopped, entitiesLive, unavailableAnswers    atomic.Int64
 	reallocations, clusterRefused, rejoins, renewals, renewFailures    atomic.Int64
-	leaseRegained, suspends                                            atomic.Int64
+	leaseRegained, suspends, peerFull                                  atomic.Int64
 	maxTickGap, maxHealth                                              atomic.Int64 // nanoseconds; score
 	deadLetters                                                        [len(deadReasons) + 1]atomic.Int64
+	connRefused, frameTimeouts, budgetCuts, inboundHeld                atomic.Int64
 }
 
 func newCounters() *counters {
@@ -155,6 +164,7 @@ func (c *counters) snapshot() Stats {
 		ForwardedReceived:   c.forwardedRecv.Load(),
 		Redirected:          c.redirected.Load(),
 		HopLimited:          c.hopLimited.Load(),
+		PeerFull:            c.peerFull.Load(),
 		DroppedReplies:      c.droppedReplies.Load(),
 		DroppedPeerBytes:    c.droppedPeerB.Load(),
 		DroppedClientBytes:  c.droppedClientB.Load(),
@@ -192,6 +202,10 @@ func (c *counters) snapshot() Stats {
 		MaxTickGap:          time.Duration(c.maxTickGap.Load()),
 		MaxHealthScore:      c.maxHealth.Load(),
 		DeadLettersByReason: map[string]int64{},
+		ConnectionsRefused:  c.connRefused.Load(),
+		FrameTimeouts:       c.frameTimeouts.Load(),
+		InboundBudgetCuts:   c.budgetCuts.Load(),
+		InboundBuffered:     c.inboundHeld.Load(),
 	}
 	for i := range c.deadLetters {
 		v := c.deadLetters[i].Load()

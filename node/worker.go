@@ -144,8 +144,15 @@ func (n *Node) runShard(m *mailbox, ctx *Context, batch []envelope) bool {
 			if len(batch) == 0 {
 				break
 			}
-			for _, e := range batch {
-				n.redirect(m, owner, e)
+			for i, e := range batch {
+				if n.redirect(m, owner, e) == fwdFull {
+					// The new owner's link is full: keep the rest, and
+					// wait (blocked) until it has room.
+					m.held = append(append([]envelope(nil), batch[i:]...), m.held...)
+					clear(batch)
+					n.block(m)
+					return false
+				}
 			}
 			clear(batch)
 		}
@@ -202,10 +209,12 @@ func (n *Node) runOne(m *mailbox, ctx *Context, batch []envelope, i int) (next i
 	e := &batch[i]
 	ent := m.entities[e.entityID]
 	if ent == nil {
+		if !n.entityStarting(m, e) {
+			return i + 1 // over MaxEntities: a dead letter
+		}
 		ent = typ.New(e.entityID)
 		m.entities[e.entityID] = ent
 		n.ctr.entitiesStarted.Add(1)
-		n.ctr.entitiesLive.Add(1)
 	}
 	ctx.entityID = e.entityID
 	ent.Receive(ctx, e.msg)
@@ -259,10 +268,14 @@ func (n *Node) stopEntity(s Stopper, ctx *Context, why StopReason) {
 }
 
 // redirect forwards e, queued on a shard that moved to owner, or drops it
-// as a dead letter (see forwardDecoded).
-func (n *Node) redirect(m *mailbox, owner wire.NodeAddress, e envelope) {
-	n.ctr.redirected.Add(1)
-	n.forwardDecoded(owner, m.region, m.shard, e.entityID, e.msg, int(e.hops))
+// as a dead letter (see forwardDecoded); fwdFull when the owner's link is
+// full (m is woken when it has room).
+func (n *Node) redirect(m *mailbox, owner wire.NodeAddress, e envelope) forwardResult {
+	r := n.forwardDecoded(owner, m.region, m.shard, e.entityID, e.msg, int(e.hops), m)
+	if r == fwdDone {
+		n.ctr.redirected.Add(1)
+	}
+	return r
 }
 
 // runInline runs e at once on l's event loop when its mailbox is idle
@@ -271,7 +284,7 @@ func (n *Node) redirect(m *mailbox, owner wire.NodeAddress, e envelope) {
 // it, handing the mailbox to the run queue if messages arrived meanwhile.
 // That saves the hand-off to a worker and, for a reply to l, the wake-up
 // of the event loop (replies are written at the end of OnTraffic, see
-// link.inline). It reports false, touching nothing, when the mailbox is
+// inlineRun). It reports false, touching nothing, when the mailbox is
 // busy: the caller pushes as usual. Ordering holds because only an idle
 // mailbox is taken. When the shard is not served now (no lease, a new
 // allocation whose old entities must stop first, leaving), e is queued and
@@ -291,19 +304,7 @@ func (n *Node) runInline(l *link, m *mailbox, e envelope) bool {
 		return true
 	}
 	m.mu.Unlock()
-	if !l.inline {
-		l.mu.Lock()
-		l.inLoop = true
-		l.mu.Unlock()
-		l.inline = true
-	}
-	if l.ctx == nil {
-		l.ctx = &Context{n: n}
-	}
-	batch := l.one[:1]
-	batch[0] = e
-	n.runOne(m, l.ctx, batch, 0)
-	batch[0] = envelope{}
+	l.inline.run(n, l, m, e)
 	n.endRun(m, l)
 	return true
 }

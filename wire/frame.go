@@ -138,22 +138,51 @@ const frameReaderInitialSize = 4 << 10
 // before failing with io.ErrNoProgress (as bufio does).
 const maxEmptyReads = 100
 
+// ErrFrameBudget is returned (sticky) by FrameReader.Next when its
+// FrameBudget refused the buffer the frame being read needs. The
+// connection must be closed: the rest of the frame cannot be read.
+var ErrFrameBudget = errors.New("wire: frame buffer budget exhausted")
+
+// A FrameBudget provides a FrameReader with the buffers it needs beyond its
+// normal one (frames larger than it), and may refuse them. Implementations
+// shared by several readers must be safe for concurrent use.
+type FrameBudget interface {
+	// Get returns a buffer of at least n bytes (its contents are
+	// garbage), or nil when the budget refuses it.
+	Get(n int) []byte
+	// Put takes back a buffer returned by Get, which the reader no longer
+	// uses.
+	Put(b []byte)
+}
+
 // FrameReader reads frames from a byte stream (the std net transport) with
 // one reused buffer: each Read fills as much of the buffer as the reader
 // offers, and frames are parsed out of it without copying.
 //
+// Memory: the normal buffer (NewFrameReaderSize's bufSize) is allocated at
+// the first read and kept. A frame larger than it is read into a larger
+// buffer that grows as its bytes arrive (doubling, up to the frame's
+// length: a declared length alone allocates nothing), taken from the
+// FrameBudget if one is set (else allocated), and dropped (given back to
+// the budget) at the next call of Next once the bytes left over fit the
+// normal buffer. So the memory a reader holds between large frames is its
+// normal buffer, and during one at most twice the bytes received of it
+// (bounded by the maximum frame size + 4), or what the budget hands out.
+//
 // A FrameReader is not safe for concurrent use and must not be copied after
-// first use; its zero value is not usable (use NewFrameReader). The buffer
-// grows to the largest frame seen, bounded by the maximum frame size + 4.
+// first use; its zero value is not usable (use NewFrameReader).
 type FrameReader struct {
-	r     io.Reader
-	max   int
-	buf   []byte
-	size  int   // initial buffer size: the most one read takes until a frame needs more
-	start int   // first unconsumed byte of buf
-	end   int   // end of valid data in buf
-	rerr  error // read error not yet reported (it came with data)
-	err   error // sticky error returned by Next
+	r      io.Reader
+	max    int
+	buf    []byte      // small, or a larger buffer holding a large frame
+	small  []byte      // the normal buffer (size bytes), allocated at the first read
+	size   int         // normal buffer size: the most one read takes unless a frame needs more
+	start  int         // first unconsumed byte of buf
+	end    int         // end of valid data in buf
+	budget FrameBudget // nil: larger buffers are allocated
+	large  bool        // buf is a larger buffer (from budget, if set)
+	rerr   error       // read error not yet reported (it came with data)
+	err    error       // sticky error returned by Next
 }
 
 // NewFrameReader returns a FrameReader over r refusing frames larger than
@@ -162,21 +191,52 @@ func NewFrameReader(r io.Reader, maxFrame int) *FrameReader {
 	return NewFrameReaderSize(r, maxFrame, frameReaderInitialSize)
 }
 
-// NewFrameReaderSize is NewFrameReader with an initial buffer of bufSize
+// NewFrameReaderSize is NewFrameReader with a normal buffer of bufSize
 // bytes (at least 4 KiB), so that one read can take that many bytes of
 // small frames.
 func NewFrameReaderSize(r io.Reader, maxFrame, bufSize int) *FrameReader {
 	return &FrameReader{r: r, max: int(frameLimit(maxFrame)), size: max(bufSize, frameReaderInitialSize)}
 }
 
+// SetBudget makes the reader take its buffers beyond the normal one from
+// b; when b refuses one, Next fails with ErrFrameBudget. Call it before
+// the first Next.
+func (fr *FrameReader) SetBudget(b FrameBudget) { fr.budget = b }
+
+// Buffered returns the number of bytes read from the stream and not yet
+// returned in a frame: 0 between frames, else the part of the next frame
+// that has arrived (or more frames, which Next returns without reading).
+func (fr *FrameReader) Buffered() int { return fr.end - fr.start }
+
+// Release drops the reader's buffers, giving a larger one back to the
+// budget. Call it once the reader is no longer used (its connection
+// closed); the reader must not be used afterwards.
+func (fr *FrameReader) Release() {
+	fr.drop()
+	fr.buf, fr.small, fr.start, fr.end = nil, nil, 0, 0
+}
+
+// drop gives the larger buffer back to the budget (the caller replaces
+// fr.buf).
+func (fr *FrameReader) drop() {
+	if fr.large && fr.budget != nil {
+		fr.budget.Put(fr.buf)
+	}
+	fr.large = false
+}
+
 // Next returns the next frame. body aliases the reader's buffer and is valid
 // only until the next call to Next. At a clean end of stream (between
 // frames) it returns io.EOF; a stream ending inside a frame gives
-// io.ErrUnexpectedEOF; a framing problem gives a *FrameError. Errors are
+// io.ErrUnexpectedEOF; a framing problem gives a *FrameError; a budget
+// that refuses the memory of a large frame gives ErrFrameBudget. Errors are
 // sticky: once Next has failed it keeps returning the same error.
 func (fr *FrameReader) Next() (typ byte, body []byte, err error) {
 	if fr.err != nil {
 		return 0, nil, fr.err
+	}
+	if fr.large {
+		fr.shrink()
 	}
 	empty := 0
 	for {
@@ -209,32 +269,40 @@ func (fr *FrameReader) Next() (typ byte, body []byte, err error) {
 
 var errNoProgressRead = errors.New("wire: empty read")
 
-// fill makes room for the frame being read and reads more bytes.
-func (fr *FrameReader) fill() error {
+// shrink goes back to the normal buffer after a large frame, unless the
+// bytes left over do not fit it or begin another frame that does not.
+func (fr *FrameReader) shrink() {
 	pending := fr.end - fr.start
-	need := fr.size
-	if pending >= 4 {
-		// ParseFrame has validated the length field against fr.max.
-		if want := 4 + int(binary.BigEndian.Uint32(fr.buf[fr.start:])); want > need {
-			need = want
-		}
+	if pending > fr.size {
+		return
 	}
+	if pending >= 4 && 4+int(binary.BigEndian.Uint32(fr.buf[fr.start:])) > fr.size {
+		return // the next frame is large too: keep the buffer (still charged)
+	}
+	copy(fr.small, fr.buf[fr.start:fr.end])
+	fr.drop()
+	fr.buf, fr.start, fr.end = fr.small, 0, pending
+}
+
+// fill makes room for the frame being read and reads more bytes: the
+// bytes of an unfinished frame move to the front of the buffer, and a
+// full buffer grows (the frame needs more than it holds).
+func (fr *FrameReader) fill() error {
 	if fr.rerr != nil {
 		return fr.rerr
 	}
-	switch {
-	case len(fr.buf) < need:
-		size := max(need, 2*len(fr.buf))
-		if lim := max(fr.max+4, fr.size); size > lim {
-			size = lim
-		}
-		nb := make([]byte, size)
-		copy(nb, fr.buf[fr.start:fr.end])
-		fr.buf = nb
-		fr.start, fr.end = 0, pending
-	case fr.start > 0 && (fr.start+need > len(fr.buf) || pending == 0):
+	if fr.small == nil {
+		fr.small = make([]byte, fr.size)
+		fr.buf = fr.small
+	}
+	if pending := fr.end - fr.start; fr.start > 0 {
 		copy(fr.buf, fr.buf[fr.start:fr.end])
 		fr.start, fr.end = 0, pending
+	}
+	if fr.end == len(fr.buf) {
+		if err := fr.grow(); err != nil {
+			return err
+		}
 	}
 	n, err := fr.r.Read(fr.buf[fr.end:])
 	if n < 0 || n > len(fr.buf)-fr.end {
@@ -249,4 +317,22 @@ func (fr *FrameReader) fill() error {
 		return err
 	}
 	return errNoProgressRead
+}
+
+// grow replaces the full buffer, which holds the start of a frame that does
+// not fit in it (at offset 0, its length field validated by ParseFrame),
+// by one twice as large, or as large as the frame if that is less.
+func (fr *FrameReader) grow() error {
+	want := 4 + int(binary.BigEndian.Uint32(fr.buf))
+	size := min(2*len(fr.buf), want)
+	var nb []byte
+	if fr.budget == nil {
+		nb = make([]byte, size)
+	} else if nb = fr.budget.Get(size); len(nb) < size {
+		return ErrFrameBudget
+	}
+	copy(nb, fr.buf[:fr.end])
+	fr.drop()
+	fr.buf, fr.large = nb, true
+	return nil
 }

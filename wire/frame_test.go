@@ -300,3 +300,119 @@ func TestFrameReaderSize(t *testing.T) {
 		}
 	}
 }
+
+// testBudget is a FrameBudget with a limit that records what it holds.
+type testBudget struct {
+	limit, used, peak int
+	out               map[*byte]bool // buffers handed out
+}
+
+func (b *testBudget) Get(n int) []byte {
+	if n <= 0 {
+		panic("Get of a non-positive size")
+	}
+	if b.used+n > b.limit {
+		return nil
+	}
+	b.used += n
+	b.peak = max(b.peak, b.used)
+	buf := make([]byte, n)
+	if b.out == nil {
+		b.out = map[*byte]bool{}
+	}
+	b.out[&buf[0]] = true
+	return buf
+}
+
+func (b *testBudget) Put(buf []byte) {
+	if !b.out[&buf[0]] {
+		panic("Put of a buffer Get did not return")
+	}
+	delete(b.out, &buf[0])
+	b.used -= len(buf)
+}
+
+// TestFrameReaderGrowsAsBytesArrive: a declared length allocates nothing;
+// the buffer grows with the bytes of the frame, is charged to the budget,
+// and goes back to the normal buffer (charge released) after the frame.
+func TestFrameReaderGrowsAsBytesArrive(t *testing.T) {
+	const size = 4 << 10
+	t.Run("declared length alone", func(t *testing.T) {
+		var hdr [FrameHeaderLen + 10]byte
+		copy(hdr[:], frameBytes(FrameMessage, string(make([]byte, 1<<20)))[:FrameHeaderLen+10])
+		b := &testBudget{limit: 1 << 30}
+		fr := NewFrameReaderSize(bytes.NewReader(hdr[:]), 2<<20, size)
+		fr.SetBudget(b)
+		if _, _, err := fr.Next(); err != io.ErrUnexpectedEOF {
+			t.Fatalf("got %v, want io.ErrUnexpectedEOF", err)
+		}
+		if len(fr.buf) != size || b.peak != 0 {
+			t.Fatalf("buffer %d bytes, budget peak %d; want %d and 0", len(fr.buf), b.peak, size)
+		}
+	})
+	t.Run("large frame then small ones", func(t *testing.T) {
+		big := string(bytes.Repeat([]byte("b"), 300<<10))
+		stream := append(frameBytes(FrameMessage, big), frameBytes(FrameMessage, "small")...)
+		stream = append(stream, frameBytes(FrameMessage, "again")...)
+		b := &testBudget{limit: 1 << 30}
+		cr := &chunkReader{data: stream, chunk: 1000}
+		fr := NewFrameReaderSize(cr, 0, size)
+		fr.SetBudget(b)
+		if _, body, err := fr.Next(); err != nil || string(body) != big {
+			t.Fatalf("got (%d bytes, %v)", len(body), err)
+		}
+		if want := 300<<10 + FrameHeaderLen; len(fr.buf) != want || b.used != want {
+			t.Fatalf("buffer %d bytes, charged %d; want %d (the frame)", len(fr.buf), b.used, want)
+		}
+		// Doubling from the normal buffer: never more than twice what was
+		// held before, so the peak charge is the last buffer plus nothing.
+		if b.peak > 2*(300<<10) {
+			t.Fatalf("budget peak %d", b.peak)
+		}
+		for _, want := range []string{"small", "again"} {
+			if _, body, err := fr.Next(); err != nil || string(body) != want {
+				t.Fatalf("got (%q, %v), want %q", body, err, want)
+			}
+			if len(fr.buf) != size || b.used != 0 {
+				t.Fatalf("after the large frame: buffer %d bytes, charged %d; want %d and 0", len(fr.buf), b.used, size)
+			}
+		}
+		if _, _, err := fr.Next(); err != io.EOF {
+			t.Fatalf("got %v, want io.EOF", err)
+		}
+	})
+	t.Run("two large frames keep the buffer", func(t *testing.T) {
+		one := frameBytes(FrameMessage, string(bytes.Repeat([]byte("1"), 20<<10)))
+		stream := append(append([]byte(nil), one...), one...)
+		b := &testBudget{limit: 1 << 30}
+		fr := NewFrameReaderSize(bytes.NewReader(stream), 0, size)
+		fr.SetBudget(b)
+		for range 2 {
+			if _, body, err := fr.Next(); err != nil || len(body) != 20<<10 {
+				t.Fatalf("got (%d bytes, %v)", len(body), err)
+			}
+		}
+		fr.Release()
+		if b.used != 0 {
+			t.Fatalf("after Release: %d bytes charged, want 0", b.used)
+		}
+	})
+	t.Run("budget refuses", func(t *testing.T) {
+		stream := frameBytes(FrameMessage, string(bytes.Repeat([]byte("r"), 100<<10)))
+		b := &testBudget{limit: 32 << 10}
+		fr := NewFrameReaderSize(bytes.NewReader(stream), 0, size)
+		fr.SetBudget(b)
+		for range 2 { // sticky
+			if _, _, err := fr.Next(); !errors.Is(err, ErrFrameBudget) {
+				t.Fatalf("got %v, want ErrFrameBudget", err)
+			}
+		}
+		if b.used > b.limit {
+			t.Fatalf("charged %d over the limit %d", b.used, b.limit)
+		}
+		fr.Release()
+		if b.used != 0 {
+			t.Fatalf("after Release: %d bytes charged, want 0", b.used)
+		}
+	})
+}

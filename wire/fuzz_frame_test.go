@@ -77,6 +77,10 @@ func FuzzParseFrame(f *testing.F) {
 	})
 }
 
+// FuzzFrameReader reads arbitrary streams in arbitrary chunks and checks
+// the frames against ParseFrame; with a budget (limit > 0) the growing
+// buffer comes from it (the budget holds exactly the reader's larger
+// buffer, never more than the limit) and everything goes back by Release.
 func FuzzFrameReader(f *testing.F) {
 	// A short stream of captured frames: seeds of many kilobytes read one byte
 	// per Read make the instrumented fuzz worker crawl.
@@ -86,17 +90,55 @@ func FuzzFrameReader(f *testing.F) {
 			stream = append(stream, raw...)
 		}
 	})
-	f.Add(stream, uint16(1), 0)
-	f.Add(stream, uint16(100), 300)
-	f.Add([]byte{0, 0, 0, 2, 1, 'x', 0, 0}, uint16(3), 0)
-	f.Fuzz(func(t *testing.T, data []byte, chunk uint16, maxFrame int) {
+	f.Add(stream, uint16(1), 0, uint32(0))
+	f.Add(stream, uint16(100), 300, uint32(0))
+	f.Add([]byte{0, 0, 0, 2, 1, 'x', 0, 0}, uint16(3), 0, uint32(0))
+	// Frames larger than the normal buffer (4 KiB): the buffer grows, then
+	// goes back; and one whose growth the budget refuses.
+	large := append(frameBytes(FrameMessage, string(bytes.Repeat([]byte("L"), 9000))), frameBytes(FrameMessage, "s")...)
+	large = append(large, frameBytes(FrameMessage, string(bytes.Repeat([]byte("M"), 5000)))...)
+	f.Add(large, uint16(511), 0, uint32(1<<20))
+	f.Add(large, uint16(200), 0, uint32(8<<10))
+	f.Add(large[:6000], uint16(511), 0, uint32(1<<20))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint16, maxFrame int, limit uint32) {
 		if maxFrame > 1<<20 || maxFrame <= 0 {
 			maxFrame = 1 << 20 // keep buffers small under the fuzzer
 		}
 		fr := NewFrameReader(&chunkReader{data: data, chunk: int(chunk%512) + 1}, maxFrame)
+		var b *testBudget
+		if limit > 0 {
+			b = &testBudget{limit: int(limit % (4 << 20))}
+			fr.SetBudget(b)
+		}
+		defer func() {
+			fr.Release()
+			if b != nil && b.used != 0 {
+				t.Fatalf("after Release: %d bytes charged", b.used)
+			}
+		}()
 		rest := data
 		for {
 			typ, body, err := fr.Next()
+			if b != nil {
+				large := 0
+				if fr.large {
+					large = len(fr.buf)
+				}
+				if b.used != large || b.used > b.limit || len(b.out) > 1 {
+					t.Fatalf("budget holds %d bytes in %d buffers, the reader %d, limit %d", b.used, len(b.out), large, b.limit)
+				}
+			}
+			// A declared length allocates nothing: the buffer never
+			// exceeds twice the bytes received.
+			if len(fr.buf) > max(fr.size, 2*len(data)) || len(fr.buf) > max(maxFrame+4, frameReaderInitialSize) {
+				t.Fatalf("buffer grew to %d for %d bytes received, max frame %d", len(fr.buf), len(data), maxFrame)
+			}
+			if errors.Is(err, ErrFrameBudget) {
+				if b == nil {
+					t.Fatal("ErrFrameBudget without a budget")
+				}
+				return
+			}
 			wtyp, wbody, n, werr := ParseFrame(rest, maxFrame)
 			if werr != nil {
 				if err == nil || err.Error() != werr.Error() {
@@ -116,9 +158,6 @@ func FuzzFrameReader(f *testing.F) {
 			}
 			if err != nil || typ != wtyp || !bytes.Equal(body, wbody) {
 				t.Fatalf("got (typ %d, %d bytes, %v), want (%d, %d bytes)", typ, len(body), err, wtyp, len(wbody))
-			}
-			if len(fr.buf) > max(maxFrame+4, frameReaderInitialSize) {
-				t.Fatalf("buffer grew to %d for max frame %d", len(fr.buf), maxFrame)
 			}
 			rest = rest[n:]
 		}
