@@ -1,18 +1,34 @@
 // Package node is a zerohop cluster node: it hosts sharded entities and
-// discoverable services, elects a leader, allocates shards and serves
-// clients (zerohop's engine and Casty v1's own ClusterClient) over Casty
-// v1's wire protocol (shared/casty-v1/PROTOCOL.md) with the JSON codec.
+// discoverable services, agrees with the other members on who owns each
+// shard through a consensus log (hashicorp/raft), and serves clients
+// (zerohop's engine and Casty v1's own ClusterClient) over Casty v1's wire
+// protocol (shared/casty-v1/PROTOCOL.md) with the JSON codec.
 //
 // # API
 //
 //	n, err := node.Start(ctx, node.Config{Listen: "127.0.0.1:25520", Seeds: ...,
-//	        Registry: reg, Entities: []node.EntityType{...}, Services: []node.Service{...}})
-//	defer n.Close(ctx)        // graceful: leave, hand shards over, flush, wait
+//	        GossipKey: key, Registry: reg, Entities: []node.EntityType{...}, Services: []node.Service{...}})
+//	err = n.Leave(ctx)        // graceful: drain, hand the shards over, forward stragglers
+//	defer n.Close(ctx)        // Leave (if not done), flush, stop every goroutine, wait
 //
 // Config's zero value means defaults; Validate reports every problem at
-// once. Entities implement Entity (Receive(ctx, msg)); a Context lets them
-// Tell/Reply to a wire.Ref. The in-process test cluster with the counter
-// workload is package node/nodetest.
+// once. Entities implement Entity (Receive(ctx, msg)) and, to learn when
+// their state ends, Stopper; a Context lets them Tell/Reply to a
+// wire.Ref. Every message the node accepted and then dropped is a
+// DeadLetter (Config.OnDeadLetter, Stats). State returns the node's view
+// (wire.NodeState, also served at /_node). The in-process test cluster
+// with the counter workload is package node/nodetest.
+//
+// The node is a set of objects, each owning its state and lock, wired by
+// Node: membership (membership.go: memberlist, the re-join loop), the
+// consensus (consensus.go raft and its stores, fsm.go the replicated
+// table and lease registry, leader.go the leader's duties, control.go the
+// members' requests to the leader, clusterport.go the authenticated port
+// they share), the lease holder (lease.go), the locator (locate.go:
+// location requests and envelopes waiting for an owner), the topology
+// subscriptions (topology.go), the regions (region.go, mailbox.go,
+// worker.go), the graceful leave (leave.go), and the connections (link.go
+// over link_gnet.go or link_std.go, peers.go, budget.go).
 //
 // # Paths served
 //
@@ -22,9 +38,16 @@
 //	                     UnsubscribeTopology. Closing the connection also
 //	                     unsubscribes.
 //	/_coord-{type}       GetShardLocation -> ShardLocation (any node; see
-//	                     Allocation) and, between nodes, ShardLocation.
-//	/_region-{type}      ShardEnvelope -> the entity's mailbox, or forwarded
-//	                     once to the owner (counted).
+//	                     Allocation); to a zerohop client, ShardUnavailable
+//	                     when the node cannot vouch for an owner (no quorum,
+//	                     no candidate).
+//	/_region-{type}      ShardEnvelope -> the entity's mailbox when the table
+//	                     names this node owner; else forwarded to the owner
+//	                     the table names (at most maxHops = 2 times in all:
+//	                     the hop count travels in the sender URI), or parked
+//	                     while the shard has no owner.
+//	/_node               GetNodeState -> NodeState (consensus role, lease,
+//	                     claims, members, counters).
 //	service paths        plain messages to a Service's handler.
 //
 // # Transport
@@ -108,104 +131,189 @@
 //
 // hashicorp/memberlist runs the gossip (Config.Gossip, default listen
 // port + 1000): memberlist's name is the node's advertised address, its
-// metadata carries system, entity types, services and the joining and
-// leaving flags. States map to Casty's MemberStatus: alive -> joining until
-// the node has merged the cluster's allocation table after starting with
-// seeds (its join's push/pull), then up; leaving once a graceful Close
-// began; dead -> down; left -> removed. Down and removed members stay in
-// snapshots for Membership.DownRetention. A joining member is neither a
-// leader nor an allocation candidate, but keeps any shard the table gives
-// it and its services stay in the registry. memberlist does not expose its suspect
-// state, so "unreachable" is this node's own view: an alive member without
-// a successful direct probe for Membership.UnreachableAfter times the
-// number of other members, times (1 + memberlist's health score); down
-// members are listed as unreachable too. The health factor follows
-// memberlist's Lifeguard awareness: on a CPU-starved process direct acks
-// miss ProbeTimeout and memberlist stretches its probe interval by the same
-// factor, while indirect probes keep the member alive; a member that died
-// does not raise the prober's health score, so its detection is not delayed.
-// The leader is the lowest (host, port) among up members (Casty's rule).
+// metadata carries system, consensus address, entity types, services and
+// the joining and leaving flags. States map to Casty's MemberStatus: alive
+// -> joining until the node has caught up with the consensus (its first
+// lease), then up; leaving once a graceful leave began; dead -> down; left
+// -> removed. Down and removed members stay in snapshots for
+// Membership.DownRetention. memberlist does not expose its suspect state,
+// so "unreachable" is this node's own view: an alive member without a
+// successful direct probe for Membership.UnreachableAfter times the number
+// of other members, times (1 + memberlist's health score); down members are
+// listed as unreachable too (the health factor follows memberlist's
+// Lifeguard awareness, so a CPU-starved prober does not report its peers).
 //
-// # Allocation
+// memberlist never contacts a member it declared dead again, so the two
+// sides of a healed partition would stay apart for good. Every
+// Membership.RejoinInterval (2 s), while a member is down (not left) or a
+// seed is not among the alive members, the node joins the seeds and those
+// members' gossip addresses (rejoinLoop): the push/pull exchange tells each
+// side the other is alive (a member told it is dead refutes it), and the
+// consensus, which never split (below), carries on.
 //
-// The allocation table (type -> shard -> owner) is versioned by an epoch:
-// a leader term in the high bits, a sequence in the low 20 bits. Only the
-// leader writes, once per change: first request of a shard (fewest primaries
-// among reachable up members hosting the type), re-allocation of the shards
-// of members that are down or leaving. A node that becomes leader first runs
-// a sync round (a memberlist push/pull with every alive member, which merges
-// their tables), then starts term T+1 over the highest term it merged, so
-// nothing it writes can collide with an epoch its predecessor wrote, even
-// one that never reached it; it announces the term's first table to every
-// alive member before allocating in it. Tables replicate by a direct push to
-// every alive member (memberlist SendReliable), memberlist broadcasts and
-// push/pull anti-entropy, and the leader answers GetShardLocation only once
-// its current table has been pushed to every alive member, so that an
-// allocation a client was told about survives the leader's death. A node
-// adopts a table only if its epoch is higher, or equal
-// and written by a lower address (deterministic after a partition). A
-// leader that adopts a table written by another node stops allocating and
-// re-takes leadership.
+// Membership decides nothing about shards. It feeds the snapshots, tells
+// the consensus leader which members to add to or remove from the raft
+// configuration, and tells raft the members' consensus addresses.
 //
-// Terms are handed over between live members, so that only a failure starts
-// a new term. The right to write the epoch after a table belongs to one
-// incarnation (nodeMeta.Inc, random per Start): the table's writer, until it
-// hands it over. A node that stops leading (another member is now the
-// lowest up address, or it is leaving) hands the right for its current
-// table to the leader it sees, once per epoch, to that leader's incarnation;
-// the hand-over travels in its push/pull state, and a node that gets a
-// hand-over while not leading passes it on the same way (members forward
-// hand-overs they see in their own state so the addressee learns of it). A
-// takeover continues the current term at epoch+1 when this incarnation holds
-// the right (it wrote the table and did not hand it over, e.g. a re-sync
-// after a stall, or the table was handed over to it); while the table's
-// writer is alive, reachable and the same incarnation, it waits for the
-// hand-over (the sync round repeats every 100 ms) up to
-// Membership.HandoverTimeout; otherwise (writer dead, restarted, or silent)
-// it starts term T+1 as above. So a cluster that forms with its lowest
-// address joining last, a leader that leaves gracefully or comes back after
-// a stall keep term 1 and move no shard that did not have to move, and
-// still no epoch is ever written twice: each epoch's successor has exactly
-// one possible writer. Stats.LeaderChanges, TermsStarted, TermsContinued and
-// TermsHandedOver count these events.
+// # Consensus and allocation
 //
-// The leader allocates shards that waiting requests need in one epoch, never
-// while it walks the waiting queue. Installing a table first releases the
+// Decisions go through a raft log (hashicorp/raft; consensus.go) on the
+// consensus port (Config.Raft, default listen port + 2000). Its replicated
+// state (fsm.go) is the allocation table (type -> shard -> owner, and the
+// index at which each owner got its shard) and a registry of the nodes that
+// renew ownership leases (their types and incarnation). The raft leader is
+// the cluster leader that snapshots announce; it acts only after a barrier
+// has applied every earlier entry (leader.go). The allocation epoch is the
+// raft index of the last command that changed the table: epochs never go
+// backwards, and two different tables never share one.
+//
+// The node with no seeds and no state bootstraps a one-voter cluster; a
+// node with seeds joins the gossip, the leader adds it to the raft
+// configuration as a non-voter, and promotes it to voter at its first lease
+// renewal (it has caught up). A node that left gracefully is removed; one
+// that died stays a voter (it may come back; removing it would not make a
+// quorum easier to reach). With -data-dir (Config.DataDir) the log and
+// snapshots are on disk (raft-boltdb and snapshot files), so a restarted
+// node rejoins as itself with its state; in memory, a restarted node must be
+// given seeds (it rejoins as a new replica; given none it would bootstrap a
+// cluster of its own).
+//
+// Every change to the table is a compare-and-set move command (from the
+// owner the leader saw to the new one): a decision made on a view the log
+// has since overtaken does not apply. The leader allocates a shard on its
+// first GetShardLocation (any node asks it on the client's behalf, over the
+// control RPC, and answers the client once its own replica has applied the
+// allocation: the leader never needs a connection to the client); it picks
+// the candidate (registered, hosting the type, not leaving, lease not
+// expired, alive in the gossip) with the fewest shards of the type, ties to
+// the lowest address. It re-allocates a node's shards only after that node's
+// lease has certainly expired (below), or when the node, restarted, no
+// longer hosts the type. A side without a quorum (the minority of a
+// partition) has no leader: it allocates and moves nothing.
+//
+// Installing a table (onTable, on raft's FSM goroutine) first releases the
 // envelopes parked for shards it now routes (to the mailbox or forwarded),
 // then publishes the route built from it, so a parked envelope is never
 // overtaken by a later one of the same connection.
 //
-// Any node answers GetShardLocation from its table once it has merged the
-// cluster's table (after its join's push/pull). A follower that does not
-// know the shard asks the leader over its own connection, with its own
-// coordinator as reply_to, and answers the client itself when the leader's
-// ShardLocation (or the new table) arrives: the leader never needs a
-// connection to the client. Requests that cannot be answered yet (joining
-// node, no leader, no node hosting the type) wait in a bounded queue
-// (Config.MaxPendingRequests) with a deadline (Config.RequestTimeout);
-// envelopes for unallocated shards wait there too.
+// Any node answers GetShardLocation from its table while it holds a valid
+// lease (it is in contact with a quorum). Without one, a zerohop client is
+// told ShardUnavailable{no_quorum} at once and a Casty client's request
+// waits (Casty's coordinator also answers nothing while it has no
+// allocation); requests wait in a bounded queue (MaxPendingRequests) with a
+// deadline (RequestTimeout), with the envelopes for unallocated shards.
+//
+// # Ownership leases
+//
+// A node runs an entity only while (a) the table it has applied names it
+// owner of the entity's shard under the allocation the entity was created
+// in, and (b) it holds an unexpired ownership lease. Both are checked
+// before every message an entity receives (worker.go, serving), on the
+// node's monotonic clock.
+//
+// A node renews its lease through the log every Consensus.LeaseDuration/5
+// (lease 2 s, lease.go): t0 := now; the leader appends renew(node) and
+// answers with its index once committed; the node waits until its own
+// replica has applied that index; the lease then runs to t0 + LeaseDuration.
+// The leader treats a node's lease as expired when LeaseDuration + grace
+// (a tenth of it, at least 50 ms) has passed on the leader's clock since its
+// replica applied the node's last renewal; only then does it move the
+// node's shards. Applying comes after committing, committing after the
+// holder's t0: the leader's start is never earlier than the holder's, so
+// its "expired" comes after the holder stopped. A new leader has applied
+// every renewal its predecessors acknowledged before it acts (barrier), at
+// the time it applied them, which is later still; a leader that stalled
+// restarts every node's clock (later is the safe side). Renewing also ties
+// the lease to the table: a node holding the lease from renewal R has
+// applied every move committed before R, and no move of its shards can be
+// committed after R while that lease runs. So at no instant do two nodes
+// run the same entity, under any partition, pause or restart. The chaos
+// suite's watcher and the tests check it from NodeState's claims.
+//
+// Clock assumptions: each node's monotonic clock (CLOCK_MONOTONIC, Go's)
+// keeps running while its process is stopped (SIGSTOP) or starved, and the
+// clocks of two nodes run at rates within 5% of each other (grace /
+// (2 x LeaseDuration)); no synchronised wall clocks are needed. A machine
+// that is suspended stops CLOCK_MONOTONIC: the housekeeping watchdog
+// compares it with CLOCK_BOOTTIME every 50 ms and drops the lease when the
+// machine slept (Stats.Suspends); a hypervisor that freezes a VM without
+// the guest's clocks noticing is outside these assumptions. The residual
+// window: a process stopped between the check and the entity's Receive
+// (nanoseconds) and for longer than the grace would run that one message
+// late; only a fencing token in the entity's own storage could close it,
+// and entities here are in memory.
+//
+// Liveness: a dead or cut-off node's shards serve again about
+// LeaseDuration + grace after its last renewal (plus the move's commit and
+// the new owner's first renewal): 1.8 to 2.6 s with the defaults; a dead
+// leader's after the election (raft's heartbeat and election timeouts, 1 s
+// each by default) and the same lease expiry, counted from its last
+// renewal, so about the same. A node that is merely slow (a stall longer
+// than its lease) loses its shards like a dead one: its entities restart
+// elsewhere. A lease lapse that the table did not follow (an election
+// slower than the lease) blocks the node's mailboxes until it renews:
+// messages wait (connections pause), nothing is dropped.
+//
+// # After a pause or partition
+//
+// A node that resumes (SIGSTOP, a frozen VM, Pause) or whose partition
+// heals checks before it runs anything it queued: its lease has expired, so
+// its mailboxes wait until it has renewed, which applies the current table
+// first. Then a shard that moved is handled by the mailbox's runner: its
+// entities are stopped (Stopper.Stop with StopMoved; their state is gone),
+// and every envelope it queued is forwarded once more to the current owner
+// (Stats.Redirected), or dropped as a dead letter (counted by reason, an
+// Undeliverable answer to a waiting zerohop ask) when it has used its hops
+// or no connection leads to the owner. Never applied to a stale entity.
+// Forwards to a member whose connection is full pause what they came from
+// (the reading connection, or the mailbox) until it has room
+// (Stats.PeerFull): backpressure, not a drop.
+//
+// # Graceful leave
+//
+// Leave (Close calls it; cmd/node on SIGTERM): the node announces it is
+// leaving (gossip, and a leave command: no new shard is given to it); every
+// shard mailbox runs the messages it held when the leave began, then stops
+// its entities (StopLeaving) and serves nothing more; the node asks the
+// leader to move all its shards (one command) and waits until its replica
+// applied it; then everything queued meanwhile, and whatever still arrives,
+// is forwarded to the new owners; it leaves the consensus (handing the
+// leadership over first when it leads) and the gossip, and keeps
+// forwarding until no envelope came for 300 ms and nothing is queued, at
+// most Config.DrainWindow. A tell that reached the node before or during
+// its leave is run there or forwarded: none is lost (entity state restarts
+// on the new owner). HandedOver reports the hand-over (the workload's tally
+// is then final). Without a quorum the hand-over is skipped: the shards
+// move once the lease has expired, as after a crash.
+//
+// # Authentication
+//
+// A process becomes a member only with the cluster's credentials:
+// Config.GossipKey (-gossip-key, ZEROHOP_GOSSIP_KEY) is memberlist's
+// keyring (encrypted, authenticated gossip; GossipKeys for a rotation), and
+// the consensus port requires an HMAC-SHA256 challenge-response with a key
+// derived from it on every connection, in both directions (clusterport.go),
+// and mutual TLS with the node's certificate when the node runs TLS. TLS
+// without a gossip key is refused (a client certificate alone would make a
+// member). So a rogue process without the key cannot join the gossip, reach
+// raft, renew a lease or be given a shard; nothing on the client port
+// confers anything: role "node" in a handshake changes nothing, and an
+// envelope that reaches a non-owner is forwarded, whoever sent it. Without
+// a key (the default, for tests and the embedded cluster) members are not
+// authenticated, and Start logs a warning.
 //
 // # Stalls
 //
 // A housekeeping watchdog ticks every 50 ms; a gap above max(1 s,
-// 3 x ProbeInterval) means the process was stopped (SIGSTOP, frozen VM, or
-// Pause in tests). Others may have declared this node dead and moved on
-// under a newer term, so the node stops answering from its table and stops
-// allocating until a sync round has merged theirs; lower epochs never
-// replace higher ones, so a resumed node cannot roll the cluster back.
-//
-// The watchdog cannot tell a stop from scheduler starvation, and need not:
-// on the shared 2-core machine, with other processes saturating it, a
-// loaded 3-node in-process cluster measured whole-process freezes of 1-3.3 s
-// (a 10 ms sleep in a separate goroutine overshot by the same amount on
-// every node at once), which are stops as far as the cluster can tell. A
-// stall is cheap when nothing happened meanwhile: the sync round finds no
-// newer table and the leader continues its own term (no new term, no
-// shard moves). Stats.MaxTickGap and Stats.Stalls show what the watchdog
-// saw. (Before terms were handed over, each such stall, and each leader
-// change while a cluster formed, started a new term: the "term 3 after a 5 s
-// load run" of a healthy cluster.)
-//
+// 3 x ProbeInterval) is counted as a stall (Stats.Stalls, MaxTickGap): the
+// process was stopped or starved. Nothing else is needed for safety (the
+// lease is checked per message), but the node resets its view of its peers'
+// probes (their silence was its own), and a leader restarts its peers'
+// lease clocks rather than take their shards for its own stall. On the
+// shared 2-core machine, with other processes saturating it, whole-process
+// freezes of 1-3.3 s were measured; a freeze longer than the lease makes
+// the frozen node's shards move.
+
 // # Bounds
 //
 // Every queue has a bound and a documented behaviour when it is full:
@@ -213,7 +321,11 @@
 //	outbound bytes of a client connection  OutboundLimit (64 MiB): the
 //	                                       connection is cut off (SlowConsumersCut)
 //	outbound bytes to a member             min(OutboundLimit, PeerPendingLimit):
-//	                                       closed, bytes dropped (DroppedPeerBytes)
+//	                                       forwards pause their source until it
+//	                                       drains (PeerFull); other frames are
+//	                                       dropped and counted (DroppedReplies);
+//	                                       bytes queued when the member dies are
+//	                                       counted (DroppedPeerBytes)
 //	entity and service mailboxes           MailboxSize: the connection pauses;
 //	                                       local Tell fails (MailboxDropped);
 //	                                       released parked envelopes may go to
@@ -226,7 +338,9 @@
 //	topology subscribers                   MaxSubscribers: refused (RequestsRejected)
 //	frames                                 MaxFrameSize: connection closed (FramingErrors)
 //	worker run queue                       one slot per mailbox (never full)
-//	table broadcasts                       one (a newer table replaces the older)
+//	forwards of one envelope               maxHops (2): then a dead letter (HopLimited)
+//	consensus-port hellos in progress      64: more are closed at once (ClusterRefused)
+//	released claims kept for NodeState     256 (the oldest go)
 //	inbound connections                    MaxConnections (4096): one more is closed
 //	                                       at once (ConnectionsRefused)
 //	time to complete a frame               FrameTimeout (10 s) from its first bytes,
@@ -243,7 +357,9 @@
 //
 // Everything else that is dropped is counted in Stats as well: undecodable
 // messages, unknown paths, unexpected types, replies with no connection,
-// late ShardLocation answers, rejected gossip, snapshots not sent.
+// rejected gossip, refused consensus connections, snapshots not sent, and
+// every message accepted then dropped is a dead letter (DeadLetters, by
+// reason).
 //
 // # Memory against any peer
 //
@@ -295,68 +411,98 @@
 //     state. Whoever stops or drops entities subtracts them from the live
 //     count (counters.entitiesLive).
 //
+// # Invariants
+//
+// Each is checked by the tests named (TESTING.md maps them to the
+// mutations that must fail them):
+//
+//   - No entity runs on a node that is not its shard's owner in the table it
+//     applied, or without an unexpired lease (worker.go modeOf/serving;
+//     TestNonOwnerNeverRunsAnEntity, TestPausedOwnerRunsNothingStale).
+//   - At no instant do two nodes serve one shard (the leader moves a shard
+//     only after its owner's lease certainly expired; TestLeaseExpiryJudgement,
+//     TestKilledOwnersShardsMoveOnlyAfterTheirLease's claim watcher).
+//   - No allocation without a quorum: only the raft leader proposes, and a
+//     move applies only if its precondition still holds
+//     (TestFSMMovesAreCompareAndSet, TestMinorityAllocatesNothing).
+//   - Epochs never go backwards and name one table each
+//     (TestFSMMovesAreCompareAndSet, checkUniqueOwners in the failover
+//     tests, FuzzFSMApply).
+//   - A queued envelope of a shard that moved is forwarded (hop-limited) or
+//     a counted dead letter, never applied to a stale entity
+//     (TestPausedOwnerRunsNothingStale, TestNonOwnerNeverRunsAnEntity).
+//   - A graceful leave loses no tell that reached the node
+//     (TestGracefulLeaveLosesNothing).
+//   - Only key holders are members (TestRogueNodeCannotJoin,
+//     TestConsensusPortHello).
+//   - A healed partition re-merges into one membership, one leader, one
+//     table (TestPartitionHeals).
+//   - Every queue is bounded and every drop counted (the Bounds table;
+//     bounds_test.go, TestFullMailboxPausesTheConnection).
+//   - Closing a connection removes its topology subscriber; a change is
+//     pushed at once, and the snapshot also every TopologyPushInterval
+//     (TestTopologyPushOnChangeAndPeriodic).
+//
 // # Concurrency and lifecycle
 //
 // A Node is safe for concurrent use. Its goroutines, all owned by the Node
 // and stopped by Close and Kill (both idempotent, both wait): the gnet
 // engine and its event loops (TransportGnet; waited through gnet.Run's
-// return), the workers, housekeeping, the table publisher, sync rounds, the
-// accept loop (TransportNet or TLS), and a reader and a writer per std
-// connection (accepted over TransportNet or TLS, or dialled; a dial
-// goroutine becomes the reader). memberlist's own goroutines are stopped by
-// its Shutdown, which does not wait for them: a probe or stream handler in
-// flight may still call the delegates for a moment after Close returns;
-// the delegates only touch this node's state under its locks and start
-// nothing once it is closing.
+// return), the workers, housekeeping, the lease renewal loop, the
+// allocator (locate.go), the re-join loop, the leadership watcher and, while
+// leading, the leader loop, the consensus port's accept loop and one
+// goroutine per control connection, the accept loop (TransportNet or TLS),
+// and a reader and a writer per std connection. raft's goroutines are
+// stopped by its Shutdown, which the node waits for (after closing the
+// consensus connections, so that none waits on a silent peer).
+// memberlist's own goroutines are stopped by its Shutdown, which does not
+// wait for them: a probe or stream handler in flight may still call the
+// delegates for a moment after Close returns; the delegates only touch the
+// membership's state under its lock.
 //
-// Node.mu guards the cluster state (members, table, leadership, pending
-// requests, subscribers, snapshot). The hot path takes no lock of the node:
-// the reader of a connection loads the route (atomic.Pointer, rebuilt on
-// every table change), pushes into the shard's mailbox (its own small
-// mutex) and takes Node.mu only for an unallocated shard.
+// There is no node-wide lock. The hot path takes none of the node's: the
+// reader of a connection loads the route (atomic.Pointer, rebuilt on every
+// table change), pushes into the shard's mailbox (its own small mutex);
+// the runner checks the route and the lease (atomics) per message. The
+// objects' locks (membership.mu, fsm.mu, locator.mu, subscriptions.mu,
+// blockedSet.mu) guard their own state.
 //
 // Lock order (a lock may be taken while holding those before it):
 //
-//	memberlist's internal locks (delegates run under them)
-//	  -> Node.mu
-//	    -> peersMu -> linksMu
-//	    -> clientMu
-//	    -> mailbox.mu, link.mu, the broadcast queue's lock, gate.mu (leaves)
+//	memberlist's internal locks (delegates run under them) -> membership.mu
+//	raft's FSM goroutine -> fsm.mu (released before onTable)
+//	subscriptions.mu -> membership.mu (building a snapshot)
+//	locator.mu -> peersMu -> linksMu; locator.mu -> mailbox.mu, link.mu
+//	blockedSet.mu -> mailbox.mu
+//	clientMu, mailbox.mu, link.mu, gate.mu (leaves)
 //
-// memberlist is never called with Node.mu held (it calls the delegates with
-// its own lock held). A link's mu is released before the link is torn down
-// (teardown takes linksMu, peersMu, clientMu); a mailbox's mu is released
-// before a paused connection is woken.
+// memberlist and raft are never called with an object's lock held. A
+// link's mu is released before the link is torn down (teardown takes
+// linksMu, peersMu, clientMu) and before waiters are woken; a mailbox's mu
+// is released before a paused connection is woken.
 //
 // # Limitations
 //
-// No quorum. A leader is the lowest up address in this node's view, so a
-// network partition elects a leader on each side and each side keeps
-// allocating (the minority too) under its own terms. When the partition
-// heals, tables replace each other by epoch, and equal epochs by the lower
-// writer address: every node converges on one table, but allocations made
-// on the losing side during the partition are lost, and during the
-// partition one shard may have an owner on each side (in different epochs
-// or in the two tables of one epoch). Entities are in memory: state of a
-// shard whose owner died or moved is gone.
+// Entities are in memory: the state of a shard whose owner died, was
+// paused past its lease, or handed it over is gone (Stopper tells an
+// entity when that happens on a live node; loadgen counts it as
+// state_lost). Per-entity order holds on one owner; across a move, an
+// envelope forwarded by the old owner may arrive after one a client sent
+// straight to the new owner.
+//
+// A node restarted without its data directory and without seeds
+// bootstraps a cluster of its own; give a restarted node seeds or its
+// -data-dir.
+//
+// Members that died are never removed from the raft configuration
+// automatically: a 3-node cluster that lost two members for good has no
+// quorum until they come back (remove them with a graceful leave of a
+// replacement, or restart them).
 //
 // "Unreachable" is approximated: memberlist does not expose its suspect
 // state, so it is this node's own view of direct probes (scaled by its
 // health score).
 //
-// A leader change between live members waits up to HandoverTimeout for the
-// hand-over; if the hand-over got lost (its addressee died before passing
-// it on) the new leader starts a new term after that wait.
-//
-// Joining is reported only after a start with seeds; a node that re-syncs
-// after a stall keeps reporting up while it answers nothing from its table.
-//
-// Close of every node of a cluster at once (nodetest.LocalCluster.Close)
-// takes well under a second: memberlist's waits for our leave broadcasts are
-// cut to a few gossip rounds when no other member is up to hear them.
-//
-// Table pushes go to every alive member one after another over memberlist's
-// reliable channel: a member that is dead but not yet detected delays the
-// leader's answers that wait for replication by up to Membership.TCPTimeout
-// per push.
+// Bytes queued to a member when it dies are lost with it (counted,
+// DroppedPeerBytes), as are the tells in a crashed node's memory.
 package node
