@@ -50,9 +50,6 @@ type consensus struct {
 	leaderOf wire.NodeAddress // last leader seen (for change detection); guarded by leaderMu
 }
 
-// errConsensusShutdown: the node stopped while waiting on consensus.
-var errConsensusShutdown = errors.New("node: consensus stopped")
-
 // startConsensus opens the stores, the consensus port and raft, and
 // bootstraps a new cluster when this node starts one (no seeds, no state).
 func (n *Node) startConsensus() error {

@@ -57,9 +57,6 @@ func (n *Node) mono() time.Duration { return time.Since(n.base) }
 // leaseValid reports whether this node holds an unexpired lease now.
 func (n *Node) leaseValid() bool { return int64(n.mono()) < n.lease.until.Load() }
 
-// leaseUntil is the end of the current lease (mono ns; 0 none).
-func (n *Node) leaseUntil() int64 { return n.lease.until.Load() }
-
 // dropLease ends the lease at once (the machine was suspended, or the node
 // is leaving and serves nothing more).
 func (n *Node) dropLease() { n.lease.until.Store(0) }

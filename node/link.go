@@ -128,14 +128,6 @@ type waiter interface{ peerRoom() }
 // (backpressure from the member's mailboxes to our readers).
 func (l *link) offer(frame []byte, w waiter) bool { return l.enqueue(nil, frame, w) }
 
-// sendFrame queues a frame made of a type byte and body (copied), as send.
-func (l *link) sendFrame(typ byte, body []byte) bool {
-	var hdr [wire.FrameHeaderLen]byte
-	n := uint32(len(body) + 1)
-	hdr[0], hdr[1], hdr[2], hdr[3], hdr[4] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n), typ
-	return l.enqueue(hdr[:], body, nil)
-}
-
 // enqueue appends head and then body to pending, under the outbound bound,
 // and kicks the writer on the empty -> non-empty transition (not during an
 // inline run, which is flushed at its end).

@@ -43,19 +43,6 @@ func (t *allocTable) slot(typ string, shard int) slot {
 	return s[shard]
 }
 
-// owned counts the shards t gives to a.
-func (t *allocTable) owned(a wire.NodeAddress) int {
-	n := 0
-	for _, s := range t.types {
-		for _, sl := range s {
-			if sl.owner == a {
-				n++
-			}
-		}
-	}
-	return n
-}
-
 // metaLimit is memberlist's bound on node metadata.
 const metaLimit = memberlist.MetaMaxSize
 

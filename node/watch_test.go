@@ -141,10 +141,6 @@ func hasStatus(ts wire.TopologySnapshot, a wire.NodeAddress, st wire.MemberStatu
 	return false
 }
 
-func isUnreachable(ts wire.TopologySnapshot, a wire.NodeAddress) bool {
-	return slices.Contains(ts.Unreachable, a)
-}
-
 func ownsAny(ts wire.TopologySnapshot, a wire.NodeAddress) bool {
 	for _, m := range ts.ShardAllocations {
 		for _, al := range m {
