@@ -72,6 +72,11 @@ func run() error {
 	lease := fs.Duration("lease", 0, "ownership lease (default 2s): a dead node's shards move about lease + a tenth after its last renewal")
 	drainWindow := fs.Duration("drain-window", 0, "after handing its shards over on SIGTERM, keep forwarding what still arrives for at most this long (default 3s)")
 	leaveTimeout := fs.Duration("leave-timeout", 0, "bound of the graceful leave on SIGTERM (default 10s)")
+	maxConns := fs.Int("max-connections", 0, "inbound connections open at once; one more is closed at once (default 4096)")
+	frameTimeout := fs.Duration("frame-timeout", 0, "a frame whose first bytes arrived must be complete within this (default 10s)")
+	inboundBudget := fs.Int("inbound-budget", 0, "bytes of unfinished inbound frames past 64 KiB per connection, node-wide (default 64 MiB)")
+	maxEntityID := fs.Int("max-entity-id", 0, "longest entity id accepted, in bytes (default 256)")
+	maxEntities := fs.Int("max-entities", 0, "live entities per node (default 1000000)")
 	transport := fs.String("transport", "", "plaintext connections served by \"gnet\" (event loops; the default, faster for a node in its own process) or \"net\" (goroutines on the Go network poller); TLS is always served by net")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -88,19 +93,24 @@ func run() error {
 		return err
 	}
 	cfg := node.Config{
-		System:        *system,
-		NodeID:        *nodeID,
-		Listen:        *listen,
-		Advertise:     *advertise,
-		Gossip:        *gossip,
-		Raft:          *raftAddr,
-		RaftAdvertise: *raftAdvertise,
-		DataDir:       *dataDir,
-		Transport:     *transport,
-		Logger:        logger,
-		DrainWindow:   *drainWindow,
-		LeaveTimeout:  *leaveTimeout,
-		Consensus:     node.ConsensusConfig{LeaseDuration: *lease},
+		System:         *system,
+		NodeID:         *nodeID,
+		Listen:         *listen,
+		Advertise:      *advertise,
+		Gossip:         *gossip,
+		Raft:           *raftAddr,
+		RaftAdvertise:  *raftAdvertise,
+		DataDir:        *dataDir,
+		Transport:      *transport,
+		Logger:         logger,
+		DrainWindow:    *drainWindow,
+		MaxConnections: *maxConns,
+		FrameTimeout:   *frameTimeout,
+		InboundBudget:  *inboundBudget,
+		MaxEntityIDLen: *maxEntityID,
+		MaxEntities:    *maxEntities,
+		LeaveTimeout:   *leaveTimeout,
+		Consensus:      node.ConsensusConfig{LeaseDuration: *lease},
 	}
 	key := *gossipKey
 	if key == "" {
