@@ -154,6 +154,31 @@ type Config struct {
 	// Logger receives connection and routing events. Default: discard.
 	Logger *slog.Logger
 
+	// OnDrop, when set, is told of every message the client accepted
+	// and dropped later, which no caller hears of otherwise (package
+	// documentation, "Accepted, then dropped"): a held message whose
+	// shard's location stayed unknown (DropExpired), failed by a
+	// ShardUnavailable answer (DropUnavailable), refused by its owner's
+	// connection when its location arrived (DropOwnerUnavailable,
+	// DropQueueFull, DropClosed; DropEncode for a frame over MaxFrameSize)
+	// or still held at Shutdown (DropClosed);
+	// frames discarded from a connection's queue when the connection
+	// failed (DropConnLost) or the client closed (DropClosed). A held
+	// message is reported with its entity type, shard and id; queued
+	// frames without them (Shard -1), in batches: see Drop. Refusals
+	// returned as errors (by Tell, TellContext, a service Tell) and the
+	// messages of asks (the Ask returns the error) are not reported;
+	// every one of them is counted in Stats().Drops all the same.
+	//
+	// It is called synchronously on the goroutine that drops (the
+	// maintenance tick, a connection's reader, supervisor or writer,
+	// Shutdown), possibly from several at once and possibly with the
+	// client's internal locks held: it must not block and must not call
+	// any method of the Client or of its refs (Stats included); record
+	// what it needs (atomics, a non-blocking channel send) and return.
+	// It is never called on the path of a Tell that succeeds.
+	OnDrop func(Drop)
+
 	// reconnectJitter, when set (tests only), replaces the jittered
 	// reconnect wait for backoff b (see Client.backoffStep).
 	reconnectJitter func(b time.Duration) time.Duration

@@ -223,6 +223,7 @@ func (nc *nodeConn) run() {
 		}
 		if n := nc.q.discard(); n > 0 {
 			c.stats.drop(DropConnLost, n)
+			c.droppedFrames(DropConnLost, n)
 		}
 		c.onConnDown(nc, err, !wasDown)
 		// Jittered exponential backoff: uniform in [backoff/2, backoff].
@@ -293,6 +294,7 @@ func (nc *nodeConn) finish() {
 	nc.idle.Store(true)
 	if n := nc.q.discard(); n > 0 {
 		nc.c.stats.drop(DropClosed, n)
+		nc.c.droppedFrames(DropClosed, n)
 	}
 	select {
 	case <-nc.firstTry:
@@ -339,6 +341,7 @@ func (nc *nodeConn) writeLoop(l link) error {
 		if len(nc.batch) > 0 {
 			if err := l.write(nc.batch); err != nil {
 				c.stats.drop(DropConnLost, n)
+				c.droppedFrames(DropConnLost, n)
 				return err
 			}
 			c.stats.framesWritten.Add(uint64(n))

@@ -128,13 +128,41 @@
 // dead letter) answers a waiting Ask with zerohop.Undeliverable: the Ask
 // fails with *UndeliverableError at once instead of timing out.
 //
+// # Accepted, then dropped
+//
+// A Tell that returned nil can still fail inside the client: a held
+// message whose shard's location stays unknown for BufferTimeout
+// (DropExpired), held messages failed by a ShardUnavailable answer
+// (DropUnavailable), a held message whose owner is down or suspect when
+// its location arrives (DropOwnerUnavailable; DropQueueFull, DropClosed or
+// DropEncode when the owner's queue is full or closed or the frame too
+// large), messages still held when Shutdown gives up its drain
+// (DropClosed), and frames discarded from a connection's queue when the
+// connection fails (DropConnLost) or the client closes (DropClosed).
+// Config.OnDrop hears of each, as a Drop: a held message is known exactly
+// (entity type, shard, entity id, Count 1); queued frames are not, since a
+// queue holds encoded frames of every kind (tells, asks, service and
+// control messages): Type "", Shard -1, Count the number of frames. An
+// Ask's message is not reported (the Ask returns the error), nor is a
+// refusal (the caller has the error). OnDrop runs on the goroutine that
+// drops, possibly under the client's locks: it must only record and
+// return. A caller that needs per-shard loss accounting (cmd/loadgen)
+// counts the drops that have a shard per shard, and can only report the
+// queued frames as a total.
+//
 // # Invariants
 //
 //   - No listening socket, ever. The identity in handshakes and reply
 //     addresses is a random 127.x.y.z:0 unless configured.
 //   - Every queue and buffer is bounded; every message refused or dropped is
 //     counted in Stats().Drops under its reason, and a refusal is an error
-//     returned to the caller.
+//     returned to the caller. A message accepted and dropped later (held
+//     messages expiring, failed by ShardUnavailable, refused by their
+//     owner's connection when their location arrives, or still held at
+//     Shutdown; queued frames discarded when their connection fails or
+//     the client closes) is also reported to Config.OnDrop, unless it was
+//     an Ask's message (the Ask returns the error): see "Accepted, then
+//     dropped".
 //   - Epoch fencing: the route tables follow the highest allocation epoch
 //     seen (the epoch of the snapshot in Client.snap); snapshots below it,
 //     and ShardLocations from nodes whose latest snapshot epoch is below

@@ -90,9 +90,10 @@ func (q *shardQuery) failingFast(now time.Time) bool {
 }
 
 type heldMsg struct {
-	payload []byte // encoded ShardEnvelope
-	at      time.Time
-	askID   uint64 // non-zero for an Ask's message
+	payload  []byte // encoded ShardEnvelope
+	entityID string // the envelope's, for Config.OnDrop
+	at       time.Time
+	askID    uint64 // non-zero for an Ask's message
 }
 
 // EntityRef returns the router for entity type typeName with numShards
@@ -283,8 +284,8 @@ func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*
 	et.mu.Lock()
 	defer et.mu.Unlock()
 	if e, ok := et.table.Load().Owner(shard); ok {
-		if err := et.sendPayloadLocked(e, shard, payload); err != nil {
-			return nil, err
+		if _, err := et.sendPayloadLocked(e, shard, payload); err != nil {
+			return nil, err // a refusal: the caller is told
 		}
 		c.stats.tells.Inc()
 		return e.nc, nil
@@ -308,7 +309,7 @@ func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*
 		c.stats.drop(DropTotalBuffer, 1)
 		return nil, &BufferFullError{Reason: DropTotalBuffer, Type: et.name, Shard: shard, Limit: c.cfg.TotalBuffer}
 	}
-	q.msgs = append(q.msgs, heldMsg{payload: payload, at: now, askID: askID})
+	q.msgs = append(q.msgs, heldMsg{payload: payload, entityID: entityID, at: now, askID: askID})
 	c.stats.tells.Inc()
 	if !q.inflight && !now.Before(q.next) {
 		et.queryLocked(shard, q, now, target)
@@ -337,30 +338,44 @@ func (et *entityType) queryLocked(shard int, q *shardQuery, now time.Time, leade
 	q.retry = false
 }
 
-// sendPayloadLocked queues an already encoded envelope on e's owner.
-func (et *entityType) sendPayloadLocked(e *routeEntry, shard int, payload []byte) error {
+// sendPayloadLocked queues an already encoded envelope on e's owner. A
+// failure is counted under the reason it returns, except a closed queue
+// (DropClosed, ErrClosed): whether that is a refusal or a drop is the
+// caller's to say.
+func (et *entityType) sendPayloadLocked(e *routeEntry, shard int, payload []byte) (reason string, err error) {
 	c := et.c
 	nc := e.nc
 	if !nc.usable() {
 		c.stats.drop(DropOwnerUnavailable, 1)
-		return &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
+		return DropOwnerUnavailable, &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
 	}
 	t, buf, full, closed := nc.q.claim(nc.q.reserve)
 	if full {
 		c.stats.drop(DropQueueFull, 1)
-		return nc.fullErr
+		return DropQueueFull, nc.fullErr
 	}
 	if closed {
-		return ErrClosed
+		return DropClosed, ErrClosed
 	}
-	buf, err := appendPayloadFrame(buf, e.target, c.senderURI, wire.TypeShardEnvelope, payload, c.cfg.MaxFrameSize)
+	buf, err = appendPayloadFrame(buf, e.target, c.senderURI, wire.TypeShardEnvelope, payload, c.cfg.MaxFrameSize)
 	if err != nil {
 		nc.q.publish(t, buf[:0])
 		c.stats.drop(DropEncode, 1)
-		return err
+		return DropEncode, err
 	}
 	nc.q.publish(t, buf)
-	return nil
+	return "", nil
+}
+
+// heldDropped tells whoever waits for a held message of shard that it was
+// dropped for reason (already counted): its Ask fails with cause (built
+// only then), or Config.OnDrop hears of the tell. et.mu held.
+func (et *entityType) heldDropped(m *heldMsg, shard int, reason string, cause func() error) {
+	if m.askID != 0 {
+		et.c.asks.fail(m.askID, cause())
+		return
+	}
+	et.c.dropped(Drop{Reason: reason, Type: et.name, Shard: shard, EntityID: m.entityID, Count: 1})
 }
 
 // entryLocked returns the route entry for owner nc. et.mu held.
@@ -437,7 +452,9 @@ func (et *entityType) applyLocation(shard int, owner *nodeConn) {
 }
 
 // publishLocked flushes held messages of shards that the new table routes,
-// in order, then publishes it. et.mu held.
+// in order, then publishes it. A held message the owner's connection
+// refuses (down or suspect, queue full, closed) is dropped: counted, its
+// Ask failed, or reported to Config.OnDrop. et.mu held.
 func (et *entityType) publishLocked(r *routeTable) {
 	c := et.c
 	for sid, q := range et.pending {
@@ -445,13 +462,16 @@ func (et *entityType) publishLocked(r *routeTable) {
 		if !ok {
 			continue
 		}
-		for _, m := range q.msgs {
-			err := et.sendPayloadLocked(e, sid, m.payload)
+		for i := range q.msgs {
+			m := &q.msgs[i]
+			reason, err := et.sendPayloadLocked(e, sid, m.payload)
 			switch {
-			case m.askID == 0:
 			case err != nil:
-				c.asks.fail(m.askID, err)
-			default:
+				if reason == DropClosed {
+					c.stats.drop(DropClosed, 1) // accepted, so a drop (not a refusal) here
+				}
+				et.heldDropped(m, sid, reason, func() error { return err })
+			case m.askID != 0:
 				c.asks.rebind(m.askID, e.nc) // fail it fast if that connection fails
 			}
 		}
@@ -511,7 +531,8 @@ func (et *entityType) forget(nc *nodeConn) {
 }
 
 // unavailable applies a ShardUnavailable answer for shard u.Shard: its held
-// messages fail with u (asks get it, each is counted as DropUnavailable),
+// messages fail with u (each is counted as DropUnavailable; asks get u,
+// tells are reported to Config.OnDrop),
 // new ones fail fast with it until a jittered RequeryDelay has passed,
 // and then, if messages were waiting, the location is asked for again.
 // The route table is left alone: a shard routed to an owner stays routed
@@ -525,11 +546,9 @@ func (et *entityType) unavailable(u *ShardUnavailableError, now time.Time) {
 		q = &shardQuery{}
 		et.pending[u.Shard] = q
 	}
-	for _, m := range q.msgs {
+	for i := range q.msgs {
 		c.stats.drop(DropUnavailable, 1)
-		if m.askID != 0 {
-			c.asks.fail(m.askID, u)
-		}
+		et.heldDropped(&q.msgs[i], u.Shard, DropUnavailable, func() error { return u })
 	}
 	c.stats.buffered.Add(-int64(len(q.msgs)))
 	q.retry = len(q.msgs) > 0
@@ -551,8 +570,9 @@ func (et *entityType) locationFenced(shard int, now time.Time) {
 	}
 }
 
-// tick expires held messages, times out and (re)sends location queries to
-// target (nil: none can be sent now).
+// tick expires held messages (counted, their asks failed, tells reported
+// to Config.OnDrop), times out and (re)sends location queries to target
+// (nil: none can be sent now).
 func (et *entityType) tick(now time.Time, target *nodeConn) {
 	c := et.c
 	et.mu.Lock()
@@ -567,9 +587,9 @@ func (et *entityType) tick(now time.Time, target *nodeConn) {
 			}
 			c.stats.drop(DropExpired, 1)
 			c.stats.buffered.Add(-1)
-			if m.askID != 0 {
-				c.asks.fail(m.askID, fmt.Errorf("%w: %s shard %d location unknown for %v", ErrExpired, et.name, sid, c.cfg.BufferTimeout))
-			}
+			et.heldDropped(&m, sid, DropExpired, func() error {
+				return fmt.Errorf("%w: %s shard %d location unknown for %v", ErrExpired, et.name, sid, c.cfg.BufferTimeout)
+			})
 		}
 		clear(q.msgs[n:])
 		q.msgs = q.msgs[:n]
@@ -589,18 +609,17 @@ func (et *entityType) tick(now time.Time, target *nodeConn) {
 	}
 }
 
-// dropAll drops every held message (client closing).
+// dropAll drops every held message (client closing): counted under
+// reason, asks failed with cause, tells reported to Config.OnDrop.
 func (et *entityType) dropAll(reason string, cause error) {
 	c := et.c
 	et.mu.Lock()
 	defer et.mu.Unlock()
 	for sid, q := range et.pending {
-		for _, m := range q.msgs {
+		for i := range q.msgs {
 			c.stats.drop(reason, 1)
 			c.stats.buffered.Add(-1)
-			if m.askID != 0 {
-				c.asks.fail(m.askID, cause)
-			}
+			et.heldDropped(&q.msgs[i], sid, reason, func() error { return cause })
 		}
 		delete(et.pending, sid)
 	}

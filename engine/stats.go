@@ -40,6 +40,24 @@ const (
 	DropEncode = "encode"
 )
 
+// Drop describes messages the client accepted and then dropped, as told
+// to Config.OnDrop. A plain value: it may be copied and kept.
+//
+// For a message held for a shard whose location was unknown, the client
+// knows it exactly: Type, Shard and EntityID are set and Count is 1. For
+// frames discarded from a connection's outbound queue (DropConnLost, and
+// DropClosed of queued frames), it does not: a queue holds encoded frames
+// of every kind (tells, asks, service messages, control messages such as
+// SubscribeTopology), so Type and EntityID are "", Shard is -1, and Count
+// is the number of frames dropped at once.
+type Drop struct {
+	Reason   string // a Drop* constant: the Stats().Drops key it is counted under
+	Type     string // entity type; "" for queued frames
+	Shard    int    // the shard of Type; -1 for queued frames
+	EntityID string // "" for queued frames
+	Count    int    // messages (1 for a held message) or frames dropped
+}
+
 var dropReasons = [...]string{DropQueueFull, DropShardBuffer, DropTotalBuffer, DropExpired,
 	DropOwnerUnavailable, DropUnavailable, DropConnLost, DropClosed, DropEncode}
 
@@ -111,6 +129,18 @@ type counters struct {
 	locationQueries, locationTimeouts, locationsApplied, locationsFenced, unavailableAnswers atomic.Uint64
 
 	watchCoalesced, decodeErrors, unknownTargets atomic.Uint64
+}
+
+// dropped reports d to Config.OnDrop, if set. Off the Tell hot path.
+func (c *Client) dropped(d Drop) {
+	if f := c.cfg.OnDrop; f != nil {
+		f(d)
+	}
+}
+
+// droppedFrames reports n frames discarded from a connection's queue.
+func (c *Client) droppedFrames(reason string, n int) {
+	c.dropped(Drop{Reason: reason, Shard: -1, Count: n})
 }
 
 func (s *counters) drop(reason string, n int) {

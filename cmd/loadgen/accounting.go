@@ -13,6 +13,10 @@ import (
 // Per shard s, from the load generator's side: accepted[s] (tells the
 // client accepted), delivered[s] (the counters' growth read by the
 // verification's GetCount), lost[s] = accepted[s] - delivered[s]. From the
+// client's side: failed_on_client[s], the accepted tells the client itself
+// dropped later, never sent (engine.Config.OnDrop: held for an unknown
+// location and expired, failed by ShardUnavailable, their owner down when
+// the location came). From the
 // nodes' side, the per-shard tallies of every node incarnation
 // (workload.ShardTally) that the tally poller kept: the answer of the
 // round before the load (the base, when the incarnation answered it), the
@@ -25,7 +29,10 @@ import (
 //     it), less what those entities held before the run (see below).
 //   - failed_on_node[s]: amounts the nodes dropped and counted during the
 //     run (dead letters).
-//   - rem[s] = lost[s] - state_lost[s] - failed_on_node[s].
+//   - rem[s] = lost[s] - failed_on_client[s] - state_lost[s] -
+//     failed_on_node[s]. (Every tell is Increment{Amount: 1}: tells and
+//     amounts are the same unit. A tell the client dropped never reached a
+//     node, so no node-side figure counts it too.)
 //   - rem[s] > 0 on a shard that a crashed (gone, not final) incarnation
 //     touched (the client's topology named its node the owner, or its
 //     tally shows anything for s) is in_flight_lost: tells the crash took
@@ -47,8 +54,17 @@ import (
 // starting values are both in lost and in that base, so a state loss on
 // them shows as unexplained: use a fresh prefix for runs with faults.
 //
-// Without tallies (a Casty cluster, -tally-interval 0) nothing is
-// explained: unexplained_lost = sum over shards of |lost[s]|.
+// Without tallies (a Casty cluster, -tally-interval 0) nothing on the node
+// side is explained: unexplained_lost = sum over shards of
+// |lost[s] - failed_on_client[s]|.
+//
+// client_queue_dropped is the frames the client discarded from its
+// connection queues (a connection failed, or the client closed). The
+// client does not know their kind (tells, asks, control messages) or
+// shard, so they are not subtracted anywhere: tells among them show as
+// in_flight_lost on a crashed node's shards, else as unexplained_lost.
+// When there are any and no crash can explain them, the accounting says
+// so in a hint.
 
 // Accounting methods (report.accounting).
 const (
@@ -73,9 +89,11 @@ func incKey(node string, inc int64) string { return node + "#" + strconv.FormatI
 
 // accountInput is everything the accounting needs (a plain value).
 type accountInput struct {
-	shards    int
-	accepted  []int64 // per shard
-	delivered []int64 // per shard
+	shards         int
+	accepted       []int64 // per shard
+	delivered      []int64 // per shard
+	failedOnClient []int64 // per shard: accepted tells the client dropped (clientDrops.ByShard)
+	queueDropped   int64   // frames the client discarded from connection queues (clientDrops.Queued)
 	// unavailable, when not "", says why there are no tallies; tallies
 	// and owned are then ignored.
 	unavailable string
@@ -87,22 +105,35 @@ type accountInput struct {
 type accounting struct {
 	method string // accountingTallies, or accountingUnavailable + why
 
-	lost, stateLost, failedOnNode, inFlightLost, unexplainedLost int64
+	lost, failedOnClient, stateLost, failedOnNode, inFlightLost, unexplainedLost int64
+	queueDropped                                                                 int64 // not attributed (see above)
 
+	lostByShard, failedOnClientByShard []int64 // per shard, always
 	// Per shard (nil without tallies).
-	lostByShard, stateLostByShard, failedByShard, inFlightByShard, unexplainedByShard []int64
-	stateLostByNode                                                                   map[string]int64
+	stateLostByShard, failedByShard, inFlightByShard, unexplainedByShard []int64
+	stateLostByNode                                                      map[string]int64
 
 	incarnations int      // node incarnations seen
+	crashes      int      // gone incarnations that were not final
 	gone         []string // "node#incarnation" of gone incarnations; "(final)" when they left gracefully
+	hints        []string // what the figures cannot say by themselves
 }
 
 // account computes the accounting of in. Pure: no I/O, no clock.
 func account(in accountInput) accounting {
-	a := accounting{lostByShard: make([]int64, in.shards)}
+	a := figures(in)
+	a.hint()
+	return a
+}
+
+// figures computes the figures of the accounting of in.
+func figures(in accountInput) accounting {
+	a := accounting{lostByShard: make([]int64, in.shards), failedOnClientByShard: make([]int64, in.shards), queueDropped: in.queueDropped}
 	for s := range in.shards {
 		a.lostByShard[s] = at(in.accepted, s) - at(in.delivered, s)
 		a.lost += a.lostByShard[s]
+		a.failedOnClientByShard[s] = at(in.failedOnClient, s)
+		a.failedOnClient += a.failedOnClientByShard[s]
 	}
 	if in.unavailable == "" {
 		for _, t := range in.tallies {
@@ -114,8 +145,8 @@ func account(in accountInput) accounting {
 	}
 	if in.unavailable != "" {
 		a.method = accountingUnavailable + in.unavailable
-		for _, l := range a.lostByShard {
-			a.unexplainedLost += abs(l)
+		for s, l := range a.lostByShard {
+			a.unexplainedLost += abs(l - a.failedOnClientByShard[s])
 		}
 		return a
 	}
@@ -136,6 +167,9 @@ func account(in accountInput) accounting {
 			base = &zero
 		}
 		crashed := t.crashed()
+		if crashed {
+			a.crashes++
+		}
 		if t.gone {
 			g := t.key()
 			if !crashed {
@@ -165,7 +199,7 @@ func account(in accountInput) accounting {
 	for s := range in.shards {
 		a.stateLost += a.stateLostByShard[s]
 		a.failedOnNode += a.failedByShard[s]
-		rem := a.lostByShard[s] - a.stateLostByShard[s] - a.failedByShard[s]
+		rem := a.lostByShard[s] - a.failedOnClientByShard[s] - a.stateLostByShard[s] - a.failedByShard[s]
 		switch {
 		case rem > 0 && crashedOn[s]:
 			a.inFlightByShard[s] = rem
@@ -182,6 +216,19 @@ func account(in accountInput) accounting {
 	}
 	slices.Sort(a.gone)
 	return a
+}
+
+// hint adds the hints a's figures call for.
+func (a *accounting) hint() {
+	if a.queueDropped > 0 && (a.crashes == 0 || !a.available()) {
+		why := "no node crashed"
+		if !a.available() {
+			why = "no tallies say whether a node crashed"
+		}
+		a.hints = append(a.hints, fmt.Sprintf("the client dropped %d frames from its connection queues (client_queue_dropped: a connection failed, "+
+			"or the client closed) and %s: the client cannot tell their kind (tells, asks, control messages) or shard, "+
+			"so tells among them are counted in unexplained_lost", a.queueDropped, why))
+	}
 }
 
 // explained reports whether every loss has a cause.

@@ -27,11 +27,12 @@ func TestAccount(t *testing.T) {
 		name string
 		in   accountInput
 		// want: the totals, and where given, per-shard figures
-		lost, stateLost, failed, inFlight, unexplained int64
-		byNode                                         map[string]int64
-		inFlightByShard, unexplainedByShard            []int64
-		gone                                           []string
-		method                                         string
+		lost, failedOnClient, stateLost, failed, inFlight, unexplained int64
+		byNode                                                         map[string]int64
+		inFlightByShard, unexplainedByShard                            []int64
+		gone                                                           []string
+		hints                                                          int // hints given
+		method                                                         string
 	}{
 		{
 			name: "no fault",
@@ -148,6 +149,63 @@ func TestAccount(t *testing.T) {
 			lost: 3, unexplained: 3, unexplainedByShard: []int64{0, 3, 0, 0}, method: accountingTallies,
 		},
 		{
+			// The client dropped 4 held tells of shard 1 (expired, failed
+			// by ShardUnavailable...): they never reached a node.
+			name: "a loss the client counted",
+			in: accountInput{shards: 4, accepted: []int64{0, 10, 0, 0}, delivered: []int64{0, 6, 0, 0},
+				failedOnClient: []int64{0, 4, 0, 0},
+				tallies:        []incTally{{last: st("a", 1, map[int]int64{1: 6}, nil, nil, false)}}},
+			lost: 4, failedOnClient: 4, method: accountingTallies,
+		},
+		{
+			// Subtracted before the node-side causes: shard 1 lost 10, 3
+			// dropped by the client, 5 retired by a, 2 dead letters.
+			name: "client and node causes on one shard",
+			in: accountInput{shards: 4, accepted: []int64{0, 30, 0, 0}, delivered: []int64{0, 20, 0, 0},
+				failedOnClient: []int64{0, 3, 0, 0},
+				tallies: []incTally{
+					{base: ptr(st("a", 1, nil, nil, nil, false)), last: st("a", 1, nil, map[int]int64{1: 5}, map[int]int64{1: 2}, false)},
+					{base: ptr(st("b", 2, nil, nil, nil, false)), last: st("b", 2, map[int]int64{1: 20}, nil, nil, false)},
+				}},
+			lost: 10, failedOnClient: 3, stateLost: 5, failed: 2, byNode: map[string]int64{"a": 5}, method: accountingTallies,
+		},
+		{
+			// The rest of a loss on a crashed node's shard is in flight
+			// after the client's drops are taken off.
+			name: "client drops and a crash",
+			in: accountInput{shards: 4, accepted: []int64{0, 0, 50, 0}, delivered: []int64{0, 0, 20, 0},
+				failedOnClient: []int64{0, 0, 6, 0}, queueDropped: 12,
+				tallies: []incTally{
+					{base: ptr(st("a", 1, nil, nil, nil, false)), last: st("a", 1, map[int]int64{2: 20}, nil, nil, false)},
+					{base: ptr(st("b", 2, nil, nil, nil, false)), last: st("b", 2, map[int]int64{2: 14}, nil, nil, false), gone: true},
+				}},
+			lost: 30, failedOnClient: 6, stateLost: 14, inFlight: 10, byNode: map[string]int64{"b": 14},
+			inFlightByShard: []int64{0, 0, 10, 0}, gone: []string{"b#2"}, method: accountingTallies,
+		},
+		{
+			// More counted as dropped by the client than lost: a double
+			// count, unexplained.
+			name: "client drops above the loss",
+			in: accountInput{shards: 4, accepted: []int64{5, 0, 0, 0}, delivered: []int64{4, 0, 0, 0},
+				failedOnClient: []int64{3, 0, 0, 0},
+				tallies:        []incTally{{last: st("a", 1, map[int]int64{0: 4}, nil, nil, false)}}},
+			lost: 1, failedOnClient: 3, unexplained: 2, unexplainedByShard: []int64{-2, 0, 0, 0}, method: accountingTallies,
+		},
+		{
+			// Frames dropped from the client's queues with no crash: not
+			// attributed to any shard (the loss stays unexplained), hinted.
+			name: "queued frames dropped without a crash",
+			in: accountInput{shards: 4, accepted: []int64{0, 0, 0, 8}, delivered: []int64{0, 0, 0, 5}, queueDropped: 3,
+				tallies: []incTally{{last: st("a", 1, map[int]int64{3: 5}, nil, nil, false)}}},
+			lost: 3, unexplained: 3, unexplainedByShard: []int64{0, 0, 0, 3}, hints: 1, method: accountingTallies,
+		},
+		{
+			name: "client drops without tallies",
+			in: accountInput{shards: 4, accepted: []int64{5, 5, 5, 5}, delivered: []int64{5, 2, 5, 5},
+				failedOnClient: []int64{0, 2, 0, 0}, queueDropped: 1, unavailable: "no node answered GetShardTally"},
+			lost: 3, failedOnClient: 2, unexplained: 1, hints: 1, method: accountingUnavailable + "no node answered GetShardTally",
+		},
+		{
 			name: "a node with another shard count",
 			in: accountInput{shards: 4, accepted: []int64{1, 0, 0, 0}, delivered: []int64{0, 0, 0, 0},
 				tallies: []incTally{{last: workload.ShardTally{Node: "a", Applied: []int64{0}, Retired: []int64{0}, Dead: []int64{0}}}}},
@@ -163,7 +221,8 @@ func TestAccount(t *testing.T) {
 				what      string
 				got, want int64
 			}{
-				{"lost", got.lost, tc.lost}, {"state_lost", got.stateLost, tc.stateLost}, {"failed_on_node", got.failedOnNode, tc.failed},
+				{"lost", got.lost, tc.lost}, {"failed_on_client", got.failedOnClient, tc.failedOnClient},
+				{"state_lost", got.stateLost, tc.stateLost}, {"failed_on_node", got.failedOnNode, tc.failed},
 				{"in_flight_lost", got.inFlightLost, tc.inFlight}, {"unexplained_lost", got.unexplainedLost, tc.unexplained},
 			} {
 				if c.got != c.want {
@@ -190,6 +249,9 @@ func TestAccount(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got.gone, tc.gone) {
 				t.Errorf("got gone %q, want %q", got.gone, tc.gone)
+			}
+			if len(got.hints) != tc.hints {
+				t.Errorf("got hints %q, want %d", got.hints, tc.hints)
 			}
 			if got.explained() != (tc.unexplained == 0) {
 				t.Errorf("got explained %v with unexplained_lost %d", got.explained(), got.unexplainedLost)

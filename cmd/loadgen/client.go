@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zerohop/zerohop/engine"
@@ -25,6 +26,7 @@ type engineTarget struct {
 	inc     any // workload.Increment{Amount: 1}, boxed once
 	cluster *nodetest.LocalCluster
 	tport   string
+	drops   *dropCounter // the client's OnDrop
 
 	statsMu   sync.Mutex
 	statsRefs map[string]engine.ServiceRef // every node-stats instance listed so far, by node; guarded by statsMu
@@ -66,7 +68,9 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		info = clusterInfo{kind: "embedded", nodes: o.nodes, nodeTransport: embeddedNodeTransport(o)}
 		contacts = lc.ContactPoints()
 	}
+	drops := newDropCounter(o.entityType, o.shards)
 	cfg := engine.Config{
+		OnDrop:        drops.record,
 		ContactPoints: contacts,
 		SystemName:    o.system,
 		AddressMap:    o.addressMap,
@@ -105,7 +109,7 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 				tport += "+tls"
 			}
 			return &engineTarget{c: c, ref: ref, inc: workload.Increment{Amount: 1}, cluster: lc, tport: tport,
-				statsRefs: map[string]engine.ServiceRef{}}, info, nil
+				drops: drops, statsRefs: map[string]engine.ServiceRef{}}, info, nil
 		}
 	}
 	_ = c.Close()
@@ -254,19 +258,23 @@ func cmpErr(first, err error) error {
 func (t *engineTarget) ClientStats() map[string]int64 {
 	s := t.c.Stats()
 	m := map[string]int64{
-		"tells_queued":     int64(s.TellsQueued),
-		"frames_written":   int64(s.FramesWritten),
-		"write_calls":      int64(s.Writes),
-		"bytes_written":    int64(s.BytesWritten),
-		"asks_ok":          int64(s.AsksOK),
-		"asks_timed_out":   int64(s.AsksTimedOut),
-		"asks_failed":      int64(s.AsksFailed),
-		"late_replies":     int64(s.LateReplies),
-		"connects":         int64(s.Connects),
-		"reconnects":       int64(s.Reconnects),
-		"connect_failures": int64(s.ConnectFailures),
-		"location_queries": int64(s.LocationQueries),
-		"epoch":            s.Epoch,
+		"tells_queued":        int64(s.TellsQueued),
+		"frames_written":      int64(s.FramesWritten),
+		"write_calls":         int64(s.Writes),
+		"bytes_written":       int64(s.BytesWritten),
+		"asks_ok":             int64(s.AsksOK),
+		"asks_timed_out":      int64(s.AsksTimedOut),
+		"asks_failed":         int64(s.AsksFailed),
+		"late_replies":        int64(s.LateReplies),
+		"undeliverable":       int64(s.Undeliverable),
+		"connects":            int64(s.Connects),
+		"reconnects":          int64(s.Reconnects),
+		"connect_failures":    int64(s.ConnectFailures),
+		"suspects":            int64(s.Suspects),
+		"suspects_cleared":    int64(s.SuspectsCleared),
+		"location_queries":    int64(s.LocationQueries),
+		"unavailable_answers": int64(s.UnavailableAnswers),
+		"epoch":               s.Epoch,
 	}
 	for k, v := range s.Drops {
 		m["drop_"+k] = int64(v)
@@ -274,7 +282,41 @@ func (t *engineTarget) ClientStats() map[string]int64 {
 	return m
 }
 
+func (t *engineTarget) ClientDrops() clientDrops { return t.drops.snapshot() }
+
 func (t *engineTarget) Transport() string { return t.tport }
+
+// dropCounter counts what the client accepted and dropped later
+// (engine.Config.OnDrop): tells of the workload's type per shard, frames
+// of unknown kind in total. record only adds to atomics, as OnDrop must
+// (it may run under the client's locks); safe for concurrent use.
+type dropCounter struct {
+	entityType string
+	byShard    []atomic.Int64 // atomic
+	queued     atomic.Int64
+}
+
+func newDropCounter(entityType string, shards int) *dropCounter {
+	return &dropCounter{entityType: entityType, byShard: make([]atomic.Int64, shards)}
+}
+
+func (d *dropCounter) record(x engine.Drop) {
+	switch {
+	case x.Shard < 0:
+		d.queued.Add(int64(x.Count))
+	case x.Type == d.entityType && x.Shard < len(d.byShard):
+		d.byShard[x.Shard].Add(int64(x.Count))
+	}
+	// Another entity type: loadgen tells none.
+}
+
+func (d *dropCounter) snapshot() clientDrops {
+	out := clientDrops{ByShard: make([]int64, len(d.byShard)), Queued: d.queued.Load()}
+	for s := range d.byShard {
+		out.ByShard[s] = d.byShard[s].Load()
+	}
+	return out
+}
 
 func (t *engineTarget) Close(ctx context.Context) error {
 	err := t.c.Shutdown(ctx)

@@ -43,11 +43,18 @@ func TestEmbeddedRunLosesNothing(t *testing.T) {
 				"tells_sent", "tells_delivered", "tells_failed", "lost", "tells_per_sec",
 				"asks", "ask_errors", "ask_p50_us", "ask_p90_us", "ask_p99_us", "ask_p999_us",
 				"duration_s", "cluster", "nodes", "transport", "go_version",
+				"failed_on_client", "client_queue_dropped",
 				"state_lost", "state_lost_by_node", "state_lost_by_shard", "failed_on_node", "in_flight_lost",
 				"unexplained_lost", "accounting",
 			} {
 				if _, ok := got[k]; !ok {
 					t.Errorf("report lacks key %q", k)
+				}
+			}
+			client, _ := got["client"].(map[string]any)
+			for _, k := range []string{"tells_queued", "suspects", "suspects_cleared", "undeliverable", "unavailable_answers", "drop_expired"} {
+				if _, ok := client[k]; !ok {
+					t.Errorf("client stats lack key %q", k)
 				}
 			}
 			if got["lost"] != 0.0 {
@@ -73,7 +80,7 @@ func TestEmbeddedRunLosesNothing(t *testing.T) {
 			if got["accounting"] != accountingTallies {
 				t.Errorf("got accounting %v, want %q", got["accounting"], accountingTallies)
 			}
-			for _, k := range []string{"state_lost", "failed_on_node", "in_flight_lost", "unexplained_lost"} {
+			for _, k := range []string{"failed_on_client", "client_queue_dropped", "state_lost", "failed_on_node", "in_flight_lost", "unexplained_lost"} {
 				if got[k] != 0.0 {
 					t.Errorf("got %s %v, want 0", k, got[k])
 				}
@@ -167,9 +174,10 @@ func TestCrashIsExplained(t *testing.T) {
 		t.Fatal("no node was killed: nodes 1 and 2 applied nothing")
 	}
 	lost, stateLost, inFlight := got["lost"].(float64), got["state_lost"].(float64), got["in_flight_lost"].(float64)
-	if got["accounting"] != accountingTallies || got["unexplained_lost"] != 0.0 || lost != stateLost+inFlight+got["failed_on_node"].(float64) {
-		t.Errorf("got accounting %v, lost %v = state %v + in flight %v + failed on node %v, unexplained %v; want tallies, a sum, 0 unexplained",
-			got["accounting"], lost, stateLost, inFlight, got["failed_on_node"], got["unexplained_lost"])
+	onClient, onNode := got["failed_on_client"].(float64), got["failed_on_node"].(float64)
+	if got["accounting"] != accountingTallies || got["unexplained_lost"] != 0.0 || lost != onClient+stateLost+inFlight+onNode {
+		t.Errorf("got accounting %v, lost %v = failed on client %v + state %v + in flight %v + failed on node %v, unexplained %v; want tallies, a sum, 0 unexplained",
+			got["accounting"], lost, onClient, stateLost, inFlight, onNode, got["unexplained_lost"])
 	}
 	// The victim had applied increments before it died (it owned about a
 	// third of the shards for 1.5 s): their state is lost, on that node only.

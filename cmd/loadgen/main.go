@@ -22,14 +22,18 @@
 // written everything it accepted), verification (GetCount of every entity
 // again), a last round of tallies, node-stats, report.
 //
-// The report tells a loss (sent != delivered + failed) apart by cause when
-// the nodes serve tallies: state_lost (counters whose state ended, per node
-// and shard), failed_on_node (dropped and counted by the nodes),
-// in_flight_lost (in flight to a node that crashed), unexplained_lost
-// (accounting.go). The exit status is 1 when unexplained_lost != 0 (without
-// tallies, e.g. against Casty: when anything was lost) or an entity could
-// not be verified, 2 for bad flags; an explained loss is printed
-// prominently but does not fail the run.
+// The report tells a loss (sent != delivered + failed) apart by cause:
+// failed_on_client (accepted tells the client dropped later, per shard,
+// from engine.Config.OnDrop) and, when the nodes serve tallies,
+// state_lost (counters whose state ended, per node and shard),
+// failed_on_node (dropped and counted by the nodes), in_flight_lost (in
+// flight to a node that crashed), unexplained_lost (accounting.go);
+// client_queue_dropped (frames of unknown shard the client discarded from
+// its connection queues) is reported apart, with a hint when no crash
+// explains it. The exit status is 1 when unexplained_lost != 0 (without
+// tallies, e.g. against Casty: when anything but failed_on_client was
+// lost) or an entity could not be verified, 2 for bad flags; an explained
+// loss is printed prominently but does not fail the run.
 //
 // Progress lines go to stderr, the report to stdout, and with -series one
 // JSON object per second of the load phase to a file: t (seconds since the
@@ -264,6 +268,10 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 			rep.MismatchedEntities++
 		}
 	}
+	// What the client dropped after accepting it, after the verification
+	// as well: a held tell dropped by then was not delivered.
+	cd := t.ClientDrops()
+	in.failedOnClient, in.queueDropped = cd.ByShard, cd.Queued
 	// The end round comes after the verification: every Increment queued
 	// before an entity's GetCount has then been applied or dropped, so the
 	// tallies cover what the verification saw.
@@ -377,8 +385,11 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, emi
 	// so this is the old rule (lost == 0) there.
 	rep.OK = acct.explained() && rep.UnverifiedEntities == 0
 	if rep.Lost != 0 && rep.OK {
-		logf("%d tells lost, every one explained: state_lost %d, failed_on_node %d, in_flight_lost %d",
-			rep.Lost, rep.StateLost, rep.FailedOnNode, rep.InFlightLost)
+		logf("%d tells lost, every one explained: failed_on_client %d, state_lost %d, failed_on_node %d, in_flight_lost %d",
+			rep.Lost, rep.FailedOnClient, rep.StateLost, rep.FailedOnNode, rep.InFlightLost)
+	}
+	for _, h := range rep.Hints {
+		logf("hint: %s", h)
 	}
 	return emit(rep)
 }

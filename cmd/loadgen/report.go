@@ -20,14 +20,19 @@ import (
 // tells_delivered is the sum over all entities of (count after - count
 // before), read with GetCount; lost = sent - delivered - failed.
 //
-// The loss is then told apart by cause from the nodes' per-shard tallies
+// The loss is then told apart by cause, per shard, from what the client
+// itself dropped after accepting it (failed_on_client, from
+// engine.Config.OnDrop) and from the nodes' per-shard tallies
 // (accounting.go; spec/DESIGN.md "Loss accounting"): state_lost (the
 // counters' state ended: stopped by their node, or died with a crashed
 // one), failed_on_node (dropped and counted by the nodes), in_flight_lost
 // (in flight to a node that crashed) and unexplained_lost. A run is OK
 // only when unexplained_lost == 0 and every entity answered; without
-// tallies (accounting "unavailable: ..."; a Casty cluster) every loss is
-// unexplained, so a run is OK only when nothing was lost.
+// tallies (accounting "unavailable: ..."; a Casty cluster) every loss but
+// failed_on_client is unexplained. client_queue_dropped (frames the
+// client discarded from its connection queues, of unknown kind and shard)
+// explains nothing by itself; hints say when it may be behind
+// unexplained_lost.
 type report struct {
 	Cluster   string `json:"cluster"` // "embedded" or "external"
 	Nodes     int    `json:"nodes"`
@@ -64,6 +69,8 @@ type report struct {
 	Lost           int64 `json:"lost"`
 	// The loss by cause. The per-node and per-shard figures are present
 	// only when the accounting used tallies.
+	FailedOnClient     int64            `json:"failed_on_client"`     // accepted tells the client dropped later, never sent (OnDrop with a shard)
+	ClientQueueDropped int64            `json:"client_queue_dropped"` // frames (any kind) discarded from the client's connection queues: not attributed
 	StateLost          int64            `json:"state_lost"`
 	StateLostByNode    map[string]int64 `json:"state_lost_by_node,omitzero"`
 	StateLostByShard   []int64          `json:"state_lost_by_shard,omitzero"`
@@ -76,6 +83,7 @@ type report struct {
 	GoneIncarnations   []string         `json:"gone_incarnations,omitempty"`        // node#incarnation that did not answer the end round ("(final)": left gracefully)
 	TallyPolls         int64            `json:"tally_polls,omitempty"`              // GetShardTally asks answered
 	TallyPollErrors    int64            `json:"tally_poll_errors,omitempty"`        // and failed
+	Hints              []string         `json:"hints,omitempty"`                    // what the loss figures cannot say by themselves (e.g. client_queue_dropped with no crash)
 	TellErrors         map[string]int64 `json:"tell_errors,omitempty"`              // failed tells by kind (load.go, errKindNames)
 	TellsPerSec        float64          `json:"tells_per_sec"`                      // delivered / (duration_s + drain_s)
 	SendTellsPerSec    float64          `json:"send_tells_per_sec"`                 // accepted by the client / duration_s
@@ -123,7 +131,9 @@ type report struct {
 // setAccounting copies a's figures into the report.
 func (r *report) setAccounting(a *accounting) {
 	r.StateLost, r.FailedOnNode, r.InFlightLost, r.UnexplainedLost = a.stateLost, a.failedOnNode, a.inFlightLost, a.unexplainedLost
+	r.FailedOnClient, r.ClientQueueDropped = a.failedOnClient, a.queueDropped
 	r.Accounting = a.method
+	r.Hints = a.hints
 	if a.available() {
 		r.StateLostByNode = a.stateLostByNode
 		r.StateLostByShard = a.stateLostByShard
@@ -158,6 +168,7 @@ func (r *report) writeTable(w io.Writer) error {
 	p("tells delivered", "%d", r.TellsDelivered)
 	p("tells failed", "%d (abandoned %d, backpressure retries %d)%s", r.TellsFailed, r.TellsAbandoned, r.TellsRetried, keyed(r.TellErrors))
 	p("lost", "%d", r.Lost)
+	p("  failed on client", "%d (accepted, then dropped by the client without sending them: location unknown until expiry, shard unavailable, owner down)", r.FailedOnClient)
 	if r.Accounting == accountingTallies {
 		p("  state lost", "%d (counters whose state ended: stopped by their node, or died with a crashed one)%s", r.StateLost, keyed(r.StateLostByNode))
 		p("  failed on node", "%d (dropped and counted by the nodes)", r.FailedOnNode)
@@ -169,8 +180,14 @@ func (r *report) writeTable(w io.Writer) error {
 		}
 		p("loss accounting", "per-shard tallies (node incarnations seen: %d%s)", r.TallyIncarnations, gone)
 	} else {
-		p("  unexplained lost", "%d (every loss: no per-shard tallies)", r.UnexplainedLost)
+		p("  unexplained lost", "%d (every loss but failed on client: no per-shard tallies)", r.UnexplainedLost)
 		p("loss accounting", "%s", r.Accounting)
+	}
+	if r.ClientQueueDropped > 0 {
+		p("client queue dropped", "%d frames (tells, asks or control messages) discarded from connection queues that failed or closed; shards unknown", r.ClientQueueDropped)
+	}
+	for _, h := range r.Hints {
+		p("hint", "%s", h)
 	}
 	if r.UnverifiedEntities > 0 || r.MismatchedEntities > 0 {
 		p("entities", "%d unverified, %d with a count other than sent-failed", r.UnverifiedEntities, r.MismatchedEntities)
@@ -214,8 +231,8 @@ func (r *report) writeTable(w io.Writer) error {
 		verdict = fmt.Sprintf("FAILED: %d lost without an explanation (sent != delivered + failed + explained losses), %d entities unverified",
 			r.UnexplainedLost, r.UnverifiedEntities)
 	case r.Lost != 0:
-		verdict = fmt.Sprintf("OK, BUT %d LOST, every one explained: state_lost %d + failed_on_node %d + in_flight_lost %d",
-			r.Lost, r.StateLost, r.FailedOnNode, r.InFlightLost)
+		verdict = fmt.Sprintf("OK, BUT %d LOST, every one explained: failed_on_client %d + state_lost %d + failed_on_node %d + in_flight_lost %d",
+			r.Lost, r.FailedOnClient, r.StateLost, r.FailedOnNode, r.InFlightLost)
 	}
 	p("result", "%s", verdict)
 	return tw.Flush()

@@ -45,6 +45,11 @@ type memTarget struct {
 	// lost by loseEvery count in its dead sums (a counted loss).
 	tallies     bool
 	deadLetters bool
+	// clientDrops: the tells lost by loseEvery are reported as the
+	// client's own drops (engine.Config.OnDrop with a shard);
+	// queueDropped is reported as frames dropped from its queues.
+	clientDrops  bool
+	queueDropped int64
 
 	calls    atomic.Int64
 	accepted atomic.Int64
@@ -53,6 +58,7 @@ type memTarget struct {
 	incs     int64            // guarded by mu
 	applied  []int64          // per shard; guarded by mu
 	dead     []int64          // per shard; guarded by mu
+	dropped  []int64          // per shard, client drops; guarded by mu
 	closed   atomic.Bool
 }
 
@@ -77,6 +83,9 @@ func (m *memTarget) Tell(_ context.Context, id string) error {
 	if m.loseEvery > 0 && a%m.loseEvery == 0 {
 		if m.deadLetters {
 			m.dead[shard]++
+		}
+		if m.clientDrops {
+			m.dropped[shard]++
 		}
 		return nil
 	}
@@ -137,6 +146,12 @@ func (m *memTarget) NodeStats(ctx context.Context) ([]nodeTally, error) {
 	return []nodeTally{{Increments: m.incs, FirstAt: 1, LastAt: 2}}, nil
 }
 
+func (m *memTarget) ClientDrops() clientDrops {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return clientDrops{ByShard: slices.Clone(m.dropped), Queued: m.queueDropped}
+}
+
 func (m *memTarget) ClientStats() map[string]int64 {
 	return map[string]int64{"tell_calls": m.calls.Load()}
 }
@@ -151,6 +166,7 @@ func memOpener(m *memTarget) opener {
 		m.counts = map[string]int64{}
 		m.applied = make([]int64, workload.DefaultShards)
 		m.dead = make([]int64, workload.DefaultShards)
+		m.dropped = make([]int64, workload.DefaultShards)
 		return m, clusterInfo{kind: "embedded", nodes: 1}, nil
 	}
 }
@@ -284,6 +300,43 @@ func TestRunnerAccounting(t *testing.T) {
 				if lost <= 0 || num(t, got, "failed_on_node") != lost || num(t, got, "unexplained_lost") != 0 || got["ok"] != true {
 					t.Errorf("got lost %v failed_on_node %v unexplained %v ok %v, want lost > 0 = failed_on_node, 0, true",
 						got["lost"], got["failed_on_node"], got["unexplained_lost"], got["ok"])
+				}
+			},
+		},
+		{
+			name: "a loss the client counted is explained", m: &memTarget{loseEvery: 5, tallies: true, clientDrops: true}, wantCode: 0,
+			check: func(t *testing.T, got map[string]any) {
+				lost := num(t, got, "lost")
+				if lost <= 0 || num(t, got, "failed_on_client") != lost || num(t, got, "failed_on_node") != 0 ||
+					num(t, got, "unexplained_lost") != 0 || got["ok"] != true {
+					t.Errorf("got lost %v failed_on_client %v failed_on_node %v unexplained %v ok %v, want lost > 0 = failed_on_client, 0, 0, true",
+						got["lost"], got["failed_on_client"], got["failed_on_node"], got["unexplained_lost"], got["ok"])
+				}
+			},
+		},
+		{
+			// Without tallies the client's own count still explains.
+			name: "a loss the client counted is explained without tallies", m: &memTarget{loseEvery: 5, clientDrops: true}, wantCode: 0,
+			check: func(t *testing.T, got map[string]any) {
+				lost := num(t, got, "lost")
+				if lost <= 0 || num(t, got, "failed_on_client") != lost || num(t, got, "unexplained_lost") != 0 || got["ok"] != true {
+					t.Errorf("got lost %v failed_on_client %v unexplained %v ok %v, want lost > 0 = failed_on_client, 0, true",
+						got["lost"], got["failed_on_client"], got["unexplained_lost"], got["ok"])
+				}
+			},
+		},
+		{
+			// Frames dropped from the client's queues are not attributed:
+			// the loss stays unexplained, with a hint.
+			name: "queued frames dropped give a hint", m: &memTarget{loseEvery: 5, tallies: true, queueDropped: 9}, wantCode: 1,
+			check: func(t *testing.T, got map[string]any) {
+				lost := num(t, got, "lost")
+				if lost <= 0 || num(t, got, "unexplained_lost") != lost || num(t, got, "client_queue_dropped") != 9 || num(t, got, "failed_on_client") != 0 {
+					t.Errorf("got lost %v unexplained %v client_queue_dropped %v failed_on_client %v, want lost > 0 = unexplained, 9, 0",
+						got["lost"], got["unexplained_lost"], got["client_queue_dropped"], got["failed_on_client"])
+				}
+				if h, _ := got["hints"].([]any); len(h) != 1 || !strings.Contains(h[0].(string), "client_queue_dropped") {
+					t.Errorf("got hints %v, want one about client_queue_dropped", got["hints"])
 				}
 			},
 		},

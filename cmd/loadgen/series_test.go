@@ -172,7 +172,11 @@ func TestTableShowsTheLossByCause(t *testing.T) {
 		{"explained", &memTarget{loseEvery: 5, tallies: true, deadLetters: true}, 0,
 			[]string{"failed on node", "in flight lost", "unexplained lost 0", "OK, BUT", "LOST, every one explained", "loss accounting per-shard tallies (node incarnations seen: 1)"}},
 		{"no tallies", &memTarget{loseEvery: 5}, 1,
-			[]string{"(every loss: no per-shard tallies)", "loss accounting unavailable: no node answered GetShardTally", "FAILED:"}},
+			[]string{"(every loss but failed on client: no per-shard tallies)", "loss accounting unavailable: no node answered GetShardTally", "FAILED:"}},
+		{"client drops", &memTarget{loseEvery: 5, tallies: true, clientDrops: true}, 0,
+			[]string{"failed on client", "unexplained lost 0", "LOST, every one explained: failed_on_client"}},
+		{"queued frames dropped", &memTarget{loseEvery: 5, tallies: true, queueDropped: 4}, 1,
+			[]string{"client queue dropped 4 frames", "hint the client dropped 4 frames from its connection queues", "FAILED:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -31,6 +31,9 @@ type target interface {
 	NodeStats(ctx context.Context) ([]nodeTally, error)
 	// The per-shard tallies of the loss accounting (tally.go).
 	tallySource
+	// ClientDrops is what the client accepted and dropped later, so far
+	// (engine.Config.OnDrop): a loss the client counted, not the nodes.
+	ClientDrops() clientDrops
 	// ClientStats is the client's own counters, for the report.
 	ClientStats() map[string]int64
 	// Transport names the client transport in use ("gnet", "net", "net+tls").
@@ -45,4 +48,19 @@ type nodeTally struct {
 	Increments int64
 	FirstAt    float64 // Unix seconds of the first Increment since the reset, 0 if none
 	LastAt     float64
+}
+
+// clientDrops are the tells the client accepted (Tell returned nil) and
+// dropped later without sending them (engine.Config.OnDrop), as counted
+// at one moment.
+type clientDrops struct {
+	// ByShard: tells of the workload's entity type held for a shard whose
+	// location was unknown and dropped (expired, failed by ShardUnavailable,
+	// their owner down when the location came, the client closing), per
+	// shard. Each tell is Increment{Amount: 1}: tells and amounts agree.
+	ByShard []int64
+	// Queued: frames discarded from connection queues (the connection
+	// failed, or the client closed). The client does not know their kind
+	// or shard: tells, asks and control messages alike.
+	Queued int64
 }
