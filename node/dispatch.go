@@ -196,26 +196,30 @@ func (n *Node) handleRegion(l *link, r *region, hops int, payload []byte) result
 	if n.leaving.Load() {
 		n.lastRegionMsg.Store(int64(n.mono())) // the drain window waits for quiet
 	}
-	owner := n.route.Load().owners[r.idx][shard]
-	switch {
-	case owner == n.self:
-		e := envelope{entityID: entityID, msg: msg, hops: uint8(hops)}
-		if l.inline != nil && n.runInline(l, r.boxes[shard], e) {
-			return resOK
+	for {
+		owner := n.route.Load().owners[r.idx][shard]
+		switch {
+		case owner == n.self:
+			e := envelope{entityID: entityID, msg: msg, hops: uint8(hops)}
+			if l.inline != nil && n.runInline(l, r.boxes[shard], e) {
+				return resOK
+			}
+			if !r.boxes[shard].push(e, l) {
+				n.ctr.mailboxFull.Add(1)
+				return resPaused
+			}
+		case owner.IsZero():
+			if n.loc.parkEnv(&pendingReq{typ: r.typ.Name, shard: shard, via: l, zerohop: l.zerohop,
+				env: &parkedEnv{region: r, entityID: entityID, msg: msg, hops: hops}}) == routed {
+				continue // allocated meanwhile
+			}
+		default:
+			if n.forwardDecoded(owner, r, shard, entityID, msg, hops, l) == fwdFull {
+				return resPaused // the owner's link is full: read again when it drains
+			}
 		}
-		if !r.boxes[shard].push(e, l) {
-			n.ctr.mailboxFull.Add(1)
-			return resPaused
-		}
-	case owner.IsZero():
-		n.loc.park(&pendingReq{typ: r.typ.Name, shard: shard, via: l, zerohop: l.zerohop,
-			env: &parkedEnv{region: r, entityID: entityID, msg: msg, hops: hops}})
-	default:
-		if n.forwardDecoded(owner, r, shard, entityID, msg, hops, l) == fwdFull {
-			return resPaused // the owner's link is full: read again when it drains
-		}
+		return resOK
 	}
-	return resOK
 }
 
 // forwardResult says what became of a forwarded envelope.
@@ -384,24 +388,29 @@ func (n *Node) deliverLocal(path string, msg any) error {
 		}
 		r := h.region
 		shard := ring.Shard(env.EntityID, r.typ.Shards)
-		owner := n.route.Load().owners[r.idx][shard]
-		switch {
-		case owner == n.self:
-			if !r.boxes[shard].push(envelope{entityID: env.EntityID, msg: env.Message}, nil) {
-				n.ctr.mailboxDropped.Add(1)
-				return ErrUndeliverable
+		for {
+			owner := n.route.Load().owners[r.idx][shard]
+			switch {
+			case owner == n.self:
+				if !r.boxes[shard].push(envelope{entityID: env.EntityID, msg: env.Message}, nil) {
+					n.ctr.mailboxDropped.Add(1)
+					return ErrUndeliverable
+				}
+			case owner.IsZero():
+				// Unallocated: wait for the owner like an envelope from a
+				// client (delivering here could start a second instance).
+				switch n.loc.parkEnv(&pendingReq{typ: r.typ.Name, shard: shard,
+					env: &parkedEnv{region: r, entityID: env.EntityID, msg: env.Message}}) {
+				case routed:
+					continue
+				case refused:
+					return ErrUndeliverable
+				}
+			default:
+				n.forwardDecoded(owner, r, shard, env.EntityID, env.Message, 0, nil)
 			}
-		case owner.IsZero():
-			// Unallocated: wait for the owner like an envelope from a
-			// client (delivering here could start a second instance).
-			if !n.loc.park(&pendingReq{typ: r.typ.Name, shard: shard,
-				env: &parkedEnv{region: r, entityID: env.EntityID, msg: env.Message}}) {
-				return ErrUndeliverable
-			}
-		default:
-			n.forwardDecoded(owner, r, shard, env.EntityID, env.Message, 0, nil)
+			return nil
 		}
-		return nil
 	}
 	n.ctr.unexpected.Add(1)
 	return ErrUndeliverable

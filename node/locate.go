@@ -94,6 +94,34 @@ func (lc *locator) park(p *pendingReq) bool {
 	return ok
 }
 
+// Results of parkEnv.
+type parkResult uint8
+
+const (
+	parked  parkResult = iota // queued until the shard has an owner
+	routed                    // the route names an owner now: deliver or forward it instead
+	refused                   // the queue is full: a dead letter
+)
+
+// parkEnv parks an envelope for an unallocated shard, unless the route
+// names an owner by now. onTable releases the parked envelopes and
+// publishes the route under lc.mu, so an envelope parked here is either
+// released by that table or sees its route: never parked after the route
+// that would release it, where a later envelope of the same connection
+// could overtake it.
+func (lc *locator) parkEnv(p *pendingReq) parkResult {
+	e := p.env
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if !lc.n.route.Load().owners[e.region.idx][p.shard].IsZero() {
+		return routed
+	}
+	if !lc.parkLocked(p) {
+		return refused
+	}
+	return parked
+}
+
 // parkLocked is park with lc.mu held.
 func (lc *locator) parkLocked(p *pendingReq) bool {
 	n := lc.n
@@ -119,13 +147,17 @@ func (lc *locator) parkLocked(p *pendingReq) bool {
 }
 
 // resolve completes what the table t answers, expires what is past its
-// deadline, and re-asks for the allocation of the rest. Called on every
-// table change (before the route that follows t is published) and by
-// housekeeping.
+// deadline, and re-asks for the allocation of the rest. Called by
+// housekeeping and the allocator; onTable calls resolveLocked.
 func (lc *locator) resolve(t *allocTable, now time.Time) {
-	n := lc.n
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
+	lc.resolveLocked(t, now)
+}
+
+// resolveLocked is resolve with lc.mu held.
+func (lc *locator) resolveLocked(t *allocTable, now time.Time) {
+	n := lc.n
 	if len(lc.pending) == 0 {
 		return
 	}

@@ -261,13 +261,16 @@ func (n *Node) onLeaderChange() {
 // runner stops the old entities and forwards what waits.
 func (n *Node) onTable(old, t *allocTable) {
 	n.ctr.epoch.Store(t.epoch)
-	if n.loc != nil {
-		n.loc.resolve(t, time.Now())
-	}
 	prev := n.route.Load()
 	now := int64(n.mono())
 	rt := n.buildRoute(t, prev, now)
+	// Release and publish under the locator's lock: an envelope is parked
+	// (parkEnv) either before, and released here, or after, and sees the
+	// new route.
+	n.loc.mu.Lock()
+	n.loc.resolveLocked(t, time.Now())
 	n.route.Store(rt)
+	n.loc.mu.Unlock()
 	if prev != nil {
 		for i, rg := range n.regions {
 			for s, m := range rg.boxes {

@@ -163,9 +163,15 @@ func (n *Node) runShard(m *mailbox, ctx *Context, batch []envelope) bool {
 			if len(batch) == 0 {
 				break
 			}
-			for _, e := range batch {
-				n.loc.park(&pendingReq{typ: m.region.typ.Name, shard: m.shard,
-					env: &parkedEnv{region: m.region, entityID: e.entityID, msg: e.msg, hops: int(e.hops)}})
+			for i, e := range batch {
+				if n.loc.parkEnv(&pendingReq{typ: m.region.typ.Name, shard: m.shard,
+					env: &parkedEnv{region: m.region, entityID: e.entityID, msg: e.msg, hops: int(e.hops)}}) == routed {
+					// Allocated meanwhile: keep the rest in order for the
+					// next decision (endRun queues the mailbox again).
+					m.held = append(append([]envelope(nil), batch[i:]...), m.held...)
+					clear(batch)
+					return true
+				}
 			}
 			clear(batch)
 		}
