@@ -45,9 +45,12 @@ type consensus struct {
 	notify    chan bool
 	reconcile chan struct{} // the leader should reconcile the configuration now (cap 1)
 
-	ready    atomic.Bool // this node leads and its barrier has applied
-	leaderMu sync.Mutex
-	leaderOf wire.NodeAddress // last leader seen (for change detection); guarded by leaderMu
+	ready atomic.Bool // this node leads and its barrier has applied
+	// expiryFloor (n.mono ns) is when this leader last stalled: leases are
+	// judged from no earlier than it (see leaderLoop).
+	expiryFloor atomic.Int64
+	leaderMu    sync.Mutex
+	leaderOf    wire.NodeAddress // last leader seen (for change detection); guarded by leaderMu
 }
 
 // startConsensus opens the stores, the consensus port and raft, and

@@ -237,6 +237,23 @@ const (
 // sent and fwdFull is returned: w is woken when the link has room, and the
 // caller pauses (backpressure); with no w the envelope is a dead letter.
 func (n *Node) forwardDecoded(owner wire.NodeAddress, r *region, shard int, entityID string, msg any, hops int, w waiter) forwardResult {
+	if n.ownerLapsed(owner) {
+		// The table still names owner, but its lease has expired as this
+		// node's replica sees it: a move is coming (or this node has not
+		// applied it yet). Sending it there would reach a node that must
+		// not run it, or a stopped one; wait for the table instead.
+		n.ctr.heldForMove.Add(1)
+		n.loc.parkStale(&pendingReq{typ: r.typ.Name, shard: shard,
+			env: &parkedEnv{region: r, entityID: entityID, msg: msg, hops: hops}})
+		return fwdDone
+	}
+	return n.forwardNow(owner, r, shard, entityID, msg, hops, w)
+}
+
+// forwardNow is forwardDecoded without the lapsed-owner check (the
+// locator, which made it, releases parked envelopes with it, holding its
+// lock).
+func (n *Node) forwardNow(owner wire.NodeAddress, r *region, shard int, entityID string, msg any, hops int, w waiter) forwardResult {
 	if hops >= maxHops {
 		n.ctr.hopLimited.Add(1)
 		n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonHopLimit})
@@ -261,6 +278,17 @@ func (n *Node) forwardDecoded(owner wire.NodeAddress, r *region, shard int, enti
 	n.logLimited("cannot forward an envelope to its owner", "owner", owner.String())
 	n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonStaleOwner})
 	return fwdDone
+}
+
+// ownerLapsed reports whether owner's lease has certainly expired by this
+// replica's record of its renewals (the leader's test, see lease.go).
+func (n *Node) ownerLapsed(owner wire.NodeAddress) bool {
+	if n.cons == nil || owner == n.self {
+		return false
+	}
+	at, ok := n.cons.fsm.seenAt(owner)
+	cc := n.cfg.Consensus
+	return ok && n.mono()-at > cc.LeaseDuration+cc.leaseGrace()
 }
 
 // fwdPath is the sender path of a forwarded envelope; a digit follows (the

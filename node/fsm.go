@@ -313,6 +313,14 @@ func (f *fsm) view() view {
 	return v
 }
 
+// seenAt returns when this replica applied addr's last renewal.
+func (f *fsm) seenAt(addr wire.NodeAddress) (time.Duration, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.seen[addr]
+	return s.at, ok
+}
+
 // node returns the registry record of addr.
 func (f *fsm) node(addr string) (nodeRecord, bool) {
 	f.mu.Lock()
@@ -324,19 +332,6 @@ func (f *fsm) node(addr string) (nodeRecord, bool) {
 	c := *r
 	c.Types = slices.Clone(r.Types)
 	return c, true
-}
-
-// refreshSeen moves every renewal time seen forward to at least now: it
-// only delays re-allocations (the leader judges a lease expired from these
-// times), so it is always safe; the leader does it after a stall of its
-// own, during which nobody could renew.
-func (f *fsm) refreshSeen(now time.Duration) {
-	f.mu.Lock()
-	for a, s := range f.seen {
-		s.at = max(s.at, now)
-		f.seen[a] = s
-	}
-	f.mu.Unlock()
 }
 
 // Snapshot implements raft.FSM.

@@ -51,8 +51,10 @@ func (n *Node) leaderLoop(cancel <-chan struct{}) {
 		if gap := now - last; gap > n.stallThreshold() {
 			// Nobody could renew with us while we were stopped: give every
 			// node a fresh start rather than take its shards (later
-			// re-allocation is the safe direction, see lease.go).
-			n.cons.fsm.refreshSeen(now)
+			// re-allocation is the safe direction, see lease.go). Only
+			// the expiry judgement moves: the renewal times stay true for
+			// the rest (forwarding, candidates).
+			n.cons.expiryFloor.Store(int64(now))
 			n.log.Warn("leader stalled; lease clocks restarted", "gap", gap.Round(time.Millisecond))
 		}
 		last = now
@@ -81,7 +83,8 @@ func (n *Node) expired(v *view, addr wire.NodeAddress, now time.Duration) bool {
 		return !registered
 	}
 	cc := n.cfg.Consensus
-	return now-s.at > cc.LeaseDuration+cc.leaseGrace()
+	at := max(s.at, time.Duration(n.cons.expiryFloor.Load()))
+	return now-at > cc.LeaseDuration+cc.leaseGrace()
 }
 
 // fresh reports whether addr may be given shards: its lease has not

@@ -13,7 +13,7 @@ import (
 // after LeaseDuration + grace since it applied the last renewal, and gives
 // shards only to nodes that renewed within LeaseDuration.
 func TestLeaseExpiryJudgement(t *testing.T) {
-	n := &Node{cfg: Config{}.withDefaults()}
+	n := &Node{cfg: Config{}.withDefaults(), cons: &consensus{}}
 	cc := n.cfg.Consensus
 	D, g := cc.LeaseDuration, cc.leaseGrace()
 	if g < D/10 {
@@ -45,6 +45,16 @@ func TestLeaseExpiryJudgement(t *testing.T) {
 	if !n.expired(&view{}, addr(9), 0) {
 		t.Error("an owner missing from the registry not judged expired")
 	}
+	// A leader that stalled judges from no earlier than its stall.
+	n.cons = &consensus{}
+	n.cons.expiryFloor.Store(int64(seenAt + 5*D))
+	if n.expired(&v, addr(1), seenAt+5*D+D) {
+		t.Error("expired within a lease after the leader's stall")
+	}
+	if !n.expired(&v, addr(1), seenAt+5*D+D+g+1) {
+		t.Error("not expired a lease + grace after the leader's stall")
+	}
+	n.cons.expiryFloor.Store(0)
 	if !n.fresh(&v, addr(1), seenAt+D+g) || n.fresh(&v, addr(1), seenAt+D+g+1) {
 		t.Error("fresh: want a lease not certainly expired")
 	}

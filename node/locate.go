@@ -103,6 +103,15 @@ const (
 	refused                   // the queue is full: a dead letter
 )
 
+// parkStale parks an envelope whose shard's owner has lost its lease
+// (forwardDecoded): it waits, in order with the ones before it, until the
+// table names an owner that holds one, or its deadline (a dead letter).
+func (lc *locator) parkStale(p *pendingReq) {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	lc.parkLocked(p)
+}
+
 // parkEnv parks an envelope for an unallocated shard, unless the route
 // names an owner by now. onTable releases the parked envelopes and
 // publishes the route under lc.mu, so an envelope parked here is either
@@ -165,6 +174,9 @@ func (lc *locator) resolveLocked(t *allocTable, now time.Time) {
 	kept := lc.pending[:0]
 	for _, p := range lc.pending {
 		owner, ok := t.owner(p.typ, p.shard)
+		if ok && p.env != nil && n.ownerLapsed(owner) {
+			ok = false // the move away from a lapsed owner is coming: keep waiting
+		}
 		if ok && (p.env != nil || valid) {
 			lc.complete(p, owner)
 			continue
@@ -178,6 +190,10 @@ func (lc *locator) resolveLocked(t *allocTable, now time.Time) {
 			continue
 		}
 		k := shardKey{p.typ, p.shard}
+		if _, allocated := t.owner(p.typ, p.shard); allocated {
+			kept = append(kept, p)
+			continue // waits for a move, not an allocation
+		}
 		if _, asked := lc.need[k]; !asked && !ok {
 			lc.need[k] = time.Time{}
 			select {
@@ -203,7 +219,7 @@ func (lc *locator) complete(p *pendingReq, owner wire.NodeAddress) {
 			}
 			return
 		}
-		n.forwardDecoded(owner, e.region, p.shard, e.entityID, e.msg, e.hops, nil)
+		n.forwardNow(owner, e.region, p.shard, e.entityID, e.msg, e.hops, nil)
 		return
 	}
 	n.replyLocation(p.replyTo, p.via, p.shard, owner)

@@ -28,6 +28,7 @@ type Stats struct {
 	ForwardedReceived   int64 // envelopes received that another node forwarded
 	Redirected          int64 // envelopes queued here for a shard that moved, forwarded to the new owner
 	HopLimited          int64 // envelopes dropped after maxHops forwards (dead letters)
+	HeldForMove         int64 // envelopes for a shard whose owner's lease expired, held until the table moves it
 	PeerFull            int64 // frames a member link refused at PeerPendingLimit (the sender paused or, without one, dropped it)
 	DroppedReplies      int64 // messages to a ref with no live connection
 	DroppedPeerBytes    int64 // bytes queued for a peer lost on a failed dial or a closed connection
@@ -102,7 +103,7 @@ type counters struct {
 	leaderChanges, leaderTerms, redirected, hopLimited                 atomic.Int64
 	mailboxWaits, entitiesStopped, entitiesLive, unavailableAnswers    atomic.Int64
 	reallocations, clusterRefused, rejoins, renewals, renewFailures    atomic.Int64
-	leaseRegained, suspends, peerFull                                  atomic.Int64
+	leaseRegained, suspends, peerFull, heldForMove                     atomic.Int64
 	maxTickGap, maxHealth                                              atomic.Int64 // nanoseconds; score
 	deadLetters                                                        [len(deadReasons) + 1]atomic.Int64
 	connRefused, frameTimeouts, budgetCuts, inboundHeld                atomic.Int64
@@ -165,6 +166,7 @@ func (c *counters) snapshot() Stats {
 		Redirected:          c.redirected.Load(),
 		HopLimited:          c.hopLimited.Load(),
 		PeerFull:            c.peerFull.Load(),
+		HeldForMove:         c.heldForMove.Load(),
 		DroppedReplies:      c.droppedReplies.Load(),
 		DroppedPeerBytes:    c.droppedPeerB.Load(),
 		DroppedClientBytes:  c.droppedClientB.Load(),
