@@ -32,6 +32,12 @@ func (n *Node) leaderLoop(cancel <-chan struct{}) {
 	t := time.NewTicker(leaderTick)
 	defer t.Stop()
 	last := n.mono()
+	// Nobody could renew while there was no leader: give the live members
+	// half a lease to renew with us before judging anyone's lease (a node
+	// that renews every fifth of one has done so by then; one that has not
+	// is judged from its last renewal as usual). Judging later is the safe
+	// direction; it delays a dead leader's shards by at most this.
+	judgeFrom := last + n.cfg.Consensus.LeaseDuration/2
 	lastReconcile := time.Duration(0)
 	for {
 		reconcile := false
@@ -58,7 +64,9 @@ func (n *Node) leaderLoop(cancel <-chan struct{}) {
 			n.log.Warn("leader stalled; lease clocks restarted", "gap", gap.Round(time.Millisecond))
 		}
 		last = now
-		n.expireLeases(now)
+		if now >= judgeFrom {
+			n.expireLeases(now)
+		}
 		if reconcile || now-lastReconcile >= 500*time.Millisecond {
 			lastReconcile = now
 			n.reconcileVoters()
