@@ -40,6 +40,7 @@ type mailbox struct {
 	count     int        // guarded by mu
 	scheduled bool       // in the run queue or running; guarded by mu
 	blocked   bool       // waiting for the lease or the table (not scheduled by pushes); guarded by mu
+	rekick    bool       // kicked while a runner had it: run once more even if empty; guarded by mu
 	waiters   []*link    // connections paused on this mailbox; guarded by mu
 	draining  bool       // the node is leaving: run only drainLeft more messages; guarded by mu
 	drainLeft int        // guarded by mu
@@ -114,6 +115,9 @@ func (m *mailbox) kick() {
 	m.mu.Lock()
 	m.blocked = false
 	sched := !m.scheduled
+	if !sched {
+		m.rekick = true // its runner looks again when it ends (endRun)
+	}
 	m.scheduled = true
 	m.mu.Unlock()
 	if sched {
@@ -183,6 +187,13 @@ func (n *Node) block(m *mailbox) {
 	n.blocked.set[m] = struct{}{}
 	n.blocked.mu.Unlock()
 	m.mu.Lock()
+	if m.rekick {
+		// Kicked while its runner had it: look again instead of waiting.
+		m.rekick = false
+		m.mu.Unlock()
+		n.runq <- m // still claimed (scheduled), so not queued: never blocks
+		return
+	}
 	m.blocked = true
 	m.scheduled = false
 	m.mu.Unlock()

@@ -328,7 +328,8 @@ func (n *Node) endRun(m *mailbox, skip *link) {
 		wake = m.waiters
 		m.waiters = nil
 	}
-	again := m.count > 0 || held
+	again := m.count > 0 || held || m.rekick
+	m.rekick = false
 	if !again {
 		m.scheduled = false
 	}
