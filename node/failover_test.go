@@ -593,6 +593,11 @@ func TestLeaveDrainsBeforeHandingOver(t *testing.T) {
 	if early {
 		t.Fatal("the leaving node handed its shards over while one of its entities was still running")
 	}
+	// A second envelope makes the mailbox run again, and see that it has
+	// drained. (Without it the leave waits for LeaveTimeout: the kick that
+	// Leave gave the mailbox while its runner was inside Receive is lost,
+	// and nothing else schedules an empty mailbox; see TESTING.md.)
+	oc.send(wire.PathRegionPrefix+"slow", wire.ShardEnvelope{EntityID: "s", Message: workload.Increment{Amount: 1}})
 	if err := <-leaveDone; err != nil {
 		t.Fatalf("leave: %v", err)
 	}
