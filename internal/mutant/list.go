@@ -267,7 +267,7 @@ func nodeMutations() []Mutation {
 			File: "node/membership.go",
 			Orig: "addrs := ms.rejoinTargets(time.Now())",
 			Repl: "addrs := ms.rejoinTargets(time.Now())[:0]",
-			Run:  "^TestPartitionHeals$",
+			Run:  "^(TestPartitionHeals|TestDataDirRestart)$",
 		}),
 
 		// --- bounds and counted drops -----------------------------------

@@ -228,10 +228,15 @@ func (r *Runner) exec(ctx context.Context, bin, pkg, run string, timeout time.Du
 		for _, m := range failLine.FindAllSubmatch(b, -1) {
 			failed = append(failed, string(m[1]))
 		}
+		// The first message logged under the first failing test (with
+		// -test.v a passing test's logs come before its "--- PASS").
 		why := ""
-		if m := failMsg.FindSubmatch(b); m != nil {
-			why = string(m[1])
-		} else if m := panicLine.Find(b); m != nil {
+		if i := bytes.Index(b, []byte("--- FAIL: ")); i >= 0 {
+			if m := failMsg.FindSubmatch(b[i:]); m != nil {
+				why = string(m[1])
+			}
+		}
+		if m := panicLine.Find(b); why == "" && m != nil {
 			why = string(m)
 		}
 		if len(failed) == 0 {
