@@ -228,11 +228,12 @@ func (r *Runner) exec(ctx context.Context, bin, pkg, run string, timeout time.Du
 		for _, m := range failLine.FindAllSubmatch(b, -1) {
 			failed = append(failed, string(m[1]))
 		}
-		// The first message logged under the first failing test (with
-		// -test.v a passing test's logs come before its "--- PASS").
+		// The first message the first failing test logged: with -test.v
+		// it is between the test's "=== RUN" and its "--- FAIL" lines.
 		why := ""
-		if i := bytes.Index(b, []byte("--- FAIL: ")); i >= 0 {
-			if m := failMsg.FindSubmatch(b[i:]); m != nil {
+		if loc := failLine.FindSubmatchIndex(b); loc != nil {
+			start := max(0, bytes.LastIndex(b[:loc[0]], append([]byte("=== RUN   "), b[loc[2]:loc[3]]...)))
+			if m := failMsg.FindSubmatch(b[start:loc[0]]); m != nil {
 				why = string(m[1])
 			}
 		}
