@@ -8,6 +8,10 @@
 #                the partition scenario uses network namespaces); CHAOS_FLAGS
 #                adds cmd/chaos flags, e.g. CHAOS_FLAGS='-keep-logs /tmp/chaos'
 #   make chaos-ci  the short chaos subset CI runs (internal/chaos TestChaosCI)
+#   make mutants   the mutation gate (TESTING.md): every mutation of an
+#                  invariant must make its tests fail; MUTANTS_FLAGS adds
+#                  cmd/mutants flags, e.g. MUTANTS_FLAGS='-run node/'
+#   make mutants-fast  the gate's fast subset (unit-level tests only)
 
 GO          ?= go
 FUZZTIME    ?= 60s
@@ -18,8 +22,9 @@ STATICCHECK_VERSION := v0.8.2
 SHELL       := /bin/bash
 
 CHAOS_FLAGS ?=
+MUTANTS_FLAGS ?=
 
-.PHONY: all check test bench fuzz chaos chaos-ci
+.PHONY: all check test bench fuzz chaos chaos-ci mutants mutants-fast
 
 all: check test
 
@@ -50,6 +55,16 @@ chaos:
 # 3 minutes), strict: a check the binaries cannot answer yet fails.
 chaos-ci:
 	ZEROHOP_CHAOS=1 $(GO) test -count=1 -timeout 8m -v -run '^TestChaosCI$$' ./internal/chaos/
+
+# The mutation gate: each mutation of internal/mutant's list applied alone
+# (go test -overlay), the tests it names run; exits non-zero when one
+# survives, does not build, or its snippet is stale. One mutation at a time:
+# the node tests start real clusters. Times in TESTING.md.
+mutants:
+	$(GO) run ./cmd/mutants $(MUTANTS_FLAGS)
+
+mutants-fast:
+	$(GO) run ./cmd/mutants -fast $(MUTANTS_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...

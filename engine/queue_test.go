@@ -17,7 +17,9 @@ func TestQueueReserveForControl(t *testing.T) {
 			break
 		}
 		q.publish(tk, append(buf, 'd'))
-		data++
+		if data++; data > 128 {
+			t.Fatalf("claimed %d data slots in a queue of 128", data)
+		}
 	}
 	if data != 126 {
 		t.Fatalf("data claims = %d, want 126", data)

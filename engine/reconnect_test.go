@@ -22,16 +22,26 @@ func TestReconnectBackoffCap(t *testing.T) {
 	cfg.EnsureDefaults()
 	b := cfg.ReconnectMin
 	var largest time.Duration
+	lo, hi := cfg.ReconnectMax, time.Duration(0) // waits at the cap
 	for i := 0; i < 1000; i++ {
 		var wait time.Duration
+		capped := b == cfg.ReconnectMax
 		wait, b = cfg.backoffStep(b)
 		if wait < cfg.ReconnectMin/2 || wait > cfg.ReconnectMax {
 			t.Fatalf("attempt %d: wait %v outside [%v, %v]", i, wait, cfg.ReconnectMin/2, cfg.ReconnectMax)
 		}
 		largest = max(largest, wait)
+		if capped {
+			lo, hi = min(lo, wait), max(hi, wait)
+		}
 	}
 	if b != cfg.ReconnectMax || largest < cfg.ReconnectMax/2 {
 		t.Fatalf("backoff %v (largest wait %v), want it to reach the cap %v", b, largest, cfg.ReconnectMax)
+	}
+	// Jittered: the waits at the cap spread over [ReconnectMax/2,
+	// ReconnectMax] (about 990 uniform draws: both quarters are reached).
+	if lo > 5*cfg.ReconnectMax/8 || hi < 7*cfg.ReconnectMax/8 {
+		t.Fatalf("waits at the cap within [%v, %v], want them jittered over [%v, %v]", lo, hi, cfg.ReconnectMax/2, cfg.ReconnectMax)
 	}
 }
 

@@ -114,6 +114,15 @@ func TestSnapshotApply(t *testing.T) {
 	check("fenced", map[int]wire.NodeAddress{1: b})
 	stats("fenced", 4, 1, 1, 1, 6)
 
+	// Still fenced after 2*LivenessWindow without an applicable snapshot:
+	// only a silence of 3*LivenessWindow abandons the fenced epoch.
+	c.mu.Lock()
+	c.topo.lastApplied = time.Now().Add(-2 * c.cfg.LivenessWindow)
+	c.mu.Unlock()
+	c.onSnapshot(stale, snap(4, map[int]wire.NodeAddress{1: a, 7: a}))
+	check("fenced within 3*LivenessWindow", map[int]wire.NodeAddress{1: b})
+	stats("fenced within 3*LivenessWindow", 4, 1, 2, 1, 6)
+
 	// After 3*LivenessWindow without an applicable snapshot the fenced
 	// epoch is abandoned (the whole cluster restarted).
 	c.mu.Lock()
@@ -123,7 +132,7 @@ func TestSnapshotApply(t *testing.T) {
 	reset.ShardAllocations["other"] = map[int]wire.ShardAllocation{3: {Primary: b}, 20: {Primary: a}}
 	c.onSnapshot(stale, reset)
 	check("epoch reset", map[int]wire.NodeAddress{7: a})
-	stats("epoch reset", 5, 1, 1, 1, 0)
+	stats("epoch reset", 5, 1, 2, 1, 0)
 	if st := c.Stats(); st.EpochResets != 1 {
 		t.Fatalf("epoch resets %d, want 1", st.EpochResets)
 	}

@@ -313,7 +313,7 @@
 // shared 2-core machine, with other processes saturating it, whole-process
 // freezes of 1-3.3 s were measured; a freeze longer than the lease makes
 // the frozen node's shards move.
-
+//
 // # Bounds
 //
 // Every queue has a bound and a documented behaviour when it is full:
