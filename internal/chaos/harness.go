@@ -53,7 +53,8 @@ type Harness struct {
 	reg       *wire.Registry
 	logRoot   string
 	tempLogs  bool
-	logDir    string // the current scenario's directory; set by Run
+	logDir    string         // the current scenario's directory; set by Run
+	runs      map[string]int // runs of each scenario so far; owned by Run's caller
 
 	mu       sync.Mutex
 	procs    []*Proc    // guarded by mu
@@ -78,7 +79,7 @@ func NewHarness(ctx context.Context, cfg Config) (*Harness, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	h := &Harness{cfg: cfg, closeDone: make(chan struct{})}
+	h := &Harness{cfg: cfg, closeDone: make(chan struct{}), runs: map[string]int{}}
 	var err error
 	if h.nodeFlags, err = DetectFlags(ctx, cfg.NodeBin); err != nil {
 		return nil, err

@@ -123,7 +123,14 @@ func (h *Harness) Run(ctx context.Context, name string) *Result {
 	if def.netns {
 		res.Network = "netns"
 	}
-	h.logDir = filepath.Join(h.logRoot, name)
+	// A scenario run again by the same harness keeps the earlier run's
+	// logs: name, name.2, name.3, ...
+	h.runs[name]++
+	dir := name
+	if k := h.runs[name]; k > 1 {
+		dir = fmt.Sprintf("%s.%d", name, k)
+	}
+	h.logDir = filepath.Join(h.logRoot, dir)
 	_ = os.RemoveAll(h.logDir)
 	if err := os.MkdirAll(h.logDir, 0o755); err != nil {
 		res.Error = err.Error()
@@ -457,8 +464,17 @@ func (r *run) claimedAt(node string, at int64) []int {
 // the watcher collected (FailoverTime). It polls until they all are, or
 // until within+5 s after at; -1 when some never were (missing lists them).
 func (r *run) failover(ctx context.Context, gone string, shards []int, at int64, within time.Duration) (d time.Duration, missing []int) {
+	return r.failoverWhile(ctx, gone, shards, at, within, nil)
+}
+
+// failoverWhile is failover calling also (when not nil) at every poll,
+// with the instant of the poll.
+func (r *run) failoverWhile(ctx context.Context, gone string, shards []int, at int64, within time.Duration, also func(now int64)) (d time.Duration, missing []int) {
 	deadline := at + int64(within+5*time.Second)
 	for {
+		if also != nil {
+			also(monoNow())
+		}
 		ns, miss, ok := FailoverTime(r.c.W.Ledger().Intervals(), r.typ, shards, gone, at)
 		if ok {
 			return time.Duration(ns), nil

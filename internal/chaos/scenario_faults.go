@@ -61,8 +61,18 @@ func runKill(rule victimRule) func(context.Context, *run) error {
 			}
 		}
 		r.res.Fig("victim", "n%d %s (leader: %v), claimed %d shards at the kill %v", victim.Index, victim.Listen, wasLeader, len(shards), shards)
-		fo, missing := r.failover(ctx, victim.Listen, shards, at, limit)
-		lead := r.newLeader(ctx, victim.Listen, at, limit)
+		// The failover and the new leader, watched together (the leader is
+		// usually known first; measured one after the other, a slow
+		// failover would delay the leader's figure).
+		lead := time.Duration(-1)
+		fo, missing := r.failoverWhile(ctx, victim.Listen, shards, at, limit, func(now int64) {
+			if l := r.agreement(at, victim.Listen).leader(); lead < 0 && l != "" && l != victim.Listen {
+				lead = time.Duration(now - at)
+			}
+		})
+		if wasLeader && lead < 0 {
+			lead = r.newLeader(ctx, victim.Listen, at, limit)
+		}
 		after := r.c.View(r.typ)
 		r.res.Fig("failover", "%s from the kill until every shard of n%d was claimed by another node (threshold %v)", fmtDur(fo), victim.Index, limit)
 		if wasLeader {
