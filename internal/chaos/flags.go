@@ -66,6 +66,21 @@ func firstLine(s string) string {
 	return s
 }
 
+// Require reports every name in names the binary does not accept, at
+// once (nil when it accepts them all).
+func (f FlagSet) Require(bin string, names ...string) error {
+	var missing []string
+	for _, n := range names {
+		if !f.Has(n) {
+			missing = append(missing, "-"+n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("chaos: %s lacks %s (the harness needs them)", bin, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
 // Arg is one command-line flag and its value.
 type Arg struct {
 	Name, Value string

@@ -53,7 +53,8 @@ type Harness struct {
 	reg       *wire.Registry
 	logRoot   string
 	tempLogs  bool
-	logDir    string // the current scenario's directory; set by Run
+	logDir    string         // the current scenario's directory; set by Run
+	runs      map[string]int // runs of each scenario so far; owned by Run's caller
 
 	mu       sync.Mutex
 	procs    []*Proc    // guarded by mu
@@ -78,12 +79,16 @@ func NewHarness(ctx context.Context, cfg Config) (*Harness, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
-	h := &Harness{cfg: cfg, closeDone: make(chan struct{})}
+	h := &Harness{cfg: cfg, closeDone: make(chan struct{}), runs: map[string]int{}}
 	var err error
 	if h.nodeFlags, err = DetectFlags(ctx, cfg.NodeBin); err != nil {
 		return nil, err
 	}
 	if h.loadFlags, err = DetectFlags(ctx, cfg.LoadgenBin); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(h.nodeFlags.Require(cfg.NodeBin, requiredNodeFlags...),
+		h.loadFlags.Require(cfg.LoadgenBin, requiredLoadgenFlags...)); err != nil {
 		return nil, err
 	}
 	if h.reg, err = newRegistry(""); err != nil {
@@ -103,7 +108,29 @@ func NewHarness(ctx context.Context, cfg Config) (*Harness, error) {
 	return h, nil
 }
 
-// NodeFlags and LoadgenFlags return the detected flags.
+// The flags the harness passes unconditionally; NewHarness refuses
+// binaries without them (rather than run a node without its key or a
+// loadgen without its series). Others (optionalNodeFlags) are passed only
+// when the binary has them, and the scenario says so.
+var (
+	requiredNodeFlags = []string{"listen", "gossip", "raft", "seeds", "id", "data-dir", "gossip-key",
+		"lease", "drain-window", "log-level"}
+	requiredLoadgenFlags = []string{"contact", "json", "duration", "progress", "log-level", "drain-timeout",
+		"ask-timeout", "series", "rate", "workers"}
+)
+
+// Node settings of every scenario.
+const (
+	// NodeLease is the nodes' -lease (the default, written out so that the
+	// thresholds below it are read against it).
+	NodeLease = 2 * time.Second
+	// NodeDrainWindow is the nodes' -drain-window: short, so that a
+	// rolling restart does not wait 3 s per node for stragglers that a
+	// loopback cluster forwards in milliseconds.
+	NodeDrainWindow = time.Second
+)
+
+// NodeFlags returns the flags the node binary supports.
 func (h *Harness) NodeFlags() FlagSet { return h.nodeFlags }
 
 // LoadgenFlags returns the flags loadgen supports.
@@ -112,8 +139,19 @@ func (h *Harness) LoadgenFlags() FlagSet { return h.loadFlags }
 // LogRoot returns the directory holding every scenario's logs.
 func (h *Harness) LogRoot() string { return h.logRoot }
 
+// logf prints a progress line and appends it, stamped with
+// CLOCK_MONOTONIC ms (the clock of the claims) and the wall clock (the
+// clock of the node logs), to the scenario's events.txt.
 func (h *Harness) logf(format string, a ...any) {
-	fmt.Fprintf(h.cfg.Log, "chaos: "+format+"\n", a...)
+	msg := fmt.Sprintf(format, a...)
+	fmt.Fprintf(h.cfg.Log, "chaos: %s\n", msg)
+	if h.logDir == "" {
+		return
+	}
+	if f, err := os.OpenFile(filepath.Join(h.logDir, "events.txt"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+		fmt.Fprintf(f, "mono %d ms\t%s\t%s\n", monoNow()/1e6, time.Now().UTC().Format("15:04:05.000"), msg)
+		f.Close()
+	}
 }
 
 // track registers a process for cleanup; a process started after Close is
@@ -255,17 +293,16 @@ func portsFree(base, nodes int) bool {
 	return true
 }
 
-// newCluster lays out n nodes: on loopback, or (netns) each in its own
-// namespace, the network built at once.
-func (h *Harness) newCluster(ctx context.Context, n int, netns bool, key bool) (*Cluster, error) {
+// newCluster lays out n nodes with a fresh random 32-byte cluster key
+// (every scenario runs authenticated members): on loopback, or (netns)
+// each in its own namespace, the network built at once.
+func (h *Harness) newCluster(ctx context.Context, n int, netns bool) (*Cluster, error) {
 	c := &Cluster{h: h, dir: h.logDir}
-	if key {
-		b := make([]byte, 32)
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
-		c.GossipKey = base64.StdEncoding.EncodeToString(b)
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
 	}
+	c.GossipKey = base64.StdEncoding.EncodeToString(b)
 	if netns {
 		plan, err := NewNetPlan(os.Getpid(), n)
 		if err != nil {
@@ -333,14 +370,14 @@ func (c *Cluster) nodeArgs(m *Member, seeds []string, withKey bool) []Arg {
 		{"raft", m.Raft},
 		{"id", fmt.Sprintf("n%d", m.Index)},
 		{"data-dir", m.DataDir},
-		{"lease", "2s"},
-		{"drain-window", "2s"},
+		{"lease", NodeLease.String()},
+		{"drain-window", NodeDrainWindow.String()},
 		{"log-level", "info"},
 	}
 	if len(seeds) > 0 {
 		args = append(args, Arg{"seeds", strings.Join(seeds, ",")})
 	}
-	if withKey && c.GossipKey != "" {
+	if withKey {
 		args = append(args, Arg{"gossip-key", c.GossipKey})
 	}
 	return append(args, c.Extra...)
@@ -349,6 +386,7 @@ func (c *Cluster) nodeArgs(m *Member, seeds []string, withKey bool) []Arg {
 // startMember starts m's process (not waiting for READY).
 func (c *Cluster) startMember(m *Member, seeds []string) error {
 	args, skipped := c.h.nodeFlags.Args(c.nodeArgs(m, seeds, true))
+	// Only optional flags can be skipped: NewHarness required the others.
 	c.Skipped = mergeSkipped(c.Skipped, skipped)
 	if err := os.MkdirAll(m.DataDir, 0o755); err != nil {
 		return err
@@ -476,75 +514,47 @@ func (c *Cluster) Heal(ctx context.Context, i int) error {
 	return r.runEach(ctx, c.Net.Heal(i))
 }
 
-// ClusterView is the cluster's state as the watcher sees it now.
+// ClusterView is the cluster's state as the nodes' NodeStates show it
+// now (only states received in the last second count).
 type ClusterView struct {
-	Source  string         // "node-state" (claims) or "topology" (announced allocations)
-	Owners  map[int]string // shard -> owner listen address
-	Leader  string         // "" when unknown
-	Epoch   int64
-	Members int // members the source lists as up
+	Owners  map[int]string // shard -> the node that claims it
+	Leader  string         // the leader most nodes name ("" when none)
+	Epoch   int64          // the highest epoch reported
+	Members int            // the most members any node lists as up
+	Fresh   int            // nodes whose state is fresh
 }
 
-// View returns who owns which shard and who leads. It reads the nodes'
-// NodeState claims when any node answered GetNodeState in the last second,
-// and otherwise the freshest topology snapshot (the highest epoch).
+// View returns who serves which shard and who leads, from the claims in
+// the nodes' latest NodeStates.
 func (c *Cluster) View(typ string) ClusterView {
-	views := c.W.Views()
 	now := monoNow()
-	var v ClusterView
-	fresh := false
-	for _, nv := range views {
-		if nv.State != nil && now-nv.StateAt < int64(time.Second) {
-			fresh = true
+	v := ClusterView{Owners: map[int]string{}}
+	leaders := map[string]int{}
+	for _, nv := range c.W.Views() {
+		if nv.State == nil || now-nv.StateAt >= int64(time.Second) {
+			continue
 		}
-	}
-	if fresh {
-		v = ClusterView{Source: "node-state", Owners: map[int]string{}}
-		leaders := map[string]int{}
-		for _, nv := range views {
-			if nv.State == nil || now-nv.StateAt >= int64(time.Second) {
-				continue
-			}
-			for _, cl := range nv.State.Claims {
-				if cl.Type == typ {
-					v.Owners[cl.Shard] = nv.State.Node.String()
-				}
-			}
-			if nv.State.Role == "leader" {
-				leaders[nv.State.Node.String()] += 100
-			}
-			if nv.State.Leader != nil {
-				leaders[nv.State.Leader.String()]++
-			}
-			v.Epoch = max(v.Epoch, nv.State.Epoch)
-			v.Members = max(v.Members, upMembers(nv.State.Members))
-		}
-		best := 0
-		for l, n := range leaders {
-			if n > best {
-				v.Leader, best = l, n
+		v.Fresh++
+		for _, cl := range nv.State.Claims {
+			if cl.Type == typ {
+				v.Owners[cl.Shard] = nv.State.Node.String()
 			}
 		}
-		return v
+		if nv.State.Role == "leader" {
+			leaders[nv.State.Node.String()] += 100
+		}
+		if nv.State.Leader != nil {
+			leaders[nv.State.Leader.String()]++
+		}
+		v.Epoch = max(v.Epoch, nv.State.Epoch)
+		v.Members = max(v.Members, upMembers(nv.State.Members))
 	}
-	var snap *wire.TopologySnapshot
-	for _, nv := range views {
-		if nv.Snap != nil && (snap == nil || nv.Snap.AllocationEpoch > snap.AllocationEpoch) {
-			snap = nv.Snap
+	best := 0
+	for l, n := range leaders {
+		if n > best || (n == best && l < v.Leader) {
+			v.Leader, best = l, n
 		}
 	}
-	v = ClusterView{Source: "topology", Owners: map[int]string{}}
-	if snap == nil {
-		return v
-	}
-	for s, a := range snap.ShardAllocations[typ] {
-		v.Owners[s] = a.Primary.String()
-	}
-	if snap.Leader != nil {
-		v.Leader = snap.Leader.String()
-	}
-	v.Epoch = snap.AllocationEpoch
-	v.Members = upMembers(snap.Members)
 	return v
 }
 
@@ -586,8 +596,8 @@ func (c *Cluster) WaitStable(ctx context.Context, within time.Duration, allShard
 			return v, nil
 		}
 		if time.Now().After(deadline) {
-			return v, fmt.Errorf("chaos: no stable cluster within %v (%s: leader %q, %d of %d members up, %d of %d shards owned)",
-				within, v.Source, v.Leader, v.Members, len(c.Live()), len(v.Owners), workload.DefaultShards)
+			return v, fmt.Errorf("chaos: no stable cluster within %v (leader %q, %d of %d members up, %d of %d shards claimed, %d fresh NodeStates)",
+				within, v.Leader, v.Members, len(c.Live()), len(v.Owners), workload.DefaultShards, v.Fresh)
 		}
 		select {
 		case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/zerohop/zerohop/wire"
@@ -62,7 +63,8 @@ func NewLedger() *Ledger { return &Ledger{claims: make(map[ClaimKey]*Interval)} 
 // to max(its until, lease_until, mono_now) (a claim is served at mono_now
 // at least); a Released entry fixes the interval's end exactly, even when
 // that end is later than the lease the node had announced (a node that
-// served past its lease must show up as an overlap, not be hidden by it).
+// served past its lease must show up as an overlap, not be hidden by it);
+// of two Released entries of one claim, the first end counts (see below).
 func (l *Ledger) Record(st *wire.NodeState) {
 	node := st.Node.String()
 	l.mu.Lock()
@@ -87,6 +89,15 @@ func (l *Ledger) Record(st *wire.NodeState) {
 			iv = &Interval{Key: k}
 			l.claims[k] = iv
 		}
+		if iv.Exact {
+			// Released twice: a leaving node releases a shard when it
+			// freezes its mailbox (it serves nothing after that) and again
+			// when it applies the table that hands the shard over
+			// (node.onTable does not skip frozen mailboxes). The claim ended
+			// at the first.
+			iv.Until = min(iv.Until, r.Until)
+			continue
+		}
 		iv.Until, iv.Exact = r.Until, true
 	}
 }
@@ -98,9 +109,19 @@ func (l *Ledger) States() int {
 	return l.states
 }
 
-// Intervals returns a copy of every interval, ordered by type, shard,
-// since and node.
+// Intervals returns a copy of every interval that holds an instant (Until
+// after Since), ordered by type, shard, since and node. An empty one is a
+// claim the node never served: its Released entry ends it before it began
+// (a node replaying its log at start applies old tables, owning shards
+// with no lease yet, and releases them as the replay moves on).
 func (l *Ledger) Intervals() []Interval {
+	out := l.All()
+	return slices.DeleteFunc(out, func(iv Interval) bool { return iv.Until <= iv.Key.Since })
+}
+
+// All returns a copy of every interval, empty ones included, in the order
+// of Intervals.
+func (l *Ledger) All() []Interval {
 	l.mu.Lock()
 	out := make([]Interval, 0, len(l.claims))
 	for _, iv := range l.claims {
@@ -126,6 +147,9 @@ func Overlaps(ivs []Interval) []Overlap {
 	}
 	groups := make(map[ts][]Interval)
 	for _, iv := range ivs {
+		if iv.Until <= iv.Key.Since {
+			continue // never served (see Intervals)
+		}
 		g := ts{iv.Key.Type, iv.Key.Shard}
 		groups[g] = append(groups[g], iv)
 	}
@@ -177,4 +201,108 @@ func FailoverTime(ivs []Interval, typ string, shards []int, gone string, at int6
 		ns = max(ns, f-at)
 	}
 	return ns, missing, len(missing) == 0
+}
+
+// Span is a closed-open stretch [From, To) of the CLOCK_MONOTONIC
+// timeline.
+type Span struct{ From, To int64 }
+
+// Unclaimed is an amount a node applied to a shard's entities at a time
+// when, by its own claims, it did not serve the shard: somewhere in
+// Within (the span between two of its tally polls, minus the time it was
+// stopped) it applied Amount, and none of its claims of the shard overlaps
+// Within.
+type Unclaimed struct {
+	Node   string
+	Shard  int
+	Amount int64
+	Within []Span
+}
+
+func (u Unclaimed) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s applied %d to shard %d in", u.Node, u.Amount, u.Shard)
+	for _, s := range u.Within {
+		fmt.Fprintf(&b, " [%d,%d]", s.From, s.To)
+	}
+	return b.String() + " with no claim of it"
+}
+
+// AppliedWithoutClaim checks a node's tally polls against its claims: an
+// increase of what the node applied to shard s (applied + retired) between
+// two polls a and b happened in (a.Sent, b.Recv]; minus the spans in
+// frozen (the process was stopped: it applied nothing then), that window
+// must overlap one of the node's claims of (typ, s), of any incarnation
+// (two incarnations of one address never run at once). A new incarnation's
+// first poll counts from zero. The first poll of all is the baseline.
+// Polls of a node that stopped answering (paused, dead) leave a window
+// that spans the silence: minus frozen, what remains is checked as any
+// other.
+func AppliedWithoutClaim(node, typ string, obs []TallyObs, ivs []Interval, frozen []Span) []Unclaimed {
+	var mine []Interval
+	for _, iv := range ivs {
+		if iv.Key.Node == node && iv.Key.Type == typ {
+			mine = append(mine, iv)
+		}
+	}
+	var out []Unclaimed
+	for k := 1; k < len(obs); k++ {
+		a, b := obs[k-1], obs[k]
+		base := a.Applied
+		if a.Incarnation != b.Incarnation {
+			base = nil
+		}
+		within := subtract(Span{a.Sent, b.Recv}, frozen)
+		for s, v := range b.Applied {
+			var was int64
+			if s < len(base) {
+				was = base[s]
+			}
+			if v <= was {
+				continue
+			}
+			if !claimedDuring(mine, s, within) {
+				out = append(out, Unclaimed{Node: node, Shard: s, Amount: v - was, Within: within})
+			}
+		}
+	}
+	return out
+}
+
+// subtract returns the parts of w not covered by any span of cut.
+func subtract(w Span, cut []Span) []Span {
+	parts := []Span{w}
+	for _, c := range cut {
+		var next []Span
+		for _, p := range parts {
+			if c.To <= p.From || c.From >= p.To {
+				next = append(next, p)
+				continue
+			}
+			if p.From < c.From {
+				next = append(next, Span{p.From, c.From})
+			}
+			if c.To < p.To {
+				next = append(next, Span{c.To, p.To})
+			}
+		}
+		parts = next
+	}
+	return parts
+}
+
+// claimedDuring reports whether some interval of shard s overlaps some
+// span of within.
+func claimedDuring(ivs []Interval, s int, within []Span) bool {
+	for _, iv := range ivs {
+		if iv.Key.Shard != s {
+			continue
+		}
+		for _, w := range within {
+			if iv.Key.Since < w.To && iv.Until > w.From {
+				return true
+			}
+		}
+	}
+	return false
 }

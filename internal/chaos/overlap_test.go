@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/zerohop/zerohop/wire"
@@ -177,5 +178,93 @@ func TestFailoverTime(t *testing.T) {
 	_, missing, ok = FailoverTime(l.Intervals(), "counter", []int{1, 9}, "127.0.0.1:1", kill)
 	if ok || len(missing) != 1 || missing[0] != 9 {
 		t.Errorf("FailoverTime with an unclaimed shard: missing %v ok %v, want [9] false", missing, ok)
+	}
+}
+
+func TestAppliedWithoutClaim(t *testing.T) {
+	node := "127.0.0.1:1"
+	l := NewLedger()
+	// Node 1 claims shard 0 from 0 and released it exactly at 1000 ms;
+	// shard 1 from 0 with a lease seen until 3000 ms.
+	l.Record(state(1, 1, 900*ms, 3000*ms, []wire.ShardClaim{{Shard: 1, Epoch: 1, Since: 0}}, []wire.ShardClaim{{Shard: 0, Epoch: 1, Since: 0, Until: 1000 * ms}}))
+	ivs := l.Intervals()
+	obs := func(sent, recv, inc int64, applied ...int64) TallyObs {
+		return TallyObs{Sent: sent, Recv: recv, Incarnation: inc, Applied: applied}
+	}
+	tests := []struct {
+		name   string
+		obs    []TallyObs
+		frozen []Span
+		want   []int // shards reported
+	}{
+		{"growth while claimed", []TallyObs{obs(100*ms, 110*ms, 1, 0, 0), obs(900*ms, 910*ms, 1, 5, 5)}, nil, nil},
+		{"shard 0 after its release", []TallyObs{obs(1100*ms, 1110*ms, 1, 5, 5), obs(1200*ms, 1210*ms, 1, 6, 6)}, nil, []int{0}},
+		{"a window straddling the release counts as claimed", []TallyObs{obs(950*ms, 960*ms, 1, 5, 5), obs(1200*ms, 1210*ms, 1, 6, 5)}, nil, nil},
+		{"frozen across the release: only after it is left", []TallyObs{obs(950*ms, 960*ms, 1, 5, 5), obs(1200*ms, 1210*ms, 1, 6, 5)}, []Span{{900 * ms, 1150 * ms}}, []int{0}},
+		{"new incarnation counts from zero", []TallyObs{obs(1100*ms, 1110*ms, 1, 9, 9), obs(1200*ms, 1210*ms, 2, 1, 0)}, nil, []int{0}},
+		{"no growth, nothing to say", []TallyObs{obs(1100*ms, 1110*ms, 1, 5, 5), obs(4000*ms, 4010*ms, 1, 5, 5)}, nil, nil},
+		{"shard 1 past its last lease", []TallyObs{obs(3100*ms, 3110*ms, 1, 5, 5), obs(3200*ms, 3210*ms, 1, 5, 6)}, nil, []int{1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := AppliedWithoutClaim(node, "counter", tc.obs, ivs, tc.frozen)
+			var shards []int
+			for _, u := range got {
+				shards = append(shards, u.Shard)
+				if u.String() == "" {
+					t.Error("empty String")
+				}
+			}
+			if !slices.Equal(shards, tc.want) {
+				t.Errorf("reported shards %v, want %v (%v)", shards, tc.want, got)
+			}
+		})
+	}
+}
+
+func TestSubtract(t *testing.T) {
+	got := subtract(Span{0, 100}, []Span{{10, 20}, {50, 60}, {90, 200}})
+	want := []Span{{0, 10}, {20, 50}, {60, 90}}
+	if !slices.Equal(got, want) {
+		t.Errorf("subtract = %v, want %v", got, want)
+	}
+	if got := subtract(Span{0, 10}, []Span{{0, 10}}); len(got) != 0 {
+		t.Errorf("fully cut: %v", got)
+	}
+}
+
+// A claim released before it began (a node replaying its log applies old
+// tables with no lease) was never served: it overlaps nothing and is not
+// listed by Intervals.
+func TestEmptyIntervalsIgnored(t *testing.T) {
+	l := NewLedger()
+	l.Record(state(1, 1, 100*ms, 2100*ms, []wire.ShardClaim{{Shard: 3, Epoch: 1, Since: 0}}, nil))
+	l.Record(state(2, 7, 500*ms, 0, nil, []wire.ShardClaim{{Shard: 3, Epoch: 9, Since: 400 * ms, Until: 300 * ms}}))
+	if got := len(l.All()); got != 2 {
+		t.Fatalf("All: %d intervals, want 2", got)
+	}
+	ivs := l.Intervals()
+	if len(ivs) != 1 || ivs[0].Key.Node != "127.0.0.1:1" {
+		t.Errorf("Intervals = %+v, want node 1's only", ivs)
+	}
+	if ov := Overlaps(ivs); len(ov) != 0 {
+		t.Errorf("overlaps %v", ov)
+	}
+}
+
+// A leaving node releases a shard when it freezes it and again when the
+// hand-over applies: the claim ended at the first, whatever the order the
+// entries are seen in.
+func TestReleasedTwice(t *testing.T) {
+	for _, order := range [][]int64{{1000, 1040}, {1040, 1000}} {
+		l := NewLedger()
+		l.Record(state(1, 1, 900*ms, 2900*ms, []wire.ShardClaim{{Shard: 3, Epoch: 1, Since: 0}}, nil))
+		for _, until := range order {
+			l.Record(state(1, 1, 1100*ms, 2900*ms, nil, []wire.ShardClaim{{Shard: 3, Epoch: 1, Since: 0, Until: until * ms}}))
+		}
+		l.Record(state(2, 7, 1100*ms, 3100*ms, []wire.ShardClaim{{Shard: 3, Epoch: 2, Since: 1020 * ms}}, nil))
+		if ov := Overlaps(l.Intervals()); len(ov) != 0 {
+			t.Errorf("releases %v: overlaps %v", order, ov)
+		}
 	}
 }

@@ -53,44 +53,69 @@ func TestSeriesRateSpreadsLateSamples(t *testing.T) {
 	}
 }
 
+// secondly returns a series of 1 s samples (as loadgen writes them) from
+// 0 to end whose count for each of shards is rate(end of the sample).
+func secondly(end int64, shards int, rate func(t int64) float64) Series {
+	var s Series
+	for t := sec; t <= end; t += sec {
+		c := make([]float64, shards)
+		for k := range c {
+			c[k] = rate(t)
+		}
+		s.Samples = append(s.Samples, Sample{Start: t - sec, End: t, Counts: c})
+	}
+	return s
+}
+
 func TestRecoveryAfter(t *testing.T) {
-	fault := 5 * sec
+	fault := 5*sec + 300*ms
 	tests := []struct {
-		name      string
-		rate      func(t int64) float64
-		wantAfter time.Duration // -1: never
+		name         string
+		rate         func(t int64) float64 // per shard per second, by the sample's end
+		wantAfter    time.Duration         // -1: never
+		wantEstimate time.Duration
 	}{
-		{"no dip", func(int64) float64 { return 10 }, time.Second},
-		// The window ending at +2.8 s holds 2 empty samples of 10: exactly
-		// 80%, which meets the target.
-		{"stall of 2 s", func(t int64) float64 {
-			if t > fault && t <= fault+2*sec {
+		{"no dip", func(int64) float64 { return 100 }, 0, 0},
+		// The sample ending at 6 s is stalled, the one ending at 7 s has
+		// 70% (a stall that ended at 6.3 s): recovered by 7 s, estimated
+		// at 6.3 s.
+		{"stall of 1 s", func(t int64) float64 {
+			switch t {
+			case 6 * sec:
 				return 0
+			case 7 * sec:
+				return 70
 			}
-			return 10
-		}, 2800 * time.Millisecond},
+			return 100
+		}, 1700 * time.Millisecond, 1000 * time.Millisecond},
 		{"stalled to the end", func(t int64) float64 {
 			if t > fault {
-				return 1
+				return 10
 			}
-			return 10
-		}, -1},
+			return 100
+		}, -1, -1},
 		{"recovers then drops again", func(t int64) float64 {
-			if (t > fault && t <= fault+sec) || (t > fault+6*sec && t <= fault+8*sec) {
+			if t == 6*sec || t == 12*sec {
 				return 0
 			}
-			return 10
-		}, 8800 * time.Millisecond},
+			return 100
+		}, 6700 * time.Millisecond, 6700 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := steady(20*sec, 2, tc.rate)
-			r := s.RecoveryAfter(nil, fault, 15*sec, 3*time.Second, time.Second, 100*time.Millisecond, 0.8)
+			s := secondly(20*sec, 2, tc.rate)
+			// A last line of 10 ms, as loadgen writes at the end: too
+			// short to judge, whatever its count.
+			s.Samples = append(s.Samples, Sample{Start: 20 * sec, End: 20*sec + 10*ms, Counts: []float64{0, 0}})
+			r := s.RecoveryAfter(nil, fault, 21*sec, 3*time.Second, 0.8)
 			if math.Abs(r.PreRate-200) > 1e-6 {
 				t.Errorf("PreRate = %v, want 200", r.PreRate)
 			}
-			if r.After != tc.wantAfter {
-				t.Errorf("After = %v, want %v (min %v at %v)", r.After, tc.wantAfter, r.MinRate, r.MinAt)
+			if r.After != tc.wantAfter || r.Estimate != tc.wantEstimate {
+				t.Errorf("After, Estimate = %v, %v; want %v, %v", r.After, r.Estimate, tc.wantAfter, tc.wantEstimate)
+			}
+			if r.Samples != 15 {
+				t.Errorf("%d samples evaluated, want 15", r.Samples)
 			}
 			if tc.wantAfter >= 0 && r.MinRate < r.Target {
 				t.Errorf("MinRate %v below target %v after recovery", r.MinRate, r.Target)
@@ -99,51 +124,120 @@ func TestRecoveryAfter(t *testing.T) {
 	}
 }
 
-func TestFromCumulative(t *testing.T) {
-	at := []int64{1, 2, 3, 4}
-	tot := [][]float64{{0, 5}, {10, 5}, {25, 8}, {3, 9}} // key 0 reset at 4
-	s := FromCumulative("x", at, tot)
-	want := []Sample{{1, 2, []float64{10, 0}}, {2, 3, []float64{15, 3}}, {3, 4, []float64{3, 1}}}
-	if !reflect.DeepEqual(s.Samples, want) {
-		t.Errorf("got %v, want %v", s.Samples, want)
+func TestTallySeriesAndFirstRecovery(t *testing.T) {
+	// Two nodes polled every 100 ms (answers 2 ms after the ask); each
+	// applies 10 per 100 ms to its shard, except between 1.0 s and 2.5 s
+	// (a stalled client), and node 0 restarts at 4 s (a new incarnation
+	// is not compared with the old one).
+	var nodes [][]TallyObs
+	for n := range 2 {
+		var obs []TallyObs
+		var total int64
+		inc := int64(1)
+		for t := 100 * ms; t <= 6*sec; t += 100 * ms {
+			if t <= 1*sec || t > 2500*ms {
+				total += 10
+			}
+			if n == 0 && t == 4*sec {
+				inc, total = 2, 0
+			}
+			a := make([]int64, 2)
+			a[n] = total
+			obs = append(obs, TallyObs{Sent: t - 2*ms, Recv: t, Incarnation: inc, Applied: a})
+		}
+		nodes = append(nodes, obs)
+	}
+	s := TallySeries(nodes)
+	if got := s.Rate(nil, 200*ms, 1*sec); math.Abs(got-200) > 2 { // the 1 ms midpoint shift
+		t.Errorf("rate before the stall %v, want 200", got)
+	}
+	if got := s.Rate(nil, 1200*ms, 2400*ms); got != 0 {
+		t.Errorf("rate during the stall %v, want 0", got)
+	}
+	back, stalled := s.FirstRecovery(nil, 900*ms, 6*sec, 300*time.Millisecond, 50*time.Millisecond, 160)
+	// The stall ends at 2.5 s; the first 300 ms window at 160/s ends
+	// 250 ms later: 2.75 s, 1.85 s after the fault at 0.9 s.
+	if back != 1850*time.Millisecond {
+		t.Errorf("back %v, want 1.85s (stalled %v)", back, stalled)
+	}
+	if back, _ := s.FirstRecovery(func(k int) bool { return k == 1 }, 3*sec, 6*sec, 300*time.Millisecond, 50*time.Millisecond, 80); back != 0 {
+		t.Errorf("no stall after 3 s: back %v, want 0", back)
+	}
+	if back, _ := s.FirstRecovery(nil, 900*ms, 2*sec, 300*time.Millisecond, 50*time.Millisecond, 160); back != -1 {
+		t.Errorf("still stalled at the end: back %v, want -1", back)
 	}
 }
 
-func TestParseSeries(t *testing.T) {
-	clk := SeriesClock{MonoAtStart: 1000 * sec, UnixAtStart: 1_700_000_000 * sec}
-	tests := []struct {
-		name, in string
-		wantEnd  []int64
-		want0    []float64
-	}{
-		{"mono per interval", `{"mono_ns": 1001000000000, "shards": [1, 2]}
-{"mono_ns": 1001100000000, "shards": [3, 4]}`, []int64{1001 * sec, 1001*sec + 100*ms}, []float64{1, 2}},
-		{"relative seconds, object counts", `{"t": 0.5, "per_shard": {"0": 7, "3": 1}}`, []int64{1000*sec + 500*ms}, []float64{7, 0, 0, 1}},
-		{"unix ms, cumulative", `# header
-{"unix_ms": 1700000001000, "shards_total": [5]}
-{"unix_ms": 1700000002000, "shards_total": [9]}`, []int64{1002 * sec}, []float64{4}},
-		{"array", `[{"t_s": 1, "tells": [2]}, {"t_s": 2, "tells": [3]}]`, []int64{1001 * sec, 1002 * sec}, []float64{2}},
+// Lines as cmd/loadgen writes them (seriesPoint), with the last partial
+// interval and a line of another program in between.
+const seriesSample = `{"t":1,"tells_ok":30,"tells_ok_by_shard":[10,20],"tell_errors":{"owner_unavailable":0},"asks_ok":2,"ask_errors":0}
+{"t":2,"tells_ok":3,"tells_ok_by_shard":[1,2],"tell_errors":{"owner_unavailable":5,"no_quorum":0},"asks_ok":2,"ask_errors":1}
+{"x":1}
+{"t":2.25,"tells_ok":4,"tells_ok_by_shard":[4,0],"tell_errors":{"owner_unavailable":1},"asks_ok":0,"ask_errors":0}
+`
+
+func TestParseSeriesLine(t *testing.T) {
+	var lines []SeriesLine
+	bad := 0
+	for _, l := range strings.Split(strings.TrimSpace(seriesSample), "\n") {
+		sl, err := ParseSeriesLine([]byte(l))
+		if err != nil {
+			if !errors.Is(err, ErrSeriesFormat) {
+				t.Errorf("%q: err %v, want ErrSeriesFormat", l, err)
+			}
+			bad++
+			continue
+		}
+		lines = append(lines, sl)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s, err := ParseSeries(strings.NewReader(tc.in), clk)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var ends []int64
-			for _, smp := range s.Samples {
-				ends = append(ends, smp.End)
-			}
-			if !slices.Equal(ends, tc.wantEnd) {
-				t.Errorf("ends %v, want %v", ends, tc.wantEnd)
-			}
-			if !slices.Equal(s.Samples[0].Counts, tc.want0) {
-				t.Errorf("first counts %v, want %v", s.Samples[0].Counts, tc.want0)
-			}
-		})
+	if bad != 1 || len(lines) != 3 {
+		t.Fatalf("got %d lines and %d bad, want 3 and 1", len(lines), bad)
 	}
-	if _, err := ParseSeries(strings.NewReader(`{"x": 1}`), clk); !errors.Is(err, ErrSeriesFormat) {
-		t.Errorf("unknown format: err %v, want ErrSeriesFormat", err)
+	if got := lines[1]; got.T != 2 || !slices.Equal(got.TellsOKByShard, []int64{1, 2}) || got.TellErrors["owner_unavailable"] != 5 || got.AskErrors != 1 {
+		t.Errorf("line 1 = %+v", got)
+	}
+	// Seen 30 ms, 10 ms and 50 ms after they were written: the start is
+	// placed 10 ms late, the tightest bound.
+	start := 100 * sec
+	seen := []int64{start + sec + 30*ms, start + 2*sec + 10*ms, start + 2250*ms + 50*ms}
+	got, ok := EstimateStart(lines, seen)
+	if !ok || got != start+10*ms {
+		t.Errorf("EstimateStart = %d, %v; want %d", got, ok, start+10*ms)
+	}
+	s := SeriesFromLines(lines, start)
+	want := []Sample{
+		{start, start + sec, []float64{10, 20}},
+		{start + sec, start + 2*sec, []float64{1, 2}},
+		{start + 2*sec, start + 2250*ms, []float64{4, 0}},
+	}
+	if !reflect.DeepEqual(s.Samples, want) {
+		t.Errorf("samples %v, want %v", s.Samples, want)
+	}
+	if got := s.Rate(func(k int) bool { return k == 1 }, start, start+sec); math.Abs(got-20) > 1e-9 {
+		t.Errorf("rate of shard 1 in the first second = %v, want 20", got)
+	}
+	errs := ErrorsBetween(lines, start, start+sec, start+3*sec)
+	if want := map[string]int64{"owner_unavailable": 6}; !reflect.DeepEqual(errs, want) {
+		t.Errorf("ErrorsBetween = %v, want %v", errs, want)
+	}
+	if _, ok := EstimateStart(nil, nil); ok {
+		t.Error("EstimateStart of no lines is ok")
+	}
+}
+
+func TestMinWindow(t *testing.T) {
+	s := steady(10*sec, 1, func(t int64) float64 {
+		if t > 5*sec && t <= 6*sec {
+			return 2
+		}
+		return 10
+	})
+	rate, at, ok := s.MinWindow(nil, 2*sec, 9*sec, time.Second, 100*time.Millisecond)
+	if !ok || math.Abs(rate-20) > 1e-6 || at != 6*sec {
+		t.Errorf("MinWindow = %v at %d, %v; want 20 at %d", rate, at, ok, 6*sec)
+	}
+	if _, _, ok := s.MinWindow(nil, 2*sec, 2*sec, time.Second, 100*time.Millisecond); ok {
+		t.Error("a span shorter than the window has a window")
 	}
 }
 
@@ -295,24 +389,42 @@ func TestLineSinkReady(t *testing.T) {
 }
 
 func TestParseLoadReport(t *testing.T) {
-	out := []byte("some line\n{\"ok\": false, \"lost\": 12, \"tells_sent\": 100, \"unexplained_lost\": 0}\n")
+	out := []byte("some line\n{\"ok\": false, \"lost\": 12, \"tells_sent\": 100, \"state_lost\": 10, \"state_lost_by_node\": {\"n2\": 10}," +
+		"\"state_lost_by_shard\": [0, 10, 0], \"failed_on_node\": 1, \"in_flight_lost\": 1, \"unexplained_lost\": 0, \"accounting\": \"per-shard tallies\"}\n")
 	r := parseLoadReport(out, 1, "/dev/null")
 	if r.Err != "" {
 		t.Fatal(r.Err)
 	}
-	if v, ok := r.Int("lost"); !ok || v != 12 {
-		t.Errorf("lost %d %v", v, ok)
-	}
-	if _, ok := r.Int("in_flight_lost"); ok {
-		t.Error("a missing field is available")
+	if r.Lost != 12 || r.StateLost != 10 || r.StateLostByNode["n2"] != 10 || r.InFlightLost != 1 || r.Accounting != accountingTallies {
+		t.Errorf("report %+v", r)
 	}
 	res := &Result{}
 	r.checkLoss(res, true)
-	if v, u := res.Counts(); v != 0 || u != 1 {
-		t.Errorf("violations %d unchecked %d, want 0 and 1 (in_flight_lost missing): %+v", v, u, res.Checks)
+	if v, u := res.Counts(); v != 1 || u != 0 {
+		t.Errorf("violations %d unchecked %d, want 1 (in_flight_lost 1) and 0: %+v", v, u, res.Checks)
+	}
+	res = &Result{}
+	r.checkOthersLossless(res, "n2", []int{1})
+	if v, _ := res.Counts(); v != 0 {
+		t.Errorf("state lost on the victim's shard is a violation: %+v", res.Checks)
+	}
+	res = &Result{}
+	r.checkOthersLossless(res, "n2", []int{0})
+	if v, _ := res.Counts(); v != 1 {
+		t.Errorf("state lost on another shard passes: %+v", res.Checks)
+	}
+	if r := parseLoadReport([]byte(`{"ok": true, "lost": 0}`), 0, "/dev/null"); !strings.Contains(r.Err, "lacks state_lost") {
+		t.Errorf("a report without the accounting: Err %q", r.Err)
 	}
 	if r := parseLoadReport([]byte("panic: boom\n"), 2, "/dev/null"); r.Err == "" {
 		t.Error("no JSON accepted")
+	}
+	// Without tallies every loss is unexplained: a violation even at 0.
+	r = parseLoadReport([]byte(`{"lost":0,"state_lost":0,"failed_on_node":0,"in_flight_lost":0,"unexplained_lost":0,"accounting":"unavailable: no"}`), 0, "/dev/null")
+	res = &Result{}
+	r.checkLoss(res, false)
+	if v, _ := res.Counts(); v != 1 {
+		t.Errorf("accounting without tallies passes: %+v", res.Checks)
 	}
 }
 

@@ -16,9 +16,8 @@ type Status string
 const (
 	Pass      Status = "pass"
 	Violation Status = "VIOLATION"
-	// Unchecked: the data the check needs is not available from today's
-	// binaries (a NodeState the node does not serve, a loadgen field it does
-	// not report). It fails the scenario only in strict mode.
+	// Unchecked: the data the check needs was not available in this run.
+	// It fails the scenario only in strict mode.
 	Unchecked Status = "unchecked"
 )
 

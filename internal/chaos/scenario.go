@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,7 +123,14 @@ func (h *Harness) Run(ctx context.Context, name string) *Result {
 	if def.netns {
 		res.Network = "netns"
 	}
-	h.logDir = filepath.Join(h.logRoot, name)
+	// A scenario run again by the same harness keeps the earlier run's
+	// logs: name, name.2, name.3, ...
+	h.runs[name]++
+	dir := name
+	if k := h.runs[name]; k > 1 {
+		dir = fmt.Sprintf("%s.%d", name, k)
+	}
+	h.logDir = filepath.Join(h.logRoot, dir)
 	_ = os.RemoveAll(h.logDir)
 	if err := os.MkdirAll(h.logDir, 0o755); err != nil {
 		res.Error = err.Error()
@@ -156,7 +164,7 @@ func (h *Harness) Run(ctx context.Context, name string) *Result {
 	if name == "rogue-node" {
 		slots++
 	}
-	c, err := h.newCluster(ctx, slots, def.netns, true)
+	c, err := h.newCluster(ctx, slots, def.netns)
 	if err != nil {
 		res.Error = err.Error()
 		return res
@@ -168,21 +176,23 @@ func (h *Harness) Run(ctx context.Context, name string) *Result {
 	}
 	r.c = c
 	if name == "hostile-frames" {
-		c.Extra = append(c.Extra, Arg{"max-connections", fmt.Sprint(FloodLimit)}, Arg{"frame-timeout", "5s"})
+		// Optional: passed only when cmd/node has them (else the node's
+		// defaults, MaxConnections 4096 and FrameTimeout 10 s, apply).
+		c.Extra = append(c.Extra, Arg{"max-connections", fmt.Sprint(FloodLimit)}, Arg{"frame-timeout", HostileFrameTimeout.String()})
 	}
 	if err := c.Start(ctx); err != nil {
 		res.Error = err.Error()
 		return res
 	}
 	if len(c.Skipped) > 0 {
-		res.Note("node flags not passed (this cmd/node has none of them): -%s", strings.Join(c.Skipped, ", -"))
+		res.Note("optional node flags not passed (this cmd/node has none of them; its defaults apply): -%s", strings.Join(c.Skipped, ", -"))
 	}
 	v, err := c.WaitStable(ctx, StableWait, false)
 	if err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	res.Fig("cluster", "%d nodes up, leader %s (from %s)", n, v.Leader, v.Source)
+	res.Fig("cluster", "%d nodes up, leader %s, key-authenticated (-gossip-key), -lease %v, -drain-window %v", n, v.Leader, NodeLease, NodeDrainWindow)
 	if spare != nil {
 		c.spare = spare
 	}
@@ -190,7 +200,45 @@ func (h *Harness) Run(ctx context.Context, name string) *Result {
 		res.Error = err.Error()
 	}
 	r.ownershipFigures()
+	if err := r.writeClaims(filepath.Join(h.logDir, "claims.tsv")); err != nil {
+		res.Note("claims.tsv: %v", err)
+	}
+	if err := r.writeTallies(filepath.Join(h.logDir, "tallies.tsv")); err != nil {
+		res.Note("tallies.tsv: %v", err)
+	}
 	return res
+}
+
+// writeTallies writes every tally poll the watcher made (applied +
+// retired per shard), for the diagnosis of a failed check.
+func (r *run) writeTallies(path string) error {
+	var b strings.Builder
+	b.WriteString("node\tsent_ms\trecv_ms\tincarnation\tfinal\tapplied_by_shard\n")
+	for i, v := range r.c.W.Views() {
+		for _, o := range r.c.W.Tallies(i) {
+			fmt.Fprintf(&b, "%s\t%.3f\t%.3f\t%x\t%v\t", v.Target.Addr, float64(o.Sent)/1e6, float64(o.Recv)/1e6, uint64(o.Incarnation), o.Final)
+			for k, a := range o.Applied {
+				if k > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(strconv.FormatInt(a, 10))
+			}
+			b.WriteByte('\n')
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeClaims writes every claim interval the watcher saw (CLOCK_MONOTONIC
+// ms, the clock of events.txt), for the diagnosis of a failed check.
+func (r *run) writeClaims(path string) error {
+	var b strings.Builder
+	b.WriteString("node\tincarnation\ttype\tshard\tepoch\tsince_ms\tuntil_ms\texact\n")
+	for _, iv := range r.c.W.Ledger().All() {
+		fmt.Fprintf(&b, "%s\t%x\t%s\t%d\t%d\t%.3f\t%.3f\t%v\n", iv.Key.Node, uint64(iv.Key.Incarnation), iv.Key.Type, iv.Key.Shard,
+			iv.Key.Epoch, float64(iv.Key.Since)/1e6, float64(iv.Until)/1e6, iv.Exact)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // loadDuration is the load a scenario needs: at least cfg.Duration.
@@ -215,40 +263,28 @@ func (r *run) startLoadAt(d time.Duration, rate float64) (*LoadRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(lr.Skipped) > 0 {
-		r.res.Note("loadgen flags not passed (this loadgen has none of them): -%s", strings.Join(lr.Skipped, ", -"))
-	}
 	if rate > 0 {
-		r.res.Fig("load", "loadgen -rate %.0f for %v against %d contacts", rate, d, len(r.c.Members))
+		r.res.Fig("load", "loadgen -rate %.0f for %v against %d contacts", rate, d, len(contacts))
 	} else {
-		r.res.Fig("load", "loadgen flood (no -rate) for %v against %d contacts", d, len(r.c.Members))
+		r.res.Fig("load", "loadgen flood (no -rate) for %v against %d contacts", d, len(contacts))
 	}
 	return lr, nil
 }
 
-// waitFlowing waits until the nodes' tallies show increments arriving
-// (loadgen's warm-up is over), then for PreFault more (the reference
-// rate).
+// waitFlowing waits until loadgen's series shows tells accepted (its
+// warm-up is over) and every shard is claimed by a live member, then for
+// PreFault more (the reference rate).
 func (r *run) waitFlowing(ctx context.Context, lr *LoadRun) error {
 	deadline := time.Now().Add(60 * time.Second)
-	var first int64 = -1
 	for {
-		var inc int64
-		for _, v := range r.c.W.Views() {
-			if v.Stats != nil {
-				inc += v.Stats.Increments
-			}
-		}
-		if first < 0 {
-			first = inc
-		} else if inc > first+1000 {
+		if d, _, ok := lr.Series(); ok && slices.ContainsFunc(d.Lines, func(l SeriesLine) bool { return l.TellsOK > 0 }) {
 			break
 		}
-		if lr.proc.Exited() {
+		if !lr.Running() {
 			return fmt.Errorf("chaos: loadgen exited (code %d) before the load flowed: %s", lr.proc.ExitCode(), tail(lr.proc.Log, 400))
 		}
 		if time.Now().After(deadline) {
-			return errors.New("chaos: the load never reached the nodes (no increments in 60 s)")
+			return errors.New("chaos: loadgen accepted no tell in 60 s")
 		}
 		if !sleepCtx(ctx, 100*time.Millisecond) {
 			return ctx.Err()
@@ -288,16 +324,23 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // checkOverlaps records the no-two-owners check from the watcher's
-// ledger (unchecked when no node answered GetNodeState).
+// ledger: no two node incarnations ever claimed one shard at one instant.
 func (r *run) checkOverlaps() {
 	l := r.c.W.Ledger()
 	if l.States() == 0 {
-		r.res.Check("no-overlapping-claims", Unchecked, "no node answered GetNodeState (%d polls unanswered): no claims to compare", r.unanswered())
+		r.res.Check("no-overlapping-claims", Violation, "no node answered GetNodeState (%d polls unanswered): no claims to compare", r.unanswered())
 		return
 	}
 	ivs := l.Intervals()
 	ov := Overlaps(ivs)
-	r.res.Fig("watcher", "%d NodeStates, %d claim intervals, %d overlaps", l.States(), len(ivs), len(ov))
+	exact := 0
+	for _, iv := range ivs {
+		if iv.Exact {
+			exact++
+		}
+	}
+	r.res.Fig("watcher", "%d NodeStates, %d claim intervals (%d ended by a Released entry; %d more released before they began, never served), %d overlaps",
+		l.States(), len(ivs), exact, len(l.All())-len(ivs), len(ov))
 	detail := fmt.Sprintf("%d overlapping claims", len(ov))
 	for i, o := range ov {
 		if i == 3 {
@@ -307,6 +350,41 @@ func (r *run) checkOverlaps() {
 		detail += "; " + o.String()
 	}
 	r.res.Expect("no-overlapping-claims", len(ov) == 0, "%s", detail)
+}
+
+// checkApplied records the applied-while-claimed check: no node's tally
+// grew for a shard while it claimed none of it (an entity run by a
+// non-owner, or a stale one run after its lease or shard was gone).
+// frozen lists, per member address, the spans its process was stopped.
+// Blind spot: an increase between two polls around a stop is attributed
+// to the part before the stop, when the node still claimed the shard.
+func (r *run) checkApplied(frozen map[string][]Span) {
+	ivs := r.c.W.Ledger().Intervals()
+	views := r.c.W.Views()
+	var bad []Unclaimed
+	polls := 0
+	for i, v := range views {
+		obs := r.c.W.Tallies(i)
+		polls += len(obs)
+		bad = append(bad, AppliedWithoutClaim(v.Target.Addr, r.typ, obs, ivs, frozen[v.Target.Addr])...)
+	}
+	if polls == 0 {
+		r.res.Check("applied-only-while-claimed", Violation, "no node answered GetShardTally")
+		return
+	}
+	var amount int64
+	detail := ""
+	for i, u := range bad {
+		amount += u.Amount
+		if i < 3 {
+			detail += "; " + u.String()
+		}
+	}
+	if len(bad) > 3 {
+		detail += fmt.Sprintf("; ... %d more", len(bad)-3)
+	}
+	r.res.Expect("applied-only-while-claimed", len(bad) == 0, "%d tally increases (%d increments) on shards the node did not claim, over %d tally polls%s",
+		len(bad), amount, polls, detail)
 }
 
 func (r *run) unanswered() int64 {
@@ -324,7 +402,7 @@ func (r *run) ownershipFigures() {
 	}
 	var parts []string
 	for _, v := range r.c.W.Views() {
-		parts = append(parts, fmt.Sprintf("%s: %d states/%d unanswered, %d stats", v.Target.Name, v.Answered, v.Unanswered, v.StatsOK))
+		parts = append(parts, fmt.Sprintf("%s: %d states/%d unanswered, %d tallies", v.Target.Name, v.Answered, v.Unanswered, v.TallyOK))
 	}
 	r.res.Fig("watcher polls", "%s", strings.Join(parts, "; "))
 }
@@ -367,63 +445,42 @@ func (r *run) firstContact() string {
 	return r.c.Members[0].Listen
 }
 
-// failover measures how long after at the shards of gone were owned by
-// live members again: from the claims (exact) when nodes answer
-// GetNodeState, otherwise from the topology snapshots the live members
-// pushed (the announced table). It polls until within+5 s after at.
-func (r *run) failover(ctx context.Context, gone *Member, shards []int, at int64, within time.Duration) (time.Duration, string) {
-	deadline := at + int64(within+5*time.Second)
-	topo := time.Duration(-1)
-	for monoNow() < deadline && topo < 0 {
-		if !sleepCtx(ctx, 20*time.Millisecond) {
-			break
+// claimedAt returns the shards node claimed at instant at, by the ledger:
+// its claims whose interval holds at (their until is the lease it last
+// announced, so a shard it could still serve counts).
+func (r *run) claimedAt(node string, at int64) []int {
+	var out []int
+	for _, iv := range r.c.W.Ledger().Intervals() {
+		if iv.Key.Node == node && iv.Key.Type == r.typ && iv.Key.Since <= at && at < iv.Until && !slices.Contains(out, iv.Key.Shard) {
+			out = append(out, iv.Key.Shard)
 		}
-		topo = r.topologyFailover(gone, shards, at)
 	}
-	if r.c.W.Ledger().States() > 0 {
-		ns, missing, ok := FailoverTime(r.c.W.Ledger().Intervals(), r.typ, shards, gone.Listen, at)
-		if !ok {
-			return -1, fmt.Sprintf("claims (shards never claimed again: %v)", missing)
-		}
-		return time.Duration(ns), "claims"
-	}
-	return topo, "topology snapshots (NodeState not served)"
+	slices.Sort(out)
+	return out
 }
 
-// topologyFailover returns the time from at until every live member's
-// topology snapshot put every shard of shards on a live member other than
-// gone (-1 while some does not).
-func (r *run) topologyFailover(gone *Member, shards []int, at int64) time.Duration {
-	var latest int64
-	views := r.c.W.Views()
-	live := 0
-	for i, v := range views {
-		if i >= len(r.c.Members) {
-			break
+// failover measures how long after at (a fault, CLOCK_MONOTONIC) every
+// shard of shards was claimed by a node other than gone, from the claims
+// the watcher collected (FailoverTime). It polls until they all are, or
+// until within+5 s after at; -1 when some never were (missing lists them).
+func (r *run) failover(ctx context.Context, gone string, shards []int, at int64, within time.Duration) (d time.Duration, missing []int) {
+	return r.failoverWhile(ctx, gone, shards, at, within, nil)
+}
+
+// failoverWhile is failover calling also (when not nil) at every poll,
+// with the instant of the poll.
+func (r *run) failoverWhile(ctx context.Context, gone string, shards []int, at int64, within time.Duration, also func(now int64)) (d time.Duration, missing []int) {
+	deadline := at + int64(within+5*time.Second)
+	for {
+		if also != nil {
+			also(monoNow())
 		}
-		m := r.c.Members[i]
-		if m == gone || m.Proc.Exited() {
-			continue
+		ns, miss, ok := FailoverTime(r.c.W.Ledger().Intervals(), r.typ, shards, gone, at)
+		if ok {
+			return time.Duration(ns), nil
 		}
-		live++
-		if v.Snap == nil || v.SnapAt < at {
-			return -1
+		if monoNow() > deadline || !sleepCtx(ctx, 20*time.Millisecond) {
+			return -1, miss
 		}
-		alloc := v.Snap.ShardAllocations[r.typ]
-		for _, s := range shards {
-			a, ok := alloc[s]
-			if !ok {
-				return -1
-			}
-			o := r.c.ByAddr(a.Primary.String())
-			if o == nil || o == gone || o.Proc.Exited() {
-				return -1
-			}
-		}
-		latest = max(latest, v.SnapAt)
 	}
-	if live == 0 {
-		return -1
-	}
-	return time.Duration(latest - at)
 }

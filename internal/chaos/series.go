@@ -1,21 +1,17 @@
 package chaos
 
 import (
-	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 )
 
 // Sample is what happened in one interval of a time series: Counts[k] is
-// how many tells of key k (a shard, or a node for the node-stats poller)
-// fell in (Start, End] (CLOCK_MONOTONIC ns). Start 0 (or >= End) means the
-// sample is an instant at End.
+// how many tells of key k (a shard) fell in (Start, End] (CLOCK_MONOTONIC
+// ns). Start 0 (or >= End) means the sample is an instant at End.
 type Sample struct {
 	Start  int64
 	End    int64
@@ -73,251 +69,271 @@ func (s *Series) Span() (first, last int64) {
 
 // Recovery is the outcome of RecoveryAfter.
 type Recovery struct {
-	PreRate  float64       // tells/s over the window before the fault
-	Target   float64       // fraction * PreRate
-	After    time.Duration // from the fault to the end of the first window from which every window met Target; -1: never
-	MinRate  float64       // lowest window rate from the fault + After (or the fault when never recovered) to the end
-	MinAt    time.Duration // where that lowest window ended, from the fault
-	Windows  int           // windows evaluated after the fault
-	Evaluate time.Duration // how long after the fault the series covered (up to end)
+	PreRate float64 // tells/s over the stretch before the fault
+	Target  float64 // fraction * PreRate
+	// After is from the fault to the end of the last sample below Target
+	// (0 when none was): from then on every sample of the series, to the
+	// end evaluated, met Target. -1: the last sample evaluated is below.
+	After time.Duration
+	// Estimate is where the stall within that last low sample ended if
+	// the rate was 0 before and PreRate after: its end minus its count
+	// over PreRate (a lower bound of the true recovery, After the upper).
+	Estimate time.Duration
+	MinRate  float64       // lowest sample rate after After
+	MinAt    time.Duration // where that sample ended, from the fault
+	Low      int           // samples below Target after the fault
+	Samples  int           // samples evaluated after the fault
+	Evaluate time.Duration // from the fault to the end of the last sample evaluated
 }
 
+// MinSample is the shortest sample RecoveryAfter evaluates: loadgen's last
+// line covers only the end of the load (milliseconds), too short for a
+// rate.
+const MinSample = 500 * time.Millisecond
+
 // RecoveryAfter measures how fast the rate of the wanted keys came back
-// after a fault at instant fault (CLOCK_MONOTONIC ns): the reference is
-// the rate over [fault-pre, fault); then windows of length win slide by
-// step, each ending in (fault+win, end], and After is the end of the first
-// window from which every later window (until end or the series' end)
-// reached frac of the reference. Windows end on sample ends when the
-// series is finer than step.
-func (s *Series) RecoveryAfter(want func(int) bool, fault, end int64, pre, win, step time.Duration, frac float64) Recovery {
-	r := Recovery{After: -1}
-	r.PreRate = s.Rate(want, fault-int64(pre), fault)
+// after a fault at instant fault (CLOCK_MONOTONIC ns), at the resolution of
+// the series' own samples (loadgen writes one a second): the reference is
+// the rate of the whole samples that ended in (fault-pre, fault]; each sample that ends in (fault, end]
+// and lasts MinSample or more is compared with frac of it, and the
+// recovery is the end of the last one below (Recovery). A sample that
+// holds the fault counts whole: a stall shorter than its part after the
+// fault is not seen.
+func (s *Series) RecoveryAfter(want func(int) bool, fault, end int64, pre time.Duration, frac float64) Recovery {
+	r := Recovery{}
+	// The reference: whole samples that ended in (fault-pre, fault], so
+	// that the one holding the fault (and its stall) does not lower it.
+	var preCount, preDur float64
+	for _, x := range s.Samples {
+		if x.End > fault-int64(pre) && x.End <= fault && x.Start > 0 && x.Start < x.End {
+			for k, v := range x.Counts {
+				if want == nil || want(k) {
+					preCount += v
+				}
+			}
+			preDur += float64(x.End-x.Start) / 1e9
+		}
+	}
+	if preDur > 0 {
+		r.PreRate = preCount / preDur
+	}
 	r.Target = frac * r.PreRate
-	_, last := s.Span()
-	end = min(end, last)
-	if end <= fault+int64(win) {
+	type smp struct {
+		end   int64
+		count float64
+		rate  float64
+	}
+	var ss []smp
+	for _, x := range s.Samples {
+		if x.End <= fault || x.End > end || x.Start <= 0 || x.End-x.Start < int64(MinSample) {
+			continue
+		}
+		var c float64
+		for k, v := range x.Counts {
+			if want == nil || want(k) {
+				c += v
+			}
+		}
+		ss = append(ss, smp{x.End, c, c / (float64(x.End-x.Start) / 1e9)})
+	}
+	r.Samples = len(ss)
+	if len(ss) == 0 {
+		r.After = -1
 		return r
 	}
-	r.Evaluate = time.Duration(end - fault)
-	type w struct {
-		end  int64
-		rate float64
+	r.Evaluate = time.Duration(ss[len(ss)-1].end - fault)
+	last := -1
+	for i, x := range ss {
+		if x.rate < r.Target {
+			last = i
+			r.Low++
+		}
 	}
-	var ws []w
-	for e := fault + int64(win); e <= end; e += int64(step) {
-		ws = append(ws, w{e, s.Rate(want, e-int64(win), e)})
-	}
-	r.Windows = len(ws)
-	// Scan from the end: the recovery point is the first window of the
-	// final run of windows that all meet the target.
-	first := len(ws)
-	for i := len(ws) - 1; i >= 0 && ws[i].rate >= r.Target; i-- {
-		first = i
-	}
-	from := 0
-	if first < len(ws) {
-		r.After = time.Duration(ws[first].end - fault)
-		from = first
+	switch {
+	case last == len(ss)-1:
+		r.After, r.Estimate = -1, -1
+	case last >= 0:
+		r.After = time.Duration(ss[last].end - fault)
+		r.Estimate = r.After
+		if r.PreRate > 0 {
+			r.Estimate = max(0, r.After-time.Duration(ss[last].count/r.PreRate*1e9))
+		}
 	}
 	r.MinRate = -1
-	for _, x := range ws[from:] {
+	for _, x := range ss[last+1:] {
 		if r.MinRate < 0 || x.rate < r.MinRate {
 			r.MinRate, r.MinAt = x.rate, time.Duration(x.end-fault)
 		}
 	}
-	if r.MinRate < 0 {
-		r.MinRate = 0
-	}
+	r.MinRate = max(r.MinRate, 0)
 	return r
 }
 
-// FromCumulative turns cumulative per-key totals observed at instants into
-// a series of per-interval counts. Totals that go backwards (a restarted
-// node's tally) count from zero again.
-func FromCumulative(source string, at []int64, totals [][]float64) Series {
-	s := Series{Source: source}
-	var prev []float64
-	for i, tot := range totals {
-		if i == 0 {
-			prev = slices.Clone(tot)
-			continue
+// SeriesLine is one line of loadgen's -series file (cmd/loadgen,
+// seriesPoint): what happened during one interval of the load phase, one
+// second long except the last, which ends when the load stopped. T is the
+// end of the interval in seconds since the load phase began; the counts are
+// for the interval alone.
+type SeriesLine struct {
+	T              float64          `json:"t"`
+	TellsOK        int64            `json:"tells_ok"`
+	TellsOKByShard []int64          `json:"tells_ok_by_shard"`
+	TellErrors     map[string]int64 `json:"tell_errors"`
+	AsksOK         int64            `json:"asks_ok"`
+	AskErrors      int64            `json:"ask_errors"`
+}
+
+// ErrSeriesFormat is matched by errors from ParseSeriesLine for a line
+// that is not a loadgen -series object.
+var ErrSeriesFormat = errors.New("chaos: not a loadgen -series line")
+
+// ParseSeriesLine decodes one line of loadgen's -series file. A line
+// without "t" or "tells_ok_by_shard" is ErrSeriesFormat (loadgen writes
+// both on every line).
+func ParseSeriesLine(line []byte) (SeriesLine, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(line, &raw); err != nil {
+		return SeriesLine{}, fmt.Errorf("%w: %v", ErrSeriesFormat, err)
+	}
+	for _, k := range []string{"t", "tells_ok_by_shard"} {
+		if _, ok := raw[k]; !ok {
+			return SeriesLine{}, fmt.Errorf("%w: no %q in %.80s", ErrSeriesFormat, k, line)
 		}
-		c := make([]float64, len(tot))
-		for k, v := range tot {
-			var p float64
-			if k < len(prev) {
-				p = prev[k]
-			}
-			if v >= p {
-				c[k] = v - p
-			} else {
-				c[k] = v
-			}
+	}
+	var l SeriesLine
+	if err := json.Unmarshal(line, &l); err != nil {
+		return SeriesLine{}, fmt.Errorf("%w: %v", ErrSeriesFormat, err)
+	}
+	return l, nil
+}
+
+// SeriesFromLines places loadgen's lines on the CLOCK_MONOTONIC timeline:
+// start is the instant loadgen's load phase began (see EstimateStart), so
+// line i covers (start+T[i-1], start+T[i]] (line 0 from start). Counts are
+// the lines' tells_ok_by_shard.
+func SeriesFromLines(lines []SeriesLine, start int64) Series {
+	s := Series{Source: "loadgen -series (tells accepted by the client, per shard)"}
+	prev := start
+	for _, l := range lines {
+		end := start + int64(l.T*1e9)
+		if end <= prev {
+			continue // not after the previous line: nothing to place
 		}
-		s.Samples = append(s.Samples, Sample{Start: at[i-1], End: at[i], Counts: c})
-		prev = slices.Clone(tot)
+		c := make([]float64, len(l.TellsOKByShard))
+		for k, v := range l.TellsOKByShard {
+			c[k] = float64(v)
+		}
+		s.Samples = append(s.Samples, Sample{Start: prev, End: end, Counts: c})
+		prev = end
 	}
 	return s
 }
 
-// ErrSeriesFormat is matched by errors from ParseSeries for input it does
-// not understand.
-var ErrSeriesFormat = errors.New("chaos: unrecognised series format")
-
-// SeriesClock converts the time fields of a series line to CLOCK_MONOTONIC
-// ns. MonoAtStart and UnixAtStart are both taken when loadgen was started,
-// so that unix or relative times can be placed on the monotonic timeline.
-type SeriesClock struct {
-	MonoAtStart int64
-	UnixAtStart int64 // Unix ns
+// EstimateStart estimates the CLOCK_MONOTONIC instant loadgen's load phase
+// began from when each line was first seen in the file (seen[i], polled
+// by the harness every seriesPoll): a line with T was written at start+T
+// and seen at or after that, so start is at most seen[i]-T for every i, and
+// the smallest of those is the closest (within one poll period plus the
+// harness's scheduling delay). ok is false without lines.
+func EstimateStart(lines []SeriesLine, seen []int64) (start int64, ok bool) {
+	for i, l := range lines {
+		if i >= len(seen) {
+			break
+		}
+		c := seen[i] - int64(l.T*1e9)
+		if !ok || c < start {
+			start, ok = c, true
+		}
+	}
+	return start, ok
 }
 
-// ParseSeries reads loadgen's -series output: JSON lines (or one JSON
-// array) of objects, one per interval. It reads the time from the first
-// present of mono_ns (CLOCK_MONOTONIC ns), unix_ns, unix_ms, unix_s/time
-// (Unix seconds), t/t_s/elapsed_s (seconds since loadgen started), and the
-// per-shard counts from the first present of shards, per_shard,
-// shard_tells, accepted, tells (an array indexed by shard, or an object
-// keyed by shard number). Counts are per interval, unless the key ends in
-// "_total" or the object has "cumulative": true. Lines that are not
-// objects (a header, a blank line) are skipped; a file with no usable
-// line is ErrSeriesFormat.
-func ParseSeries(r io.Reader, clk SeriesClock) (Series, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return Series{}, err
-	}
-	var objs []map[string]json.RawMessage
-	trim := strings.TrimSpace(string(data))
-	if strings.HasPrefix(trim, "[") {
-		if err := json.Unmarshal([]byte(trim), &objs); err != nil {
-			return Series{}, fmt.Errorf("%w: %v", ErrSeriesFormat, err)
+// ErrorsBetween sums the tell errors (by kind) of the lines whose interval
+// ends in (from, to] (CLOCK_MONOTONIC, with start as in SeriesFromLines).
+func ErrorsBetween(lines []SeriesLine, start, from, to int64) map[string]int64 {
+	out := map[string]int64{}
+	for _, l := range lines {
+		end := start + int64(l.T*1e9)
+		if end <= from || end > to {
+			continue
 		}
-	} else {
-		sc := bufio.NewScanner(strings.NewReader(trim))
-		sc.Buffer(make([]byte, 64<<10), 16<<20)
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			if !strings.HasPrefix(line, "{") {
+		for k, v := range l.TellErrors {
+			if v != 0 {
+				out[k] += v
+			}
+		}
+	}
+	return out
+}
+
+// MinWindow returns the lowest rate of the wanted keys over windows of
+// length win ending every step in [from+win, to], and where that window
+// ended; ok is false when no window fits.
+func (s *Series) MinWindow(want func(int) bool, from, to int64, win, step time.Duration) (rate float64, at int64, ok bool) {
+	for e := from + int64(win); e <= to; e += int64(step) {
+		r := s.Rate(want, e-int64(win), e)
+		if !ok || r < rate {
+			rate, at, ok = r, e, true
+		}
+	}
+	return rate, at, ok
+}
+
+// TallySeries turns the watcher's tally polls of every node into a series
+// of what the nodes applied per shard: between two polls of one node
+// incarnation, the increase of its applied + retired, placed between the
+// midpoints of the two polls (each tally was taken somewhere between the
+// poll's send and its receipt). Samples of different nodes overlap in
+// time; Rate adds them up.
+func TallySeries(nodes [][]TallyObs) Series {
+	s := Series{Source: "node tallies (increments applied per shard, every node)"}
+	for _, obs := range nodes {
+		for k := 1; k < len(obs); k++ {
+			a, b := obs[k-1], obs[k]
+			if a.Incarnation != b.Incarnation {
 				continue
 			}
-			var o map[string]json.RawMessage
-			if json.Unmarshal([]byte(line), &o) == nil {
-				objs = append(objs, o)
+			start, end := (a.Sent+a.Recv)/2, (b.Sent+b.Recv)/2
+			if end <= start {
+				continue
 			}
-		}
-		if err := sc.Err(); err != nil {
-			return Series{}, err
+			c := make([]float64, len(b.Applied))
+			for i, v := range b.Applied {
+				if i < len(a.Applied) && v > a.Applied[i] {
+					c[i] = float64(v - a.Applied[i])
+				}
+			}
+			s.Samples = append(s.Samples, Sample{Start: start, End: end, Counts: c})
 		}
 	}
-	var at []int64
-	var counts [][]float64
-	cumulative := false
-	for _, o := range objs {
-		t, ok := seriesTime(o, clk)
-		if !ok {
-			continue
-		}
-		c, cum, ok := seriesCounts(o)
-		if !ok {
-			continue
-		}
-		cumulative = cumulative || cum
-		at = append(at, t)
-		counts = append(counts, c)
-	}
-	if len(at) == 0 {
-		return Series{}, fmt.Errorf("%w: no line with a time and per-shard counts", ErrSeriesFormat)
-	}
-	if cumulative {
-		return FromCumulative("loadgen -series", at, counts), nil
-	}
-	s := Series{Source: "loadgen -series"}
-	for i := range at {
-		var start int64
-		if i > 0 {
-			start = at[i-1] // per-interval counts: since the previous line
-		}
-		s.Samples = append(s.Samples, Sample{Start: start, End: at[i], Counts: counts[i]})
-	}
-	slices.SortStableFunc(s.Samples, func(a, b Sample) int {
+	slices.SortFunc(s.Samples, func(x, y Sample) int { return cmp.Compare(x.End, y.End) })
+	return s
+}
+
+// FirstRecovery measures, on a fine series (the nodes' tallies, polled
+// every 100 ms), when a stall that followed a fault at instant fault ended:
+// windows of length win ending every step in (fault+win, end] are
+// compared with target; the result is the end of the first window at
+// target after the first one below it, from the fault (0 when no window
+// was below, -1 when none came back). It says when the rate came back,
+// not that it stayed: a later dip (a stall of the box itself, which hits
+// every process for a few hundred ms) is RecoveryAfter's to judge, at the
+// coarser resolution of loadgen's series. A window must fill: after a stall
+// that ends at s, the first window at target ends about 0.8*win after s
+// (sooner when a backlog is caught up).
+func (s *Series) FirstRecovery(want func(int) bool, fault, end int64, win, step time.Duration, target float64) (back time.Duration, stalled time.Duration) {
+	firstLow := int64(-1)
+	for e := fault + int64(win); e <= end; e += int64(step) {
+		low := s.Rate(want, e-int64(win), e) < target
 		switch {
-		case a.End < b.End:
-			return -1
-		case a.End > b.End:
-			return 1
-		}
-		return 0
-	})
-	return s, nil
-}
-
-func seriesTime(o map[string]json.RawMessage, clk SeriesClock) (int64, bool) {
-	num := func(k string) (float64, bool) {
-		raw, ok := o[k]
-		if !ok {
-			return 0, false
-		}
-		var f float64
-		if json.Unmarshal(raw, &f) != nil {
-			return 0, false
-		}
-		return f, true
-	}
-	if v, ok := num("mono_ns"); ok {
-		return int64(v), true
-	}
-	fromUnix := func(ns float64) int64 { return clk.MonoAtStart + (int64(ns) - clk.UnixAtStart) }
-	if v, ok := num("unix_ns"); ok {
-		return fromUnix(v), true
-	}
-	if v, ok := num("unix_ms"); ok {
-		return fromUnix(v * 1e6), true
-	}
-	for _, k := range []string{"unix_s", "time"} {
-		if v, ok := num(k); ok {
-			return fromUnix(v * 1e9), true
+		case low && firstLow < 0:
+			firstLow = e
+		case !low && firstLow >= 0:
+			return time.Duration(e - fault), time.Duration(e - firstLow)
 		}
 	}
-	for _, k := range []string{"t", "t_s", "elapsed_s"} {
-		if v, ok := num(k); ok {
-			return clk.MonoAtStart + int64(v*1e9), true
-		}
+	if firstLow < 0 {
+		return 0, 0
 	}
-	return 0, false
-}
-
-func seriesCounts(o map[string]json.RawMessage) (c []float64, cumulative, ok bool) {
-	if raw, has := o["cumulative"]; has {
-		var b bool
-		if json.Unmarshal(raw, &b) == nil {
-			cumulative = b
-		}
-	}
-	for _, k := range []string{"shards", "per_shard", "shard_tells", "accepted", "tells", "shards_total", "per_shard_total", "shard_tells_total", "accepted_total", "tells_total"} {
-		raw, has := o[k]
-		if !has {
-			continue
-		}
-		cum := cumulative || strings.HasSuffix(k, "_total")
-		var arr []float64
-		if json.Unmarshal(raw, &arr) == nil {
-			return arr, cum, true
-		}
-		var m map[string]float64
-		if json.Unmarshal(raw, &m) == nil {
-			for ks, v := range m {
-				i, err := strconv.Atoi(ks)
-				if err != nil || i < 0 || i > 1<<16 {
-					continue
-				}
-				for len(arr) <= i {
-					arr = append(arr, 0)
-				}
-				arr[i] = v
-			}
-			return arr, cum, true
-		}
-	}
-	return nil, false, false
+	return -1, time.Duration(end - firstLow)
 }

@@ -17,6 +17,11 @@ const (
 	// shards are back to PauseRecoveryFraction of the pre-fault rate within
 	// this long, and stay there.
 	PauseRecoveryMax = 3 * time.Second
+	// NodeRateWindow and NodeRateStep: the sliding window over the nodes'
+	// tallies (polled every TallyInterval) that places the end of a stall
+	// within about 0.8 x NodeRateWindow.
+	NodeRateWindow = 300 * time.Millisecond
+	NodeRateStep   = 50 * time.Millisecond
 	// PauseRecoveryFraction: see PauseRecoveryMax.
 	PauseRecoveryFraction = 0.80
 	// HostileRSSMax: a node's RSS while 40 connections each hold a 15 MiB
@@ -25,11 +30,20 @@ const (
 	// HostileRSSReturnSlack: after those connections close, RSS comes back
 	// within this much of the baseline taken before them.
 	HostileRSSReturnSlack = 64 << 20
+	// HostileRSSSettle: the RSS reported after the close is taken this
+	// long after it.
+	HostileRSSSettle = 5 * time.Second
 	// HostileRSSReturnWithin: how long RSS may take to come back.
 	HostileRSSReturnWithin = 20 * time.Second
 	// TrickleCloseWithin: a frame trickled at one byte per 100 ms is
-	// closed by the node within this long.
+	// closed by the node within this long (its frame timeout, 10 s by
+	// default, plus slack).
 	TrickleCloseWithin = 30 * time.Second
+	// TrickleFrameBytes is the trickled frame's declared length: at one
+	// byte per 100 ms it would take 410 s to finish. (A short frame
+	// finishes within the frame timeout and rightly keeps its connection:
+	// a trickle of 64-byte frames is not a stuck frame.)
+	TrickleFrameBytes = 4096
 )
 
 // Scenario shapes (the numbers).
@@ -52,8 +66,12 @@ const (
 	// FloodExtra: connections opened beyond the node's limit in the
 	// connection flood (or in all, when the node has no -max-connections).
 	FloodExtra = 200
-	// FloodLimit is passed as -max-connections when the node supports it.
+	// FloodLimit is passed as -max-connections when the node supports it
+	// (else its default, node.DefaultMaxConnections, is flooded).
 	FloodLimit = 128
+	// HostileFrameTimeout is passed as -frame-timeout when the node
+	// supports it (else node.DefaultFrameTimeout applies).
+	HostileFrameTimeout = 5 * time.Second
 	// RogueObserve is how long the rogue node gets to join.
 	RogueObserve = 8 * time.Second
 	// RogueIncrements is how many Increments rogue-client sends.
@@ -66,9 +84,16 @@ const (
 	// PostFault is how long the load goes on after a fault (or heal) is
 	// over, so recovery and convergence are observed under load.
 	PostFault = 8 * time.Second
-	// RateWindow and RateStep: the sliding window of the rate recovery.
-	RateWindow = time.Second
-	RateStep   = 100 * time.Millisecond
+	// PauseRate is pause-owner's load: a flood for the paused node (its
+	// socket buffers and the client's buffer for it fill within
+	// milliseconds) at a fixed rate, not flat out. Measured: flat out, the
+	// accepted rate follows the CPU the box's other tenants leave (one
+	// run: 760k/s before the pause, 540-690k/s in stretches of the pause
+	// and after it with no stall of the client), so an 80% threshold on it
+	// judged the neighbours; at a fixed rate well under the ceiling
+	// (about 1.1M/s with 3 nodes on the 2 cores) only a stalled client
+	// drops below it.
+	PauseRate = 200_000
 	// LoadRate is loadgen's default -rate (tells/s): a steady flood that
 	// leaves the 2-core box room for the nodes, the watcher and the faults.
 	LoadRate = 20000

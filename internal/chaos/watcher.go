@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,20 +17,19 @@ const (
 	// WatchInterval is how often the watcher asks each node for its
 	// NodeState (DESIGN.md: every ~50 ms).
 	WatchInterval = 50 * time.Millisecond
-	// WatchTimeout is how long one GetNodeState or GetStats may take before
-	// the poll counts as unanswered (a paused or dead node).
+	// WatchTimeout is how long one GetNodeState or GetShardTally may take
+	// before the poll counts as unanswered (a paused or dead node).
 	WatchTimeout = 500 * time.Millisecond
-	// StatsInterval is how often the node-stats service is polled (the
-	// fallback rate series when loadgen has no -series).
-	StatsInterval = 100 * time.Millisecond
+	// TallyInterval is how often each node's per-shard tally is polled
+	// (the applied-while-claimed check).
+	TallyInterval = 100 * time.Millisecond
 	// redialPause is the pause between two failed dials of one node.
 	redialPause = 200 * time.Millisecond
-	// topologyPath is the watcher's subscriber path for topology snapshots.
-	topologyPath = "/_chaos/topology"
 )
 
 // WatchTarget is one node to watch: Addr is host:port of its listen
-// address, dialled from Netns ("" = the driver's namespace).
+// address (its identity), dialled from Netns ("" = the driver's
+// namespace).
 type WatchTarget struct {
 	Name  string
 	Addr  string
@@ -43,43 +43,52 @@ type NodeView struct {
 	Target     WatchTarget
 	State      *wire.NodeState
 	StateAt    int64
-	Snap       *wire.TopologySnapshot
-	SnapAt     int64
-	Stats      *workload.NodeStats
-	StatsAt    int64
+	Tally      *workload.ShardTally
+	TallyAt    int64
 	Answered   int64 // GetNodeState answers
 	Unanswered int64 // GetNodeState polls without an answer in WatchTimeout
-	StatsOK    int64
+	TallyOK    int64 // GetShardTally answers
 	Connected  bool
 }
 
-type statsObs struct {
-	at         int64
-	increments int64
-	entities   int64
+// TallyObs is one answered GetShardTally: the tally was taken by the node
+// at some instant in [Sent, Recv] (CLOCK_MONOTONIC ns).
+type TallyObs struct {
+	Sent, Recv  int64
+	Incarnation int64
+	Applied     []int64 // applied + retired per shard: every amount the incarnation applied
+	Final       bool
 }
 
 // nodeWatch is the watcher's state for one node: one connection goroutine
-// (dial, redial, topology subscription) and two pollers that use the
-// current connection.
+// (dial, redial) and two pollers that use the current connection.
 type nodeWatch struct {
 	target WatchTarget
 	conn   atomic.Pointer[RawConn] // current connection, nil while down
 
 	mu         sync.Mutex
 	view       NodeView   // guarded by mu
-	statsHist  []statsObs // guarded by mu
+	tallies    []TallyObs // guarded by mu
 	answered   atomic.Int64
 	unanswered atomic.Int64
-	statsOK    atomic.Int64
+	tallyOK    atomic.Int64
 }
 
-// Watcher polls every node's NodeState every WatchInterval, records the
-// claims in a Ledger, keeps each node's latest topology snapshot (it
-// subscribes to the topology) and polls the node-stats service. Each node
-// has its own goroutines with their own deadlines, so a paused or dead node
-// delays no other. A Watcher is safe for concurrent use; Close stops every
-// goroutine and waits for them (idempotent).
+// MemberSighting is what the watcher saw of one address in the members
+// lists of the NodeStates it polled.
+type MemberSighting struct {
+	States   int64                       // NodeStates that listed it
+	Statuses map[wire.MemberStatus]int64 // how often with each status
+	By       map[string]int64            // which nodes listed it
+	First    int64                       // CLOCK_MONOTONIC of the first sighting
+}
+
+// Watcher polls every node's NodeState every WatchInterval and records
+// the claims in a Ledger and the members lists; it polls every node's
+// per-shard tally every TallyInterval. Each node has its own goroutines
+// with their own deadlines, so a paused or dead node delays no other. A
+// Watcher is safe for concurrent use; Close stops every goroutine and
+// waits for them (idempotent).
 type Watcher struct {
 	ledger *Ledger
 	opts   RawOptions
@@ -88,15 +97,16 @@ type Watcher struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex
-	nodes []*nodeWatch // guarded by mu; append-only
+	mu      sync.Mutex
+	nodes   []*nodeWatch               // guarded by mu; append-only
+	members map[string]*MemberSighting // guarded by mu
 }
 
 // NewWatcher returns a watcher that dials with opts (namespace, system,
 // registry).
 func NewWatcher(ctx context.Context, opts RawOptions) *Watcher {
 	ctx, cancel := context.WithCancel(ctx)
-	return &Watcher{ledger: NewLedger(), opts: opts, ctx: ctx, cancel: cancel}
+	return &Watcher{ledger: NewLedger(), opts: opts, ctx: ctx, cancel: cancel, members: map[string]*MemberSighting{}}
 }
 
 // Add starts watching a node and returns its index in Views.
@@ -110,7 +120,7 @@ func (w *Watcher) Add(t WatchTarget) int {
 	w.wg.Add(3)
 	go w.connLoop(nw)
 	go w.stateLoop(nw)
-	go w.statsLoop(nw)
+	go w.tallyLoop(nw)
 	return i
 }
 
@@ -135,52 +145,33 @@ func (w *Watcher) Views() []NodeView {
 		nw.mu.Unlock()
 		out[i].Answered = nw.answered.Load()
 		out[i].Unanswered = nw.unanswered.Load()
-		out[i].StatsOK = nw.statsOK.Load()
+		out[i].TallyOK = nw.tallyOK.Load()
 		out[i].Connected = nw.conn.Load() != nil
 	}
 	return out
 }
 
-// StatesAnswered returns how many GetNodeState polls were answered in all.
-func (w *Watcher) StatesAnswered() int64 {
-	var n int64
-	for _, v := range w.Views() {
-		n += v.Answered
-	}
-	return n
+// Tallies returns every answered tally poll of the node at index i, in
+// order.
+func (w *Watcher) Tallies(i int) []TallyObs {
+	w.mu.Lock()
+	nw := w.nodes[i]
+	w.mu.Unlock()
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	return slices.Clone(nw.tallies)
 }
 
-// StatsSeries returns the increments applied per node over time, from the
-// node-stats poller: key i is node i (Add order). It is the fallback rate
-// series when loadgen writes none.
-func (w *Watcher) StatsSeries() Series {
+// Members returns what the watcher saw of each address in the members
+// lists of every NodeState so far.
+func (w *Watcher) Members() map[string]MemberSighting {
 	w.mu.Lock()
-	nodes := slices.Clone(w.nodes)
-	w.mu.Unlock()
-	s := Series{Source: "node-stats poll (increments applied per node)"}
-	for i, nw := range nodes {
-		nw.mu.Lock()
-		hist := slices.Clone(nw.statsHist)
-		nw.mu.Unlock()
-		at := make([]int64, len(hist))
-		tot := make([][]float64, len(hist))
-		for j, h := range hist {
-			at[j] = h.at
-			tot[j] = make([]float64, len(nodes))
-			tot[j][i] = float64(h.increments)
-		}
-		s.Samples = append(s.Samples, FromCumulative("", at, tot).Samples...)
+	defer w.mu.Unlock()
+	out := make(map[string]MemberSighting, len(w.members))
+	for a, s := range w.members {
+		out[a] = MemberSighting{States: s.States, Statuses: maps.Clone(s.Statuses), By: maps.Clone(s.By), First: s.First}
 	}
-	slices.SortStableFunc(s.Samples, func(a, b Sample) int {
-		switch {
-		case a.End < b.End:
-			return -1
-		case a.End > b.End:
-			return 1
-		}
-		return 0
-	})
-	return s
+	return out
 }
 
 func (w *Watcher) sleep(d time.Duration) bool {
@@ -194,8 +185,8 @@ func (w *Watcher) sleep(d time.Duration) bool {
 	}
 }
 
-// connLoop keeps one connection to the node: it dials, subscribes to the
-// topology, waits for the connection to end, and dials again.
+// connLoop keeps one connection to the node: it dials, waits for the
+// connection to end, and dials again.
 func (w *Watcher) connLoop(nw *nodeWatch) {
 	defer w.wg.Done()
 	for w.ctx.Err() == nil {
@@ -209,17 +200,6 @@ func (w *Watcher) connLoop(nw *nodeWatch) {
 			}
 			continue
 		}
-		rc.Subscribe(topologyPath, func(m any) {
-			ts, ok := asTopology(m)
-			if !ok {
-				return
-			}
-			at := monoNow()
-			nw.mu.Lock()
-			nw.view.Snap, nw.view.SnapAt = ts, at
-			nw.mu.Unlock()
-		})
-		_ = rc.Send(wire.PathTopology, wire.SubscribeTopology{ReplyTo: rc.Ref(topologyPath)})
 		nw.conn.Store(rc)
 		select {
 		case <-rc.Done():
@@ -245,6 +225,7 @@ func (w *Watcher) stateLoop(nw *nodeWatch) {
 			if st, ok := asNodeState(m); err == nil && ok {
 				at := monoNow()
 				w.ledger.Record(st)
+				w.recordMembers(st, at)
 				nw.answered.Add(1)
 				nw.mu.Lock()
 				nw.view.State, nw.view.StateAt = st, at
@@ -259,25 +240,51 @@ func (w *Watcher) stateLoop(nw *nodeWatch) {
 	}
 }
 
-// statsLoop asks the node-stats service every StatsInterval.
-func (w *Watcher) statsLoop(nw *nodeWatch) {
+func (w *Watcher) recordMembers(st *wire.NodeState, at int64) {
+	by := st.Node.String()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range st.Members {
+		a := m.Address.String()
+		s := w.members[a]
+		if s == nil {
+			s = &MemberSighting{Statuses: map[wire.MemberStatus]int64{}, By: map[string]int64{}, First: at}
+			w.members[a] = s
+		}
+		s.States++
+		s.Statuses[m.Status]++
+		s.By[by]++
+	}
+}
+
+// tallyLoop asks the node-stats service for the per-shard tally every
+// TallyInterval.
+func (w *Watcher) tallyLoop(nw *nodeWatch) {
 	defer w.wg.Done()
 	for w.ctx.Err() == nil {
 		start := time.Now()
 		if rc := nw.conn.Load(); rc != nil {
+			sent := monoNow()
 			ctx, cancel := context.WithTimeout(w.ctx, WatchTimeout)
-			m, err := rc.Ask(ctx, workload.StatsPath, func(r wire.Ref) any { return workload.GetStats{ReplyTo: r} })
+			m, err := rc.Ask(ctx, workload.StatsPath, func(r wire.Ref) any { return workload.GetShardTally{ReplyTo: r} })
 			cancel()
-			if ns, ok := asNodeStats(m); err == nil && ok {
+			if t, ok := asShardTally(m); err == nil && ok {
 				at := monoNow()
-				nw.statsOK.Add(1)
+				ob := TallyObs{Sent: sent, Recv: at, Incarnation: t.Incarnation, Final: t.Final, Applied: make([]int64, len(t.Applied))}
+				for s, v := range t.Applied {
+					ob.Applied[s] = v
+					if s < len(t.Retired) {
+						ob.Applied[s] += t.Retired[s]
+					}
+				}
+				nw.tallyOK.Add(1)
 				nw.mu.Lock()
-				nw.view.Stats, nw.view.StatsAt = ns, at
-				nw.statsHist = append(nw.statsHist, statsObs{at: at, increments: ns.Increments, entities: ns.Entities})
+				nw.view.Tally, nw.view.TallyAt = t, at
+				nw.tallies = append(nw.tallies, ob)
 				nw.mu.Unlock()
 			}
 		}
-		if !w.sleep(StatsInterval - time.Since(start)) {
+		if !w.sleep(TallyInterval - time.Since(start)) {
 			return
 		}
 	}
@@ -296,21 +303,11 @@ func asNodeState(m any) (*wire.NodeState, bool) {
 	return nil, false
 }
 
-func asTopology(m any) (*wire.TopologySnapshot, bool) {
+func asShardTally(m any) (*workload.ShardTally, bool) {
 	switch v := m.(type) {
-	case wire.TopologySnapshot:
+	case workload.ShardTally:
 		return &v, true
-	case *wire.TopologySnapshot:
-		return v, v != nil
-	}
-	return nil, false
-}
-
-func asNodeStats(m any) (*workload.NodeStats, bool) {
-	switch v := m.(type) {
-	case workload.NodeStats:
-		return &v, true
-	case *workload.NodeStats:
+	case *workload.ShardTally:
 		return v, v != nil
 	}
 	return nil, false

@@ -105,9 +105,12 @@ func (f *fakeNode) serve(c net.Conn) {
 			f.polls.Add(1)
 			now := monoNow()
 			reply, to = wire.NodeState{Node: f.self, Incarnation: 1, Role: "leader", Leader: &f.self, MonoNow: now, LeaseUntil: now + 2*sec,
-				Claims: []wire.ShardClaim{{Type: "counter", Shard: f.self.Port % 32, Epoch: 1, Since: 1, Until: now + 2*sec}}}, m.ReplyTo
-		case workload.GetStats:
-			reply, to = workload.NodeStats{Node: f.self.String(), Increments: f.polls.Load()}, m.ReplyTo
+				Claims:  []wire.ShardClaim{{Type: "counter", Shard: f.self.Port % 32, Epoch: 1, Since: 1, Until: now + 2*sec}},
+				Members: []wire.Member{{Address: f.self, Status: wire.StatusUp}}}, m.ReplyTo
+		case workload.GetShardTally:
+			applied := make([]int64, 32)
+			applied[f.self.Port%32] = f.polls.Load()
+			reply, to = workload.ShardTally{Node: f.self.String(), Incarnation: 7, Applied: applied, Retired: make([]int64, 32), Dead: make([]int64, 32)}, m.ReplyTo
 		default:
 			continue
 		}
@@ -178,7 +181,13 @@ func TestWatcherSilentNodesDoNotBlock(t *testing.T) {
 	// The silent node wakes up (SIGCONT): its next polls are answered.
 	silent.answer.Store(true)
 	poll(t, "the woken node to answer", func() bool { return w.Views()[1].Answered > 0 })
-	poll(t, "node-stats samples", func() bool { return len(w.StatsSeries().Samples) > 0 })
+	poll(t, "tally polls", func() bool { return len(w.Tallies(0)) >= 2 })
+	if obs := w.Tallies(0); obs[0].Incarnation != 7 || len(obs[0].Applied) != 32 || obs[0].Sent > obs[0].Recv {
+		t.Errorf("tally %+v", obs[0])
+	}
+	if ms := w.Members()[live.addr()]; ms.States == 0 || ms.By[live.addr()] == 0 || ms.Statuses[wire.StatusUp] == 0 {
+		t.Errorf("members sighting of the live node %+v", ms)
+	}
 }
 
 func TestRawConnAskTimeoutAndClose(t *testing.T) {
