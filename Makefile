@@ -53,9 +53,9 @@ test:
 chaos:
 	$(GO) run ./cmd/chaos -scenario all -strict $(CHAOS_FLAGS)
 
-# The CI subset (internal/chaos ciScenarios: follower-kill, contact-death,
-# rolling-restart, rogue-node, rogue-client, hostile-frames; about 3
-# minutes, budget 4.5),
+# The CI subset (internal/chaos ciScenarios: leader-kill, pause-owner,
+# partition, rolling-restart, rogue-node, rogue-client, hostile-frames;
+# about 4 minutes, budget 4.5),
 # strict: a check that cannot be made fails, and so does a run that cannot
 # start.
 chaos-ci:

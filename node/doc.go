@@ -246,9 +246,11 @@
 // Liveness: a dead or cut-off node's shards serve again about
 // LeaseDuration + grace after its last renewal (plus the move's commit and
 // the new owner's first renewal): 1.8 to 2.6 s with the defaults; a dead
-// leader's after the election (raft's heartbeat and election timeouts, 1 s
-// each by default) and the same lease expiry, counted from its last
-// renewal, so about the same. A node that is merely slow (a stall longer
+// leader's after the election (raft's heartbeat and election timeouts,
+// 500ms each by default: a new leader 0.8 to 1.2 s after the kill), then
+// half a lease for the live members to renew with it, and the same lease
+// expiry counted from the old owner's last renewal: 2.0 to 2.3 s measured
+// (chaos leader-kill, leader-kill-5). A node that is merely slow (a stall longer
 // than its lease) loses its shards like a dead one: its entities restart
 // elsewhere. A lease lapse that the table did not follow (an election
 // slower than the lease) blocks the node's mailboxes until it renews:
