@@ -31,13 +31,7 @@ const leaderTick = 100 * time.Millisecond
 func (n *Node) leaderLoop(cancel <-chan struct{}) {
 	t := time.NewTicker(leaderTick)
 	defer t.Stop()
-	last := n.mono()
-	// Nobody could renew while there was no leader: give the live members
-	// half a lease to renew with us before judging anyone's lease (a node
-	// that renews every fifth of one has done so by then; one that has not
-	// is judged from its last renewal as usual). Judging later is the safe
-	// direction; it delays a dead leader's shards by at most this.
-	judgeFrom := last + n.cfg.Consensus.LeaseDuration/2
+	lc := newLeaderClock(n.mono(), n.cfg.Consensus.LeaseDuration, n.stallThreshold())
 	lastReconcile := time.Duration(0)
 	for {
 		reconcile := false
@@ -54,17 +48,12 @@ func (n *Node) leaderLoop(cancel <-chan struct{}) {
 			return
 		}
 		now := n.mono()
-		if gap := now - last; gap > n.stallThreshold() {
-			// Nobody could renew with us while we were stopped: give every
-			// node a fresh start rather than take its shards (later
-			// re-allocation is the safe direction, see lease.go). Only
-			// the expiry judgement moves: the renewal times stay true for
-			// the rest (forwarding, candidates).
+		stalled, judge := lc.tick(now)
+		if stalled > 0 {
 			n.cons.expiryFloor.Store(int64(now))
-			n.log.Warn("leader stalled; lease clocks restarted", "gap", gap.Round(time.Millisecond))
+			n.log.Warn("leader stalled; lease clocks restarted", "gap", stalled.Round(time.Millisecond))
 		}
-		last = now
-		if now >= judgeFrom {
+		if judge {
 			n.expireLeases(now)
 		}
 		if reconcile || now-lastReconcile >= 500*time.Millisecond {
@@ -72,6 +61,39 @@ func (n *Node) leaderLoop(cancel <-chan struct{}) {
 			n.reconcileVoters()
 		}
 	}
+}
+
+// leaderClock decides, at each tick of a leader's loop, whether it may
+// judge leases and whether it stalled since the last tick. A plain value
+// owned by the loop.
+type leaderClock struct {
+	last      time.Duration // the previous tick
+	judgeFrom time.Duration // no lease is judged before this
+	stall     time.Duration // a gap between ticks longer than this is a stall
+}
+
+// newLeaderClock starts the clock of a leader that took office at now.
+// Nobody could renew while there was no leader: the live members get half
+// a lease to renew with the new leader before it judges anyone's lease (a
+// node that renews every fifth of one has done so by then; one that has
+// not is judged from its last renewal as usual). Judging later is the safe
+// direction; it delays a dead leader's shards by at most this.
+func newLeaderClock(now, lease, stall time.Duration) leaderClock {
+	return leaderClock{last: now, judgeFrom: now + lease/2, stall: stall}
+}
+
+// tick advances the clock to now. stalled is the gap since the previous
+// tick when it was a stall (0 otherwise): nobody could renew with the
+// leader while it was stopped, so it restarts every lease clock from now
+// (the expiry floor) rather than take shards; only the expiry judgement
+// moves, the renewal times stay true for the rest (forwarding,
+// candidates). judge says whether leases may be judged at now.
+func (c *leaderClock) tick(now time.Duration) (stalled time.Duration, judge bool) {
+	if gap := now - c.last; gap > c.stall {
+		stalled = gap
+	}
+	c.last = now
+	return stalled, now >= c.judgeFrom
 }
 
 // leaseGrace is what the leader adds to a lease before it treats it as

@@ -9,6 +9,35 @@ import (
 	"github.com/zerohop/zerohop/wire"
 )
 
+// TestLeaderClock: a new leader judges no lease during its first half
+// lease (nobody could renew while there was no leader), and a gap between
+// its ticks longer than the stall threshold is reported as a stall.
+func TestLeaderClock(t *testing.T) {
+	const D, stall = 2 * time.Second, time.Second
+	start := 100 * time.Second
+	c := newLeaderClock(start, D, stall)
+	for now := start; now < start+D/2; now += leaderTick {
+		if st, judge := c.tick(now); judge || st != 0 {
+			t.Fatalf("tick at +%v: stalled %v judge %v, want neither in the first half lease", now-start, st, judge)
+		}
+	}
+	if st, judge := c.tick(start + D/2); !judge || st != 0 {
+		t.Fatalf("tick at +%v: stalled %v judge %v, want judge", D/2, st, judge)
+	}
+	// A tick after a gap of exactly the threshold is not a stall; one
+	// after a longer gap is, and reports the gap.
+	now := start + D/2 + stall
+	if st, _ := c.tick(now); st != 0 {
+		t.Fatalf("gap of %v reported as a stall of %v", stall, st)
+	}
+	if st, judge := c.tick(now + stall + time.Millisecond); st != stall+time.Millisecond || !judge {
+		t.Fatalf("gap of %v: stalled %v judge %v", stall+time.Millisecond, st, judge)
+	}
+	if st, _ := c.tick(now + stall + time.Millisecond + leaderTick); st != 0 {
+		t.Fatalf("a tick after the stall reported %v", st)
+	}
+}
+
 // TestLeaseExpiryJudgement: the leader treats a lease as expired only
 // after LeaseDuration + grace since it applied the last renewal, and gives
 // shards only to nodes that renewed within LeaseDuration.
