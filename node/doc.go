@@ -440,7 +440,9 @@
 //   - A healed partition re-merges into one membership, one leader, one
 //     table (TestPartitionHeals).
 //   - Every queue is bounded and every drop counted (the Bounds table;
-//     bounds_test.go, TestFullMailboxPausesTheConnection).
+//     bounds_test.go, TestFullMailboxPausesTheConnection): a forward still
+//     queued when its member link fails is a dead letter of its shard,
+//     not anonymous bytes (unsent.go, TestUnsentForwardsAreDeadLetters).
 //   - Closing a connection removes its topology subscriber; a change is
 //     pushed at once, and the snapshot also every TopologyPushInterval
 //     (TestTopologyPushOnChangeAndPeriodic).

@@ -223,7 +223,7 @@ func (l *link) teardown(cause error) {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()
 		l.closed = true
-		dropped := len(l.pending)
+		pending := l.pending
 		l.pending, l.spare = nil, nil
 		wake := l.waiters
 		l.waiters = nil
@@ -238,14 +238,16 @@ func (l *link) teardown(cause error) {
 		delete(n.links, l.id)
 		n.linksMu.Unlock()
 		if l.dialled {
-			n.ctr.droppedPeerB.Add(int64(dropped))
+			// Whole frames that never left: read back as dead letters
+			// (unsent.go).
+			n.keepUnsent(pending)
 			n.peersMu.Lock()
 			if n.peers[l.target] == l {
 				delete(n.peers, l.target)
 			}
 			n.peersMu.Unlock()
 		} else {
-			n.ctr.droppedClientB.Add(int64(dropped))
+			n.ctr.droppedClientB.Add(int64(len(pending)))
 			n.ctr.open.Add(-1)
 			if p := l.peer.Load(); p != nil {
 				n.clientMu.Lock()

@@ -74,6 +74,7 @@ type Node struct {
 	peersMu  sync.Mutex
 	peers    map[wire.NodeAddress]*link // dialled links to members; guarded by peersMu
 	peerFail map[wire.NodeAddress]time.Time
+	unsent   unsentQueue // forwards a member link could not send (unsent.go)
 
 	// entities and services; immutable after Start
 	paths    map[string]pathHandler
@@ -562,6 +563,7 @@ func (n *Node) housekeeping() {
 			n.unblockAll()
 		}
 		n.expirePeerFailures(now)
+		n.undeliverUnsent()
 		n.subs.push(now)
 	}
 }

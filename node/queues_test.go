@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -152,5 +153,58 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestUnsentForwardsAreDeadLetters: forwards queued on a member link whose
+// member never answers the handshake (they wait for the reply) and then
+// closes the connection never leave the node; each one is a dead letter
+// of its shard (ReasonStaleOwner), counted, not bytes nobody can
+// attribute.
+func TestUnsentForwardsAreDeadLetters(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	hang := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		<-hang // no handshake reply: the link keeps what it queued
+		_ = c.Close()
+	}()
+	member, _ := wire.ParseNodeAddress(ln.Addr().String())
+	dead := make(chan DeadLetter, 16)
+	n := startSingle(t, Config{HandshakeTimeout: time.Minute, OnDeadLetter: func(d DeadLetter) { dead <- d }},
+		EntityFunc(func(*Context, any) {}))
+	r := n.regions[0]
+	const sent = 3
+	for i := range sent {
+		if res := n.forwardNow(member, r, 0, "e"+strconv.Itoa(i), int64(i), 0, nil); res != fwdDone {
+			t.Fatalf("forward %d: %v", i, res)
+		}
+	}
+	if got := n.Stats().Forwarded; got != sent {
+		t.Fatalf("Forwarded %d, want %d queued on the member link", got, sent)
+	}
+	if len(dead) != 0 {
+		t.Fatalf("%d dead letters before the link failed", len(dead))
+	}
+	close(hang)
+	for i := range sent {
+		select {
+		case d := <-dead:
+			if d.Reason != wire.ReasonStaleOwner || d.Type != "p" || d.Shard != 0 || d.EntityID != "e"+strconv.Itoa(int(d.Msg.(int64))) {
+				t.Fatalf("dead letter %+v", d)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d unsent forwards became dead letters (stats %+v)", i, sent, n.Stats())
+		}
+	}
+	if s := n.Stats(); s.ForwardsUnsent != sent || s.DroppedPeerBytes != 0 {
+		t.Fatalf("ForwardsUnsent %d (want %d), DroppedPeerBytes %d (want 0)", s.ForwardsUnsent, sent, s.DroppedPeerBytes)
 	}
 }

@@ -296,6 +296,14 @@ func nodeMutations() []Mutation {
 
 		// --- bounds and counted drops -----------------------------------
 		n(Mutation{
+			Name: "node/unsent-forwards-as-bytes", Invariant: nBounds,
+			What: "teardown: forwards a member link never sent are counted as bytes, not as dead letters of their shard",
+			File: "node/link.go",
+			Orig: "n.keepUnsent(pending)",
+			Repl: "n.ctr.droppedPeerB.Add(int64(len(pending)))",
+			Run:  "^TestUnsentForwardsAreDeadLetters$", Fast: true,
+		}),
+		n(Mutation{
 			Name: "node/mailbox-unbounded", Invariant: nBounds,
 			What: "push: a full mailbox takes the message (no pause)",
 			File: "node/mailbox.go",
