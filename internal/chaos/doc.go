@@ -57,7 +57,7 @@
 //   - Failover: from the fault (kill, pause, cut) until a node other than
 //     the victim claims every shard the victim claimed at the fault, from
 //     the watcher's ledger.
-//   - Rate recovery (pause-owner): tells to the shards the victim did not
+//   - Rate recovery (pause-owner, pause-leader): tells to the shards the victim did not
 //     own, (a) applied by the nodes (tallies, 300 ms windows): when they
 //     are back to 80% of the rate before the pause; (b) accepted by the
 //     client (loadgen -series, 1 s samples): every sample from some point

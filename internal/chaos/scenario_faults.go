@@ -133,8 +133,13 @@ func (r *run) newLeader(ctx context.Context, gone string, at int64, within time.
 
 // runPauseOwner: SIGSTOP an owner for PauseFor under a flood, SIGCONT;
 // tells to the other nodes' shards must recover within PauseRecoveryMax
-// and stay there, and nothing may run on a stale entity.
-func runPauseOwner(ctx context.Context, r *run) error {
+// and stay there, and nothing may run on a stale entity. The owner is a
+// follower, or the leader.
+func runPauseOwner(rule victimRule) func(ctx context.Context, r *run) error {
+	return func(ctx context.Context, r *run) error { return pauseOwner(ctx, r, rule) }
+}
+
+func pauseOwner(ctx context.Context, r *run, rule victimRule) error {
 	// A flood for the paused node, as in the issue (a paused owner's full
 	// queue is what stalls a client that waits on it), at a fixed rate
 	// (PauseRate says why).
@@ -147,7 +152,7 @@ func runPauseOwner(ctx context.Context, r *run) error {
 		return err
 	}
 	v := r.c.View(r.typ)
-	victim, err := r.pickVictim(v, victimFollower)
+	victim, err := r.pickVictim(v, rule)
 	if err != nil {
 		return err
 	}
@@ -278,9 +283,14 @@ func (r *run) counterDelta(m *Member, before, after map[string]int64, names ...s
 	r.res.Fig(fmt.Sprintf("n%d counters", m.Index), "from the fault to the end: %s", strings.Join(parts, ", "))
 }
 
-// runPartition: cut one node off for PartitionFor, heal, check that one
-// leader, one table and one membership come back.
-func runPartition(ctx context.Context, r *run) error {
+// runPartition: cut one node (a follower that owns shards, or the leader)
+// off for PartitionFor, heal, check that one leader, one table and one
+// membership come back.
+func runPartition(rule victimRule) func(ctx context.Context, r *run) error {
+	return func(ctx context.Context, r *run) error { return partition(ctx, r, rule) }
+}
+
+func partition(ctx context.Context, r *run, rule victimRule) error {
 	lr, err := r.startLoad(r.loadDuration(PreFault + PartitionFor + HealConvergeMax + PostFault))
 	if err != nil {
 		return err
@@ -290,7 +300,7 @@ func runPartition(ctx context.Context, r *run) error {
 		return err
 	}
 	v := r.c.View(r.typ)
-	victim, err := r.pickVictim(v, victimFollower)
+	victim, err := r.pickVictim(v, rule)
 	if err != nil {
 		return err
 	}
