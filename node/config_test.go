@@ -121,4 +121,17 @@ func TestHopsOf(t *testing.T) {
 			t.Errorf("hopsOf(%q) = %d, want %d", sender, got, want)
 		}
 	}
+	for sender, want := range map[string]fwdInfo{
+		"casty://live@127.0.0.1:25520/_fwd1.123": {hops: 1, epoch: 123},
+		"casty://live@127.0.0.1:25520/_fwd2.0":   {hops: 2},
+		"casty://live@127.0.0.1:25520/_fwd1":     {hops: 1},
+		"casty://live@127.0.0.1:25520/_fwd1.":    {},
+		"casty://live@127.0.0.1:25520/_fwd1.-5":  {},
+		"casty://live@127.0.0.1:25520/_fwd1.x":   {},
+		"casty://live@127.0.0.1:25520/_fwd1x9":   {},
+	} {
+		if got := fwdOf(sender); got != want {
+			t.Errorf("fwdOf(%q) = %+v, want %+v", sender, got, want)
+		}
+	}
 }

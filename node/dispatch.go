@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"hash/maphash"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -83,8 +84,8 @@ func (n *Node) handleFrame(l *link, typ byte, body []byte) result {
 // handleMessage dispatches a message frame body, read from l, by its
 // target path. (Messages from this node itself take deliverLocal.)
 func (n *Node) handleMessage(l *link, body []byte) result {
-	if r, hops, payload, ok := l.in.lookupHeader(body); ok {
-		return n.handleRegion(l, r, hops, payload)
+	if r, f, payload, ok := l.in.lookupHeader(body); ok {
+		return n.handleRegion(l, r, f, payload)
 	}
 	path, payload, err := wire.ParseTargetPath(body)
 	if err != nil {
@@ -113,9 +114,9 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 			n.decodeFailed(l, err)
 			return resOK
 		}
-		hops := hopsOf(h.Sender)
-		l.in.rememberHeader(body[:len(body)-len(payload)], hd.region, hops)
-		return n.handleRegion(l, hd.region, hops, payload)
+		f := fwdOf(h.Sender)
+		l.in.rememberHeader(body[:len(body)-len(payload)], hd.region, f)
+		return n.handleRegion(l, hd.region, f, payload)
 	case pkService:
 		if hd.box.stopped.Load() {
 			n.ctr.unknownTargets.Add(1)
@@ -179,7 +180,15 @@ const maxHops = 2
 // before the entity sees it), forwards it to the owner the table names
 // otherwise (hop-limited), and parks it while the shard has no owner. Who
 // sent it does not matter: a non-owner never runs an entity.
-func (n *Node) handleRegion(l *link, r *region, hops int, payload []byte) result {
+//
+// A forward from a node whose table is newer than this node's (its epoch
+// travels in the sender path) waits until this node has applied that
+// table: routed by the older table it would go back to a node that no
+// longer owns the shard, and two nodes an apply apart bounced envelopes
+// until the hop limit dropped them (chaos rolling-restart: 295-467 counted
+// dead letters a run, TestForwardFromANewerTableWaits).
+func (n *Node) handleRegion(l *link, r *region, f fwdInfo, payload []byte) result {
+	hops := f.hops
 	id, msg, err := n.reg.DecodeShardEnvelopeMemo(payload, &l.in.msgs)
 	if err != nil {
 		n.decodeFailed(l, err)
@@ -195,6 +204,11 @@ func (n *Node) handleRegion(l *link, r *region, hops int, payload []byte) result
 	}
 	if n.leaving.Load() {
 		n.lastRegionMsg.Store(int64(n.mono())) // the drain window waits for quiet
+	}
+	if f.epoch > n.route.Load().epoch && n.loc.parkNewer(&pendingReq{typ: r.typ.Name, shard: shard,
+		env: &parkedEnv{region: r, entityID: entityID, msg: msg, hops: hops}, minEpoch: f.epoch}) {
+		n.ctr.heldForTable.Add(1)
+		return resOK
 	}
 	for {
 		owner := n.route.Load().owners[r.idx][shard]
@@ -259,8 +273,9 @@ func (n *Node) forwardNow(owner wire.NodeAddress, r *region, shard int, entityID
 		n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonHopLimit})
 		return fwdDone
 	}
+	sender := n.fwdSender[hops] + "." + strconv.FormatInt(n.route.Load().epoch, 10)
 	frame, err := n.reg.AppendEnvelopeFrame(nil, wire.NodeURI(n.cfg.System, owner, wire.PathRegionPrefix+r.typ.Name),
-		n.fwdSender[hops], entityID, msg, n.cfg.MaxFrameSize)
+		sender, entityID, msg, n.cfg.MaxFrameSize)
 	if err != nil {
 		n.ctr.droppedReplies.Add(1)
 		n.log.Error("encode forwarded envelope", "err", err)
@@ -297,16 +312,40 @@ const fwdPath = "/_fwd"
 
 // hopsOf returns the hop count a sender URI carries (0 for anything but a
 // node's forward).
-func hopsOf(sender string) int {
+func hopsOf(sender string) int { return fwdOf(sender).hops }
+
+// fwdInfo is what a forward's sender path says: the hop count after that
+// forward, and the epoch of the forwarder's table (0 when absent).
+type fwdInfo struct {
+	hops  int
+	epoch int64
+}
+
+// fwdOf reads a sender URI ending in fwdPath, a hop digit and optionally
+// "." and the forwarder's epoch; anything else is a client's (0 hops).
+func fwdOf(sender string) fwdInfo {
 	i := strings.LastIndex(sender, fwdPath)
-	if i < 0 || i+len(fwdPath)+1 != len(sender) {
-		return 0
+	if i < 0 || i+len(fwdPath) >= len(sender) {
+		return fwdInfo{}
 	}
-	d := sender[len(sender)-1]
+	rest := sender[i+len(fwdPath):]
+	d := rest[0]
 	if d < '1' || d > '9' {
-		return 0
+		return fwdInfo{}
 	}
-	return int(d - '0')
+	f := fwdInfo{hops: int(d - '0')}
+	switch {
+	case len(rest) == 1:
+	case rest[1] == '.':
+		e, err := strconv.ParseInt(rest[2:], 10, 64)
+		if err != nil || e < 0 {
+			return fwdInfo{}
+		}
+		f.epoch = e
+	default:
+		return fwdInfo{}
+	}
+	return f
 }
 
 func (n *Node) decodeFailed(l *link, err error) {
@@ -544,7 +583,7 @@ type logLimiter struct {
 type ingestMemo struct {
 	hdr    []byte  // header_len + header JSON of the last region message (copied)
 	region *region // its region
-	hops   int     // its hop count (hopsOf its sender)
+	fwd    fwdInfo // what its sender says (fwdOf)
 	ids    *[idMemoSets][idMemoWays]idMemo
 	msgs   wire.MessageMemo // the last immutable message (see DecodeShardEnvelopeMemo)
 }
@@ -566,22 +605,22 @@ var idMemoSeed = maphash.MakeSeed()
 
 // lookupHeader reports whether body starts with the remembered header; then
 // it returns the header's region, hop count and the payload.
-func (m *ingestMemo) lookupHeader(body []byte) (*region, int, []byte, bool) {
+func (m *ingestMemo) lookupHeader(body []byte) (*region, fwdInfo, []byte, bool) {
 	h := m.hdr
 	if len(h) == 0 || len(body) < len(h) || !bytes.Equal(body[:len(h)], h) {
-		return nil, 0, nil, false
+		return nil, fwdInfo{}, nil, false
 	}
-	return m.region, m.hops, body[len(h):], true
+	return m.region, m.fwd, body[len(h):], true
 }
 
 // rememberHeader copies hdr (body bytes up to the payload) as the header of
 // region r with hops.
-func (m *ingestMemo) rememberHeader(hdr []byte, r *region, hops int) {
+func (m *ingestMemo) rememberHeader(hdr []byte, r *region, f fwdInfo) {
 	if len(hdr) > maxMemoHdr {
 		m.hdr, m.region = m.hdr[:0], nil
 		return
 	}
-	m.hdr, m.region, m.hops = append(m.hdr[:0], hdr...), r, hops
+	m.hdr, m.region, m.fwd = append(m.hdr[:0], hdr...), r, f
 }
 
 // entity returns the string and the shard of entity id in region r, from

@@ -432,7 +432,9 @@
 //     tests, FuzzFSMApply).
 //   - A queued envelope of a shard that moved is forwarded (hop-limited) or
 //     a counted dead letter, never applied to a stale entity
-//     (TestPausedOwnerRunsNothingStale, TestNonOwnerNeverRunsAnEntity).
+//     (TestPausedOwnerRunsNothingStale, TestNonOwnerNeverRunsAnEntity); a
+//     forward from a node with a newer table waits until this node has
+//     applied it rather than bounce back (TestForwardFromANewerTableWaits).
 //   - A graceful leave loses no tell that reached the node
 //     (TestGracefulLeaveLosesNothing).
 //   - Only key holders are members (TestRogueNodeCannotJoin,

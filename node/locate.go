@@ -40,6 +40,7 @@ type pendingReq struct {
 	via      *link      // the connection it arrived on (nil: local)
 	zerohop  bool       // the asker is a zerohop peer (may be told ShardUnavailable)
 	env      *parkedEnv // or: an envelope waiting for its shard's owner
+	minEpoch int64      // an envelope forwarded from a newer table: waits for a table at least this new
 }
 
 // parkedEnv is an envelope received for a shard with no owner yet.
@@ -112,6 +113,20 @@ func (lc *locator) parkStale(p *pendingReq) {
 	lc.parkLocked(p)
 }
 
+// parkNewer parks an envelope forwarded by a node whose table (epoch
+// p.minEpoch) is newer than the route, and reports true; false when the
+// route is that new by now (route it). Checked under lc.mu, where onTable
+// releases and publishes: never parked after the table that releases it.
+func (lc *locator) parkNewer(p *pendingReq) bool {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if lc.n.route.Load().epoch >= p.minEpoch {
+		return false
+	}
+	lc.parkLocked(p) // refused: a dead letter, counted there
+	return true
+}
+
 // parkEnv parks an envelope for an unallocated shard, unless the route
 // names an owner by now. onTable releases the parked envelopes and
 // publishes the route under lc.mu, so an envelope parked here is either
@@ -173,7 +188,11 @@ func (lc *locator) resolveLocked(t *allocTable, now time.Time) {
 	valid := n.leaseValid()
 	kept := lc.pending[:0]
 	for _, p := range lc.pending {
+		newer := p.minEpoch > t.epoch // forwarded from a table newer than t: wait for it
 		owner, ok := t.owner(p.typ, p.shard)
+		if newer {
+			ok = false
+		}
 		if ok && p.env != nil && n.ownerLapsed(owner) {
 			ok = false // the move away from a lapsed owner is coming: keep waiting
 		}
@@ -190,7 +209,7 @@ func (lc *locator) resolveLocked(t *allocTable, now time.Time) {
 			continue
 		}
 		k := shardKey{p.typ, p.shard}
-		if _, allocated := t.owner(p.typ, p.shard); allocated {
+		if _, allocated := t.owner(p.typ, p.shard); allocated || newer {
 			kept = append(kept, p)
 			continue // waits for a move, not an allocation
 		}

@@ -29,6 +29,7 @@ type Stats struct {
 	Redirected          int64 // envelopes queued here for a shard that moved, forwarded to the new owner
 	HopLimited          int64 // envelopes dropped after maxHops forwards (dead letters)
 	HeldForMove         int64 // envelopes for a shard whose owner's lease expired, held until the table moves it
+	HeldForTable        int64 // envelopes forwarded from a node with a newer table, held until this node applied it
 	ForwardsUnsent      int64 // forwarded envelopes still queued when their member link failed or closed (dead letters, ReasonStaleOwner)
 	PeerFull            int64 // frames a member link refused at PeerPendingLimit (the sender paused or, without one, dropped it)
 	DroppedReplies      int64 // messages to a ref with no live connection
@@ -96,7 +97,7 @@ type counters struct {
 	accepted, open, peerDials, peerDialFailures                        atomic.Int64
 	handshakesRefused, framingErrors, decodeFailures, unknownTargets   atomic.Int64
 	unexpected, forwarded, forwardedRecv, droppedReplies, droppedPeerB atomic.Int64
-	forwardsUnsent                                                     atomic.Int64
+	forwardsUnsent, heldForTable                                       atomic.Int64
 	slowCut, mailboxFull, mailboxDropped, mailboxHigh                  atomic.Int64
 	entitiesStarted, entityPanics, subscribers, snapshotsPushed        atomic.Int64
 	snapshotEncodes, locationsAnswered, allocations, requestsExpired   atomic.Int64
@@ -169,6 +170,7 @@ func (c *counters) snapshot() Stats {
 		HopLimited:          c.hopLimited.Load(),
 		PeerFull:            c.peerFull.Load(),
 		HeldForMove:         c.heldForMove.Load(),
+		HeldForTable:        c.heldForTable.Load(),
 		ForwardsUnsent:      c.forwardsUnsent.Load(),
 		DroppedReplies:      c.droppedReplies.Load(),
 		DroppedPeerBytes:    c.droppedPeerB.Load(),
