@@ -128,8 +128,9 @@ func TestUnsubscribeEveryMemberOnClose(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for i, nd := range cl.nodes {
-		var sub, unsub string
+	// Close has written the unsubscribes; each fake node records one when
+	// it has read it, which may be after Close returned.
+	subs := func(nd *fakeNode) (sub, unsub string) {
 		for _, m := range nd.messages(wire.PathTopology) {
 			switch x := m.Msg.(type) {
 			case wire.SubscribeTopology:
@@ -138,7 +139,11 @@ func TestUnsubscribeEveryMemberOnClose(t *testing.T) {
 				unsub = x.Subscriber.String()
 			}
 		}
-		if sub == "" || unsub != sub {
+		return sub, unsub
+	}
+	for i, nd := range cl.nodes {
+		waitFor(t, "an unsubscribe on every member", func() bool { _, unsub := subs(nd); return unsub != "" })
+		if sub, unsub := subs(nd); sub == "" || unsub != sub {
 			t.Fatalf("node %d: subscribe %q, unsubscribe %q", i, sub, unsub)
 		}
 	}
