@@ -88,7 +88,7 @@ func TestOnDropHeldMessages(t *testing.T) {
 			c := dialFake(t, cl, func(cfg *Config) {
 				cfg.OnDrop = log.record
 				cfg.ShardBuffer = 2
-				cfg.BufferTimeout = 300 * time.Millisecond
+				cfg.BufferTimeout = 2 * time.Second // the 3rd tell must come before it
 				cfg.AskTimeout = time.Minute
 			})
 			ref, _ := c.EntityRef("counter", 32)
@@ -106,7 +106,7 @@ func TestOnDropHeldMessages(t *testing.T) {
 				_, err := getCount(context.Background(), c, ref, entityOnShard(t, 4, 32, "exp-ask"))
 				askErr <- err
 			}()
-			if err := <-askErr; !errors.Is(err, ErrExpired) {
+			if err := recvErr(t, askErr); !errors.Is(err, ErrExpired) {
 				t.Fatalf("held ask: got %v, want ErrExpired", err)
 			}
 			waitFor(t, "held tells expired", func() bool { return c.Stats().Drops[DropExpired] == 3 })
@@ -148,7 +148,7 @@ func TestOnDropHeldMessages(t *testing.T) {
 			}()
 			waitFor(t, "two tells and an ask held", func() bool { return c.Stats().Buffered == 3 })
 			release()
-			if err := <-askErr; !errors.Is(err, ErrNoQuorum) {
+			if err := recvErr(t, askErr); !errors.Is(err, ErrNoQuorum) {
 				t.Fatalf("held ask: got %v, want ErrNoQuorum", err)
 			}
 			if err := ref.Tell(id, workload.Increment{Amount: 1}); !errors.Is(err, ErrNoQuorum) {
@@ -324,4 +324,17 @@ func TestOnDropQueuedFrames(t *testing.T) {
 			t.Fatalf("got conn_lost %d + closed %d frames, want both > 0 and at least the %d tells", lost, closed, tells)
 		}
 	})
+}
+
+// recvErr receives from ch, failing the test after 30 s instead of hanging
+// until the binary's timeout.
+func recvErr(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("no answer in 30 s")
+		return nil
+	}
 }

@@ -192,7 +192,8 @@ type Config struct {
 	// when the member does not read fast enough): past it, forwarding
 	// pauses the connection (or mailbox) the envelope came from until the
 	// member's connection has drained to half (Stats.PeerFull), and other
-	// frames to the member are dropped and counted. Default 8 MiB.
+	// frames to the member are dropped and counted. The bound applied is
+	// the smaller of this and OutboundLimit. Default 8 MiB.
 	PeerPendingLimit int
 	// LeaveTimeout bounds a graceful leave (Leave, Close): draining the
 	// mailboxes, handing the shards over, leaving the consensus (the

@@ -302,12 +302,12 @@ func (n *Node) ownerLapsed(owner wire.NodeAddress) bool {
 		return false
 	}
 	at, ok := n.cons.fsm.seenAt(owner)
-	cc := n.cfg.Consensus
-	return ok && n.mono()-at > cc.LeaseDuration+cc.leaseGrace()
+	return ok && n.cfg.Consensus.lapsed(at, n.mono())
 }
 
 // fwdPath is the sender path of a forwarded envelope; a digit follows (the
-// hop count after this forward).
+// hop count after this forward), then "." and the epoch of the forwarder's
+// route (fwdOf).
 const fwdPath = "/_fwd"
 
 // hopsOf returns the hop count a sender URI carries (0 for anything but a

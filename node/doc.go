@@ -44,8 +44,10 @@
 //	/_region-{type}      ShardEnvelope -> the entity's mailbox when the table
 //	                     names this node owner; else forwarded to the owner
 //	                     the table names (at most maxHops = 2 times in all:
-//	                     the hop count travels in the sender URI), or parked
-//	                     while the shard has no owner.
+//	                     the hop count and the forwarder's epoch travel in
+//	                     the sender URI, /_fwdN.EPOCH; a forward from a
+//	                     newer table waits until this node applied it), or
+//	                     parked while the shard has no owner.
 //	/_node               GetNodeState -> NodeState (consensus role, lease,
 //	                     claims, members, counters).
 //	service paths        plain messages to a Service's handler.

@@ -103,6 +103,13 @@ func (cc ConsensusConfig) leaseGrace() time.Duration {
 	return max(cc.LeaseDuration/10, 50*time.Millisecond)
 }
 
+// lapsed reports whether a lease last renewed at 'at' has certainly
+// expired at now: LeaseDuration + grace later (the one judgement of the
+// leader's expiry, a candidate's freshness and forwarding).
+func (cc ConsensusConfig) lapsed(at, now time.Duration) bool {
+	return now-at > cc.LeaseDuration+cc.leaseGrace()
+}
+
 // expired reports whether node addr's lease has certainly expired at now,
 // by this replica's record of its renewals; a node never seen renewing
 // here counts as expired only if it holds no record at all.
@@ -114,7 +121,7 @@ func (n *Node) expired(v *view, addr wire.NodeAddress, now time.Duration) bool {
 	}
 	cc := n.cfg.Consensus
 	at := max(s.at, time.Duration(n.cons.expiryFloor.Load()))
-	return now-at > cc.LeaseDuration+cc.leaseGrace()
+	return cc.lapsed(at, now)
 }
 
 // fresh reports whether addr may be given shards: its lease has not
@@ -125,7 +132,7 @@ func (n *Node) expired(v *view, addr wire.NodeAddress, now time.Duration) bool {
 func (n *Node) fresh(v *view, addr wire.NodeAddress, now time.Duration) bool {
 	s, ok := v.seen[addr]
 	cc := n.cfg.Consensus
-	return ok && now-s.at <= cc.LeaseDuration+cc.leaseGrace()
+	return ok && !cc.lapsed(s.at, now)
 }
 
 // expireLeases moves the shards of every node whose lease has expired.

@@ -154,7 +154,7 @@ func (l *link) enqueue(head, body []byte, w waiter) bool {
 		}
 	} else if len(l.pending)+l.inflight+size > l.n.cfg.OutboundLimit {
 		l.mu.Unlock()
-		l.cutOff(size)
+		l.cutOff()
 		return false
 	}
 	l.pending = append(l.pending, head...)
@@ -202,23 +202,20 @@ func (l *link) queued() int {
 	return len(l.pending) + l.inflight
 }
 
-// cutOff closes a link whose reader does not keep up.
-func (l *link) cutOff(size int) {
-	if l.dialled {
-		l.n.ctr.droppedPeerB.Add(int64(size))
-		l.n.logLimited("peer outbound buffer full; closing the connection", "peer", l.target.String())
-	} else {
-		l.n.ctr.slowCut.Add(1)
-		l.n.log.Warn("client does not read its replies; cutting it off", "client", l.peerID().String(),
-			"limit", l.n.cfg.OutboundLimit)
-	}
+// cutOff closes a client link whose reader does not keep up (a member
+// link refuses instead: enqueue).
+func (l *link) cutOff() {
+	l.n.ctr.slowCut.Add(1)
+	l.n.log.Warn("client does not read its replies; cutting it off", "client", l.peerID().String(),
+		"limit", l.n.cfg.OutboundLimit)
 	l.teardown(errSlowConsumer)
 }
 
 var errSlowConsumer = errors.New("node: outbound buffer limit exceeded")
 
 // teardown closes the link once: the connection, its registrations, its
-// subscribers; pending bytes are dropped (counted for peers).
+// subscribers; a member link's pending frames are read back as dead
+// letters (unsent.go), a client's are dropped and counted as bytes.
 func (l *link) teardown(cause error) {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()

@@ -105,7 +105,7 @@ func (g *gnetConn) flush(context.Context) error {
 		return nil
 	}
 	if g.c.OutboundBuffered() > l.n.cfg.OutboundLimit {
-		l.cutOff(0)
+		l.cutOff()
 	}
 	return nil
 }

@@ -37,7 +37,7 @@ type Node struct {
 	reg       *wire.Registry
 	self      wire.NodeAddress
 	senderURI string          // casty://system@host:port/
-	fwdSender [maxHops]string // sender URIs of forwarded envelopes, by hop count before the forward
+	fwdSender [maxHops]string // sender URI prefixes of forwarded envelopes, by hop count before the forward (forwardNow appends .EPOCH)
 	hsFrame   []byte          // our handshake frame (reply and dial), immutable
 	ctr       *counters
 	gate      gate

@@ -130,7 +130,11 @@ func TestLocalTellToFullMailboxCounted(t *testing.T) {
 	if err := n.deliverLocal("/svc", 0); err != nil {
 		t.Fatal(err)
 	}
-	<-entered // the worker holds message 0: the mailbox is empty
+	select { // the worker holds message 0: the mailbox is empty
+	case <-entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the service never ran message 0")
+	}
 	for i := 1; i <= 2; i++ {
 		if err := n.deliverLocal("/svc", i); err != nil {
 			t.Fatalf("message %d refused below MailboxSize: %v", i, err)
