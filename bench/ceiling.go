@@ -143,109 +143,128 @@ func Ceiling(ctx context.Context, cfg CeilingConfig) (CeilingResult, error) {
 	res := CeilingResult{FrameSize: cfg.FrameSize, BatchFrames: batchFrames}
 
 	var (
-		wg             sync.WaitGroup
-		written        int64
-		writes         int64
-		werr, rerr     error
-		readFrames     int64
-		readBytes      int64
-		reads          int64
-		readEnd, start time.Time
+		wg sync.WaitGroup
+		w  ceilingWriteResult
+		r  ceilingReadResult
 	)
-	start = time.Now()
+	start := time.Now()
 	wg.Add(2)
 	go func() { // writer
 		defer wg.Done()
-		body := make([]byte, cfg.FrameSize-ceilingHeaderLen)
-		for i := range body {
-			body[i] = byte('a' + i%26)
-		}
-		buf := make([]byte, 0, batchFrames*cfg.FrameSize)
-		deadline := start.Add(cfg.Duration)
-		for {
-			// Encode the batch afresh each time, as a real writer would.
-			buf = buf[:0]
-			for range batchFrames {
-				buf = binary.BigEndian.AppendUint32(buf, uint32(cfg.FrameSize-4))
-				buf = append(buf, ceilingFrameType)
-				buf = append(buf, body...)
-			}
-			if _, err := wc.Write(buf); err != nil {
-				werr = err
-				return
-			}
-			written += int64(batchFrames)
-			writes++
-			if writes&15 == 0 && !time.Now().Before(deadline) {
-				break
-			}
-		}
-		if tc, ok := wc.(*net.TCPConn); ok {
-			werr = tc.CloseWrite()
-		} else {
-			werr = wc.Close()
-		}
+		w = ceilingWrite(wc, cfg, batchFrames, start.Add(cfg.Duration))
 	}()
 	go func() { // reader
 		defer wg.Done()
-		buf := make([]byte, cfg.ReadBuffer)
-		have := 0
-		for {
-			n, err := rc.Read(buf[have:])
-			if n > 0 {
-				reads++
-				readBytes += int64(n)
-				have += n
-				p := buf[:have]
-				for len(p) >= ceilingHeaderLen {
-					l := int(binary.BigEndian.Uint32(p))
-					if l+4 > len(p) {
-						break
-					}
-					if l+4 != cfg.FrameSize || p[4] != ceilingFrameType {
-						rerr = fmt.Errorf("bench: ceiling reader: bad frame (length %d, type %#x)", l, p[4])
-						return
-					}
-					readFrames++
-					p = p[l+4:]
-				}
-				have = copy(buf, p)
-			}
-			if err == io.EOF {
-				readEnd = time.Now()
-				return
-			}
-			if err != nil {
-				rerr = err
-				return
-			}
-		}
+		r = ceilingRead(rc, cfg)
 	}()
 	wg.Wait()
 
 	if err := ctx.Err(); err != nil {
 		return CeilingResult{}, err
 	}
-	if werr != nil {
-		return CeilingResult{}, fmt.Errorf("bench: ceiling writer: %w", werr)
+	if w.err != nil {
+		return CeilingResult{}, fmt.Errorf("bench: ceiling writer: %w", w.err)
 	}
-	if rerr != nil {
-		return CeilingResult{}, rerr
+	if r.err != nil {
+		return CeilingResult{}, r.err
 	}
-	if readFrames != written {
-		return CeilingResult{}, fmt.Errorf("%w: wrote %d, counted %d", ErrCeilingShort, written, readFrames)
+	readFrames, readBytes := r.frames, r.bytes
+	if readFrames != w.frames {
+		return CeilingResult{}, fmt.Errorf("%w: wrote %d, counted %d", ErrCeilingShort, w.frames, readFrames)
 	}
-	elapsed := readEnd.Sub(start).Seconds()
+	elapsed := r.end.Sub(start).Seconds()
 	res.Frames = readFrames
 	res.Bytes = readBytes
-	res.Writes = writes
-	res.Reads = reads
+	res.Writes = w.writes
+	res.Reads = r.reads
 	res.Seconds = elapsed
 	if elapsed > 0 {
 		res.FramesPerSec = float64(readFrames) / elapsed
 		res.MBPerSec = float64(readBytes) / elapsed / 1e6
 	}
 	return res, nil
+}
+
+// ceilingWriteResult is what the writer of a Ceiling run did.
+type ceilingWriteResult struct {
+	frames, writes int64
+	err            error
+}
+
+// ceilingWrite writes batches of batchFrames frames, encoded afresh each
+// time as a real writer would, until deadline, then closes its half of wc.
+func ceilingWrite(wc net.Conn, cfg CeilingConfig, batchFrames int, deadline time.Time) (res ceilingWriteResult) {
+	body := make([]byte, cfg.FrameSize-ceilingHeaderLen)
+	for i := range body {
+		body[i] = byte('a' + i%26)
+	}
+	buf := make([]byte, 0, batchFrames*cfg.FrameSize)
+	for {
+		buf = buf[:0]
+		for range batchFrames {
+			buf = binary.BigEndian.AppendUint32(buf, uint32(cfg.FrameSize-4))
+			buf = append(buf, ceilingFrameType)
+			buf = append(buf, body...)
+		}
+		if _, err := wc.Write(buf); err != nil {
+			res.err = err
+			return res
+		}
+		res.frames += int64(batchFrames)
+		res.writes++
+		if res.writes&15 == 0 && !time.Now().Before(deadline) {
+			break
+		}
+	}
+	if tc, ok := wc.(*net.TCPConn); ok {
+		res.err = tc.CloseWrite()
+	} else {
+		res.err = wc.Close()
+	}
+	return res
+}
+
+// ceilingReadResult is what the reader of a Ceiling run counted.
+type ceilingReadResult struct {
+	frames, bytes, reads int64
+	end                  time.Time // when EOF was read
+	err                  error
+}
+
+// ceilingRead parses and counts every frame on rc until EOF.
+func ceilingRead(rc net.Conn, cfg CeilingConfig) (res ceilingReadResult) {
+	buf := make([]byte, cfg.ReadBuffer)
+	have := 0
+	for {
+		n, err := rc.Read(buf[have:])
+		if n > 0 {
+			res.reads++
+			res.bytes += int64(n)
+			have += n
+			p := buf[:have]
+			for len(p) >= ceilingHeaderLen {
+				l := int(binary.BigEndian.Uint32(p))
+				if l+4 > len(p) {
+					break
+				}
+				if l+4 != cfg.FrameSize || p[4] != ceilingFrameType {
+					res.err = fmt.Errorf("bench: ceiling reader: bad frame (length %d, type %#x)", l, p[4])
+					return res
+				}
+				res.frames++
+				p = p[l+4:]
+			}
+			have = copy(buf, p)
+		}
+		if err == io.EOF {
+			res.end = time.Now()
+			return res
+		}
+		if err != nil {
+			res.err = err
+			return res
+		}
+	}
 }
 
 // Echo servers for RoundTrip.

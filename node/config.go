@@ -3,9 +3,7 @@ package node
 import (
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -375,7 +373,13 @@ func (c Config) withDefaults() Config {
 	}
 	c.GossipKey = append([]byte(nil), c.GossipKey...)
 	c.GossipKeys = append([][]byte(nil), c.GossipKeys...)
-	cc := &c.Consensus
+	c.Consensus = c.Consensus.withDefaults()
+	c.Membership = c.Membership.withDefaults()
+	return c
+}
+
+// withDefaults returns a copy of cc with defaults applied.
+func (cc ConsensusConfig) withDefaults() ConsensusConfig {
 	if cc.LeaseDuration == 0 {
 		cc.LeaseDuration = DefaultLeaseDuration
 	}
@@ -388,7 +392,11 @@ func (c Config) withDefaults() Config {
 	if cc.LeaderLeaseTimeout == 0 {
 		cc.LeaderLeaseTimeout = 500 * time.Millisecond
 	}
-	m := &c.Membership
+	return cc
+}
+
+// withDefaults returns a copy of m with defaults applied.
+func (m MembershipConfig) withDefaults() MembershipConfig {
 	if m.ProbeInterval == 0 {
 		m.ProbeInterval = 300 * time.Millisecond
 	}
@@ -419,169 +427,7 @@ func (c Config) withDefaults() Config {
 	if m.RejoinInterval == 0 {
 		m.RejoinInterval = 2 * time.Second
 	}
-	return c
-}
-
-// Validate reports every problem of c (after defaults) at once as a
-// *ConfigError, or nil.
-func (c Config) Validate() error {
-	c = c.withDefaults()
-	var p []string
-	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
-	if strings.ContainsAny(c.System, "@/: ") {
-		add("System %q must not contain '@', '/', ':' or spaces", c.System)
-	}
-	checkHostPort := func(name, v string, allowZero bool) {
-		h, ps, err := net.SplitHostPort(v)
-		if err != nil {
-			add("%s %q: %v", name, v, err)
-			return
-		}
-		port, err := strconv.Atoi(ps)
-		if err != nil || port < 0 || port > 65535 || (!allowZero && port == 0) {
-			add("%s %q: bad port", name, v)
-		}
-		if name != "Listen" && name != "Gossip" && name != "Raft" && h == "" {
-			add("%s %q: empty host", name, v)
-		}
-	}
-	switch c.Transport {
-	case TransportNet:
-	case TransportGnet:
-		if c.TLS != nil {
-			add("Transport %q: gnet has no TLS; leave Transport empty or set %q with TLS", c.Transport, TransportNet)
-		}
-	default:
-		add("Transport %q: want %q or %q", c.Transport, TransportNet, TransportGnet)
-	}
-	checkHostPort("Listen", c.Listen, true)
-	checkHostPort("Gossip", c.Gossip, true)
-	if c.Advertise != "" {
-		checkHostPort("Advertise", c.Advertise, false)
-	}
-	if c.GossipAdvertise != "" {
-		checkHostPort("GossipAdvertise", c.GossipAdvertise, false)
-	}
-	for i, s := range c.Seeds {
-		checkHostPort(fmt.Sprintf("Seeds[%d]", i), s, false)
-	}
-	types := map[string]bool{}
-	for i, e := range c.Entities {
-		switch {
-		case e.Name == "" || strings.ContainsAny(e.Name, "/ "):
-			add("Entities[%d].Name %q must be non-empty without '/' or spaces", i, e.Name)
-		case types[e.Name]:
-			add("Entities[%d].Name %q is declared twice", i, e.Name)
-		}
-		types[e.Name] = true
-		if e.Shards <= 0 || e.Shards > maxShards {
-			add("Entities[%d].Shards %d must be in 1..%d", i, e.Shards, maxShards)
-		}
-		if e.New == nil {
-			add("Entities[%d].New is nil", i)
-		}
-	}
-	paths := map[string]bool{}
-	for i, s := range c.Services {
-		if s.Key == "" {
-			add("Services[%d].Key is empty", i)
-		}
-		if !strings.HasPrefix(s.Path, "/") || len(s.Path) < 2 || strings.HasPrefix(s.Path, "/_") {
-			add("Services[%d].Path %q must start with '/' and not with '/_' (reserved)", i, s.Path)
-		}
-		if paths[s.Path] {
-			add("Services[%d].Path %q is declared twice", i, s.Path)
-		}
-		paths[s.Path] = true
-		if s.Handler == nil {
-			add("Services[%d].Handler is nil", i)
-		}
-	}
-	pos := func(name string, v int) {
-		if v < 0 {
-			add("%s %d must not be negative", name, v)
-		}
-	}
-	pos("MaxFrameSize", c.MaxFrameSize)
-	if c.MaxFrameSize > 0 && c.MaxFrameSize < 1024 {
-		add("MaxFrameSize %d must be at least 1024", c.MaxFrameSize)
-	}
-	pos("OutboundLimit", c.OutboundLimit)
-	pos("MailboxSize", c.MailboxSize)
-	pos("Workers", c.Workers)
-	pos("EventLoops", c.EventLoops)
-	pos("PausedInboundLimit", c.PausedInboundLimit)
-	pos("MaxPendingRequests", c.MaxPendingRequests)
-	pos("MaxSubscribers", c.MaxSubscribers)
-	pos("PeerPendingLimit", c.PeerPendingLimit)
-	pos("MaxConnections", c.MaxConnections)
-	pos("InboundBudget", c.InboundBudget)
-	pos("MaxEntityIDLen", c.MaxEntityIDLen)
-	pos("MaxEntities", c.MaxEntities)
-	dur := func(name string, d time.Duration) {
-		if d < 0 {
-			add("%s %v must not be negative", name, d)
-		}
-	}
-	dur("TopologyPushInterval", c.TopologyPushInterval)
-	dur("RequestTimeout", c.RequestTimeout)
-	dur("HandshakeTimeout", c.HandshakeTimeout)
-	dur("DialTimeout", c.DialTimeout)
-	dur("LeaveTimeout", c.LeaveTimeout)
-	dur("FrameTimeout", c.FrameTimeout)
-	m := c.Membership
-	dur("Membership.ProbeInterval", m.ProbeInterval)
-	dur("Membership.ProbeTimeout", m.ProbeTimeout)
-	dur("Membership.GossipInterval", m.GossipInterval)
-	dur("Membership.PushPullInterval", m.PushPullInterval)
-	dur("Membership.TCPTimeout", m.TCPTimeout)
-	dur("Membership.UnreachableAfter", m.UnreachableAfter)
-	dur("Membership.DownRetention", m.DownRetention)
-	dur("Membership.JoinTimeout", m.JoinTimeout)
-	dur("Membership.RejoinInterval", m.RejoinInterval)
-	dur("DrainWindow", c.DrainWindow)
-	cc := c.Consensus
-	if cc.LeaseDuration < 0 || (cc.LeaseDuration > 0 && cc.LeaseDuration < 100*time.Millisecond) {
-		add("Consensus.LeaseDuration %v must be at least 100ms", cc.LeaseDuration)
-	}
-	dur("Consensus.HeartbeatTimeout", cc.HeartbeatTimeout)
-	dur("Consensus.ElectionTimeout", cc.ElectionTimeout)
-	dur("Consensus.LeaderLeaseTimeout", cc.LeaderLeaseTimeout)
-	if cc.LeaderLeaseTimeout > cc.HeartbeatTimeout {
-		add("Consensus.LeaderLeaseTimeout %v must not exceed HeartbeatTimeout %v", cc.LeaderLeaseTimeout, cc.HeartbeatTimeout)
-	}
-	if c.Raft != "" {
-		checkHostPort("Raft", c.Raft, true)
-	}
-	if c.RaftAdvertise != "" {
-		checkHostPort("RaftAdvertise", c.RaftAdvertise, true)
-	}
-	for i, k := range append([][]byte{c.GossipKey}, c.GossipKeys...) {
-		if (i == 0 && len(k) == 0) || len(k) == 16 || len(k) == 24 || len(k) == 32 {
-			continue
-		}
-		if i == 0 {
-			add("GossipKey is %d bytes; want 16, 24 or 32", len(k))
-		} else {
-			add("GossipKeys[%d] is %d bytes; want 16, 24 or 32", i-1, len(k))
-		}
-	}
-	if len(c.GossipKey) == 0 && len(c.GossipKeys) > 0 {
-		add("GossipKeys without a GossipKey (the primary)")
-	}
-	if c.TLS != nil && len(c.GossipKey) == 0 {
-		add("TLS without a GossipKey: members would be authenticated on the client port only; set GossipKey (-gossip-key)")
-	}
-	if m.SuspicionMult < 0 {
-		add("Membership.SuspicionMult %d must not be negative", m.SuspicionMult)
-	}
-	if meta := c.meta(wire.NodeAddress{Host: "255.255.255.255", Port: 65535}, "255.255.255.255:65535", math.MaxUint64).marshal(); len(meta) > metaLimit {
-		add("node metadata (entity types and services) is %d bytes, memberlist allows %d", len(meta), metaLimit)
-	}
-	if len(p) > 0 {
-		return &ConfigError{Problems: p}
-	}
-	return nil
+	return m
 }
 
 // errClosed is returned by operations on a closed node.

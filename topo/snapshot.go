@@ -234,28 +234,7 @@ func Compile(ts *wire.TopologySnapshot) *Snapshot {
 	}
 
 	// 2. Members, with their roles copied and sorted.
-	if len(ts.Members) > 0 {
-		nroles := 0
-		for i := range ts.Members {
-			nroles += len(ts.Members[i].Roles)
-		}
-		roles := make([]string, 0, nroles)
-		s.members = make([]wire.Member, len(ts.Members))
-		for i, m := range ts.Members {
-			start := len(roles)
-			roles = append(roles, m.Roles...)
-			r := roles[start:len(roles):len(roles)]
-			slices.Sort(r)
-			r = slices.Compact(r)
-			if len(r) == 0 {
-				r = nil
-			}
-			m.Roles = r
-			s.members[i] = m
-		}
-		slices.SortFunc(s.members, compareMember)
-		s.members = slices.CompactFunc(s.members, equalMember)
-	}
+	s.members = compileMembers(ts.Members)
 
 	// 3. Unreachable set.
 	s.unreachB = make([]bool, len(s.nodes))
@@ -269,22 +248,7 @@ func Compile(ts *wire.TopologySnapshot) *Snapshot {
 	}
 
 	// 4. Registry, grouped by key.
-	if len(ts.Registry) > 0 {
-		s.registry = slices.Clone(ts.Registry)
-		slices.SortFunc(s.registry, compareService)
-		s.registry = slices.Compact(s.registry)
-		s.services = make(map[string][]wire.ServiceEntry)
-		for i := 0; i < len(s.registry); {
-			j := i + 1
-			for j < len(s.registry) && s.registry[j].Key == s.registry[i].Key {
-				j++
-			}
-			key := s.registry[i].Key
-			s.keys = append(s.keys, key)
-			s.services[key] = s.registry[i:j:j]
-			i = j
-		}
-	}
+	s.compileRegistry(ts.Registry)
 
 	// 5. Shard tables.
 	if len(ts.ShardAllocations) > 0 {
@@ -297,6 +261,58 @@ func Compile(ts *wire.TopologySnapshot) *Snapshot {
 		slices.Sort(s.types)
 	}
 	return s
+}
+
+// compileMembers returns a sorted, deduplicated copy of in, each member's
+// roles copied (into one shared backing array), sorted and deduplicated;
+// nil for no members.
+func compileMembers(in []wire.Member) []wire.Member {
+	if len(in) == 0 {
+		return nil
+	}
+	nroles := 0
+	for i := range in {
+		nroles += len(in[i].Roles)
+	}
+	roles := make([]string, 0, nroles)
+	out := make([]wire.Member, len(in))
+	for i, m := range in {
+		start := len(roles)
+		roles = append(roles, m.Roles...)
+		r := roles[start:len(roles):len(roles)]
+		slices.Sort(r)
+		r = slices.Compact(r)
+		if len(r) == 0 {
+			r = nil
+		}
+		m.Roles = r
+		out[i] = m
+	}
+	slices.SortFunc(out, compareMember)
+	out = slices.CompactFunc(out, equalMember)
+	return out
+}
+
+// compileRegistry sets s.registry (a sorted, deduplicated copy of reg) and
+// the per-key views over it (s.keys, s.services).
+func (s *Snapshot) compileRegistry(reg []wire.ServiceEntry) {
+	if len(reg) == 0 {
+		return
+	}
+	s.registry = slices.Clone(reg)
+	slices.SortFunc(s.registry, compareService)
+	s.registry = slices.Compact(s.registry)
+	s.services = make(map[string][]wire.ServiceEntry)
+	for i := 0; i < len(s.registry); {
+		j := i + 1
+		for j < len(s.registry) && s.registry[j].Key == s.registry[i].Key {
+			j++
+		}
+		key := s.registry[i].Key
+		s.keys = append(s.keys, key)
+		s.services[key] = s.registry[i:j:j]
+		i = j
+	}
 }
 
 func (s *Snapshot) compileTable(shards map[int]wire.ShardAllocation, size int, ns *nodeSet) *Table {

@@ -1,0 +1,3 @@
+// Package testnet holds network helpers shared by the tests of several
+// packages.
+package testnet
