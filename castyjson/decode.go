@@ -54,7 +54,7 @@ func (r *Registry) DecodeInto(payload []byte, dst any) error {
 	t := rv.Type().Elem()
 	p := st.byType[t]
 	if p == nil || (p.kind != planOther && p.name == "") {
-		if t.Kind() == reflect.Struct || isEnumType(t) {
+		if text, _ := textCodec(t, false); !text && (t.Kind() == reflect.Struct || isEnumType(t)) {
 			return fmt.Errorf("castyjson: DecodeInto: %v is not registered", t)
 		}
 		var err error

@@ -15,8 +15,8 @@
 // Files: registry.go (Register, Limits, plans), encode.go, decode.go (entry
 // points, decoder state, scanning primitives), decode_any.go (untyped
 // values), decode_typed.go (by plan), decode_envelope.go (the node's
-// ShardEnvelope fast path), values.go (Unknown, Enum, JSONAppender,
-// errors).
+// ShardEnvelope fast path), text.go (encoding.TextMarshaler types, the
+// refusal of bytes), values.go (Unknown, Enum, JSONAppender, errors).
 //
 // # Invariants
 //
@@ -52,6 +52,40 @@
 //     reused buffer (TestEncodeEnvelopeZeroAlloc), and
 //     DecodeShardEnvelopeMemo of a repeated immutable message
 //     (TestDecodeShardEnvelopeMemoAllocs).
+//
+// # Type mapping
+//
+// What Casty's JsonSerializer can represent (PROTOCOL.md section 5.2), and
+// the Go types that map to it:
+//
+//	Python (to_dict)          JSON                               Go
+//	dataclass                 {"_type": name, fields...}          a registered struct
+//	enum.Enum member          {"__enum__": name, "value": NAME}   a registered enum (EnumName/SetEnumName), Enum
+//	actor ref                 {"__ref__": uri}                    wire.Ref
+//	str, int, float, bool     string, number, true/false          string, ints, uints, floats, bool
+//	None                      null                                nil, the zero value of a missing field
+//	list / tuple / frozenset  [..] / {"__tuple__": [..]} / ..     slices and arrays (casty tag ,tuple or ,frozenset)
+//	dict                      {"__dict__": [[k, v], ...]}         maps, entries sorted by key when the key is ordered
+//	str (your parsing)        "2026-12-05T12:30:00Z"              time.Time, netip.Addr, ...: encoding.TextMarshaler
+//	int                       1500000000                          time.Duration (nanoseconds)
+//
+// Maps are always dicts (Casty's to_dict writes every dict as __dict__,
+// also with string keys); their keys must be hashable in Python, so a key
+// that is an interface holding a slice, map or unhashable value fails at
+// encode. A type with MarshalText on its value and UnmarshalText on its
+// pointer (and not registered as a dataclass) travels as the JSON string
+// of its text: time.Time as RFC 3339 with nanoseconds, which Python's
+// datetime.fromisoformat reads (3.11 or later, checked with 3.11.7; digits
+// past the microsecond are dropped), and reads back what an aware
+// datetime's isoformat() writes (a naive one has no offset: refused).
+// Casty has no datetime, bytes or set (to_dict raises on them), so:
+// there is no time mapping beyond text (or an int the two sides agree
+// on), and Register refuses []byte and [N]byte fields rather than send a
+// list of ints a Python bytes field would never receive (use a string,
+// []int or a TextMarshaler such as base64). Struct tags: `casty` only;
+// a `json` tag without a `casty` tag is refused at Register, because its
+// options (omitempty, string) cannot hold for a dataclass, whose fields
+// are always all present, and its name need not be the Python one.
 //
 // # Buffer ownership
 //

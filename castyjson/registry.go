@@ -142,9 +142,16 @@ func (r *Registry) load() *codecState {
 // Struct fields map to JSON keys by the tag `casty:"name[,frozenset|tuple]"`
 // (default: the snake_case of the Go field name; "-" skips the field;
 // unexported fields are skipped; embedded structs without a tag are
-// flattened). Every field type must be encodable (no channels, functions,
-// complex numbers). Registering the same name and type again is a no-op;
-// reusing a name or a type with a different partner is an error.
+// flattened). Register compiles the type's plan at once and refuses, with
+// an error naming the field and the reason, every field Casty's
+// JsonSerializer cannot carry (see "Type mapping" in doc.go): channels,
+// functions, complex numbers, bytes ([]byte, [N]byte), a type with only
+// one of MarshalText and UnmarshalText, and a field with a `json` tag but
+// no `casty` tag (json tags are not read; say the Python name with a
+// casty tag). A nested struct must be registered too, before or after
+// this one: that is checked when a value is encoded, naming the field.
+// Registering the same name and type again is a no-op; reusing a name or
+// a type with a different partner is an error.
 func (r *Registry) Register(pythonName string, sample any) error {
 	if pythonName == "" {
 		return errors.New("castyjson: Register: empty python name")
@@ -449,9 +456,14 @@ func (b *planBuilder) plan(t reflect.Type) (*typePlan, error) {
 		return p, nil
 	}
 	p := &typePlan{typ: t, name: b.nameOf(t)}
+	text, err := textCodec(t, p.name != "")
+	if err != nil {
+		return nil, err
+	}
 	b.plans[t] = p
-	var err error
 	switch {
+	case text:
+		p.enc, p.dec = encText, decText
 	case t == refType:
 		p.enc, p.dec = encRef, decRef
 	case t == unknownType:
@@ -490,6 +502,17 @@ func (b *planBuilder) plan(t reflect.Type) (*typePlan, error) {
 func (b *planBuilder) codec(t reflect.Type, coll collKind) (encFn, decFn, error) {
 	if coll != collList && t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
 		return nil, nil, fmt.Errorf("frozenset/tuple option on %v, which is not a slice or array", t)
+	}
+	if t.Kind() != reflect.Struct {
+		text, err := textCodec(t, false)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case text:
+			return encText, decText, nil
+		case isBytes(t):
+			return nil, nil, errBytes(t)
+		}
 	}
 	switch {
 	case t == refType, t == unknownType, t == enumValueType, isEnumType(t), t.Kind() == reflect.Struct && coll == collList:
@@ -556,9 +579,14 @@ func (b *planBuilder) structFields(p *typePlan) error {
 	walk = func(t reflect.Type, index []int) error {
 		for i := 0; i < t.NumField(); i++ {
 			sf := t.Field(i)
-			tag := sf.Tag.Get("casty")
+			tag, tagged := sf.Tag.Lookup("casty")
 			if tag == "-" {
 				continue
+			}
+			if jt, ok := sf.Tag.Lookup("json"); ok && !tagged && (sf.IsExported() || sf.Anonymous) {
+				return fmt.Errorf("field %s: json tag %q without a casty tag: castyjson does not read json tags "+
+					"(their options, such as omitempty, mean nothing to a dataclass, whose fields are always all present); "+
+					"name its Python field with a casty tag (`casty:\"name\"`, or `casty:\"-\"` to skip it)", sf.Name, jt)
 			}
 			name, opts, _ := strings.Cut(tag, ",")
 			idx := append(append([]int(nil), index...), i)

@@ -51,7 +51,7 @@ type (
 		Ptr  *int
 		PPtr **string
 		Arr  [3]int
-		Bs   []byte
+		U16s []uint16
 		Set  []string  `casty:"set,frozenset"`
 		Tup  [2]string `casty:"tup,tuple"`
 		MI   map[int]string
@@ -124,7 +124,7 @@ func TestRoundTrip(t *testing.T) {
 		allKinds{
 			B: true, I: -1, I8: -128, I16: 32767, I32: -5, I64: math.MinInt64, U: 1, U8: 255, U16: 65535, U32: 1 << 31, U64: math.MaxUint64,
 			F32: 0.1, F64: math.Inf(1), S: "\u2028\t", Any: []any{int64(1), map[any]any{"k": Enum{Type: "e.E", Name: "A"}}},
-			Ptr: &seven, PPtr: &pstr, Arr: [3]int{1, 2, 3}, Bs: []byte("hi"), Set: []string{"z", "a"}, Tup: [2]string{"p", "q"},
+			Ptr: &seven, PPtr: &pstr, Arr: [3]int{1, 2, 3}, U16s: []uint16{104, 105}, Set: []string{"z", "a"}, Tup: [2]string{"p", "q"},
 			MI: map[int]string{3: "c", -1: "a"}, MS: map[string][]int{"k": {1}}, MK: map[inner]bool{{X: 1}: true},
 			MA:  map[any]any{int64(1): "one", "two": 2.0, wire.NodeAddress{Host: "h"}: nil},
 			Ref: mustRef(t, "casty://a@b:1/c"), Refs: []wire.Ref{mustRef(t, "casty://a/x/y")}, St: wire.StatusRemoved, StP: &status,
