@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/engine"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
@@ -34,7 +35,7 @@ func newStack(tb testing.TB, nodes int, transport string) *stack {
 	if err != nil {
 		tb.Fatalf("StartLocalCluster: %v", err)
 	}
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, workload.DefaultModule); err != nil {
 		tb.Fatal(err)
 	}

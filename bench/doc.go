@@ -3,7 +3,7 @@
 //
 // The benchmarks live in the package's _test.go files (run them with
 // `go test -run '^$' -bench . -benchtime 1s ./bench/`); they drive the real
-// packages (wire, ring, topo, engine, node) and call b.ReportAllocs
+// packages (wire, castyjson, ring, topo, engine, node) and call b.ReportAllocs
 // everywhere. The non-test part of the package is the ceiling: Ceiling moves
 // fixed-size frames in Casty's framing (u32 big-endian length, one type byte,
 // body; PROTOCOL.md section 2.1) over one loopback TCP connection with one
@@ -26,7 +26,10 @@
 // 3-node cluster, every tell verified), BenchmarkAskPipelined (1, 16, 256
 // asks in flight), BenchmarkRoute and BenchmarkRouteClientTable (100 to
 // 10,000 shards, 3 and 30 nodes), BenchmarkSnapshotCompile, and
-// BenchmarkEnvelopeEncode/Decode and BenchmarkTargetPath.
+// BenchmarkEnvelopeEncode/Decode and BenchmarkTargetPath. bench/fastjson
+// is a module of its own (its go.mod replaces zerohop with ../..): the
+// comparison of castyjson's decoder with valyala/fastjson and
+// encoding/json behind castyjson/doc.go, kept out of zerohop's go.mod.
 //
 // Invariants: Ceiling listens only on 127.0.0.1 with a kernel-chosen port;
 // every frame the writer encodes is either counted by the reader or the run

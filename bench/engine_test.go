@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/engine"
-	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
 
@@ -22,7 +22,7 @@ func sinkClient(tb testing.TB, transport string) (*sinkNode, *stack) {
 	sink := newSinkNode(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, workload.DefaultModule); err != nil {
 		tb.Fatal(err)
 	}

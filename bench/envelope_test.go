@@ -3,6 +3,7 @@ package bench
 import (
 	"testing"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -12,9 +13,9 @@ const (
 	benchSender = "casty://live-client@127.12.34.56:0/"
 )
 
-func benchRegistry(b *testing.B) *wire.Registry {
+func benchRegistry(b *testing.B) *castyjson.Registry {
 	b.Helper()
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, workload.DefaultModule); err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -28,7 +29,7 @@ import (
 type sinkNode struct {
 	ln     net.Listener
 	addr   wire.NodeAddress
-	reg    *wire.Registry
+	reg    *castyjson.Registry
 	frames atomic.Int64 // frames to /_region-counter
 
 	mu    sync.Mutex
@@ -43,7 +44,7 @@ func newSinkNode(tb testing.TB) *sinkNode {
 		tb.Fatal(err)
 	}
 	tcp := ln.Addr().(*net.TCPAddr)
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, workload.DefaultModule); err != nil {
 		tb.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/zerohop/zerohop/workload"
 )
 
-// incAppender is a message that encodes itself (wire.JSONAppender).
+// incAppender is a message that encodes itself (castyjson.JSONAppender).
 type incAppender struct{ n int }
 
 func (m *incAppender) AppendCastyJSON(dst []byte) []byte {

@@ -25,7 +25,7 @@ type Target interface {
 // /_ask/<32 hex> path, to embed in the message (a field of type wire.Ref).
 // The reply may be a registered struct (returned as a value of its Go
 // type), a primitive (bool, int64, float64, string), nil, a wire.Ref or a
-// wire.Unknown.
+// castyjson.Unknown.
 //
 // The wait ends at ctx's deadline or, when ctx has none, after
 // Config.AskTimeout: the error then matches ErrAskTimeout and

@@ -31,7 +31,7 @@ type ShardEnvelope = wire.ShardEnvelope
 // release its connections and goroutines.
 type Client struct {
 	cfg            Config
-	reg            *wire.Registry
+	reg            wire.Codec // cfg.Types
 	log            *slog.Logger
 	dialer         func(ctx context.Context, network, address string) (net.Conn, error)
 	tr             transport

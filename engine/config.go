@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -83,8 +84,8 @@ type Config struct {
 	Transport string
 
 	// Types is the message registry (message structs registered under
-	// their Python names). Default: wire.NewRegistry(), protocol types only.
-	Types *wire.Registry
+	// their Python names). Default: castyjson.NewRegistry(), protocol types only.
+	Types *castyjson.Registry
 
 	// LivenessWindow: without a snapshot from the primary subscription
 	// (the node whose snapshots are applied with the leader's) for this
@@ -193,7 +194,7 @@ func (c *Config) EnsureDefaults() {
 		c.Transport = DefaultTransport
 	}
 	if c.Types == nil {
-		c.Types = wire.NewRegistry()
+		c.Types = castyjson.NewRegistry()
 	}
 	setDur := func(d *time.Duration, def time.Duration) {
 		if *d == 0 {

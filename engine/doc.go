@@ -219,8 +219,8 @@
 // # Allocations
 //
 // Tell to a routed shard allocates nothing inside the client for a message
-// whose type is registered in the wire.Registry (or implements
-// wire.JSONAppender): TestTellZeroAllocs asserts it. The conversion of the
+// whose type is registered in the castyjson.Registry (or implements
+// castyjson.JSONAppender): TestTellZeroAllocs asserts it. The conversion of the
 // message to the `any` parameter happens at the call site and is Go's: it
 // does not allocate for pointers, zero-size values, single-byte values and
 // 8-byte pointer-free values below 256 (e.g. Increment{Amount: 1}); other

@@ -6,7 +6,7 @@ import (
 
 // appendEnvelopePayload appends the JSON of ShardEnvelope{entityID, msg}
 // (the payload held while a shard's location is unknown; not the hot path).
-func appendEnvelopePayload(dst []byte, reg *wire.Registry, entityID string, msg any) ([]byte, error) {
+func appendEnvelopePayload(dst []byte, reg wire.Codec, entityID string, msg any) ([]byte, error) {
 	return reg.AppendValue(dst, wire.ShardEnvelope{EntityID: entityID, Message: msg})
 }
 

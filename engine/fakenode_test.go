@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -25,9 +26,9 @@ import (
 
 const testSystem = "live"
 
-func testRegistry(t testing.TB) *wire.Registry {
+func testRegistry(t testing.TB) *castyjson.Registry {
 	t.Helper()
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func testRegistry(t testing.TB) *wire.Registry {
 
 type fakeCluster struct {
 	t     testing.TB
-	reg   *wire.Registry
+	reg   *castyjson.Registry
 	nodes []*fakeNode
 
 	mu       sync.Mutex

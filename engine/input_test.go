@@ -13,6 +13,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
@@ -248,7 +249,7 @@ func fuzzClient(t testing.TB) (*Client, *nodeConn) {
 	return c, nc
 }
 
-func frameBody(t testing.TB, reg *wire.Registry, target string, msg any) []byte {
+func frameBody(t testing.TB, reg *castyjson.Registry, target string, msg any) []byte {
 	f, err := reg.AppendMessageFrame(nil, target, "casty://live@127.0.0.1:1/", msg, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -143,7 +143,7 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 // It does not block and takes no lock when the shard's owner is known: one
 // MD5, one atomic load, one array index, then the frame is encoded straight
 // into a slot of the owner connection's queue. It allocates nothing for a
-// message whose type implements wire.JSONAppender or is a registered
+// message whose type implements castyjson.JSONAppender or is a registered
 // struct the registry encodes without allocating; converting msg to any at
 // the call site may itself allocate (see the package documentation,
 // "Allocations").

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -19,7 +20,7 @@ type allocInc struct {
 // (target path, owner lookup, mailbox, entity) allocates nothing beyond
 // what decoding the payload with the registry allocates.
 func TestRegionPathAddsNoAllocations(t *testing.T) {
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	reg.MustRegister("app_messages.Increment", allocInc{})
 	sink := EntityFunc(func(*Context, any) {})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

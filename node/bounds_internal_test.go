@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -26,7 +27,7 @@ func TestIngestMemoBounds(t *testing.T) {
 		t.Fatal("an id of maxMemoID bytes was not memoized")
 	}
 
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	reg.MustRegister("app_messages.Increment", boundsInc{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

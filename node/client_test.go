@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -16,15 +17,15 @@ type rawClient struct {
 	t      testing.TB
 	c      net.Conn
 	fr     *wire.FrameReader
-	reg    *wire.Registry
+	reg    *castyjson.Registry
 	id     wire.NodeAddress
 	system string
 	node   wire.NodeAddress
 	reply  wire.Handshake
 }
 
-func newRegistry(t testing.TB) *wire.Registry {
-	reg := wire.NewRegistry()
+func newRegistry(t testing.TB) *castyjson.Registry {
+	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -151,9 +152,9 @@ type Config struct {
 	// PeerTLS is used to dial other nodes; default when TLS is set: the TLS
 	// certificates as client certificates and TLS.ClientCAs as roots.
 	PeerTLS *tls.Config
-	// Registry maps Python type names to Go types; default wire.NewRegistry().
+	// Registry maps Python type names to Go types; default castyjson.NewRegistry().
 	// Message types of Entities and Services must be registered in it.
-	Registry *wire.Registry
+	Registry *castyjson.Registry
 	// Entities are the sharded entity types this node hosts.
 	Entities []EntityType
 	// Services are the discoverable services this node hosts.

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 )
@@ -369,7 +370,7 @@ func typeName(n *Node, v any) string {
 	if s, ok := n.reg.TypeName(v); ok {
 		return s
 	}
-	if u, ok := v.(wire.Unknown); ok {
+	if u, ok := v.(castyjson.Unknown); ok {
 		return u.Type
 	}
 	return "?"

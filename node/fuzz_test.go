@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -54,7 +55,7 @@ type fuzzAsk struct {
 // never panics, whatever the frames say (handshakes, topology,
 // coordinator, region and service messages, garbage).
 func FuzzHandleFrames(f *testing.F) {
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	reg.MustRegister("fz.Ask", fuzzAsk{})
 	echo := EntityFunc(func(ctx *Context, msg any) {
 		if a, ok := msg.(fuzzAsk); ok {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -34,7 +35,7 @@ import (
 type Node struct {
 	cfg       Config
 	log       *slog.Logger
-	reg       *wire.Registry
+	reg       wire.Codec // cfg.Registry
 	self      wire.NodeAddress
 	senderURI string          // casty://system@host:port/
 	fwdSender [maxHops]string // sender URI prefixes of forwarded envelopes, by hop count before the forward (forwardNow appends .EPOCH)
@@ -116,7 +117,6 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		ready:    make(chan struct{}),
 		cfg:      cfg,
 		log:      cfg.Logger,
-		reg:      cfg.Registry,
 		ctr:      newCounters(),
 		inc:      rand.Uint64() | 1,
 		base:     time.Now(),
@@ -133,9 +133,10 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.lease.synced = make(chan struct{})
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.initBounds()
-	if n.reg == nil {
-		n.reg = wire.NewRegistry()
+	if n.cfg.Registry == nil {
+		n.cfg.Registry = castyjson.NewRegistry()
 	}
+	n.reg = n.cfg.Registry
 	if n.cfg.Workers == 0 {
 		n.cfg.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -307,7 +308,7 @@ func (n *Node) RaftAddr() string { return n.cons.port.addr }
 func (n *Node) System() string { return n.cfg.System }
 
 // Registry returns the node's type registry.
-func (n *Node) Registry() *wire.Registry { return n.reg }
+func (n *Node) Registry() *castyjson.Registry { return n.cfg.Registry }
 
 // Stats returns a copy of the node's counters.
 func (n *Node) Stats() Stats {

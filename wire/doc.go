@@ -1,40 +1,41 @@
 // Package wire reads and writes Casty v1's wire protocol
-// (shared/casty-v1/PROTOCOL.md sections 2 to 5): frames
-// ([u32 BE length][u8 type][body]), the handshake, the message envelope
-// ([u32 header_len][header JSON][payload]), actor addresses
-// (casty://system@host:port/path), and the payload codec of Casty's
-// JsonSerializer with a Registry mapping Python class names to Go types. It
-// also holds the Go types of the protocol messages a client and a node
-// exchange (types.go). It does no I/O of its own except FrameReader, which
-// reads from an io.Reader it is given.
+// (shared/casty-v1/PROTOCOL.md sections 2 to 4): frames
+// ([u32 BE length][u8 type][body]), the handshake and its zerohop
+// extension, the message envelope ([u32 header_len][header JSON][payload]),
+// actor addresses (casty://system@host:port/path), and the Go types of the
+// protocol messages a client and a node exchange (types.go, zerohop.go). It
+// does no I/O of its own except FrameReader, which reads from an io.Reader
+// it is given.
+//
+// The payload inside a message frame is not this package's: wire defines
+// Codec, the operations the engine and the node need from a payload codec,
+// and castyjson implements it with Casty's JsonSerializer (a binary codec
+// negotiated between zerohop peers would implement it too). MessageMemo,
+// the per-stream memory behind Codec.DecodeShardEnvelopeMemo, is here so
+// that any codec can use it. The JSON text of the header and the handshake
+// is read and written by internal/pyjson, the layer wire and castyjson
+// share (wire cannot import castyjson, which imports wire).
 //
 // # Invariants
 //
-//   - What we write is what Casty writes: Python's json.dumps defaults
-//     (", " and ": " separators, ensure_ascii, NaN/Infinity/-Infinity,
-//     floats as repr), fields in declaration order, "_type" first. The
-//     golden tests re-encode all 158 message frames captured from a live
-//     Casty cluster and get them byte for byte, except the __dict__ entry
-//     order of TopologySnapshot (Python keeps insertion order, we sort keys;
-//     the structures are equal).
-//   - What we read is what Casty reads: json.loads grammar (strict strings,
-//     NaN and ±Infinity, last duplicate key wins) and from_dict's rules:
-//     markers by key presence in from_dict's precedence, unknown fields
-//     ignored, missing fields zero, plain objects kept as maps without
-//     interpreting markers inside, unregistered "_type" as Unknown.
+//   - What we write is what Casty writes: the header as
+//     {"target": ..., "sender": ..., "type_hint": ...} and the handshake
+//     as {"host": ..., "port": ...} with Python's json.dumps defaults
+//     (", " and ": " separators, ensure_ascii). TestGoldenWireFrames and
+//     TestGoldenWireStream re-read every frame captured from a live Casty
+//     cluster (testdata/frames_wire.jsonl) and re-encode the handshakes
+//     byte for byte.
+//   - What we read is what Casty reads: json.loads grammar in the header
+//     and handshake (unknown header keys skipped, last duplicate key wins),
+//     a frame's length checked against maxFrame as soon as its 4 bytes are
+//     present, before its body is buffered.
 //   - Bad input of any kind is a typed error (*FrameError, *HandshakeError,
-//     *EnvelopeError, *AddressError, *DecodeError), never a panic. Decoding
-//     is bounded by Limits (nesting depth, string length, collection size),
-//     checked while scanning, as the value is built (nothing is parsed
-//     ahead of it), and by a rescanning budget linear in the payload for
-//     key orders Casty never writes. A recover in Decode and the encoders turns a
-//     panic (a bug) into an error with Reason "internal error"; the fuzz
-//     targets fail on it, so it is a last line of defence, not a mechanism.
-//   - decode(encode(x)) == x for every encodable value, with these
-//     documented exceptions: nil and empty slices and maps are the same
-//     value on the wire (typed decodes give nil), a plain map[string]any
-//     re-encodes as a __dict__ (as in Casty), invalid UTF-8 in Go strings
-//     is written as U+FFFD, and Unknown fields lose their order.
+//     *EnvelopeError, *AddressError), never a panic; the fuzz targets
+//     (FuzzParseFrame, FuzzFrameReader, FuzzParseMessage,
+//     FuzzParseHandshake, FuzzParseAddress) hold it.
+//   - A MessageMemo shares only values no receiver can change (booleans,
+//     numbers, strings and structs of those), and only with the codec
+//     state (owner) that decoded them.
 //
 // # Buffer ownership
 //
@@ -43,87 +44,11 @@
 // original length. Parsers that return slices (ParseFrame's body,
 // ParseMessage's payload, ParseTargetPath, FrameReader.Next) alias their
 // input and are valid as long as it is (for FrameReader, until the next
-// Next). Decode and DecodeInto copy everything they keep: a decoded value
-// never aliases the payload, which may be reused as soon as they return.
-// The node's fast paths are the exception: DecodeShardEnvelope's entity id
-// aliases the payload, and DecodeShardEnvelopeMemo returns the same
-// (immutable) message value for a repeated message.
+// Next). A Codec follows the same rules (see Codec).
 //
 // # Concurrency
 //
-// Functions are safe for concurrent use. A Registry is safe for concurrent
-// use: Register and SetLimits are serialized and publish a new immutable
-// state (compiled plans, limits) through an atomic pointer; Decode,
-// DecodeInto, AppendValue, AppendMessageFrame and TypeName load that
-// pointer once per call and take no lock (plans of types met only inside
-// `any` values are compiled once on first use behind a mutex). Registering
-// at start-up is the norm; a value being encoded while its type is
-// registered concurrently sees either state. A FrameReader belongs to one
-// goroutine.
-//
-// # The JSON codec
-//
-// Register compiles, once per Go type, a plan: per-field encoder and
-// decoder functions, pre-rendered `{"_type": "name"` and `, "field": `
-// bytes, and the JSON key of each field (tag `casty:"name[,frozenset|tuple]"`,
-// default snake_case). Encoding walks the plan with reflect.Value field
-// reads and strconv appends; ShardEnvelope is written without reflection
-// on the envelope itself, and a type implementing JSONAppender skips
-// reflection entirely. AppendMessageFrame and AppendEnvelopeFrame of a
-// ShardEnvelope of a registered struct into a reused buffer allocate
-// nothing (asserted by TestEncodeEnvelopeZeroAlloc).
-//
-// Decoding is a hand-written single-pass scanner over the payload that
-// decodes straight into the Go values of the plan (reflect.Value setters),
-// with no intermediate tree. Objects in untyped positions (Decode's result,
-// `any` fields such as ShardEnvelope.Message, Unknown fields) are decoded
-// speculatively by their first key, which is how Casty writes them
-// ("_type" first, markers alone), and re-decoded by from_dict's precedence
-// only when a later key contradicts it. Short strings are interned per
-// decoder, so a snapshot's repeated hosts and ids cost one allocation each.
-//
-// # Why not valyala/fastjson or encoding/json (measured)
-//
-// BenchmarkDecodeSnapshot, decoding a 100-shard TopologySnapshot (3
-// members, 3 registry entries, 19.6 KB, Casty's default num_shards) into Go
-// values; medians of 5 runs, go test -bench -count=5, Go 1.26.8, 2 shared
-// vCPUs of an AMD EPYC (the box is noisy: runs spread by ±15%):
-//
-//	zerohop Decode (this package, reflection)   72.6 µs   17.5 KB   26 allocs
-//	fastjson parse only (no Go values yet)       27.8 µs   ~0 B       0 allocs
-//	fastjson + hand-written typed walk           63.6 µs   11.3 KB  133 allocs
-//	encoding/json into any (no markers applied) 286   µs  148.5 KB 2931 allocs
-//
-// fastjson with a walk written by hand for this one type (no reflection,
-// the best case for fastjson) is within the noise of our general decoder;
-// a reflection-driven walk over the fastjson tree would add the same plan
-// dispatch we pay, on top of the 28 µs parse. encoding/json is 3.9x slower
-// and cannot apply the markers. Speed therefore does not pick fastjson, and
-// three things rule it out for a decoder facing the network:
-//
-//   - memory: fastjson builds its whole value tree before any limit can be
-//     checked; parsing a 1 MiB array of zeros allocated 236 MB (225x the
-//     input; a 16 MiB frame would take ~3.7 GB). Our scanner checks depth,
-//     string and collection limits as it goes, and a typed decode rejects
-//     such input at its first byte.
-//   - grammar: fastjson rejects Python's Infinity and -Infinity (it stops
-//     after "Inf"), so payloads would need a rewriting pre-pass, and it
-//     accepts what Python rejects (nan, inf, +1, invalid escapes such as
-//     "\x" kept as-is), so we would not fail where Casty fails.
-//   - one pass: a tree means a parse pass plus a walk; the scanner decodes
-//     while it parses.
-//
-// The encoding side is hand-written appenders for the same reasons of
-// exactness (Python's float repr and ensure_ascii escaping) and because it
-// must not allocate. Envelope numbers (BenchmarkEncodeEnvelopeFrame,
-// BenchmarkDecodeEnvelope, same box): a whole ShardEnvelope(Increment)
-// message frame encodes in ~160 ns with 0 allocations (~110 ns with a
-// JSONAppender message); its payload decodes in ~500 ns (Decode, 4
-// allocations), ~510 ns (DecodeInto a reused ShardEnvelope, 1 allocation:
-// the boxed message), ~242 ns (DecodeShardEnvelope, the node's fast path
-// for the layout Casty and zerohop write; any other layout falls back to
-// DecodeInto with identical results) or ~36 ns with 0 allocations when
-// DecodeShardEnvelopeMemo sees the previous message's bytes again and the
-// value is immutable (numbers and strings only: nothing a receiver could
-// change is ever shared).
+// Functions are safe for concurrent use. A FrameReader and a MessageMemo
+// each belong to one goroutine. Codec implementations are safe for
+// concurrent use.
 package wire

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/zerohop/zerohop/internal/pyjson"
 )
 
 // Header is the JSON header of a message frame (PROTOCOL.md section 3).
@@ -42,29 +44,44 @@ func AppendHeader(dst []byte, h Header) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = append(dst, `{"target": `...)
-	dst = pyAppendString(dst, h.Target)
+	dst = pyjson.AppendString(dst, h.Target)
 	return appendHeaderRest(dst, start, h.Sender, h.TypeHint)
 }
 
-// appendHeaderTo is AppendHeader with the target given as an Address,
+// AppendHeaderTo is AppendHeader with the target given as an Address,
 // written without building its URI string.
-func appendHeaderTo(dst []byte, to Address, sender, typeHint string) []byte {
+func AppendHeaderTo(dst []byte, to Address, sender, typeHint string) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	dst = append(dst, `{"target": `...)
-	dst = pyAppendURI(dst, to)
+	dst = appendURIString(dst, to)
 	return appendHeaderRest(dst, start, sender, typeHint)
 }
 
 // appendHeaderRest ends the header begun at start, after its target.
 func appendHeaderRest(dst []byte, start int, sender, typeHint string) []byte {
 	dst = append(dst, `, "sender": `...)
-	dst = pyAppendString(dst, sender)
+	dst = pyjson.AppendString(dst, sender)
 	dst = append(dst, `, "type_hint": `...)
-	dst = pyAppendString(dst, typeHint)
+	dst = pyjson.AppendString(dst, typeHint)
 	dst = append(dst, '}')
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-headerLenSize))
 	return dst
+}
+
+// appendURIString appends a's URI as a JSON string, as
+// pyjson.AppendString(dst, a.String()) does, without building the string:
+// the URI is written in place and scanned; only a URI that needs escaping
+// (never one of Casty's or zerohop's ASCII addresses) is copied out and
+// escaped.
+func appendURIString(dst []byte, a Address) []byte {
+	start := len(dst)
+	dst = append(dst, '"')
+	dst = a.AppendURI(dst)
+	if pyjson.PlainLen(dst[start+1:]) == len(dst)-start-1 {
+		return append(dst, '"')
+	}
+	return pyjson.AppendString(dst[:start], string(dst[start+1:]))
 }
 
 // headerSpan holds the raw value spans of the header's known keys, in body
@@ -101,28 +118,28 @@ func scanHeader(body []byte) (hs headerSpans, err error) {
 	if !utf8.Valid(hdr[headerLenSize:]) {
 		return hs, envErr("header is not valid UTF-8", headerLenSize)
 	}
-	it, serr := pyObjectStart(hdr, headerLenSize)
+	it, serr := pyjson.ObjectStart(hdr, headerLenSize)
 	if serr != nil {
-		return hs, envErr("header: "+serr.reason, serr.off)
+		return hs, envErr("header: "+serr.Reason, serr.Offset)
 	}
 	for {
-		ks, ke, kesc, vs, done, oend, serr := it.next()
+		ks, ke, kesc, vs, done, oend, serr := it.Next()
 		if serr != nil {
-			return hs, envErr("header: "+serr.reason, serr.off)
+			return hs, envErr("header: "+serr.Reason, serr.Offset)
 		}
 		if done {
-			if j := pySkipSpace(hdr, oend); j != end {
+			if j := pyjson.SkipSpace(hdr, oend); j != end {
 				return hs, envErr("header: extra data after JSON object", j)
 			}
 			break
 		}
 		var span *headerSpan
 		switch {
-		case pyKeyIs(hdr, ks, ke, kesc, "target"):
+		case pyjson.KeyIs(hdr, ks, ke, kesc, "target"):
 			span = &hs.target
-		case pyKeyIs(hdr, ks, ke, kesc, "sender"):
+		case pyjson.KeyIs(hdr, ks, ke, kesc, "sender"):
 			span = &hs.sender
-		case pyKeyIs(hdr, ks, ke, kesc, "type_hint"):
+		case pyjson.KeyIs(hdr, ks, ke, kesc, "type_hint"):
 			span = &hs.typeHint
 		}
 		var vend int
@@ -131,14 +148,14 @@ func scanHeader(body []byte) (hs headerSpans, err error) {
 				return hs, envErr("header: "+string(hdr[ks:ke])+" is not a string", vs)
 			}
 			var esc bool
-			if vend, esc, serr = pyScanString(hdr, vs); serr != nil {
-				return hs, envErr("header: "+serr.reason, serr.off)
+			if vend, esc, serr = pyjson.ScanString(hdr, vs); serr != nil {
+				return hs, envErr("header: "+serr.Reason, serr.Offset)
 			}
 			*span = headerSpan{start: vs + 1, end: vend - 1, esc: esc, set: true}
-		} else if vend, serr = pySkipValue(hdr, vs, 1); serr != nil {
-			return hs, envErr("header: "+serr.reason, serr.off)
+		} else if vend, serr = pyjson.SkipValue(hdr, vs, 1); serr != nil {
+			return hs, envErr("header: "+serr.Reason, serr.Offset)
 		}
-		it.valueEnd(vend)
+		it.ValueEnd(vend)
 	}
 	if !hs.target.set {
 		return hs, envErr("header has no target", headerLenSize)
@@ -156,7 +173,7 @@ func spanString(body []byte, all string, base int, s headerSpan) string {
 	if !s.esc {
 		return all[s.start-base : s.end-base]
 	}
-	return string(pyUnescape(nil, body[s.start:s.end]))
+	return string(pyjson.Unescape(nil, body[s.start:s.end]))
 }
 
 // ParseMessage splits a message frame body (the bytes after the frame type)
@@ -190,7 +207,7 @@ func ParseTargetPath(body []byte) (path, payload []byte, err error) {
 	}
 	raw := body[hs.target.start:hs.target.end]
 	if hs.target.esc {
-		raw = pyUnescape(nil, raw)
+		raw = pyjson.Unescape(nil, raw)
 	}
 	p, aerr := parseURI(raw)
 	if aerr != nil {

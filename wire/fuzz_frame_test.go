@@ -260,7 +260,7 @@ func FuzzParseAddress(f *testing.F) {
 			}
 			// The header written from the Address is the one written
 			// from its string.
-			if got, want := appendHeaderTo(nil, a, "s", "t"), AppendHeader(nil, Header{Target: s, Sender: "s", TypeHint: "t"}); !bytes.Equal(got, want) {
+			if got, want := AppendHeaderTo(nil, a, "s", "t"), AppendHeader(nil, Header{Target: s, Sender: "s", TypeHint: "t"}); !bytes.Equal(got, want) {
 				t.Fatalf("header to %q: got %q, want %q", s, got, want)
 			}
 		} else if _, ok := err.(*AddressError); !ok {

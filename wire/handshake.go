@@ -3,6 +3,8 @@ package wire
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/zerohop/zerohop/internal/pyjson"
 )
 
 // Handshake is the body of a handshake frame (PROTOCOL.md section 2.2): the
@@ -62,12 +64,12 @@ func (e *HandshakeError) Error() string {
 // "zerohop" object when h.Zerohop is set. Nil Codecs are written as [].
 func AppendHandshake(dst []byte, h Handshake) []byte {
 	dst = append(dst, `{"host": `...)
-	dst = pyAppendString(dst, h.Host)
+	dst = pyjson.AppendString(dst, h.Host)
 	dst = append(dst, `, "port": `...)
 	dst = strconv.AppendInt(dst, int64(h.Port), 10)
 	if x := h.Zerohop; x != nil {
 		dst = append(dst, `, "zerohop": {"system": `...)
-		dst = pyAppendString(dst, x.System)
+		dst = pyjson.AppendString(dst, x.System)
 		dst = append(dst, `, "version": `...)
 		dst = strconv.AppendInt(dst, int64(x.Version), 10)
 		dst = append(dst, `, "codecs": [`...)
@@ -75,14 +77,14 @@ func AppendHandshake(dst []byte, h Handshake) []byte {
 			if i > 0 {
 				dst = append(dst, ", "...)
 			}
-			dst = pyAppendString(dst, c)
+			dst = pyjson.AppendString(dst, c)
 		}
 		dst = append(dst, `], "codec": `...)
-		dst = pyAppendString(dst, x.Codec)
+		dst = pyjson.AppendString(dst, x.Codec)
 		dst = append(dst, `, "shard_hash": `...)
-		dst = pyAppendString(dst, x.ShardHash)
+		dst = pyjson.AppendString(dst, x.ShardHash)
 		dst = append(dst, `, "role": `...)
-		dst = pyAppendString(dst, x.Role)
+		dst = pyjson.AppendString(dst, x.Role)
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
@@ -126,18 +128,18 @@ func ParseHandshake(body []byte) (Handshake, error) {
 	if !utf8.Valid(body) {
 		return h, hsErr("not valid UTF-8", -1)
 	}
-	it, serr := pyObjectStart(body, 0)
+	it, serr := pyjson.ObjectStart(body, 0)
 	if serr != nil {
-		return h, hsErr(serr.reason, serr.off)
+		return h, hsErr(serr.Reason, serr.Offset)
 	}
 	hostSet, portSet := false, false
 	for {
-		ks, ke, kesc, vs, done, end, serr := it.next()
+		ks, ke, kesc, vs, done, end, serr := it.Next()
 		if serr != nil {
-			return h, hsErr(serr.reason, serr.off)
+			return h, hsErr(serr.Reason, serr.Offset)
 		}
 		if done {
-			if j := pySkipSpace(body, end); j != len(body) {
+			if j := pyjson.SkipSpace(body, end); j != len(body) {
 				return h, hsErr("extra data after JSON object", j)
 			}
 			break
@@ -145,30 +147,30 @@ func ParseHandshake(body []byte) (Handshake, error) {
 		var vend int
 		var err error
 		switch {
-		case pyKeyIs(body, ks, ke, kesc, "host"):
+		case pyjson.KeyIs(body, ks, ke, kesc, "host"):
 			h.Host, vend, err = hsString(body, vs, "host", maxHandshakeHost)
 			if err == nil {
 				err = checkHost(h.Host, vs)
 			}
 			hostSet = true
-		case pyKeyIs(body, ks, ke, kesc, "port"):
+		case pyjson.KeyIs(body, ks, ke, kesc, "port"):
 			h.Port, vend, err = hsInt(body, vs, "port")
 			if err == nil && (h.Port < 0 || h.Port > 65535) {
 				err = hsErr("port "+strconv.Itoa(h.Port)+" out of range 0..65535", vs)
 			}
 			portSet = true
-		case pyKeyIs(body, ks, ke, kesc, "zerohop"):
+		case pyjson.KeyIs(body, ks, ke, kesc, "zerohop"):
 			h.Zerohop, vend, err = parseExtension(body, vs)
 		default:
-			var serr *scanError
-			if vend, serr = pySkipValue(body, vs, 1); serr != nil {
-				err = hsErr(serr.reason, serr.off)
+			var serr *pyjson.SyntaxError
+			if vend, serr = pyjson.SkipValue(body, vs, 1); serr != nil {
+				err = hsErr(serr.Reason, serr.Offset)
 			}
 		}
 		if err != nil {
 			return Handshake{}, err
 		}
-		it.valueEnd(vend)
+		it.ValueEnd(vend)
 	}
 	if !hostSet {
 		return Handshake{}, hsErr("missing host", -1)
@@ -212,14 +214,14 @@ func hsString(b []byte, vs int, name string, maxLen int) (string, int, error) {
 	if vs >= len(b) || b[vs] != '"' {
 		return "", 0, hsErr(name+" is not a string", vs)
 	}
-	end, esc, serr := pyScanString(b, vs)
+	end, esc, serr := pyjson.ScanString(b, vs)
 	if serr != nil {
-		return "", 0, hsErr(serr.reason, serr.off)
+		return "", 0, hsErr(serr.Reason, serr.Offset)
 	}
 	raw := b[vs+1 : end-1]
 	var s string
 	if esc {
-		s = string(pyUnescape(nil, raw))
+		s = string(pyjson.Unescape(nil, raw))
 	} else {
 		s = string(raw)
 	}
@@ -234,9 +236,9 @@ func hsInt(b []byte, vs int, name string) (int, int, error) {
 	if vs >= len(b) || (b[vs] != '-' && (b[vs] < '0' || b[vs] > '9')) {
 		return 0, 0, hsErr(name+" is not an integer", vs)
 	}
-	end, isInt, serr := pyScanNumber(b, vs)
+	end, isInt, serr := pyjson.ScanNumber(b, vs)
 	if serr != nil {
-		return 0, 0, hsErr(serr.reason, serr.off)
+		return 0, 0, hsErr(serr.Reason, serr.Offset)
 	}
 	if !isInt {
 		return 0, 0, hsErr(name+" is not an integer", vs)
@@ -250,15 +252,15 @@ func hsInt(b []byte, vs int, name string) (int, int, error) {
 
 // parseExtension decodes the "zerohop" object at b[vs].
 func parseExtension(b []byte, vs int) (*Extension, int, error) {
-	it, serr := pyObjectStart(b, vs)
+	it, serr := pyjson.ObjectStart(b, vs)
 	if serr != nil {
-		return nil, 0, hsErr("zerohop: "+serr.reason, serr.off)
+		return nil, 0, hsErr("zerohop: "+serr.Reason, serr.Offset)
 	}
 	x := &Extension{}
 	for {
-		ks, ke, kesc, vs, done, end, serr := it.next()
+		ks, ke, kesc, vs, done, end, serr := it.Next()
 		if serr != nil {
-			return nil, 0, hsErr("zerohop: "+serr.reason, serr.off)
+			return nil, 0, hsErr("zerohop: "+serr.Reason, serr.Offset)
 		}
 		if done {
 			return x, end, nil
@@ -266,28 +268,28 @@ func parseExtension(b []byte, vs int) (*Extension, int, error) {
 		var vend int
 		var err error
 		switch {
-		case pyKeyIs(b, ks, ke, kesc, "system"):
+		case pyjson.KeyIs(b, ks, ke, kesc, "system"):
 			x.System, vend, err = hsString(b, vs, "zerohop.system", maxHandshakeString)
-		case pyKeyIs(b, ks, ke, kesc, "version"):
+		case pyjson.KeyIs(b, ks, ke, kesc, "version"):
 			x.Version, vend, err = hsInt(b, vs, "zerohop.version")
-		case pyKeyIs(b, ks, ke, kesc, "codecs"):
+		case pyjson.KeyIs(b, ks, ke, kesc, "codecs"):
 			x.Codecs, vend, err = hsStrings(b, vs)
-		case pyKeyIs(b, ks, ke, kesc, "codec"):
+		case pyjson.KeyIs(b, ks, ke, kesc, "codec"):
 			x.Codec, vend, err = hsString(b, vs, "zerohop.codec", maxHandshakeString)
-		case pyKeyIs(b, ks, ke, kesc, "shard_hash"):
+		case pyjson.KeyIs(b, ks, ke, kesc, "shard_hash"):
 			x.ShardHash, vend, err = hsString(b, vs, "zerohop.shard_hash", maxHandshakeString)
-		case pyKeyIs(b, ks, ke, kesc, "role"):
+		case pyjson.KeyIs(b, ks, ke, kesc, "role"):
 			x.Role, vend, err = hsString(b, vs, "zerohop.role", maxHandshakeString)
 		default:
-			var serr *scanError
-			if vend, serr = pySkipValue(b, vs, 2); serr != nil {
-				err = hsErr("zerohop: "+serr.reason, serr.off)
+			var serr *pyjson.SyntaxError
+			if vend, serr = pyjson.SkipValue(b, vs, 2); serr != nil {
+				err = hsErr("zerohop: "+serr.Reason, serr.Offset)
 			}
 		}
 		if err != nil {
 			return nil, 0, err
 		}
-		it.valueEnd(vend)
+		it.ValueEnd(vend)
 	}
 }
 
@@ -297,7 +299,7 @@ func hsStrings(b []byte, vs int) ([]string, int, error) {
 		return nil, 0, hsErr("zerohop.codecs is not an array", vs)
 	}
 	var out []string
-	j := pySkipSpace(b, vs+1)
+	j := pyjson.SkipSpace(b, vs+1)
 	if j < len(b) && b[j] == ']' {
 		return nil, j + 1, nil
 	}
@@ -310,7 +312,7 @@ func hsStrings(b []byte, vs int) ([]string, int, error) {
 			return nil, 0, err
 		}
 		out = append(out, s)
-		j = pySkipSpace(b, end)
+		j = pyjson.SkipSpace(b, end)
 		if j >= len(b) {
 			return nil, 0, hsErr("unexpected end of JSON", j)
 		}
@@ -320,6 +322,6 @@ func hsStrings(b []byte, vs int) ([]string, int, error) {
 		if b[j] != ',' {
 			return nil, 0, hsErr("expected ',' or ']'", j)
 		}
-		j = pySkipSpace(b, j+1)
+		j = pyjson.SkipSpace(b, j+1)
 	}
 }

@@ -1,13 +1,11 @@
 package wire
 
-import "reflect"
-
 // zerohop's own messages. They travel in ordinary message frames and
 // encode with the same JSON codec as Casty's types, under "zerohop.*"
 // names that Casty never uses. A zerohop node sends them only to peers
 // whose handshake carried the "zerohop" extension (zerohop clients and
 // nodes); Casty peers never receive one, so the protocol Casty sees is
-// unchanged. NewRegistry registers them.
+// unchanged. castyjson.NewRegistry registers them.
 const (
 	TypeShardUnavailable = "zerohop.ShardUnavailable"
 	TypeUndeliverable    = "zerohop.Undeliverable"
@@ -121,39 +119,4 @@ type ShardClaim struct {
 	Epoch int64  `casty:"epoch"`
 	Since int64  `casty:"since"`
 	Until int64  `casty:"until"`
-}
-
-// ReplyTo returns the Ref in msg's "reply_to" field: msg is a struct (or a
-// pointer to one) the registry can encode, whose field with the JSON key
-// "reply_to" is a Ref. ok is false otherwise (no such field, a zero ref,
-// or a type the registry cannot plan). Not for hot paths: the node calls
-// it for dead letters only.
-func (r *Registry) ReplyTo(msg any) (ref Ref, ok bool) {
-	v := reflect.ValueOf(msg)
-	for v.Kind() == reflect.Pointer {
-		if v.IsNil() {
-			return Ref{}, false
-		}
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return Ref{}, false
-	}
-	p, err := r.load().dynPlan(v.Type())
-	if err != nil || p.kind != planStruct {
-		return Ref{}, false
-	}
-	for i := range p.fields {
-		f := &p.fields[i]
-		if f.name != "reply_to" {
-			continue
-		}
-		fv := f.field(v)
-		if fv.Type() != refType {
-			return Ref{}, false
-		}
-		ref = fv.Interface().(Ref)
-		return ref, !ref.IsZero()
-	}
-	return Ref{}, false
 }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
@@ -253,7 +254,7 @@ func Configure(cfg *node.Config, o Options) (*Tally, error) {
 		cfg.System = o.System
 	}
 	if cfg.Registry == nil {
-		cfg.Registry = wire.NewRegistry()
+		cfg.Registry = castyjson.NewRegistry()
 	}
 	if err := Register(cfg.Registry, o.Module); err != nil {
 		return nil, err

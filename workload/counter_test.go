@@ -3,8 +3,8 @@ package workload
 import (
 	"testing"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/node"
-	"github.com/zerohop/zerohop/wire"
 )
 
 func TestConfigureAndTally(t *testing.T) {
@@ -45,7 +45,7 @@ func TestConfigureAndTally(t *testing.T) {
 }
 
 func TestRegisterRoundTrip(t *testing.T) {
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	if err := Register(reg, ""); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package workload
 import (
 	"fmt"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -85,7 +86,7 @@ type ShardTally struct {
 
 // Register registers the workload's message types in reg under
 // "<module>.<Name>" (module defaults to DefaultModule when empty).
-func Register(reg *wire.Registry, module string) error {
+func Register(reg *castyjson.Registry, module string) error {
 	if module == "" {
 		module = DefaultModule
 	}

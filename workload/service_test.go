@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/engine"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/ring"
@@ -24,7 +25,7 @@ func TestStatsServiceAnswersGetShardTally(t *testing.T) {
 	lc := nodetest.Start(t, 1, nodetest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, ""); err != nil {
 		t.Fatal(err)
 	}

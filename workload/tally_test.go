@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
@@ -193,7 +194,7 @@ func TestShardTallyConcurrent(t *testing.T) {
 }
 
 func TestShardTallyRoundTrip(t *testing.T) {
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	if err := Register(reg, "m"); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/engine"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
@@ -43,7 +44,7 @@ func embeddedNodeTransport(o *options) string {
 // openEngine starts the embedded cluster when o has no contacts, dials the
 // client and waits for its first topology snapshot.
 func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clusterInfo, error) {
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, o.msgModule); err != nil {
 		return nil, clusterInfo{}, err
 	}

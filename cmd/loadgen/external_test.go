@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/internal/testnet"
 	"github.com/zerohop/zerohop/internal/testpki"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
-	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
 
@@ -76,7 +76,7 @@ func TestClusterWithoutTallies(t *testing.T) {
 	}
 	lc := nodetest.Start(t, 1, nodetest.Options{
 		Configure: func(_ int, cfg *node.Config) {
-			reg := wire.NewRegistry()
+			reg := castyjson.NewRegistry()
 			for name, v := range map[string]any{
 				"Increment": workload.Increment{}, "GetCount": workload.GetCount{}, "CountReply": workload.CountReply{},
 				"GetStats": workload.GetStats{}, "ResetStats": workload.ResetStats{}, "NodeStats": workload.NodeStats{},

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -90,7 +91,7 @@ func TestThreeProcesses(t *testing.T) {
 		}
 	}
 	// A client sees three up members and the lowest address as leader.
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ts := subscribeOnce(t, reg, ports[0])
@@ -172,7 +173,7 @@ func startNode(t *testing.T, bin string, args []string, want string) (*exec.Cmd,
 	return nil, false
 }
 
-func subscribeOnce(t *testing.T, reg *wire.Registry, port int) wire.TopologySnapshot {
+func subscribeOnce(t *testing.T, reg *castyjson.Registry, port int) wire.TopologySnapshot {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
 	if err != nil {

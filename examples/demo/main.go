@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/engine"
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
@@ -37,7 +38,7 @@ func run() error {
 	entity := flag.String("entity", "", "entity id (default: a fresh one per run)")
 	flag.Parse()
 
-	reg := wire.NewRegistry()
+	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, *module); err != nil {
 		return err
 	}

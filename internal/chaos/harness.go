@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -50,7 +51,7 @@ type Harness struct {
 	cfg       Config
 	nodeFlags FlagSet
 	loadFlags FlagSet
-	reg       *wire.Registry
+	reg       *castyjson.Registry
 	logRoot   string
 	tempLogs  bool
 	logDir    string         // the current scenario's directory; set by Run

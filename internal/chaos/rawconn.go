@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -22,8 +23,8 @@ var ErrNoReply = errors.New("chaos: no reply in time")
 
 // newRegistry returns a registry with Casty's, zerohop's and the counter
 // workload's message types.
-func newRegistry(module string) (*wire.Registry, error) {
-	reg := wire.NewRegistry()
+func newRegistry(module string) (*castyjson.Registry, error) {
+	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, module); err != nil {
 		return nil, err
 	}
@@ -36,7 +37,7 @@ type RawOptions struct {
 	Netns    string // dial from inside this namespace ("" = current)
 	System   string
 	Role     string // wire.RoleClient or wire.RoleNode
-	Registry *wire.Registry
+	Registry *castyjson.Registry
 	Timeout  time.Duration // dial + handshake
 	// NoReader leaves the connection without a reading goroutine: the
 	// caller only writes (hostile frames) and detects the close itself.
@@ -53,7 +54,7 @@ type RawOptions struct {
 // for it; it is idempotent.
 type RawConn struct {
 	conn   net.Conn
-	reg    *wire.Registry
+	reg    *castyjson.Registry
 	system string
 	self   wire.NodeAddress
 	Peer   wire.NodeAddress // the node's identity from its handshake reply

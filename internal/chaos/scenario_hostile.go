@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
@@ -400,7 +401,7 @@ func runHostileFrames(ctx context.Context, r *run) error {
 // then holds them 3 s and closes them. It stops feeding once the node's
 // RSS passes HostileAbortRSS. It returns how many frames went out whole
 // and how many connections the node cut off.
-func partialFrames(ctx context.Context, target *Member, ns string, reg *wire.Registry) (opened, sent, cut int) {
+func partialFrames(ctx context.Context, target *Member, ns string, reg *castyjson.Registry) (opened, sent, cut int) {
 	body := make([]byte, HostileFrameBytes-1024)
 	for i := range body {
 		body[i] = 'x'
@@ -450,7 +451,7 @@ func partialFrames(ctx context.Context, target *Member, ns string, reg *wire.Reg
 // per 100 ms (it would take TrickleFrameBytes/10 seconds, far beyond any
 // frame timeout) and reports how long the node kept the connection, and
 // whether it closed it within TrickleCloseWithin.
-func trickle(ctx context.Context, addr, ns string, reg *wire.Registry) (time.Duration, bool) {
+func trickle(ctx context.Context, addr, ns string, reg *castyjson.Registry) (time.Duration, bool) {
 	start := time.Now()
 	rc, err := DialRaw(ctx, addr, RawOptions{Netns: ns, Registry: reg, NoReader: true})
 	if err != nil {
@@ -483,7 +484,7 @@ func trickle(ctx context.Context, addr, ns string, reg *wire.Registry) (time.Dur
 // connFlood opens total connections, each with a handshake, counts the
 // ones still open a moment later, calls held while they are, and closes
 // them all before returning.
-func connFlood(ctx context.Context, addr, ns string, reg *wire.Registry, total int, held func()) (accepted, _ int) {
+func connFlood(ctx context.Context, addr, ns string, reg *castyjson.Registry, total int, held func()) (accepted, _ int) {
 	var conns []*RawConn
 	var mu sync.Mutex
 	var wg sync.WaitGroup

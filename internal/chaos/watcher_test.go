@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/internal/leakcheck"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 type fakeNode struct {
 	ln     net.Listener
 	answer atomic.Bool
-	reg    *wire.Registry
+	reg    *castyjson.Registry
 	self   wire.NodeAddress
 	polls  atomic.Int64
 	wg     sync.WaitGroup

@@ -1,4 +1,4 @@
-package wire
+package castyjson
 
 import (
 	"bufio"
@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/zerohop/zerohop/wire"
 )
 
 // goldenMessage is one message frame captured from a live Casty v1 cluster
@@ -53,13 +55,13 @@ func loadGoldenMessages(tb testing.TB) []goldenMessage {
 }
 
 // goldenPayload splits a captured frame into header and payload.
-func goldenPayload(tb testing.TB, m goldenMessage) (Header, []byte) {
+func goldenPayload(tb testing.TB, m goldenMessage) (wire.Header, []byte) {
 	tb.Helper()
-	typ, body, n, err := ParseFrame(m.raw, 0)
-	if err != nil || n != len(m.raw) || typ != FrameMessage {
+	typ, body, n, err := wire.ParseFrame(m.raw, 0)
+	if err != nil || n != len(m.raw) || typ != wire.FrameMessage {
 		tb.Fatalf("%s#%d: ParseFrame = type %d, n %d/%d, %v", m.Conn, m.Seq, typ, n, len(m.raw), err)
 	}
-	h, payload, err := ParseMessage(body)
+	h, payload, err := wire.ParseMessage(body)
 	if err != nil {
 		tb.Fatalf("%s#%d: ParseMessage: %v", m.Conn, m.Seq, err)
 	}
@@ -67,14 +69,14 @@ func goldenPayload(tb testing.TB, m goldenMessage) (Header, []byte) {
 }
 
 var goldenTypes = map[string]reflect.Type{
-	TypeSubscribeTopology: reflect.TypeFor[SubscribeTopology](),
-	TypeTopologySnapshot:  reflect.TypeFor[TopologySnapshot](),
-	TypeGetShardLocation:  reflect.TypeFor[GetShardLocation](),
-	TypeShardLocation:     reflect.TypeFor[ShardLocation](),
-	TypeShardEnvelope:     reflect.TypeFor[ShardEnvelope](),
-	pyCountReply:          reflect.TypeFor[CountReply](),
-	pyNodeStats:           reflect.TypeFor[NodeStats](),
-	pyGetStats:            reflect.TypeFor[GetStats](),
+	wire.TypeSubscribeTopology: reflect.TypeFor[wire.SubscribeTopology](),
+	wire.TypeTopologySnapshot:  reflect.TypeFor[wire.TopologySnapshot](),
+	wire.TypeGetShardLocation:  reflect.TypeFor[wire.GetShardLocation](),
+	wire.TypeShardLocation:     reflect.TypeFor[wire.ShardLocation](),
+	wire.TypeShardEnvelope:     reflect.TypeFor[wire.ShardEnvelope](),
+	pyCountReply:               reflect.TypeFor[CountReply](),
+	pyNodeStats:                reflect.TypeFor[NodeStats](),
+	pyGetStats:                 reflect.TypeFor[GetStats](),
 }
 
 // TestGoldenMessages decodes every captured message frame into its typed
@@ -109,7 +111,7 @@ func TestGoldenMessages(t *testing.T) {
 		}
 		seen[m.TypeHint]++
 		checkGoldenValue(t, m, v)
-		if env, ok := v.(ShardEnvelope); ok {
+		if env, ok := v.(wire.ShardEnvelope); ok {
 			envelopeMessages[reflect.TypeOf(env.Message)]++
 		}
 
@@ -140,7 +142,7 @@ func TestGoldenMessages(t *testing.T) {
 			identical[m.TypeHint]++
 			continue
 		}
-		if m.TypeHint != TypeTopologySnapshot {
+		if m.TypeHint != wire.TypeTopologySnapshot {
 			t.Errorf("%s#%d %s: our frame differs from Casty's\n got %q\nwant %q", m.Conn, m.Seq, m.TypeHint, frame, m.raw)
 			continue
 		}
@@ -163,7 +165,7 @@ func TestGoldenMessages(t *testing.T) {
 		}
 	}
 	// Client->node messages are byte-identical, all of them.
-	for _, hint := range []string{TypeSubscribeTopology, TypeShardEnvelope, TypeGetShardLocation, pyGetStats, TypeShardLocation, pyCountReply, pyNodeStats} {
+	for _, hint := range []string{wire.TypeSubscribeTopology, wire.TypeShardEnvelope, wire.TypeGetShardLocation, pyGetStats, wire.TypeShardLocation, pyCountReply, pyNodeStats} {
 		if identical[hint] != seen[hint] {
 			t.Errorf("%s: %d of %d frames byte-identical, want all", hint, identical[hint], seen[hint])
 		}
@@ -177,16 +179,16 @@ func TestGoldenMessages(t *testing.T) {
 func checkGoldenValue(t *testing.T, m goldenMessage, v any) {
 	t.Helper()
 	switch x := v.(type) {
-	case SubscribeTopology:
-		if x.ReplyTo.Path != PathTopologySub || x.ReplyTo.System != "live-client" {
+	case wire.SubscribeTopology:
+		if x.ReplyTo.Path != wire.PathTopologySub || x.ReplyTo.System != "live-client" {
 			t.Errorf("%s#%d: reply_to %+v", m.Conn, m.Seq, x.ReplyTo)
 		}
-	case TopologySnapshot:
+	case wire.TopologySnapshot:
 		if len(x.Members) != 3 || x.Leader == nil || len(x.Registry) != 3 {
 			t.Errorf("%s#%d: snapshot %+v", m.Conn, m.Seq, x)
 		}
 		for _, mem := range x.Members {
-			if mem.Status < StatusJoining || mem.Status > StatusRemoved || mem.Address.Port == 0 || mem.ID == "" {
+			if mem.Status < wire.StatusJoining || mem.Status > wire.StatusRemoved || mem.Address.Port == 0 || mem.ID == "" {
 				t.Errorf("%s#%d: member %+v", m.Conn, m.Seq, mem)
 			}
 		}
@@ -197,15 +199,15 @@ func checkGoldenValue(t *testing.T, m goldenMessage, v any) {
 				}
 			}
 		}
-	case GetShardLocation:
-		if x.ShardID < 0 || x.ShardID >= 32 || x.ReplyTo.Path != PathProxyPrefix+"counter" {
+	case wire.GetShardLocation:
+		if x.ShardID < 0 || x.ShardID >= 32 || x.ReplyTo.Path != wire.PathProxyPrefix+"counter" {
 			t.Errorf("%s#%d: %+v", m.Conn, m.Seq, x)
 		}
-	case ShardLocation:
+	case wire.ShardLocation:
 		if x.Node.Port == 0 || len(x.Replicas) != 0 {
 			t.Errorf("%s#%d: %+v", m.Conn, m.Seq, x)
 		}
-	case ShardEnvelope:
+	case wire.ShardEnvelope:
 		if x.EntityID == "" || x.Message == nil {
 			t.Errorf("%s#%d: %+v", m.Conn, m.Seq, x)
 		}
@@ -257,7 +259,7 @@ func TestGoldenUnsubscribeTopology(t *testing.T) {
 	r := testRegistry(t)
 	var sub goldenMessage
 	for _, m := range loadGoldenMessages(t) {
-		if m.TypeHint == TypeSubscribeTopology {
+		if m.TypeHint == wire.TypeSubscribeTopology {
 			sub = m
 			break
 		}
@@ -267,15 +269,15 @@ func TestGoldenUnsubscribeTopology(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := v.(SubscribeTopology).ReplyTo
-	frame, err := r.AppendMessageFrame(nil, h.Target, h.Sender, UnsubscribeTopology{Subscriber: ref}, 0)
+	ref := v.(wire.SubscribeTopology).ReplyTo
+	frame, err := r.AppendMessageFrame(nil, h.Target, h.Sender, wire.UnsubscribeTopology{Subscriber: ref}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := bytes.ReplaceAll(sub.raw, []byte("SubscribeTopology\", \"reply_to\""), []byte("UnsubscribeTopology\", \"subscriber\""))
 	want = bytes.ReplaceAll(want, []byte("SubscribeTopology\"}"), []byte("UnsubscribeTopology\"}"))
 	// Fix the two length fields for the longer names.
-	_, body, _, _ := ParseFrame(frame, 0)
+	_, body, _, _ := wire.ParseFrame(frame, 0)
 	if len(frame) != len(want) {
 		t.Fatalf("length %d, want %d", len(frame), len(want))
 	}

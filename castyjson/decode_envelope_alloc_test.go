@@ -1,22 +1,26 @@
 //go:build !race
 
-package wire
+package castyjson
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/zerohop/zerohop/wire"
+)
 
 // TestDecodeShardEnvelopeMemoAllocs: a repeated immutable message costs no
 // allocation; other ids with the same message hit the memo too.
 func TestDecodeShardEnvelopeMemoAllocs(t *testing.T) {
 	r := testRegistry(t)
-	p1, err := r.AppendValue(nil, ShardEnvelope{EntityID: "user-1", Message: Increment{Amount: 1}})
+	p1, err := r.AppendValue(nil, wire.ShardEnvelope{EntityID: "user-1", Message: Increment{Amount: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := r.AppendValue(nil, ShardEnvelope{EntityID: "user-2", Message: Increment{Amount: 1}})
+	p2, err := r.AppendValue(nil, wire.ShardEnvelope{EntityID: "user-2", Message: Increment{Amount: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var memo MessageMemo
+	var memo wire.MessageMemo
 	if _, _, err := r.DecodeShardEnvelopeMemo(p1, &memo); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package wire
+package castyjson
 
 import (
 	"strconv"
@@ -64,11 +64,11 @@ func (e *EncodeError) Error() string {
 	return codecError("encode", e.Type, e.Field, -1, e.Reason, e.Err)
 }
 
-// codecError formats "wire: <op>[ <typ>][ field <field>][ at offset N]:
+// codecError formats "castyjson: <op>[ <typ>][ field <field>][ at offset N]:
 // <reason>[: <err>]"; a negative offset is left out.
 func codecError(op, typ, field string, offset int, reason string, err error) string {
 	var sb strings.Builder
-	sb.WriteString("wire: ")
+	sb.WriteString("castyjson: ")
 	sb.WriteString(op)
 	if typ != "" {
 		sb.WriteString(" ")

@@ -1,4 +1,4 @@
-package wire
+package castyjson
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/zerohop/zerohop/wire"
 )
 
 // fuzzRegistries returns the registry under test (protocol types, the
@@ -66,7 +68,7 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := r.Decode(data)
 		checkDecodeErr(t, err)
-		for _, dst := range []any{new(TopologySnapshot), new(ShardEnvelope), new(allKinds), new(treeNode), new(any), new(map[int][]string)} {
+		for _, dst := range []any{new(wire.TopologySnapshot), new(wire.ShardEnvelope), new(allKinds), new(treeNode), new(any), new(map[int][]string)} {
 			checkDecodeErr(t, r.DecodeInto(data, dst))
 		}
 		if err != nil {
@@ -114,31 +116,31 @@ func FuzzRoundTrip(f *testing.F) {
 				return // the encoder writes invalid UTF-8 as U+FFFD: not an identity
 			}
 		}
-		node := NodeAddress{Host: host, Port: int(port)}
-		var ref Ref
-		if a, err := ParseAddress("casty://live-client@" + host + ":" + strconv.Itoa(int(port)) + "/" + path); err == nil {
-			ref = Ref{Address: a}
-		} else if a, err := ParseAddress("casty://live/" + path); err == nil {
-			ref = Ref{Address: a}
+		node := wire.NodeAddress{Host: host, Port: int(port)}
+		var ref wire.Ref
+		if a, err := wire.ParseAddress("casty://live-client@" + host + ":" + strconv.Itoa(int(port)) + "/" + path); err == nil {
+			ref = wire.Ref{Address: a}
+		} else if a, err := wire.ParseAddress("casty://live/" + path); err == nil {
+			ref = wire.Ref{Address: a}
 		}
-		st := MemberStatus(status%5 + 1)
+		st := wire.MemberStatus(status%5 + 1)
 		values := []any{
-			ShardEnvelope{EntityID: s, Message: Increment{Amount: int(n)}},
-			ShardEnvelope{EntityID: s, Message: GetCount{ReplyTo: ref}},
-			ShardEnvelope{EntityID: s, Message: s},
-			GetShardLocation{ShardID: shard, ReplyTo: ref},
-			ShardLocation{ShardID: shard, Node: node, Replicas: []NodeAddress{node}},
-			SubscribeTopology{ReplyTo: ref},
-			UnsubscribeTopology{Subscriber: ref},
+			wire.ShardEnvelope{EntityID: s, Message: Increment{Amount: int(n)}},
+			wire.ShardEnvelope{EntityID: s, Message: GetCount{ReplyTo: ref}},
+			wire.ShardEnvelope{EntityID: s, Message: s},
+			wire.GetShardLocation{ShardID: shard, ReplyTo: ref},
+			wire.ShardLocation{ShardID: shard, Node: node, Replicas: []wire.NodeAddress{node}},
+			wire.SubscribeTopology{ReplyTo: ref},
+			wire.UnsubscribeTopology{Subscriber: ref},
 			CountReply{EntityID: s, Value: int(n)},
 			NodeStats{Node: s, Increments: int(n), FirstAt: fl, LastAt: -fl},
-			TopologySnapshot{
-				Members:          []Member{{Address: node, Status: st, Roles: []string{role, s}, ID: s}},
+			wire.TopologySnapshot{
+				Members:          []wire.Member{{Address: node, Status: st, Roles: []string{role, s}, ID: s}},
 				Leader:           &node,
-				ShardAllocations: map[string]map[int]ShardAllocation{role: {shard: {Primary: node}, shard ^ 1: {Primary: node, Replicas: []NodeAddress{node}}}},
+				ShardAllocations: map[string]map[int]wire.ShardAllocation{role: {shard: {Primary: node}, shard ^ 1: {Primary: node, Replicas: []wire.NodeAddress{node}}}},
 				AllocationEpoch:  n,
-				Unreachable:      []NodeAddress{node},
-				Registry:         []ServiceEntry{{Key: role, Node: node, Path: path}},
+				Unreachable:      []wire.NodeAddress{node},
+				Registry:         []wire.ServiceEntry{{Key: role, Node: node, Path: path}},
 			},
 			allKinds{I: int(n), U8: status, F32: float32(fl), F64: fl, S: s, Any: []any{s, n, fl}, MI: map[int]string{shard: s},
 				MS: map[string][]int{role: {shard}}, MA: map[any]any{s: n, n: fl}, Ref: ref, St: st, Tup: [2]string{s, role}},
@@ -163,11 +165,11 @@ func FuzzRoundTrip(f *testing.F) {
 			if err != nil {
 				t.Fatalf("AppendMessageFrame(%#v): %v", v, err)
 			}
-			_, body, _, err := ParseFrame(frame, 0)
+			_, body, _, err := wire.ParseFrame(frame, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, payload, err := ParseMessage(body)
+			h, payload, err := wire.ParseMessage(body)
 			if err != nil {
 				t.Fatal(err)
 			}

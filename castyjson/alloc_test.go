@@ -1,8 +1,12 @@
 //go:build !race
 
-package wire
+package castyjson
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/zerohop/zerohop/wire"
+)
 
 // The routing hot path: encoding a ShardEnvelope of a registered message
 // into a reused buffer allocates nothing.
@@ -12,10 +16,10 @@ func TestEncodeEnvelopeZeroAlloc(t *testing.T) {
 	const sender = "casty://live-client@127.0.0.1:0/"
 	buf := make([]byte, 0, 1024)
 	var msg any = Increment{Amount: 1000} // boxed once, as a caller's Tell(msg any) has it
-	var env any = ShardEnvelope{EntityID: "user-42", Message: msg}
+	var env any = wire.ShardEnvelope{EntityID: "user-42", Message: msg}
 	getCount := GetCount{ReplyTo: mustRef(t, "casty://live-client@127.0.0.1:0/_ask/a18c220c594c49e1bedd87f497db1657")}
 	var ask any = getCount
-	var askEnv any = ShardEnvelope{EntityID: "user-42", Message: ask}
+	var askEnv any = wire.ShardEnvelope{EntityID: "user-42", Message: ask}
 	var reply any = CountReply{EntityID: "user-42", Value: 8}
 	for _, tc := range []struct {
 		name string

@@ -1,9 +1,11 @@
-package wire
+package castyjson
 
 import (
 	"math"
 	"reflect"
 	"testing"
+
+	"github.com/zerohop/zerohop/wire"
 )
 
 // Application messages of the live Casty demo (app_messages.py), as a Go
@@ -13,7 +15,7 @@ type Increment struct {
 }
 
 type GetCount struct {
-	ReplyTo Ref
+	ReplyTo wire.Ref
 }
 
 type CountReply struct {
@@ -22,7 +24,7 @@ type CountReply struct {
 }
 
 type GetStats struct {
-	ReplyTo Ref
+	ReplyTo wire.Ref
 }
 
 type ResetStats struct{}
@@ -151,11 +153,11 @@ func equalValue(a, b reflect.Value) bool {
 }
 
 // mustRef parses a ref URI.
-func mustRef(tb testing.TB, uri string) Ref {
+func mustRef(tb testing.TB, uri string) wire.Ref {
 	tb.Helper()
-	a, err := ParseAddress(uri)
+	a, err := wire.ParseAddress(uri)
 	if err != nil {
 		tb.Fatalf("ParseAddress(%q): %v", uri, err)
 	}
-	return Ref{Address: a}
+	return wire.Ref{Address: a}
 }

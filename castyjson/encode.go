@@ -1,4 +1,4 @@
-package wire
+package castyjson
 
 import (
 	"cmp"
@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+
+	"github.com/zerohop/zerohop/internal/pyjson"
+	"github.com/zerohop/zerohop/wire"
 )
 
 // This file is the encoding half of the JSON codec: Casty's
@@ -53,30 +56,30 @@ func (r *Registry) AppendMessageFrame(dst []byte, target, sender string, msg any
 // AppendMessageFrameTo is AppendMessageFrame to the actor at to, without
 // building to's URI as a string: a reply to a Ref (to.Address) allocates
 // nothing for a registered struct into a dst with enough capacity.
-func (r *Registry) AppendMessageFrameTo(dst []byte, to Address, sender string, msg any, maxFrame int) ([]byte, error) {
+func (r *Registry) AppendMessageFrameTo(dst []byte, to wire.Address, sender string, msg any, maxFrame int) ([]byte, error) {
 	return r.appendMessageFrame(dst, "", &to, sender, msg, maxFrame)
 }
 
 // appendMessageFrame writes the target from to when it is set, from
 // target otherwise.
-func (r *Registry) appendMessageFrame(dst []byte, target string, to *Address, sender string, msg any, maxFrame int) ([]byte, error) {
+func (r *Registry) appendMessageFrame(dst []byte, target string, to *wire.Address, sender string, msg any, maxFrame int) ([]byte, error) {
 	st := r.load()
 	n := len(dst)
 	name, ok := st.typeName(msg)
 	if !ok {
 		return dst[:n], &EncodeError{Type: reflect.TypeOf(msg).String(), Reason: "type is not registered"}
 	}
-	dst, start := BeginFrame(dst, FrameMessage)
+	dst, start := wire.BeginFrame(dst, wire.FrameMessage)
 	if to != nil {
-		dst = appendHeaderTo(dst, *to, sender, name)
+		dst = wire.AppendHeaderTo(dst, *to, sender, name)
 	} else {
-		dst = AppendHeader(dst, Header{Target: target, Sender: sender, TypeHint: name})
+		dst = wire.AppendHeader(dst, wire.Header{Target: target, Sender: sender, TypeHint: name})
 	}
 	dst, err := st.appendValueSafe(dst, msg)
 	if err != nil {
 		return dst[:n], err
 	}
-	return EndFrame(dst, start, maxFrame)
+	return wire.EndFrame(dst, start, maxFrame)
 }
 
 // AppendEnvelopeFrame is AppendMessageFrame for ShardEnvelope{EntityID:
@@ -88,15 +91,15 @@ func (r *Registry) AppendEnvelopeFrame(dst []byte, target, sender, entityID stri
 	st := r.load()
 	n := len(dst)
 	if !st.envFast {
-		return dst[:n], &EncodeError{Type: TypeShardEnvelope, Reason: "ShardEnvelope is not registered as " + TypeShardEnvelope}
+		return dst[:n], &EncodeError{Type: wire.TypeShardEnvelope, Reason: "ShardEnvelope is not registered as " + wire.TypeShardEnvelope}
 	}
-	dst, start := BeginFrame(dst, FrameMessage)
-	dst = AppendHeader(dst, Header{Target: target, Sender: sender, TypeHint: TypeShardEnvelope})
+	dst, start := wire.BeginFrame(dst, wire.FrameMessage)
+	dst = wire.AppendHeader(dst, wire.Header{Target: target, Sender: sender, TypeHint: wire.TypeShardEnvelope})
 	dst, err := st.appendEnvelopeSafe(dst, entityID, msg)
 	if err != nil {
 		return dst[:n], err
 	}
-	return EndFrame(dst, start, maxFrame)
+	return wire.EndFrame(dst, start, maxFrame)
 }
 
 // appendValueSafe is appendValue with a last line of defence: a panic in
@@ -129,11 +132,11 @@ func (st *codecState) appendValue(dst []byte, v any, depth int) ([]byte, error) 
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
-	case ShardEnvelope:
+	case wire.ShardEnvelope:
 		if st.envFast {
 			return st.appendEnvelope(dst, x.EntityID, x.Message, depth)
 		}
-	case *ShardEnvelope:
+	case *wire.ShardEnvelope:
 		if x == nil {
 			return append(dst, "null"...), nil
 		}
@@ -143,7 +146,7 @@ func (st *codecState) appendValue(dst []byte, v any, depth int) ([]byte, error) 
 	case JSONAppender:
 		return x.AppendCastyJSON(dst), nil
 	case string:
-		return pyAppendString(dst, x), nil
+		return pyjson.AppendString(dst, x), nil
 	case int:
 		return strconv.AppendInt(dst, int64(x), 10), nil
 	case int64:
@@ -152,7 +155,7 @@ func (st *codecState) appendValue(dst []byte, v any, depth int) ([]byte, error) 
 		return appendPyFloat(dst, x, 64), nil
 	case bool:
 		return strconv.AppendBool(dst, x), nil
-	case Ref:
+	case wire.Ref:
 		return appendRef(dst, &x), nil
 	}
 	return st.appendDyn(dst, reflect.ValueOf(v), depth)
@@ -176,14 +179,14 @@ func (st *codecState) appendDyn(dst []byte, v reflect.Value, depth int) ([]byte,
 // envelope itself.
 func (st *codecState) appendEnvelope(dst []byte, entityID string, msg any, depth int) ([]byte, error) {
 	if depth >= st.limits.MaxDepth {
-		return dst, errEncodeDepth(TypeShardEnvelope, st.limits.MaxDepth)
+		return dst, errEncodeDepth(wire.TypeShardEnvelope, st.limits.MaxDepth)
 	}
-	dst = append(dst, `{"_type": "`+TypeShardEnvelope+`", "entity_id": `...)
-	dst = pyAppendString(dst, entityID)
+	dst = append(dst, `{"_type": "`+wire.TypeShardEnvelope+`", "entity_id": `...)
+	dst = pyjson.AppendString(dst, entityID)
 	dst = append(dst, `, "message": `...)
 	dst, err := st.appendValue(dst, msg, depth+1)
 	if err != nil {
-		return dst, encErrAt(err, "message", TypeShardEnvelope)
+		return dst, encErrAt(err, "message", wire.TypeShardEnvelope)
 	}
 	return append(dst, '}'), nil
 }
@@ -243,7 +246,7 @@ func (p *typePlan) encEnum(st *codecState, dst []byte, v reflect.Value, depth in
 		return dst, &EncodeError{Type: p.name, Reason: "invalid enum value " + fmt.Sprint(v)}
 	}
 	dst = append(dst, p.head...)
-	dst = pyAppendString(dst, member)
+	dst = pyjson.AppendString(dst, member)
 	return append(dst, '}'), nil
 }
 
@@ -276,7 +279,7 @@ func encFloat64(_ *codecState, dst []byte, v reflect.Value, _ int) ([]byte, erro
 }
 
 func encString(_ *codecState, dst []byte, v reflect.Value, _ int) ([]byte, error) {
-	return pyAppendString(dst, v.String()), nil
+	return pyjson.AppendString(dst, v.String()), nil
 }
 
 func encInterface(st *codecState, dst []byte, v reflect.Value, depth int) ([]byte, error) {
@@ -285,19 +288,19 @@ func encInterface(st *codecState, dst []byte, v reflect.Value, depth int) ([]byt
 	}
 	e := v.Elem()
 	if e.Type() == shardEnvelopeType && st.envFast {
-		env, _ := reflect.TypeAssert[ShardEnvelope](e)
+		env, _ := reflect.TypeAssert[wire.ShardEnvelope](e)
 		return st.appendEnvelope(dst, env.EntityID, env.Message, depth)
 	}
 	return st.appendDyn(dst, e, depth)
 }
 
 func encRef(_ *codecState, dst []byte, v reflect.Value, _ int) ([]byte, error) {
-	r, _ := reflect.TypeAssert[Ref](v)
+	r, _ := reflect.TypeAssert[wire.Ref](v)
 	return appendRef(dst, &r), nil
 }
 
 // appendRef writes {"__ref__": uri}, or null for the zero Ref.
-func appendRef(dst []byte, r *Ref) []byte {
+func appendRef(dst []byte, r *wire.Ref) []byte {
 	if r.IsZero() {
 		return append(dst, "null"...)
 	}
@@ -308,7 +311,7 @@ func appendRef(dst []byte, r *Ref) []byte {
 		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
 			// Rare: the URI needs JSON escapes. Re-append it escaped.
 			uri := string(dst[start:])
-			dst = pyAppendString(dst[:start-1], uri)
+			dst = pyjson.AppendString(dst[:start-1], uri)
 			return append(dst, '}')
 		}
 	}
@@ -326,13 +329,13 @@ func (st *codecState) appendUnknown(dst []byte, u *Unknown, depth int) ([]byte, 
 		return append(dst, "null"...), nil // the zero Unknown, as a missing field decodes
 	}
 	if u.Type == "" {
-		return dst, &EncodeError{Type: "wire.Unknown", Reason: "empty Type"}
+		return dst, &EncodeError{Type: "castyjson.Unknown", Reason: "empty Type"}
 	}
 	if depth >= st.limits.MaxDepth {
 		return dst, errEncodeDepth(u.Type, st.limits.MaxDepth)
 	}
 	dst = append(dst, `{"_type": `...)
-	dst = pyAppendString(dst, u.Type)
+	dst = pyjson.AppendString(dst, u.Type)
 	keys := make([]string, 0, len(u.Fields))
 	for k := range u.Fields {
 		if isMarkerKey(k) {
@@ -343,7 +346,7 @@ func (st *codecState) appendUnknown(dst []byte, u *Unknown, depth int) ([]byte, 
 	slices.Sort(keys)
 	for _, k := range keys {
 		dst = append(dst, ", "...)
-		dst = pyAppendString(dst, k)
+		dst = pyjson.AppendString(dst, k)
 		dst = append(dst, ": "...)
 		var err error
 		if dst, err = st.appendValue(dst, u.Fields[k], depth+1); err != nil {
@@ -359,12 +362,12 @@ func encEnumValue(_ *codecState, dst []byte, v reflect.Value, _ int) ([]byte, er
 		return append(dst, "null"...), nil // the zero Enum, as a missing field decodes
 	}
 	if e.Type == "" || e.Name == "" {
-		return dst, &EncodeError{Type: "wire.Enum", Reason: "empty Type or Name"}
+		return dst, &EncodeError{Type: "castyjson.Enum", Reason: "empty Type or Name"}
 	}
 	dst = append(dst, `{"__enum__": `...)
-	dst = pyAppendString(dst, e.Type)
+	dst = pyjson.AppendString(dst, e.Type)
 	dst = append(dst, `, "value": `...)
-	dst = pyAppendString(dst, e.Name)
+	dst = pyjson.AppendString(dst, e.Name)
 	return append(dst, '}'), nil
 }
 

@@ -1,4 +1,4 @@
-package wire
+package castyjson
 
 import (
 	"errors"
@@ -9,6 +9,9 @@ import (
 	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/zerohop/zerohop/internal/pyjson"
+	"github.com/zerohop/zerohop/wire"
 )
 
 // Default decoding limits (see Limits).
@@ -42,13 +45,13 @@ type Limits struct {
 func (l Limits) Validate() error {
 	var errs []error
 	if l.MaxDepth < 0 || l.MaxDepth > MaxDepthLimit {
-		errs = append(errs, fmt.Errorf("wire: Limits.MaxDepth %d not in 0..%d", l.MaxDepth, MaxDepthLimit))
+		errs = append(errs, fmt.Errorf("castyjson: Limits.MaxDepth %d not in 0..%d", l.MaxDepth, MaxDepthLimit))
 	}
 	if l.MaxString < 0 {
-		errs = append(errs, fmt.Errorf("wire: Limits.MaxString %d < 0", l.MaxString))
+		errs = append(errs, fmt.Errorf("castyjson: Limits.MaxString %d < 0", l.MaxString))
 	}
 	if l.MaxCollection < 0 {
-		errs = append(errs, fmt.Errorf("wire: Limits.MaxCollection %d < 0", l.MaxCollection))
+		errs = append(errs, fmt.Errorf("castyjson: Limits.MaxCollection %d < 0", l.MaxCollection))
 	}
 	return errors.Join(errs...)
 }
@@ -107,22 +110,22 @@ var emptyState = newCodecState(Limits{}.withDefaults(), nil)
 // (the Type* constants).
 func NewRegistry() *Registry {
 	r := &Registry{}
-	r.MustRegister(TypeNodeAddress, NodeAddress{})
-	r.MustRegister(TypeMemberStatus, MemberStatus(0))
-	r.MustRegister(TypeMember, Member{})
-	r.MustRegister(TypeShardAllocation, ShardAllocation{})
-	r.MustRegister(TypeServiceEntry, ServiceEntry{})
-	r.MustRegister(TypeSubscribeTopology, SubscribeTopology{})
-	r.MustRegister(TypeUnsubscribeTopology, UnsubscribeTopology{})
-	r.MustRegister(TypeTopologySnapshot, TopologySnapshot{})
-	r.MustRegister(TypeShardEnvelope, ShardEnvelope{})
-	r.MustRegister(TypeGetShardLocation, GetShardLocation{})
-	r.MustRegister(TypeShardLocation, ShardLocation{})
-	r.MustRegister(TypeShardUnavailable, ShardUnavailable{})
-	r.MustRegister(TypeUndeliverable, Undeliverable{})
-	r.MustRegister(TypeGetNodeState, GetNodeState{})
-	r.MustRegister(TypeShardClaim, ShardClaim{})
-	r.MustRegister(TypeNodeState, NodeState{})
+	r.MustRegister(wire.TypeNodeAddress, wire.NodeAddress{})
+	r.MustRegister(wire.TypeMemberStatus, wire.MemberStatus(0))
+	r.MustRegister(wire.TypeMember, wire.Member{})
+	r.MustRegister(wire.TypeShardAllocation, wire.ShardAllocation{})
+	r.MustRegister(wire.TypeServiceEntry, wire.ServiceEntry{})
+	r.MustRegister(wire.TypeSubscribeTopology, wire.SubscribeTopology{})
+	r.MustRegister(wire.TypeUnsubscribeTopology, wire.UnsubscribeTopology{})
+	r.MustRegister(wire.TypeTopologySnapshot, wire.TopologySnapshot{})
+	r.MustRegister(wire.TypeShardEnvelope, wire.ShardEnvelope{})
+	r.MustRegister(wire.TypeGetShardLocation, wire.GetShardLocation{})
+	r.MustRegister(wire.TypeShardLocation, wire.ShardLocation{})
+	r.MustRegister(wire.TypeShardUnavailable, wire.ShardUnavailable{})
+	r.MustRegister(wire.TypeUndeliverable, wire.Undeliverable{})
+	r.MustRegister(wire.TypeGetNodeState, wire.GetNodeState{})
+	r.MustRegister(wire.TypeShardClaim, wire.ShardClaim{})
+	r.MustRegister(wire.TypeNodeState, wire.NodeState{})
 	return r
 }
 
@@ -139,28 +142,35 @@ func (r *Registry) load() *codecState {
 // Struct fields map to JSON keys by the tag `casty:"name[,frozenset|tuple]"`
 // (default: the snake_case of the Go field name; "-" skips the field;
 // unexported fields are skipped; embedded structs without a tag are
-// flattened). Every field type must be encodable (no channels, functions,
-// complex numbers). Registering the same name and type again is a no-op;
-// reusing a name or a type with a different partner is an error.
+// flattened). Register compiles the type's plan at once and refuses, with
+// an error naming the field and the reason, every field Casty's
+// JsonSerializer cannot carry (see "Type mapping" in doc.go): channels,
+// functions, complex numbers, bytes ([]byte, [N]byte), a type with only
+// one of MarshalText and UnmarshalText, and a field with a `json` tag but
+// no `casty` tag (json tags are not read; say the Python name with a
+// casty tag). A nested struct must be registered too, before or after
+// this one: that is checked when a value is encoded, naming the field.
+// Registering the same name and type again is a no-op; reusing a name or
+// a type with a different partner is an error.
 func (r *Registry) Register(pythonName string, sample any) error {
 	if pythonName == "" {
-		return errors.New("wire: Register: empty python name")
+		return errors.New("castyjson: Register: empty python name")
 	}
 	if !utf8.ValidString(pythonName) {
-		return fmt.Errorf("wire: Register: python name %q is not valid UTF-8", pythonName)
+		return fmt.Errorf("castyjson: Register: python name %q is not valid UTF-8", pythonName)
 	}
 	if sample == nil {
-		return fmt.Errorf("wire: Register %s: nil sample", pythonName)
+		return fmt.Errorf("castyjson: Register %s: nil sample", pythonName)
 	}
 	t := reflect.TypeOf(sample)
 	switch {
 	case t == refType || t == unknownType || t == enumValueType:
-		return fmt.Errorf("wire: Register %s: %v is built in and cannot be registered", pythonName, t)
+		return fmt.Errorf("castyjson: Register %s: %v is built in and cannot be registered", pythonName, t)
 	case isEnumType(t):
 	case t.Kind() == reflect.Pointer:
-		return fmt.Errorf("wire: Register %s: sample is a pointer (%v); register the value type", pythonName, t)
+		return fmt.Errorf("castyjson: Register %s: sample is a pointer (%v); register the value type", pythonName, t)
 	case t.Kind() != reflect.Struct:
-		return fmt.Errorf("wire: Register %s: %v is neither a struct nor an enum (EnumName/SetEnumName)", pythonName, t)
+		return fmt.Errorf("castyjson: Register %s: %v is neither a struct nor an enum (EnumName/SetEnumName)", pythonName, t)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -170,9 +180,9 @@ func (r *Registry) Register(pythonName string, sample any) error {
 		case reg.name == pythonName && reg.typ == t:
 			return nil
 		case reg.name == pythonName:
-			return fmt.Errorf("wire: Register %s: name already registered for %v, not %v", pythonName, reg.typ, t)
+			return fmt.Errorf("castyjson: Register %s: name already registered for %v, not %v", pythonName, reg.typ, t)
 		case reg.typ == t:
-			return fmt.Errorf("wire: Register %s: %v already registered as %s", pythonName, t, reg.name)
+			return fmt.Errorf("castyjson: Register %s: %v already registered as %s", pythonName, t, reg.name)
 		}
 	}
 	regs := make([]registration, len(old.registered), len(old.registered)+1)
@@ -180,7 +190,7 @@ func (r *Registry) Register(pythonName string, sample any) error {
 	regs = append(regs, registration{name: pythonName, typ: t})
 	st, err := buildState(old.limits, regs)
 	if err != nil {
-		return fmt.Errorf("wire: Register %s: %w", pythonName, err)
+		return fmt.Errorf("castyjson: Register %s: %w", pythonName, err)
 	}
 	r.state.Store(st)
 	return nil
@@ -227,10 +237,10 @@ func (r *Registry) TypeName(v any) (name string, ok bool) {
 
 func (st *codecState) typeName(v any) (string, bool) {
 	switch x := v.(type) {
-	case ShardEnvelope, *ShardEnvelope:
+	case wire.ShardEnvelope, *wire.ShardEnvelope:
 		// Fast path for the hot message type, when registered as usual.
 		if st.envFast {
-			return TypeShardEnvelope, true
+			return wire.TypeShardEnvelope, true
 		}
 	case nil:
 		return "builtins.NoneType", true
@@ -243,7 +253,7 @@ func (st *codecState) typeName(v any) (string, bool) {
 		return "builtins.NoneType", true
 	case Enum:
 		return x.Type, x.Type != ""
-	case Ref:
+	case wire.Ref:
 		return pyRefType, true
 	case string:
 		return "builtins.str", true
@@ -283,10 +293,10 @@ func (st *codecState) typeName(v any) (string, bool) {
 const pyRefType = "casty.remote.ref.RemoteActorRef"
 
 var (
-	refType           = reflect.TypeFor[Ref]()
+	refType           = reflect.TypeFor[wire.Ref]()
 	unknownType       = reflect.TypeFor[Unknown]()
 	enumValueType     = reflect.TypeFor[Enum]()
-	shardEnvelopeType = reflect.TypeFor[ShardEnvelope]()
+	shardEnvelopeType = reflect.TypeFor[wire.ShardEnvelope]()
 	appenderType      = reflect.TypeFor[JSONAppender]()
 	enumNamerType     = reflect.TypeFor[enumNamer]()
 	enumSetterType    = reflect.TypeFor[enumSetter]()
@@ -323,7 +333,7 @@ func newCodecState(l Limits, regs []registration) *codecState {
 		st.names[reg.typ] = reg.name
 	}
 	st.nameOf = func(t reflect.Type) string { return st.names[t] }
-	st.envFast = st.names[shardEnvelopeType] == TypeShardEnvelope
+	st.envFast = st.names[shardEnvelopeType] == wire.TypeShardEnvelope
 	return st
 }
 
@@ -446,9 +456,14 @@ func (b *planBuilder) plan(t reflect.Type) (*typePlan, error) {
 		return p, nil
 	}
 	p := &typePlan{typ: t, name: b.nameOf(t)}
+	text, err := textCodec(t, p.name != "")
+	if err != nil {
+		return nil, err
+	}
 	b.plans[t] = p
-	var err error
 	switch {
+	case text:
+		p.enc, p.dec = encText, decText
 	case t == refType:
 		p.enc, p.dec = encRef, decRef
 	case t == unknownType:
@@ -458,13 +473,13 @@ func (b *planBuilder) plan(t reflect.Type) (*typePlan, error) {
 	case isEnumType(t):
 		p.kind = planEnum
 		if p.name != "" {
-			p.head = append(pyAppendString(append([]byte(nil), `{"__enum__": `...), p.name), `, "value": `...)
+			p.head = append(pyjson.AppendString(append([]byte(nil), `{"__enum__": `...), p.name), `, "value": `...)
 		}
 		p.enc, p.dec = p.encEnum, p.decEnum
 	case t.Kind() == reflect.Struct:
 		p.kind = planStruct
 		if p.name != "" {
-			p.head = pyAppendString(append([]byte(nil), `{"_type": `...), p.name)
+			p.head = pyjson.AppendString(append([]byte(nil), `{"_type": `...), p.name)
 		}
 		if err = b.structFields(p); err == nil {
 			p.enc, p.dec = p.encStruct, p.decStruct
@@ -487,6 +502,17 @@ func (b *planBuilder) plan(t reflect.Type) (*typePlan, error) {
 func (b *planBuilder) codec(t reflect.Type, coll collKind) (encFn, decFn, error) {
 	if coll != collList && t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
 		return nil, nil, fmt.Errorf("frozenset/tuple option on %v, which is not a slice or array", t)
+	}
+	if t.Kind() != reflect.Struct {
+		text, err := textCodec(t, false)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case text:
+			return encText, decText, nil
+		case isBytes(t):
+			return nil, nil, errBytes(t)
+		}
 	}
 	switch {
 	case t == refType, t == unknownType, t == enumValueType, isEnumType(t), t.Kind() == reflect.Struct && coll == collList:
@@ -553,9 +579,14 @@ func (b *planBuilder) structFields(p *typePlan) error {
 	walk = func(t reflect.Type, index []int) error {
 		for i := 0; i < t.NumField(); i++ {
 			sf := t.Field(i)
-			tag := sf.Tag.Get("casty")
+			tag, tagged := sf.Tag.Lookup("casty")
 			if tag == "-" {
 				continue
+			}
+			if jt, ok := sf.Tag.Lookup("json"); ok && !tagged && (sf.IsExported() || sf.Anonymous) {
+				return fmt.Errorf("field %s: json tag %q without a casty tag: castyjson does not read json tags "+
+					"(their options, such as omitempty, mean nothing to a dataclass, whose fields are always all present); "+
+					"name its Python field with a casty tag (`casty:\"name\"`, or `casty:\"-\"` to skip it)", sf.Name, jt)
 			}
 			name, opts, _ := strings.Cut(tag, ",")
 			idx := append(append([]int(nil), index...), i)
@@ -595,7 +626,7 @@ func (b *planBuilder) structFields(p *typePlan) error {
 			if err != nil {
 				return fmt.Errorf("field %s: %w", sf.Name, err)
 			}
-			prefix := pyAppendString(append([]byte(nil), ", "...), name)
+			prefix := pyjson.AppendString(append([]byte(nil), ", "...), name)
 			prefix = append(prefix, ": "...)
 			p.fields = append(p.fields, fieldPlan{
 				name: name, prefix: prefix, index: idx, enc: enc, dec: dec,
@@ -652,3 +683,41 @@ func (p *typePlan) label() string {
 	}
 	return p.typ.String()
 }
+
+// ReplyTo returns the Ref in msg's "reply_to" field: msg is a struct (or a
+// pointer to one) the registry can encode, whose field with the JSON key
+// "reply_to" is a Ref. ok is false otherwise (no such field, a zero ref,
+// or a type the registry cannot plan). Not for hot paths: the node calls
+// it for dead letters only.
+func (r *Registry) ReplyTo(msg any) (ref wire.Ref, ok bool) {
+	v := reflect.ValueOf(msg)
+	for v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return wire.Ref{}, false
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return wire.Ref{}, false
+	}
+	p, err := r.load().dynPlan(v.Type())
+	if err != nil || p.kind != planStruct {
+		return wire.Ref{}, false
+	}
+	for i := range p.fields {
+		f := &p.fields[i]
+		if f.name != "reply_to" {
+			continue
+		}
+		fv := f.field(v)
+		if fv.Type() != refType {
+			return wire.Ref{}, false
+		}
+		ref = fv.Interface().(wire.Ref)
+		return ref, !ref.IsZero()
+	}
+	return wire.Ref{}, false
+}
+
+// Registry is the Casty JSON implementation of wire.Codec.
+var _ wire.Codec = (*Registry)(nil)

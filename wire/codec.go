@@ -1,0 +1,51 @@
+package wire
+
+// Codec is a payload codec: how a message value becomes the payload of a
+// message frame (PROTOCOL.md section 5) and back. It is the set of
+// operations the engine and the node use, and all they use:
+// castyjson.Registry (Casty's JsonSerializer, the codec every Casty peer
+// speaks) implements it, and so will a binary codec that zerohop peers
+// negotiate in the handshake (Extension.Codecs and Codec). Registering
+// types is not part of it: that is the concrete codec's API, done before
+// the codec is handed to a client or a node.
+//
+// Implementations must be safe for concurrent use, must follow this
+// package's buffer rules (encoders append to a caller-owned dst and, on
+// error, return it truncated to its original length; decoders copy what
+// they keep, except DecodeShardEnvelope's entityID, which may alias the
+// payload), and must never panic on any payload. Every method is called
+// once per message at most, so an interface call costs one indirect call
+// on paths that take hundreds of nanoseconds (BenchmarkTell in engine,
+// TestEncodeEnvelopeZeroAlloc in castyjson: no allocation is added).
+type Codec interface {
+	// TypeName returns the registered (Python) name of msg's type; ok is
+	// false when the type is not registered.
+	TypeName(msg any) (name string, ok bool)
+	// AppendValue appends the encoding of v: a message payload.
+	AppendValue(dst []byte, v any) ([]byte, error)
+	// AppendMessageFrame appends a whole message frame (frame prefix,
+	// header with target, sender and msg's type name, payload) of at most
+	// maxFrame bytes (<= 0: DefaultMaxFrameSize).
+	AppendMessageFrame(dst []byte, target, sender string, msg any, maxFrame int) ([]byte, error)
+	// AppendMessageFrameTo is AppendMessageFrame to the actor at to,
+	// written without building to's URI as a string.
+	AppendMessageFrameTo(dst []byte, to Address, sender string, msg any, maxFrame int) ([]byte, error)
+	// AppendEnvelopeFrame is AppendMessageFrame of ShardEnvelope{EntityID:
+	// entityID, Message: msg}, without building the envelope: the routing
+	// hot path.
+	AppendEnvelopeFrame(dst []byte, target, sender, entityID string, msg any, maxFrame int) ([]byte, error)
+	// Decode decodes a payload into a new value of its registered type
+	// (or the codec's representation of an unregistered one).
+	Decode(payload []byte) (any, error)
+	// DecodeInto decodes a payload into *dst (a non-nil pointer).
+	DecodeInto(payload []byte, dst any) error
+	// DecodeShardEnvelope decodes a ShardEnvelope payload; entityID may
+	// alias payload.
+	DecodeShardEnvelope(payload []byte) (entityID []byte, msg any, err error)
+	// DecodeShardEnvelopeMemo is DecodeShardEnvelope that may return the
+	// message remembered in memo (see MessageMemo) instead of decoding it.
+	DecodeShardEnvelopeMemo(payload []byte, memo *MessageMemo) (entityID []byte, msg any, err error)
+	// ReplyTo returns the Ref in msg's "reply_to" field, if it has one
+	// that is not zero. Not for hot paths.
+	ReplyTo(msg any) (ref Ref, ok bool)
+}
