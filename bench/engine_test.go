@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/engine"
+	_ "github.com/zerohop/zerohop/engine/gnettransport" // selects engine.TransportGnet
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )

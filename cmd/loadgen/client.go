@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/engine"
+	_ "github.com/zerohop/zerohop/engine/gnettransport" // selects engine.TransportGnet
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/topo"
