@@ -46,7 +46,10 @@ type TransportFactory func(TransportConfig) (Transport, error)
 
 // registry of the transports beyond TransportNet, written by
 // RegisterTransport (from the init of a transport's package) and read at
-// Dial and Validate. Safe for concurrent use.
+// Dial and Validate. Safe for concurrent use. It is engine's one piece of
+// package-level state, on purpose: importing a transport's package is
+// what selects it (as with database/sql drivers), so that engine itself
+// links no transport it does not use.
 var registry struct {
 	mu sync.Mutex
 	m  map[string]TransportFactory // guarded by mu
@@ -110,7 +113,8 @@ func (nc *nodeConn) Received() { nc.received() }
 // Frame handles one inbound frame (Receiver).
 func (nc *nodeConn) Frame(typ byte, body []byte) error { return nc.c.onFrame(nc, typ, body) }
 
-// netTransport runs every link over its net.Conn.
+// netTransport runs every link over its net.Conn. Its Receiver is always
+// the *nodeConn the client attaches.
 type netTransport struct{ c *Client }
 
 func (t *netTransport) Attach(conn net.Conn, rx Receiver) (Link, error) {

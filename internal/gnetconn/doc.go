@@ -9,16 +9,19 @@
 // links gnet, ants, zap and lumberjack: a client that does not select the
 // gnet transport must pay for none of it.
 //
-// Invariants:
-//   - Reader hands every complete frame of the connection's inbound
+// # Invariants
+//
+//   - A Reader hands every complete frame of the connection's inbound
 //     buffer to its callback exactly once, in order, and discards exactly
 //     the frames the callback accepted.
-//   - A Reader whose last pass left bytes (carry) peeks the frame they
+//   - A Reader whose last pass left bytes (Carry) peeks the frame they
 //     begin alone: gnet's Peek(-1) over its ring buffer plus a new read
 //     copies both into one slice; the lone frame is one frame's copy, and
 //     the rest of the read is then parsed in place.
 //
-// Concurrency: a Reader is owned by the event loop of its connection. A
+// # Concurrency
+//
+// A Reader is owned by the event loop of its connection. A
 // client transport is safe for concurrent use; each link's Write is called
 // by its connection's writer only.
 package gnetconn

@@ -10,14 +10,18 @@
 // client transport) live in internal/gnetconn, so that a package that
 // imports netconn links no gnet.
 //
-// Invariants:
-//   - Dial returns a connection with TCP_NODELAY set (when TCP) and, with a
-//     TLS config, a completed TLS handshake; on error nothing is left open.
+// # Invariants
+//
 //   - Handshake reads exactly the reply frame (io.ReadFull of its header
 //     and body, at most MaxHandshakeFrame): no byte after it is consumed,
 //     so the caller's frame reader starts at the next frame.
-//   - State records the first error only and closes Done exactly once.
+//   - A State records the first error only and closes Done exactly once.
 //
-// Concurrency: the functions are safe for concurrent use; a State is safe
+// Dial returns a connection with TCP_NODELAY set (when TCP) and, with a
+// TLS config, a completed TLS handshake; on error nothing is left open.
+//
+// # Concurrency
+//
+// The functions are safe for concurrent use; a State is safe
 // for concurrent use and must not be copied after first use.
 package netconn
