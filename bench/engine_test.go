@@ -10,6 +10,7 @@ import (
 
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/engine"
+	_ "github.com/zerohop/zerohop/engine/gnettransport" // selects engine.TransportGnet
 	"github.com/zerohop/zerohop/workload"
 )
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/puzpuzpuz/xsync/v4"
 
+	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 )
@@ -34,7 +35,7 @@ type Client struct {
 	reg            wire.Codec // cfg.Types
 	log            *slog.Logger
 	dialer         func(ctx context.Context, network, address string) (net.Conn, error)
-	tr             transport
+	tr             Transport
 	identity       wire.NodeAddress
 	clientSys      string // SystemName + "-client"
 	senderURI      string // casty://<sys>-client@<identity>/
@@ -109,12 +110,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c.senderURI = string(wire.Address{System: c.clientSys, Host: c.identity.Host, Port: c.identity.Port}.AppendURI(nil))
 	c.subRef = c.clientRef(wire.PathTopologySub)
 	c.handshakeFrame = wire.AppendHandshakeFrame(nil, wire.Handshake{
-		Host: c.identity.Host,
-		Port: c.identity.Port,
-		Zerohop: &wire.Extension{
-			System: cfg.SystemName, Version: 1, Codecs: []string{"json"},
-			ShardHash: "md5", Role: wire.RoleClient,
-		},
+		Host:    c.identity.Host,
+		Port:    c.identity.Port,
+		Zerohop: netconn.Extension(cfg.SystemName, wire.RoleClient),
 	})
 	var pfx [8]byte
 	_, _ = rand.Read(pfx[:])
@@ -124,17 +122,12 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c.listings.Store(&empty)
 	c.rootCtx, c.rootCancel = context.WithCancel(context.Background())
 
-	switch cfg.Transport {
-	case TransportGnet:
-		gt, err := newGnetTransport(c)
-		if err != nil {
-			c.rootCancel()
-			return nil, err
-		}
-		c.tr = gt
-	default:
-		c.tr = &netTransport{c: c}
+	tr, err := c.newTransport()
+	if err != nil {
+		c.rootCancel()
+		return nil, err
 	}
+	c.tr = tr
 
 	contacts := make([]wire.NodeAddress, 0, len(cfg.ContactPoints))
 	for _, cp := range cfg.ContactPoints {
@@ -374,7 +367,7 @@ func (c *Client) shutdown(ctx context.Context) error {
 		et.dropAll(DropClosed, ErrClosed)
 	}
 	c.wg.Wait()
-	c.tr.close()
+	c.tr.Close()
 	c.asks.failAll(ErrClosed)
 	c.closeWatchers()
 	if cut != nil {

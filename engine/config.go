@@ -21,7 +21,8 @@ const (
 	// Config.TLS is set) with one reader goroutine and one writer.
 	TransportNet = "net"
 	// TransportGnet reads every connection from one gnet v2 client event
-	// loop (plaintext only: gnet has no TLS).
+	// loop (plaintext only: gnet has no TLS). Selectable once package
+	// engine/gnettransport is imported (it registers it).
 	TransportGnet = "gnet"
 )
 
@@ -79,8 +80,9 @@ type Config struct {
 	// Dialer opens TCP connections; default net.Dialer. Tests use it to
 	// observe every connection.
 	Dialer func(ctx context.Context, network, address string) (net.Conn, error)
-	// Transport is TransportNet or TransportGnet (default
-	// DefaultTransport).
+	// Transport is TransportNet or the name of a registered transport
+	// (RegisterTransport), such as TransportGnet once engine/gnettransport
+	// is imported (default DefaultTransport).
 	Transport string
 
 	// Types is the message registry (message structs registered under
@@ -271,14 +273,17 @@ func (c *Config) Validate() error {
 			bad("AddressMap[%q] = %q: %v", k, v, err)
 		}
 	}
-	switch c.Transport {
-	case "", TransportNet:
-	case TransportGnet:
-		if c.TLS != nil {
+	if c.Transport != "" && c.Transport != TransportNet {
+		if _, ok := transportFactory(c.Transport); !ok {
+			if c.Transport == TransportGnet {
+				bad("Transport %q: not linked in; import github.com/zerohop/zerohop/engine/gnettransport to select it", c.Transport)
+			} else {
+				bad("Transport %q: want one of %q", c.Transport, transportNames())
+			}
+		}
+		if c.Transport == TransportGnet && c.TLS != nil {
 			bad("Transport %q: gnet has no TLS; use %q with Config.TLS", c.Transport, TransportNet)
 		}
-	default:
-		bad("Transport %q: want %q or %q", c.Transport, TransportNet, TransportGnet)
 	}
 	for _, d := range []struct {
 		name string

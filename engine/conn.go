@@ -3,10 +3,8 @@ package engine
 import (
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -15,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -35,9 +34,6 @@ const (
 
 // errStopped ends a connection the client closes on purpose.
 var errStopped = errors.New("engine: connection stopped")
-
-// maxHandshakeFrame bounds a handshake reply (a few dozen bytes in practice).
-const maxHandshakeFrame = 64 << 10
 
 // nodeConn is the client's connection to one node, identified by its
 // logical address, across reconnects. It lives until the client closes.
@@ -106,7 +102,7 @@ func (nc *nodeConn) start() {
 	}()
 }
 
-type linkBox struct{ l link }
+type linkBox struct{ l Link }
 
 // shutdown stops the connection for good (idempotent, does not wait). The
 // live link is closed too, so that a writer blocked on a peer that stopped
@@ -115,7 +111,7 @@ func (nc *nodeConn) shutdown() {
 	nc.stopOnce.Do(func() {
 		close(nc.stop)
 		if b := nc.curLink.Load(); b != nil {
-			b.l.close()
+			b.l.Close()
 		}
 	})
 }
@@ -175,8 +171,8 @@ func (nc *nodeConn) run() {
 		nc.lastTry.Store(time.Now().UnixNano())
 		conn, err := nc.connect()
 		if err == nil {
-			var l link
-			l, err = c.tr.attach(nc, conn)
+			var l Link
+			l, err = c.tr.Attach(conn, nc)
 			if err == nil {
 				backoff = c.cfg.ReconnectMin
 				if nc.ever.Swap(true) {
@@ -193,13 +189,13 @@ func (nc *nodeConn) run() {
 				nc.curLink.Store(&linkBox{l})
 				select {
 				case <-nc.stop: // shutdown raced the store: it may have missed the link
-					l.close()
+					l.Close()
 				default:
 				}
 				err = nc.writeLoop(l)
 				nc.curLink.Store(nil)
-				l.close()
-				<-l.done()
+				l.Close()
+				<-l.Done()
 				nc.idle.Store(true)
 				if errors.Is(err, errStopped) || isStopped(nc.stop) {
 					nc.finish()
@@ -321,7 +317,7 @@ const yieldBelowFrames = 16
 // writeLoop drains the queue into one write per drain until the link fails
 // or the connection is stopped. It parks only when the queue is empty and
 // is woken by the producer that makes it non-empty.
-func (nc *nodeConn) writeLoop(l link) error {
+func (nc *nodeConn) writeLoop(l Link) error {
 	c := nc.c
 	limit := c.cfg.MaxBatchBytes
 	nc.idle.Store(false) // busy until it parks: drained() must not see a batch being written as done
@@ -339,7 +335,7 @@ func (nc *nodeConn) writeLoop(l link) error {
 			n += m
 		}
 		if len(nc.batch) > 0 {
-			if err := l.write(nc.batch); err != nil {
+			if err := l.Write(nc.batch); err != nil {
 				c.stats.drop(DropConnLost, n)
 				c.droppedFrames(DropConnLost, n)
 				return err
@@ -359,8 +355,8 @@ func (nc *nodeConn) writeLoop(l link) error {
 		select {
 		case <-nc.q.wake:
 			nc.idle.Store(false)
-		case <-l.done():
-			return l.err()
+		case <-l.Done():
+			return l.Err()
 		case <-nc.stop:
 			return errStopped
 		}
@@ -378,37 +374,13 @@ func (nc *nodeConn) connect() (net.Conn, error) {
 	c := nc.c
 	ctx, cancel := context.WithTimeout(c.rootCtx, c.cfg.ConnectTimeout)
 	defer cancel()
-	conn, err := c.dialer(ctx, "tcp", nc.dial)
+	conn, err := netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS)
 	if err != nil {
 		return nil, &HandshakeError{Node: nc.addr, Dial: nc.dial, Cause: err}
-	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
 	}
 	// Abort a blocked handshake when the client closes.
 	stopWatch := context.AfterFunc(c.rootCtx, func() { _ = conn.Close() })
 	defer stopWatch()
-	if c.cfg.TLS != nil {
-		tcfg := c.cfg.TLS.Clone()
-		if tcfg.ServerName == "" {
-			host, _, _ := net.SplitHostPort(nc.dial)
-			tcfg.ServerName = host
-		}
-		tconn := tls.Client(conn, tcfg)
-		if err := tconn.HandshakeContext(ctx); err != nil {
-			_ = conn.Close()
-			switch {
-			case isTLSAlert(err):
-				err = fmt.Errorf("the node rejected the TLS handshake: %w", err)
-			case errors.Is(err, context.DeadlineExceeded) || isTimeout(err) || errors.Is(err, io.EOF) || isReset(err):
-				err = fmt.Errorf("TLS handshake failed (a plaintext node does not answer TLS; leave Config.TLS nil for it): %w", err)
-			default:
-				err = fmt.Errorf("TLS handshake: %w", err)
-			}
-			return nil, &HandshakeError{Node: nc.addr, Dial: nc.dial, Cause: err}
-		}
-		conn = tconn
-	}
 	if err := nc.handshake(conn); err != nil {
 		_ = conn.Close()
 		if c.cfg.TLS == nil && !errors.Is(err, ErrTLSRequired) && nc.probeTLS() {
@@ -422,57 +394,22 @@ func (nc *nodeConn) connect() (net.Conn, error) {
 // handshake sends the client's handshake and reads the node's reply.
 func (nc *nodeConn) handshake(conn net.Conn) error {
 	c := nc.c
-	if err := conn.SetDeadline(time.Now().Add(c.cfg.HandshakeTimeout)); err != nil {
-		return err
-	}
-	if _, err := conn.Write(c.handshakeFrame); err != nil {
-		return fmt.Errorf("sending handshake: %w", err)
-	}
-	var hdr [wire.FrameHeaderLen]byte
-	if n, err := io.ReadFull(conn, hdr[:]); err != nil {
-		if n >= 2 && looksLikeTLS(hdr[:n]) {
-			return ErrTLSRequired
-		}
-		if isTLSAlert(err) {
-			// TLS 1.3 reports a refused client certificate on the
-			// first read after the handshake.
-			return fmt.Errorf("the node rejected the TLS session: %w", err)
-		}
-		if isTimeout(err) {
-			return fmt.Errorf("no handshake reply within %v: %w", c.cfg.HandshakeTimeout, err)
-		}
-		if n == 0 && (errors.Is(err, io.EOF) || isReset(err)) {
-			return fmt.Errorf("node closed the connection before its handshake reply: %w", err)
-		}
-		return fmt.Errorf("reading handshake reply: %w", err)
-	}
-	if looksLikeTLS(hdr[:]) {
+	h, err := netconn.Handshake(conn, c.handshakeFrame, c.cfg.HandshakeTimeout)
+	if errors.Is(err, netconn.ErrTLSRequired) {
 		return ErrTLSRequired
 	}
-	length := int(binary.BigEndian.Uint32(hdr[:4]))
-	if length == 0 || length > maxHandshakeFrame {
-		return fmt.Errorf("handshake reply frame length %d out of range", length)
-	}
-	if hdr[4] != wire.FrameHandshake {
-		return fmt.Errorf("expected a handshake frame (type 0x00), got type 0x%02x", hdr[4])
-	}
-	body := make([]byte, length-1)
-	if _, err := io.ReadFull(conn, body); err != nil {
-		return fmt.Errorf("reading handshake reply: %w", err)
-	}
-	h, err := wire.ParseHandshake(body)
 	if err != nil {
 		return err
 	}
-	if x := h.Zerohop; x != nil && x.System != "" && x.System != c.cfg.SystemName {
-		return fmt.Errorf("node belongs to system %q, client is configured for %q", x.System, c.cfg.SystemName)
+	if err := netconn.CheckSystem(h, c.cfg.SystemName); err != nil {
+		return err
 	}
 	nc.zerohop.Store(h.Zerohop != nil)
 	if h.Node() != nc.addr {
 		c.log.Debug("engine: node identity differs from the address used", "node", nc.addr.String(), "claims", h.Node().String())
 		c.alias(h.Node(), nc)
 	}
-	return conn.SetDeadline(time.Time{})
+	return nil
 }
 
 // probeTLS reports whether the node at nc.dial completes (or rejects with
@@ -493,32 +430,5 @@ func (nc *nodeConn) probeTLS() bool {
 	if err == nil {
 		return true
 	}
-	return isTLSAlert(err)
-}
-
-// isTLSAlert reports whether err is an alert received from the TLS peer
-// (crypto/tls reports them as *net.OpError with Op "remote error").
-func isTLSAlert(err error) bool {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "remote error" {
-		return true
-	}
-	var ae tls.AlertError
-	return errors.As(err, &ae)
-}
-
-// looksLikeTLS reports whether b starts like a TLS record (handshake or
-// alert, version 3.x) rather than a frame length.
-func looksLikeTLS(b []byte) bool {
-	return len(b) >= 2 && (b[0] == 0x15 || b[0] == 0x16) && b[1] == 0x03
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-func isReset(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe)
+	return netconn.IsTLSAlert(err)
 }

@@ -201,8 +201,11 @@
 // the flush of held messages take Client.mu, then entityType.mu).
 // Goroutines: one maintenance loop per client, one supervisor (also the
 // writer) per node connection, plus one reader per connection with the
-// net transport (the gnet transport reads every connection from one event
-// loop). Shutdown waits for all of them. A connection's state is one
+// net transport (the gnet transport, package engine/gnettransport, reads
+// every connection from one event loop). Shutdown waits for all of them.
+// Importing engine starts no goroutine and links no gnet: a program
+// selects the gnet transport by importing engine/gnettransport, which
+// registers it (RegisterTransport) under TransportGnet. A connection's state is one
 // atomic: its supervisor moves it between connecting, up and down, the
 // maintenance tick from up to suspect, the reading side from suspect back
 // to up (compare-and-swap each, so that a failure is never overwritten).

@@ -4,76 +4,122 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sort"
 	"sync"
 
+	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
 )
 
-// transport turns an established, handshaken connection into a link: it
-// reads frames and hands each to Client.onFrame, and writes the batches of
-// the connection's writer. Two implementations: netTransport (a reader
-// goroutine per connection; plain TCP or crypto/tls) and gnetTransport (all
-// connections read by one gnet event loop; plaintext).
-type transport interface {
-	attach(nc *nodeConn, conn net.Conn) (link, error)
-	// close stops shared resources; every link is closed before.
-	close()
+// A transport turns an established, handshaken connection into a link: it
+// reads frames and hands each to the connection's Receiver, and writes the
+// batches of the connection's writer. TransportNet (a reader goroutine per
+// connection; plain TCP or crypto/tls) is built in; others register a
+// TransportFactory under their name (RegisterTransport) and are selected
+// by Config.Transport. The gnet transport (all connections read by one gnet
+// event loop; plaintext) lives in package engine/gnettransport, which a
+// program imports to select TransportGnet: a client that does not links
+// no gnet and starts none of its goroutines.
+type (
+	// Transport runs the links of one client; see netconn.Transport.
+	Transport = netconn.Transport
+	// Link is one live connection of a Transport.
+	//
+	// Buffer ownership: the body passed to Receiver.Frame aliases the
+	// transport's read buffer and is valid only until Frame returns;
+	// anything kept is copied. Write's argument may be reused by the
+	// caller once Write returned.
+	Link = netconn.Link
+	// Receiver is the client's side of one connection, called by its
+	// link's reading side from one goroutine at a time: Received once per
+	// read that brought bytes, Frame for each frame (an error ends the
+	// link).
+	Receiver = netconn.Receiver
+	// TransportConfig is what the client hands a transport it creates
+	// (Config.MaxFrameSize, Config.Logger).
+	TransportConfig = netconn.TransportConfig
+)
+
+// TransportFactory creates the transport of one client (at Dial); the
+// client closes it at Close.
+type TransportFactory func(TransportConfig) (Transport, error)
+
+// registry of the transports beyond TransportNet, written by
+// RegisterTransport (from the init of a transport's package) and read at
+// Dial and Validate. Safe for concurrent use. It is engine's one piece of
+// package-level state, on purpose: importing a transport's package is
+// what selects it (as with database/sql drivers), so that engine itself
+// links no transport it does not use.
+var registry struct {
+	mu sync.Mutex
+	m  map[string]TransportFactory // guarded by mu
 }
 
-// link is one live connection.
-//
-// Buffer ownership: the body passed to onFrame aliases the transport's read
-// buffer and is valid only until onFrame returns; anything kept is copied.
-// write's argument may be reused by the caller once write returned.
-type link interface {
-	// write writes p entirely. Called by the connection's writer only.
-	write(p []byte) error
-	// close closes the connection (idempotent); done is closed once the
-	// reading side has stopped.
-	close()
-	done() <-chan struct{}
-	// err is the first error that ended the link (valid after done).
-	err() error
-}
-
-// linkState is the teardown shared by both links: the first failure is
-// recorded, and done is closed exactly once.
-type linkState struct {
-	once    sync.Once
-	doneCh  chan struct{}
-	mu      sync.Mutex
-	failure error
-}
-
-func (s *linkState) init() { s.doneCh = make(chan struct{}) }
-
-func (s *linkState) setErr(err error) {
-	s.mu.Lock()
-	if s.failure == nil {
-		s.failure = err
+// RegisterTransport makes the transport f selectable as Config.Transport
+// = name. It is called by a transport's package when it is initialised
+// (engine/gnettransport registers TransportGnet). It panics if name is
+// TransportNet, empty, or registered already: two packages claiming one
+// name is a build mistake.
+func RegisterTransport(name string, f TransportFactory) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	if name == "" || name == TransportNet || f == nil {
+		panic("engine: RegisterTransport: invalid name or nil factory: " + name)
 	}
-	s.mu.Unlock()
-}
-
-func (s *linkState) err() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failure == nil {
-		return io.EOF
+	if _, dup := registry.m[name]; dup {
+		panic("engine: RegisterTransport: " + name + " registered twice")
 	}
-	return s.failure
+	if registry.m == nil {
+		registry.m = make(map[string]TransportFactory)
+	}
+	registry.m[name] = f
 }
 
-func (s *linkState) done() <-chan struct{} { return s.doneCh }
+// transportFactory returns the factory registered under name.
+func transportFactory(name string) (TransportFactory, bool) {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	f, ok := registry.m[name]
+	return f, ok
+}
 
-func (s *linkState) finish() { s.once.Do(func() { close(s.doneCh) }) }
+// transportNames lists the selectable transports (TransportNet first).
+func transportNames() []string {
+	registry.mu.Lock()
+	defer registry.mu.Unlock()
+	names := make([]string, 0, len(registry.m))
+	for n := range registry.m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return append([]string{TransportNet}, names...)
+}
 
-// netTransport runs every link over its net.Conn.
+// newTransport creates the transport Config.Transport selects.
+func (c *Client) newTransport() (Transport, error) {
+	if c.cfg.Transport == "" || c.cfg.Transport == TransportNet {
+		return &netTransport{c: c}, nil
+	}
+	f, ok := transportFactory(c.cfg.Transport)
+	if !ok {
+		return nil, errors.New("engine: transport " + c.cfg.Transport + " is not registered")
+	}
+	return f(TransportConfig{MaxFrameSize: c.cfg.MaxFrameSize, Logger: c.log})
+}
+
+// Received records inbound bytes (Receiver).
+func (nc *nodeConn) Received() { nc.received() }
+
+// Frame handles one inbound frame (Receiver).
+func (nc *nodeConn) Frame(typ byte, body []byte) error { return nc.c.onFrame(nc, typ, body) }
+
+// netTransport runs every link over its net.Conn. Its Receiver is always
+// the *nodeConn the client attaches.
 type netTransport struct{ c *Client }
 
-func (t *netTransport) attach(nc *nodeConn, conn net.Conn) (link, error) {
-	l := &netLink{nc: nc, conn: conn}
-	l.init()
+func (t *netTransport) Attach(conn net.Conn, rx Receiver) (Link, error) {
+	l := &netLink{nc: rx.(*nodeConn), conn: conn}
+	l.Init()
 	t.c.wg.Add(1)
 	go func() {
 		defer t.c.wg.Done()
@@ -82,24 +128,24 @@ func (t *netTransport) attach(nc *nodeConn, conn net.Conn) (link, error) {
 	return l, nil
 }
 
-func (t *netTransport) close() {}
+func (t *netTransport) Close() {}
 
 type netLink struct {
-	linkState
+	netconn.State
 	nc   *nodeConn
 	conn net.Conn
 }
 
-func (l *netLink) write(p []byte) error {
+func (l *netLink) Write(p []byte) error {
 	_, err := l.conn.Write(p)
 	if err != nil {
-		l.setErr(err)
+		l.SetErr(err)
 		_ = l.conn.Close()
 	}
 	return err
 }
 
-func (l *netLink) close() { _ = l.conn.Close() }
+func (l *netLink) Close() { _ = l.conn.Close() }
 
 // readBufferSize is what one read of a connection takes at most (a batch of
 // replies), unless a frame needs more.
@@ -109,7 +155,7 @@ const readBufferSize = 64 << 10
 // read, grown to the largest frame seen, bounded by MaxFrameSize) and
 // dispatches them in place.
 func (l *netLink) readLoop() {
-	defer l.finish()
+	defer l.Finish()
 	c := l.nc.c
 	fr := wire.NewFrameReaderSize(rxReader{l.conn, l.nc}, c.cfg.MaxFrameSize, readBufferSize)
 	for {
@@ -143,6 +189,6 @@ func (l *netLink) fail(err error) {
 	if errors.Is(err, net.ErrClosed) {
 		err = errStopped
 	}
-	l.setErr(err)
+	l.SetErr(err)
 	_ = l.conn.Close()
 }

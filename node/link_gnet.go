@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/zerohop/zerohop/internal/gnetconn"
 	"github.com/zerohop/zerohop/wire"
 	"golang.org/x/sys/unix"
 )
@@ -35,12 +36,12 @@ type gnetConn struct {
 	flushFn gnet.Runnable
 
 	// Owned by the event loop.
-	carry    bool   // the last OnTraffic left bytes in gnet's buffer
-	paused   bool   // the last OnTraffic stopped at a full mailbox (the bytes left are whole frames)
-	progress bool   // this OnTraffic consumed a frame
-	big      []byte // a frame past InboundAllowance being assembled, from the inbound budget; nil: none
-	bigLen   int    // bytes of it received
-	bigWant  int    // its size (4 + its length field)
+	rd       gnetconn.Reader // parses frames in place, with the carry peek
+	paused   bool            // the last OnTraffic stopped at a full mailbox (the bytes left are whole frames)
+	progress bool            // this OnTraffic consumed a frame
+	big      []byte          // a frame past InboundAllowance being assembled, from the inbound budget; nil: none
+	bigLen   int             // bytes of it received
+	bigWant  int             // its size (4 + its length field)
 
 	// partialSince is when the unfinished frame in gnet's buffer began
 	// (ns since bounds.start; 0: none, or not timed). Written by the event
@@ -191,16 +192,11 @@ func remoteString(c gnet.Conn) string {
 //
 // Buffer ownership: frames are borrowed from gnet's buffers and valid only
 // until Discard or the return of this call; handleFrame copies what it
-// keeps. gnet keeps the bytes left over at the end of a read (the start of
-// a frame cut by the read) in a ring buffer, and Peek(-1) over that ring
-// buffer plus the next read copies both into one slice: every byte of a
-// saturated stream was copied once more. So when the previous call left
-// bytes (carry), the frame they begin is peeked alone first (a copy of one
-// frame), after which the ring buffer is empty and Peek(-1) returns the
-// rest of the read in place. Measured with loadgen (embedded 3-node
-// cluster, 5 s, 6 runs alternated): gnet's Peek went from 18.7 % of the CPU
-// samples to 0.6 %, process CPU per delivered tell from 1,970 to 1,630 ns
-// (medians).
+// keeps. Frames are parsed by gnetconn.Reader, with its carry peek (a frame
+// cut by the last read is peeked alone, the rest of the next read in
+// place: gnet's Peek went from 18.7 % of the CPU samples to 0.6 %; see
+// there). A paused connection sets the Reader's Carry: what it left in
+// gnet's buffer starts with a whole frame.
 func (s *gnetServer) OnTraffic(c gnet.Conn) gnet.Action {
 	l, ok := c.Context().(*link)
 	if !ok {
@@ -317,41 +313,27 @@ func (s *gnetServer) traffic(c gnet.Conn, l *link, g *gnetConn) gnet.Action {
 			n.ctr.bytesIn.Add(int64(g.bigWant))
 			g.dropBig()
 			g.progress = true
-			g.carry = c.InboundBuffered() > 0
+			g.rd.Carry = c.InboundBuffered() > 0
 		}
-		var buf []byte
-		if g.carry {
-			var wait bool
-			if buf, wait = carriedFrame(c, n.cfg.MaxFrameSize); wait {
-				return gnet.None // gnet appends this read to the frame; nothing to parse
-			}
-		}
-		one := buf != nil
-		if !one {
-			buf, _ = c.Peek(-1)
-		}
-		off := 0
 		res := resOK
-		for res == resOK {
-			typ, body, m, err := wire.ParseFrame(buf[off:], n.cfg.MaxFrameSize)
-			if err != nil {
-				n.ctr.framingErrors.Add(1)
-				n.logLimited("closing connection: framing error", "remote", l.remote(), "err", err)
-				return gnet.Close
+		stopped, progress, err := g.rd.Read(c, n.cfg.MaxFrameSize, func(typ byte, body []byte, m int) bool {
+			if res = n.handleFrame(l, typ, body); res != resOK {
+				return false
 			}
-			if m == 0 {
-				break
-			}
-			res = n.handleFrame(l, typ, body)
-			if res == resOK {
-				n.ctr.framesIn.Inc()
-				n.ctr.bytesIn.Add(int64(m))
-				off += m
-			}
-		}
-		if off > 0 {
-			_, _ = c.Discard(off)
+			n.ctr.framesIn.Inc()
+			n.ctr.bytesIn.Add(int64(m))
+			return true
+		})
+		if progress {
 			g.progress = true
+		}
+		if err != nil {
+			n.ctr.framingErrors.Add(1)
+			n.logLimited("closing connection: framing error", "remote", l.remote(), "err", err)
+			return gnet.Close
+		}
+		if !stopped {
+			return gnet.None
 		}
 		switch res {
 		case resClose:
@@ -360,14 +342,7 @@ func (s *gnetServer) traffic(c gnet.Conn, l *link, g *gnetConn) gnet.Action {
 			if a, again := s.pause(c, l, g); !again {
 				return a
 			}
-			continue
 		}
-		if one {
-			g.carry = false
-			continue // the rest, in place
-		}
-		g.carry = c.InboundBuffered() > 0
-		return gnet.None
 	}
 }
 
@@ -378,7 +353,7 @@ func (s *gnetServer) pause(c gnet.Conn, l *link, g *gnetConn) (a gnet.Action, ag
 	n := s.n
 	g.partialSince.Store(0) // not the peer's doing
 	if c.InboundBuffered() <= n.cfg.PausedInboundLimit {
-		g.carry = true
+		g.rd.Carry = true
 		g.paused = true
 		return gnet.None, false // resumed by c.Wake from the worker
 	}
@@ -393,36 +368,6 @@ func (s *gnetServer) pause(c gnet.Conn, l *link, g *gnetConn) (a gnet.Action, ag
 	case <-n.stop:
 		return gnet.Close, false
 	}
-}
-
-// carriedFrame peeks the first frame of c's inbound bytes alone. When its
-// length is valid but its bytes have not all arrived it reports wait:
-// there is nothing to parse, and Peek(-1) would copy gnet's whole buffer
-// (the frame so far) again on every read: a 15 MiB frame arriving in
-// 64 KiB reads was copied about 1.8 GB over, each time into a fresh buffer
-// of the frame's size (gnet returns its Peek copy to its pool only in
-// Discard, and nothing was discarded), which is how 40 such connections
-// took a node to 3.69 GB. It returns nil and false when the length field
-// is incomplete or invalid (ParseFrame on Peek(-1) then waits for it or
-// reports the error).
-func carriedFrame(c gnet.Conn, maxFrame int) (frame []byte, wait bool) {
-	hdr, err := c.Peek(4)
-	if err != nil {
-		return nil, false
-	}
-	length := int(binary.BigEndian.Uint32(hdr))
-	if length == 0 || length > maxFrame {
-		return nil, false
-	}
-	total := 4 + length
-	if total > c.InboundBuffered() {
-		return nil, true
-	}
-	frame, err = c.Peek(total)
-	if err != nil {
-		return nil, false
-	}
-	return frame, false
 }
 
 // expireFrames closes the gnet links whose unfinished frame began more

@@ -18,6 +18,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 	"github.com/zerohop/zerohop/castyjson"
+	"github.com/zerohop/zerohop/internal/gnetconn"
+	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -156,8 +158,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.fwdSender[h] = "casty://" + cfg.System + "@" + n.self.String() + fwdPath + strconv.Itoa(h+1)
 	}
 	n.hsFrame = wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port,
-		Zerohop: &wire.Extension{System: cfg.System, Version: 1, Codecs: []string{"json"}, Codec: "json",
-			ShardHash: "md5", Role: wire.RoleNode}})
+		Zerohop: netconn.Extension(cfg.System, wire.RoleNode)})
 	n.route.Store(n.buildRoute(emptyTable, nil, 0))
 	close(n.ready) // inbound connections may be served from here on
 	if n.cfg.Raft == "" {
@@ -341,7 +342,7 @@ func (n *Node) listen() error {
 				gnet.WithNumEventLoop(n.cfg.EventLoops),
 				gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 				gnet.WithReuseAddr(true),
-				gnet.WithLogger(gnetLogger{n.log}),
+				gnet.WithLogger(gnetconn.Logger{L: n.log}),
 			)
 			n.engDone <- err
 			srv.bootOnce.Do(func() { close(srv.booted) })
@@ -616,15 +617,6 @@ func (n *Node) wake() {
 	default:
 	}
 }
-
-// gnetLogger forwards gnet's logs to slog at debug level (errors at warn).
-type gnetLogger struct{ l *slog.Logger }
-
-func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Errorf(f string, a ...any) { g.l.Warn("gnet: " + fmt.Sprintf(f, a...)) }
-func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error("gnet: " + fmt.Sprintf(f, a...)) }
 
 // memberlistLog adapts memberlist's log.Logger output to slog at debug
 // level (memberlist logs "[WARN] ..." lines; warnings stay at debug because

@@ -3,10 +3,10 @@ package node
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -105,13 +105,13 @@ func (l *link) dialAndRun() {
 	}
 	id := l.target
 	l.peer.Store(&id)
-	r := s.newReader()
-	defer r.release()
-	if err := l.readHandshakeReply(conn, r); err != nil {
+	if err := l.handshake(conn); err != nil {
 		n.logLimited("member handshake failed", "member", l.target.String(), "err", err)
 		l.teardown(err)
 		return
 	}
+	r := s.newReader()
+	defer r.release()
 	// Messages only after the reply (PROTOCOL.md 2.2); what was queued
 	// during the dial goes out now.
 	n.wg.Add(1)
@@ -120,57 +120,28 @@ func (l *link) dialAndRun() {
 	s.readFrames(r)
 }
 
-// dial opens the TCP (or TLS) connection and writes our handshake.
+// dial opens the TCP (or TLS) connection to the member.
 func (l *link) dial(ctx context.Context) (net.Conn, error) {
 	n := l.n
 	if !n.gate.wait(l.done) {
 		return nil, errClosed
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", l.target.String())
-	if err != nil {
-		return nil, err
-	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-	}
+	var tcfg *tls.Config
 	if n.cfg.TLS != nil {
-		cfg := n.peerTLS(l.target.Host)
-		tc := tls.Client(c, cfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			_ = c.Close()
-			return nil, err
-		}
-		c = tc
+		tcfg = n.peerTLS(l.target.Host)
 	}
-	_ = c.SetWriteDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
-	if _, err := c.Write(n.hsFrame); err != nil {
-		_ = c.Close()
-		return nil, err
-	}
-	_ = c.SetWriteDeadline(time.Time{})
-	return c, nil
+	return netconn.Dial(ctx, nil, l.target.String(), tcfg)
 }
 
-var errPeerSystem = errors.New("node: member answered with another system name")
-
-func (l *link) readHandshakeReply(c net.Conn, r *stdReader) error {
-	_ = c.SetReadDeadline(time.Now().Add(l.n.cfg.HandshakeTimeout))
-	typ, body, err := r.next()
+// handshake writes our handshake and reads the member's reply (exactly
+// its frame: the link's reader starts at the next one), which must name
+// our system if it names one (*netconn.SystemError otherwise).
+func (l *link) handshake(c net.Conn) error {
+	hs, err := netconn.Handshake(c, l.n.hsFrame, l.n.cfg.HandshakeTimeout)
 	if err != nil {
 		return err
 	}
-	if typ != wire.FrameHandshake {
-		return errors.New("node: member's first frame is not a handshake")
-	}
-	hs, err := wire.ParseHandshake(body)
-	if err != nil {
-		return err
-	}
-	if x := hs.Zerohop; x != nil && x.System != "" && x.System != l.n.cfg.System {
-		return errPeerSystem
-	}
-	return c.SetReadDeadline(time.Time{})
+	return netconn.CheckSystem(hs, l.n.cfg.System)
 }
 
 // peerTLS returns the client TLS config used to dial members.

@@ -4,7 +4,7 @@ package mutant
 // the Invariants bullets they break. Adding an invariant to a package's
 // doc.go means adding its mutation here (TestEveryInvariantHasAMutation).
 func List() []Mutation {
-	return append(nodeMutations(), engineMutations()...)
+	return append(append(nodeMutations(), engineMutations()...), connMutations()...)
 }
 
 // Invariant bullets of node/doc.go, as they start.
@@ -30,6 +30,15 @@ const (
 	eFailFast  = "A shard whose owner is suspect or down fails fast"
 	eSubscribe = "The client keeps a topology subscription on every member"
 	eWaits     = "Nothing waits forever"
+)
+
+// Invariant bullets of internal/netconn/doc.go and internal/gnetconn/doc.go,
+// as they start.
+const (
+	cHandshake = "Handshake reads exactly the reply frame"
+	cState     = "A State records the first error only"
+	gEvery     = "A Reader hands every complete frame"
+	gCarry     = "A Reader whose last pass left bytes (Carry)"
 )
 
 // inPackage returns a function that sets a mutation's doc and package.
@@ -711,6 +720,45 @@ func engineMutations() []Mutation {
 			Orig: "wait = b/2 + rand.N(b/2+1)",
 			Repl: "wait = b + 0*rand.N(b/2+1)",
 			Run:  "^TestReconnectBackoffCap$", Fast: true,
+		}),
+	}
+}
+
+func connMutations() []Mutation {
+	nc := inPackage("internal/netconn")
+	gc := inPackage("internal/gnetconn")
+	return []Mutation{
+		nc(Mutation{
+			Name: "netconn/handshake-overreads", Invariant: cHandshake,
+			What: "Handshake: reads 4 bytes past the reply frame",
+			File: "internal/netconn/dial.go",
+			Orig: "body := make([]byte, length-1)",
+			Repl: "body := make([]byte, length-1+4)",
+			Run:  "^TestHandshakeReadsExactlyTheReply$", Fast: true,
+		}),
+		nc(Mutation{
+			Name: "netconn/state-last-error", Invariant: cState,
+			What: "State.SetErr: every error overwrites the first",
+			File: "internal/netconn/state.go",
+			Orig: "\tif s.failure == nil {\n\t\ts.failure = err",
+			Repl: "\tif true {\n\t\ts.failure = err",
+			Run:  "^TestStateFirstErrorOnce$", Fast: true,
+		}),
+		gc(Mutation{
+			Name: "gnetconn/rest-of-read-waits", Invariant: gEvery,
+			What: "Reader.Read: after the carried frame, the rest of the read waits for the next one",
+			File: "internal/gnetconn/reader.go",
+			Orig: "\t\t\tr.Carry = false\n\t\t\tcontinue // the rest, in place",
+			Repl: "\t\t\tr.Carry = false\n\t\t\treturn false, progress, nil",
+			Run:  "^TestReaderEveryFrameOnce$", Fast: true,
+		}),
+		gc(Mutation{
+			Name: "gnetconn/carry-peek-off", Invariant: gCarry,
+			What: "Reader.Read: a carried frame is peeked with the whole buffer (Peek(-1))",
+			File: "internal/gnetconn/reader.go",
+			Orig: "\t\tif r.Carry {",
+			Repl: "\t\tif false && r.Carry {",
+			Run:  "^TestReaderCarryPeeksOneFrame$", Fast: true,
 		}),
 	}
 }
