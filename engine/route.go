@@ -342,7 +342,7 @@ func (et *entityType) queryLocked(shard int, q *shardQuery, now time.Time, leade
 // failure is counted under the reason it returns, except a closed queue
 // (DropClosed, ErrClosed): whether that is a refusal or a drop is the
 // caller's to say.
-func (et *entityType) sendPayloadLocked(e *routeEntry, shard int, payload []byte) (reason string, err error) {
+func (et *entityType) sendPayloadLocked(e *routeEntry, shard int, payload []byte) (reason DropReason, err error) {
 	c := et.c
 	nc := e.nc
 	if !nc.usable() {
@@ -364,13 +364,13 @@ func (et *entityType) sendPayloadLocked(e *routeEntry, shard int, payload []byte
 		return DropEncode, err
 	}
 	nc.q.publish(t, buf)
-	return "", nil
+	return 0, nil
 }
 
 // heldDropped tells whoever waits for a held message of shard that it was
 // dropped for reason (already counted): its Ask fails with cause (built
 // only then), or Config.OnDrop hears of the tell. et.mu held.
-func (et *entityType) heldDropped(m *heldMsg, shard int, reason string, cause func() error) {
+func (et *entityType) heldDropped(m *heldMsg, shard int, reason DropReason, cause func() error) {
 	if m.askID != 0 {
 		et.c.asks.fail(m.askID, cause())
 		return
@@ -611,7 +611,7 @@ func (et *entityType) tick(now time.Time, target *nodeConn) {
 
 // dropAll drops every held message (client closing): counted under
 // reason, asks failed with cause, tells reported to Config.OnDrop.
-func (et *entityType) dropAll(reason string, cause error) {
+func (et *entityType) dropAll(reason DropReason, cause error) {
 	c := et.c
 	et.mu.Lock()
 	defer et.mu.Unlock()

@@ -522,8 +522,8 @@ func engineMutations() []Mutation {
 			Name: "engine/drops-uncounted", Invariant: eBounds,
 			What: "counters.drop counts nothing",
 			File: "engine/stats.go",
-			Orig: "s.drops[i].Add(uint64(n))",
-			Repl: "s.drops[i].Add(0)",
+			Orig: "s.drops[reason].Add(uint64(n))",
+			Repl: "s.drops[reason].Add(0)",
 			Run:  "^TestCacheMissBounds$", Fast: true,
 		}),
 		e(Mutation{
