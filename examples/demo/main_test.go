@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -24,11 +22,8 @@ func TestMain(m *testing.M) { leakcheck.VerifyTestMain(m) }
 // excluded: what the program links).
 func goList(t *testing.T, pkg string) []string {
 	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	out, err := exec.Command(gobin, "list", "-deps", pkg).CombinedOutput()
+	// go test puts its GOROOT/bin first in the test's PATH.
+	out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
 	}
