@@ -213,39 +213,6 @@ func (c *Client) alias(canonical wire.NodeAddress, nc *nodeConn) {
 	c.mu.Unlock()
 }
 
-// sendMsg queues a data message (a service tell or ask) for target on nc;
-// not the Tell hot path.
-func (nc *nodeConn) sendMsg(target string, msg any) error {
-	return nc.send(target, msg, nc.q.reserve)
-}
-
-// sendControl queues a control message (SubscribeTopology,
-// UnsubscribeTopology, GetShardLocation) for target on nc. It may use the
-// queue's reserved slots, so it still goes out while tells fill the queue.
-func (nc *nodeConn) sendControl(target string, msg any) error {
-	return nc.send(target, msg, 0)
-}
-
-func (nc *nodeConn) send(target string, msg any, reserve uint64) error {
-	c := nc.c
-	t, buf, full, closed := nc.q.claim(reserve)
-	if closed {
-		return ErrClosed
-	}
-	if full {
-		c.stats.drop(DropQueueFull, 1)
-		return nc.fullErr
-	}
-	buf, err := c.reg.AppendMessageFrame(buf, target, c.senderURI, msg, c.cfg.MaxFrameSize)
-	if err != nil {
-		nc.q.publish(t, buf[:0])
-		c.stats.drop(DropEncode, 1)
-		return fmt.Errorf("engine: encoding %T: %w", msg, err)
-	}
-	nc.q.publish(t, buf)
-	return nil
-}
-
 // WaitTopology waits until the first topology snapshot has been applied
 // (Lookup and routing then reflect the cluster), or ctx ends.
 func (c *Client) WaitTopology(ctx context.Context) error {

@@ -76,6 +76,14 @@
 // come back on the same connections (the client never listens) to
 // /_ask/<32 hex>, /_topology_sub or /_proxy-<type>.
 //
+// Every frame enters a queue the same way, through nodeConn.enqueue
+// (enqueue.go): claim a slot, encode into it, publish, counting a full
+// queue and a frame that does not encode; tells, held messages, asks,
+// service and control messages differ only in what is encoded and in
+// the slots kept free for control frames. Routing (EntityRef, Tell) is in
+// route.go, the route table in routetable.go, the messages held for
+// shards of unknown location and their location queries in held.go.
+//
 // The maintenance goroutine (one per client) re-sends SubscribeTopology
 // every RefreshInterval (pruning subscriptions to nodes that left the
 // membership first), marks suspect the connections that received nothing
@@ -139,7 +147,9 @@
 // large), messages still held when Shutdown gives up its drain
 // (DropClosed), and frames discarded from a connection's queue when the
 // connection fails (DropConnLost) or the client closes (DropClosed).
-// Config.OnDrop hears of each, as a Drop: a held message is known exactly
+// Config.OnDrop hears of each, as a Drop (its Reason is a DropReason,
+// the key Stats().Drops counts it under; String gives the reason's stable
+// name, e.g. "conn_lost"): a held message is known exactly
 // (entity type, shard, entity id, Count 1); queued frames are not, since a
 // queue holds encoded frames of every kind (tells, asks, service and
 // control messages): Type "", Shard -1, Count the number of frames. An

@@ -79,7 +79,7 @@ type BufferFullError struct {
 	// Reason is DropQueueFull (the node connection's outbound queue),
 	// DropShardBuffer (the per-shard buffer while the shard's location is
 	// unknown) or DropTotalBuffer (the client-wide bound on those buffers).
-	Reason string
+	Reason DropReason
 	Node   wire.NodeAddress // DropQueueFull only
 	Type   string           // entity type, shard buffers only
 	Shard  int              // shard buffers only

@@ -373,7 +373,7 @@ func TestStats(t *testing.T) {
 	st := c.Stats()
 	if st.TellsQueued < 10 || st.FramesWritten < 12 || st.BytesWritten == 0 || st.AsksOK != 1 ||
 		st.Connects == 0 || st.SnapshotsReceived == 0 || st.SnapshotsApplied == 0 || st.Epoch != 1 ||
-		st.LocationQueries != 1 || st.LocationsApplied != 1 || len(st.Drops) != len(dropReasons) {
+		st.LocationQueries != 1 || st.LocationsApplied != 1 || len(st.Drops) != int(dropReasonEnd)-1 {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -42,7 +42,7 @@ func (l *dropLog) held() []Drop {
 // frames returns the frames reported dropped from queues under reason,
 // checking that each report has no type, shard or entity and a positive
 // count.
-func (l *dropLog) frames(t *testing.T, reason string) uint64 {
+func (l *dropLog) frames(t *testing.T, reason DropReason) uint64 {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -61,7 +61,7 @@ func (l *dropLog) frames(t *testing.T, reason string) uint64 {
 	return n
 }
 
-func heldDrops(reason string, shard int, id string, n int) []Drop {
+func heldDrops(reason DropReason, shard int, id string, n int) []Drop {
 	out := make([]Drop, n)
 	for i := range out {
 		out[i] = Drop{Reason: reason, Type: "counter", Shard: shard, EntityID: id, Count: 1}

@@ -1,44 +1,107 @@
 package engine
 
 import (
+	"fmt"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/puzpuzpuz/xsync/v4"
 )
 
-// Drop reasons (Stats.Drops keys and BufferFullError.Reason). Every message
-// the client accepted or refused and did not deliver is counted under one.
+// DropReason says why messages were refused or dropped: the key of
+// Stats.Drops, and Drop.Reason and BufferFullError.Reason. Every message
+// the client accepted or refused and did not deliver is counted under
+// one. A DropReason is a small integer that indexes the client's drop
+// counters directly; String (and MarshalText, so that JSON map keys read
+// the same) gives its stable name, e.g. "queue_full". The zero value is
+// no reason: it is never counted.
+type DropReason uint8
+
+// Drop reasons. Their names (String) are stable: exported metrics and
+// logs use them.
 const (
-	// DropQueueFull: a node connection's outbound queue was full (Tell
-	// returned *BufferFullError).
-	DropQueueFull = "queue_full"
-	// DropShardBuffer: the per-shard buffer of a shard whose location is
-	// unknown was full (Tell returned *BufferFullError).
-	DropShardBuffer = "shard_buffer_full"
-	// DropTotalBuffer: the client-wide bound on those buffers was reached
-	// (Tell returned *BufferFullError).
-	DropTotalBuffer = "total_buffer_full"
-	// DropExpired: a buffered message's location stayed unknown for
-	// Config.BufferTimeout.
-	DropExpired = "expired"
-	// DropOwnerUnavailable: the owner had no live connection, or a
-	// suspect one (Tell returned *OwnerUnavailableError, or a buffered
-	// message's owner was down or suspect when its location arrived).
-	DropOwnerUnavailable = "owner_unavailable"
-	// DropUnavailable: the shard's location query was answered with
-	// ShardUnavailable (no quorum, no owner): the messages held for it
-	// failed, and new ones failed fast for a while (*ShardUnavailableError).
-	DropUnavailable = "shard_unavailable"
-	// DropConnLost: frames queued or being written when a connection
-	// failed.
-	DropConnLost = "conn_lost"
-	// DropClosed: frames or buffered messages still held when the client
-	// closed (Shutdown's drain was cut by its context, or Tell raced it).
-	DropClosed = "closed"
-	// DropEncode: the message could not be encoded (unregistered type,
-	// frame too large); Tell returned the error.
-	DropEncode = "encode"
+	// DropQueueFull ("queue_full"): a node connection's outbound queue
+	// was full (Tell returned *BufferFullError).
+	DropQueueFull DropReason = iota + 1
+	// DropShardBuffer ("shard_buffer_full"): the per-shard buffer of a
+	// shard whose location is unknown was full (Tell returned
+	// *BufferFullError).
+	DropShardBuffer
+	// DropTotalBuffer ("total_buffer_full"): the client-wide bound on
+	// those buffers was reached (Tell returned *BufferFullError).
+	DropTotalBuffer
+	// DropExpired ("expired"): a buffered message's location stayed
+	// unknown for Config.BufferTimeout.
+	DropExpired
+	// DropOwnerUnavailable ("owner_unavailable"): the owner had no live
+	// connection, or a suspect one (Tell returned *OwnerUnavailableError,
+	// or a buffered message's owner was down or suspect when its location
+	// arrived).
+	DropOwnerUnavailable
+	// DropUnavailable ("shard_unavailable"): the shard's location query
+	// was answered with ShardUnavailable (no quorum, no owner): the
+	// messages held for it failed, and new ones failed fast for a while
+	// (*ShardUnavailableError).
+	DropUnavailable
+	// DropConnLost ("conn_lost"): frames queued or being written when a
+	// connection failed.
+	DropConnLost
+	// DropClosed ("closed"): frames or buffered messages still held when
+	// the client closed (Shutdown's drain was cut by its context, or Tell
+	// raced it).
+	DropClosed
+	// DropEncode ("encode"): the message could not be encoded
+	// (unregistered type, frame too large); Tell returned the error.
+	DropEncode
+
+	dropReasonEnd // one past the last reason: the size of the counter array
 )
+
+// dropReasonNames are the reasons' names, indexed by reason.
+var dropReasonNames = [dropReasonEnd]string{
+	DropQueueFull:        "queue_full",
+	DropShardBuffer:      "shard_buffer_full",
+	DropTotalBuffer:      "total_buffer_full",
+	DropExpired:          "expired",
+	DropOwnerUnavailable: "owner_unavailable",
+	DropUnavailable:      "shard_unavailable",
+	DropConnLost:         "conn_lost",
+	DropClosed:           "closed",
+	DropEncode:           "encode",
+}
+
+// valid reports whether r is one of the Drop* constants.
+func (r DropReason) valid() bool { return r > 0 && r < dropReasonEnd }
+
+// String returns the reason's stable name ("queue_full", ...), or
+// "DropReason(N)" for a value that is none of the constants.
+func (r DropReason) String() string {
+	if !r.valid() {
+		return "DropReason(" + strconv.Itoa(int(r)) + ")"
+	}
+	return dropReasonNames[r]
+}
+
+// MarshalText returns the reason's name; it fails for a value that is
+// none of the constants. Stats.Drops encodes as a JSON object keyed by
+// the names.
+func (r DropReason) MarshalText() ([]byte, error) {
+	if !r.valid() {
+		return nil, fmt.Errorf("engine: unknown drop reason %d", uint8(r))
+	}
+	return []byte(dropReasonNames[r]), nil
+}
+
+// UnmarshalText sets r to the reason named text (as String returns it).
+func (r *DropReason) UnmarshalText(text []byte) error {
+	for i := DropReason(1); i < dropReasonEnd; i++ {
+		if dropReasonNames[i] == string(text) {
+			*r = i
+			return nil
+		}
+	}
+	return fmt.Errorf("engine: unknown drop reason %q", text)
+}
 
 // Drop describes messages the client accepted and then dropped, as told
 // to Config.OnDrop. A plain value: it may be copied and kept.
@@ -51,15 +114,12 @@ const (
 // SubscribeTopology), so Type and EntityID are "", Shard is -1, and Count
 // is the number of frames dropped at once.
 type Drop struct {
-	Reason   string // a Drop* constant: the Stats().Drops key it is counted under
-	Type     string // entity type; "" for queued frames
-	Shard    int    // the shard of Type; -1 for queued frames
-	EntityID string // "" for queued frames
-	Count    int    // messages (1 for a held message) or frames dropped
+	Reason   DropReason // the Stats().Drops key it is counted under
+	Type     string     // entity type; "" for queued frames
+	Shard    int        // the shard of Type; -1 for queued frames
+	EntityID string     // "" for queued frames
+	Count    int        // messages (1 for a held message) or frames dropped
 }
-
-var dropReasons = [...]string{DropQueueFull, DropShardBuffer, DropTotalBuffer, DropExpired,
-	DropOwnerUnavailable, DropUnavailable, DropConnLost, DropClosed, DropEncode}
 
 // Stats is a point-in-time copy of the client's counters. Counters are
 // cumulative since Dial; Buffered, Queued and Epoch are current values.
@@ -71,7 +131,7 @@ type Stats struct {
 	Buffered      int64  // messages held now, waiting for a shard location
 	Queued        int64  // frames in connection queues now
 
-	Drops map[string]uint64 // by Drop* reason; every reason present
+	Drops map[DropReason]uint64 // by reason; every reason present
 
 	AsksOK       uint64
 	AsksTimedOut uint64
@@ -118,7 +178,7 @@ type counters struct {
 	bytesWritten  atomic.Uint64
 	writes        atomic.Uint64
 	buffered      atomic.Int64
-	drops         [len(dropReasons)]atomic.Uint64
+	drops         [dropReasonEnd]atomic.Uint64 // indexed by DropReason
 
 	asksOK, asksTimedOut, asksFailed, lateReplies, undeliverable atomic.Uint64
 
@@ -139,18 +199,15 @@ func (c *Client) dropped(d Drop) {
 }
 
 // droppedFrames reports n frames discarded from a connection's queue.
-func (c *Client) droppedFrames(reason string, n int) {
+func (c *Client) droppedFrames(reason DropReason, n int) {
 	c.dropped(Drop{Reason: reason, Shard: -1, Count: n})
 }
 
-func (s *counters) drop(reason string, n int) {
-	for i, r := range dropReasons {
-		if r == reason {
-			s.drops[i].Add(uint64(n))
-			return
-		}
-	}
-	panic("engine: unknown drop reason " + reason)
+// drop counts n messages or frames dropped for reason. reason is one of
+// the Drop* constants (every caller passes one, or a reason returned by
+// enqueue): it indexes the counters directly, no search.
+func (s *counters) drop(reason DropReason, n int) {
+	s.drops[reason].Add(uint64(n))
 }
 
 // Stats returns a copy of the client's counters. Safe for concurrent use.
@@ -162,7 +219,7 @@ func (c *Client) Stats() Stats {
 		BytesWritten:       s.bytesWritten.Load(),
 		Writes:             s.writes.Load(),
 		Buffered:           s.buffered.Load(),
-		Drops:              make(map[string]uint64, len(dropReasons)),
+		Drops:              make(map[DropReason]uint64, dropReasonEnd-1),
 		AsksOK:             s.asksOK.Load(),
 		AsksTimedOut:       s.asksTimedOut.Load(),
 		AsksFailed:         s.asksFailed.Load(),
@@ -189,8 +246,8 @@ func (c *Client) Stats() Stats {
 		UnknownTargets:     s.unknownTargets.Load(),
 		Epoch:              c.appliedEpoch(),
 	}
-	for i, r := range dropReasons {
-		st.Drops[r] = s.drops[i].Load()
+	for r := DropReason(1); r < dropReasonEnd; r++ {
+		st.Drops[r] = s.drops[r].Load()
 	}
 	c.mu.Lock()
 	for _, nc := range c.connList { // conns also holds aliases

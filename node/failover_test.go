@@ -13,6 +13,7 @@ import (
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
+	"github.com/zerohop/zerohop/workload/counter"
 )
 
 // TestAllocatesOnFirstRequestAndSpreads: shards are allocated through the
@@ -632,7 +633,7 @@ func TestRogueNodeCannotJoin(t *testing.T) {
 	}
 	for _, k := range [][]byte{nil, []byte("another-key-of-32-bytes-01234567")} {
 		cfg := node.Config{Seeds: seeds, GossipKey: k, Membership: node.MembershipConfig{JoinTimeout: 3 * time.Second}}
-		if _, err := workload.Configure(&cfg, workload.Options{}); err != nil {
+		if _, err := counter.Configure(&cfg, workload.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -11,6 +11,7 @@ import (
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
+	"github.com/zerohop/zerohop/workload/counter"
 )
 
 // TestIngestFragmentedStream checks the ingest path's memos and its
@@ -21,7 +22,7 @@ func TestIngestFragmentedStream(t *testing.T) { forEachTransport(t, testIngestFr
 
 func testIngestFragmentedStream(t *testing.T, transport string) {
 	cfg := node.Config{Logger: slog.New(slog.DiscardHandler), Transport: transport}
-	tally, err := workload.Configure(&cfg, workload.Options{})
+	tally, err := counter.Configure(&cfg, workload.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
+	"github.com/zerohop/zerohop/workload/counter"
 )
 
 // BenchmarkIngest measures node ingest: raw TCP senders write JSON
@@ -30,7 +31,7 @@ func BenchmarkIngest(b *testing.B) {
 
 func benchIngest(b *testing.B, transport string, conns int) {
 	cfg := node.Config{Logger: slog.New(slog.DiscardHandler), Transport: transport}
-	tally, err := workload.Configure(&cfg, workload.Options{})
+	tally, err := counter.Configure(&cfg, workload.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,17 @@ const (
 	StatsPath         = "/stats"
 )
 
+// Options selects the workload's settings (a plain value); zero values are
+// the defaults of WORKLOAD.md. The node side (counter.Configure) reads all
+// four; a client needs the same System, Module, EntityType and Shards to
+// reach it.
+type Options struct {
+	System     string // default DefaultSystem
+	Module     string // default DefaultModule
+	EntityType string // default DefaultEntityType
+	Shards     int    // default DefaultShards
+}
+
 // Increment adds Amount to an entity's counter.
 type Increment struct {
 	Amount int `casty:"amount"`

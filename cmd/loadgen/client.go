@@ -279,7 +279,7 @@ func (t *engineTarget) ClientStats() map[string]int64 {
 		"epoch":               s.Epoch,
 	}
 	for k, v := range s.Drops {
-		m["drop_"+k] = int64(v)
+		m["drop_"+k.String()] = int64(v)
 	}
 	return m
 }

@@ -38,6 +38,7 @@ import (
 
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/workload"
+	"github.com/zerohop/zerohop/workload/counter"
 )
 
 func main() {
@@ -147,7 +148,7 @@ func run() error {
 		}
 		cfg.TLS = tc
 	}
-	if _, err := workload.Configure(&cfg, workload.Options{System: *system, Module: *module, EntityType: typ, Shards: shards}); err != nil {
+	if _, err := counter.Configure(&cfg, workload.Options{System: *system, Module: *module, EntityType: typ, Shards: shards}); err != nil {
 		return err
 	}
 

@@ -5,12 +5,21 @@
 // against a cluster of cmd/node processes.
 //
 //	go run ./examples/demo -contact 127.0.0.1:25520
+//	go run ./examples/demo -contact node1:25520 -tls-ca ca.pem [-tls-cert client.pem -tls-key client.key] [-tls-server-name node1]
+//
+// It depends only on the client: engine, wire, ring and the client side of
+// the workload (package workload: its message types), never on the node
+// (TestDemoLinksOnlyTheClient).
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -24,25 +33,37 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	contact := flag.String("contact", "127.0.0.1:25520", "comma-separated contact points host:port")
-	system := flag.String("system", workload.DefaultSystem, "cluster system name")
-	shards := flag.Int("shards", workload.DefaultShards, "shards of the counter entity type")
-	module := flag.String("msg-module", workload.DefaultModule, "Python module of the workload messages")
-	entity := flag.String("entity", "", "entity id (default: a fresh one per run)")
-	flag.Parse()
+// run is the demo with its command-line arguments, printing to stdout.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	contact := fs.String("contact", "127.0.0.1:25520", "comma-separated contact points host:port")
+	system := fs.String("system", workload.DefaultSystem, "cluster system name")
+	shards := fs.Int("shards", workload.DefaultShards, "shards of the counter entity type")
+	module := fs.String("msg-module", workload.DefaultModule, "Python module of the workload messages")
+	entity := fs.String("entity", "", "entity id (default: a fresh one per run)")
+	caFile := fs.String("tls-ca", "", "CA bundle (PEM) that signed the nodes' certificates; enables TLS")
+	certFile := fs.String("tls-cert", "", "client certificate (PEM), for nodes that require one (mTLS)")
+	keyFile := fs.String("tls-key", "", "client private key (PEM)")
+	serverName := fs.String("tls-server-name", "", "name to verify in the nodes' certificates (default: the host dialled)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 
+	tlsCfg, err := loadTLS(*caFile, *certFile, *keyFile, *serverName)
+	if err != nil {
+		return err
+	}
 	reg := castyjson.NewRegistry()
 	if err := workload.Register(reg, *module); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 
 	t0 := time.Now()
@@ -50,6 +71,7 @@ func run() error {
 		ContactPoints: strings.Split(*contact, ","),
 		SystemName:    *system,
 		Types:         reg,
+		TLS:           tlsCfg,
 	})
 	if err != nil {
 		return err
@@ -58,7 +80,7 @@ func run() error {
 	if err := c.WaitTopology(ctx); err != nil {
 		return fmt.Errorf("first topology: %w", err)
 	}
-	fmt.Printf("[%6.2fms] identity %s, first snapshot\n", ms(t0), c.Identity())
+	fmt.Fprintf(stdout, "[%6.2fms] identity %s, first snapshot\n", ms(t0), c.Identity())
 
 	counter, err := c.EntityRef(workload.DefaultEntityType, *shards)
 	if err != nil {
@@ -68,7 +90,7 @@ func run() error {
 	if id == "" {
 		id = fmt.Sprintf("demo-%d", time.Now().UnixNano())
 	}
-	fmt.Printf("entity %q -> shard %d\n", id, ring.Shard(id, *shards))
+	fmt.Fprintf(stdout, "entity %q -> shard %d\n", id, ring.Shard(id, *shards))
 
 	// Tell: held during the cache miss, then flushed in order to the owner.
 	for _, amount := range []int{5, 3} {
@@ -85,14 +107,14 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("ask GetCount: %w", err)
 	}
-	fmt.Printf("ask GetCount(%s) -> %+v (%.2f ms)\n", id, reply, ms(t))
+	fmt.Fprintf(stdout, "ask GetCount(%s) -> %+v (%.2f ms)\n", id, reply, ms(t))
 	if reply.Value != 8 {
 		return fmt.Errorf("GetCount(%s) = %d, want 8", id, reply.Value)
 	}
 
 	// Lookup: local and synchronous, from the cached registry.
 	listing := c.Lookup(workload.StatsKey)
-	fmt.Printf("lookup(%q) -> %d instances\n", workload.StatsKey, len(listing.Instances))
+	fmt.Fprintf(stdout, "lookup(%q) -> %d instances\n", workload.StatsKey, len(listing.Instances))
 	insts := listing.Instances
 	sort.Slice(insts, func(i, j int) bool { return insts[i].Node.Less(insts[j].Node) })
 	for _, inst := range insts {
@@ -103,7 +125,7 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("ask GetStats %s: %w", inst.Ref, err)
 		}
-		fmt.Printf("  %s node=%s -> increments=%d amount_total=%d entities=%d (%.2f ms)\n",
+		fmt.Fprintf(stdout, "  %s node=%s -> increments=%d amount_total=%d entities=%d (%.2f ms)\n",
 			inst.Ref, inst.Node, st.Increments, st.AmountTotal, st.Entities, ms(t))
 	}
 	if len(insts) == 0 {
@@ -111,8 +133,39 @@ func run() error {
 	}
 
 	st := c.Stats()
-	fmt.Printf("stats: %+v\n", st)
+	fmt.Fprintf(stdout, "stats: %+v\n", st)
 	return nil
+}
+
+// loadTLS builds the client's TLS configuration from the -tls-* flags, or
+// nil (plaintext) without -tls-ca.
+func loadTLS(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
+	if caFile == "" {
+		if certFile != "" || keyFile != "" || serverName != "" {
+			return nil, errors.New("-tls-cert, -tls-key and -tls-server-name need -tls-ca")
+		}
+		return nil, nil
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-tls-ca %s holds no PEM certificate", caFile)
+	}
+	cfg := &tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }
 
 func ms(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }

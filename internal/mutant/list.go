@@ -514,7 +514,7 @@ func engineMutations() []Mutation {
 		e(Mutation{
 			Name: "engine/shard-buffer-unbounded", Invariant: eBounds,
 			What: "hold: no ShardBuffer",
-			File: "engine/route.go",
+			File: "engine/held.go",
 			Orig: "if len(q.msgs) >= c.cfg.ShardBuffer {",
 			Repl: "if len(q.msgs) >= c.cfg.ShardBuffer<<20 {",
 			Run:  "^TestCacheMissBounds$", Fast: true,
@@ -522,7 +522,7 @@ func engineMutations() []Mutation {
 		e(Mutation{
 			Name: "engine/total-buffer-unbounded", Invariant: eBounds,
 			What: "hold: no TotalBuffer",
-			File: "engine/route.go",
+			File: "engine/held.go",
 			Orig: "if c.stats.buffered.Add(1) > int64(c.cfg.TotalBuffer) {",
 			Repl: "if c.stats.buffered.Add(1) > int64(c.cfg.TotalBuffer)<<20 {",
 			Run:  "^TestCacheMissBounds$", Fast: true,
@@ -531,16 +531,16 @@ func engineMutations() []Mutation {
 			Name: "engine/drops-uncounted", Invariant: eBounds,
 			What: "counters.drop counts nothing",
 			File: "engine/stats.go",
-			Orig: "s.drops[i].Add(uint64(n))",
-			Repl: "s.drops[i].Add(0)",
+			Orig: "s.drops[reason].Add(uint64(n))",
+			Repl: "s.drops[reason].Add(0)",
 			Run:  "^TestCacheMissBounds$", Fast: true,
 		}),
 		e(Mutation{
 			Name: "engine/queue-full-uncounted", Invariant: eBounds,
-			What: "send: a tell refused by a full queue is not counted",
-			File: "engine/route.go",
-			Orig: "\t\tif wait {\n\t\t\treturn errMustWait\n\t\t}\n\t\tc.stats.drop(DropQueueFull, 1)",
-			Repl: "\t\tif wait {\n\t\t\treturn errMustWait\n\t\t}\n\t\t_ = 0",
+			What: "enqueue: a frame refused by a full queue is not counted",
+			File: "engine/enqueue.go",
+			Orig: "\t\tif wait {\n\t\t\treturn DropQueueFull, errMustWait\n\t\t}\n\t\tc.stats.drop(DropQueueFull, 1)",
+			Repl: "\t\tif wait {\n\t\t\treturn DropQueueFull, errMustWait\n\t\t}\n\t\t_ = 0",
 			Run:  "^TestDropsCounted$", Fast: true,
 		}),
 		e(Mutation{
@@ -554,7 +554,7 @@ func engineMutations() []Mutation {
 		e(Mutation{
 			Name: "engine/expired-uncounted", Invariant: eBounds,
 			What: "tick: expired held messages are dropped uncounted",
-			File: "engine/route.go",
+			File: "engine/held.go",
 			Orig: "\t\t\tc.stats.drop(DropExpired, 1)\n",
 			Repl: "\n",
 			Run:  "^TestCacheMissBounds$", Fast: true,
@@ -615,10 +615,10 @@ func engineMutations() []Mutation {
 		// --- fail fast ----------------------------------------------------
 		e(Mutation{
 			Name: "engine/send-to-down-owner", Invariant: eFailFast,
-			What: "send queues a tell for an owner that is down or suspect",
-			File: "engine/route.go",
-			Orig: "msg any, wait bool) error {\n\tc := et.c\n\tnc := e.nc\n\tif !nc.usable() {",
-			Repl: "msg any, wait bool) error {\n\tc := et.c\n\tnc := e.nc\n\tif !nc.usable() && false {",
+			What: "entityType.enqueue queues a tell for an owner that is down or suspect",
+			File: "engine/enqueue.go",
+			Orig: "wait bool) (DropReason, error) {\n\tnc := e.nc\n\tif !nc.usable() {",
+			Repl: "wait bool) (DropReason, error) {\n\tnc := e.nc\n\tif !nc.usable() && false {",
 			Run:  "^TestFailFastEvictRequeryNoReroute$", Fast: true,
 		}),
 		e(Mutation{
@@ -676,7 +676,7 @@ func engineMutations() []Mutation {
 		e(Mutation{
 			Name: "engine/held-never-expire", Invariant: eWaits,
 			What: "tick: held messages never expire (BufferTimeout)",
-			File: "engine/route.go",
+			File: "engine/held.go",
 			Orig: "if now.Sub(m.at) < c.cfg.BufferTimeout {",
 			Repl: "if now.Sub(m.at) < c.cfg.BufferTimeout<<20 {",
 			Run:  "^TestCacheMissBounds$", Fast: true,
@@ -684,7 +684,7 @@ func engineMutations() []Mutation {
 		e(Mutation{
 			Name: "engine/location-query-never-times-out", Invariant: eWaits,
 			What: "tick: a location query without answer is never retried",
-			File: "engine/route.go",
+			File: "engine/held.go",
 			Orig: "if q.inflight && now.Sub(q.sentAt) >= c.cfg.LocationTimeout {",
 			Repl: "if q.inflight && now.Sub(q.sentAt) >= c.cfg.LocationTimeout<<20 {",
 			Run:  "^TestCacheMissOrderAndSingleQuery$", Fast: true,

@@ -13,6 +13,7 @@ import (
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
+	"github.com/zerohop/zerohop/workload/counter"
 )
 
 // Options configures a LocalCluster (a plain value); the zero value is the counter workload
@@ -32,7 +33,7 @@ type LocalCluster struct {
 
 	mu      sync.Mutex
 	nodes   []*node.Node // nil while killed; guarded by mu
-	tallies []*workload.Tally
+	tallies []*counter.Tally
 	listen  []string // client addresses, fixed after the first start
 	gossip  []string // gossip addresses, fixed after the first start
 	raft    []string // consensus addresses, fixed after the first start
@@ -53,7 +54,7 @@ func StartLocalCluster(ctx context.Context, n int, opts Options) (*LocalCluster,
 			opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 		}
 	}
-	c := &LocalCluster{opts: opts, nodes: make([]*node.Node, n), tallies: make([]*workload.Tally, n),
+	c := &LocalCluster{opts: opts, nodes: make([]*node.Node, n), tallies: make([]*counter.Tally, n),
 		listen: make([]string, n), gossip: make([]string, n), raft: make([]string, n)}
 	for i := range n {
 		c.listen[i] = "127.0.0.1:0"
@@ -88,7 +89,7 @@ func (c *LocalCluster) start(ctx context.Context, i int) error {
 		}
 	}
 	c.mu.Unlock()
-	tally, err := workload.Configure(&cfg, c.opts.Workload)
+	tally, err := counter.Configure(&cfg, c.opts.Workload)
 	if err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func (c *LocalCluster) Nodes() []*node.Node {
 }
 
 // Tally returns the workload tally of node i's current incarnation.
-func (c *LocalCluster) Tally(i int) *workload.Tally {
+func (c *LocalCluster) Tally(i int) *counter.Tally {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.tallies[i]

@@ -1,4 +1,4 @@
-package workload
+package counter
 
 import (
 	"math"
@@ -11,6 +11,7 @@ import (
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
 )
 
 // Tally is one node's count of Increment messages processed by its counter
@@ -119,8 +120,8 @@ func (t *Tally) Reset() {
 }
 
 // Stats returns the tally as NodeStats for node.
-func (t *Tally) Stats(nodeName string) NodeStats {
-	return NodeStats{
+func (t *Tally) Stats(nodeName string) workload.NodeStats {
+	return workload.NodeStats{
 		Node:        nodeName,
 		Increments:  t.increments.Load(),
 		AmountTotal: t.amountTotal.Load(),
@@ -132,9 +133,9 @@ func (t *Tally) Stats(nodeName string) NodeStats {
 
 // ShardTally returns the per-shard sums as ShardTally for node (fresh
 // slices, owned by the caller).
-func (t *Tally) ShardTally(nodeName string) ShardTally {
+func (t *Tally) ShardTally(nodeName string) workload.ShardTally {
 	n := len(t.shards)
-	st := ShardTally{Node: nodeName, Incarnation: t.incarnation,
+	st := workload.ShardTally{Node: nodeName, Incarnation: t.incarnation,
 		Applied: make([]int64, n), Retired: make([]int64, n), Dead: make([]int64, n)}
 	// Final first: a tally read as final was complete when it was read.
 	st.Final = t.final.Load()
@@ -174,11 +175,11 @@ var _ node.Stopper = (*Counter)(nil)
 // Receive implements node.Entity.
 func (c *Counter) Receive(ctx *node.Context, msg any) {
 	switch m := msg.(type) {
-	case Increment:
+	case workload.Increment:
 		c.value += int64(m.Amount)
 		c.tally.onIncrement(c.shard, m.Amount)
-	case GetCount:
-		_ = ctx.Reply(m.ReplyTo, CountReply{EntityID: c.id, Value: c.value})
+	case workload.GetCount:
+		_ = ctx.Reply(m.ReplyTo, workload.CountReply{EntityID: c.id, Value: c.value})
 	}
 }
 
@@ -205,9 +206,9 @@ type StatsService struct {
 // Receive implements node.Entity.
 func (s *StatsService) Receive(ctx *node.Context, msg any) {
 	switch m := msg.(type) {
-	case GetStats:
+	case workload.GetStats:
 		_ = ctx.Reply(m.ReplyTo, s.Tally.Stats(ctx.Node().Addr().String()))
-	case GetShardTally:
+	case workload.GetShardTally:
 		// A node that handed its shards over has stopped every counter:
 		// its numbers are final (read before the tally, so a tally read as
 		// final was complete when read).
@@ -215,18 +216,9 @@ func (s *StatsService) Receive(ctx *node.Context, msg any) {
 			s.Tally.SetFinal()
 		}
 		_ = ctx.Reply(m.ReplyTo, s.Tally.ShardTally(ctx.Node().Addr().String()))
-	case ResetStats:
+	case workload.ResetStats:
 		s.Tally.Reset()
 	}
-}
-
-// Options selects the workload's settings (a plain value); zero values are the defaults
-// of WORKLOAD.md.
-type Options struct {
-	System     string // default DefaultSystem
-	Module     string // default DefaultModule
-	EntityType string // default DefaultEntityType
-	Shards     int    // default DefaultShards
 }
 
 // Configure adds the counter workload to cfg: the message types registered
@@ -240,15 +232,15 @@ type Options struct {
 // its amount to the tally's dead sum of its shard. A hook set after
 // Configure must chain the one Configure installed, or the tally misses
 // dead letters.
-func Configure(cfg *node.Config, o Options) (*Tally, error) {
+func Configure(cfg *node.Config, o workload.Options) (*Tally, error) {
 	if o.System == "" {
-		o.System = DefaultSystem
+		o.System = workload.DefaultSystem
 	}
 	if o.EntityType == "" {
-		o.EntityType = DefaultEntityType
+		o.EntityType = workload.DefaultEntityType
 	}
 	if o.Shards == 0 {
-		o.Shards = DefaultShards
+		o.Shards = workload.DefaultShards
 	}
 	if cfg.System == "" {
 		cfg.System = o.System
@@ -256,7 +248,7 @@ func Configure(cfg *node.Config, o Options) (*Tally, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = castyjson.NewRegistry()
 	}
-	if err := Register(cfg.Registry, o.Module); err != nil {
+	if err := workload.Register(cfg.Registry, o.Module); err != nil {
 		return nil, err
 	}
 	tally := NewTally(o.Shards)
@@ -269,7 +261,7 @@ func Configure(cfg *node.Config, o Options) (*Tally, error) {
 			return &Counter{id: id, shard: ring.Shard(id, shards), tally: tally}
 		},
 	})
-	cfg.Services = append(cfg.Services, node.Service{Key: StatsKey, Path: StatsPath, Handler: &StatsService{Tally: tally}})
+	cfg.Services = append(cfg.Services, node.Service{Key: workload.StatsKey, Path: workload.StatsPath, Handler: &StatsService{Tally: tally}})
 	typ, prev := o.EntityType, cfg.OnDeadLetter
 	cfg.OnDeadLetter = func(d node.DeadLetter) {
 		if d.Type == typ {
@@ -293,9 +285,9 @@ func Configure(cfg *node.Config, o Options) (*Tally, error) {
 // envelope).
 func incrementAmount(msg any) (int64, bool) {
 	switch m := msg.(type) {
-	case Increment:
+	case workload.Increment:
 		return int64(m.Amount), true
-	case *Increment:
+	case *workload.Increment:
 		if m != nil {
 			return int64(m.Amount), true
 		}

@@ -1,4 +1,4 @@
-package workload
+package counter
 
 import (
 	"fmt"
@@ -6,10 +6,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
 )
 
 // idsInShards returns one entity id per wanted shard (of shards).
@@ -41,7 +41,7 @@ func sums(n int, kv map[int]int64) []int64 {
 func TestShardTallyHooks(t *testing.T) {
 	var prevCalls []node.DeadLetter
 	cfg := node.Config{OnDeadLetter: func(d node.DeadLetter) { prevCalls = append(prevCalls, d) }}
-	tally, err := Configure(&cfg, Options{Shards: 4})
+	tally, err := Configure(&cfg, workload.Options{Shards: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,14 +51,14 @@ func TestShardTallyHooks(t *testing.T) {
 	ids := idsInShards(t, 4, 1, 1, 3)
 	newCounter := cfg.Entities[0].New
 	a, b, c := newCounter(ids[0]).(*Counter), newCounter(ids[1]).(*Counter), newCounter(ids[2]).(*Counter)
-	a.Receive(nil, Increment{Amount: 2})
-	b.Receive(nil, Increment{Amount: 5})
-	c.Receive(nil, Increment{Amount: 7})
+	a.Receive(nil, workload.Increment{Amount: 2})
+	b.Receive(nil, workload.Increment{Amount: 5})
+	c.Receive(nil, workload.Increment{Amount: 7})
 
 	check := func(step string, applied, retired, dead map[int]int64, final bool) {
 		t.Helper()
 		got := tally.ShardTally("n1")
-		want := ShardTally{Node: "n1", Incarnation: tally.Incarnation(),
+		want := workload.ShardTally{Node: "n1", Incarnation: tally.Incarnation(),
 			Applied: sums(4, applied), Retired: sums(4, retired), Dead: sums(4, dead), Final: final}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: got %+v, want %+v", step, got, want)
@@ -76,12 +76,12 @@ func TestShardTallyHooks(t *testing.T) {
 	// envelope, or with no shard but an entity id); other types and
 	// messages do not; the hook set before Configure is called every time.
 	for _, d := range []node.DeadLetter{
-		{Type: DefaultEntityType, Shard: 3, EntityID: ids[2], Msg: Increment{Amount: 4}, Reason: wire.ReasonStaleOwner},
-		{Type: DefaultEntityType, Shard: 1, EntityID: ids[0], Msg: wire.ShardEnvelope{EntityID: ids[0], Message: Increment{Amount: 10}}},
-		{Type: DefaultEntityType, Shard: -1, EntityID: ids[0], Msg: &Increment{Amount: 100}},
-		{Type: DefaultEntityType, Shard: 3, EntityID: ids[2], Msg: GetCount{}},
-		{Type: "other", Shard: 3, EntityID: ids[2], Msg: Increment{Amount: 1000}},
-		{Type: "", Shard: -1, Path: StatsPath, Msg: ResetStats{}},
+		{Type: workload.DefaultEntityType, Shard: 3, EntityID: ids[2], Msg: workload.Increment{Amount: 4}, Reason: wire.ReasonStaleOwner},
+		{Type: workload.DefaultEntityType, Shard: 1, EntityID: ids[0], Msg: wire.ShardEnvelope{EntityID: ids[0], Message: workload.Increment{Amount: 10}}},
+		{Type: workload.DefaultEntityType, Shard: -1, EntityID: ids[0], Msg: &workload.Increment{Amount: 100}},
+		{Type: workload.DefaultEntityType, Shard: 3, EntityID: ids[2], Msg: workload.GetCount{}},
+		{Type: "other", Shard: 3, EntityID: ids[2], Msg: workload.Increment{Amount: 1000}},
+		{Type: "", Shard: -1, Path: workload.StatsPath, Msg: workload.ResetStats{}},
 	} {
 		cfg.OnDeadLetter(d)
 	}
@@ -92,7 +92,7 @@ func TestShardTallyHooks(t *testing.T) {
 
 	// A restarted entity starts from 0 and counts in applied again.
 	a2 := newCounter(ids[0]).(*Counter)
-	a2.Receive(nil, Increment{Amount: 1})
+	a2.Receive(nil, workload.Increment{Amount: 1})
 	b.Stop(nil, node.StopLeaving)
 	a2.Stop(nil, node.StopLeaving)
 	c.Stop(nil, node.StopLeaving)
@@ -100,20 +100,20 @@ func TestShardTallyHooks(t *testing.T) {
 	check("after a leave", nil, map[int]int64{1: 8, 3: 7}, map[int]int64{1: 110, 3: 4}, true)
 
 	// ResetStats zeroes NodeStats, not the per-shard sums.
-	cfg.Services[0].Handler.Receive(nil, ResetStats{})
+	cfg.Services[0].Handler.Receive(nil, workload.ResetStats{})
 	if st := tally.Stats("n1"); st.Increments != 0 {
-		t.Fatalf("got increments %d after ResetStats, want 0", st.Increments)
+		t.Fatalf("got increments %d after workload.ResetStats, want 0", st.Increments)
 	}
-	check("after ResetStats", nil, map[int]int64{1: 8, 3: 7}, map[int]int64{1: 110, 3: 4}, true)
+	check("after workload.ResetStats", nil, map[int]int64{1: 8, 3: 7}, map[int]int64{1: 110, 3: 4}, true)
 }
 
 func TestConfigureWithoutEarlierDeadLetterHook(t *testing.T) {
 	var cfg node.Config
-	tally, err := Configure(&cfg, Options{Shards: 2})
+	tally, err := Configure(&cfg, workload.Options{Shards: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.OnDeadLetter(node.DeadLetter{Type: DefaultEntityType, Shard: 0, Msg: Increment{Amount: 3}})
+	cfg.OnDeadLetter(node.DeadLetter{Type: workload.DefaultEntityType, Shard: 0, Msg: workload.Increment{Amount: 3}})
 	if got := tally.ShardTally("n").Dead; !reflect.DeepEqual(got, []int64{3, 0}) {
 		t.Fatalf("got dead %v, want [3 0]", got)
 	}
@@ -126,7 +126,7 @@ func TestConfigureWithoutEarlierDeadLetterHook(t *testing.T) {
 func TestZeroTallyCountsNodeStatsOnly(t *testing.T) {
 	var tally Tally
 	c := &Counter{id: "x", shard: 3, tally: &tally}
-	c.Receive(nil, Increment{Amount: 2})
+	c.Receive(nil, workload.Increment{Amount: 2})
 	c.Stop(nil, node.StopClosing)
 	tally.onDead(0, 1)
 	if st := tally.Stats("n"); st.Increments != 1 || st.AmountTotal != 2 {
@@ -173,7 +173,7 @@ func TestShardTallyConcurrent(t *testing.T) {
 			defer wwg.Done()
 			c := &Counter{shard: 1, tally: tally}
 			for i := range perWorker {
-				c.Receive(nil, Increment{Amount: 1})
+				c.Receive(nil, workload.Increment{Amount: 1})
 				if i%100 == 99 {
 					c.Stop(nil, node.StopMoved)
 					c = &Counter{shard: 1, tally: tally}
@@ -190,32 +190,5 @@ func TestShardTallyConcurrent(t *testing.T) {
 	st := tally.ShardTally("n")
 	if st.Applied[1] != 0 || st.Retired[1] != workers*perWorker {
 		t.Fatalf("got applied %d retired %d, want 0 and %d", st.Applied[1], st.Retired[1], workers*perWorker)
-	}
-}
-
-func TestShardTallyRoundTrip(t *testing.T) {
-	reg := castyjson.NewRegistry()
-	if err := Register(reg, "m"); err != nil {
-		t.Fatal(err)
-	}
-	for _, in := range []any{
-		ShardTally{Node: "127.0.0.1:1", Incarnation: incarnationLimit - 1, Applied: []int64{1, 0, -2}, Retired: []int64{0, 5, 0}, Dead: []int64{7, 0, 0}, Final: true},
-		GetShardTally{ReplyTo: wire.Ref{Address: wire.Address{System: "live", Host: "127.0.0.1", Port: 9, Path: "/temp/1"}}},
-	} {
-		name, ok := reg.TypeName(in)
-		if !ok || name[:2] != "m." {
-			t.Fatalf("%T registered as %q, %v; want m.*", in, name, ok)
-		}
-		b, err := reg.AppendValue(nil, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := reg.Decode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(out, in) {
-			t.Fatalf("round trip of %s: got %#v, want %#v", b, out, in)
-		}
 	}
 }

@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// frameKind says how enqueue encodes an outFrame.
+type frameKind uint8
+
+const (
+	// frameEnvelope: ShardEnvelope{entityID, msg}, encoded straight into
+	// the slot (Tell, TellContext, an entity Ask's message).
+	frameEnvelope frameKind = iota
+	// framePayload: an already encoded ShardEnvelope (a held message,
+	// flushed once its shard's location is known).
+	framePayload
+	// frameMessage: msg as it is (service messages, control messages).
+	frameMessage
+)
+
+// outFrame is one frame for enqueue to encode into a claimed slot. Callers
+// build it on their stack and pass its address; enqueue does not keep it.
+// A tagged struct rather than an interface or a closure, so that the Tell
+// path stays free of allocations and indirect calls.
+type outFrame struct {
+	kind     frameKind
+	target   string // the recipient's URI
+	entityID string // frameEnvelope
+	msg      any    // frameEnvelope, frameMessage
+	payload  []byte // framePayload
+}
+
+// appendTo appends f's frame to buf, within c's MaxFrameSize.
+func (f *outFrame) appendTo(c *Client, buf []byte) ([]byte, error) {
+	switch f.kind {
+	case frameEnvelope:
+		return c.reg.AppendEnvelopeFrame(buf, f.target, c.senderURI, f.entityID, f.msg, c.cfg.MaxFrameSize)
+	case framePayload:
+		return appendPayloadFrame(buf, f.target, c.senderURI, wire.TypeShardEnvelope, f.payload, c.cfg.MaxFrameSize)
+	default:
+		buf, err := c.reg.AppendMessageFrame(buf, f.target, c.senderURI, f.msg, c.cfg.MaxFrameSize)
+		if err != nil {
+			err = fmt.Errorf("engine: encoding %T: %w", f.msg, err)
+		}
+		return buf, err
+	}
+}
+
+// enqueue is the one way a frame enters a connection's outbound queue:
+// claim a slot (keeping reserve slots free: nc.q.reserve for data frames,
+// 0 for control frames, see outQueue.claim), encode f straight into it,
+// publish it. Hot path: no locks, no allocations on success.
+//
+// The outcome, as a reason (zero when queued) and an error:
+//   - queued: 0, nil;
+//   - the queue is closed: DropClosed, ErrClosed, not counted: whether
+//     that is a refusal (the caller returns ErrClosed) or the drop of an
+//     accepted message is the caller's to say;
+//   - the queue is full: with wait, DropQueueFull and errMustWait, not
+//     counted (TellContext waits for room); else counted, DropQueueFull
+//     and nc.fullErr;
+//   - f does not encode (unregistered type, frame over MaxFrameSize): the
+//     slot is published empty, counted, DropEncode and the error.
+//
+// Whether the owner is usable is the caller's check (entityType.enqueue,
+// ServiceRef.send); control frames go to connections still connecting.
+func (nc *nodeConn) enqueue(f *outFrame, reserve uint64, wait bool) (DropReason, error) {
+	c := nc.c
+	t, buf, full, closed := nc.q.claim(reserve)
+	if closed {
+		return DropClosed, ErrClosed
+	}
+	if full {
+		if wait {
+			return DropQueueFull, errMustWait
+		}
+		c.stats.drop(DropQueueFull, 1)
+		return DropQueueFull, nc.fullErr
+	}
+	buf, err := f.appendTo(c, buf)
+	if err != nil {
+		nc.q.publish(t, buf[:0])
+		c.stats.drop(DropEncode, 1)
+		return DropEncode, err
+	}
+	nc.q.publish(t, buf)
+	return 0, nil
+}
+
+// enqueue queues f (an envelope for one of et's shards) on e's owner:
+// fails fast, counted, when the owner is down or suspect (never waits on
+// it, never re-routes), else nodeConn.enqueue with the data reserve.
+func (et *entityType) enqueue(e *routeEntry, shard int, f *outFrame, wait bool) (DropReason, error) {
+	nc := e.nc
+	if !nc.usable() {
+		et.c.stats.drop(DropOwnerUnavailable, 1)
+		return DropOwnerUnavailable, &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
+	}
+	return nc.enqueue(f, nc.q.reserve, wait)
+}
+
+// sendMsg queues a data message (a service tell or ask) for target on nc;
+// not the Tell hot path.
+func (nc *nodeConn) sendMsg(target string, msg any) error {
+	_, err := nc.enqueue(&outFrame{kind: frameMessage, target: target, msg: msg}, nc.q.reserve, false)
+	return err
+}
+
+// sendControl queues a control message (SubscribeTopology,
+// UnsubscribeTopology, GetShardLocation) for target on nc. It may use the
+// queue's reserved slots, so it still goes out while tells fill the queue.
+func (nc *nodeConn) sendControl(target string, msg any) error {
+	_, err := nc.enqueue(&outFrame{kind: frameMessage, target: target, msg: msg}, 0, false)
+	return err
+}

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/zerohop/zerohop/topo"
+	"github.com/zerohop/zerohop/wire"
+)
+
+// The route table of an entity type: shard -> owner entry, immutable once
+// published, replaced from snapshots and ShardLocation answers (see
+// entityType in route.go).
+
+// routeTable maps shard -> owner; an unallocated shard's location is
+// unknown. Owners are interned per (type, node): comparing two tables'
+// entries compares pointers.
+type routeTable = topo.Routes[*routeEntry]
+
+// routeEntry is what Tell needs of an owner: its connection and the
+// precomputed URI of the type's region on it. Immutable; one per
+// (entity type, node connection), shared by every table of the type.
+type routeEntry struct {
+	nc     *nodeConn
+	target string // casty://<sys>@<owner>/_region-<type>
+}
+
+// entryLocked returns the route entry for owner nc. et.mu held.
+func (et *entityType) entryLocked(nc *nodeConn) *routeEntry {
+	e := et.entries[nc]
+	if e == nil {
+		e = &routeEntry{nc: nc, target: wire.NodeURI(et.c.cfg.SystemName, nc.addr, et.regionPath)}
+		et.entries[nc] = e
+	}
+	return e
+}
+
+// applySnapshot applies the type's allocations in snapshot s to the table.
+// With full (s's epoch is newer than the last applied) s is the whole
+// truth: shards it does not allocate become unknown. Otherwise s is merged
+// over the table: the shards it allocates take its owner, the others keep
+// theirs (from an earlier snapshot of the same epoch or a ShardLocation).
+// Shard ids at or above numShards are ignored. conns caches, by s's node
+// index, the connections resolved so far (shared by the types applying s).
+// The table is published only if an entry changed. c.mu held.
+func (et *entityType) applySnapshot(s *topo.Snapshot, conns []*nodeConn, full bool, now time.Time) {
+	t := s.Table(et.name)
+	if t == nil && !full {
+		return
+	}
+	c := et.c
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	old := et.table.Load()
+	ed := old.Edit()
+	ents := make([]*routeEntry, len(conns)) // by node index
+	for sid := range et.numShards {
+		idx, ok := t.Owner(sid)
+		if !ok {
+			if full {
+				ed.Clear(sid)
+			}
+			continue
+		}
+		e := ents[idx]
+		if e == nil {
+			nc := conns[idx]
+			if nc == nil {
+				nc = c.connLocked(s.Node(idx))
+				conns[idx] = nc
+			}
+			e = et.entryLocked(nc)
+			ents[idx] = e
+		}
+		if cur, _ := ed.Owner(sid); full || cur != e {
+			e.nc.nudge() // (newly) routed to a node in backoff: retry it now
+			ed.Set(sid, e)
+		}
+	}
+	if r := ed.Routes(); r != old {
+		et.publishLocked(r)
+	}
+}
+
+// applyLocation routes shard to owner (a ShardLocation). c.mu held.
+func (et *entityType) applyLocation(shard int, owner *nodeConn) {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	if q := et.pending[shard]; q != nil && len(q.msgs) == 0 {
+		delete(et.pending, shard) // a re-query answered
+	}
+	old := et.table.Load()
+	r := old.WithOwner(shard, et.entryLocked(owner))
+	if r == old {
+		return
+	}
+	owner.nudge()
+	et.publishLocked(r)
+}
+
+// publishLocked publishes r as the type's table, after flushing, in
+// order, the messages held for the shards r routes (flushHeldLocked): a
+// Tell that sees r queues after them. et.mu held.
+func (et *entityType) publishLocked(r *routeTable) {
+	et.flushHeldLocked(r)
+	et.table.Store(r)
+}
+
+// evict marks the shards owned by nc for a re-query after a jittered
+// RequeryDelay. Their entries keep pointing at nc, so messages to them
+// fail fast (ErrOwnerUnavailable) until the cluster names an owner that is
+// reachable: the client never picks another node by itself. c.mu held.
+func (et *entityType) evict(nc *nodeConn, now time.Time) {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	e := et.entries[nc]
+	if e == nil {
+		return // never routed to nc
+	}
+	for _, sid := range et.table.Load().Shards(nil, e) {
+		if _, ok := et.pending[sid]; !ok {
+			et.pending[sid] = &shardQuery{next: now.Add(jitter(et.c.cfg.RequeryDelay)), requery: true}
+		}
+	}
+}
+
+// routesTo reports whether the table routes a shard to nc.
+func (et *entityType) routesTo(nc *nodeConn) bool {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	e := et.entries[nc]
+	if e == nil {
+		return false
+	}
+	r := et.table.Load()
+	for sid := range r.Len() {
+		if o, _ := r.Owner(sid); o == e {
+			return true
+		}
+	}
+	return false
+}
+
+// forget drops the entry of a connection no table routes to (the
+// connection is being collected).
+func (et *entityType) forget(nc *nodeConn) {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	delete(et.entries, nc)
+}
