@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# bench/peers.sh: zerohop side by side with NATS core (issue 12), in one
+# session, in the same two-process shape: one zerohop cmd/node process
+# (its default transport, gnet) driven by loadgen -contact from a second
+# process, and one natsnode process (an embedded nats-server plus the
+# counting service, bench/natsbase) driven by natsload from another. NATS
+# runs twice: "nats", the service connected to its embedded server over
+# loopback TCP as any NATS service is, and "natsip", over nats.go's
+# in-process connection (natsnode -inprocess), so that the ratios are
+# against whichever is faster per shape. Three shapes, each run for the
+# three back to back, the order rotated every round, RUNS rounds; every
+# server is restarted each round:
+#
+#   tells     -ask-concurrency 0                  (tells flat out, 0 lost verified)
+#   ask-c1    -workers 0 -ask-concurrency 1       (a lone request-reply)
+#   ask-c256  -workers 0 -ask-concurrency 256     (256 in flight)
+#
+# Results: OUTDIR/peer-{zh,nats,natsip}-SHAPE-i.json (loadgen's -json keys), read
+# by `go run ./bench/cmd/perfsum OUTDIR` (the zerohop/NATS ratio table).
+# Called by bench/perf.sh (ONLY=peers runs just this); runnable alone:
+#
+#   bash bench/peers.sh OUTDIR [LOADGEN NODE NATSLOAD NATSNODE]   # binaries built if not given
+#
+# Environment: RUNS (default 3), DURATION (default 5s), BASE (default
+# 27720: the zerohop node listens on BASE, gossip BASE+1000, raft
+# BASE+2000; the natsnodes on BASE+100 and BASE+101). Loopback only; every process started
+# is stopped by its PID. Building natsbase needs its modules (go mod
+# download in bench/natsbase, or network access).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: peers.sh OUTDIR [LOADGEN NODE NATSLOAD NATSNODE]}
+mkdir -p "$OUT"
+LG=${2:-$OUT/loadgen}
+NODE=${3:-$OUT/node}
+NLOAD=${4:-$OUT/natsload}
+NNODE=${5:-$OUT/natsnode}
+[[ -x $LG ]] || go build -o "$LG" ./cmd/loadgen
+[[ -x $NODE ]] || go build -o "$NODE" ./cmd/node
+[[ -x $NLOAD ]] || (cd bench/natsbase && go build -o "$NLOAD" ./cmd/natsload)
+[[ -x $NNODE ]] || (cd bench/natsbase && go build -o "$NNODE" ./cmd/natsnode)
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-5s}
+BASE=${BASE:-27720}
+declare -A port=([zh]=$BASE [nats]=$((BASE + 100)) [natsip]=$((BASE + 101)))
+
+pids=()
+stop_all() {
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	pids=()
+}
+trap stop_all EXIT
+
+wait_ready() { # wait_ready LOG WHAT
+	for _ in $(seq 100); do
+		grep -q '^READY' "$1" && return 0
+		sleep 0.1
+	done
+	echo "peers: $2 did not start; see $1"
+	exit 1
+}
+
+run() { # run NAME BINARY ARGS...: one load run, JSON to $OUT/NAME.json
+	local name=$1 bin=$2
+	shift 2
+	"$bin" -json "$@" >"$OUT/$name.json" 2>"$OUT/$name.log" || echo "peers: $name exited $? (see $name.json/.log)"
+}
+
+shapes=(tells ask-c1 ask-c256)
+declare -A args=(
+	[tells]="-ask-concurrency 0"
+	[ask-c1]="-workers 0 -ask-concurrency 1"
+	[ask-c256]="-workers 0 -ask-concurrency 256"
+)
+for i in $(seq "$RUNS"); do
+	"$NODE" -listen "127.0.0.1:$BASE" >"$OUT/peer-zh-node-$i.log" 2>&1 &
+	pids+=($!)
+	"$NNODE" -listen "127.0.0.1:${port[nats]}" >"$OUT/peer-nats-node-$i.log" 2>&1 &
+	pids+=($!)
+	"$NNODE" -listen "127.0.0.1:${port[natsip]}" -inprocess >"$OUT/peer-natsip-node-$i.log" 2>&1 &
+	pids+=($!)
+	wait_ready "$OUT/peer-zh-node-$i.log" "zerohop node"
+	wait_ready "$OUT/peer-nats-node-$i.log" natsnode
+	wait_ready "$OUT/peer-natsip-node-$i.log" "natsnode -inprocess"
+	case $((i % 3)) in
+	1) order=(zh nats natsip) ;;
+	2) order=(nats natsip zh) ;;
+	0) order=(natsip zh nats) ;;
+	esac
+	for s in "${shapes[@]}"; do
+		for who in "${order[@]}"; do
+			bin=$NLOAD
+			[[ $who == zh ]] && bin=$LG
+			# shellcheck disable=SC2086 # args are word lists
+			run "peer-$who-$s-$i" "$bin" -contact "127.0.0.1:${port[$who]}" -duration "$DURATION" ${args[$s]}
+		done
+	done
+	stop_all
+done
+echo "peers: done; results in $OUT"
