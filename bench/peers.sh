@@ -4,26 +4,33 @@
 # (its default transport, gnet) driven by loadgen -contact from a second
 # process, and one natsnode process (an embedded nats-server plus the
 # counting service, bench/natsbase) driven by natsload from another. NATS
-# runs twice: "nats", the service connected to its embedded server over
-# loopback TCP as any NATS service is, and "natsip", over nats.go's
-# in-process connection (natsnode -inprocess), so that the ratios are
-# against whichever is faster per shape. Three shapes, each run for the
-# three back to back, the order rotated every round, RUNS rounds; every
-# server is restarted each round:
+# runs in the variants PEERS names (default all three), so that the
+# ratios can be taken against whichever is faster per shape:
+#
+#   nats    natsnode: the service in the server's process, connected to it
+#           over loopback TCP as any NATS service is (zerohop's node also
+#           holds the counters)
+#   natscl  natsnode -no-service + natsload -serve: the server alone, the
+#           service on a second connection of the load's process
+#   natsip  natsnode -inprocess: as nats, over nats.go's in-process pipe
+#
+# Three shapes, each run for zerohop and every variant back to back, the
+# order rotated every round, RUNS rounds; every server is restarted each
+# round:
 #
 #   tells     -ask-concurrency 0                  (tells flat out, 0 lost verified)
 #   ask-c1    -workers 0 -ask-concurrency 1       (a lone request-reply)
 #   ask-c256  -workers 0 -ask-concurrency 256     (256 in flight)
 #
-# Results: OUTDIR/peer-{zh,nats,natsip}-SHAPE-i.json (loadgen's -json keys), read
+# Results: OUTDIR/peer-{zh,nats,natscl,natsip}-SHAPE-i.json (loadgen's -json keys), read
 # by `go run ./bench/cmd/perfsum OUTDIR` (the zerohop/NATS ratio table).
 # Called by bench/perf.sh (ONLY=peers runs just this); runnable alone:
 #
 #   bash bench/peers.sh OUTDIR [LOADGEN NODE NATSLOAD NATSNODE]   # binaries built if not given
 #
-# Environment: RUNS (default 3), DURATION (default 5s), BASE (default
-# 27720: the zerohop node listens on BASE, gossip BASE+1000, raft
-# BASE+2000; the natsnodes on BASE+100 and BASE+101). Loopback only; every process started
+# Environment: RUNS (default 3), DURATION (default 5s), PEERS (default
+# "nats natscl natsip"), BASE (default 27720: the zerohop node listens on BASE,
+# gossip BASE+1000, raft BASE+2000; the natsnodes on BASE+100..102). Loopback only; every process started
 # is stopped by its PID. Building natsbase needs its modules (go mod
 # download in bench/natsbase, or network access).
 set -euo pipefail
@@ -42,7 +49,14 @@ NNODE=${5:-$OUT/natsnode}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 BASE=${BASE:-27720}
-declare -A port=([zh]=$BASE [nats]=$((BASE + 100)) [natsip]=$((BASE + 101)))
+PEERS=${PEERS:-nats natscl natsip}
+declare -A port=([zh]=$BASE [nats]=$((BASE + 100)) [natscl]=$((BASE + 101)) [natsip]=$((BASE + 102)))
+declare -A nodeargs=([nats]="" [natscl]="-no-service" [natsip]="-inprocess")
+declare -A loadargs=([zh]="" [nats]="" [natscl]="-serve" [natsip]="")
+read -r -a systems <<<"zh $PEERS"
+for v in "${systems[@]}"; do
+	[[ -n ${port[$v]:-} ]] || { echo "peers: unknown variant $v in PEERS"; exit 2; }
+done
 
 pids=()
 stop_all() {
@@ -76,24 +90,23 @@ declare -A args=(
 for i in $(seq "$RUNS"); do
 	"$NODE" -listen "127.0.0.1:$BASE" >"$OUT/peer-zh-node-$i.log" 2>&1 &
 	pids+=($!)
-	"$NNODE" -listen "127.0.0.1:${port[nats]}" >"$OUT/peer-nats-node-$i.log" 2>&1 &
-	pids+=($!)
-	"$NNODE" -listen "127.0.0.1:${port[natsip]}" -inprocess >"$OUT/peer-natsip-node-$i.log" 2>&1 &
-	pids+=($!)
 	wait_ready "$OUT/peer-zh-node-$i.log" "zerohop node"
-	wait_ready "$OUT/peer-nats-node-$i.log" natsnode
-	wait_ready "$OUT/peer-natsip-node-$i.log" "natsnode -inprocess"
-	case $((i % 3)) in
-	1) order=(zh nats natsip) ;;
-	2) order=(nats natsip zh) ;;
-	0) order=(natsip zh nats) ;;
-	esac
+	for v in $PEERS; do
+		# shellcheck disable=SC2086 # word lists
+		"$NNODE" -listen "127.0.0.1:${port[$v]}" ${nodeargs[$v]} >"$OUT/peer-$v-node-$i.log" 2>&1 &
+		pids+=($!)
+		wait_ready "$OUT/peer-$v-node-$i.log" "natsnode ($v)"
+	done
+	# rotate: round i starts with systems[(i-1) % n]
+	n=${#systems[@]}
+	order=()
+	for k in $(seq 0 $((n - 1))); do order+=("${systems[$(((i - 1 + k) % n))]}"); done
 	for s in "${shapes[@]}"; do
 		for who in "${order[@]}"; do
 			bin=$NLOAD
 			[[ $who == zh ]] && bin=$LG
-			# shellcheck disable=SC2086 # args are word lists
-			run "peer-$who-$s-$i" "$bin" -contact "127.0.0.1:${port[$who]}" -duration "$DURATION" ${args[$s]}
+			# shellcheck disable=SC2086 # word lists
+			run "peer-$who-$s-$i" "$bin" -contact "127.0.0.1:${port[$who]}" -duration "$DURATION" ${args[$s]} ${loadargs[$who]}
 		done
 	done
 	stop_all

@@ -94,8 +94,8 @@ fi
 
 # 3d. Side by side with NATS core (issue 12): one cmd/node + loadgen
 #     -contact against one natsnode (embedded nats-server + counting
-#     service, bench/natsbase, its own module) + natsload, the service on
-#     loopback TCP and in-process; tells flat out, a lone request, 256 in
+#     service, bench/natsbase, its own module) + natsload, in the variants
+#     PEERS names (bench/peers.sh); tells flat out, a lone request, 256 in
 #     flight; alternated run by run.
 if want peers; then
 	(cd bench/natsbase && go build -o "$OUT/natsload" ./cmd/natsload && go build -o "$OUT/natsnode" ./cmd/natsnode)

@@ -2,7 +2,9 @@
 // counterpart: it connects to a natsnode with nats.go and runs one load
 // (harness.Run), flags named and defaulted as loadgen's. With -json it
 // prints one JSON object under loadgen's key names; it exits 1 when the
-// run is not OK (a loss, a failure or a drop).
+// run is not OK (a loss, a failure or a drop). With -serve it also runs the
+// counting service, on its own connection (node_cpu_cores is then this
+// process's CPU too).
 //
 //	natsload -json -contact 127.0.0.1:27820 -duration 5s -ask-concurrency 0   # tells flat out
 //	natsload -json -contact 127.0.0.1:27820 -workers 0 -ask-concurrency 1      # a lone request-reply
@@ -45,6 +47,7 @@ func run() (bool, error) {
 	flag.IntVar(&cfg.Entities, "entities", cfg.Entities, "entity ids (subjects) cycled over")
 	flag.IntVar(&cfg.TellBytes, "tell-bytes", harness.DefaultTellBytes, "payload of a tell (zerohop's tell frame length)")
 	flag.IntVar(&cfg.AskBytes, "ask-bytes", harness.DefaultAskBytes, "payload of a request (zerohop's GetCount frame length)")
+	serve := flag.Bool("serve", false, "run the counting service in this process, on a second connection (against natsnode -no-service)")
 	flag.DurationVar(&cfg.Settle, "settle", 0, "how long the service's count may stay unchanged after sending before the rest is lost (default 2s)")
 	flag.Parse()
 
@@ -57,6 +60,18 @@ func run() (bool, error) {
 		return false, err
 	}
 	defer nc.Close()
+	if *serve {
+		snc, err := nats.Connect(url, nats.Name("natsload-service"))
+		if err != nil {
+			return false, err
+		}
+		defer snc.Close()
+		svc, err := harness.Serve(snc, harness.ServiceConfig{})
+		if err != nil {
+			return false, err
+		}
+		defer svc.Close()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	rep, err := harness.Run(ctx, nc, cfg)

@@ -2,8 +2,9 @@
 // nats-server listening on -listen, and the harness's counting service
 // connected to it (over loopback TCP, or with -inprocess over nats.go's
 // in-process connection), in one process, as cmd/node holds zerohop's
-// counter entities. It prints "READY <url>" once clients may connect and
-// stops on SIGTERM or SIGINT.
+// counter entities; with -no-service the server alone (natsload -serve then
+// runs the service in the load's process). It prints "READY <url>" once
+// clients may connect and stops on SIGTERM or SIGINT.
 //
 //	natsnode -listen 127.0.0.1:27820
 package main
@@ -35,6 +36,7 @@ func run() error {
 	listen := flag.String("listen", "127.0.0.1:4222", "client listen address host:port")
 	inProcess := flag.Bool("inprocess", false, "connect the counting service through nats.go's in-process connection instead of loopback TCP")
 	replyBytes := flag.Int("reply-bytes", harness.DefaultReplyBytes, "length of every reply to a request")
+	noService := flag.Bool("no-service", false, "run the server alone (the counting service then runs elsewhere, e.g. natsload -serve)")
 	flag.Parse()
 
 	host, portS, err := net.SplitHostPort(*listen)
@@ -57,6 +59,13 @@ func run() error {
 	if !s.ReadyForConnections(10 * time.Second) {
 		return fmt.Errorf("nats-server on %s not ready after 10s", *listen)
 	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	if *noService {
+		fmt.Printf("READY %s nats-server %s (no service)\n", s.ClientURL(), server.VERSION)
+		<-sig
+		return nil
+	}
 	opts := []nats.Option{nats.Name("natsnode-service")}
 	if *inProcess {
 		opts = append(opts, nats.InProcessServer(s))
@@ -71,9 +80,6 @@ func run() error {
 		return err
 	}
 	defer svc.Close()
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	fmt.Printf("READY %s nats-server %s nats.go %s inprocess=%v\n", s.ClientURL(), server.VERSION, nats.Version, *inProcess)
 	<-sig
 	st := svc.Stats()
