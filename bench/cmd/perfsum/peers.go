@@ -39,6 +39,14 @@ func peerTable(groups map[string][]map[string]any) []string {
 	}
 	slices.Sort(peers)
 	var out []string
+	header := func() {
+		if out == nil {
+			out = []string{
+				"| peer | shape | measure | zerohop median (min-max) | peer median (min-max) | zerohop/peer |",
+				"|---|---|---|---|---|---|",
+			}
+		}
+	}
 	for _, peer := range peers {
 		for _, m := range peerMeasures {
 			zh, okz := stats(groups["peer-zh-"+m.shape], m.key)
@@ -46,20 +54,8 @@ func peerTable(groups map[string][]map[string]any) []string {
 			if !okz || !okp {
 				continue
 			}
-			if out == nil {
-				out = []string{
-					"| peer | shape | measure | zerohop median (min-max) | peer median (min-max) | zerohop/peer |",
-					"|---|---|---|---|---|---|",
-				}
-			}
-			ratio := "n/a"
-			if pv.med != 0 {
-				ratio = fmt.Sprintf("%.2f", zh.med/pv.med)
-				if m.lowerBetter {
-					ratio += " (lower is better)"
-				}
-			}
-			out = append(out, fmt.Sprintf("| %s | %s | %s | %s | %s | **%s** |", peer, m.shape, m.label, zh, pv, ratio))
+			header()
+			out = append(out, fmt.Sprintf("| %s | %s | %s | %s | %s | **%s** |", peer, m.shape, m.label, zh, pv, ratio(zh, pv, m)))
 		}
 		for _, shape := range []string{"tells", "ask-c1", "ask-c256"} {
 			for _, who := range []string{"zh", peer} {
@@ -69,7 +65,45 @@ func peerTable(groups map[string][]map[string]any) []string {
 			}
 		}
 	}
+	if len(peers) > 1 {
+		out = append(out, bestRows(groups, peers)...)
+	}
 	return out
+}
+
+// bestRows compares zerohop with the best peer median of each measure
+// (highest rate, lowest latency), naming the peer.
+func bestRows(groups map[string][]map[string]any, peers []string) []string {
+	var out []string
+	for _, m := range peerMeasures {
+		zh, ok := stats(groups["peer-zh-"+m.shape], m.key)
+		if !ok {
+			continue
+		}
+		var best spread
+		var who string
+		for _, peer := range peers {
+			pv, ok := stats(groups["peer-"+peer+"-"+m.shape], m.key)
+			if ok && (who == "" || (m.lowerBetter && pv.med < best.med) || (!m.lowerBetter && pv.med > best.med)) {
+				best, who = pv, peer
+			}
+		}
+		if who != "" {
+			out = append(out, fmt.Sprintf("| best: %s | %s | %s | %s | %s | **%s** |", who, m.shape, m.label, zh, best, ratio(zh, best, m)))
+		}
+	}
+	return out
+}
+
+func ratio(zh, peer spread, m peerMeasure) string {
+	if peer.med == 0 {
+		return "n/a"
+	}
+	r := fmt.Sprintf("%.2f", zh.med/peer.med)
+	if m.lowerBetter {
+		r += " (lower is better)"
+	}
+	return r
 }
 
 // spread is the median, minimum and maximum of one key over runs.
