@@ -18,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Config configures Run. The zero value of each field means its documented
-// default, except Workers and AskConcurrency, where 0 means none (as with
+// Config configures Run; a plain value, copied by Run. The zero value of
+// each field means its documented default, except Workers and AskConcurrency, where 0 means none (as with
 // loadgen's -workers 0 and -ask-concurrency 0); NewConfig gives loadgen's
 // defaults.
 type Config struct {
@@ -82,20 +82,23 @@ func (c Config) withDefaults() (Config, error) {
 	return c, errors.Join(bad...)
 }
 
-// run is one Run's shared state.
+// run is one Run's shared state: the first block is immutable once Run
+// starts the goroutines; the atomics are written by the workers and askers
+// and read by Run after they stopped.
 type run struct {
 	cfg      Config
 	nc       *nats.Conn
 	tellSubj []string // TellPrefix + id, per entity index
 	askSubj  []string // AskPrefix + id
-	tell     []byte
+	tell     []byte   // the tell payload, shared read-only by every Publish
 	ask      []byte
-	stopped  atomic.Bool
+
+	stopped  atomic.Bool  // set by Run when the send phase ends
 	claimed  atomic.Int64 // tells claimed, with cfg.Tells > 0
-	sent     atomic.Int64
-	failed   atomic.Int64
+	sent     atomic.Int64 // Publish calls
+	failed   atomic.Int64 // of which returned an error
 	askErrs  atomic.Int64
-	tellErr1 atomic.Pointer[error]
+	tellErr1 atomic.Pointer[error] // the first of each, kept for the report
 	askErr1  atomic.Pointer[error]
 }
 

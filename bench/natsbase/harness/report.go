@@ -8,7 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// Report is one run's result. Keys shared with loadgen's -json report mean
+// Report is one run's result, a plain value. Keys shared with loadgen's -json report mean
 // the same thing there (cmd/loadgen/report.go); the nats_* and subscriber_*
 // keys are this harness's own.
 type Report struct {

@@ -26,7 +26,7 @@ const (
 	DefaultReplyBytes = 290 // the CountReply frame that answers it
 )
 
-// ServiceConfig configures Serve. The zero value of each field means its
+// ServiceConfig configures Serve; a plain value, copied by Serve. The zero value of each field means its
 // documented default.
 type ServiceConfig struct {
 	// ReplyBytes is the length of every reply. Default DefaultReplyBytes.
@@ -52,8 +52,8 @@ func (c ServiceConfig) withDefaults() ServiceConfig {
 	return c
 }
 
-// Stats is the service's answer on StatsSubject. Every field is
-// cumulative since Serve.
+// Stats is the service's answer on StatsSubject, a plain value. Every
+// field is cumulative since Serve.
 type Stats struct {
 	Tells   int64 `json:"tells"`   // messages counted on TellPrefix+">"
 	Asks    int64 `json:"asks"`    // requests answered
