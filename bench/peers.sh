@@ -22,17 +22,19 @@
 #   ask-c1    -workers 0 -ask-concurrency 1       (a lone request-reply)
 #   ask-c256  -workers 0 -ask-concurrency 256     (256 in flight)
 #
-# Results: OUTDIR/peer-{zh,nats,natscl,natsip}-SHAPE-i.json (loadgen's -json keys), read
-# by `go run ./bench/cmd/perfsum OUTDIR` (the zerohop/NATS ratio table).
+# Results: OUTDIR/peer-{zh,nats,natscl,natsip}-SHAPE-i.json (loadgen's
+# -json keys), read by `go run ./bench/cmd/perfsum OUTDIR` (the zerohop/NATS
+# ratio table).
 # Called by bench/perf.sh (ONLY=peers runs just this); runnable alone:
 #
 #   bash bench/peers.sh OUTDIR [LOADGEN NODE NATSLOAD NATSNODE]   # binaries built if not given
 #
 # Environment: RUNS (default 3), DURATION (default 5s), PEERS (default
-# "nats natscl natsip"), BASE (default 27720: the zerohop node listens on BASE,
-# gossip BASE+1000, raft BASE+2000; the natsnodes on BASE+100..102). Loopback only; every process started
-# is stopped by its PID. Building natsbase needs its modules (go mod
-# download in bench/natsbase, or network access).
+# "nats natscl natsip"), BASE (default 27720: the zerohop node listens on
+# BASE, gossip BASE+1000, raft BASE+2000; the natsnodes on BASE+100..102).
+# Loopback only; every process started is stopped by its PID. Building
+# natsbase needs its modules (go mod download in bench/natsbase, or network
+# access).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
