@@ -4,11 +4,14 @@
 #
 #   bash bench/perf.sh [OUTDIR]              # ceiling, load runs, scaling, benchmarks
 #   CASTY_SRC=<casty checkout> bash bench/perf.sh OUTDIR   # plus the real Casty v1 cluster runs
+#   ONLY=peers bash bench/perf.sh OUTDIR     # just zerohop side by side with NATS core
 #
 # Environment: RUNS (default 3) repeated runs whose median PERFORMANCE.md
 # quotes; DURATION (default 5s) per load run; BENCHTIME (default 1s) and
 # COUNT (default 3) for `go test -bench`; SKIP_BENCH=1 skips the Go
-# benchmarks; PY (default "env PYENV_VERSION=3.12.1 python3.12") for Casty.
+# benchmarks; PY (default "env PYENV_VERSION=3.12.1 python3.12") for Casty;
+# ONLY (default: all) a comma-separated list of the steps to run, named
+# ceiling, e2e, asks, node, external, peers, scale, bench, casty.
 # Everything listens on 127.0.0.1 only and every process it starts is
 # stopped by its PID.
 set -euo pipefail
@@ -36,8 +39,14 @@ go build -o "$OUT/loadgen" ./cmd/loadgen
 go build -o "$OUT/ceiling" ./bench/cmd/ceiling
 go build -o "$OUT/node" ./cmd/node
 
+want() { # want STEP: whether ONLY (empty: every step) names STEP
+	[[ -z ${ONLY:-} || ,$ONLY, == *,$1,* ]]
+}
+
 # 1. Raw loopback ceiling on its own.
-"$OUT/ceiling" -duration 3s -runs "$RUNS" -rtt 20000 -rtt-echo goroutine,gnet | tee "$OUT/ceiling.txt"
+if want ceiling; then
+	"$OUT/ceiling" -duration 3s -runs "$RUNS" -rtt 20000 -rtt-echo goroutine,gnet | tee "$OUT/ceiling.txt"
+fi
 
 lg() { # lg NAME ARGS...: one loadgen run, JSON to $OUT/NAME.json, progress to .log
 	local name=$1
@@ -47,43 +56,63 @@ lg() { # lg NAME ARGS...: one loadgen run, JSON to $OUT/NAME.json, progress to .
 
 # 2. End to end, embedded 3-node cluster, both transports, with the ceiling
 #    measured in the same process right before the load.
-for tp in net gnet; do
-	for i in $(seq "$RUNS"); do
-		lg "e2e-$tp-$i" -duration "$DURATION" -transport "$tp" -ceiling 2s
+if want e2e; then
+	for tp in net gnet; do
+		for i in $(seq "$RUNS"); do
+			lg "e2e-$tp-$i" -duration "$DURATION" -transport "$tp" -ceiling 2s
+		done
 	done
-done
+fi
 
 # 3. Asks only: a lone ask, then 256 in flight.
-for c in 1 256; do
-	for i in $(seq "$RUNS"); do
-		lg "ask-c$c-$i" -duration "$DURATION" -workers 0 -ask-concurrency "$c"
+if want asks; then
+	for c in 1 256; do
+		for i in $(seq "$RUNS"); do
+			lg "ask-c$c-$i" -duration "$DURATION" -workers 0 -ask-concurrency "$c"
+		done
 	done
-done
+fi
 
 # 3b. Node transports in one process (the embedded nodes on net or gnet;
 #     client on its default), alternated run by run: end to end, a lone ask,
 #     256 in flight.
-for i in $(seq "$RUNS"); do
-	for nt in net gnet; do
-		lg "node-$nt-e2e-$i" -duration "$DURATION" -node-transport "$nt"
-		lg "node-$nt-ask-c1-$i" -duration "$DURATION" -workers 0 -ask-concurrency 1 -node-transport "$nt"
-		lg "node-$nt-ask-c256-$i" -duration "$DURATION" -workers 0 -ask-concurrency 256 -node-transport "$nt"
+if want node; then
+	for i in $(seq "$RUNS"); do
+		for nt in net gnet; do
+			lg "node-$nt-e2e-$i" -duration "$DURATION" -node-transport "$nt"
+			lg "node-$nt-ask-c1-$i" -duration "$DURATION" -workers 0 -ask-concurrency 1 -node-transport "$nt"
+			lg "node-$nt-ask-c256-$i" -duration "$DURATION" -workers 0 -ask-concurrency 256 -node-transport "$nt"
+		done
 	done
-done
+fi
 
 # 3c. Node transports on a cluster of separate processes: 3 cmd/node
 #     processes per transport and loadgen as a fourth, alternated.
-RUNS=$RUNS DURATION=$DURATION bash bench/external.sh "$OUT" "$OUT/loadgen" "$OUT/node"
+if want external; then
+	RUNS=$RUNS DURATION=$DURATION bash bench/external.sh "$OUT" "$OUT/loadgen" "$OUT/node"
+fi
+
+# 3d. Side by side with NATS core (issue 12): one cmd/node + loadgen
+#     -contact against one natsnode (embedded nats-server + counting
+#     service, bench/natsbase, its own module) + natsload, in the variants
+#     PEERS names (bench/peers.sh); tells flat out, a lone request, 256 in
+#     flight; alternated run by run.
+if want peers; then
+	(cd bench/natsbase && go build -o "$OUT/natsload" ./cmd/natsload && go build -o "$OUT/natsnode" ./cmd/natsnode)
+	RUNS=$RUNS DURATION=$DURATION bash bench/peers.sh "$OUT" "$OUT/loadgen" "$OUT/node" "$OUT/natsload" "$OUT/natsnode"
+fi
 
 # 4. Scaling, one run each (3 s): shards, nodes, entities, in-flight asks
 #    alongside the tells.
-for s in 32 128 1024; do lg "scale-shards-$s" -duration 3s -shards "$s"; done
-for n in 1 3 5; do lg "scale-nodes-$n" -duration 3s -nodes "$n"; done
-for e in 100 10000 100000; do lg "scale-entities-$e" -duration 3s -entities "$e"; done
-for c in 1 16 256; do lg "scale-asks-$c" -duration 3s -ask-concurrency "$c"; done
+if want scale; then
+	for s in 32 128 1024; do lg "scale-shards-$s" -duration 3s -shards "$s"; done
+	for n in 1 3 5; do lg "scale-nodes-$n" -duration 3s -nodes "$n"; done
+	for e in 100 10000 100000; do lg "scale-entities-$e" -duration 3s -entities "$e"; done
+	for c in 1 16 256; do lg "scale-asks-$c" -duration 3s -ask-concurrency "$c"; done
+fi
 
 # 5. Go benchmarks.
-if [[ -z ${SKIP_BENCH:-} ]]; then
+if [[ -z ${SKIP_BENCH:-} ]] && want bench; then
 	go test -run '^$' -bench . -benchtime "$BENCHTIME" -count "$COUNT" ./bench/ | tee "$OUT/bench.txt"
 	if command -v benchstat >/dev/null || [[ -x $HOME/go/bin/benchstat ]]; then
 		"$(command -v benchstat || echo "$HOME/go/bin/benchstat")" "$OUT/bench.txt" | tee "$OUT/benchstat.txt"
@@ -91,7 +120,7 @@ if [[ -z ${SKIP_BENCH:-} ]]; then
 fi
 
 # 6. A real Casty v1 cluster (optional): 3 node processes, JSON serializer.
-if [[ -n ${CASTY_SRC:-} ]]; then
+if [[ -n ${CASTY_SRC:-} ]] && want casty; then
 	base=25720
 	(cd ../shared/casty-v1/live && CASTY_SRC=$CASTY_SRC exec $PY cluster.py --base-port $base --serializer json) >"$OUT/casty-cluster.log" 2>&1 &
 	cpid=$!

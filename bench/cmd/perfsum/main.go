@@ -1,7 +1,10 @@
 // Command perfsum summarises the load runs that bench/perf.sh leaves in a
 // directory: it groups NAME-<i>.json reports by NAME, and prints one
 // Markdown table row per group with every run's value and the median of the
-// columns PERFORMANCE.md quotes.
+// columns PERFORMANCE.md quotes; then, when the directory holds the
+// side-by-side runs of bench/peers.sh (peer-zh-SHAPE-i and
+// peer-PEER-SHAPE-i), a table of zerohop/peer ratios per shape from the
+// medians (peers.go).
 //
 //	go run ./bench/cmd/perfsum /tmp/zerohop-perf.XXXXXX
 package main
@@ -75,6 +78,14 @@ func main() {
 			cells[i] = cell(vals)
 		}
 		fmt.Printf("| %s | %d | %s |\n", n, len(runs), strings.Join(cells, " | "))
+	}
+	if rows := peerTable(groups); rows != nil {
+		fmt.Println()
+		fmt.Println("Side by side (bench/peers.sh), medians of the runs above:")
+		fmt.Println()
+		for _, r := range rows {
+			fmt.Println(r)
+		}
 	}
 }
 
