@@ -116,6 +116,10 @@ type runner struct {
 	retryGiveUp time.Duration
 	series      io.Writer // -series: one JSON line per second, written by progressLoop; nil without
 
+	// interrupt, when closed, ends the load early (the first SIGINT or
+	// SIGTERM); nil never does. Set before run.
+	interrupt <-chan struct{}
+
 	start   time.Time       // set before any goroutine starts
 	tellCtx context.Context // ends -drain-timeout after the load stops (or with run's ctx)
 	stopped atomic.Bool
@@ -168,6 +172,7 @@ type loadResult struct {
 	firstAskErr error
 	tellErrors  [numErrKinds]int64 // failed tells by kind
 	seriesErr   error              // first -series write error
+	interrupted bool               // the load ended early: interrupt was closed
 }
 
 // run sends for o.duration and returns when every worker and asker exited.
@@ -207,11 +212,14 @@ func (r *runner) run(ctx context.Context) loadResult {
 	}
 
 	timer := time.NewTimer(r.o.duration)
+	interrupted := false
 	select {
 	case <-timer.C:
+	case <-r.interrupt:
+		interrupted = true
 	case <-ctx.Done():
-		timer.Stop()
 	}
+	timer.Stop()
 	r.stopAt.Store(int64(time.Since(r.start)))
 	r.stopped.Store(true)
 	close(r.done)
@@ -222,7 +230,7 @@ func (r *runner) run(ctx context.Context) loadResult {
 	close(progressDone)
 	pwg.Wait()
 
-	res := loadResult{sendElapsed: sendElapsed, expected: make([]int64, len(r.ids)), seriesErr: seriesErr}
+	res := loadResult{sendElapsed: sendElapsed, expected: make([]int64, len(r.ids)), seriesErr: seriesErr, interrupted: interrupted}
 	if r.o.rate > 0 {
 		res.tellLag = newHist()
 	}

@@ -57,6 +57,7 @@ type options struct {
 	series     string     // -series file, "" for none
 	logLevel   slog.Level // engine and node logs on stderr
 	jsonOut    bool
+	verbose    bool // -v: the engine's counters in the table
 	progress   bool
 	ceiling    time.Duration
 	cpuProfile string
@@ -103,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelWarn, "level of the client's and embedded nodes' logs on stderr: debug, info, warn or error")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON object on stdout instead of a table")
+	fs.BoolVar(&o.verbose, "v", false, "also print the client engine's own counters in the report (-json always has them, under \"client\")")
 	fs.BoolVar(&o.progress, "progress", true, "print a progress line per second on stderr")
 	fs.StringVar(&o.series, "series", "", "write a per-second time series of the load phase to this file, one JSON object per line: t, tells_ok, tells_ok_by_shard, tell_errors by kind, asks_ok, ask_errors")
 	fs.DurationVar(&o.ceiling, "ceiling", 0, "first measure the raw loopback ceiling for this long (0: skip) and report the ratio")
