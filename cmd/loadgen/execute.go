@@ -82,7 +82,7 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, int
 	if err := writeMemProfile(o.memProfile); err != nil {
 		return err
 	}
-	s.rep.judge()
+	s.rep.judge(o.thresholds)
 	if r := s.rep; r.Lost != 0 && r.OK {
 		s.logf("%d tells lost, every one explained: failed_on_client %d, state_lost %d, failed_on_node %d, in_flight_lost %d",
 			r.Lost, r.FailedOnClient, r.StateLost, r.FailedOnNode, r.InFlightLost)

@@ -120,6 +120,12 @@ type runner struct {
 	// SIGTERM); nil never does. Set before run.
 	interrupt <-chan struct{}
 
+	// left is the tells still to send with -tells (claim); budgetDone is
+	// closed when the last one is claimed.
+	left       atomic.Int64
+	budgetDone chan struct{}
+	budgetOnce sync.Once
+
 	start   time.Time       // set before any goroutine starts
 	tellCtx context.Context // ends -drain-timeout after the load stops (or with run's ctx)
 	stopped atomic.Bool
@@ -150,6 +156,8 @@ func newRunner(o *options, t target, ids []string, stderr, series io.Writer) *ru
 		}
 		r.workers[i] = w
 	}
+	r.budgetDone = make(chan struct{})
+	r.left.Store(o.tells)
 	shards := o.askConcurrency / 8
 	r.asks = newRecorder(max(shards, 1))
 	return r
@@ -211,15 +219,20 @@ func (r *runner) run(ctx context.Context) loadResult {
 		}()
 	}
 
-	timer := time.NewTimer(r.o.duration)
+	var timeUp <-chan time.Time // nil: no time limit (-tells without -duration)
+	if r.o.duration > 0 {
+		timer := time.NewTimer(r.o.duration)
+		defer timer.Stop()
+		timeUp = timer.C
+	}
 	interrupted := false
 	select {
-	case <-timer.C:
+	case <-timeUp:
+	case <-r.budgetDone:
 	case <-r.interrupt:
 		interrupted = true
 	case <-ctx.Done():
 	}
-	timer.Stop()
 	r.stopAt.Store(int64(time.Since(r.start)))
 	r.stopped.Store(true)
 	close(r.done)
@@ -268,7 +281,7 @@ func (r *runner) flat(wi int, w *worker) {
 	n := len(r.ids)
 	idx := wi * n / len(r.workers)
 	for {
-		if r.stopped.Load() {
+		if r.stopped.Load() || !r.claim() {
 			return
 		}
 		r.tellOne(w, idx)
@@ -300,7 +313,7 @@ func (r *runner) paced(wi int, w *worker) {
 			continue
 		}
 		for ; k < due; k++ {
-			if r.stopped.Load() {
+			if r.stopped.Load() || !r.claim() {
 				return
 			}
 			intended := time.Duration(float64(k) * intervalNs)
@@ -312,6 +325,19 @@ func (r *runner) paced(wi int, w *worker) {
 			}
 		}
 	}
+}
+
+// claim takes one tell of the -tells budget; false when it is spent. The
+// one who takes the last tell ends the load.
+func (r *runner) claim() bool {
+	if r.o.tells == 0 {
+		return true
+	}
+	n := r.left.Add(-1)
+	if n == 0 {
+		r.budgetOnce.Do(func() { close(r.budgetDone) })
+	}
+	return n >= 0
 }
 
 func clampHist(d time.Duration) int64 {

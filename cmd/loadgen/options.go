@@ -36,7 +36,8 @@ type options struct {
 	addressMap map[string]string // logical host:port -> dial host:port
 
 	// load shape
-	duration       time.Duration
+	duration       time.Duration // 0 with -tells and no -duration: no time limit
+	tells          int64         // -tells: stop after this many tells (0: no limit)
 	workers        int
 	entities       int
 	entityPrefix   string
@@ -61,6 +62,7 @@ type options struct {
 	progress   bool
 	ceiling    time.Duration
 	cpuProfile string
+	thresholds []threshold // -max-*/-min-*
 	memProfile string
 }
 
@@ -87,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&addrMap, "address-map", "", "logical=dial,... host:port pairs applied only when dialling (e.g. SSH tunnels)")
 
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send")
+	fs.Int64Var(&o.tells, "tells", 0, "send this many tells, then stop (0: no limit); without -duration the run has no time limit")
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "goroutines sending tells; 0 sends only asks (for ask latency and throughput)")
 	fs.IntVar(&o.entities, "entities", 1000, "distinct entity ids")
 	fs.StringVar(&o.entityPrefix, "entity-prefix", "", "entity id prefix (default: a fresh random prefix per run, so counters start at 0)")
@@ -110,8 +113,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.ceiling, "ceiling", 0, "first measure the raw loopback ceiling for this long (0: skip) and report the ratio")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end to this file")
+	thresholds := thresholdFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	o.thresholds = thresholds()
+	if o.tells > 0 && !isSet(fs, "duration") {
+		o.duration = 0
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("loadgen: unexpected arguments %q", fs.Args())
@@ -182,9 +190,16 @@ func (o *options) validate() error {
 	if o.tlsCA != "" && o.transport == "gnet" {
 		bad = append(bad, "-transport gnet has no TLS; use -transport net with -tls-*")
 	}
-	if o.duration <= 0 {
+	if o.duration < 0 || o.duration == 0 && o.tells == 0 {
 		bad = append(bad, fmt.Sprintf("-duration %v <= 0", o.duration))
 	}
+	if o.tells < 0 {
+		bad = append(bad, fmt.Sprintf("-tells %d < 0", o.tells))
+	}
+	if o.tells > 0 && o.workers == 0 {
+		bad = append(bad, "-tells needs -workers > 0")
+	}
+	bad = append(bad, validateThresholds(o.thresholds)...)
 	if o.workers < 0 {
 		bad = append(bad, fmt.Sprintf("-workers %d < 0", o.workers))
 	}
@@ -234,6 +249,13 @@ func (o *options) validate() error {
 		return nil
 	}
 	return errors.New("loadgen: " + strings.Join(bad, "; "))
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // parseAddressMap parses "logical=dial,logical=dial" with host:port on both

@@ -131,7 +131,12 @@ type report struct {
 	// covers the part that ran, and the loss accounting is as strict as in
 	// a full run.
 	Interrupted bool `json:"interrupted"`
-	OK          bool `json:"ok"`
+	// TellsLimit is -tells (0: none).
+	TellsLimit int64 `json:"tells_limit,omitempty"`
+	// Thresholds: each -max-*/-min-* set and its verdict; a broken one
+	// exits 3 (not judged in an interrupted run).
+	Thresholds []thresholdResult `json:"thresholds,omitempty"`
+	OK         bool              `json:"ok"`
 }
 
 // newReport starts the report of a run with o's settings.
@@ -139,7 +144,7 @@ func newReport(o *options) *report {
 	return &report{
 		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		System: o.system, EntityType: o.entityType, Shards: o.shards, Entities: o.entities,
-		Workers: o.workers, AskConcurrency: o.askConcurrency, Rate: o.rate, AskRate: o.askRate,
+		Workers: o.workers, AskConcurrency: o.askConcurrency, Rate: o.rate, AskRate: o.askRate, TellsLimit: o.tells,
 	}
 }
 
@@ -192,10 +197,22 @@ func (r *report) setLoad(lr *loadResult, delivered int64) {
 	}
 }
 
-// judge sets OK. Without tallies every loss is unexplained
-// (unexplained_lost >= |lost|), so this is the old rule (lost == 0) there.
-func (r *report) judge() {
+// judge sets OK and the thresholds' verdicts. Without tallies every loss
+// is unexplained (unexplained_lost >= |lost|), so OK is the old rule
+// (lost == 0) there.
+func (r *report) judge(ts []threshold) {
 	r.OK = r.UnexplainedLost == 0 && r.UnverifiedEntities == 0
+	r.Thresholds = checkThresholds(r, ts)
+}
+
+// broken reports whether a threshold was broken.
+func (r *report) broken() bool {
+	for _, t := range r.Thresholds {
+		if !t.OK {
+			return true
+		}
+	}
+	return false
 }
 
 // exitCode is the run's exit status (main.go, exitOK...).
@@ -205,6 +222,8 @@ func (r *report) exitCode() int {
 		return exitLoss
 	case r.Interrupted:
 		return exitInterrupted
+	case r.broken():
+		return exitThreshold
 	}
 	return exitOK
 }
@@ -270,6 +289,9 @@ func (r *report) headline(p printer) {
 		p("tell lag", "p50 %s  p99 %s  p99.9 %s  max %s (from the intended send time, %s tells/s requested)",
 			usStr(r.TellLagP50US), usStr(r.TellLagP99US), usStr(r.TellLagP999US), usStr(r.TellLagMaxUS), si(r.Rate))
 	}
+	for _, t := range r.Thresholds {
+		p("threshold", "%s", t)
+	}
 	nt := ""
 	if r.NodeTransport != "" {
 		nt = ", node transport " + r.NodeTransport
@@ -297,6 +319,11 @@ func (r *report) verdict() string {
 	case r.Lost != 0:
 		v = fmt.Sprintf("OK, BUT %d LOST, every one explained: failed_on_client %d + state_lost %d + failed_on_node %d + in_flight_lost %d",
 			r.Lost, r.FailedOnClient, r.StateLost, r.FailedOnNode, r.InFlightLost)
+	}
+	for _, t := range r.Thresholds {
+		if !t.OK {
+			v += "; THRESHOLD BROKEN: " + t.Name
+		}
 	}
 	if r.Interrupted {
 		v = "INTERRUPTED after " + strconv.FormatFloat(r.DurationS, 'f', 2, 64) + "s of load (partial run); " + v
