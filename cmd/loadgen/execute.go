@@ -32,6 +32,7 @@ type session struct {
 	tallyWhy string       // why there are no per-shard tallies; "" when tp is set
 	tp       *tallyPoller // nil without tallies
 	series   *os.File     // -series, nil without
+	results  *results     // -out, nil without
 }
 
 func (s *session) logf(format string, a ...any) {
@@ -72,6 +73,9 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, int
 	}
 	if s.series != nil {
 		defer s.series.Close() // closed (and checked) after the load; this one is for early returns
+	}
+	if s.results != nil {
+		defer s.results.close() // the same
 	}
 	if s.tp != nil {
 		defer s.tp.stop()
@@ -136,6 +140,13 @@ func (s *session) prepare(ctx context.Context) error {
 		}
 		s.series = f
 	}
+	if o.out != "" {
+		res, err := openResults(o.out)
+		if err != nil {
+			return err
+		}
+		s.results = res
+	}
 	// Per-shard tallies for the loss accounting: a probe round (each node
 	// incarnation's base), then polling until after the verification.
 	s.tallyWhy = "disabled (-tally-interval 0)"
@@ -161,13 +172,28 @@ func (s *session) load(ctx context.Context) error {
 	}
 	defer stopProfile()
 	u0, s0 := cpuTime()
-	var seriesW io.Writer // nil without -series (not a nil *os.File)
+	var sw []io.Writer // -series and -out's series.jsonl
 	if s.series != nil {
-		seriesW = s.series
+		sw = append(sw, s.series)
+	}
+	if s.results != nil {
+		sw = append(sw, s.results.series)
+	}
+	var seriesW io.Writer // nil without either (not a nil *os.File)
+	if len(sw) > 0 {
+		seriesW = io.MultiWriter(sw...)
 	}
 	r := newRunner(o, s.t, s.ids, s.stderr, seriesW)
 	r.interrupt = s.interrupt
+	if s.results != nil {
+		r.keep, r.ivLog = true, s.results.interval
+	}
 	lr := r.run(ctx)
+	if s.results != nil {
+		if cerr := s.results.close(); cerr != nil && lr.seriesErr == nil {
+			lr.seriesErr = cerr
+		}
+	}
 	if lr.interrupted {
 		s.logf("interrupted after %.2fs of load: draining and verifying what was sent", lr.sendElapsed.Seconds())
 	}

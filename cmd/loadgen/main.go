@@ -131,6 +131,11 @@ func runInterruptible(ctx context.Context, interrupt <-chan struct{}, args []str
 	// and the embedded cluster shut down, so a slow shutdown never hides it.
 	err = execute(ctx, o, stderr, open, interrupt, func(rep *report) error {
 		code = rep.exitCode()
+		if o.out != "" {
+			if err := rep.save(o.out); err != nil {
+				return err
+			}
+		}
 		if o.jsonOut {
 			return rep.writeJSON(stdout)
 		}

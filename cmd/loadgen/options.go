@@ -56,6 +56,7 @@ type options struct {
 
 	// output
 	series     string     // -series file, "" for none
+	out        string     // -out directory, "" for none
 	logLevel   slog.Level // engine and node logs on stderr
 	jsonOut    bool
 	verbose    bool // -v: the engine's counters in the table
@@ -110,6 +111,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.verbose, "v", false, "also print the client engine's own counters in the report (-json always has them, under \"client\")")
 	fs.BoolVar(&o.progress, "progress", true, "print a progress line per second on stderr")
 	fs.StringVar(&o.series, "series", "", "write a per-second time series of the load phase to this file, one JSON object per line: t, tells_ok, tells_ok_by_shard, tell_errors by kind, asks_ok, ask_errors")
+	fs.StringVar(&o.out, "out", "", "write the results into this directory (created if needed): report.json, series.jsonl (one line per second), asks.hlog (HdrHistogram interval log of ask latencies, ns) and report.html (charts as inline SVG); read by loadgen compare and loadgen merge")
 	fs.DurationVar(&o.ceiling, "ceiling", 0, "first measure the raw loopback ceiling for this long (0: skip) and report the ratio")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end to this file")

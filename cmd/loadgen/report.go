@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // report is the result of one load run. With -json it is printed as one JSON
@@ -137,6 +139,10 @@ type report struct {
 	// exits 3 (not judged in an interrupted run).
 	Thresholds []thresholdResult `json:"thresholds,omitempty"`
 	OK         bool              `json:"ok"`
+
+	// For -out's page: the ask latencies and the per-second points.
+	askHist *hdrhistogram.Histogram
+	points  []seriesPoint
 }
 
 // newReport starts the report of a run with o's settings.
@@ -170,6 +176,7 @@ func (r *report) setLoad(lr *loadResult, delivered int64) {
 		r.TellLagMaxUS = float64(lr.tellLag.Max()) / 1e3
 	}
 	r.Asks, r.AskErrors, r.AskRetries = lr.asksOK, lr.askErrs, lr.askRetries
+	r.askHist, r.points = lr.asks, lr.points
 	r.AskP50US = quantileUS(lr.asks, 50)
 	r.AskP90US = quantileUS(lr.asks, 90)
 	r.AskP99US = quantileUS(lr.asks, 99)
