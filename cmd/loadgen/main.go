@@ -118,6 +118,11 @@ func (e *configError) Unwrap() error { return e.err }
 // reports what it sent, and exits 130 unless it found a loss. ctx ending
 // aborts everything.
 func runInterruptible(ctx context.Context, interrupt <-chan struct{}, args []string, stdout, stderr io.Writer, open opener) int {
+	if len(args) > 0 {
+		if sub, ok := subcommands[args[0]]; ok {
+			return sub(args[1:], stdout, stderr)
+		}
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK

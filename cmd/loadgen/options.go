@@ -75,6 +75,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: loadgen [flags]                     a load run (embedded cluster without -contact)")
+		fmt.Fprintln(stderr, "       loadgen compare DIR DIR [DIR...]   runs saved with -out, side by side")
+		fmt.Fprintln(stderr, "       loadgen merge [-json] DIR...       runs of concurrent processes saved with -out, as one")
+		fmt.Fprintln(stderr, "exit status: 0 ok, 1 loss, 2 usage or configuration error, 3 threshold broken, 130 interrupted")
+		fs.PrintDefaults()
+	}
 	var contact, addrMap string
 	fs.StringVar(&contact, "contact", "", "comma-separated contact points host:port of an external cluster; empty starts an embedded cluster in this process")
 	fs.StringVar(&o.system, "system", workload.DefaultSystem, "cluster system name")
