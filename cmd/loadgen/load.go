@@ -281,54 +281,46 @@ func (r *runner) run(ctx context.Context) loadResult {
 	return res
 }
 
-// flat sends as fast as the target accepts, cycling over all entities from
-// a per-worker offset so workers spread over shards.
+// flat sends as fast as the target accepts, to the entities -keys picks.
 func (r *runner) flat(wi int, w *worker) {
-	n := len(r.ids)
-	idx := wi * n / len(r.workers)
+	keys := newKeyPicker(r.o.keys, len(r.ids), wi, len(r.workers), r.start.UnixNano()+int64(wi))
 	for {
 		if r.stopped.Load() || !r.claim() {
 			return
 		}
-		r.tellOne(w, idx)
-		if idx++; idx == n {
-			idx = 0
-		}
+		r.tellOne(w, keys.next())
 	}
 }
 
-// paced sends this worker's share of o.rate on a fixed schedule: tell k is
-// due at start + k*interval. A worker that falls behind sends the overdue
-// tells back to back (it never skips one), and each tell's lag - from its
+// paced sends this worker's share of the -rate schedule: with W workers,
+// its tell k is due when W*k tells of the schedule are due (for a constant
+// rate R: at k*W/R). A worker that falls behind sends the overdue tells
+// back to back (it never skips one), and each tell's lag - from its
 // intended send time to the moment the client accepted it - goes into the
 // worker's histogram, so a stall is charged to every tell it delayed
 // (no coordinated omission).
 func (r *runner) paced(wi int, w *worker) {
-	n := len(r.ids)
-	idx := wi * n / len(r.workers)
-	intervalNs := float64(len(r.workers)) / r.o.rate * 1e9
+	keys := newKeyPicker(r.o.keys, len(r.ids), wi, len(r.workers), r.start.UnixNano()+int64(wi))
+	nw := float64(len(r.workers))
+	due, when := scheduleCursor{s: r.o.schedule}, scheduleCursor{s: r.o.schedule}
 	var k int64
 	for !r.stopped.Load() {
 		now := float64(time.Since(r.start))
-		due := int64(now/intervalNs) + 1 // tells due by now: 0..due-1
-		if k >= due {
-			next := time.Duration(float64(k)*intervalNs - now)
-			if !r.sleep(next) {
+		dueK := int64(due.at(now)/nw) + 1 // tells due by now: 0..dueK-1
+		if k >= dueK {
+			if !r.sleep(time.Duration(when.inverse(float64(k)*nw) - now)) {
 				return
 			}
 			continue
 		}
-		for ; k < due; k++ {
+		for ; k < dueK; k++ {
 			if r.stopped.Load() || !r.claim() {
 				return
 			}
-			intended := time.Duration(float64(k) * intervalNs)
-			r.tellOne(w, idx)
+			intended := time.Duration(when.inverse(float64(k) * nw))
+			r.tellOne(w, keys.next())
 			lag := time.Since(r.start) - intended
 			_ = w.lag.RecordValue(clampHist(lag))
-			if idx++; idx == n {
-				idx = 0
-			}
 		}
 	}
 }

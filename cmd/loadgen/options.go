@@ -41,7 +41,9 @@ type options struct {
 	workers        int
 	entities       int
 	entityPrefix   string
-	rate           float64 // total tells/s, 0 = open throttle
+	rate           float64       // total tells/s (a schedule's start), 0 = open throttle
+	schedule       *rateSchedule // -rate; nil = open throttle
+	keys           keyDist       // -keys
 	askConcurrency int
 	askRate        float64 // total asks/s, 0 = closed loop
 	askTimeout     time.Duration
@@ -101,7 +103,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "goroutines sending tells; 0 sends only asks (for ask latency and throughput)")
 	fs.IntVar(&o.entities, "entities", 1000, "distinct entity ids")
 	fs.StringVar(&o.entityPrefix, "entity-prefix", "", "entity id prefix (default: a fresh random prefix per run, so counters start at 0)")
-	fs.Float64Var(&o.rate, "rate", 0, "total tells/s; 0 sends as fast as the client accepts them")
+	fs.Var(rateFlag{&o.schedule}, "rate", "total tells/s (k and M suffixes), or steps START:END:step=S,every=D (e.g. 100k:2M:step=100k,every=3s); 0 sends as fast as the client accepts them")
+	keys := fs.String("keys", "cycle", "which entity each tell goes to: cycle (every entity in turn), uniform (at random), zipf:S (S > 1, skewed to a few), hot:F (a fraction F to one entity)")
 	fs.IntVar(&o.askConcurrency, "ask-concurrency", 1, "asks (GetCount) in flight alongside the tells; 0 disables them")
 	fs.Float64Var(&o.askRate, "ask-rate", 0, "total asks/s on a fixed schedule (latency from the intended send time); 0 = closed loop, or 1% of -rate (at least 1/s) when -rate is set")
 	fs.DurationVar(&o.askTimeout, "ask-timeout", 5*time.Second, "timeout of one ask")
@@ -127,6 +130,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	o.thresholds = thresholds()
+	if o.schedule != nil {
+		o.rate = o.schedule.start
+	}
+	var kerr error
+	o.keys, kerr = parseKeys(*keys)
 	if o.tells > 0 && !isSet(fs, "duration") {
 		o.duration = 0
 	}
@@ -144,6 +152,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
+	}
+	if kerr != nil {
+		return nil, fmt.Errorf("loadgen: %w", kerr)
 	}
 	// An open-loop run paces its asks too, so that their latency is taken
 	// from intended send times (a closed-loop asker stops asking while the

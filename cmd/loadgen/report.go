@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,8 +54,10 @@ type report struct {
 	Entities       int     `json:"entities"`
 	Workers        int     `json:"workers"`
 	AskConcurrency int     `json:"ask_concurrency"`
-	Rate           float64 `json:"rate"`     // requested tells/s, 0 = open throttle
-	AskRate        float64 `json:"ask_rate"` // asks/s on a schedule (-ask-rate, or 1% of -rate), 0 = closed loop
+	Rate           float64 `json:"rate"`                    // requested tells/s, 0 = open throttle
+	AskRate        float64 `json:"ask_rate"`                // asks/s on a schedule (-ask-rate, or 1% of -rate), 0 = closed loop
+	RateSchedule   string  `json:"rate_schedule,omitempty"` // -rate as given, when it steps (rate is then its start)
+	Keys           string  `json:"keys"`                    // -keys
 
 	DurationS float64 `json:"duration_s"` // the send phase
 	DrainS    float64 `json:"drain_s"`    // from the end of sending until the client had written everything
@@ -147,11 +150,16 @@ type report struct {
 
 // newReport starts the report of a run with o's settings.
 func newReport(o *options) *report {
-	return &report{
+	r := &report{
 		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		System: o.system, EntityType: o.entityType, Shards: o.shards, Entities: o.entities,
 		Workers: o.workers, AskConcurrency: o.askConcurrency, Rate: o.rate, AskRate: o.askRate, TellsLimit: o.tells,
+		Keys: o.keys.text,
 	}
+	if o.schedule != nil && o.schedule.step != 0 {
+		r.RateSchedule = o.schedule.text
+	}
+	return r
 }
 
 // setLoad copies what the load phase measured into the report; delivered
@@ -294,7 +302,7 @@ func (r *report) headline(p printer) {
 	}
 	if r.Rate > 0 {
 		p("tell lag", "p50 %s  p99 %s  p99.9 %s  max %s (from the intended send time, %s tells/s requested)",
-			usStr(r.TellLagP50US), usStr(r.TellLagP99US), usStr(r.TellLagP999US), usStr(r.TellLagMaxUS), si(r.Rate))
+			usStr(r.TellLagP50US), usStr(r.TellLagP99US), usStr(r.TellLagP999US), usStr(r.TellLagMaxUS), cmp.Or(r.RateSchedule, si(r.Rate)))
 	}
 	for _, t := range r.Thresholds {
 		p("threshold", "%s", t)
@@ -340,7 +348,7 @@ func (r *report) verdict() string {
 
 // details prints the rest: settings, the accounting by cause, errors.
 func (r *report) details(p printer) {
-	p("workload", "%s/%s, %d shards, %d entities, %d workers, %d asks in flight", r.System, r.EntityType, r.Shards, r.Entities, r.Workers, r.AskConcurrency)
+	p("workload", "%s/%s, %d shards, %d entities (-keys %s), %d workers, %d asks in flight", r.System, r.EntityType, r.Shards, r.Entities, r.Keys, r.Workers, r.AskConcurrency)
 	if r.AskRate > 0 {
 		p("ask rate", "%.0f asks/s on a schedule (latency from intended send times)", r.AskRate)
 	}
