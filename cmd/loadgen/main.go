@@ -131,6 +131,9 @@ func runInterruptible(ctx context.Context, interrupt <-chan struct{}, args []str
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
+	if o.slo != nil {
+		return runSLO(ctx, interrupt, o, stdout, stderr, open)
+	}
 	code := exitOK
 	// The report is written as soon as it is complete, before the client
 	// and the embedded cluster shut down, so a slow shutdown never hides it.

@@ -44,6 +44,9 @@ type options struct {
 	rate           float64       // total tells/s (a schedule's start), 0 = open throttle
 	schedule       *rateSchedule // -rate; nil = open throttle
 	keys           keyDist       // -keys
+	slo            *slo          // -slo: knee search mode; nil otherwise
+	sloStart       float64       // the search's first rate
+	sloMax         float64       // and highest
 	askConcurrency int
 	askRate        float64 // total asks/s, 0 = closed loop
 	askTimeout     time.Duration
@@ -104,6 +107,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.entities, "entities", 1000, "distinct entity ids")
 	fs.StringVar(&o.entityPrefix, "entity-prefix", "", "entity id prefix (default: a fresh random prefix per run, so counters start at 0)")
 	fs.Var(rateFlag{&o.schedule}, "rate", "total tells/s (k and M suffixes), or steps START:END:step=S,every=D (e.g. 100k:2M:step=100k,every=3s); 0 sends as fast as the client accepts them")
+	sloText := fs.String("slo", "", "knee search: pQ=DURATION (e.g. p99=2ms); runs levels of paced tells (asks at 1% of the rate), doubling from -slo-start, then bisecting, and reports the highest rate whose ask latency percentile met the objective with 0 lost and the rate delivered (each level lasts -duration, default 3s here)")
+	sloStart := fs.String("slo-start", "10k", "-slo: the first level's tells/s")
+	sloMax := fs.String("slo-max", "10M", "-slo: the highest level's tells/s")
 	keys := fs.String("keys", "cycle", "which entity each tell goes to: cycle (every entity in turn), uniform (at random), zipf:S (S > 1, skewed to a few), hot:F (a fraction F to one entity)")
 	fs.IntVar(&o.askConcurrency, "ask-concurrency", 1, "asks (GetCount) in flight alongside the tells; 0 disables them")
 	fs.Float64Var(&o.askRate, "ask-rate", 0, "total asks/s on a fixed schedule (latency from the intended send time); 0 = closed loop, or 1% of -rate (at least 1/s) when -rate is set")
@@ -133,8 +139,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.schedule != nil {
 		o.rate = o.schedule.start
 	}
-	var kerr error
+	var kerr, serr error
 	o.keys, kerr = parseKeys(*keys)
+	if *sloText != "" {
+		if o.slo, serr = parseSLO(*sloText); serr == nil {
+			o.sloStart, serr = parseRate(*sloStart)
+		}
+		if serr == nil {
+			o.sloMax, serr = parseRate(*sloMax)
+		}
+		if !isSet(fs, "duration") {
+			o.duration = 3 * time.Second
+		}
+	}
 	if o.tells > 0 && !isSet(fs, "duration") {
 		o.duration = 0
 	}
@@ -153,8 +170,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	if kerr != nil {
-		return nil, fmt.Errorf("loadgen: %w", kerr)
+	if err := errors.Join(kerr, serr, o.validateSLO()); err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
 	}
 	// An open-loop run paces its asks too, so that their latency is taken
 	// from intended send times (a closed-loop asker stops asking while the
@@ -269,6 +286,27 @@ func (o *options) validate() error {
 		return nil
 	}
 	return errors.New("loadgen: " + strings.Join(bad, "; "))
+}
+
+// validateSLO reports the flags -slo cannot go with.
+func (o *options) validateSLO() error {
+	if o.slo == nil {
+		return nil
+	}
+	var bad []string
+	if o.rate > 0 || o.tells > 0 || o.out != "" || o.series != "" {
+		bad = append(bad, "-slo sets the rate of each level itself: no -rate, -tells, -out or -series with it")
+	}
+	if o.workers == 0 || o.askConcurrency == 0 {
+		bad = append(bad, "-slo needs tells and asks (-workers > 0, -ask-concurrency > 0)")
+	}
+	if o.sloStart <= 0 || o.sloMax < o.sloStart {
+		bad = append(bad, fmt.Sprintf("-slo-start %v and -slo-max %v: want 0 < start <= max", o.sloStart, o.sloMax))
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(bad, "; "))
 }
 
 // isSet reports whether the flag name was given on the command line.
