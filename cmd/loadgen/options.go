@@ -28,6 +28,7 @@ type options struct {
 	shards     int
 	msgModule  string
 	nodes      int // embedded cluster size
+	clients    int // -clients: engine clients, each with its own connections
 	transport  string
 	nodeTport  string // embedded cluster's node transport
 	tlsCert    string
@@ -93,6 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.entityType, "entity-type", workload.DefaultEntityType, "sharded entity type of the counter workload")
 	fs.IntVar(&o.shards, "shards", workload.DefaultShards, "number of shards of the entity type")
 	fs.StringVar(&o.msgModule, "msg-module", workload.DefaultModule, "Python module name of the workload message types")
+	fs.IntVar(&o.clients, "clients", 1, "engine clients, each with its own connections to every node (an entity always goes through the same one)")
 	fs.IntVar(&o.nodes, "nodes", 3, "embedded cluster size (ignored with -contact)")
 	fs.StringVar(&o.transport, "transport", "", "client transport: gnet (event loop) or net (std net.Conn); empty: the engine's default")
 	fs.StringVar(&o.nodeTport, "node-transport", "", "embedded cluster: node transport, net (goroutines on the Go network poller) or gnet (event loops); empty: net, measured faster than gnet with the client in the same process (cmd/node defaults to gnet)")
@@ -193,6 +195,9 @@ func (o *options) validate() error {
 	}
 	if o.shards < 1 {
 		bad = append(bad, fmt.Sprintf("-shards %d < 1", o.shards))
+	}
+	if o.clients < 1 {
+		bad = append(bad, fmt.Sprintf("-clients %d < 1", o.clients))
 	}
 	if o.embedded() && o.nodes < 1 {
 		bad = append(bad, fmt.Sprintf("-nodes %d < 1", o.nodes))

@@ -42,6 +42,7 @@ type report struct {
 	Cluster   string `json:"cluster"` // "embedded" or "external"
 	Nodes     int    `json:"nodes"`
 	Transport string `json:"transport"`
+	Clients   int    `json:"clients"` // engine clients (-clients)
 	// NodeTransport is the embedded nodes' transport (empty for an
 	// external cluster).
 	NodeTransport string `json:"node_transport,omitempty"`
@@ -154,7 +155,7 @@ func newReport(o *options) *report {
 		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		System: o.system, EntityType: o.entityType, Shards: o.shards, Entities: o.entities,
 		Workers: o.workers, AskConcurrency: o.askConcurrency, Rate: o.rate, AskRate: o.askRate, TellsLimit: o.tells,
-		Keys: o.keys.text,
+		Keys: o.keys.text, Clients: o.clients,
 	}
 	if o.schedule != nil && o.schedule.step != 0 {
 		r.RateSchedule = o.schedule.text
@@ -311,7 +312,7 @@ func (r *report) headline(p printer) {
 	if r.NodeTransport != "" {
 		nt = ", node transport " + r.NodeTransport
 	}
-	p("cluster", "%s, %d nodes, client transport %s%s; %s, GOMAXPROCS %d", r.Cluster, r.Nodes, r.Transport, nt, r.GoVersion, r.GOMAXPROCS)
+	p("cluster", "%s, %d nodes, %d client(s), client transport %s%s; %s, GOMAXPROCS %d", r.Cluster, r.Nodes, r.Clients, r.Transport, nt, r.GoVersion, r.GOMAXPROCS)
 }
 
 // askWhy explains in one line why asks are slower than alone, when they
