@@ -109,10 +109,7 @@ func TestMergeTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds loadgen and starts a 3-node cluster")
 	}
-	bin, err := buildLoadgen()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildLoadgen(t)
 	lc := nodetest.Start(t, 3, nodetest.Options{})
 	applied := func() int64 {
 		var n int64

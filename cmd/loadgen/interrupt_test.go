@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,27 +68,19 @@ func TestInterruptWithALossExits1(t *testing.T) {
 	}
 }
 
-// buildLoadgen builds this command into a temporary directory, once per
-// test binary.
-var buildLoadgen = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "loadgen-bin-")
+// buildLoadgen builds this command into a temporary directory of t's.
+func buildLoadgen(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "loadgen")
+	gobin, err := exec.LookPath("go")
 	if err != nil {
-		return "", err
+		gobin = "/usr/local/go/bin/go" // where this repository's machines have it (.ci/run)
 	}
-	bin := filepath.Join(dir, "loadgen")
-	out, err := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		return "", &buildError{out: string(out), err: err}
+	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return bin, nil
-})
-
-type buildError struct {
-	out string
-	err error
+	return bin
 }
-
-func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + e.out }
 
 // lockedBuffer is a bytes.Buffer safe for a process's output and a test
 // polling it.
@@ -120,10 +110,7 @@ func TestSIGINTProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds loadgen and starts a 3-node cluster")
 	}
-	bin, err := buildLoadgen()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildLoadgen(t)
 	var stdout, stderr lockedBuffer
 	cmd := exec.Command(bin, "-duration", "60s", "-json", "-entities", "200", "-workers", "2", "-ask-concurrency", "4")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
