@@ -4,6 +4,10 @@
 //	go run ./cmd/loadgen                         # embedded 3-node cluster, 10 s
 //	go run ./cmd/loadgen -duration 2s -json      # one JSON object on stdout
 //	go run ./cmd/loadgen -contact 127.0.0.1:25520,127.0.0.1:25521 -system live
+//	go run ./cmd/loadgen -out r1                 # keep the results (out.go)
+//	go run ./cmd/loadgen compare r1 r2           # runs side by side (compare.go)
+//	go run ./cmd/loadgen merge m1 m2             # concurrent processes as one (merge.go)
+//	go run ./cmd/loadgen -slo p99=2ms            # knee search (slo.go)
 //
 // Without -contact it starts an embedded Go cluster (-nodes, default 3) in
 // this process on free loopback ports, its nodes serving connections on
@@ -45,8 +49,12 @@
 // Progress lines go to stderr, the report to stdout, and with -series one
 // JSON object per second of the load phase to a file: t (seconds since the
 // start), tells_ok, tells_ok_by_shard, tell_errors by kind
-// (owner_unavailable, buffer_full, abandoned, closed, no_route, other),
-// asks_ok, ask_errors. See report for the accounting and load.go for the
+// (owner_unavailable, buffer_full, abandoned, closed, no_route, no_quorum,
+// shard_unavailable, other), asks_ok, ask_errors, interval_s,
+// tells_per_sec, asks_per_sec, ask_p50_us, ask_p90_us, ask_p99_us,
+// ask_max_us, buffered. Load shapes: -rate (constant or steps,
+// schedule.go), -keys (keys.go), -clients (clients.go), -tells; pass/fail
+// limits: threshold.go. See report for the accounting and load.go for the
 // backpressure policy (a fault never stalls the workers: an unavailable
 // owner fails a tell at once, and a shard refusing tells for 2 s is no
 // longer retried until it takes one again).
