@@ -70,9 +70,15 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		info = clusterInfo{kind: "embedded", nodes: o.nodes, nodeTransport: embeddedNodeTransport(o)}
 		contacts = lc.ContactPoints()
 	}
-	drops := newDropCounter(o.entityType, o.shards)
+	fail := func(err error) (target, clusterInfo, error) {
+		if lc != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = lc.Close(cctx)
+		}
+		return nil, clusterInfo{}, err
+	}
 	cfg := engine.Config{
-		OnDrop:        drops.record,
 		ContactPoints: contacts,
 		SystemName:    o.system,
 		AddressMap:    o.addressMap,
@@ -82,17 +88,40 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		AskTimeout:    o.askTimeout,
 		Logger:        logger,
 	}
-	fail := func(err error) (target, clusterInfo, error) {
-		if lc != nil {
-			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			_ = lc.Close(cctx)
-		}
-		return nil, clusterInfo{}, err
+	tport := cmp.Or(o.transport, engine.DefaultTransport)
+	if tlsCfg != nil {
+		tport += "+tls"
 	}
+	ts := make([]*engineTarget, 0, o.clients)
+	for range o.clients {
+		t, err := dialTarget(ctx, cfg, o)
+		if err != nil {
+			for _, t := range ts {
+				_ = t.c.Close()
+			}
+			return fail(err)
+		}
+		t.tport = tport
+		ts = append(ts, t)
+	}
+	if !o.embedded() {
+		info.nodes = upMembers(ts[0].c.Topology())
+	}
+	ts[0].cluster = lc // closed with the first client, after the others
+	if len(ts) == 1 {
+		return ts[0], info, nil
+	}
+	return newMultiTarget(ts), info, nil
+}
+
+// dialTarget dials one client with cfg (and its own OnDrop counter) and
+// waits for its first topology snapshot.
+func dialTarget(ctx context.Context, cfg engine.Config, o *options) (*engineTarget, error) {
+	drops := newDropCounter(o.entityType, o.shards)
+	cfg.OnDrop = drops.record
 	c, err := engine.Dial(ctx, cfg)
 	if err != nil {
-		return fail(fmt.Errorf("loadgen: dial: %w", err))
+		return nil, fmt.Errorf("loadgen: dial: %w", err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = c.WaitTopology(wctx)
@@ -100,22 +129,11 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 	if err == nil {
 		var ref *engine.EntityRef
 		if ref, err = c.EntityRef(o.entityType, o.shards); err == nil {
-			if !o.embedded() {
-				info.nodes = upMembers(c.Topology())
-			}
-			tport := o.transport
-			if tport == "" {
-				tport = engine.DefaultTransport
-			}
-			if tlsCfg != nil {
-				tport += "+tls"
-			}
-			return &engineTarget{c: c, ref: ref, inc: workload.Increment{Amount: 1}, cluster: lc, tport: tport,
-				drops: drops, statsRefs: map[string]engine.ServiceRef{}}, info, nil
+			return &engineTarget{c: c, ref: ref, inc: workload.Increment{Amount: 1}, drops: drops, statsRefs: map[string]engine.ServiceRef{}}, nil
 		}
 	}
 	_ = c.Close()
-	return fail(fmt.Errorf("loadgen: %w", err))
+	return nil, fmt.Errorf("loadgen: %w", err)
 }
 
 // Tell uses TellContext: a full queue toward the owner makes the worker

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -87,10 +88,23 @@ func (r *recorder) final() *hdrhistogram.Histogram {
 }
 
 // quantileUS returns the q-th percentile (0-100) of h in microseconds, or 0
-// for an empty histogram.
+// for an empty histogram: the smallest recorded value (to the histogram's
+// precision) with at least ceil(q/100 * count) values at or below it.
+//
+// hdrhistogram-go rounds that rank to the nearest instead
+// (int(q/100*n + 0.5)), which on a few dozen samples can put the p99 of
+// two histograms merged above the p99 of both. With the ceiling rank a
+// merged percentile always lies between the inputs' (loadgen merge relies
+// on it): counts at or below the larger input percentile add up to at
+// least ceil(q/100*n1) + ceil(q/100*n2) >= ceil(q/100*(n1+n2)).
 func quantileUS(h *hdrhistogram.Histogram, q float64) float64 {
 	if h == nil || h.TotalCount() == 0 {
 		return 0
 	}
-	return float64(h.ValueAtQuantile(q)) / 1e3
+	n := h.TotalCount()
+	rank := math.Ceil(q/100*float64(n) - 1e-9) // 1e-9: 0.99*100 is 99.00000000000001 in floating point
+	rank = min(max(rank, 1), float64(n))
+	// ValueAtPercentile takes int(p/100*n + 0.5) as the rank: p below
+	// gives exactly rank.
+	return float64(h.ValueAtPercentile(100*(rank-0.25)/float64(n))) / 1e3
 }

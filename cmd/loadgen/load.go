@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -114,7 +112,24 @@ type runner struct {
 	refusing []atomic.Bool // per shard: refused for retryGiveUp, refusals fail at once (see retryGiveUp)
 	// retryGiveUp is the constant retryGiveUp (tests shorten it).
 	retryGiveUp time.Duration
-	series      io.Writer // -series: one JSON line per second, written by progressLoop; nil without
+	series      io.Writer // -series/-out: one JSON line per second, written by progressLoop; nil without
+	// keep (-out): progressLoop also keeps each point in points, owned by
+	// progressLoop until run returns it.
+	keep   bool
+	points []seriesPoint
+	// ivLog (-out), if set, gets each interval's ask latencies and its
+	// bounds, from progressLoop.
+	ivLog func(h *hdrhistogram.Histogram, from, to time.Time) error
+
+	// interrupt, when closed, ends the load early (the first SIGINT or
+	// SIGTERM); nil never does. Set before run.
+	interrupt <-chan struct{}
+
+	// left is the tells still to send with -tells (claim); budgetDone is
+	// closed when the last one is claimed.
+	left       atomic.Int64
+	budgetDone chan struct{}
+	budgetOnce sync.Once
 
 	start   time.Time       // set before any goroutine starts
 	tellCtx context.Context // ends -drain-timeout after the load stops (or with run's ctx)
@@ -146,6 +161,8 @@ func newRunner(o *options, t target, ids []string, stderr, series io.Writer) *ru
 		}
 		r.workers[i] = w
 	}
+	r.budgetDone = make(chan struct{})
+	r.left.Store(o.tells)
 	shards := o.askConcurrency / 8
 	r.asks = newRecorder(max(shards, 1))
 	return r
@@ -168,6 +185,8 @@ type loadResult struct {
 	firstAskErr error
 	tellErrors  [numErrKinds]int64 // failed tells by kind
 	seriesErr   error              // first -series write error
+	points      []seriesPoint      // the -series points, with -out
+	interrupted bool               // the load ended early: interrupt was closed
 }
 
 // run sends for o.duration and returns when every worker and asker exited.
@@ -198,7 +217,7 @@ func (r *runner) run(ctx context.Context) loadResult {
 	var pwg sync.WaitGroup
 	progressDone := make(chan struct{})
 	var seriesErr error
-	if r.o.progress || r.series != nil {
+	if r.o.progress || r.series != nil || r.ivLog != nil {
 		pwg.Add(1)
 		go func() {
 			defer pwg.Done()
@@ -206,11 +225,19 @@ func (r *runner) run(ctx context.Context) loadResult {
 		}()
 	}
 
-	timer := time.NewTimer(r.o.duration)
+	var timeUp <-chan time.Time // nil: no time limit (-tells without -duration)
+	if r.o.duration > 0 {
+		timer := time.NewTimer(r.o.duration)
+		defer timer.Stop()
+		timeUp = timer.C
+	}
+	interrupted := false
 	select {
-	case <-timer.C:
+	case <-timeUp:
+	case <-r.budgetDone:
+	case <-r.interrupt:
+		interrupted = true
 	case <-ctx.Done():
-		timer.Stop()
 	}
 	r.stopAt.Store(int64(time.Since(r.start)))
 	r.stopped.Store(true)
@@ -222,7 +249,7 @@ func (r *runner) run(ctx context.Context) loadResult {
 	close(progressDone)
 	pwg.Wait()
 
-	res := loadResult{sendElapsed: sendElapsed, expected: make([]int64, len(r.ids)), seriesErr: seriesErr}
+	res := loadResult{sendElapsed: sendElapsed, expected: make([]int64, len(r.ids)), seriesErr: seriesErr, interrupted: interrupted, points: r.points}
 	if r.o.rate > 0 {
 		res.tellLag = newHist()
 	}
@@ -254,56 +281,61 @@ func (r *runner) run(ctx context.Context) loadResult {
 	return res
 }
 
-// flat sends as fast as the target accepts, cycling over all entities from
-// a per-worker offset so workers spread over shards.
+// flat sends as fast as the target accepts, to the entities -keys picks.
 func (r *runner) flat(wi int, w *worker) {
-	n := len(r.ids)
-	idx := wi * n / len(r.workers)
+	keys := newKeyPicker(r.o.keys, len(r.ids), wi, len(r.workers), r.start.UnixNano()+int64(wi))
 	for {
-		if r.stopped.Load() {
+		if r.stopped.Load() || !r.claim() {
 			return
 		}
-		r.tellOne(w, idx)
-		if idx++; idx == n {
-			idx = 0
-		}
+		r.tellOne(w, keys.next())
 	}
 }
 
-// paced sends this worker's share of o.rate on a fixed schedule: tell k is
-// due at start + k*interval. A worker that falls behind sends the overdue
-// tells back to back (it never skips one), and each tell's lag - from its
+// paced sends this worker's share of the -rate schedule: with W workers,
+// its tell k is due when W*k tells of the schedule are due (for a constant
+// rate R: at k*W/R). A worker that falls behind sends the overdue tells
+// back to back (it never skips one), and each tell's lag - from its
 // intended send time to the moment the client accepted it - goes into the
 // worker's histogram, so a stall is charged to every tell it delayed
 // (no coordinated omission).
 func (r *runner) paced(wi int, w *worker) {
-	n := len(r.ids)
-	idx := wi * n / len(r.workers)
-	intervalNs := float64(len(r.workers)) / r.o.rate * 1e9
+	keys := newKeyPicker(r.o.keys, len(r.ids), wi, len(r.workers), r.start.UnixNano()+int64(wi))
+	nw := float64(len(r.workers))
+	due, when := scheduleCursor{s: r.o.schedule}, scheduleCursor{s: r.o.schedule}
 	var k int64
 	for !r.stopped.Load() {
 		now := float64(time.Since(r.start))
-		due := int64(now/intervalNs) + 1 // tells due by now: 0..due-1
-		if k >= due {
-			next := time.Duration(float64(k)*intervalNs - now)
-			if !r.sleep(next) {
+		dueK := int64(due.at(now)/nw) + 1 // tells due by now: 0..dueK-1
+		if k >= dueK {
+			if !r.sleep(time.Duration(when.inverse(float64(k)*nw) - now)) {
 				return
 			}
 			continue
 		}
-		for ; k < due; k++ {
-			if r.stopped.Load() {
+		for ; k < dueK; k++ {
+			if r.stopped.Load() || !r.claim() {
 				return
 			}
-			intended := time.Duration(float64(k) * intervalNs)
-			r.tellOne(w, idx)
+			intended := time.Duration(when.inverse(float64(k) * nw))
+			r.tellOne(w, keys.next())
 			lag := time.Since(r.start) - intended
 			_ = w.lag.RecordValue(clampHist(lag))
-			if idx++; idx == n {
-				idx = 0
-			}
 		}
 	}
+}
+
+// claim takes one tell of the -tells budget; false when it is spent. The
+// one who takes the last tell ends the load.
+func (r *runner) claim() bool {
+	if r.o.tells == 0 {
+		return true
+	}
+	n := r.left.Add(-1)
+	if n == 0 {
+		r.budgetOnce.Do(func() { close(r.budgetDone) })
+	}
+	return n >= 0
 }
 
 func clampHist(d time.Duration) int64 {
@@ -465,138 +497,5 @@ func (r *runner) askOnce(ctx context.Context, id string) error {
 		r.askRetries.Add(1)
 		time.Sleep(backoff)
 		backoff = min(2*backoff, retryBackoffMax)
-	}
-}
-
-// seriesPoint is one -series line: what happened during one interval
-// (one second; the last one ends when the load phase ended).
-type seriesPoint struct {
-	T              float64          `json:"t"` // seconds since the load started, at the end of the interval
-	TellsOK        int64            `json:"tells_ok"`
-	TellsOKByShard []int64          `json:"tells_ok_by_shard"`
-	TellErrors     map[string]int64 `json:"tell_errors"` // every kind, 0 included
-	AsksOK         int64            `json:"asks_ok"`
-	AskErrors      int64            `json:"ask_errors"`
-}
-
-// totals are the runner's cumulative counters, read by progressLoop.
-type totals struct {
-	sent, failed, retried, asksOK, askErrs int64
-	okByShard                              []int64 // -series only
-	errKinds                               [numErrKinds]int64
-}
-
-func (r *runner) totals(dst *totals) {
-	ok := dst.okByShard
-	if r.series != nil {
-		if len(ok) != r.o.shards {
-			ok = make([]int64, r.o.shards)
-		}
-		clear(ok)
-	}
-	*dst = totals{okByShard: ok}
-	for _, w := range r.workers {
-		dst.sent += w.sent.Load()
-		dst.failed += w.failed.Load()
-		dst.retried += w.retried.Load()
-		for k := range w.errKinds {
-			dst.errKinds[k] += w.errKinds[k].Load()
-		}
-		for s := range w.okByShard {
-			dst.okByShard[s] += w.okByShard[s].Load()
-		}
-	}
-	dst.asksOK = r.asksOK.Load()
-	dst.askErrs = r.askErrs.Load()
-}
-
-// progressLoop prints one line per second on stderr (with -progress) and
-// writes one -series line per second (with -series), until done is closed;
-// then it writes the last, partial interval's -series line. It returns the
-// first -series write error (the series stops there).
-func (r *runner) progressLoop(done <-chan struct{}) error {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	var prev, cur totals
-	var serr error
-	last := r.start
-	for {
-		var now time.Time
-		final := false
-		select {
-		case <-done:
-			now, final = time.Now(), true
-		case now = <-t.C:
-		}
-		r.totals(&cur)
-		if r.o.progress && !final {
-			el := now.Sub(last).Seconds()
-			iv := r.asks.tick()
-			fmt.Fprintf(r.stderr, "%5.1fs  tells/s %10s  asks/s %8s  ask p50 %8s p99 %8s  errors %d  retries %d  buffered %d\n",
-				now.Sub(r.start).Seconds(),
-				si(float64(cur.sent-prev.sent)/el), si(float64(cur.asksOK-prev.asksOK)/el),
-				usStr(quantileUS(iv, 50)), usStr(quantileUS(iv, 99)),
-				cur.failed+cur.askErrs, cur.retried, r.t.Buffered())
-		}
-		if r.series != nil && serr == nil {
-			serr = r.writeSeries(now.Sub(r.start), &prev, &cur)
-		}
-		if final {
-			return serr
-		}
-		prev, cur = cur, prev
-		last = now
-	}
-}
-
-// writeSeries writes the -series line of the interval from prev to cur.
-func (r *runner) writeSeries(elapsed time.Duration, prev, cur *totals) error {
-	p := seriesPoint{
-		T:              math.Round(elapsed.Seconds()*1000) / 1000,
-		TellsOKByShard: make([]int64, len(cur.okByShard)),
-		TellErrors:     make(map[string]int64, numErrKinds),
-		AsksOK:         cur.asksOK - prev.asksOK,
-		AskErrors:      cur.askErrs - prev.askErrs,
-	}
-	for s, n := range cur.okByShard {
-		p.TellsOKByShard[s] = n - at(prev.okByShard, s)
-		p.TellsOK += p.TellsOKByShard[s]
-	}
-	for k, name := range errKindNames {
-		p.TellErrors[name] = cur.errKinds[k] - prev.errKinds[k]
-	}
-	b, err := json.Marshal(p)
-	if err == nil {
-		_, err = r.series.Write(append(b, '\n'))
-	}
-	if err != nil {
-		return fmt.Errorf("loadgen: -series: %w", err)
-	}
-	return nil
-}
-
-// si formats a rate with a k/M suffix.
-func si(v float64) string {
-	switch {
-	case v >= 1e6:
-		return fmt.Sprintf("%.2fM", v/1e6)
-	case v >= 1e3:
-		return fmt.Sprintf("%.1fk", v/1e3)
-	default:
-		return fmt.Sprintf("%.0f", v)
-	}
-}
-
-// usStr formats microseconds with a unit that keeps 3 significant digits.
-func usStr(us float64) string {
-	switch {
-	case us == 0:
-		return "-"
-	case us >= 1e6:
-		return fmt.Sprintf("%.2fs", us/1e6)
-	case us >= 1e3:
-		return fmt.Sprintf("%.2fms", us/1e3)
-	default:
-		return fmt.Sprintf("%.1fµs", us)
 	}
 }

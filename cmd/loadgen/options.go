@@ -28,6 +28,7 @@ type options struct {
 	shards     int
 	msgModule  string
 	nodes      int // embedded cluster size
+	clients    int // -clients: engine clients, each with its own connections
 	transport  string
 	nodeTport  string // embedded cluster's node transport
 	tlsCert    string
@@ -36,11 +37,17 @@ type options struct {
 	addressMap map[string]string // logical host:port -> dial host:port
 
 	// load shape
-	duration       time.Duration
+	duration       time.Duration // 0 with -tells and no -duration: no time limit
+	tells          int64         // -tells: stop after this many tells (0: no limit)
 	workers        int
 	entities       int
 	entityPrefix   string
-	rate           float64 // total tells/s, 0 = open throttle
+	rate           float64       // total tells/s (a schedule's start), 0 = open throttle
+	schedule       *rateSchedule // -rate; nil = open throttle
+	keys           keyDist       // -keys
+	slo            *slo          // -slo: knee search mode; nil otherwise
+	sloStart       float64       // the search's first rate
+	sloMax         float64       // and highest
 	askConcurrency int
 	askRate        float64 // total asks/s, 0 = closed loop
 	askTimeout     time.Duration
@@ -55,11 +62,14 @@ type options struct {
 
 	// output
 	series     string     // -series file, "" for none
+	out        string     // -out directory, "" for none
 	logLevel   slog.Level // engine and node logs on stderr
 	jsonOut    bool
+	verbose    bool // -v: the engine's counters in the table
 	progress   bool
 	ceiling    time.Duration
 	cpuProfile string
+	thresholds []threshold // -max-*/-min-*
 	memProfile string
 }
 
@@ -71,12 +81,20 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: loadgen [flags]                     a load run (embedded cluster without -contact)")
+		fmt.Fprintln(stderr, "       loadgen compare DIR DIR [DIR...]   runs saved with -out, side by side")
+		fmt.Fprintln(stderr, "       loadgen merge [-json] DIR...       runs of concurrent processes saved with -out, as one")
+		fmt.Fprintln(stderr, "exit status: 0 ok, 1 loss, 2 usage or configuration error, 3 threshold broken, 130 interrupted")
+		fs.PrintDefaults()
+	}
 	var contact, addrMap string
 	fs.StringVar(&contact, "contact", "", "comma-separated contact points host:port of an external cluster; empty starts an embedded cluster in this process")
 	fs.StringVar(&o.system, "system", workload.DefaultSystem, "cluster system name")
 	fs.StringVar(&o.entityType, "entity-type", workload.DefaultEntityType, "sharded entity type of the counter workload")
 	fs.IntVar(&o.shards, "shards", workload.DefaultShards, "number of shards of the entity type")
 	fs.StringVar(&o.msgModule, "msg-module", workload.DefaultModule, "Python module name of the workload message types")
+	fs.IntVar(&o.clients, "clients", 1, "engine clients, each with its own connections to every node (an entity always goes through the same one)")
 	fs.IntVar(&o.nodes, "nodes", 3, "embedded cluster size (ignored with -contact)")
 	fs.StringVar(&o.transport, "transport", "", "client transport: gnet (event loop) or net (std net.Conn); empty: the engine's default")
 	fs.StringVar(&o.nodeTport, "node-transport", "", "embedded cluster: node transport, net (goroutines on the Go network poller) or gnet (event loops); empty: net, measured faster than gnet with the client in the same process (cmd/node defaults to gnet)")
@@ -86,10 +104,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&addrMap, "address-map", "", "logical=dial,... host:port pairs applied only when dialling (e.g. SSH tunnels)")
 
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to send")
+	fs.Int64Var(&o.tells, "tells", 0, "send this many tells, then stop (0: no limit); without -duration the run has no time limit")
 	fs.IntVar(&o.workers, "workers", runtime.GOMAXPROCS(0), "goroutines sending tells; 0 sends only asks (for ask latency and throughput)")
 	fs.IntVar(&o.entities, "entities", 1000, "distinct entity ids")
 	fs.StringVar(&o.entityPrefix, "entity-prefix", "", "entity id prefix (default: a fresh random prefix per run, so counters start at 0)")
-	fs.Float64Var(&o.rate, "rate", 0, "total tells/s; 0 sends as fast as the client accepts them")
+	fs.Var(rateFlag{&o.schedule}, "rate", "total tells/s (k and M suffixes), or steps START:END:step=S,every=D (e.g. 100k:2M:step=100k,every=3s); 0 sends as fast as the client accepts them")
+	sloText := fs.String("slo", "", "knee search: pQ=DURATION (e.g. p99=2ms); runs levels of paced tells (asks at 1% of the rate), doubling from -slo-start, then bisecting, and reports the highest rate whose ask latency percentile met the objective with 0 lost and the rate delivered (each level lasts -duration, default 3s here)")
+	sloStart := fs.String("slo-start", "10k", "-slo: the first level's tells/s")
+	sloMax := fs.String("slo-max", "10M", "-slo: the highest level's tells/s")
+	keys := fs.String("keys", "cycle", "which entity each tell goes to: cycle (every entity in turn), uniform (at random), zipf:S (S > 1, skewed to a few), hot:F (a fraction F to one entity)")
 	fs.IntVar(&o.askConcurrency, "ask-concurrency", 1, "asks (GetCount) in flight alongside the tells; 0 disables them")
 	fs.Float64Var(&o.askRate, "ask-rate", 0, "total asks/s on a fixed schedule (latency from the intended send time); 0 = closed loop, or 1% of -rate (at least 1/s) when -rate is set")
 	fs.DurationVar(&o.askTimeout, "ask-timeout", 5*time.Second, "timeout of one ask")
@@ -103,13 +126,36 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelWarn, "level of the client's and embedded nodes' logs on stderr: debug, info, warn or error")
 	fs.BoolVar(&o.jsonOut, "json", false, "print one JSON object on stdout instead of a table")
+	fs.BoolVar(&o.verbose, "v", false, "also print the client engine's own counters in the report (-json always has them, under \"client\")")
 	fs.BoolVar(&o.progress, "progress", true, "print a progress line per second on stderr")
 	fs.StringVar(&o.series, "series", "", "write a per-second time series of the load phase to this file, one JSON object per line: t, tells_ok, tells_ok_by_shard, tell_errors by kind, asks_ok, ask_errors")
+	fs.StringVar(&o.out, "out", "", "write the results into this directory (created if needed): report.json, series.jsonl (one line per second), asks.hlog (HdrHistogram interval log of ask latencies, ns) and report.html (charts as inline SVG); read by loadgen compare and loadgen merge")
 	fs.DurationVar(&o.ceiling, "ceiling", 0, "first measure the raw loopback ceiling for this long (0: skip) and report the ratio")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end to this file")
+	thresholds := thresholdFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	o.thresholds = thresholds()
+	if o.schedule != nil {
+		o.rate = o.schedule.start
+	}
+	var kerr, serr error
+	o.keys, kerr = parseKeys(*keys)
+	if *sloText != "" {
+		if o.slo, serr = parseSLO(*sloText); serr == nil {
+			o.sloStart, serr = parseRate(*sloStart)
+		}
+		if serr == nil {
+			o.sloMax, serr = parseRate(*sloMax)
+		}
+		if !isSet(fs, "duration") {
+			o.duration = 3 * time.Second
+		}
+	}
+	if o.tells > 0 && !isSet(fs, "duration") {
+		o.duration = 0
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("loadgen: unexpected arguments %q", fs.Args())
@@ -125,6 +171,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if err := o.validate(); err != nil {
 		return nil, err
+	}
+	if err := errors.Join(kerr, serr, o.validateSLO()); err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
 	}
 	// An open-loop run paces its asks too, so that their latency is taken
 	// from intended send times (a closed-loop asker stops asking while the
@@ -146,6 +195,9 @@ func (o *options) validate() error {
 	}
 	if o.shards < 1 {
 		bad = append(bad, fmt.Sprintf("-shards %d < 1", o.shards))
+	}
+	if o.clients < 1 {
+		bad = append(bad, fmt.Sprintf("-clients %d < 1", o.clients))
 	}
 	if o.embedded() && o.nodes < 1 {
 		bad = append(bad, fmt.Sprintf("-nodes %d < 1", o.nodes))
@@ -180,9 +232,16 @@ func (o *options) validate() error {
 	if o.tlsCA != "" && o.transport == "gnet" {
 		bad = append(bad, "-transport gnet has no TLS; use -transport net with -tls-*")
 	}
-	if o.duration <= 0 {
+	if o.duration < 0 || o.duration == 0 && o.tells == 0 {
 		bad = append(bad, fmt.Sprintf("-duration %v <= 0", o.duration))
 	}
+	if o.tells < 0 {
+		bad = append(bad, fmt.Sprintf("-tells %d < 0", o.tells))
+	}
+	if o.tells > 0 && o.workers == 0 {
+		bad = append(bad, "-tells needs -workers > 0")
+	}
+	bad = append(bad, validateThresholds(o.thresholds)...)
 	if o.workers < 0 {
 		bad = append(bad, fmt.Sprintf("-workers %d < 0", o.workers))
 	}
@@ -232,6 +291,34 @@ func (o *options) validate() error {
 		return nil
 	}
 	return errors.New("loadgen: " + strings.Join(bad, "; "))
+}
+
+// validateSLO reports the flags -slo cannot go with.
+func (o *options) validateSLO() error {
+	if o.slo == nil {
+		return nil
+	}
+	var bad []string
+	if o.rate > 0 || o.tells > 0 || o.out != "" || o.series != "" {
+		bad = append(bad, "-slo sets the rate of each level itself: no -rate, -tells, -out or -series with it")
+	}
+	if o.workers == 0 || o.askConcurrency == 0 {
+		bad = append(bad, "-slo needs tells and asks (-workers > 0, -ask-concurrency > 0)")
+	}
+	if o.sloStart <= 0 || o.sloMax < o.sloStart {
+		bad = append(bad, fmt.Sprintf("-slo-start %v and -slo-max %v: want 0 < start <= max", o.sloStart, o.sloMax))
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(bad, "; "))
+}
+
+// isSet reports whether the flag name was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // parseAddressMap parses "logical=dial,logical=dial" with host:port on both

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // report is the result of one load run. With -json it is printed as one JSON
@@ -37,6 +42,7 @@ type report struct {
 	Cluster   string `json:"cluster"` // "embedded" or "external"
 	Nodes     int    `json:"nodes"`
 	Transport string `json:"transport"`
+	Clients   int    `json:"clients"` // engine clients (-clients)
 	// NodeTransport is the embedded nodes' transport (empty for an
 	// external cluster).
 	NodeTransport string `json:"node_transport,omitempty"`
@@ -49,8 +55,10 @@ type report struct {
 	Entities       int     `json:"entities"`
 	Workers        int     `json:"workers"`
 	AskConcurrency int     `json:"ask_concurrency"`
-	Rate           float64 `json:"rate"`     // requested tells/s, 0 = open throttle
-	AskRate        float64 `json:"ask_rate"` // asks/s on a schedule (-ask-rate, or 1% of -rate), 0 = closed loop
+	Rate           float64 `json:"rate"`                    // requested tells/s, 0 = open throttle
+	AskRate        float64 `json:"ask_rate"`                // asks/s on a schedule (-ask-rate, or 1% of -rate), 0 = closed loop
+	RateSchedule   string  `json:"rate_schedule,omitempty"` // -rate as given, when it steps (rate is then its start)
+	Keys           string  `json:"keys"`                    // -keys
 
 	DurationS float64 `json:"duration_s"` // the send phase
 	DrainS    float64 `json:"drain_s"`    // from the end of sending until the client had written everything
@@ -125,7 +133,115 @@ type report struct {
 	StatsError     string `json:"stats_error,omitempty"`
 	SeriesError    string `json:"series_error,omitempty"`
 
-	OK bool `json:"ok"`
+	// Interrupted: the load was ended early by SIGINT/SIGTERM; every figure
+	// covers the part that ran, and the loss accounting is as strict as in
+	// a full run.
+	Interrupted bool `json:"interrupted"`
+	// TellsLimit is -tells (0: none).
+	TellsLimit int64 `json:"tells_limit,omitempty"`
+	// Thresholds: each -max-*/-min-* set and its verdict; a broken one
+	// exits 3 (not judged in an interrupted run).
+	Thresholds []thresholdResult `json:"thresholds,omitempty"`
+	OK         bool              `json:"ok"`
+
+	// For -out's page: the ask latencies and the per-second points.
+	askHist *hdrhistogram.Histogram
+	points  []seriesPoint
+}
+
+// newReport starts the report of a run with o's settings.
+func newReport(o *options) *report {
+	r := &report{
+		GoVersion: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		System: o.system, EntityType: o.entityType, Shards: o.shards, Entities: o.entities,
+		Workers: o.workers, AskConcurrency: o.askConcurrency, Rate: o.rate, AskRate: o.askRate, TellsLimit: o.tells,
+		Keys: o.keys.text, Clients: o.clients,
+	}
+	if o.schedule != nil && o.schedule.step != 0 {
+		r.RateSchedule = o.schedule.text
+	}
+	return r
+}
+
+// setLoad copies what the load phase measured into the report; delivered
+// is the verification's count.
+func (r *report) setLoad(lr *loadResult, delivered int64) {
+	r.Interrupted = lr.interrupted
+	r.DurationS = lr.sendElapsed.Seconds()
+	r.TellsSent, r.TellsFailed, r.TellsRetried, r.TellsAbandoned = lr.sent, lr.failed, lr.retried, lr.abandoned
+	r.TellsDelivered = delivered
+	r.Lost = lr.sent - delivered - lr.failed
+	if el := r.DurationS + r.DrainS; el > 0 {
+		r.TellsPerSec = float64(delivered) / el
+	}
+	if r.DurationS > 0 {
+		r.SendTellsPerSec = float64(lr.sent-lr.failed) / r.DurationS
+		r.AsksPerSec = float64(lr.asksOK) / r.DurationS
+	}
+	if lr.tellLag != nil {
+		r.TellLagP50US = quantileUS(lr.tellLag, 50)
+		r.TellLagP99US = quantileUS(lr.tellLag, 99)
+		r.TellLagP999US = quantileUS(lr.tellLag, 99.9)
+		r.TellLagMaxUS = float64(lr.tellLag.Max()) / 1e3
+	}
+	r.Asks, r.AskErrors, r.AskRetries = lr.asksOK, lr.askErrs, lr.askRetries
+	r.askHist, r.points = lr.asks, lr.points
+	r.AskP50US = quantileUS(lr.asks, 50)
+	r.AskP90US = quantileUS(lr.asks, 90)
+	r.AskP99US = quantileUS(lr.asks, 99)
+	r.AskP999US = quantileUS(lr.asks, 99.9)
+	if lr.asks.TotalCount() > 0 {
+		r.AskMaxUS = float64(lr.asks.Max()) / 1e3
+		r.AskMeanUS = lr.asks.Mean() / 1e3
+	}
+	if r.CeilingFramesPerSec > 0 {
+		r.RatioToCeiling = r.TellsPerSec / r.CeilingFramesPerSec
+	}
+	if lr.firstErr != nil {
+		r.FirstTellError = lr.firstErr.Error()
+	}
+	if lr.firstAskErr != nil {
+		r.FirstAskError = lr.firstAskErr.Error()
+	}
+	for k, n := range lr.tellErrors {
+		if n > 0 {
+			if r.TellErrors == nil {
+				r.TellErrors = map[string]int64{}
+			}
+			r.TellErrors[errKindNames[k]] = n
+		}
+	}
+}
+
+// judge sets OK and the thresholds' verdicts. Without tallies every loss
+// is unexplained (unexplained_lost >= |lost|), so OK is the old rule
+// (lost == 0) there.
+func (r *report) judge(ts []threshold) {
+	r.OK = r.UnexplainedLost == 0 && r.UnverifiedEntities == 0
+	r.Thresholds = checkThresholds(r, ts)
+}
+
+// broken reports whether a threshold was broken.
+func (r *report) broken() bool {
+	for _, t := range r.Thresholds {
+		if !t.OK {
+			return true
+		}
+	}
+	return false
+}
+
+// exitCode is the run's exit status (main.go, exitOK...).
+func (r *report) exitCode() int {
+	switch {
+	case !r.OK:
+		return exitLoss
+	case r.Interrupted:
+		return exitInterrupted
+	case r.broken():
+		return exitThreshold
+	}
+	return exitOK
 }
 
 // setAccounting copies a's figures into the report.
@@ -147,26 +263,98 @@ func (r *report) writeJSON(w io.Writer) error {
 	return json.NewEncoder(w).Encode(r)
 }
 
-func (r *report) writeTable(w io.Writer) error {
+// writeTable prints the report for a person: the headline first (verdict,
+// delivered tells/s, ask latency, cluster), then the details; the engine's
+// own counters only when verbose (-v).
+func (r *report) writeTable(w io.Writer, verbose bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
+	r.headline(p)
+	fmt.Fprintln(tw)
+	r.details(p)
+	if verbose && len(r.Client) > 0 {
+		keys := make([]string, 0, len(r.Client))
+		for k := range r.Client {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p("client "+k, "%d", r.Client[k])
+		}
+	}
+	return tw.Flush()
+}
+
+// printer prints one "key<TAB>value" line.
+type printer func(k, format string, a ...any)
+
+// headline prints what a person reads first.
+func (r *report) headline(p printer) {
+	p("result", "%s", r.verdict())
+	p("tells", "%s/s delivered (%d in %.2fs sending + %.2fs draining; accepted %s/s while sending)",
+		si(r.TellsPerSec), r.TellsDelivered, r.DurationS, r.DrainS, si(r.SendTellsPerSec))
+	if r.Asks > 0 || r.AskErrors > 0 {
+		p("asks", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (%d ok, %s/s, %d errors)",
+			usStr(r.AskP50US), usStr(r.AskP90US), usStr(r.AskP99US), usStr(r.AskP999US), usStr(r.AskMaxUS),
+			r.Asks, si(r.AsksPerSec), r.AskErrors)
+	}
+	if why := r.askWhy(); why != "" {
+		p("", "%s", why)
+	}
+	if r.Rate > 0 {
+		p("tell lag", "p50 %s  p99 %s  p99.9 %s  max %s (from the intended send time, %s tells/s requested)",
+			usStr(r.TellLagP50US), usStr(r.TellLagP99US), usStr(r.TellLagP999US), usStr(r.TellLagMaxUS), cmp.Or(r.RateSchedule, si(r.Rate)))
+	}
+	for _, t := range r.Thresholds {
+		p("threshold", "%s", t)
+	}
 	nt := ""
 	if r.NodeTransport != "" {
 		nt = ", node transport " + r.NodeTransport
 	}
-	p("cluster", "%s, %d nodes, transport %s%s, %s, GOMAXPROCS %d", r.Cluster, r.Nodes, r.Transport, nt, r.GoVersion, r.GOMAXPROCS)
-	p("workload", "%s/%s, %d shards, %d entities, %d workers, %d asks in flight", r.System, r.EntityType, r.Shards, r.Entities, r.Workers, r.AskConcurrency)
-	if r.Rate > 0 {
-		p("rate", "%.0f tells/s requested", r.Rate)
+	p("cluster", "%s, %d nodes, %d client(s), client transport %s%s; %s, GOMAXPROCS %d", r.Cluster, r.Nodes, r.Clients, r.Transport, nt, r.GoVersion, r.GOMAXPROCS)
+}
+
+// askWhy explains in one line why asks are slower than alone, when they
+// shared the client's connections with an unpaced tell flood.
+func (r *report) askWhy() string {
+	if r.Workers == 0 || r.Rate > 0 || r.Asks == 0 {
+		return ""
 	}
+	return "(asks wait behind the tell flood in the same connection queues, so they are slower than alone: -workers 0 measures them alone, -rate paces the tells)"
+}
+
+// verdict is the result line.
+func (r *report) verdict() string {
+	sum := fmt.Sprintf("sent %d = delivered %d + failed %d", r.TellsSent, r.TellsDelivered, r.TellsFailed)
+	v := "OK: 0 lost, " + sum
+	switch {
+	case !r.OK:
+		v = fmt.Sprintf("FAILED: %d lost without an explanation (lost %d = sent - delivered - failed), %d entities unverified",
+			r.UnexplainedLost, r.Lost, r.UnverifiedEntities)
+	case r.Lost != 0:
+		v = fmt.Sprintf("OK, BUT %d LOST, every one explained: failed_on_client %d + state_lost %d + failed_on_node %d + in_flight_lost %d",
+			r.Lost, r.FailedOnClient, r.StateLost, r.FailedOnNode, r.InFlightLost)
+	}
+	for _, t := range r.Thresholds {
+		if !t.OK {
+			v += "; THRESHOLD BROKEN: " + t.Name
+		}
+	}
+	if r.Interrupted {
+		v = "INTERRUPTED after " + strconv.FormatFloat(r.DurationS, 'f', 2, 64) + "s of load (partial run); " + v
+	}
+	return v
+}
+
+// details prints the rest: settings, the accounting by cause, errors.
+func (r *report) details(p printer) {
+	p("workload", "%s/%s, %d shards, %d entities (-keys %s), %d workers, %d asks in flight", r.System, r.EntityType, r.Shards, r.Entities, r.Keys, r.Workers, r.AskConcurrency)
 	if r.AskRate > 0 {
 		p("ask rate", "%.0f asks/s on a schedule (latency from intended send times)", r.AskRate)
 	}
-	p("duration", "%.2fs sending + %.3fs draining", r.DurationS, r.DrainS)
 	p("process CPU", "%.2fs user + %.2fs sys = %.2f cores", r.CPUUserS, r.CPUSysS, r.CPUCores)
-	p("tells sent", "%d", r.TellsSent)
-	p("tells delivered", "%d", r.TellsDelivered)
-	p("tells failed", "%d (abandoned %d, backpressure retries %d)%s", r.TellsFailed, r.TellsAbandoned, r.TellsRetried, keyed(r.TellErrors))
+	p("tells failed", "%d (abandoned %d; refused by a full buffer and sent again: %d)%s", r.TellsFailed, r.TellsAbandoned, r.TellsRetried, keyed(r.TellErrors))
 	p("lost", "%d", r.Lost)
 	p("  failed on client", "%d (accepted, then dropped by the client without sending them: location unknown until expiry, shard unavailable, owner down)", r.FailedOnClient)
 	if r.Accounting == accountingTallies {
@@ -192,50 +380,24 @@ func (r *report) writeTable(w io.Writer) error {
 	if r.UnverifiedEntities > 0 || r.MismatchedEntities > 0 {
 		p("entities", "%d unverified, %d with a count other than sent-failed", r.UnverifiedEntities, r.MismatchedEntities)
 	}
-	p("tells/s delivered", "%.0f (accepted by the client while sending: %.0f/s)", r.TellsPerSec, r.SendTellsPerSec)
 	if r.ClusterIncrements != nil {
 		p("cluster side", "%d increments counted by %d nodes, %.0f/s first to last", *r.ClusterIncrements, r.StatsNodes, r.ClusterTellsPerSec)
 	}
-	if r.Rate > 0 {
-		p("tell lag", "p50 %s  p99 %s  p99.9 %s  max %s (from the intended send time)",
-			usStr(r.TellLagP50US), usStr(r.TellLagP99US), usStr(r.TellLagP999US), usStr(r.TellLagMaxUS))
+	if r.AskRetries > 0 {
+		p("ask retries", "%d (asks refused by a full client buffer and sent again; the wait is in their latency)", r.AskRetries)
 	}
-	p("asks", "%d ok, %d errors, %.0f/s (backpressure retries %d)", r.Asks, r.AskErrors, r.AsksPerSec, r.AskRetries)
-	p("ask latency", "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s",
-		usStr(r.AskP50US), usStr(r.AskP90US), usStr(r.AskP99US), usStr(r.AskP999US), usStr(r.AskMaxUS))
 	if r.CeilingFramesPerSec > 0 {
 		p("loopback ceiling", "%.0f frames/s, %.0f MB/s; delivered tells are %.2f%% of it",
 			r.CeilingFramesPerSec, r.CeilingMBPerSec, 100*r.RatioToCeiling)
 	}
-	if len(r.Client) > 0 {
-		keys := make([]string, 0, len(r.Client))
-		for k := range r.Client {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			p("client "+k, "%d", r.Client[k])
-		}
-	}
 	for _, e := range []struct{ k, v string }{
 		{"first tell error", r.FirstTellError}, {"first ask error", r.FirstAskError},
-		{"verify error", r.VerifyError}, {"stats error", r.StatsError},
+		{"verify error", r.VerifyError}, {"stats error", r.StatsError}, {"series error", r.SeriesError},
 	} {
 		if e.v != "" {
 			p(e.k, "%s", e.v)
 		}
 	}
-	verdict := "OK: sent = delivered + failed"
-	switch {
-	case !r.OK:
-		verdict = fmt.Sprintf("FAILED: %d lost without an explanation (sent != delivered + failed + explained losses), %d entities unverified",
-			r.UnexplainedLost, r.UnverifiedEntities)
-	case r.Lost != 0:
-		verdict = fmt.Sprintf("OK, BUT %d LOST, every one explained: failed_on_client %d + state_lost %d + failed_on_node %d + in_flight_lost %d",
-			r.Lost, r.FailedOnClient, r.StateLost, r.FailedOnNode, r.InFlightLost)
-	}
-	p("result", "%s", verdict)
-	return tw.Flush()
 }
 
 // keyed formats a map as " (k1 v1, k2 v2)", sorted by key; "" when empty.

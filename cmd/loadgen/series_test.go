@@ -98,8 +98,8 @@ func TestSeriesBadFile(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	m := &memTarget{}
 	code := run(context.Background(), []string{"-duration", "100ms", "-entities", "5", "-series", filepath.Join(t.TempDir(), "no", "such", "dir")}, &stdout, &stderr, memOpener(m))
-	if code != 1 || !strings.Contains(stderr.String(), "-series") {
-		t.Fatalf("got exit %d, stderr %q; want 1 and a -series error", code, stderr.String())
+	if code != exitUsage || !strings.Contains(stderr.String(), "-series") {
+		t.Fatalf("got exit %d, stderr %q; want %d (a configuration error) and a -series error", code, stderr.String(), exitUsage)
 	}
 }
 
