@@ -12,11 +12,12 @@
 // JSON text primitives it shares with wire's header and handshake are in
 // internal/pyjson.
 //
-// Files: registry.go (Register, Limits, plans), encode.go, decode.go (entry
-// points, decoder state, scanning primitives), decode_any.go (untyped
-// values), decode_typed.go (by plan), decode_envelope.go (the node's
-// ShardEnvelope fast path), text.go (encoding.TextMarshaler types, the
-// refusal of bytes), values.go (Unknown, Enum, JSONAppender, errors).
+// Files: registry.go (Register, Limits, the published state), plan.go
+// (compiling plans), encode.go, decode.go (entry points, decoder state,
+// scanning primitives), decode_any.go (untyped values), decode_typed.go
+// (by plan), decode_envelope.go (the node's ShardEnvelope fast path),
+// text.go (encoding.TextMarshaler types, the refusal of bytes), values.go
+// (Unknown, Enum, JSONAppender, errors).
 //
 // # Invariants
 //

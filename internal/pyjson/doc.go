@@ -23,7 +23,12 @@
 //     the offset of the offending byte. SkipValue's nesting is bounded (64
 //     levels) so that a hostile header cannot recurse without limit.
 //   - AppendString appends to a caller-owned dst and does not allocate when
-//     dst has room; Unescape appends likewise.
+//     dst has room; Unescape appends likewise. What AppendString writes is
+//     ASCII, one string for ScanString and SkipValue, and reads back (by
+//     Unescape and by encoding/json) as its input with each invalid UTF-8
+//     byte as U+FFFD (FuzzStringRoundTrip; TestScanErrors for the
+//     offsets). wire's FuzzParseMessage and FuzzParseHandshake and
+//     castyjson's fuzz targets drive the reader further.
 //
 // # Concurrency
 //
