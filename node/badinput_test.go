@@ -171,6 +171,7 @@ func testBadInput(t *testing.T, transport string) {
 
 	t.Run("slow reader is cut off at the outbound bound", func(t *testing.T) {
 		before := n.Stats().SlowConsumersCut
+		droppedBefore := n.Stats().DroppedClientBytes
 		// No SetReadBuffer on the client: shrinking the receive buffer of an
 		// established loopback connection stalled the other direction too
 		// under load (the node waited for requests the client's kernel
@@ -207,6 +208,8 @@ func testBadInput(t *testing.T, transport string) {
 		}
 		waitStat(t, "cut-off counted", func() bool { return n.Stats().SlowConsumersCut > before })
 		expectClosed(t, rc)
+		// The snapshots still queued for it when it was cut are counted.
+		waitStat(t, "queued bytes of the cut client counted", func() bool { return n.Stats().DroppedClientBytes > droppedBefore })
 		stillServes(t)
 	})
 }

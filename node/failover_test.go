@@ -126,6 +126,10 @@ func TestKilledOwnersShardsMoveOnlyAfterTheirLease(t *testing.T) {
 	epoch1 := ts.AllocationEpoch
 	movedF2 := ownedShards(ts, aF2)
 	waitStat(t, "follower's claims seen", func() bool { return claims.lastUntil(aF2, "counter", movedF2[0]) > 0 })
+	stL := c.Node(L).Stats()
+	if stL.Allocations != 16 || stL.Reallocations != 0 {
+		t.Fatalf("leader: Allocations %d, Reallocations %d after 16 first allocations; want 16 and 0", stL.Allocations, stL.Reallocations)
+	}
 
 	c.Kill(F2)
 	ts = wF1.waitFor(t, "follower's shards moved", 30*time.Second, func(ts wire.TopologySnapshot) bool {
@@ -133,6 +137,10 @@ func TestKilledOwnersShardsMoveOnlyAfterTheirLease(t *testing.T) {
 	})
 	if ts.AllocationEpoch <= epoch1 {
 		t.Fatalf("re-allocation at epoch %d, not above %d", ts.AllocationEpoch, epoch1)
+	}
+	if st := c.Node(L).Stats(); st.Reallocations != stL.Reallocations+int64(len(movedF2)) || st.Allocations != stL.Allocations+int64(len(movedF2)) {
+		t.Fatalf("leader after the follower's %d shards moved: Reallocations %d -> %d, Allocations %d -> %d; want both up by %d",
+			len(movedF2), stL.Reallocations, st.Reallocations, stL.Allocations, st.Allocations, len(movedF2))
 	}
 	for _, s := range movedF2 {
 		dead := claims.lastUntil(aF2, "counter", s)
@@ -295,8 +303,15 @@ func testPausedOwnerRunsNothingStale(t *testing.T, pauseLeader bool) {
 	})
 	nc := dialClient(t, newOwner, wire.NodeAddress{Host: "127.77.2.3", Port: 0}, nil)
 	inc(nc, 5)
+	before := c.Node(owner).Stats()
 	c.Resume(owner)
 	paused := c.Node(owner)
+	// The resumed node sees the pause as a stall: a tick gap above the
+	// stall threshold (one second here), counted once at least.
+	waitStat(t, "the pause seen as a stall", func() bool { return paused.Stats().Stalls > before.Stalls })
+	if st := paused.Stats(); st.MaxTickGap < time.Second {
+		t.Fatalf("after the pause: MaxTickGap %v, want at least 1s", st.MaxTickGap)
+	}
 	waitStat(t, "queued increments forwarded", func() bool { return paused.Stats().Redirected+paused.Stats().Forwarded >= 7 })
 	// The new entity started from zero (the old state is gone with the
 	// paused node's lease), got the 5 sent to it and the 7 forwarded.
@@ -389,10 +404,12 @@ func TestMinorityAllocatesNothing(t *testing.T) {
 		_, ok := n.Topology().ShardAllocations["counter"][5]
 		return ok
 	})
+	st0 := n.Stats()
 	for i := 1; i < 3; i++ {
 		c.Pause(i)
 	}
 	waitStat(t, "lone node's lease lapses", func() bool { return n.State().LeaseUntil == 0 })
+	waitStat(t, "a failed renewal counted", func() bool { return n.Stats().RenewFailures > st0.RenewFailures })
 	epoch := n.State().Epoch
 	zc := dialClient(t, c.Addr(lone), wire.NodeAddress{Host: "127.66.3.1", Port: 0}, &wire.Extension{System: "live", Version: 1, Role: wire.RoleClient})
 	zc.send(wire.PathCoordPrefix+"counter", wire.GetShardLocation{ShardID: 9, ReplyTo: zc.ref("/_proxy-counter")})
@@ -409,6 +426,9 @@ func TestMinorityAllocatesNothing(t *testing.T) {
 	}
 	if su, ok := v.(wire.ShardUnavailable); !ok || su.Reason != wire.ReasonNoQuorum || su.ShardID != 5 {
 		t.Fatalf("answer %#v for shard 5 (allocated before the cut), want ShardUnavailable no_quorum", v)
+	}
+	if u := n.Stats().UnavailableAnswers; u != st0.UnavailableAnswers+2 {
+		t.Fatalf("UnavailableAnswers %d -> %d, want +2 (shards 9 and 5)", st0.UnavailableAnswers, u)
 	}
 	cc := dialClient(t, c.Addr(lone), wire.NodeAddress{Host: "127.66.3.2", Port: 0}, nil)
 	cc.send(wire.PathCoordPrefix+"counter", wire.GetShardLocation{ShardID: 9, ReplyTo: cc.ref("/_proxy-counter")})
@@ -427,6 +447,7 @@ func TestMinorityAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStat(t, "lease regained", func() bool { st := n.State(); return st.LeaseUntil > st.MonoNow })
+	waitStat(t, "regained lease counted", func() bool { return n.Stats().LeaseRegained > st0.LeaseRegained })
 	if loc := zc.locateType("counter", 9); loc.Node.IsZero() {
 		t.Fatalf("after the others came back: %+v", loc)
 	}
