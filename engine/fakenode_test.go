@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -498,16 +499,11 @@ func (cl *fakeCluster) setEpoch(e int64) {
 	cl.mu.Unlock()
 }
 
-// waitFor polls cond until it holds or the generous deadline passes.
+// waitFor is poll.Until (kept by name: most of the package's tests call
+// it).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, what, cond)
 }
 
 // readFrame reads one raw frame (tests that script the byte level).

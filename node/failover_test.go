@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/ring"
@@ -78,7 +79,7 @@ func TestTopologyPushOnChangeAndPeriodic(t *testing.T) {
 			return ok && a.Primary == loc.Node
 		})
 		w.rc.send(wire.PathTopology, wire.UnsubscribeTopology{Subscriber: w.rc.ref(wire.PathTopologySub)})
-		waitStat(t, "subscriber removed", func() bool { return n.Stats().Subscribers == 0 })
+		poll.Until(t, "subscriber removed", func() bool { return n.Stats().Subscribers == 0 })
 
 		w2 := watch(t, c.Addr(1), wire.NodeAddress{Host: "127.77.0.2", Port: 0})
 		w2.waitFor(t, "first snapshot", 10*time.Second, func(wire.TopologySnapshot) bool { return true })
@@ -86,7 +87,7 @@ func TestTopologyPushOnChangeAndPeriodic(t *testing.T) {
 			t.Fatalf("%d subscribers, want 1", s)
 		}
 		w2.stop()
-		waitStat(t, "the closed connection's subscriber removed", func() bool { return n.Stats().Subscribers == 0 })
+		poll.Until(t, "the closed connection's subscriber removed", func() bool { return n.Stats().Subscribers == 0 })
 	})
 	t.Run("periodic", func(t *testing.T) {
 		c := nodetest.Start(t, 3, nodetest.Options{})
@@ -97,11 +98,11 @@ func TestTopologyPushOnChangeAndPeriodic(t *testing.T) {
 		// sends the encoding it has. With one subscriber, pushes beyond
 		// encodings are periodic ones.
 		st0 := n.Stats()
-		waitStat(t, "three periodic pushes", func() bool {
+		poll.Until(t, "three periodic pushes", func() bool {
 			st := n.Stats()
 			return (st.SnapshotsPushed-st0.SnapshotsPushed)-(st.SnapshotEncodes-st0.SnapshotEncodes) >= 3
 		})
-		waitStat(t, "the subscriber reads them", func() bool { return len(w.snapshots()) >= 4 })
+		poll.Until(t, "the subscriber reads them", func() bool { return len(w.snapshots()) >= 4 })
 	})
 }
 
@@ -125,7 +126,7 @@ func TestKilledOwnersShardsMoveOnlyAfterTheirLease(t *testing.T) {
 	})
 	epoch1 := ts.AllocationEpoch
 	movedF2 := ownedShards(ts, aF2)
-	waitStat(t, "follower's claims seen", func() bool { return claims.lastUntil(aF2, "counter", movedF2[0]) > 0 })
+	poll.Until(t, "follower's claims seen", func() bool { return claims.lastUntil(aF2, "counter", movedF2[0]) > 0 })
 	stL := c.Node(L).Stats()
 	if stL.Allocations != 16 || stL.Reallocations != 0 {
 		t.Fatalf("leader: Allocations %d, Reallocations %d after 16 first allocations; want 16 and 0", stL.Allocations, stL.Reallocations)
@@ -144,7 +145,7 @@ func TestKilledOwnersShardsMoveOnlyAfterTheirLease(t *testing.T) {
 	}
 	for _, s := range movedF2 {
 		dead := claims.lastUntil(aF2, "counter", s)
-		waitStat(t, "new owner serves", func() bool { _, ok := claims.firstSince(aF2, "counter", s, dead); return ok })
+		poll.Until(t, "new owner serves", func() bool { _, ok := claims.firstSince(aF2, "counter", s, dead); return ok })
 		if since, _ := claims.firstSince(aF2, "counter", s, 0); since < dead {
 			t.Fatalf("shard %d served by its new owner from %d, before the dead owner's lease ended at %d", s, since, dead)
 		}
@@ -170,7 +171,7 @@ func TestKilledOwnersShardsMoveOnlyAfterTheirLease(t *testing.T) {
 	}
 	for _, s := range movedL {
 		dead := claims.lastUntil(aL, "counter", s)
-		waitStat(t, "new owner serves", func() bool { _, ok := claims.firstSince(aL, "counter", s, dead); return ok })
+		poll.Until(t, "new owner serves", func() bool { _, ok := claims.firstSince(aL, "counter", s, dead); return ok })
 	}
 	// The new leader keeps allocating.
 	fc := dialClient(t, aF1, wire.NodeAddress{Host: "127.77.0.4", Port: 0}, nil)
@@ -297,7 +298,7 @@ func testPausedOwnerRunsNothingStale(t *testing.T, pauseLeader bool) {
 	// envelope sent to the new owner meanwhile would go back to the
 	// paused node, and bounce between the two until the hop limit drops
 	// it (a counted dead letter): wait until the new owner knows.
-	waitStat(t, "the new owner applied the move", func() bool {
+	poll.Until(t, "the new owner applied the move", func() bool {
 		a, ok := nodeAt(c, newOwner).Topology().ShardAllocations["counter"][shard]
 		return ok && a.Primary == newOwner
 	})
@@ -308,11 +309,11 @@ func testPausedOwnerRunsNothingStale(t *testing.T, pauseLeader bool) {
 	paused := c.Node(owner)
 	// The resumed node sees the pause as a stall: a tick gap above the
 	// stall threshold (one second here), counted once at least.
-	waitStat(t, "the pause seen as a stall", func() bool { return paused.Stats().Stalls > before.Stalls })
+	poll.Until(t, "the pause seen as a stall", func() bool { return paused.Stats().Stalls > before.Stalls })
 	if st := paused.Stats(); st.MaxTickGap < time.Second {
 		t.Fatalf("after the pause: MaxTickGap %v, want at least 1s", st.MaxTickGap)
 	}
-	waitStat(t, "queued increments forwarded", func() bool { return paused.Stats().Redirected+paused.Stats().Forwarded >= 7 })
+	poll.Until(t, "queued increments forwarded", func() bool { return paused.Stats().Redirected+paused.Stats().Forwarded >= 7 })
 	// The new entity started from zero (the old state is gone with the
 	// paused node's lease), got the 5 sent to it and the 7 forwarded.
 	var last int64
@@ -358,9 +359,9 @@ func TestNonOwnerNeverRunsAnEntity(t *testing.T) {
 	for range 5 {
 		rogue.send(wire.PathRegionPrefix+"counter", wire.ShardEnvelope{EntityID: id, Message: workload.Increment{Amount: 1}})
 	}
-	waitStat(t, "forwarded", func() bool { return c.Node(other).Stats().Forwarded == 5 })
+	poll.Until(t, "forwarded", func() bool { return c.Node(other).Stats().Forwarded == 5 })
 	owner := dialClient(t, loc.Node, wire.NodeAddress{Host: "127.66.1.3", Port: 0}, nil)
-	waitStat(t, "count at the owner", func() bool {
+	poll.Until(t, "count at the owner", func() bool {
 		r := owner.ask(wire.PathRegionPrefix+"counter", func(ref wire.Ref) any {
 			return wire.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: ref}}
 		})
@@ -378,7 +379,7 @@ func TestNonOwnerNeverRunsAnEntity(t *testing.T) {
 	if _, err := rogue.c.Write(f); err != nil {
 		t.Fatal(err)
 	}
-	waitStat(t, "hop limit", func() bool { return c.Node(other).Stats().HopLimited == 1 })
+	poll.Until(t, "hop limit", func() bool { return c.Node(other).Stats().HopLimited == 1 })
 	if got := c.Node(other).Stats().DeadLettersByReason[wire.ReasonHopLimit]; got != 1 {
 		t.Fatalf("hop-limit dead letters %d, want 1", got)
 	}
@@ -400,7 +401,7 @@ func TestMinorityAllocatesNothing(t *testing.T) {
 	if loc := dialClient(t, c.Addr(lone), wire.NodeAddress{Host: "127.66.3.3", Port: 0}, nil).locate(5); loc.Node.IsZero() {
 		t.Fatalf("shard 5 not allocated: %+v", loc)
 	}
-	waitStat(t, "the lone node applied shard 5's allocation", func() bool {
+	poll.Until(t, "the lone node applied shard 5's allocation", func() bool {
 		_, ok := n.Topology().ShardAllocations["counter"][5]
 		return ok
 	})
@@ -408,8 +409,8 @@ func TestMinorityAllocatesNothing(t *testing.T) {
 	for i := 1; i < 3; i++ {
 		c.Pause(i)
 	}
-	waitStat(t, "lone node's lease lapses", func() bool { return n.State().LeaseUntil == 0 })
-	waitStat(t, "a failed renewal counted", func() bool { return n.Stats().RenewFailures > st0.RenewFailures })
+	poll.Until(t, "lone node's lease lapses", func() bool { return n.State().LeaseUntil == 0 })
+	poll.Until(t, "a failed renewal counted", func() bool { return n.Stats().RenewFailures > st0.RenewFailures })
 	epoch := n.State().Epoch
 	zc := dialClient(t, c.Addr(lone), wire.NodeAddress{Host: "127.66.3.1", Port: 0}, &wire.Extension{System: "live", Version: 1, Role: wire.RoleClient})
 	zc.send(wire.PathCoordPrefix+"counter", wire.GetShardLocation{ShardID: 9, ReplyTo: zc.ref("/_proxy-counter")})
@@ -446,8 +447,8 @@ func TestMinorityAllocatesNothing(t *testing.T) {
 	if err := c.WaitConverged(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitStat(t, "lease regained", func() bool { st := n.State(); return st.LeaseUntil > st.MonoNow })
-	waitStat(t, "regained lease counted", func() bool { return n.Stats().LeaseRegained > st0.LeaseRegained })
+	poll.Until(t, "lease regained", func() bool { st := n.State(); return st.LeaseUntil > st.MonoNow })
+	poll.Until(t, "regained lease counted", func() bool { return n.Stats().LeaseRegained > st0.LeaseRegained })
 	if loc := zc.locateType("counter", 9); loc.Node.IsZero() {
 		t.Fatalf("after the others came back: %+v", loc)
 	}
@@ -519,7 +520,7 @@ func TestGracefulLeaveLosesNothing(t *testing.T) {
 		err := ln.Leave(ctx)
 		leaveDone <- errors.Join(err, c.Leave(ctx, leaving))
 	}()
-	waitStat(t, "hand-over", ln.HandedOver)
+	poll.Until(t, "hand-over", ln.HandedOver)
 	close(stop)
 	total := <-sent
 	if err := <-leaveDone; err != nil {
@@ -680,7 +681,7 @@ func TestRogueNodeCannotJoin(t *testing.T) {
 // refutation of its death) into one cluster with one leader and one table.
 func TestPartitionHeals(t *testing.T) {
 	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
-		cfg.Membership.DownRetention = 2 * time.Second // gossip to the dead stops after 5 s
+		cfg.Membership.DownRetention = downRetentionPastGossip
 	}})
 	cut := sortedIdx(c)[2]
 	w := watch(t, c.Addr(sortedIdx(c)[0]), clientID)
@@ -688,7 +689,7 @@ func TestPartitionHeals(t *testing.T) {
 	w.waitFor(t, "the cut node down", 30*time.Second, func(ts wire.TopologySnapshot) bool {
 		return !hasStatus(ts, c.Addr(cut), wire.StatusUp) && !hasStatus(ts, c.Addr(cut), wire.StatusJoining)
 	})
-	time.Sleep(7 * time.Second) // past memberlist's gossip to the dead
+	waitForgotten(t, c, cut)
 	c.Resume(cut)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
@@ -697,7 +698,7 @@ func TestPartitionHeals(t *testing.T) {
 	}
 	var epoch int64 = -1
 	for _, n := range c.Nodes() {
-		waitStat(t, "same table everywhere", func() bool {
+		poll.Until(t, "same table everywhere", func() bool {
 			ref := c.Node(sortedIdx(c)[0]).State().Epoch
 			return n.State().Epoch == ref
 		})
@@ -721,7 +722,7 @@ func TestDataDirRestart(t *testing.T) {
 	var restarting atomic.Bool
 	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(i int, cfg *node.Config) {
 		cfg.DataDir = dirs[i]
-		cfg.Membership.DownRetention = 2 * time.Second // gossip to the dead stops 5 s after the death
+		cfg.Membership.DownRetention = downRetentionPastGossip
 		if restarting.Load() {
 			cfg.Seeds = nil
 		}
@@ -737,10 +738,9 @@ func TestDataDirRestart(t *testing.T) {
 	w.waitFor(t, "the killed node down", 30*time.Second, func(ts wire.TopologySnapshot) bool {
 		return !hasStatus(ts, c.Addr(victim), wire.StatusUp) && !hasStatus(ts, c.Addr(victim), wire.StatusJoining)
 	})
-	// Past memberlist's gossip to the dead (a lower bound, not a wait for
-	// an outcome): from now on nothing reaches the restarted node's gossip
-	// port unless a member joins it.
-	time.Sleep(7 * time.Second)
+	// Past memberlist's gossip to the dead: from now on nothing reaches
+	// the restarted node's gossip port unless a member joins it.
+	waitForgotten(t, c, victim)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	restarting.Store(true)
@@ -804,14 +804,14 @@ func TestNoForwardToALapsedOwner(t *testing.T) {
 		}
 	}
 	rn := c.Node(relay)
-	waitStat(t, "the relay knows the owner", func() bool {
+	poll.Until(t, "the relay knows the owner", func() bool {
 		a, ok := rn.Topology().ShardAllocations["counter"][ring.Shard(id, workload.DefaultShards)]
 		return ok && a.Primary == c.Addr(owner)
 	})
 	c.Pause(owner)
 	c.Pause(leader) // no quorum: the relay's table keeps naming the owner
 	paused := time.Now()
-	waitStat(t, "the relay's lease lapses", func() bool { return rn.State().LeaseUntil == 0 })
+	poll.Until(t, "the relay's lease lapses", func() bool { return rn.State().LeaseUntil == 0 })
 	// The owner's lease has certainly expired (lease + grace, as the
 	// relay's replica last saw it renew before the pause) once this long
 	// has passed: a precondition, not a timing assertion.
@@ -839,7 +839,7 @@ func TestNoForwardToALapsedOwner(t *testing.T) {
 	newOwner := ts.ShardAllocations["counter"][ring.Shard(id, workload.DefaultShards)].Primary
 	t.Logf("leader %v owner %v relay %v; new owner %v", c.Addr(leader), c.Addr(owner), c.Addr(relay), newOwner)
 	nc := dialClient(t, newOwner, wire.NodeAddress{Host: "127.77.3.3", Port: 0}, nil)
-	waitStat(t, "the held increments reach the new owner", func() bool {
+	poll.Until(t, "the held increments reach the new owner", func() bool {
 		r := nc.ask(wire.PathRegionPrefix+"counter", func(ref wire.Ref) any {
 			return wire.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: ref}}
 		})
@@ -848,5 +848,34 @@ func TestNoForwardToALapsedOwner(t *testing.T) {
 	c.Resume(owner)
 	if d := rn.Stats().DeadLetters; d != 0 {
 		t.Fatalf("the relay dropped %d envelopes", d)
+	}
+}
+
+// downRetentionPastGossip is a Membership.DownRetention longer than
+// memberlist's gossip to the dead: the node sets GossipToTheDeadTime to
+// max(DownRetention/2, 5 s) (membership.go), 5 s here, and drops a down
+// member from its snapshots DownRetention after memberlist declared it
+// dead (the NotifyLeave that sets downAt).
+const downRetentionPastGossip = 6 * time.Second
+
+// waitForgotten waits until every running node but gone dropped gone from
+// its snapshot (DownRetention after it saw gone die): then, with
+// downRetentionPastGossip, none of them gossips to gone any more. An
+// event each node reports, instead of a sleep past the gossip window.
+func waitForgotten(t *testing.T, c *nodetest.LocalCluster, gone int) {
+	t.Helper()
+	for i := range c.Len() {
+		n := c.Node(i)
+		if i == gone || n == nil {
+			continue
+		}
+		poll.Until(t, "the down member dropped from every snapshot", func() bool {
+			for _, m := range n.Topology().Members {
+				if m.Address == c.Addr(gone) {
+					return false
+				}
+			}
+			return true
+		})
 	}
 }

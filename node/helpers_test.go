@@ -2,8 +2,6 @@ package node_test
 
 import (
 	"slices"
-	"testing"
-	"time"
 
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
@@ -37,16 +35,4 @@ func sortedIdx(c *nodetest.LocalCluster) []int {
 		return c.Addr(a).Compare(c.Addr(b))
 	})
 	return idx
-}
-
-// waitStat polls cond every 20 ms for up to 30 s.
-func waitStat(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

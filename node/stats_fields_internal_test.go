@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -15,18 +16,6 @@ import (
 // to a chosen address, the lease dropped, the suspend detector's clocks).
 // Each reads its field before and after the scenario it counts; the guard
 // TestEveryStatsFieldHasATest lists them.
-
-// waitInternal polls cond every 10 ms for up to 30 s.
-func waitInternal(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // closedAddr returns a loopback address nothing listens on.
 func closedAddr(t *testing.T) wire.NodeAddress {
@@ -49,7 +38,7 @@ func TestStatsPeerDialFailures(t *testing.T) {
 	if l := n.peerLink(closedAddr(t)); l == nil {
 		t.Fatal("no link to dial")
 	}
-	waitInternal(t, "dial failure counted", func() bool { return n.Stats().PeerDialFailures == before.PeerDialFailures+1 })
+	poll.Until(t, "dial failure counted", func() bool { return n.Stats().PeerDialFailures == before.PeerDialFailures+1 })
 	if st := n.Stats(); st.PeerDials != before.PeerDials {
 		t.Fatalf("PeerDials %d -> %d on a failed dial", before.PeerDials, st.PeerDials)
 	}
@@ -74,7 +63,7 @@ func TestStatsEntityPanics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitInternal(t, "both good messages processed", func() bool { return got.Load() == 12 })
+	poll.Until(t, "both good messages processed", func() bool { return got.Load() == 12 })
 	if st := n.Stats(); st.EntityPanics != 2 || st.MessagesProcessed != 2 {
 		t.Fatalf("EntityPanics %d, MessagesProcessed %d; want 2 and 2", st.EntityPanics, st.MessagesProcessed)
 	}
@@ -93,7 +82,7 @@ func TestStatsMailboxWaitsForTheLease(t *testing.T) {
 	if err := n.Tell(to, wire.ShardEnvelope{EntityID: "e", Message: int64(1)}); err != nil {
 		t.Fatal(err)
 	}
-	waitInternal(t, "first message processed", func() bool { return got.Load() == 1 })
+	poll.Until(t, "first message processed", func() bool { return got.Load() == 1 })
 	before := n.Stats()
 	if before.MailboxWaits != 0 {
 		t.Fatalf("MailboxWaits %d with a valid lease", before.MailboxWaits)
@@ -101,13 +90,13 @@ func TestStatsMailboxWaitsForTheLease(t *testing.T) {
 	// The renewer regains the lease within LeaseDuration/5, possibly
 	// before the mailbox ran: repeat until a message waited.
 	want := int64(1)
-	waitInternal(t, "a message waited for the lease", func() bool {
+	poll.Until(t, "a message waited for the lease", func() bool {
 		n.dropLease()
 		if err := n.Tell(to, wire.ShardEnvelope{EntityID: "e", Message: int64(1)}); err != nil {
 			t.Fatal(err)
 		}
 		want++
-		waitInternal(t, "message processed after the lease came back", func() bool { return got.Load() == want })
+		poll.Until(t, "message processed after the lease came back", func() bool { return got.Load() == want })
 		return n.Stats().MailboxWaits > 0
 	})
 	st := n.Stats()

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/internal/statsguard"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
@@ -102,23 +103,23 @@ func TestStatsTrafficCounters(t *testing.T) {
 	// leadership itself: it runs on raft's leadership notifications.)
 	for _, i := range order {
 		n := c.Node(i)
-		waitStat(t, "a renewal and a tick gap counted", func() bool {
+		poll.Until(t, "a renewal and a tick gap counted", func() bool {
 			st := n.Stats()
 			return st.Renewals >= 1 && st.MaxTickGap > 0
 		})
 	}
-	waitStat(t, "the leader's term and leader change counted", func() bool {
+	poll.Until(t, "the leader's term and leader change counted", func() bool {
 		st := leader.Stats()
 		return st.LeaderTerms >= 1 && st.LeaderChanges >= 1
 	})
 
 	l0 := leader.Stats()
 	lc := dialClient(t, c.Addr(order[0]), wire.NodeAddress{Host: "127.66.9.1", Port: 0}, nil)
-	waitStat(t, "connection accepted", func() bool { return leader.Stats().ConnectionsAccepted == l0.ConnectionsAccepted+1 })
+	poll.Until(t, "connection accepted", func() bool { return leader.Stats().ConnectionsAccepted == l0.ConnectionsAccepted+1 })
 	// The handshake and one location query in, their answers out.
 	const id = "stats-1"
 	loc := lc.locate(ring.Shard(id, workload.DefaultShards))
-	waitStat(t, "location answered", func() bool { return leader.Stats().LocationsAnswered == l0.LocationsAnswered+1 })
+	poll.Until(t, "location answered", func() bool { return leader.Stats().LocationsAnswered == l0.LocationsAnswered+1 })
 	l1 := leader.Stats()
 	if l1.FramesIn < l0.FramesIn+2 || l1.FramesOut < l0.FramesOut+2 {
 		t.Fatalf("frames in %d -> %d, out %d -> %d; want both up by the handshake and the query at least",
@@ -143,8 +144,8 @@ func TestStatsTrafficCounters(t *testing.T) {
 	for range 4 {
 		oc.send(wire.PathRegionPrefix+"counter", wire.ShardEnvelope{EntityID: id, Message: workload.Increment{Amount: 1}})
 	}
-	waitStat(t, "four forwarded", func() bool { return c.Node(other).Stats().Forwarded == o0.Forwarded+4 })
-	waitStat(t, "four received as forwards", func() bool { return owner.Stats().ForwardedReceived == r0.ForwardedReceived+4 })
+	poll.Until(t, "four forwarded", func() bool { return c.Node(other).Stats().Forwarded == o0.Forwarded+4 })
+	poll.Until(t, "four received as forwards", func() bool { return owner.Stats().ForwardedReceived == r0.ForwardedReceived+4 })
 	var dials int64
 	for _, i := range order {
 		dials += c.Node(i).Stats().PeerDials
@@ -178,7 +179,7 @@ func TestStatsSnapshotsDropped(t *testing.T) {
 		t.Fatalf("SnapshotsDropped %d before any subscriber", st.SnapshotsDropped)
 	}
 	rc.send(wire.PathTopology, wire.SubscribeTopology{ReplyTo: rc.ref(wire.PathTopologySub)})
-	waitStat(t, "snapshot dropped", func() bool { return n.Stats().SnapshotsDropped > 0 })
+	poll.Until(t, "snapshot dropped", func() bool { return n.Stats().SnapshotsDropped > 0 })
 	if st := n.Stats(); st.SnapshotsPushed != 0 {
 		t.Fatalf("SnapshotsPushed %d with every snapshot over MaxFrameSize", st.SnapshotsPushed)
 	}
@@ -195,5 +196,5 @@ func TestStatsHealthScoreRisesAlone(t *testing.T) {
 	// memberlist's ceiling (8), so failed probes raise it further.
 	before := n.Stats().MaxHealthScore
 	c.Kill(1)
-	waitStat(t, "health score raised by failed probes", func() bool { return n.Stats().MaxHealthScore > before })
+	poll.Until(t, "health score raised by failed probes", func() bool { return n.Stats().MaxHealthScore > before })
 }
