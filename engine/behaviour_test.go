@@ -239,7 +239,10 @@ func TestCacheMissBounds(t *testing.T) {
 	c := dialFake(t, cl, func(cfg *Config) {
 		cfg.ShardBuffer = 3
 		cfg.TotalBuffer = 5
-		cfg.BufferTimeout = 400 * time.Millisecond
+		// The six tells below must all come before it (a stall of a loaded
+		// box may last a second); the held ask must expire well before
+		// its AskTimeout and the 8 s the test waits for it.
+		cfg.BufferTimeout = 2 * time.Second
 		cfg.AskTimeout = 10 * time.Second
 	})
 	ref, _ := c.EntityRef("counter", 32)

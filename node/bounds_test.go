@@ -113,8 +113,10 @@ func testFrameTimeout(t *testing.T, transport string) {
 	if sent >= len(frame) || took > 30*timeout {
 		t.Fatalf("trickle of %d of %d bytes went on for %v with a frame timeout of %v", sent, len(frame), took, timeout)
 	}
-	// Three timeouts later the idle connection is still served.
-	time.Sleep(3 * timeout)
+	// For three timeouts the idle connection is not timed out, and it is
+	// still served after them.
+	poll.Never(t, "a second frame timeout (the idle connection)", 3*timeout,
+		func() bool { return n.Stats().FrameTimeouts != 1 })
 	idle.snapshot()
 	if got := n.Stats().FrameTimeouts; got != 1 {
 		t.Fatalf("frame timeouts %d, want 1", got)
