@@ -850,32 +850,3 @@ func TestNoForwardToALapsedOwner(t *testing.T) {
 		t.Fatalf("the relay dropped %d envelopes", d)
 	}
 }
-
-// downRetentionPastGossip is a Membership.DownRetention longer than
-// memberlist's gossip to the dead: the node sets GossipToTheDeadTime to
-// max(DownRetention/2, 5 s) (membership.go), 5 s here, and drops a down
-// member from its snapshots DownRetention after memberlist declared it
-// dead (the NotifyLeave that sets downAt).
-const downRetentionPastGossip = 6 * time.Second
-
-// waitForgotten waits until every running node but gone dropped gone from
-// its snapshot (DownRetention after it saw gone die): then, with
-// downRetentionPastGossip, none of them gossips to gone any more. An
-// event each node reports, instead of a sleep past the gossip window.
-func waitForgotten(t *testing.T, c *nodetest.LocalCluster, gone int) {
-	t.Helper()
-	for i := range c.Len() {
-		n := c.Node(i)
-		if i == gone || n == nil {
-			continue
-		}
-		poll.Until(t, "the down member dropped from every snapshot", func() bool {
-			for _, m := range n.Topology().Members {
-				if m.Address == c.Addr(gone) {
-					return false
-				}
-			}
-			return true
-		})
-	}
-}
