@@ -92,13 +92,25 @@ func TestAddressMapForwarder(t *testing.T) {
 	}
 }
 
+// cannotRun skips t outside CI and fails it under CI (CI set, as .ci/run
+// and CI systems do): .ci/run installs what the SSH tunnel test needs, so
+// in CI a missing prerequisite is a broken setup, not a reason to skip.
+func cannotRun(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("cannot run under CI: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
 // Behaviour 8 through a real OpenSSH forward tunnel (ssh -N -L), sshd on a
-// loopback port with keys made here. Skipped only when the binaries are
-// missing outside CI (.ci/run installs openssh-server and openssh-client;
-// with CI set a missing binary fails the test).
+// loopback port with keys made here. Skipped with -short; otherwise
+// skipped only outside CI when it cannot run (OpenSSH missing, no current
+// user, no /run/sshd): with CI set each of those fails the test
+// (cannotRun).
 func TestAddressMapSSHTunnel(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short")
+		t.Skip("-short") // asked for, not a failure to run
 	}
 	sshd, err1 := exec.LookPath("sshd")
 	if err1 != nil {
@@ -107,19 +119,14 @@ func TestAddressMapSSHTunnel(t *testing.T) {
 	sshBin, err2 := exec.LookPath("ssh")
 	keygen, err3 := exec.LookPath("ssh-keygen")
 	if err1 != nil || err2 != nil || err3 != nil {
-		if os.Getenv("CI") != "" {
-			// .ci/run installs them: in CI a missing binary is a broken
-			// setup, not a reason to skip the tunnel test silently.
-			t.Fatalf("OpenSSH binaries missing in CI (sshd: %v, ssh: %v, ssh-keygen: %v)", err1, err2, err3)
-		}
-		t.Skipf("OpenSSH binaries missing (sshd: %v, ssh: %v, ssh-keygen: %v); install openssh-server and openssh-client", err1, err2, err3)
+		cannotRun(t, "OpenSSH binaries missing (sshd: %v, ssh: %v, ssh-keygen: %v); install openssh-server and openssh-client", err1, err2, err3)
 	}
 	u, err := user.Current()
 	if err != nil {
-		t.Skipf("no current user: %v", err)
+		cannotRun(t, "no current user: %v", err)
 	}
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Skipf("sshd needs /run/sshd: %v", err)
+		cannotRun(t, "sshd needs /run/sshd: %v", err)
 	}
 	dir := t.TempDir()
 	run := func(name string, args ...string) {

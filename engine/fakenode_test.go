@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/castyjson"
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -499,16 +500,11 @@ func (cl *fakeCluster) setEpoch(e int64) {
 	cl.mu.Unlock()
 }
 
-// waitFor polls cond until it holds or the generous deadline passes.
+// waitFor is poll.Until (kept by name: most of the package's tests call
+// it).
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, what, cond)
 }
 
 // readFrame reads one raw frame (tests that script the byte level).

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -84,8 +85,9 @@ func TestFailFastEvictRequeryNoReroute(t *testing.T) {
 		t.Fatalf("ask to a dead owner: got %v", err)
 	}
 	// The shard is re-queried at the leader, which still names node 1.
+	applied := c.Stats().LocationsApplied
 	waitFor(t, "re-query", func() bool { return countMsgs[wire.GetShardLocation](cl.nodes[0], wire.PathCoordPrefix) >= 1 })
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "the re-query's answer applied", func() bool { return c.Stats().LocationsApplied > applied })
 	if err := ref.Tell(id, workload.Increment{Amount: 1}); !errors.Is(err, ErrOwnerUnavailable) {
 		t.Fatalf("after the re-query: got %v, want ErrOwnerUnavailable", err)
 	}
@@ -228,10 +230,8 @@ func TestEpochFencing(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "fenced location", func() bool { return c.Stats().LocationsFenced > 0 })
-	time.Sleep(300 * time.Millisecond)
-	if n := countMsgs[wire.ShardEnvelope](n1, wire.PathRegionPrefix); n != 0 {
-		t.Fatalf("%d messages sent to the stale leader's allocation", n)
-	}
+	poll.Never(t, "a message sent to the stale leader's allocation", 300*time.Millisecond,
+		func() bool { return countMsgs[wire.ShardEnvelope](n1, wire.PathRegionPrefix) != 0 })
 	if st := c.Stats(); st.Buffered != 1 || st.Epoch != 5 {
 		t.Fatalf("stats: buffered %d epoch %d", st.Buffered, st.Epoch)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -272,9 +273,54 @@ func FuzzOnFrame(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 2, '{', '}'})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		c, nc := fuzzClient(t)
+		goroutines := runtime.NumGoroutine()
 		err := c.onFrame(nc, wire.FrameMessage, body)
 		if err == nil && len(body) >= 4 && int(binary.BigEndian.Uint32(body)) > len(body)-4 {
 			t.Fatalf("accepted an overflowing header_len")
 		}
+		st1 := c.Stats()
+		checkOnFrameProperties(t, Stats{Epoch: -1}, st1, 1)
+		// The same frame again (a duplicate, or a snapshot re-sent): the
+		// epoch never goes back, and the counters still add up.
+		_ = c.onFrame(nc, wire.FrameMessage, body)
+		st2 := c.Stats()
+		if st2.Epoch < st1.Epoch {
+			t.Fatalf("epoch went back from %d to %d on the same frame", st1.Epoch, st2.Epoch)
+		}
+		checkOnFrameProperties(t, st1, st2, 1)
+		if g := runtime.NumGoroutine(); g > goroutines {
+			t.Fatalf("%d goroutines after two frames, %d before: the handler of a closing client started one", g, goroutines)
+		}
 	})
+}
+
+// checkOnFrameProperties checks the counters (FuzzOnFrame) from before to
+// after, across the given number of inbound frames: each frame is one message, counted under at most
+// one inbound outcome; what was applied was received; nothing was told, so
+// nothing is buffered, queued or dropped; the epoch never goes back.
+func checkOnFrameProperties(t *testing.T, before, after Stats, frames uint64) {
+	t.Helper()
+	outcomes := (after.UnknownTargets - before.UnknownTargets) + (after.DecodeErrors - before.DecodeErrors) +
+		(after.LateReplies - before.LateReplies) + (after.SnapshotsReceived - before.SnapshotsReceived) +
+		(after.LocationsApplied - before.LocationsApplied) + (after.LocationsFenced - before.LocationsFenced) +
+		(after.UnavailableAnswers - before.UnavailableAnswers)
+	if outcomes > frames {
+		t.Fatalf("%d inbound outcomes counted for %d frames: %+v", outcomes, frames, after)
+	}
+	if after.SnapshotsApplied > after.SnapshotsReceived || after.SnapshotsFenced > after.SnapshotsReceived ||
+		after.SnapshotsUnchanged > after.SnapshotsApplied {
+		t.Fatalf("snapshots received %d, applied %d, fenced %d, unchanged %d: applied, fenced or unchanged beyond received",
+			after.SnapshotsReceived, after.SnapshotsApplied, after.SnapshotsFenced, after.SnapshotsUnchanged)
+	}
+	if after.Buffered != 0 || after.Queued != 0 || after.TellsQueued != 0 {
+		t.Fatalf("nothing told, yet buffered %d, queued %d, tells %d", after.Buffered, after.Queued, after.TellsQueued)
+	}
+	for r, v := range after.Drops {
+		if v != 0 {
+			t.Fatalf("nothing told, yet %d dropped as %s", v, r)
+		}
+	}
+	if after.Epoch < before.Epoch {
+		t.Fatalf("epoch went back from %d to %d", before.Epoch, after.Epoch)
+	}
 }

@@ -2,12 +2,14 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -171,10 +173,10 @@ func TestReconnectNudgeOnMembershipChange(t *testing.T) {
 		n1.kill()
 		waitFor(t, "connection down", func() bool { return connDownTo(c, n1.addr) })
 		n1.restart()
-		time.Sleep(300 * time.Millisecond) // a chance to reconnect without the nudge (there is none)
-		if connUpTo(c, n1.addr) {
-			t.Fatalf("step %d: reconnected without a nudge", step)
-		}
+		// A chance to reconnect without the nudge (there is none): a wrong
+		// client would redial within its reconnect backoff.
+		poll.Never(t, fmt.Sprintf("step %d: reconnected without a nudge", step), 300*time.Millisecond,
+			func() bool { return connUpTo(c, n1.addr) })
 		change()
 		cl.pushAll()
 		waitFor(t, "reconnected by the membership change", func() bool { return connUpTo(c, n1.addr) })

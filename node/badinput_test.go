@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
@@ -65,7 +66,7 @@ func testBadInput(t *testing.T, transport string) {
 			t.Fatal(err)
 		}
 		expectClosed(t, rc)
-		waitStat(t, "framing error counted", func() bool { return n.Stats().FramingErrors > before })
+		poll.Until(t, "framing error counted", func() bool { return n.Stats().FramingErrors > before })
 		stillServes(t)
 	})
 
@@ -79,7 +80,7 @@ func testBadInput(t *testing.T, transport string) {
 			t.Fatal(err)
 		}
 		expectClosed(t, rc)
-		waitStat(t, "framing error counted", func() bool { return n.Stats().FramingErrors > before })
+		poll.Until(t, "framing error counted", func() bool { return n.Stats().FramingErrors > before })
 		stillServes(t)
 	})
 
@@ -121,7 +122,7 @@ func testBadInput(t *testing.T, transport string) {
 		before := n.Stats().UnexpectedMessages
 		rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.8", Port: 0}, nil)
 		rc.send(wire.PathCoordPrefix+"counter", wire.ShardLocation{ShardID: 1, Node: wire.NodeAddress{Host: "10.0.0.1", Port: 1}})
-		waitStat(t, "unexpected message counted", func() bool { return n.Stats().UnexpectedMessages > before })
+		poll.Until(t, "unexpected message counted", func() bool { return n.Stats().UnexpectedMessages > before })
 		rc.snapshot() // the connection goes on
 	})
 
@@ -137,7 +138,7 @@ func testBadInput(t *testing.T, transport string) {
 		if _, err := conn.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isReset(err) {
 			t.Fatalf("read after a message-first connection: %v, want EOF", err)
 		}
-		waitStat(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
+		poll.Until(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
 	})
 
 	t.Run("silent connection is closed after the handshake timeout", func(t *testing.T) {
@@ -147,7 +148,7 @@ func testBadInput(t *testing.T, transport string) {
 		if _, err := conn.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isReset(err) {
 			t.Fatalf("read on a silent connection: %v, want EOF", err)
 		}
-		waitStat(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
+		poll.Until(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
 	})
 
 	t.Run("another system name is refused", func(t *testing.T) {
@@ -162,7 +163,7 @@ func testBadInput(t *testing.T, transport string) {
 		if _, err := conn.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isReset(err) {
 			t.Fatalf("read after a wrong-system handshake: %v, want EOF", err)
 		}
-		waitStat(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
+		poll.Until(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
 		// The same system name, and no extension at all (Casty), are accepted.
 		dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.6", Port: 0},
 			&wire.Extension{System: "live", Version: 1, Role: wire.RoleClient}).snapshot()
@@ -171,6 +172,7 @@ func testBadInput(t *testing.T, transport string) {
 
 	t.Run("slow reader is cut off at the outbound bound", func(t *testing.T) {
 		before := n.Stats().SlowConsumersCut
+		droppedBefore := n.Stats().DroppedClientBytes
 		// No SetReadBuffer on the client: shrinking the receive buffer of an
 		// established loopback connection stalled the other direction too
 		// under load (the node waited for requests the client's kernel
@@ -205,8 +207,10 @@ func testBadInput(t *testing.T, transport string) {
 				break
 			}
 		}
-		waitStat(t, "cut-off counted", func() bool { return n.Stats().SlowConsumersCut > before })
+		poll.Until(t, "cut-off counted", func() bool { return n.Stats().SlowConsumersCut > before })
 		expectClosed(t, rc)
+		// The snapshots still queued for it when it was cut are counted.
+		poll.Until(t, "queued bytes of the cut client counted", func() bool { return n.Stats().DroppedClientBytes > droppedBefore })
 		stillServes(t)
 	})
 }
@@ -235,7 +239,7 @@ func testSubscriberBound(t *testing.T, transport string) {
 	}
 	before := n.Stats().RequestsRejected
 	rc.send(wire.PathTopology, wire.SubscribeTopology{ReplyTo: rc.ref("/s3")})
-	waitStat(t, "third subscription refused", func() bool { return n.Stats().RequestsRejected > before })
+	poll.Until(t, "third subscription refused", func() bool { return n.Stats().RequestsRejected > before })
 	if s := n.Stats().Subscribers; s != 2 {
 		t.Fatalf("subscribers = %d, want 2", s)
 	}

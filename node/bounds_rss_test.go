@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
@@ -152,7 +153,7 @@ func testInboundMemoryBound(t *testing.T, transport string) {
 	for _, a := range attackers {
 		_ = a.c.Close()
 	}
-	waitStat(t, "attackers' connections closed", func() bool { return n.Stats().ConnectionsOpen == 1 })
+	poll.Until(t, "attackers' connections closed", func() bool { return n.Stats().ConnectionsOpen == 1 })
 	deadline := time.Now().Add(time.Minute)
 	for {
 		rss := procStatus(t, "VmRSS")

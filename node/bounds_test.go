@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
@@ -61,15 +62,15 @@ func TestMaxConnections(t *testing.T) { forEachTransport(t, testMaxConnections) 
 
 func testMaxConnections(t *testing.T, transport string) {
 	n := startBounded(t, transport, func(cfg *node.Config) { cfg.MaxConnections = 2 })
-	waitStat(t, "no inbound connection", func() bool { return n.Stats().ConnectionsOpen == 0 })
+	poll.Until(t, "no inbound connection", func() bool { return n.Stats().ConnectionsOpen == 0 })
 	a := dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.89.0.1", Port: 0}, nil)
 	dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.89.0.2", Port: 0}, nil).snapshot()
 	before := n.Stats().ConnectionsRefused
 	expectRefused(t, rawDial(t, n.Addr()))
-	waitStat(t, "refusal counted", func() bool { return n.Stats().ConnectionsRefused == before+1 })
+	poll.Until(t, "refusal counted", func() bool { return n.Stats().ConnectionsRefused == before+1 })
 	a.snapshot() // the connections already open are served
 	_ = a.c.Close()
-	waitStat(t, "closed connection uncounted", func() bool { return n.Stats().ConnectionsOpen == 1 })
+	poll.Until(t, "closed connection uncounted", func() bool { return n.Stats().ConnectionsOpen == 1 })
 	dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.89.0.3", Port: 0}, nil).snapshot()
 	if st := n.Stats(); st.ConnectionsRefused != before+1 || st.ConnectionsOpen != 2 {
 		t.Fatalf("refused %d, open %d; want %d and 2", st.ConnectionsRefused, st.ConnectionsOpen, before+1)
@@ -108,12 +109,14 @@ func testFrameTimeout(t *testing.T, transport string) {
 	took := time.Since(began)
 	close(stop)
 	sent := <-trickled
-	waitStat(t, "frame timeout counted", func() bool { return n.Stats().FrameTimeouts == 1 })
+	poll.Until(t, "frame timeout counted", func() bool { return n.Stats().FrameTimeouts == 1 })
 	if sent >= len(frame) || took > 30*timeout {
 		t.Fatalf("trickle of %d of %d bytes went on for %v with a frame timeout of %v", sent, len(frame), took, timeout)
 	}
-	// Three timeouts later the idle connection is still served.
-	time.Sleep(3 * timeout)
+	// For three timeouts the idle connection is not timed out, and it is
+	// still served after them.
+	poll.Never(t, "a second frame timeout (the idle connection)", 3*timeout,
+		func() bool { return n.Stats().FrameTimeouts != 1 })
 	idle.snapshot()
 	if got := n.Stats().FrameTimeouts; got != 1 {
 		t.Fatalf("frame timeouts %d, want 1", got)
@@ -162,13 +165,13 @@ func testInboundBudget(t *testing.T, transport string) {
 	if _, err := a.c.Write(fa[:600<<10]); err != nil {
 		t.Fatal(err)
 	}
-	waitStat(t, "a's unfinished frame charged", func() bool { return n.Stats().InboundBuffered == 1<<20 })
+	poll.Until(t, "a's unfinished frame charged", func() bool { return n.Stats().InboundBuffered == 1<<20 })
 	b := dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.89.3.2", Port: 0}, nil)
 	fb := bigFrame(t, n.Addr(), 900<<10)
 	_ = b.c.SetWriteDeadline(time.Now().Add(15 * time.Second))
 	_, _ = b.c.Write(fb[:600<<10]) // may fail: the node closes b
 	expectClosed(t, b)
-	waitStat(t, "budget cut counted", func() bool { return n.Stats().InboundBudgetCuts == 1 })
+	poll.Until(t, "budget cut counted", func() bool { return n.Stats().InboundBudgetCuts == 1 })
 	// Small frames need no budget: a third client is served meanwhile.
 	dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.89.3.3", Port: 0}, nil).snapshot()
 	before := n.Stats().UnknownTargets
@@ -180,7 +183,7 @@ func testInboundBudget(t *testing.T, transport string) {
 	if st.UnknownTargets != before+1 || st.InboundBudgetCuts != 1 {
 		t.Fatalf("unknown targets %d, budget cuts %d; want %d (a's frame delivered) and 1", st.UnknownTargets, st.InboundBudgetCuts, before+1)
 	}
-	waitStat(t, "budget released", func() bool { return n.Stats().InboundBuffered == 0 })
+	poll.Until(t, "budget released", func() bool { return n.Stats().InboundBuffered == 0 })
 }
 
 // TestMaxEntityIDLen: an envelope whose entity id is longer than

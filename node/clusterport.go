@@ -380,7 +380,7 @@ type gatedConn struct {
 }
 
 func (c *gatedConn) Read(b []byte) (int, error) {
-	g := &c.p.n.gate
+	g := c.p.n.gate
 	if !g.wait(c.p.stop) {
 		return 0, net.ErrClosed
 	}

@@ -165,6 +165,11 @@ type Config struct {
 	// and then dropped (see DeadLetter), on the goroutine that dropped it:
 	// it must not block. It may be called concurrently.
 	OnDeadLetter func(DeadLetter)
+	// Pausable installs the pause gate behind Node.Pause and Resume, for
+	// tests (node/nodetest sets it). Off (the default, and production),
+	// none of it runs: memberlist's transport is not wrapped (the wrapper
+	// adds two goroutines) and every gate check is a nil test.
+	Pausable bool
 
 	MaxFrameSize  int // default wire.DefaultMaxFrameSize
 	OutboundLimit int // per-connection outbound bound in bytes; default 64 MiB

@@ -43,7 +43,8 @@ type consensus struct {
 	bolt      *raftboltdb.BoltStore // nil in memory
 	ctl       controlClient
 	notify    chan bool
-	reconcile chan struct{} // the leader should reconcile the configuration now (cap 1)
+	leaders   chan raft.Observation // raft's leader observations (any node's leadership, in this node's view)
+	reconcile chan struct{}         // the leader should reconcile the configuration now (cap 1)
 
 	ready atomic.Bool // this node leads and its barrier has applied
 	// expiryFloor (n.mono ns) is when this leader last stalled: leases are
@@ -57,7 +58,7 @@ type consensus struct {
 // bootstraps a new cluster when this node starts one (no seeds, no state).
 func (n *Node) startConsensus() error {
 	cc := n.cfg.Consensus
-	c := &consensus{n: n, notify: make(chan bool, 8), reconcile: make(chan struct{}, 1)}
+	c := &consensus{n: n, notify: make(chan bool, 8), leaders: make(chan raft.Observation, 8), reconcile: make(chan struct{}, 1)}
 	c.ctl.n = n
 	port, err := newClusterPort(n, n.cfg.Raft, n.cfg.RaftAdvertise)
 	if err != nil {
@@ -128,6 +129,13 @@ func (n *Node) startConsensus() error {
 		return fmt.Errorf("node: consensus: %w", err)
 	}
 	c.r = r
+	// NotifyCh only reports this node gaining or losing the leadership; a
+	// follower learns of another leader through the observations (dropped
+	// when the channel is full: onLeaderChange reads the current leader).
+	r.RegisterObserver(raft.NewObserver(c.leaders, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	}))
 	if !existing && len(n.cfg.Seeds) == 0 {
 		f := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
 			Suffrage: raft.Voter, ID: raft.ServerID(n.self.String()), Address: raft.ServerAddress(port.addr)}}})
@@ -198,6 +206,8 @@ func (c *consensus) watchLeadership() {
 			cancel = make(chan struct{})
 			n.wg.Add(1)
 			go c.lead(cancel)
+		case <-c.leaders:
+			n.onLeaderChange()
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/ring"
@@ -79,7 +80,7 @@ func TestTopologyPushOnChangeAndPeriodic(t *testing.T) {
 			return ok && a.Primary == loc.Node
 		})
 		w.rc.send(wire.PathTopology, wire.UnsubscribeTopology{Subscriber: w.rc.ref(wire.PathTopologySub)})
-		waitStat(t, "subscriber removed", func() bool { return n.Stats().Subscribers == 0 })
+		poll.Until(t, "subscriber removed", func() bool { return n.Stats().Subscribers == 0 })
 
 		w2 := watch(t, c.Addr(1), wire.NodeAddress{Host: "127.77.0.2", Port: 0})
 		w2.waitFor(t, "first snapshot", 10*time.Second, func(wire.TopologySnapshot) bool { return true })
@@ -87,7 +88,7 @@ func TestTopologyPushOnChangeAndPeriodic(t *testing.T) {
 			t.Fatalf("%d subscribers, want 1", s)
 		}
 		w2.stop()
-		waitStat(t, "the closed connection's subscriber removed", func() bool { return n.Stats().Subscribers == 0 })
+		poll.Until(t, "the closed connection's subscriber removed", func() bool { return n.Stats().Subscribers == 0 })
 	})
 	t.Run("periodic", func(t *testing.T) {
 		c := nodetest.Start(t, 3, nodetest.Options{})
@@ -98,11 +99,11 @@ func TestTopologyPushOnChangeAndPeriodic(t *testing.T) {
 		// sends the encoding it has. With one subscriber, pushes beyond
 		// encodings are periodic ones.
 		st0 := n.Stats()
-		waitStat(t, "three periodic pushes", func() bool {
+		poll.Until(t, "three periodic pushes", func() bool {
 			st := n.Stats()
 			return (st.SnapshotsPushed-st0.SnapshotsPushed)-(st.SnapshotEncodes-st0.SnapshotEncodes) >= 3
 		})
-		waitStat(t, "the subscriber reads them", func() bool { return len(w.snapshots()) >= 4 })
+		poll.Until(t, "the subscriber reads them", func() bool { return len(w.snapshots()) >= 4 })
 	})
 }
 
@@ -126,7 +127,11 @@ func TestKilledOwnersShardsMoveOnlyAfterTheirLease(t *testing.T) {
 	})
 	epoch1 := ts.AllocationEpoch
 	movedF2 := ownedShards(ts, aF2)
-	waitStat(t, "follower's claims seen", func() bool { return claims.lastUntil(aF2, "counter", movedF2[0]) > 0 })
+	poll.Until(t, "follower's claims seen", func() bool { return claims.lastUntil(aF2, "counter", movedF2[0]) > 0 })
+	stL := c.Node(L).Stats()
+	if stL.Allocations != 16 || stL.Reallocations != 0 {
+		t.Fatalf("leader: Allocations %d, Reallocations %d after 16 first allocations; want 16 and 0", stL.Allocations, stL.Reallocations)
+	}
 
 	c.Kill(F2)
 	ts = wF1.waitFor(t, "follower's shards moved", 30*time.Second, func(ts wire.TopologySnapshot) bool {
@@ -135,9 +140,13 @@ func TestKilledOwnersShardsMoveOnlyAfterTheirLease(t *testing.T) {
 	if ts.AllocationEpoch <= epoch1 {
 		t.Fatalf("re-allocation at epoch %d, not above %d", ts.AllocationEpoch, epoch1)
 	}
+	if st := c.Node(L).Stats(); st.Reallocations != stL.Reallocations+int64(len(movedF2)) || st.Allocations != stL.Allocations+int64(len(movedF2)) {
+		t.Fatalf("leader after the follower's %d shards moved: Reallocations %d -> %d, Allocations %d -> %d; want both up by %d",
+			len(movedF2), stL.Reallocations, st.Reallocations, stL.Allocations, st.Allocations, len(movedF2))
+	}
 	for _, s := range movedF2 {
 		dead := claims.lastUntil(aF2, "counter", s)
-		waitStat(t, "new owner serves", func() bool { _, ok := claims.firstSince(aF2, "counter", s, dead); return ok })
+		poll.Until(t, "new owner serves", func() bool { _, ok := claims.firstSince(aF2, "counter", s, dead); return ok })
 		if since, _ := claims.firstSince(aF2, "counter", s, 0); since < dead {
 			t.Fatalf("shard %d served by its new owner from %d, before the dead owner's lease ended at %d", s, since, dead)
 		}
@@ -163,7 +172,7 @@ func TestKilledOwnersShardsMoveOnlyAfterTheirLease(t *testing.T) {
 	}
 	for _, s := range movedL {
 		dead := claims.lastUntil(aL, "counter", s)
-		waitStat(t, "new owner serves", func() bool { _, ok := claims.firstSince(aL, "counter", s, dead); return ok })
+		poll.Until(t, "new owner serves", func() bool { _, ok := claims.firstSince(aL, "counter", s, dead); return ok })
 	}
 	// The new leader keeps allocating.
 	fc := dialClient(t, aF1, wire.NodeAddress{Host: "127.77.0.4", Port: 0}, nil)
@@ -290,15 +299,22 @@ func testPausedOwnerRunsNothingStale(t *testing.T, pauseLeader bool) {
 	// envelope sent to the new owner meanwhile would go back to the
 	// paused node, and bounce between the two until the hop limit drops
 	// it (a counted dead letter): wait until the new owner knows.
-	waitStat(t, "the new owner applied the move", func() bool {
+	poll.Until(t, "the new owner applied the move", func() bool {
 		a, ok := nodeAt(c, newOwner).Topology().ShardAllocations["counter"][shard]
 		return ok && a.Primary == newOwner
 	})
 	nc := dialClient(t, newOwner, wire.NodeAddress{Host: "127.77.2.3", Port: 0}, nil)
 	inc(nc, 5)
+	before := c.Node(owner).Stats()
 	c.Resume(owner)
 	paused := c.Node(owner)
-	waitStat(t, "queued increments forwarded", func() bool { return paused.Stats().Redirected+paused.Stats().Forwarded >= 7 })
+	// The resumed node sees the pause as a stall: a tick gap above the
+	// stall threshold (one second here), counted once at least.
+	poll.Until(t, "the pause seen as a stall", func() bool { return paused.Stats().Stalls > before.Stalls })
+	if st := paused.Stats(); st.MaxTickGap < time.Second {
+		t.Fatalf("after the pause: MaxTickGap %v, want at least 1s", st.MaxTickGap)
+	}
+	poll.Until(t, "queued increments forwarded", func() bool { return paused.Stats().Redirected+paused.Stats().Forwarded >= 7 })
 	// The new entity started from zero (the old state is gone with the
 	// paused node's lease), got the 5 sent to it and the 7 forwarded.
 	var last int64
@@ -344,9 +360,9 @@ func TestNonOwnerNeverRunsAnEntity(t *testing.T) {
 	for range 5 {
 		rogue.send(wire.PathRegionPrefix+"counter", wire.ShardEnvelope{EntityID: id, Message: workload.Increment{Amount: 1}})
 	}
-	waitStat(t, "forwarded", func() bool { return c.Node(other).Stats().Forwarded == 5 })
+	poll.Until(t, "forwarded", func() bool { return c.Node(other).Stats().Forwarded == 5 })
 	owner := dialClient(t, loc.Node, wire.NodeAddress{Host: "127.66.1.3", Port: 0}, nil)
-	waitStat(t, "count at the owner", func() bool {
+	poll.Until(t, "count at the owner", func() bool {
 		r := owner.ask(wire.PathRegionPrefix+"counter", func(ref wire.Ref) any {
 			return wire.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: ref}}
 		})
@@ -364,7 +380,7 @@ func TestNonOwnerNeverRunsAnEntity(t *testing.T) {
 	if _, err := rogue.c.Write(f); err != nil {
 		t.Fatal(err)
 	}
-	waitStat(t, "hop limit", func() bool { return c.Node(other).Stats().HopLimited == 1 })
+	poll.Until(t, "hop limit", func() bool { return c.Node(other).Stats().HopLimited == 1 })
 	if got := c.Node(other).Stats().DeadLettersByReason[wire.ReasonHopLimit]; got != 1 {
 		t.Fatalf("hop-limit dead letters %d, want 1", got)
 	}
@@ -386,14 +402,16 @@ func TestMinorityAllocatesNothing(t *testing.T) {
 	if loc := dialClient(t, c.Addr(lone), wire.NodeAddress{Host: "127.66.3.3", Port: 0}, nil).locate(5); loc.Node.IsZero() {
 		t.Fatalf("shard 5 not allocated: %+v", loc)
 	}
-	waitStat(t, "the lone node applied shard 5's allocation", func() bool {
+	poll.Until(t, "the lone node applied shard 5's allocation", func() bool {
 		_, ok := n.Topology().ShardAllocations["counter"][5]
 		return ok
 	})
+	st0 := n.Stats()
 	for i := 1; i < 3; i++ {
 		c.Pause(i)
 	}
-	waitStat(t, "lone node's lease lapses", func() bool { return n.State().LeaseUntil == 0 })
+	poll.Until(t, "lone node's lease lapses", func() bool { return n.State().LeaseUntil == 0 })
+	poll.Until(t, "a failed renewal counted", func() bool { return n.Stats().RenewFailures > st0.RenewFailures })
 	epoch := n.State().Epoch
 	zc := dialClient(t, c.Addr(lone), wire.NodeAddress{Host: "127.66.3.1", Port: 0}, &wire.Extension{System: "live", Version: 1, Role: wire.RoleClient})
 	zc.send(wire.PathCoordPrefix+"counter", wire.GetShardLocation{ShardID: 9, ReplyTo: zc.ref("/_proxy-counter")})
@@ -411,6 +429,9 @@ func TestMinorityAllocatesNothing(t *testing.T) {
 	if su, ok := v.(wire.ShardUnavailable); !ok || su.Reason != wire.ReasonNoQuorum || su.ShardID != 5 {
 		t.Fatalf("answer %#v for shard 5 (allocated before the cut), want ShardUnavailable no_quorum", v)
 	}
+	if u := n.Stats().UnavailableAnswers; u != st0.UnavailableAnswers+2 {
+		t.Fatalf("UnavailableAnswers %d -> %d, want +2 (shards 9 and 5)", st0.UnavailableAnswers, u)
+	}
 	cc := dialClient(t, c.Addr(lone), wire.NodeAddress{Host: "127.66.3.2", Port: 0}, nil)
 	cc.send(wire.PathCoordPrefix+"counter", wire.GetShardLocation{ShardID: 9, ReplyTo: cc.ref("/_proxy-counter")})
 	if v, err := cc.recv("/_proxy-counter", time.Second); err == nil {
@@ -427,7 +448,8 @@ func TestMinorityAllocatesNothing(t *testing.T) {
 	if err := c.WaitConverged(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitStat(t, "lease regained", func() bool { st := n.State(); return st.LeaseUntil > st.MonoNow })
+	poll.Until(t, "lease regained", func() bool { st := n.State(); return st.LeaseUntil > st.MonoNow })
+	poll.Until(t, "regained lease counted", func() bool { return n.Stats().LeaseRegained > st0.LeaseRegained })
 	if loc := zc.locateType("counter", 9); loc.Node.IsZero() {
 		t.Fatalf("after the others came back: %+v", loc)
 	}
@@ -499,7 +521,7 @@ func TestGracefulLeaveLosesNothing(t *testing.T) {
 		err := ln.Leave(ctx)
 		leaveDone <- errors.Join(err, c.Leave(ctx, leaving))
 	}()
-	waitStat(t, "hand-over", ln.HandedOver)
+	poll.Until(t, "hand-over", ln.HandedOver)
 	close(stop)
 	total := <-sent
 	if err := <-leaveDone; err != nil {
@@ -660,7 +682,7 @@ func TestRogueNodeCannotJoin(t *testing.T) {
 // refutation of its death) into one cluster with one leader and one table.
 func TestPartitionHeals(t *testing.T) {
 	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
-		cfg.Membership.DownRetention = 2 * time.Second // gossip to the dead stops after 5 s
+		cfg.Membership.DownRetention = downRetentionPastGossip
 	}})
 	cut := sortedIdx(c)[2]
 	w := watch(t, c.Addr(sortedIdx(c)[0]), clientID)
@@ -668,7 +690,7 @@ func TestPartitionHeals(t *testing.T) {
 	w.waitFor(t, "the cut node down", 30*time.Second, func(ts wire.TopologySnapshot) bool {
 		return !hasStatus(ts, c.Addr(cut), wire.StatusUp) && !hasStatus(ts, c.Addr(cut), wire.StatusJoining)
 	})
-	time.Sleep(7 * time.Second) // past memberlist's gossip to the dead
+	waitForgotten(t, c, cut)
 	c.Resume(cut)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
@@ -677,7 +699,7 @@ func TestPartitionHeals(t *testing.T) {
 	}
 	var epoch int64 = -1
 	for _, n := range c.Nodes() {
-		waitStat(t, "same table everywhere", func() bool {
+		poll.Until(t, "same table everywhere", func() bool {
 			ref := c.Node(sortedIdx(c)[0]).State().Epoch
 			return n.State().Epoch == ref
 		})
@@ -701,7 +723,7 @@ func TestDataDirRestart(t *testing.T) {
 	var restarting atomic.Bool
 	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(i int, cfg *node.Config) {
 		cfg.DataDir = dirs[i]
-		cfg.Membership.DownRetention = 2 * time.Second // gossip to the dead stops 5 s after the death
+		cfg.Membership.DownRetention = downRetentionPastGossip
 		if restarting.Load() {
 			cfg.Seeds = nil
 		}
@@ -717,10 +739,9 @@ func TestDataDirRestart(t *testing.T) {
 	w.waitFor(t, "the killed node down", 30*time.Second, func(ts wire.TopologySnapshot) bool {
 		return !hasStatus(ts, c.Addr(victim), wire.StatusUp) && !hasStatus(ts, c.Addr(victim), wire.StatusJoining)
 	})
-	// Past memberlist's gossip to the dead (a lower bound, not a wait for
-	// an outcome): from now on nothing reaches the restarted node's gossip
-	// port unless a member joins it.
-	time.Sleep(7 * time.Second)
+	// Past memberlist's gossip to the dead: from now on nothing reaches
+	// the restarted node's gossip port unless a member joins it.
+	waitForgotten(t, c, victim)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	restarting.Store(true)
@@ -784,14 +805,14 @@ func TestNoForwardToALapsedOwner(t *testing.T) {
 		}
 	}
 	rn := c.Node(relay)
-	waitStat(t, "the relay knows the owner", func() bool {
+	poll.Until(t, "the relay knows the owner", func() bool {
 		a, ok := rn.Topology().ShardAllocations["counter"][ring.Shard(id, workload.DefaultShards)]
 		return ok && a.Primary == c.Addr(owner)
 	})
 	c.Pause(owner)
 	c.Pause(leader) // no quorum: the relay's table keeps naming the owner
 	paused := time.Now()
-	waitStat(t, "the relay's lease lapses", func() bool { return rn.State().LeaseUntil == 0 })
+	poll.Until(t, "the relay's lease lapses", func() bool { return rn.State().LeaseUntil == 0 })
 	// The owner's lease has certainly expired (lease + grace, as the
 	// relay's replica last saw it renew before the pause) once this long
 	// has passed: a precondition, not a timing assertion.
@@ -819,7 +840,7 @@ func TestNoForwardToALapsedOwner(t *testing.T) {
 	newOwner := ts.ShardAllocations["counter"][ring.Shard(id, workload.DefaultShards)].Primary
 	t.Logf("leader %v owner %v relay %v; new owner %v", c.Addr(leader), c.Addr(owner), c.Addr(relay), newOwner)
 	nc := dialClient(t, newOwner, wire.NodeAddress{Host: "127.77.3.3", Port: 0}, nil)
-	waitStat(t, "the held increments reach the new owner", func() bool {
+	poll.Until(t, "the held increments reach the new owner", func() bool {
 		r := nc.ask(wire.PathRegionPrefix+"counter", func(ref wire.Ref) any {
 			return wire.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: ref}}
 		})

@@ -15,15 +15,32 @@ import (
 // housekeeping loop. It emulates a SIGSTOP of the whole process for
 // (*Node).Pause; a resumed node sees the lost time as a stall (see "Stalls"
 // in doc.go). Safe for concurrent use.
+//
+// Only a node started with Config.Pausable has one (newGate); elsewhere
+// n.gate is nil and its methods are nil-safe: wait returns true after a
+// nil test, resume does nothing. So production runs no gate code beyond
+// that test and no gatedTransport.
 type gate struct {
 	mu     sync.Mutex                    // serializes pause and resume
 	closed atomic.Pointer[chan struct{}] // non-nil while paused; closed on resume
 }
 
+// newGate returns a gate if pausable, else nil (no gate).
+func newGate(pausable bool) *gate {
+	if !pausable {
+		return nil
+	}
+	return &gate{}
+}
+
 // wait blocks while the gate is paused, until it resumes or stop is closed.
-// It reports whether the caller may go on (false: stop was closed). Open,
-// it costs one atomic load: it runs once per frame on std links.
+// It reports whether the caller may go on (false: stop was closed). With
+// no gate (nil) it costs a nil test; open, one atomic load more: it runs
+// once per frame on std links.
 func (g *gate) wait(stop <-chan struct{}) bool {
+	if g == nil {
+		return true
+	}
 	ch := g.closed.Load()
 	if ch == nil {
 		return true
@@ -46,6 +63,9 @@ func (g *gate) pause() {
 }
 
 func (g *gate) resume() {
+	if g == nil {
+		return
+	}
 	g.mu.Lock()
 	if ch := g.closed.Load(); ch != nil {
 		close(*ch)

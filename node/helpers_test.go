@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
 )
@@ -39,14 +40,31 @@ func sortedIdx(c *nodetest.LocalCluster) []int {
 	return idx
 }
 
-// waitStat polls cond every 20 ms for up to 30 s.
-func waitStat(t *testing.T, what string, cond func() bool) {
+// downRetentionPastGossip is a Membership.DownRetention longer than
+// memberlist's gossip to the dead: the node sets GossipToTheDeadTime to
+// max(DownRetention/2, 5 s) (membership.go), 5 s here, and drops a down
+// member from its snapshots DownRetention after memberlist declared it
+// dead (the NotifyLeave that sets downAt).
+const downRetentionPastGossip = 6 * time.Second
+
+// waitForgotten waits until every running node but gone dropped gone from
+// its snapshot (DownRetention after it saw gone die): then, with
+// downRetentionPastGossip, none of them gossips to gone any more. An
+// event each node reports, instead of a sleep past the gossip window.
+func waitForgotten(t *testing.T, c *nodetest.LocalCluster, gone int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	for i := range c.Len() {
+		n := c.Node(i)
+		if i == gone || n == nil {
+			continue
 		}
-		time.Sleep(20 * time.Millisecond)
+		poll.Until(t, "the down member dropped from every snapshot", func() bool {
+			for _, m := range n.Topology().Members {
+				if m.Address == c.Addr(gone) {
+					return false
+				}
+			}
+			return true
+		})
 	}
 }

@@ -141,7 +141,10 @@ func (n *Node) startMembership(meta nodeMeta) error {
 	if port == 0 {
 		mc.BindPort = nt.GetAutoBindPort()
 	}
-	mc.Transport = newGatedTransport(nt, &n.gate)
+	mc.Transport = nt
+	if n.gate != nil {
+		mc.Transport = newGatedTransport(nt, n.gate)
+	}
 	d := &delegate{ms: ms}
 	mc.Delegate = d
 	mc.Events = d

@@ -43,7 +43,7 @@ type Node struct {
 	fwdSender [maxHops]string // sender URI prefixes of forwarded envelopes, by hop count before the forward (forwardNow appends .EPOCH)
 	hsFrame   []byte          // our handshake frame (reply and dial), immutable
 	ctr       *counters
-	gate      gate
+	gate      *gate     // nil unless Config.Pausable
 	bounds    bounds    // bounds against any peer (budget.go)
 	inc       uint64    // incarnation, random, nonzero; immutable
 	base      time.Time // the monotonic origin of n.mono()
@@ -122,6 +122,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		ctr:      newCounters(),
 		inc:      rand.Uint64() | 1,
 		base:     time.Now(),
+		gate:     newGate(cfg.Pausable),
 		stop:     make(chan struct{}),
 		closed:   make(chan struct{}),
 		links:    map[uint64]*link{},
@@ -454,8 +455,14 @@ func (n *Node) beginStop() {
 // Pause stops the node's progress as a SIGSTOP would: its event loops,
 // connections (client, peer and consensus), workers, housekeeping, lease
 // renewals and gossip block until Resume. (raft's own timers keep running:
-// to the others the node looks cut off, then its lease expires.) For tests.
-func (n *Node) Pause() { n.gate.pause() }
+// to the others the node looks cut off, then its lease expires.) For tests:
+// it panics unless the node was started with Config.Pausable.
+func (n *Node) Pause() {
+	if n.gate == nil {
+		panic("node: Pause needs Config.Pausable")
+	}
+	n.gate.pause()
+}
 
 // Resume undoes Pause. The node's lease has usually expired by then: it
 // runs nothing before it has renewed, which applies the current table.

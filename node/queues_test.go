@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -29,7 +30,7 @@ func TestPendingRequestsBound(t *testing.T) {
 	if st := n.Stats(); st.RequestsRejected != 1 || st.DeadLettersByReason[wire.ReasonNoOwner] != 1 {
 		t.Fatalf("rejected %d, no-owner dead letters %d; want 1 and 1", st.RequestsRejected, st.DeadLettersByReason[wire.ReasonNoOwner])
 	}
-	waitFor(t, "the requests expire", func() bool {
+	poll.Until(t, "the requests expire", func() bool {
 		n.loc.mu.Lock()
 		defer n.loc.mu.Unlock()
 		return len(n.loc.pending) == 0
@@ -145,18 +146,6 @@ func TestLocalTellToFullMailboxCounted(t *testing.T) {
 	}
 	if d := n.Stats().MailboxDropped; d != 1 {
 		t.Fatalf("MailboxDropped %d, want 1", d)
-	}
-}
-
-// waitFor polls cond every 10 ms for up to 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/ring"
@@ -90,7 +91,7 @@ func testFullMailboxPausesTheConnection(t *testing.T, transport string) {
 			}
 		}
 	}()
-	waitStat(t, "mailbox full", func() bool { return n.Stats().MailboxFull > 0 })
+	poll.Until(t, "mailbox full", func() bool { return n.Stats().MailboxFull > 0 })
 	if p := processed.Load(); p != 0 {
 		t.Fatalf("processed %d while blocked", p)
 	}
@@ -133,7 +134,7 @@ func TestEnvelopeForwardedOnceToOwner(t *testing.T) {
 	for range 4 {
 		oc.send(wire.PathRegionPrefix+"counter", wire.ShardEnvelope{EntityID: id, Message: workload.Increment{Amount: 2}})
 	}
-	waitStat(t, "forwarded", func() bool { return c.Node(other).Stats().Forwarded == 4 })
+	poll.Until(t, "forwarded", func() bool { return c.Node(other).Stats().Forwarded == 4 })
 	owner := dialClient(t, loc.Node, wire.NodeAddress{Host: "127.66.1.3", Port: 0}, nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/internal/testpki"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
@@ -45,7 +46,7 @@ func TestMutualTLSCluster(t *testing.T) {
 			t.Fatal("client without a certificate was served")
 		}
 	}
-	waitStat(t, "refusal counted", func() bool { return c.Node(sortedIdx2(c)[1]).Stats().HandshakesRefused > 0 })
+	poll.Until(t, "refusal counted", func() bool { return c.Node(sortedIdx2(c)[1]).Stats().HandshakesRefused > 0 })
 }
 
 func sortedIdx2(c *nodetest.LocalCluster) []int {

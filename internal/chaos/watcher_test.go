@@ -11,6 +11,7 @@ import (
 
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/internal/leakcheck"
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -125,18 +126,6 @@ func (f *fakeNode) serve(c net.Conn) {
 	}
 }
 
-// poll waits until cond holds, failing after a generous deadline.
-func poll(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // A silent node and a dead address must not hold up the polls of a live
 // node: the live node keeps being polled at about WatchInterval while the
 // silent one's polls each wait WatchTimeout.
@@ -162,7 +151,7 @@ func TestWatcherSilentNodesDoNotBlock(t *testing.T) {
 
 	// Wait until the silent node has timed out a few polls; by then the
 	// live one must have answered several times that many.
-	poll(t, "3 unanswered polls of the silent node", func() bool { return w.Views()[1].Unanswered >= 3 })
+	poll.Until(t, "3 unanswered polls of the silent node", func() bool { return w.Views()[1].Unanswered >= 3 })
 	v := w.Views()
 	if v[0].Answered < 2*v[1].Unanswered {
 		t.Errorf("live node answered %d polls while the silent one timed out %d: blocked?", v[0].Answered, v[1].Unanswered)
@@ -181,8 +170,8 @@ func TestWatcherSilentNodesDoNotBlock(t *testing.T) {
 	}
 	// The silent node wakes up (SIGCONT): its next polls are answered.
 	silent.answer.Store(true)
-	poll(t, "the woken node to answer", func() bool { return w.Views()[1].Answered > 0 })
-	poll(t, "tally polls", func() bool { return len(w.Tallies(0)) >= 2 })
+	poll.Until(t, "the woken node to answer", func() bool { return w.Views()[1].Answered > 0 })
+	poll.Until(t, "tally polls", func() bool { return len(w.Tallies(0)) >= 2 })
 	if obs := w.Tallies(0); obs[0].Incarnation != 7 || len(obs[0].Applied) != 32 || obs[0].Sent > obs[0].Recv {
 		t.Errorf("tally %+v", obs[0])
 	}

@@ -82,6 +82,8 @@ func (c *LocalCluster) start(ctx context.Context, i int) error {
 		Raft:   c.raft[i],
 		Logger: c.opts.Logger.With("i", i),
 		NodeID: fmt.Sprintf("node-%d", i),
+		// Pause and Resume (partitions, a stopped owner) need the gate.
+		Pausable: true,
 	}
 	for j, nd := range c.nodes {
 		if j != i && nd != nil {
