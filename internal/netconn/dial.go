@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"syscall"
 	"time"
 
 	"github.com/zerohop/zerohop/wire"
@@ -177,6 +176,13 @@ func IsTimeout(err error) bool {
 // network errors (a refused dial, a timeout, an unreachable host, a TLS
 // alert) are not.
 func IsConnReset(err error) bool {
-	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)
+	if err == nil {
+		return false
+	}
+	for _, e := range goneErrnos {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return errors.Is(err, net.ErrClosed)
 }
