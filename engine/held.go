@@ -1,16 +1,16 @@
 package engine
 
+// Messages held for shards whose location is unknown, and the location
+// queries (GetShardLocation) that resolve them: bounded, expired after
+// Config.BufferTimeout, flushed in order before the table naming the
+// owner is published (flushHeldLocked).
+
 import (
 	"fmt"
 	"time"
 
 	"github.com/zerohop/zerohop/wire"
 )
-
-// Messages held for shards whose location is unknown, and the location
-// queries (GetShardLocation) that resolve them: bounded, expired after
-// Config.BufferTimeout, flushed in order before the table naming the
-// owner is published (flushHeldLocked).
 
 // shardQuery tracks a shard whose location is being asked for, and the
 // messages held meanwhile (in arrival order).

@@ -1,15 +1,15 @@
 package engine
 
+// The route table of an entity type: shard -> owner entry, immutable once
+// published, replaced from snapshots and ShardLocation answers (see
+// entityType in route.go).
+
 import (
 	"time"
 
 	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 )
-
-// The route table of an entity type: shard -> owner entry, immutable once
-// published, replaced from snapshots and ShardLocation answers (see
-// entityType in route.go).
 
 // routeTable maps shard -> owner; an unallocated shard's location is
 // unknown. Owners are interned per (type, node): comparing two tables'
