@@ -32,26 +32,23 @@ func goList(t *testing.T, pkg string) []string {
 
 // TestDemoLinksOnlyTheClient: the demo is a pure client. It links neither
 // the node nor the node side of the workload, nor what only the node
-// needs (memberlist, raft, gnet). gnet is allowed only while package
-// engine links it itself (its gnet client transport, until that moves to
-// its own package): the demo must add nothing to the client's own
-// dependencies.
+// needs (memberlist, raft, gnet and its worker pool and logger: the gnet
+// client transport is engine/gnettransport, which the demo does not
+// select).
 func TestDemoLinksOnlyTheClient(t *testing.T) {
 	deps := goList(t, ".")
-	engineDeps := make(map[string]bool)
-	for _, p := range goList(t, "github.com/zerohop/zerohop/engine") {
-		engineDeps[p] = true
-	}
 	forbidden := []string{
 		"github.com/zerohop/zerohop/node",
 		"github.com/zerohop/zerohop/workload/counter",
 		"github.com/hashicorp/memberlist",
 		"github.com/hashicorp/raft",
 		"github.com/panjf2000/gnet",
+		"github.com/panjf2000/ants",
+		"go.uber.org/zap",
 	}
 	for _, p := range deps {
 		for _, f := range forbidden {
-			if (p == f || strings.HasPrefix(p, f+"/")) && !(f == "github.com/panjf2000/gnet" && engineDeps[p]) {
+			if p == f || strings.HasPrefix(p, f+"/") {
 				t.Errorf("the demo links %s (%s): it must depend only on the client", p, f)
 			}
 		}
