@@ -290,6 +290,9 @@ func TestCacheMissBounds(t *testing.T) {
 
 // Behaviour 5: ask ids, timeouts, late and duplicate replies, primitive
 // replies, service asks.
+//
+// Long: one fake node scripted through the ask cases in order; the late
+// reply count and the reply addresses seen are checked across all of them.
 func TestAskBehaviour(t *testing.T) {
 	cl := newFakeCluster(t, 1)
 	var mu sync.Mutex

@@ -72,6 +72,9 @@ func heldDrops(reason DropReason, shard int, id string, n int) []Drop {
 // Every way a held (accepted) tell can be dropped later is reported to
 // OnDrop with its reason, type, shard and entity; refusals (errors
 // returned by Tell) and held asks (the Ask fails) are not.
+//
+// Long: one client walked through every way a held tell is dropped, each
+// case read against the drops the cases before it reported.
 func TestOnDropHeldMessages(t *testing.T) {
 	for _, tc := range []struct {
 		name string

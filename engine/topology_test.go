@@ -12,6 +12,9 @@ import (
 // the same epoch merges over the table (ShardLocations included); a newer
 // epoch replaces it; lower epochs are fenced, snapshots and locations
 // alike, until a long silence abandons the fenced epoch.
+//
+// Long: one client's snapshot history, step by step; each step starts from
+// the table and counters the steps before it left.
 func TestSnapshotApply(t *testing.T) {
 	c, nc := fuzzClient(t)
 	et := c.types["counter"]

@@ -84,39 +84,7 @@ func testBadInput(t *testing.T, transport string) {
 		stillServes(t)
 	})
 
-	t.Run("undecodable message is dropped and the connection goes on", func(t *testing.T) {
-		before := n.Stats()
-		rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.3", Port: 0}, nil)
-		for _, payload := range []string{`{"_type": `, `{"_type": "casty.cluster.topology.SubscribeTopology", "reply_to": 7}`, "\xff\xfe"} {
-			f, start := wire.BeginFrame(nil, wire.FrameMessage)
-			f = wire.AppendHeader(f, wire.Header{Target: wire.NodeURI("live", addr, wire.PathTopology), Sender: "casty://x@127.88.1.3:0/", TypeHint: "x"})
-			f = append(f, payload...)
-			f, err := wire.EndFrame(f, start, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := rc.c.Write(f); err != nil {
-				t.Fatal(err)
-			}
-		}
-		// A broken envelope header is a decode failure too, not a framing one.
-		if _, err := rc.c.Write([]byte{0, 0, 0, 5, wire.FrameMessage, 0, 0, 1, 0}); err != nil {
-			t.Fatal(err)
-		}
-		// Unknown path: dropped, counted.
-		rc.send("/no-such-actor", wire.SubscribeTopology{ReplyTo: rc.ref("/x")})
-		rc.snapshot() // same connection still served
-		st := n.Stats()
-		if st.DecodeFailures < before.DecodeFailures+4 {
-			t.Errorf("decode failures %d, want at least %d", st.DecodeFailures, before.DecodeFailures+4)
-		}
-		if st.UnknownTargets <= before.UnknownTargets {
-			t.Errorf("unknown target not counted")
-		}
-		if st.FramingErrors != before.FramingErrors {
-			t.Errorf("framing errors changed: %d -> %d", before.FramingErrors, st.FramingErrors)
-		}
-	})
+	t.Run("undecodable message is dropped and the connection goes on", func(t *testing.T) { testUndecodable(t, n) })
 
 	t.Run("ShardLocation from a client is dropped", func(t *testing.T) {
 		before := n.Stats().UnexpectedMessages
@@ -170,49 +138,7 @@ func testBadInput(t *testing.T, transport string) {
 		stillServes(t)
 	})
 
-	t.Run("slow reader is cut off at the outbound bound", func(t *testing.T) {
-		before := n.Stats().SlowConsumersCut
-		droppedBefore := n.Stats().DroppedClientBytes
-		// No SetReadBuffer on the client: shrinking the receive buffer of an
-		// established loopback connection stalled the other direction too
-		// under load (the node waited for requests the client's kernel
-		// never sent; seen once in 6 loaded runs on std links).
-		rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.7", Port: 0}, nil)
-		// Every SubscribeTopology gets an immediate snapshot; never read them.
-		f, err := rc.reg.AppendMessageFrame(nil, wire.NodeURI("live", addr, wire.PathTopology), "casty://live-client@127.88.1.7:0/",
-			wire.SubscribeTopology{ReplyTo: rc.ref(wire.PathTopologySub)}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch := make([]byte, 0, len(f)*100)
-		for range 100 {
-			batch = append(batch, f...)
-		}
-		// A write may time out while the node is busy answering (a std
-		// link reads no faster than it answers, unlike gnet's buffer): then
-		// the rest of the batch is written next, so that the stream never
-		// carries a cut frame. Any other error means the node closed us.
-		deadline := time.Now().Add(30 * time.Second)
-		rest := batch
-		for n.Stats().SlowConsumersCut == before {
-			if time.Now().After(deadline) {
-				t.Fatal("slow reader never cut off")
-			}
-			_ = rc.c.SetWriteDeadline(time.Now().Add(time.Second))
-			w, err := rc.c.Write(rest)
-			if rest = rest[w:]; len(rest) == 0 {
-				rest = batch
-			}
-			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-				break
-			}
-		}
-		poll.Until(t, "cut-off counted", func() bool { return n.Stats().SlowConsumersCut > before })
-		expectClosed(t, rc)
-		// The snapshots still queued for it when it was cut are counted.
-		poll.Until(t, "queued bytes of the cut client counted", func() bool { return n.Stats().DroppedClientBytes > droppedBefore })
-		stillServes(t)
-	})
+	t.Run("slow reader is cut off at the outbound bound", func(t *testing.T) { testSlowReaderCut(t, n, stillServes) })
 }
 
 func isReset(err error) bool {
@@ -248,5 +174,90 @@ func testSubscriberBound(t *testing.T, transport string) {
 	rc.send(wire.PathTopology, wire.SubscribeTopology{ReplyTo: rc.ref("/s1")})
 	if _, err := rc.recv("/s1", 10*time.Second); err != nil {
 		t.Fatalf("re-subscribe of /s1: %v", err)
+	}
+}
+
+// testSlowReaderCut: a client that subscribes to topology and never reads
+// is cut off at the outbound bound, its queued bytes counted, and n goes on
+// serving everyone else.
+func testSlowReaderCut(t *testing.T, n *node.Node, stillServes func(*testing.T)) {
+	addr := n.Addr()
+	before := n.Stats().SlowConsumersCut
+	droppedBefore := n.Stats().DroppedClientBytes
+	// No SetReadBuffer on the client: shrinking the receive buffer of an
+	// established loopback connection stalled the other direction too
+	// under load (the node waited for requests the client's kernel
+	// never sent; seen once in 6 loaded runs on std links).
+	rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.7", Port: 0}, nil)
+	// Every SubscribeTopology gets an immediate snapshot; never read them.
+	f, err := rc.reg.AppendMessageFrame(nil, wire.NodeURI("live", addr, wire.PathTopology), "casty://live-client@127.88.1.7:0/",
+		wire.SubscribeTopology{ReplyTo: rc.ref(wire.PathTopologySub)}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]byte, 0, len(f)*100)
+	for range 100 {
+		batch = append(batch, f...)
+	}
+	// A write may time out while the node is busy answering (a std
+	// link reads no faster than it answers, unlike gnet's buffer): then
+	// the rest of the batch is written next, so that the stream never
+	// carries a cut frame. Any other error means the node closed us.
+	deadline := time.Now().Add(30 * time.Second)
+	rest := batch
+	for n.Stats().SlowConsumersCut == before {
+		if time.Now().After(deadline) {
+			t.Fatal("slow reader never cut off")
+		}
+		_ = rc.c.SetWriteDeadline(time.Now().Add(time.Second))
+		w, err := rc.c.Write(rest)
+		if rest = rest[w:]; len(rest) == 0 {
+			rest = batch
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+	}
+	poll.Until(t, "cut-off counted", func() bool { return n.Stats().SlowConsumersCut > before })
+	expectClosed(t, rc)
+	// The snapshots still queued for it when it was cut are counted.
+	poll.Until(t, "queued bytes of the cut client counted", func() bool { return n.Stats().DroppedClientBytes > droppedBefore })
+	stillServes(t)
+}
+
+// testUndecodable: payloads that do not decode, a broken envelope header and
+// an unknown target are dropped and counted; the connection goes on.
+func testUndecodable(t *testing.T, n *node.Node) {
+	addr := n.Addr()
+	before := n.Stats()
+	rc := dialClient(t, addr, wire.NodeAddress{Host: "127.88.1.3", Port: 0}, nil)
+	for _, payload := range []string{`{"_type": `, `{"_type": "casty.cluster.topology.SubscribeTopology", "reply_to": 7}`, "\xff\xfe"} {
+		f, start := wire.BeginFrame(nil, wire.FrameMessage)
+		f = wire.AppendHeader(f, wire.Header{Target: wire.NodeURI("live", addr, wire.PathTopology), Sender: "casty://x@127.88.1.3:0/", TypeHint: "x"})
+		f = append(f, payload...)
+		f, err := wire.EndFrame(f, start, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rc.c.Write(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A broken envelope header is a decode failure too, not a framing one.
+	if _, err := rc.c.Write([]byte{0, 0, 0, 5, wire.FrameMessage, 0, 0, 1, 0}); err != nil {
+		t.Fatal(err)
+	}
+	// Unknown path: dropped, counted.
+	rc.send("/no-such-actor", wire.SubscribeTopology{ReplyTo: rc.ref("/x")})
+	rc.snapshot() // same connection still served
+	st := n.Stats()
+	if st.DecodeFailures < before.DecodeFailures+4 {
+		t.Errorf("decode failures %d, want at least %d", st.DecodeFailures, before.DecodeFailures+4)
+	}
+	if st.UnknownTargets <= before.UnknownTargets {
+		t.Errorf("unknown target not counted")
+	}
+	if st.FramingErrors != before.FramingErrors {
+		t.Errorf("framing errors changed: %d -> %d", before.FramingErrors, st.FramingErrors)
 	}
 }
