@@ -13,7 +13,7 @@ import (
 // Check reports through t every field of typ without a test in table,
 // every table entry that is not a field of typ, and every listed test
 // that is not in dir/*_test.go, does not read its field, or (a helper) is
-// used by no Test function.
+// reached from no Test function, directly or through other helpers.
 func Check(t testing.TB, dir string, typ reflect.Type, table map[string][]string) {
 	t.Helper()
 	funcs, err := testFuncs(dir)
@@ -21,18 +21,26 @@ func Check(t testing.TB, dir string, typ reflect.Type, table map[string][]string
 		t.Fatal(err)
 	}
 	// used: identifiers that appear in Test* functions (calls, and helpers
-	// passed as values).
+	// passed as values), and, transitively, in the helpers those reach.
 	used := map[string]bool{}
-	for name, fd := range funcs {
-		if !strings.HasPrefix(name, "Test") {
-			continue
-		}
+	var visit func(fd *ast.FuncDecl)
+	visit = func(fd *ast.FuncDecl) {
 		ast.Inspect(fd, func(n ast.Node) bool {
-			if id, ok := n.(*ast.Ident); ok {
-				used[id.Name] = true
+			id, ok := n.(*ast.Ident)
+			if !ok || used[id.Name] {
+				return true
+			}
+			used[id.Name] = true
+			if h := funcs[id.Name]; h != nil && !strings.HasPrefix(id.Name, "Test") {
+				visit(h)
 			}
 			return true
 		})
+	}
+	for name, fd := range funcs {
+		if strings.HasPrefix(name, "Test") {
+			visit(fd)
+		}
 	}
 	fields := map[string]bool{}
 	for f := range typ.Fields() {
