@@ -18,6 +18,10 @@
 // connections are served by gnet event loops (-transport gnet, the
 // default: faster for a node in its own process) or by goroutines on the
 // Go network poller (-transport net); TLS (-tls-*) always by the latter.
+//
+// With -metrics-addr host:port it serves its counters in the Prometheus
+// text format at http://host:port/metrics (the zerohop_node_* metrics of
+// package metrics/promnode), and prints "METRICS <host:port>" before READY.
 package main
 
 import (
@@ -36,6 +40,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zerohop/zerohop/internal/promserve"
+	"github.com/zerohop/zerohop/metrics/promnode"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/workload"
 	"github.com/zerohop/zerohop/workload/counter"
@@ -80,6 +88,7 @@ func run() error {
 	maxEntities := fs.Int("max-entities", 0, "live entities per node (default 1000000)")
 	transport := fs.String("transport", "", "plaintext connections served by \"gnet\" (event loops; the default, faster for a node in its own process) or \"net\" (goroutines on the Go network poller); TLS is always served by net")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (the zerohop_node_* of package metrics/promnode) at http://host:port/metrics; port 0 picks one, printed as METRICS host:port")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
 	}
@@ -157,6 +166,17 @@ func run() error {
 	n, err := node.Start(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if *metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(promnode.New(n, nil))
+		srv, err := promserve.Listen(*metricsAddr, reg)
+		if err != nil {
+			_ = n.Close(context.Background())
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		defer srv.Close()
+		fmt.Printf("METRICS %s\n", srv.Addr())
 	}
 	fmt.Printf("READY %s\n", n.Addr())
 	<-ctx.Done()
