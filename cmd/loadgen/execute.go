@@ -66,6 +66,14 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, int
 		}
 	}()
 	s.rep.Cluster, s.rep.Nodes, s.rep.Transport, s.rep.NodeTransport = info.kind, info.nodes, t.Transport(), info.nodeTransport
+	if o.metrics != "" {
+		srv, err := serveMetrics(o.metrics, t)
+		if err != nil {
+			return &configError{fmt.Errorf("loadgen: -metrics-addr: %w", err)}
+		}
+		defer srv.Close() // before the target closes
+		fmt.Fprintf(stderr, "loadgen: metrics at http://%s/metrics\n", srv.Addr()) // even with -progress=false
+	}
 	s.logf("%s cluster, %d nodes, transport %s", info.kind, info.nodes, s.rep.Transport)
 
 	if err := s.prepare(ctx); err != nil {
