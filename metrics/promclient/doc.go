@@ -13,6 +13,14 @@
 // export metrics links neither. The node's counters are in package
 // metrics/promnode.
 //
+// OpenTelemetry: there is no separate bridge package. The OpenTelemetry
+// metric API has no asynchronous histogram, so a collector reading the
+// client at collection time could not export the ask latency buckets; a
+// program that exports with OpenTelemetry registers this collector in a
+// prometheus.Registry and hands it to the OpenTelemetry Prometheus bridge
+// (go.opentelemetry.io/contrib/bridges/prometheus, NewMetricProducer with
+// WithGatherer(reg)), which converts every metric here.
+//
 // # Metrics
 //
 // Stable names; "node" is the node's logical address host:port, "reason"
