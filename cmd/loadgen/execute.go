@@ -71,8 +71,9 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, int
 		if err != nil {
 			return &configError{fmt.Errorf("loadgen: -metrics-addr: %w", err)}
 		}
-		defer srv.Close() // before the target closes
-		fmt.Fprintf(stderr, "loadgen: metrics at http://%s/metrics\n", srv.Addr()) // even with -progress=false
+		defer srv.Close() // runs before the target closes
+		// Printed even with -progress=false: the address is what a scraper needs.
+		fmt.Fprintf(stderr, "loadgen: metrics at http://%s/metrics\n", srv.Addr())
 	}
 	s.logf("%s cluster, %d nodes, transport %s", info.kind, info.nodes, s.rep.Transport)
 

@@ -60,6 +60,11 @@ func main() {
 	}
 }
 
+// run parses the flags into a node.Config, starts the node and waits for
+// a signal.
+// Long: one line per flag and per Config field, read top to bottom;
+// the parts longer than a few lines (key decoding, TLS, metrics) are
+// functions of their own.
 func run() error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	system := fs.String("system", workload.DefaultSystem, "actor system (cluster) name")
@@ -168,15 +173,12 @@ func run() error {
 		return err
 	}
 	if *metricsAddr != "" {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(promnode.New(n, nil))
-		srv, err := promserve.Listen(*metricsAddr, reg)
+		srv, err := serveMetrics(*metricsAddr, n)
 		if err != nil {
 			_ = n.Close(context.Background())
-			return fmt.Errorf("-metrics-addr: %w", err)
+			return err
 		}
 		defer srv.Close()
-		fmt.Printf("METRICS %s\n", srv.Addr())
 	}
 	fmt.Printf("READY %s\n", n.Addr())
 	<-ctx.Done()
@@ -188,6 +190,19 @@ func run() error {
 		logger.Warn("graceful leave incomplete", "err", err)
 	}
 	return n.Close(cctx)
+}
+
+// serveMetrics serves n's counters at http://addr/metrics (package
+// metrics/promnode) and prints the address served as METRICS host:port.
+func serveMetrics(addr string, n *node.Node) (*promserve.Server, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(promnode.New(n, nil))
+	srv, err := promserve.Listen(addr, reg)
+	if err != nil {
+		return nil, fmt.Errorf("-metrics-addr: %w", err)
+	}
+	fmt.Printf("METRICS %s\n", srv.Addr())
+	return srv, nil
 }
 
 // decodeKey decodes a base64 (standard or URL, padded or not) key.

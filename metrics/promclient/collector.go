@@ -153,20 +153,20 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(st.Drops[r]), r.String())
 	}
 	states := engine.NodeStates()
-	for _, ns := range c.src.Nodes() {
-		addr := ns.Node.Host + ":" + strconv.Itoa(ns.Node.Port)
+	for _, st := range c.src.Nodes() {
+		addr := st.Node.Host + ":" + strconv.Itoa(st.Node.Port)
 		for _, n := range c.nodes {
-			ch <- prometheus.MustNewConstMetric(n.desc, n.kind, n.value(&ns), addr)
+			ch <- prometheus.MustNewConstMetric(n.desc, n.kind, n.value(&st), addr)
 		}
 		for _, s := range states {
 			v := 0.0
-			if ns.State == s {
+			if st.State == s {
 				v = 1
 			}
 			ch <- prometheus.MustNewConstMetric(c.nodeState, prometheus.GaugeValue, v, addr, s.String())
 		}
 		for _, r := range engine.DropReasons() {
-			ch <- prometheus.MustNewConstMetric(c.nodeDrops, prometheus.CounterValue, float64(ns.Drops[r]), addr, r.String())
+			ch <- prometheus.MustNewConstMetric(c.nodeDrops, prometheus.CounterValue, float64(st.Drops[r]), addr, r.String())
 		}
 	}
 	h := c.src.AskLatency()
