@@ -46,6 +46,7 @@ func (c *Client) Ask(ctx context.Context, target Target, build func(replyTo wire
 		return nil, fmt.Errorf("%w: nil target or builder", ErrNoRoute)
 	}
 	t := &c.asks
+	began := time.Now()
 	call := t.start()
 	msg := build(call.ref)
 	nc, err := target.sendAsk(msg, call.id)
@@ -85,6 +86,7 @@ func (c *Client) Ask(ctx context.Context, target Target, build func(replyTo wire
 	switch {
 	case r.err == nil:
 		c.stats.asksOK.Add(1)
+		c.askLat.observe(time.Since(began))
 	case errors.Is(r.err, ErrAskTimeout):
 		c.stats.asksTimedOut.Add(1)
 	default:

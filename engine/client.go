@@ -69,8 +69,10 @@ type Client struct {
 	// changes).
 	listings atomic.Pointer[map[string][]Instance]
 
-	asks  askTable
-	stats counters
+	asks   askTable
+	stats  counters
+	askLat latencyHistogram // Ask round trips that got a reply
+	events connEvents       // Config.OnConnState's delivery
 
 	tickTypes []*entityType // owned by the maintenance goroutine
 }
@@ -140,6 +142,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c.topo.static = contacts
 	c.mu.Unlock()
 
+	c.startConnEvents() // before the first connection: its events are told
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -334,6 +337,7 @@ func (c *Client) shutdown(ctx context.Context) error {
 		et.dropAll(DropClosed, ErrClosed)
 	}
 	c.wg.Wait()
+	c.stopConnEvents() // every connection stopped: their last events are buffered
 	c.tr.Close()
 	c.asks.failAll(ErrClosed)
 	c.closeWatchers()

@@ -182,6 +182,19 @@ type Config struct {
 	// It is never called on the path of a Tell that succeeds.
 	OnDrop func(Drop)
 
+	// OnConnState, when set, is told of every change of a node
+	// connection's state (ConnStateEvent): connected, disconnected
+	// (reconnecting or down), suspect, recovered, closed. It is called
+	// from one goroutine the client owns, in the order the changes were
+	// seen, never on the goroutine that changed the state and never
+	// under a lock: it may take its time and may call the Client's
+	// methods (Nodes, Stats), except Close and Shutdown, which wait for
+	// it. The client never waits for it: events beyond a buffer of 256
+	// not yet told are dropped and counted (Stats.ConnEventsDropped);
+	// Nodes is the current truth. Shutdown tells the events buffered
+	// until then (the NodeClosed ones included) before returning.
+	OnConnState func(ConnStateEvent)
+
 	// reconnectJitter, when set (tests only), replaces the jittered
 	// reconnect wait for backoff b (see Client.backoffStep).
 	reconnectJitter func(b time.Duration) time.Duration

@@ -65,6 +65,7 @@ type nodeConn struct {
 	stop       chan struct{}         // closed to stop the connection for good
 	stopOnce   sync.Once
 	curLink    atomic.Pointer[linkBox] // the live link, closed by shutdown to unblock a write
+	stats      nodeCounters            // this node's counters (Client.Nodes)
 
 	batch []byte // owned by run
 
@@ -137,6 +138,7 @@ func (nc *nodeConn) received() {
 	nc.lastRecv.Store(nc.c.mono())
 	if nc.state.Load() == connSuspect && nc.state.CompareAndSwap(connSuspect, connUp) {
 		nc.c.stats.suspectsCleared.Add(1)
+		nc.c.connEvent(nc, NodeSuspect, NodeConnected, nil)
 		nc.c.log.Info("engine: node heard from again", "node", nc.addr.String())
 	}
 }
@@ -175,12 +177,16 @@ func (nc *nodeConn) run() {
 			l, err = c.tr.Attach(conn, nc)
 			if err == nil {
 				backoff = c.cfg.ReconnectMin
+				prev := nc.nodeState()
 				if nc.ever.Swap(true) {
 					c.stats.reconnects.Add(1)
+					nc.stats.reconnects.Add(1)
 				}
 				c.stats.connects.Add(1)
+				nc.stats.connects.Add(1)
 				nc.lastRecv.Store(c.mono()) // the handshake reply: before up, so the tick sees a fresh time
 				nc.state.Store(connUp)
+				c.connEvent(nc, prev, NodeConnected, nil)
 				if first {
 					first = false
 					close(nc.firstTry)
@@ -205,6 +211,7 @@ func (nc *nodeConn) run() {
 			}
 		} else {
 			c.stats.connectFailures.Add(1)
+			nc.stats.connectFailures.Add(1)
 			level := slog.LevelWarn
 			if nc.state.Load() == connDown {
 				level = slog.LevelDebug // still down: logged once at the transition
@@ -212,13 +219,19 @@ func (nc *nodeConn) run() {
 			c.log.Log(context.Background(), level, "engine: connect failed", "node", nc.addr.String(), "dial", nc.dial, "err", err)
 		}
 		nc.cause.Store(&err)
-		wasDown := nc.state.Swap(connDown) == connDown
+		was := nc.state.Swap(connDown)
+		wasDown := was == connDown
+		if !wasDown {
+			ever := nc.ever.Load()
+			c.connEvent(nc, nodeStateOf(was, ever), nodeStateOf(connDown, ever), err)
+		}
 		if first {
 			first = false
 			close(nc.firstTry)
 		}
 		if n := nc.q.discard(); n > 0 {
 			c.stats.drop(DropConnLost, n)
+			nc.countDrop(DropConnLost, n)
 			c.droppedFrames(DropConnLost, n)
 		}
 		c.onConnDown(nc, err, !wasDown)
@@ -286,10 +299,12 @@ func (nc *nodeConn) nudge() {
 // finish closes the queue and drops what it still holds.
 func (nc *nodeConn) finish() {
 	nc.q.closed.Store(true)
-	nc.state.Store(connClosed)
+	prev := nodeStateOf(nc.state.Swap(connClosed), nc.ever.Load())
+	nc.c.connEvent(nc, prev, NodeClosed, ErrClosed)
 	nc.idle.Store(true)
 	if n := nc.q.discard(); n > 0 {
 		nc.c.stats.drop(DropClosed, n)
+		nc.countDrop(DropClosed, n)
 		nc.c.droppedFrames(DropClosed, n)
 	}
 	select {
@@ -337,12 +352,16 @@ func (nc *nodeConn) writeLoop(l Link) error {
 		if len(nc.batch) > 0 {
 			if err := l.Write(nc.batch); err != nil {
 				c.stats.drop(DropConnLost, n)
+				nc.countDrop(DropConnLost, n)
 				c.droppedFrames(DropConnLost, n)
 				return err
 			}
 			c.stats.framesWritten.Add(uint64(n))
 			c.stats.bytesWritten.Add(uint64(len(nc.batch)))
 			c.stats.writes.Add(1)
+			nc.stats.framesWritten.Add(uint64(n))
+			nc.stats.bytesWritten.Add(uint64(len(nc.batch)))
+			nc.stats.writes.Add(1)
 			if cap(nc.batch) > 4*limit {
 				nc.batch = nil
 			}

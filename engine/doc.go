@@ -136,6 +136,20 @@
 // dead letter) answers a waiting Ask with zerohop.Undeliverable: the Ask
 // fails with *UndeliverableError at once instead of timing out.
 //
+// # Observability
+//
+// Stats is the client-wide counters; Nodes the state (NodeState:
+// connecting, connected, suspect, reconnecting, down, closed) and
+// counters of each node connection: frames and bytes written and read,
+// queue depth, connects, reconnects, suspicions and drops by reason;
+// AskLatency the round trips of answered asks in fixed exponential
+// buckets (10 us to 42 s, atomics, no lock). Config.OnConnState hears of
+// each state change (ConnStateEvent) from a goroutine the client owns.
+// None of it adds work to a Tell that succeeds: TestTellZeroAllocs holds,
+// and the counters a Tell would touch are the writer's, per batch.
+// Package metrics/promclient exports all of it to Prometheus (engine
+// imports no metrics library); metrics/promnode exports a node's.
+//
 // # Accepted, then dropped
 //
 // A Tell that returned nil can still fail inside the client: a held
@@ -197,6 +211,12 @@
 //     subscription moves to the next contact, a silent connection becomes
 //     suspect, connections reconnect with jittered exponential backoff
 //     capped at ReconnectMax.
+//   - Observability never blocks the client: Config.OnConnState is called
+//     from a goroutine of the client's own, fed by non-blocking sends into
+//     a bounded buffer whose overflow is dropped and counted
+//     (Stats.ConnEventsDropped); the counters of Nodes are written by each
+//     connection's writer (per batch), reader (per frame) and supervisor,
+//     never by a Tell that succeeds.
 //
 // # Concurrency contract
 //
@@ -210,7 +230,8 @@
 // replaced under its entityType.mu as well (ShardLocations, evictions and
 // the flush of held messages take Client.mu, then entityType.mu).
 // Goroutines: one maintenance loop per client, one supervisor (also the
-// writer) per node connection, plus one reader per connection with the
+// writer) per node connection, one OnConnState caller when it is set,
+// plus one reader per connection with the
 // net transport (the gnet transport, package engine/gnettransport, reads
 // every connection from one event loop). Shutdown waits for all of them.
 // Importing engine starts no goroutine and links no gnet: a program

@@ -77,12 +77,14 @@ func (nc *nodeConn) enqueue(f *outFrame, reserve uint64, wait bool) (DropReason,
 			return DropQueueFull, errMustWait
 		}
 		c.stats.drop(DropQueueFull, 1)
+		nc.countDrop(DropQueueFull, 1)
 		return DropQueueFull, nc.fullErr
 	}
 	buf, err := f.appendTo(c, buf)
 	if err != nil {
 		nc.q.publish(t, buf[:0])
 		c.stats.drop(DropEncode, 1)
+		nc.countDrop(DropEncode, 1)
 		return DropEncode, err
 	}
 	nc.q.publish(t, buf)
@@ -96,6 +98,7 @@ func (et *entityType) enqueue(e *routeEntry, shard int, f *outFrame, wait bool) 
 	nc := e.nc
 	if !nc.usable() {
 		et.c.stats.drop(DropOwnerUnavailable, 1)
+		nc.countDrop(DropOwnerUnavailable, 1)
 		return DropOwnerUnavailable, &OwnerUnavailableError{Node: nc.addr, Type: et.name, Shard: shard, Cause: nc.lastCause()}
 	}
 	return nc.enqueue(f, nc.q.reserve, wait)

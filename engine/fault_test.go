@@ -258,14 +258,19 @@ func TestUnsubscribeOnClose(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	subs := cl.nodes[0].messages(wire.PathTopology)
+	// Close returns once the frame is written; the node reads it after.
 	var sub, unsub string
-	for _, m := range subs {
-		switch x := m.Msg.(type) {
-		case wire.SubscribeTopology:
+	waitFor(t, "the unsubscribe received", func() bool {
+		for _, m := range cl.nodes[0].messages(wire.PathTopology) {
+			if x, ok := m.Msg.(wire.UnsubscribeTopology); ok {
+				unsub = x.Subscriber.String()
+			}
+		}
+		return unsub != ""
+	})
+	for _, m := range cl.nodes[0].messages(wire.PathTopology) {
+		if x, ok := m.Msg.(wire.SubscribeTopology); ok {
 			sub = x.ReplyTo.String()
-		case wire.UnsubscribeTopology:
-			unsub = x.Subscriber.String()
 		}
 	}
 	if sub == "" || unsub != sub {

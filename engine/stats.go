@@ -165,6 +165,9 @@ type Stats struct {
 	WatchCoalesced uint64 // listings replaced in a slow watcher's buffer
 	DecodeErrors   uint64 // inbound payloads that did not decode
 	UnknownTargets uint64 // inbound messages to a path the client does not serve
+	// ConnEventsDropped counts connection state events not told to
+	// Config.OnConnState because its buffer was full (a slow callback).
+	ConnEventsDropped uint64
 
 	Epoch int64 // highest allocation epoch applied; -1 before the first snapshot
 }
@@ -188,7 +191,7 @@ type counters struct {
 
 	locationQueries, locationTimeouts, locationsApplied, locationsFenced, unavailableAnswers atomic.Uint64
 
-	watchCoalesced, decodeErrors, unknownTargets atomic.Uint64
+	watchCoalesced, decodeErrors, unknownTargets, connEventsDropped atomic.Uint64
 }
 
 // dropped reports d to Config.OnDrop, if set. Off the Tell hot path.
@@ -244,6 +247,7 @@ func (c *Client) Stats() Stats {
 		WatchCoalesced:     s.watchCoalesced.Load(),
 		DecodeErrors:       s.decodeErrors.Load(),
 		UnknownTargets:     s.unknownTargets.Load(),
+		ConnEventsDropped:  s.connEventsDropped.Load(),
 		Epoch:              c.appliedEpoch(),
 	}
 	for r := DropReason(1); r < dropReasonEnd; r++ {

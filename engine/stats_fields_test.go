@@ -46,6 +46,7 @@ var statsFieldTests = map[string][]string{
 	"DecodeErrors":       {"TestStatsWritesAndInbound"},
 	"UnknownTargets":     {"TestStatsWritesAndInbound"},
 	"Epoch":              {"TestSnapshotApply", "TestStats"},
+	"ConnEventsDropped":  {"TestConnEventsSlowCallback", "TestNodesAndConnEvents"},
 }
 
 // TestEveryStatsFieldHasATest fails when a field of Stats has no entry in

@@ -40,6 +40,8 @@ func (t *topoState) init() {
 // (malformed envelope: the peer is not speaking the protocol); payloads
 // that do not decode are counted and dropped.
 func (c *Client) onFrame(nc *nodeConn, typ byte, body []byte) error {
+	nc.stats.framesRead.Add(1)
+	nc.stats.bytesRead.Add(uint64(wire.FrameHeaderLen + len(body)))
 	if typ != wire.FrameMessage {
 		return nil // Casty ignores any non-message frame after the handshake
 	}
@@ -579,10 +581,13 @@ func (c *Client) suspectLocked(nc *nodeConn, rx int64, silent time.Duration, now
 	if nc.lastRecv.Load() != rx {
 		if !nc.state.CompareAndSwap(connSuspect, connUp) {
 			c.stats.suspects.Add(1) // the reader made it up again, and counted that
+			nc.stats.suspects.Add(1)
 		}
 		return
 	}
 	c.stats.suspects.Add(1)
+	nc.stats.suspects.Add(1)
+	c.connEvent(nc, NodeConnected, NodeSuspect, err)
 	c.log.Warn("engine: node silent, connection suspect", "node", nc.addr.String(), "silent", silent.String())
 	nc.q.signalSpace() // TellContext waiting for room re-resolves now
 	c.asks.failConn(nc, err)

@@ -66,6 +66,15 @@ func execute(ctx context.Context, o *options, stderr io.Writer, open opener, int
 		}
 	}()
 	s.rep.Cluster, s.rep.Nodes, s.rep.Transport, s.rep.NodeTransport = info.kind, info.nodes, t.Transport(), info.nodeTransport
+	if o.metrics != "" {
+		srv, err := serveMetrics(o.metrics, t)
+		if err != nil {
+			return &configError{fmt.Errorf("loadgen: -metrics-addr: %w", err)}
+		}
+		defer srv.Close() // runs before the target closes
+		// Printed even with -progress=false: the address is what a scraper needs.
+		fmt.Fprintf(stderr, "loadgen: metrics at http://%s/metrics\n", srv.Addr())
+	}
 	s.logf("%s cluster, %d nodes, transport %s", info.kind, info.nodes, s.rep.Transport)
 
 	if err := s.prepare(ctx); err != nil {

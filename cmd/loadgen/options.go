@@ -71,6 +71,7 @@ type options struct {
 	cpuProfile string
 	thresholds []threshold // -max-*/-min-*
 	memProfile string
+	metrics    string // -metrics-addr, "" for none
 }
 
 func (o *options) embedded() bool { return len(o.contacts) == 0 }
@@ -133,6 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.ceiling, "ceiling", 0, "first measure the raw loopback ceiling for this long (0: skip) and report the ratio")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write a heap profile at the end to this file")
+	fs.StringVar(&o.metrics, "metrics-addr", "", "serve Prometheus metrics at http://host:port/metrics during the run: every client's zerohop_client_* (label client) and, embedded, every node's zerohop_node_* (label node); port 0 picks one, logged on stderr")
 	thresholds := thresholdFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -18,6 +18,10 @@
 // connections are served by gnet event loops (-transport gnet, the
 // default: faster for a node in its own process) or by goroutines on the
 // Go network poller (-transport net); TLS (-tls-*) always by the latter.
+//
+// With -metrics-addr host:port it serves its counters in the Prometheus
+// text format at http://host:port/metrics (the zerohop_node_* metrics of
+// package metrics/promnode), and prints "METRICS <host:port>" before READY.
 package main
 
 import (
@@ -36,6 +40,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zerohop/zerohop/internal/promserve"
+	"github.com/zerohop/zerohop/metrics/promnode"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/workload"
 	"github.com/zerohop/zerohop/workload/counter"
@@ -52,6 +60,11 @@ func main() {
 	}
 }
 
+// run parses the flags into a node.Config, starts the node and waits for
+// a signal.
+// Long: one line per flag and per Config field, read top to bottom;
+// the parts longer than a few lines (key decoding, TLS, metrics) are
+// functions of their own.
 func run() error {
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	system := fs.String("system", workload.DefaultSystem, "actor system (cluster) name")
@@ -80,6 +93,7 @@ func run() error {
 	maxEntities := fs.Int("max-entities", 0, "live entities per node (default 1000000)")
 	transport := fs.String("transport", "", "plaintext connections served by \"gnet\" (event loops; the default, faster for a node in its own process) or \"net\" (goroutines on the Go network poller); TLS is always served by net")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (the zerohop_node_* of package metrics/promnode) at http://host:port/metrics; port 0 picks one, printed as METRICS host:port")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
 	}
@@ -158,6 +172,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if *metricsAddr != "" {
+		srv, err := serveMetrics(*metricsAddr, n)
+		if err != nil {
+			_ = n.Close(context.Background())
+			return err
+		}
+		defer srv.Close()
+	}
 	fmt.Printf("READY %s\n", n.Addr())
 	<-ctx.Done()
 	stop() // a second signal kills the process
@@ -168,6 +190,19 @@ func run() error {
 		logger.Warn("graceful leave incomplete", "err", err)
 	}
 	return n.Close(cctx)
+}
+
+// serveMetrics serves n's counters at http://addr/metrics (package
+// metrics/promnode) and prints the address served as METRICS host:port.
+func serveMetrics(addr string, n *node.Node) (*promserve.Server, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(promnode.New(n, nil))
+	srv, err := promserve.Listen(addr, reg)
+	if err != nil {
+		return nil, fmt.Errorf("-metrics-addr: %w", err)
+	}
+	fmt.Printf("METRICS %s\n", srv.Addr())
+	return srv, nil
 }
 
 // decodeKey decodes a base64 (standard or URL, padded or not) key.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/castyjson"
+	"github.com/zerohop/zerohop/internal/scrape"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -132,6 +133,14 @@ func TestThreeProcesses(t *testing.T) {
 // before printing READY, e.g. because its port was taken.
 func startNode(t *testing.T, bin string, args []string, want string) (*exec.Cmd, bool) {
 	t.Helper()
+	cmd, _, ok := startNodeMetrics(t, bin, args, want)
+	return cmd, ok
+}
+
+// startNodeMetrics is startNode that also returns the address of the
+// node's METRICS line ("" if it printed none before READY).
+func startNodeMetrics(t *testing.T, bin string, args []string, want string) (*exec.Cmd, string, bool) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -143,10 +152,14 @@ func startNode(t *testing.T, bin string, args []string, want string) (*exec.Cmd,
 		t.Fatal(err)
 	}
 	ready := make(chan string, 1)
+	var metrics string // written before ready is sent
 	go func() {
 		defer close(ready)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			if a, ok := strings.CutPrefix(sc.Text(), "METRICS "); ok {
+				metrics = a
+			}
 			if strings.HasPrefix(sc.Text(), "READY ") {
 				ready <- sc.Text()
 			}
@@ -157,20 +170,73 @@ func startNode(t *testing.T, bin string, args []string, want string) (*exec.Cmd,
 		if !ok {
 			_ = cmd.Wait()
 			t.Logf("node %v exited before READY: %s", args, stderr.String())
-			return nil, false
+			return nil, "", false
 		}
 		if line != want {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 			t.Fatalf("got %q, want %q", line, want)
 		}
-		return cmd, true
+		return cmd, metrics, true
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		t.Fatalf("node %v not ready: %s", args, stderr.String())
 	}
-	return nil, false
+	return nil, "", false
+}
+
+// TestMetricsAddr: a node started with -metrics-addr serves its counters
+// at /metrics; a client connection and its subscription move them.
+func TestMetricsAddr(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a process")
+	}
+	bin := filepath.Join(t.TempDir(), "node")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var cmd *exec.Cmd
+	var addr string
+	var port int
+	for attempt := 1; ; attempt++ {
+		port = freePort(t)
+		var ok bool
+		cmd, addr, ok = startNodeMetrics(t, bin, []string{"-listen", "127.0.0.1:" + strconv.Itoa(port), "-log-level", "warn", "-metrics-addr", "127.0.0.1:0"}, "READY 127.0.0.1:"+strconv.Itoa(port))
+		if ok {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("node exited before READY %d times", attempt)
+		}
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	if addr == "" {
+		t.Fatal("no METRICS line before READY")
+	}
+	m0, err := scrape.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"zerohop_node_connections_accepted_total", "zerohop_node_frames_in_total", "zerohop_node_subscribers"} {
+		if !m0.Has(name) {
+			t.Fatalf("no %s in the first scrape", name)
+		}
+	}
+	subscribeOnce(t, castyjson.NewRegistry(), port)
+	m1, err := scrape.Get(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m1["zerohop_node_connections_accepted_total"] - m0["zerohop_node_connections_accepted_total"]; d < 1 {
+		t.Errorf("connections accepted grew by %v after a connection", d)
+	}
+	if d := m1["zerohop_node_frames_in_total"] - m0["zerohop_node_frames_in_total"]; d < 1 {
+		t.Errorf("frames in grew by %v after a subscription", d)
+	}
 }
 
 func subscribeOnce(t *testing.T, reg *castyjson.Registry, port int) wire.TopologySnapshot {

@@ -30,6 +30,7 @@ const (
 	eFailFast  = "A shard whose owner is suspect or down fails fast"
 	eSubscribe = "The client keeps a topology subscription on every member"
 	eWaits     = "Nothing waits forever"
+	eObserve   = "Observability never blocks the client"
 )
 
 // Invariant bullets of internal/netconn/doc.go and internal/gnetconn/doc.go,

@@ -12,6 +12,7 @@ func engineMutations() []Mutation {
 		engineFailFast(),
 		engineSubscriptions(),
 		engineNothingWaitsForever(),
+		engineObservability(),
 	} {
 		all = append(all, part...)
 	}
@@ -287,6 +288,29 @@ func engineNothingWaitsForever() []Mutation {
 			Orig: "wait = b/2 + rand.N(b/2+1)",
 			Repl: "wait = b + 0*rand.N(b/2+1)",
 			Run:  "^TestReconnectBackoffCap$", Fast: true,
+		}),
+	}
+}
+
+// engineObservability: observability never blocks the client.
+func engineObservability() []Mutation {
+	e := inPackage("engine")
+	return []Mutation{
+		e(Mutation{
+			Name: "engine/conn-events-block", Invariant: eObserve,
+			What: "connEvent: a full event buffer blocks the sender instead of counting a drop",
+			File: "engine/nodestatus.go",
+			Orig: "\tdefault:\n\t\tc.stats.connEventsDropped.Add(1)\n",
+			Repl: "\tdefault:\n\t\tc.events.ch <- ConnStateEvent{Node: nc.addr, Prev: prev, State: now, Cause: cause}\n",
+			Run:  "^TestConnEventsSlowCallback$", Fast: true,
+		}),
+		e(Mutation{
+			Name: "engine/node-frames-uncounted", Invariant: eObserve,
+			What: "writeLoop: frames written are not counted for their node",
+			File: "engine/conn.go",
+			Orig: "nc.stats.framesWritten.Add(uint64(n))",
+			Repl: "nc.stats.framesWritten.Add(0)",
+			Run:  "^TestNodesAndConnEvents$", Fast: true,
 		}),
 	}
 }
