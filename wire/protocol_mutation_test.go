@@ -50,6 +50,7 @@ func TestParseAddressReasons(t *testing.T) {
 		{"casty://s/\n", path},
 		{"casty://s/p\nq", path},
 		{"casty://s@h:65536/p", port},
+		{"casty://s@h:655350/p", port}, // 65535 then one more digit
 		{"casty://s@h:99999999999999999999999/p", port},
 		{"casty://s@[::1]:99999/p", port},
 		{"casty://s@[", brackets},
