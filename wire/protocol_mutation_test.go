@@ -62,6 +62,7 @@ func TestParseAddressReasons(t *testing.T) {
 		{"casty://s@[a@b:c]:1/p", brackets},
 		{"casty://s@[a[b:c]:1/p", brackets},
 		{"casty://s@[a\nb:c]:1/p", brackets},
+		{"casty://s@[ab]:x/p", brackets}, // no ':' inside the brackets
 	}
 	for _, tt := range tests {
 		a, err := ParseAddress(tt.uri)
@@ -72,6 +73,26 @@ func TestParseAddressReasons(t *testing.T) {
 		}
 		if ae.Reason != tt.reason {
 			t.Errorf("ParseAddress(%q): got reason %q, want %q", tt.uri, ae.Reason, tt.reason)
+		}
+	}
+}
+
+// TestParseAddressAcceptedEdges: what PROTOCOL.md section 4's regular
+// expressions accept at the edges of each part. The system is [^@/]+, which
+// in Python takes a newline too; only the path is (.+), newline-free.
+func TestParseAddressAcceptedEdges(t *testing.T) {
+	for _, tt := range []struct {
+		uri  string
+		want Address
+	}{
+		{"casty://s\n/p", Address{System: "s\n", Path: "/p"}},
+		{"casty://s\n@h:1/p", Address{System: "s\n", Host: "h", Port: 1, Path: "/p"}},
+		{"casty://s@h:0/p", Address{System: "s", Host: "h", Port: 0, Path: "/p"}},
+		{"casty://s@h:65535/pq\n", Address{System: "s", Host: "h", Port: 65535, Path: "/pq"}},
+		{"casty://s/x", Address{System: "s", Path: "/x"}},
+	} {
+		if got, err := ParseAddress(tt.uri); err != nil || got != tt.want {
+			t.Errorf("ParseAddress(%q) = %+v, %v; want %+v, nil", tt.uri, got, err, tt.want)
 		}
 	}
 }
@@ -331,5 +352,19 @@ func TestFrameReaderShrinksWhenLeftoverFits(t *testing.T) {
 	}
 	if b.used != 0 || len(fr.buf) != size {
 		t.Fatalf("after the frame that fits: budget has %d bytes out, buffer %d bytes; want 0 and %d", b.used, len(fr.buf), size)
+	}
+}
+
+// TestNodeAddressLessIsStrict: Less is a strict order (Python's < on
+// tuples): an address is not less than itself, and Compare of equal
+// addresses is 0.
+func TestNodeAddressLessIsStrict(t *testing.T) {
+	for _, n := range []NodeAddress{{}, {"127.0.0.1", 25560}, {"::1", 0}} {
+		if n.Less(n) {
+			t.Errorf("%v.Less(itself) = true, want false", n)
+		}
+		if c := n.Compare(n); c != 0 {
+			t.Errorf("%v.Compare(itself) = %d, want 0", n, c)
+		}
 	}
 }
