@@ -169,6 +169,9 @@ func TestParseMessageErrors(t *testing.T) {
 		{envBody(`{}`, ``), "wire: bad message envelope: header has no target at offset 4"},
 		{envBody(`{"target": "a"} x`, ``), "wire: bad message envelope: header: extra data after JSON object at offset 20"},
 		{envBody(`{"target": 1}`, ``), "wire: bad message envelope: header: target is not a string at offset 15"},
+		// The header ends after the colon: no value at all.
+		{envBody(`{"target":`, `{"x": 1}`), "wire: bad message envelope: header: target is not a string at offset 14"},
+		{envBody(`{"sender": `, ``), "wire: bad message envelope: header: sender is not a string at offset 15"},
 		{envBody("{\"target\": \"\xc3\"}", ``), "wire: bad message envelope: header is not valid UTF-8 at offset 4"},
 	}
 	for _, tt := range tests {
@@ -194,6 +197,12 @@ func TestParseHandshakeErrors(t *testing.T) {
 		{`{"host": "a", "port": 1, "zerohop": {"codecs": ["a" "b"]}}`, "wire: bad handshake: expected ',' or ']' at offset 52"},
 		{`{"host": "a", "port": 1, "zerohop": {"codecs": ["a"`, "wire: bad handshake: unexpected end of JSON at offset 51"},
 		{`{"host": "a", "port": 1, "zerohop": {"version": 1.5}}`, "wire: bad handshake: zerohop.version is not an integer at offset 48"},
+		// The body ends where a value should start.
+		{`{"host":`, "wire: bad handshake: host is not a string at offset 8"},
+		{`{"host": "a", "port":`, "wire: bad handshake: port is not an integer at offset 21"},
+		{`{"host": "a", "port": 1, "zerohop": {"codecs":`, "wire: bad handshake: zerohop.codecs is not an array at offset 46"},
+		{`{"host": "a", "port": 1, "zerohop": {"codecs": [`, "wire: bad handshake: zerohop.codecs entry is not a string at offset 48"},
+		{`{"host": "a", "port": 1, "zerohop": {"codecs": ["a",`, "wire: bad handshake: zerohop.codecs entry is not a string at offset 52"},
 	}
 	for _, tt := range tests {
 		_, err := ParseHandshake([]byte(tt.in))
