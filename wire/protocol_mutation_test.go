@@ -328,10 +328,11 @@ func (e *everyOtherEmpty) Read(p []byte) (int, error) {
 // roomyBudget hands out buffers larger than asked (as a pool of size classes
 // may), and counts the bytes it has out.
 type roomyBudget struct {
-	extra, used int
+	extra, used, gets int
 }
 
 func (b *roomyBudget) Get(n int) []byte {
+	b.gets++
 	b.used += n + b.extra
 	return make([]byte, n+b.extra)
 }
@@ -374,6 +375,46 @@ func TestNodeAddressLessIsStrict(t *testing.T) {
 		}
 		if c := n.Compare(n); c != 0 {
 			t.Errorf("%v.Compare(itself) = %d, want 0", n, c)
+		}
+	}
+}
+
+// segmentReader reads its segments one after the other, never more than
+// one segment per Read.
+type segmentReader struct{ segs [][]byte }
+
+func (r *segmentReader) Read(p []byte) (int, error) {
+	for len(r.segs) > 0 && len(r.segs[0]) == 0 {
+		r.segs = r.segs[1:]
+	}
+	if len(r.segs) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.segs[0])
+	r.segs[0] = r.segs[0][n:]
+	return n, nil
+}
+
+// TestFrameReaderKeepsBufferForNextLargeFrame: when the bytes read beyond a
+// large frame begin another frame too large for the normal buffer (here
+// just its 4-byte length field), the reader keeps the large buffer for it
+// instead of giving it back to the budget and asking again.
+func TestFrameReaderKeepsBufferForNextLargeFrame(t *testing.T) {
+	const size = 4 << 10
+	a := frameBytes(FrameMessage, string(bytes.Repeat([]byte("a"), 20<<10)))
+	b := frameBytes(FrameMessage, string(bytes.Repeat([]byte("b"), 20<<10)))
+	for _, split := range []int{4, 100} { // bytes of b that arrive with a
+		budget := &roomyBudget{extra: 64 << 10}
+		r := &segmentReader{segs: [][]byte{append(append([]byte(nil), a...), b[:split]...), b[split:]}}
+		fr := NewFrameReaderSize(r, 0, size)
+		fr.SetBudget(budget)
+		for i, want := range [][]byte{a, b} {
+			if _, body, err := fr.Next(); err != nil || !bytes.Equal(body, want[FrameHeaderLen:]) {
+				t.Fatalf("split %d, frame %d: got %d bytes, %v; want %d bytes", split, i, len(body), err, len(want)-FrameHeaderLen)
+			}
+		}
+		if budget.gets != 1 {
+			t.Errorf("split %d: the budget was asked %d times, want 1 (the second frame reuses the first one's buffer)", split, budget.gets)
 		}
 	}
 }
