@@ -418,3 +418,41 @@ func TestFrameReaderKeepsBufferForNextLargeFrame(t *testing.T) {
 		}
 	}
 }
+
+// badCountReader gives good bytes first, then returns count(len(p)).
+type badCountReader struct {
+	good  []byte
+	count func(n int) int
+}
+
+func (r *badCountReader) Read(p []byte) (int, error) {
+	if len(r.good) > 0 {
+		n := copy(p, r.good)
+		r.good = r.good[n:]
+		return n, nil
+	}
+	return r.count(len(p)), nil
+}
+
+// TestFrameReaderInvalidCount: an io.Reader that reports a count outside
+// [0, len(p)] fails the reader (as bufio panics), at the first read or
+// after some bytes, instead of corrupting its buffer.
+func TestFrameReaderInvalidCount(t *testing.T) {
+	const want = "wire: reader returned an invalid count"
+	for _, tt := range []struct {
+		name  string
+		good  int // bytes of a valid frame delivered first
+		count func(int) int
+	}{
+		{"negative", 0, func(int) int { return -1 }},
+		{"one too many", 0, func(n int) int { return n + 1 }},
+		{"one too many after 2 bytes", 2, func(n int) int { return n + 1 }},
+		{"negative after 2 bytes", 2, func(int) int { return -1 }},
+	} {
+		frame := frameBytes(FrameMessage, "hello")
+		fr := NewFrameReader(&badCountReader{good: frame[:tt.good], count: tt.count}, 0)
+		if _, _, err := fr.Next(); err == nil || err.Error() != want {
+			t.Errorf("%s: got %v, want %s", tt.name, err, want)
+		}
+	}
+}
