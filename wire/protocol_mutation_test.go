@@ -191,6 +191,7 @@ func TestParseHandshakeErrors(t *testing.T) {
 		{`{`, "wire: bad handshake: unexpected end of JSON at offset 1"},
 		{`{"host": "a"}`, "wire: bad handshake: missing port"},
 		{`{"port": 1}`, "wire: bad handshake: missing host"},
+		{"{\"host\": \"\xff\", \"port\": 1}", "wire: bad handshake: not valid UTF-8"},
 		{`{"host": "a", "port": 1}x`, "wire: bad handshake: extra data after JSON object at offset 24"},
 		{`{"host": "a", "port": 65536}`, "wire: bad handshake: port 65536 out of range 0..65535 at offset 22"},
 		{`{"host": 1, "port": 1}`, "wire: bad handshake: host is not a string at offset 9"},
