@@ -201,6 +201,7 @@ func TestParseHandshakeErrors(t *testing.T) {
 		{`{"host": "a", "port": 1, "zerohop": {"codecs": ["a" "b"]}}`, "wire: bad handshake: expected ',' or ']' at offset 52"},
 		{`{"host": "a", "port": 1, "zerohop": {"codecs": ["a"`, "wire: bad handshake: unexpected end of JSON at offset 51"},
 		{`{"host": "a", "port": 1, "zerohop": {"version": 1.5}}`, "wire: bad handshake: zerohop.version is not an integer at offset 48"},
+		{`{"host": "a", "port": 1, "zerohop": {"codecs": "json"}}`, "wire: bad handshake: zerohop.codecs is not an array at offset 47"},
 		// The body ends where a value should start.
 		{`{"host":`, "wire: bad handshake: host is not a string at offset 8"},
 		{`{"host": "a", "port":`, "wire: bad handshake: port is not an integer at offset 21"},
