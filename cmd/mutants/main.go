@@ -5,7 +5,8 @@
 // must catch it are run; every one must fail.
 //
 //	go run ./cmd/mutants                  # the whole list (make mutants)
-//	go run ./cmd/mutants -fast            # the CI subset (make mutants-fast)
+//	go run ./cmd/mutants -fast            # the fast subset (make mutants-fast)
+//	go run ./cmd/mutants -fast -sample    # one fast mutation per invariant (make mutants-ci, in .ci/run)
 //	go run ./cmd/mutants -run 'node/hop'  # mutations whose name matches
 //	go run ./cmd/mutants -list            # the list, without running it
 //	go run ./cmd/mutants -markdown        # TESTING.md's mutation list
@@ -47,6 +48,7 @@ func main() {
 type options struct {
 	run      string
 	fast     bool
+	sample   bool
 	list     bool
 	markdown bool
 	baseline bool
@@ -60,7 +62,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("mutants", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.run, "run", "", "run only the mutations whose name matches this regexp")
-	fs.BoolVar(&o.fast, "fast", false, "run only the CI subset (mutations marked Fast)")
+	fs.BoolVar(&o.fast, "fast", false, "run only the fast subset (mutations marked Fast: unit-level tests)")
+	fs.BoolVar(&o.sample, "sample", false, "of the selected mutations, run only the first of each invariant bullet (with -fast: the CI sample)")
 	fs.BoolVar(&o.list, "list", false, "print the selected mutations and exit")
 	fs.BoolVar(&o.markdown, "markdown", false, "print TESTING.md's mutation list (every mutation) and exit")
 	fs.BoolVar(&o.baseline, "baseline", true, "first run the selected tests without mutation (they must pass)")
@@ -90,9 +93,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 func selectMutations(o *options) []mutant.Mutation {
 	re := regexp.MustCompile(o.run) // checked by parseFlags
 	var out []mutant.Mutation
+	seen := map[string]bool{} // Doc + Invariant, with -sample
 	for _, m := range mutant.List() {
 		if (o.fast && !m.Fast) || !re.MatchString(m.Name) {
 			continue
+		}
+		if key := m.Doc + "\x00" + m.Invariant; o.sample {
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
 		}
 		out = append(out, m)
 	}
