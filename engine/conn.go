@@ -383,7 +383,7 @@ func (nc *nodeConn) connect() (net.Conn, error) {
 	defer stopWatch()
 	if err := nc.handshake(conn); err != nil {
 		_ = conn.Close()
-		if c.cfg.TLS == nil && !errors.Is(err, ErrTLSRequired) && nc.probeTLS() {
+		if c.cfg.TLS == nil && !errors.Is(err, ErrTLSRequired) && !causeKnown(err) && nc.probeTLS() {
 			err = fmt.Errorf("%w (%v)", ErrTLSRequired, err)
 		}
 		return nil, &HandshakeError{Node: nc.addr, Dial: nc.dial, Cause: err}
@@ -394,12 +394,14 @@ func (nc *nodeConn) connect() (net.Conn, error) {
 // handshake sends the client's handshake and reads the node's reply.
 func (nc *nodeConn) handshake(conn net.Conn) error {
 	c := nc.c
-	h, err := netconn.Handshake(conn, c.handshakeFrame, c.cfg.HandshakeTimeout)
+	h, err := netconn.HandshakeProbing(conn, c.handshakeFrame, c.cfg.HandshakeTimeout, func(ctx context.Context) (net.Conn, error) {
+		return netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS)
+	})
 	if errors.Is(err, netconn.ErrTLSRequired) {
 		return ErrTLSRequired
 	}
 	if err != nil {
-		return err
+		return explainHandshake(h, err, c.cfg.SystemName)
 	}
 	if err := netconn.CheckSystem(h, c.cfg.SystemName); err != nil {
 		return err

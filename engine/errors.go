@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -163,6 +164,50 @@ func (e *HandshakeError) Is(target error) bool { return target == ErrHandshake }
 
 // Unwrap returns the cause.
 func (e *HandshakeError) Unwrap() error { return e.Cause }
+
+// SystemError is the cause of a *HandshakeError when the node belongs to
+// another actor system than Config.SystemName: Peer is the node's system,
+// Want ours. A zerohop node announces its system in its handshake (and,
+// refusing the connection, says why before it closes).
+type SystemError = netconn.SystemError
+
+// NotCastyError is the cause of a *HandshakeError when the peer did not
+// answer with a Casty handshake (an HTTP server, a gossip port, anything
+// else): Got holds the first bytes it sent, quoted in the message.
+type NotCastyError = netconn.NotCastyError
+
+// ClosedError is the cause of a *HandshakeError when the node closed the
+// connection right after our handshake without a reply (what Casty does
+// when it refuses one); its message asks to check Config.SystemName.
+type ClosedError = netconn.ClosedError
+
+// explainHandshake maps a failed handshake exchange to the error that
+// names its cause: a zerohop node's refusal of our system name becomes a
+// *SystemError naming both names, and a connection closed without a reply
+// a *ClosedError that names the system name we sent.
+func explainHandshake(h wire.Handshake, err error, system string) error {
+	var re *netconn.RefusedError
+	if errors.As(err, &re) {
+		if serr := netconn.CheckSystem(h, system); serr != nil {
+			return serr
+		}
+		return err
+	}
+	var ce *netconn.ClosedError
+	if errors.As(err, &ce) {
+		return &ClosedError{System: system, Cause: ce.Cause}
+	}
+	return err
+}
+
+// causeKnown reports whether a handshake error already names its cause
+// (another system, a peer that is not a Casty node): no TLS probe is
+// needed to explain it.
+func causeKnown(err error) bool {
+	var se *SystemError
+	var nc *NotCastyError
+	return errors.As(err, &se) || errors.As(err, &nc)
+}
 
 // ShardUnavailableError reports that Node answered the location query of
 // shard Shard of entity type Type with zerohop.ShardUnavailable: it knows

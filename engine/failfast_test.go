@@ -1,0 +1,135 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/workload"
+)
+
+// dialFails dials addr (plaintext) and returns the error, which must come
+// within one second of the dial (the handshake timeout is 5 s: a failure
+// after a timeout would not be fast).
+func dialFails(t *testing.T, addr, system string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	c, err := Dial(ctx, Config{ContactPoints: []string{addr}, SystemName: system, HandshakeTimeout: 5 * time.Second})
+	if err == nil {
+		c.Close()
+		t.Fatalf("Dial(%s) succeeded", addr)
+	}
+	if d := time.Since(start); d >= 5*time.Second {
+		t.Errorf("Dial(%s) failed after %v (the handshake timeout): %v", addr, d, err)
+	}
+	if !errors.Is(err, ErrHandshake) {
+		t.Fatalf("Dial(%s): %v, want ErrHandshake", addr, err)
+	}
+	return err
+}
+
+// TestNotCastyPeer: a contact point that is not a Casty node gets an error
+// that says so and quotes what it sent, not a frame-length error.
+func TestNotCastyPeer(t *testing.T) {
+	t.Run("http", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		defer srv.Close()
+		err := dialFails(t, srv.Listener.Addr().String(), "live")
+		var nc *NotCastyError
+		if !errors.As(err, &nc) || !strings.HasPrefix(string(nc.Got), "HTTP/1.") {
+			t.Fatalf("got %v, want a *NotCastyError with the HTTP reply", err)
+		}
+		for _, want := range []string{"not a Casty node", "an HTTP server", `with "HTTP/1.`} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%q lacks %q", err, want)
+			}
+		}
+	})
+	t.Run("tls", func(t *testing.T) {
+		srv := httptest.NewTLSServer(http.NotFoundHandler())
+		defer srv.Close()
+		err := dialFails(t, srv.Listener.Addr().String(), "live")
+		if !errors.Is(err, ErrTLSRequired) {
+			t.Fatalf("got %v, want ErrTLSRequired", err)
+		}
+	})
+	t.Run("garbage", func(t *testing.T) {
+		addr := rawNode(t, func(c net.Conn) {
+			_, _ = c.Write([]byte("garbage\x00\xff\n"))
+			buf := make([]byte, 1)
+			_, _ = c.Read(buf) // until the client closes
+		})
+		err := dialFails(t, addr, "live")
+		var nc *NotCastyError
+		if !errors.As(err, &nc) {
+			t.Fatalf("got %v, want a *NotCastyError", err)
+		}
+		if want := `"garbage\x00\xff\n"`; !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not quote the bytes as %s", err, want)
+		}
+	})
+	t.Run("short", func(t *testing.T) {
+		addr := rawNode(t, func(c net.Conn) { _, _ = c.Write([]byte("no")) })
+		err := dialFails(t, addr, "live")
+		var nc *NotCastyError
+		if !errors.As(err, &nc) || string(nc.Got) != "no" {
+			t.Fatalf("got %v, want a *NotCastyError quoting \"no\"", err)
+		}
+	})
+	t.Run("gossip port", func(t *testing.T) {
+		lc := startCluster(t, 1, nodetest.Options{})
+		err := dialFails(t, lc.Node(0).GossipAddr(), workload.DefaultSystem)
+		var nc *NotCastyError
+		var ce *ClosedError
+		if !errors.As(err, &nc) && !errors.As(err, &ce) {
+			t.Fatalf("got %v, want a *NotCastyError or a *ClosedError", err)
+		}
+		t.Log(err)
+		if !strings.Contains(err.Error(), "gossip") {
+			t.Errorf("%q does not mention a gossip port", err)
+		}
+	})
+}
+
+// TestSystemNameRefused: a zerohop node of another system answers with
+// its reason before closing; the error names both system names. A node
+// that just closes (Casty) gets the "check SystemName" sentence.
+func TestSystemNameRefused(t *testing.T) {
+	t.Run("zerohop node", func(t *testing.T) {
+		lc := startCluster(t, 1, nodetest.Options{})
+		err := dialFails(t, lc.ContactPoints()[0], "wrong")
+		var se *SystemError
+		if !errors.As(err, &se) || se.Peer != workload.DefaultSystem || se.Want != "wrong" {
+			t.Fatalf("got %v, want a *SystemError naming %q and %q", err, workload.DefaultSystem, "wrong")
+		}
+	})
+	t.Run("closes", func(t *testing.T) {
+		addr := rawNode(t, func(c net.Conn) {
+			// The handshake (or the first 5 bytes of the client's TLS
+			// probe), then close.
+			hdr := make([]byte, 5)
+			if _, err := io.ReadFull(c, hdr); err != nil || hdr[0] == 0x16 {
+				return
+			}
+			_, _ = io.ReadFull(c, make([]byte, int(binary.BigEndian.Uint32(hdr))-1))
+		})
+		err := dialFails(t, addr, "mine")
+		var ce *ClosedError
+		if !errors.As(err, &ce) {
+			t.Fatalf("got %v, want a *ClosedError", err)
+		}
+		if want := `the node closed the connection right after the handshake: check SystemName (we sent "mine")`; !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	})
+}
