@@ -63,6 +63,11 @@ func (n *Node) buildHandlers() {
 // call: anything kept is copied (decoded values own their memory).
 func (n *Node) handleFrame(l *link, typ byte, body []byte) result {
 	if !l.handshook {
+		if l.isRefusing() {
+			// Refused: the link closes once the refusal is written;
+			// what the peer sends meanwhile is ignored.
+			return resOK
+		}
 		if typ != wire.FrameHandshake {
 			n.ctr.handshakesRefused.Add(1)
 			n.logLimited("refusing connection: first frame is not a handshake", "remote", l.remote(), "type", typ)

@@ -83,9 +83,11 @@
 // of an identity wins), or is dropped and counted (Stats.DroppedReplies).
 //
 // The handshake reply carries the node's identity and the "zerohop"
-// extension (system, role "node"). A connection whose extension names
-// another system is refused (logged, closed); Casty clients send no
-// extension and are accepted.
+// extension (system, role "node", and its entity types with their shard
+// counts). A connection whose extension names another system is refused
+// (logged, counted): the node answers with its handshake carrying the
+// reason ("refused"), reads nothing more, and closes the connection once
+// that reply is written; Casty clients send no extension and are accepted.
 //
 // Every outbound connection has a bounded buffer (Config.OutboundLimit,
 // 64 MiB): a client that does not read its replies is cut off when it

@@ -19,7 +19,6 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/internal/gnetconn"
-	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -159,7 +158,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.fwdSender[h] = "casty://" + cfg.System + "@" + n.self.String() + fwdPath + strconv.Itoa(h+1)
 	}
 	n.hsFrame = wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port,
-		Zerohop: netconn.Extension(cfg.System, wire.RoleNode)})
+		Zerohop: n.extension()})
 	n.route.Store(n.buildRoute(emptyTable, nil, 0))
 	close(n.ready) // inbound connections may be served from here on
 	if n.cfg.Raft == "" {
