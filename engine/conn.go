@@ -407,6 +407,9 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 		return err
 	}
 	nc.zerohop.Store(h.Zerohop != nil)
+	if x := h.Zerohop; x != nil && x.Role == wire.RoleNode && len(x.Entities) > 0 {
+		c.noteAnnounced(h.Node(), x.Entities)
+	}
 	if h.Node() != nc.addr {
 		c.log.Debug("engine: node identity differs from the address used", "node", nc.addr.String(), "claims", h.Node().String())
 		c.alias(h.Node(), nc)

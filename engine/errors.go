@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
@@ -255,14 +256,44 @@ func (e *UndeliverableError) Error() string {
 func (e *UndeliverableError) Is(target error) bool { return target == ErrUndeliverable }
 
 // ShardsMismatchError is returned by EntityRef when a type is already known
-// with a different number of shards.
+// with a different number of shards: Got is the count asked for, Have the
+// one known. Known from an earlier EntityRef of this client (Node is
+// zero), from the handshake of zerohop node Node, which announces the
+// cluster's entity types with their shard counts, or (AtLeast) from a
+// topology table that allocates shard Have-1 of the type, past Got: the
+// cluster has at least Have shards. In the last two cases an EntityRef
+// made before the evidence arrived fails too: its Tell, TellContext and
+// Ask return this error.
 type ShardsMismatchError struct {
 	Type      string
 	Have, Got int
+	Node      wire.NodeAddress // the announcing or allocating node; zero for a local mismatch
+	AtLeast   bool             // Have is a lower bound (a topology table's allocation)
 }
 
 func (e *ShardsMismatchError) Error() string {
+	switch {
+	case e.AtLeast:
+		return fmt.Sprintf("engine: entity type %q: the cluster allocates shard %d (on %s), so it has more than the %d shards asked for", e.Type, e.Have-1, e.Node, e.Got)
+	case e.Node != (wire.NodeAddress{}):
+		return fmt.Sprintf("engine: entity type %q has %d shards in the cluster (announced by %s), not %d", e.Type, e.Have, e.Node, e.Got)
+	}
 	return fmt.Sprintf("engine: entity type %q already used with %d shards, not %d", e.Type, e.Have, e.Got)
+}
+
+// UnknownEntityTypeError is returned by EntityRef (and then by the ref's
+// Tell, TellContext and Ask, for a ref made before) when zerohop node Node
+// announced the cluster's entity types (Known) in its handshake and Type is
+// not one of them. Casty announces nothing: against Casty an unknown type
+// shows only as asks that time out.
+type UnknownEntityTypeError struct {
+	Type  string
+	Node  wire.NodeAddress
+	Known []string
+}
+
+func (e *UnknownEntityTypeError) Error() string {
+	return fmt.Sprintf("engine: entity type %q is unknown to the cluster (%s announces %s)", e.Type, e.Node, strings.Join(e.Known, ", "))
 }
 
 // ReplyTypeError is returned by AskAs when the reply is not of the type

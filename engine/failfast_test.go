@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
 
@@ -132,4 +134,95 @@ func TestSystemNameRefused(t *testing.T) {
 			t.Errorf("%q lacks %q", err, want)
 		}
 	})
+}
+
+// TestEntityRefAgainstZerohopAnnouncement: zerohop nodes announce the
+// cluster's entity types and shard counts in their handshake, so a wrong
+// shard count or an unknown type fails EntityRef at once, right after
+// Dial; the right one works.
+func TestEntityRefAgainstZerohopAnnouncement(t *testing.T) {
+	lc := startCluster(t, 1, nodetest.Options{})
+	c := dialCluster(t, lc, nil)
+	_, err := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards/2)
+	var sm *ShardsMismatchError
+	if !errors.As(err, &sm) || sm.Have != workload.DefaultShards || sm.Got != workload.DefaultShards/2 || sm.Node != lc.Addr(0) {
+		t.Fatalf("EntityRef with half the shards: %v, want a *ShardsMismatchError (%d, %d, %s)", err, workload.DefaultShards, workload.DefaultShards/2, lc.Addr(0))
+	}
+	_, err = c.EntityRef("no-such-type", 8)
+	var ut *UnknownEntityTypeError
+	if !errors.As(err, &ut) || ut.Type != "no-such-type" || !slices.Contains(ut.Known, workload.DefaultEntityType) {
+		t.Fatalf("EntityRef of an unknown type: %v, want an *UnknownEntityTypeError listing %q", err, workload.DefaultEntityType)
+	}
+	t.Log(sm, "|", ut)
+	ref, err := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := getCount(ctx, c, ref, "e1"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestEntityRefAnnouncedLater: a ref made before any zerohop node
+// announced (here: a client of Casty-like fake nodes, then the
+// announcement arrives on a handshake) fails its Tells once the
+// announcement contradicts it, and works again once one accepts it.
+func TestEntityRefAnnouncedLater(t *testing.T) {
+	cl := newFakeCluster(t, 1)
+	c := dialFake(t, cl, nil)
+	ref, err := c.EntityRef("counter", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := wire.NodeAddress{Host: "10.1.2.3", Port: 1}
+	c.noteAnnounced(node, []wire.EntityShards{{Type: "counter", Shards: 64}})
+	var sm *ShardsMismatchError
+	if err := ref.Tell("e", workload.Increment{Amount: 1}); !errors.As(err, &sm) || sm.Have != 64 || sm.Node != node {
+		t.Fatalf("Tell after a contradicting announcement: %v, want a *ShardsMismatchError", err)
+	}
+	c.noteAnnounced(node, []wire.EntityShards{{Type: "counter", Shards: 32}})
+	if err := ref.Tell("e", workload.Increment{Amount: 1}); err != nil {
+		t.Fatalf("Tell after an agreeing announcement: %v", err)
+	}
+}
+
+// TestEntityRefAgainstCastyTable: Casty announces nothing, but a topology
+// table that allocates a shard id >= n of the type shows the cluster has
+// more shards: the ref fails (its Tells and Asks return the error), and a
+// new EntityRef fails at once.
+func TestEntityRefAgainstCastyTable(t *testing.T) {
+	cl := newFakeCluster(t, 1)
+	c := dialFake(t, cl, nil)
+	ref, err := c.EntityRef("counter", 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Tell("e", workload.Increment{Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	cl.setAlloc("counter", 20, 0) // shard 20 of a 32-shard cluster
+	cl.pushAll()
+	var sm *ShardsMismatchError
+	waitFor(t, "the ref fails", func() bool {
+		return errors.As(ref.Tell("e", workload.Increment{Amount: 1}), &sm)
+	})
+	if sm.Have != 21 || sm.Got != 16 || !sm.AtLeast || sm.Node != cl.nodes[0].addr {
+		t.Fatalf("got %+v", sm)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := getCount(ctx, c, ref, "e"); !errors.As(err, &sm) {
+		t.Fatalf("Ask: %v, want a *ShardsMismatchError", err)
+	}
+	c2 := dialFake(t, cl, nil)
+	waitFor(t, "snapshot applied", func() bool { return c2.Stats().Epoch > 0 })
+	if _, err := c2.EntityRef("counter", 16); !errors.As(err, &sm) {
+		t.Fatalf("EntityRef after the table: %v, want a *ShardsMismatchError", err)
+	}
+	if _, err := c2.EntityRef("counter", 32); err != nil {
+		t.Fatalf("EntityRef with the right count: %v", err)
+	}
+	t.Log(sm)
 }

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -294,7 +296,7 @@ func (l *link) onHandshake(body []byte) bool {
 	l.peer.Store(&id)
 	l.zerohop = hs.Zerohop != nil
 	l.handshook = true
-	if !l.send(n.hsFrame) {
+	if !l.send(*n.hsReply.Load()) {
 		return false
 	}
 	n.clientMu.Lock()
@@ -326,19 +328,55 @@ var errRefused = errors.New("node: connection refused")
 
 // extension returns the "zerohop" handshake extension this node sends: its
 // system, role "node", and the entity types it hosts with their shard
-// counts (a client checks its EntityRef against them).
-func (n *Node) extension() *wire.Extension {
+// counts, followed by the other types t (the allocation table, when not
+// nil) knows, sorted: a client checks its EntityRef against them.
+func (n *Node) extension(t *allocTable) *wire.Extension {
 	x := netconn.Extension(n.cfg.System, wire.RoleNode)
+	own := make(map[string]bool, len(n.cfg.Entities))
 	for _, e := range n.cfg.Entities {
-		x.Entities = append(x.Entities, wire.EntityShards{Type: e.Name, Shards: e.Shards})
+		shards := e.Shards
+		if t != nil {
+			if s, ok := t.types[e.Name]; ok {
+				shards = len(s) // the cluster's count (the first registered wins)
+			}
+		}
+		x.Entities = append(x.Entities, wire.EntityShards{Type: e.Name, Shards: shards})
+		own[e.Name] = true
+	}
+	if t != nil {
+		for _, name := range slices.Sorted(maps.Keys(t.types)) {
+			if !own[name] && len(t.types[name]) > 0 {
+				x.Entities = append(x.Entities, wire.EntityShards{Type: name, Shards: len(t.types[name])})
+			}
+		}
 	}
 	return x
+}
+
+// announceTypes publishes the handshake reply carrying t's entity types.
+func (n *Node) announceTypes(t *allocTable) {
+	f := wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port, Zerohop: n.extension(t)})
+	n.hsReply.Store(&f)
+}
+
+// sameTypes reports whether a and b know the same entity types with the
+// same shard counts.
+func sameTypes(a, b *allocTable) bool {
+	if len(a.types) != len(b.types) {
+		return false
+	}
+	for name, s := range a.types {
+		if o, ok := b.types[name]; !ok || len(o) != len(s) {
+			return false
+		}
+	}
+	return true
 }
 
 // refusalFrame returns our handshake frame with the zerohop extension's
 // "refused" reason set.
 func (n *Node) refusalFrame(reason string) []byte {
-	x := n.extension()
+	x := n.extension(nil)
 	x.Refused = reason
 	return wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port, Zerohop: x})
 }
