@@ -13,7 +13,7 @@ import (
 // Check reports through t every field of typ without a test in table,
 // every table entry that is not a field of typ, and every listed test
 // that is not in dir/*_test.go, does not read its field, or (a helper) is
-// used by no Test function.
+// used by no Test function (directly or through other helpers).
 func Check(t testing.TB, dir string, typ reflect.Type, table map[string][]string) {
 	t.Helper()
 	funcs, err := testFuncs(dir)
@@ -22,14 +22,24 @@ func Check(t testing.TB, dir string, typ reflect.Type, table map[string][]string
 	}
 	// used: identifiers that appear in Test* functions (calls, and helpers
 	// passed as values).
+	// A helper used by such a helper counts too (testBadInput runs
+	// testUndecodable in a subtest).
 	used := map[string]bool{}
+	var work []*ast.FuncDecl
 	for name, fd := range funcs {
-		if !strings.HasPrefix(name, "Test") {
-			continue
+		if strings.HasPrefix(name, "Test") {
+			work = append(work, fd)
 		}
+	}
+	for len(work) > 0 {
+		fd := work[len(work)-1]
+		work = work[:len(work)-1]
 		ast.Inspect(fd, func(n ast.Node) bool {
-			if id, ok := n.(*ast.Ident); ok {
+			if id, ok := n.(*ast.Ident); ok && !used[id.Name] {
 				used[id.Name] = true
+				if h := funcs[id.Name]; h != nil && !strings.HasPrefix(id.Name, "Test") {
+					work = append(work, h)
+				}
 			}
 			return true
 		})
