@@ -124,7 +124,7 @@ func (r *EntityRef) sendAsk(msg any, askID uint64) (*nodeConn, error) {
 	}
 	et := r.et
 	if b := et.bad.Load(); b != nil {
-		return nil, b.err
+		return nil, et.refuseBad(b)
 	}
 	shard := ring.Shard(env.EntityID, et.numShards)
 	e, ok := et.table.Load().Owner(shard)

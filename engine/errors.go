@@ -246,10 +246,25 @@ type UndeliverableError struct {
 }
 
 func (e *UndeliverableError) Error() string {
-	if e.Type == "" {
-		return "engine: message undeliverable: " + e.Reason
+	reason := e.Reason
+	if h := undeliverableHints[reason]; h != "" {
+		reason += " (" + h + ")"
 	}
-	return fmt.Sprintf("engine: message to %s entity %q (shard %d) undeliverable: %s", e.Type, e.EntityID, e.Shard, e.Reason)
+	if e.Type == "" {
+		return "engine: message undeliverable: " + reason
+	}
+	if e.Shard < 0 {
+		return fmt.Sprintf("engine: message to %s entity %q undeliverable: %s", e.Type, e.EntityID, reason)
+	}
+	return fmt.Sprintf("engine: message to %s entity %q (shard %d) undeliverable: %s", e.Type, e.EntityID, e.Shard, reason)
+}
+
+// undeliverableHints say what to check for the reasons that come from a
+// misconfiguration.
+var undeliverableHints = map[string]string{
+	wire.ReasonUnknownMessageType: "the node does not know the message's type: check the name (Python module) it is registered under on both sides",
+	wire.ReasonUnknownEntityType:  "the node hosts no entity type of that name",
+	wire.ReasonStaleOwner:         "the node no longer owns the shard and could not forward the message",
 }
 
 // Is matches ErrUndeliverable.

@@ -18,6 +18,13 @@ type badType struct {
 	announced bool // from an announcement (a later one may clear it); else from a table (final)
 }
 
+// refuseBad counts a message of a misconfigured type refused
+// (DropMisconfigured) and returns the error that says why.
+func (et *entityType) refuseBad(b *badType) error {
+	et.c.stats.drop(DropMisconfigured, 1)
+	return b.err
+}
+
 // announcement is the last entity type list a zerohop node announced.
 type announcement struct {
 	node  wire.NodeAddress

@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
@@ -211,6 +213,13 @@ func TestEntityRefAgainstCastyTable(t *testing.T) {
 	if sm.Have != 21 || sm.Got != 16 || !sm.AtLeast || sm.Node != cl.nodes[0].addr {
 		t.Fatalf("got %+v", sm)
 	}
+	before := c.Stats().Drops[DropMisconfigured]
+	if err := ref.Tell("e", workload.Increment{Amount: 1}); !errors.As(err, &sm) {
+		t.Fatal(err)
+	}
+	if got := c.Stats().Drops[DropMisconfigured]; got != before+1 {
+		t.Fatalf("Drops[misconfigured] %d -> %d, want one more", before, got)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := getCount(ctx, c, ref, "e"); !errors.As(err, &sm) {
@@ -225,4 +234,94 @@ func TestEntityRefAgainstCastyTable(t *testing.T) {
 		t.Fatalf("EntityRef with the right count: %v", err)
 	}
 	t.Log(sm)
+}
+
+// TestAskUnknownMessageType: a message type the node does not know (the
+// client registered it under another Python module) fails the Ask within
+// one round trip with an *UndeliverableError naming the reason, not after
+// the ask timeout; counted in Stats().Undeliverable.
+func TestAskUnknownMessageType(t *testing.T) {
+	lc := startCluster(t, 1, nodetest.Options{})
+	reg := castyjson.NewRegistry()
+	if err := workload.Register(reg, "elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	c := dialReady(t, Config{ContactPoints: lc.ContactPoints(), SystemName: workload.DefaultSystem, Types: reg}, nil)
+	ref, err := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = getCount(ctx, c, ref, "e1")
+	var ue *UndeliverableError
+	if !errors.As(err, &ue) || ue.Reason != wire.ReasonUnknownMessageType || ue.EntityID != "e1" {
+		t.Fatalf("ask with a type the node does not know: %v, want an *UndeliverableError %q", err, wire.ReasonUnknownMessageType)
+	}
+	if d := time.Since(start); d >= 30*time.Second {
+		t.Fatalf("failed after %v: not within one round trip", d)
+	}
+	if !strings.Contains(err.Error(), "check the name (Python module)") {
+		t.Errorf("%q does not say what to check", err)
+	}
+	if got := c.Stats().Undeliverable; got != 1 {
+		t.Fatalf("Stats().Undeliverable %d, want 1", got)
+	}
+	t.Log(err)
+}
+
+// TestMisconfigurationTable: the table of package doc's "Misconfiguration"
+// section quotes each error's message exactly (column 32 of the code
+// block is the message column; wrapped lines join with a space).
+func TestMisconfigurationTable(t *testing.T) {
+	src, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	start := strings.Index(text, "//\tMistake ")
+	end := strings.Index(text[start:], "\n//\n")
+	if start < 0 || end < 0 {
+		t.Fatal("no Misconfiguration table in doc.go")
+	}
+	var rows []string
+	for _, line := range strings.Split(text[start:start+end], "\n")[1:] {
+		line = strings.TrimPrefix(line, "//\t")
+		msg := ""
+		if len(line) > 32 {
+			msg = strings.TrimSpace(line[32:])
+		}
+		switch {
+		case line[0] != ' ':
+			rows = append(rows, msg)
+		case msg != "":
+			rows[len(rows)-1] += " " + msg
+		}
+	}
+	node := wire.NodeAddress{Host: "10.0.0.1", Port: 25520}
+	cases := []struct {
+		typ string
+		err error
+	}{
+		{"*NotCastyError", &NotCastyError{Got: []byte("HTTP/1.0 404 Not Found\r\n"), Probed: true}},
+		{"*NotCastyError", &NotCastyError{Got: []byte("garbage\x00\xff\n")}},
+		{"ErrTLSRequired", ErrTLSRequired},
+		{"*ClosedError", &ClosedError{System: "live", Cause: io.EOF}},
+		{"*SystemError", &SystemError{Peer: "live", Want: "wrong"}},
+		{"*ShardsMismatchError", &ShardsMismatchError{Type: "counter", Have: 32, Got: 16, Node: node}},
+		{"*ShardsMismatchError", &ShardsMismatchError{Type: "counter", Have: 21, Got: 16, Node: node, AtLeast: true}},
+		{"*UnknownEntityTypeError", &UnknownEntityTypeError{Type: "countr", Node: node, Known: []string{"counter"}}},
+		{"*UndeliverableError", &UndeliverableError{Reason: wire.ReasonUnknownMessageType, Type: "counter", Shard: 3, EntityID: "e1"}},
+		{"*UndeliverableError", &UndeliverableError{Reason: wire.ReasonUnknownEntityType, Type: "countr", Shard: -1, EntityID: "e1"}},
+	}
+	if len(rows) != len(cases) {
+		t.Fatalf("%d table rows, %d cases", len(rows), len(cases))
+	}
+	for i, tc := range cases {
+		want := tc.typ + ": " + tc.err.Error()
+		if !strings.HasPrefix(rows[i], want) {
+			t.Errorf("row %d:\n got %s\nwant %s", i, rows[i], want)
+		}
+	}
 }

@@ -135,7 +135,7 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 		return ErrClosed
 	}
 	if b := et.bad.Load(); b != nil {
-		return b.err
+		return et.refuseBad(b)
 	}
 	shard := ring.Shard(entityID, et.numShards)
 	e, ok := et.table.Load().Owner(shard)
@@ -168,7 +168,7 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 		return ErrClosed
 	}
 	if b := et.bad.Load(); b != nil {
-		return b.err
+		return et.refuseBad(b)
 	}
 	shard := ring.Shard(entityID, et.numShards)
 	e, ok := et.table.Load().Owner(shard)
