@@ -328,35 +328,42 @@ var errRefused = errors.New("node: connection refused")
 
 // extension returns the "zerohop" handshake extension this node sends: its
 // system, role "node", and the entity types it hosts with their shard
-// counts, followed by the other types t (the allocation table, when not
-// nil) knows, sorted: a client checks its EntityRef against them.
-func (n *Node) extension(t *allocTable) *wire.Extension {
+// counts, followed by the other types of types (the cluster's registered
+// types, when not nil), sorted: a client checks its EntityRef against
+// them.
+func (n *Node) extension(types map[string]int) *wire.Extension {
 	x := netconn.Extension(n.cfg.System, wire.RoleNode)
 	own := make(map[string]bool, len(n.cfg.Entities))
 	for _, e := range n.cfg.Entities {
 		shards := e.Shards
-		if t != nil {
-			if s, ok := t.types[e.Name]; ok {
-				shards = len(s) // the cluster's count (the first registered wins)
-			}
+		if s, ok := types[e.Name]; ok {
+			shards = s // the cluster's count (the first registered wins)
 		}
 		x.Entities = append(x.Entities, wire.EntityShards{Type: e.Name, Shards: shards})
 		own[e.Name] = true
 	}
-	if t != nil {
-		for _, name := range slices.Sorted(maps.Keys(t.types)) {
-			if !own[name] && len(t.types[name]) > 0 {
-				x.Entities = append(x.Entities, wire.EntityShards{Type: name, Shards: len(t.types[name])})
-			}
+	for _, name := range slices.Sorted(maps.Keys(types)) {
+		if !own[name] && types[name] > 0 {
+			x.Entities = append(x.Entities, wire.EntityShards{Type: name, Shards: types[name]})
 		}
 	}
 	return x
 }
 
-// announceTypes publishes the handshake reply carrying t's entity types.
-func (n *Node) announceTypes(t *allocTable) {
-	f := wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port, Zerohop: n.extension(t)})
+// announceTypes publishes the handshake reply carrying types (the
+// cluster's entity types and shard counts; onTable, fsm.onTypes).
+func (n *Node) announceTypes(types map[string]int) {
+	f := wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port, Zerohop: n.extension(types)})
 	n.hsReply.Store(&f)
+}
+
+// typeCounts returns t's entity types with their shard counts.
+func (t *allocTable) typeCounts() map[string]int {
+	m := make(map[string]int, len(t.types))
+	for name, s := range t.types {
+		m[name] = len(s)
+	}
+	return m
 }
 
 // sameTypes reports whether a and b know the same entity types with the

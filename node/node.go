@@ -270,7 +270,7 @@ func (n *Node) onLeaderChange() {
 func (n *Node) onTable(old, t *allocTable) {
 	n.ctr.epoch.Store(t.epoch)
 	if old == nil || !sameTypes(old, t) {
-		n.announceTypes(t)
+		n.announceTypes(t.typeCounts())
 	}
 	prev := n.route.Load()
 	now := int64(n.mono())

@@ -1,12 +1,14 @@
 package node_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/internal/poll"
+	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
@@ -62,4 +64,28 @@ func TestUndeliverableNamesTheReason(t *testing.T) {
 		t.Fatalf("UndeliverableSent %d after a Casty client's ask, want %d", got, before.UndeliverableSent+2)
 	}
 	casty.snapshot() // the connection goes on; no Undeliverable came before the snapshot
+}
+
+// TestHandshakeAnnouncesClusterTypes: a node's handshake reply names its
+// own entity types and, once its allocation table knows them, the types
+// other members host, each with the cluster's shard count.
+func TestHandshakeAnnouncesClusterTypes(t *testing.T) {
+	c := nodetest.Start(t, 2, nodetest.Options{Configure: func(i int, cfg *node.Config) {
+		if i == 1 {
+			cfg.Entities = append(cfg.Entities, node.EntityType{Name: "extra", Shards: 8,
+				New: cfg.Entities[0].New})
+		}
+	}})
+	want := []wire.EntityShards{{Type: workload.DefaultEntityType, Shards: workload.DefaultShards}, {Type: "extra", Shards: 8}}
+	var got []wire.EntityShards
+	poll.Until(t, "node 0 announces node 1's type", func() bool {
+		rc := dialClient(t, c.Addr(0), wire.NodeAddress{Host: "127.77.2.1", Port: 0}, netconn.Extension("live", wire.RoleClient))
+		got = rc.reply.Zerohop.Entities
+		_ = rc.c.Close()
+		return slices.Equal(got, want)
+	})
+	rc := dialClient(t, c.Addr(1), wire.NodeAddress{Host: "127.77.2.2", Port: 0}, nil)
+	if got := rc.reply.Zerohop.Entities; !slices.Equal(got, want) {
+		t.Fatalf("node 1 announces %v, want %v", got, want)
+	}
 }
