@@ -238,6 +238,11 @@
 //     paused owner. The client never sends it to another node on its own
 //     initiative: only the cluster (a snapshot or the leader's
 //     coordinator) moves a shard.
+//   - A misconfigured entity type never routes: once a zerohop node's
+//     announcement contradicts a ref's shard count or type, or a topology
+//     table allocates one of its shards at or past its count, its Tell,
+//     TellContext and Ask return the error (counted, DropMisconfigured)
+//     and EntityRef refuses the type (see "Misconfiguration").
 //   - The client keeps a topology subscription on every member it keeps a
 //     connection to (and on the primary and the leader), and only there:
 //     a node that leaves the membership is unsubscribed, and Shutdown
