@@ -203,8 +203,9 @@
 // reachable: ". A zerohop node announces, in its handshake's "zerohop"
 // extension, the cluster's entity types with their shard counts (its own,
 // then those its allocation table knows); a wrong count or an unknown type
-// then fails EntityRef, and a ref made before the announcement fails its
-// Tell, TellContext and Ask (counted as DropMisconfigured). Casty
+// then fails EntityRef, and a ref made before an announcement of another
+// count fails its Tell, TellContext and Ask (counted as
+// DropMisconfigured). Casty
 // announces nothing: there only a table allocating a shard id >= n shows a
 // wrong count, and an unknown type or message type shows as asks that
 // time out. Against a Casty node a message type it does not know is
@@ -239,8 +240,8 @@
 //     initiative: only the cluster (a snapshot or the leader's
 //     coordinator) moves a shard.
 //   - A misconfigured entity type never routes: once a zerohop node's
-//     announcement contradicts a ref's shard count or type, or a topology
-//     table allocates one of its shards at or past its count, its Tell,
+//     announcement contradicts a ref's shard count, or a topology table
+//     allocates one of its shards at or past its count, its Tell,
 //     TellContext and Ask return the error (counted, DropMisconfigured)
 //     and EntityRef refuses the type (see "Misconfiguration").
 //   - The client keeps a topology subscription on every member it keeps a

@@ -296,8 +296,7 @@ func (e *ShardsMismatchError) Error() string {
 	return fmt.Sprintf("engine: entity type %q already used with %d shards, not %d", e.Type, e.Have, e.Got)
 }
 
-// UnknownEntityTypeError is returned by EntityRef (and then by the ref's
-// Tell, TellContext and Ask, for a ref made before) when zerohop node Node
+// UnknownEntityTypeError is returned by EntityRef when zerohop node Node
 // announced the cluster's entity types (Known) in its handshake and Type is
 // not one of them. Casty announces nothing: against Casty an unknown type
 // shows only as asks that time out.

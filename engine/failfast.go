@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/zerohop/zerohop/topo"
@@ -57,9 +58,12 @@ func (c *Client) announcedLocked(typ string, n int) error {
 }
 
 // noteAnnounced records the entity types node announced in its handshake
-// and re-judges the types in use: one the announcement contradicts fails
-// (its messages return the error); one an earlier announcement failed and
-// this one accepts works again.
+// and re-judges the types in use: one whose shard count the announcement
+// contradicts fails (its messages return the error); one an earlier
+// announcement failed and this one accepts works again. A type in use
+// that the announcement lacks is left alone: a node that has just started
+// may not know the other members' types yet (EntityRef of a new type does
+// refuse it).
 func (c *Client) noteAnnounced(node wire.NodeAddress, types []wire.EntityShards) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -69,7 +73,12 @@ func (c *Client) noteAnnounced(node wire.NodeAddress, types []wire.EntityShards)
 		if b != nil && !b.announced {
 			continue // a table's evidence is final
 		}
-		if err := c.announcedLocked(et.name, et.numShards); err != nil {
+		err := c.announcedLocked(et.name, et.numShards)
+		var unknown *UnknownEntityTypeError
+		if errors.As(err, &unknown) {
+			err = nil
+		}
+		if err != nil {
 			if b == nil {
 				c.log.Error("engine: entity type misconfigured", "err", err)
 			}

@@ -188,6 +188,16 @@ func TestEntityRefAnnouncedLater(t *testing.T) {
 	if err := ref.Tell("e", workload.Increment{Amount: 1}); err != nil {
 		t.Fatalf("Tell after an agreeing announcement: %v", err)
 	}
+	// A node that does not know the type yet (just started) fails no ref
+	// in use; a new EntityRef of a type it lacks is refused.
+	c.noteAnnounced(node, []wire.EntityShards{{Type: "other", Shards: 4}})
+	if err := ref.Tell("e", workload.Increment{Amount: 1}); err != nil {
+		t.Fatalf("Tell after an announcement without the type: %v", err)
+	}
+	var ut *UnknownEntityTypeError
+	if _, err := c.EntityRef("third", 4); !errors.As(err, &ut) {
+		t.Fatalf("EntityRef of a type the announcement lacks: %v", err)
+	}
 }
 
 // TestEntityRefAgainstCastyTable: Casty announces nothing, but a topology
