@@ -365,7 +365,13 @@
 // messages, unknown paths, unexpected types, replies with no connection,
 // rejected gossip, refused consensus connections, snapshots not sent, and
 // every message accepted then dropped is a dead letter (DeadLetters, by
-// reason).
+// reason). Two dead letters come from a client's misconfiguration: an
+// envelope whose message type the owner does not know (it decodes as
+// castyjson.Unknown: "unknown_message_type", never handed to the entity)
+// and one sent to the region of a type this node does not host
+// ("unknown_entity_type", counted in UnknownTargets too). Like every dead
+// letter with a reply_to on a zerohop peer, they answer the waiting ask
+// with wire.Undeliverable naming the reason (UndeliverableSent).
 //
 // # Memory against any peer
 //
