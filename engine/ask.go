@@ -125,6 +125,9 @@ func (r *EntityRef) sendAsk(msg any, askID uint64) (*nodeConn, error) {
 		return nil, fmt.Errorf("%w: an entity Ask must build an engine.ShardEnvelope, got %T", ErrNoRoute, msg)
 	}
 	et := r.et
+	if b := et.bad.Load(); b != nil {
+		return nil, et.refuseBad(b)
+	}
 	shard := ring.Shard(env.EntityID, et.numShards)
 	e, ok := et.table.Load().Owner(shard)
 	if !ok {

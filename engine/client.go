@@ -59,6 +59,7 @@ type Client struct {
 	conns    map[wire.NodeAddress]*nodeConn // guarded by mu; logical address (and aliases) -> connection
 	connList []*nodeConn                    // guarded by mu; each connection once
 	types    map[string]*entityType         // guarded by mu
+	announce announcement                   // guarded by mu; the last entity types a zerohop node announced
 	topo     topoState                      // guarded by mu
 
 	// snap is the last applied topology snapshot, compiled; nil before

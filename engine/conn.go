@@ -402,7 +402,7 @@ func (nc *nodeConn) connect() (net.Conn, error) {
 	defer stopWatch()
 	if err := nc.handshake(conn); err != nil {
 		_ = conn.Close()
-		if c.cfg.TLS == nil && !errors.Is(err, ErrTLSRequired) && nc.probeTLS() {
+		if c.cfg.TLS == nil && !errors.Is(err, ErrTLSRequired) && !causeKnown(err) && nc.probeTLS() {
 			err = fmt.Errorf("%w (%v)", ErrTLSRequired, err)
 		}
 		return nil, &HandshakeError{Node: nc.addr, Dial: nc.dial, Cause: err}
@@ -413,17 +413,22 @@ func (nc *nodeConn) connect() (net.Conn, error) {
 // handshake sends the client's handshake and reads the node's reply.
 func (nc *nodeConn) handshake(conn net.Conn) error {
 	c := nc.c
-	h, err := netconn.Handshake(conn, c.handshakeFrame, c.cfg.HandshakeTimeout)
+	h, err := netconn.HandshakeProbing(conn, c.handshakeFrame, c.cfg.HandshakeTimeout, func(ctx context.Context) (net.Conn, error) {
+		return netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS)
+	})
 	if errors.Is(err, netconn.ErrTLSRequired) {
 		return ErrTLSRequired
 	}
 	if err != nil {
-		return err
+		return explainHandshake(h, err, c.cfg.SystemName)
 	}
 	if err := netconn.CheckSystem(h, c.cfg.SystemName); err != nil {
 		return err
 	}
 	nc.zerohop.Store(h.Zerohop != nil)
+	if x := h.Zerohop; x != nil && x.Role == wire.RoleNode && len(x.Entities) > 0 {
+		c.noteAnnounced(h.Node(), x.Entities)
+	}
 	if h.Node() != nc.addr {
 		c.log.Debug("engine: node identity differs from the address used", "node", nc.addr.String(), "claims", h.Node().String())
 		c.alias(h.Node(), nc)

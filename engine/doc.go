@@ -174,6 +174,57 @@
 // counts the drops that have a shard per shard, and can only report the
 // queued frames as a total.
 //
+// # Misconfiguration
+//
+// The usual mistakes fail at once (within the handshake, or one round
+// trip) with an error that names the cause. The messages below are exact
+// (TestMisconfigurationTable checks them), with the values of the example:
+// node 10.0.0.1:25520, system "live", entity type "counter" with 32
+// shards.
+//
+//	Mistake                         Error (type): message
+//	contact point is an HTTP        *NotCastyError: the peer is not a Casty node (it looks like an HTTP
+//	  server                          server): it did not answer the handshake, and answered
+//	                                  "GET / HTTP/1.0\r\n\r\n" with "HTTP/1.0 404 Not Found\r\n"
+//	                                  (an HTTP server that answers our handshake itself: "it answered
+//	                                  the handshake with ..."; a probe after ProbeAfter, 500 ms)
+//	contact point sends anything    *NotCastyError: the peer is not a Casty node: it answered the
+//	  but a Casty handshake           handshake with "garbage\x00\xff\n"
+//	contact point speaks TLS,       ErrTLSRequired: engine: the node speaks TLS but Config.TLS is nil
+//	  Config.TLS is nil
+//	contact point closes after      *ClosedError: the node closed the connection right after the
+//	  our handshake (a Casty node     handshake: check SystemName (we sent "live") and that the address
+//	  refusing, a gossip port)        is a node's Casty port (not its gossip or consensus port): EOF
+//	wrong SystemName (zerohop       *SystemError: node belongs to system "live", configured for "wrong"
+//	  node: it says why)
+//	wrong shard count (zerohop      *ShardsMismatchError: engine: entity type "counter" has 32 shards
+//	  node announces it)              in the cluster (announced by 10.0.0.1:25520), not 16
+//	wrong shard count (Casty: a     *ShardsMismatchError: engine: entity type "counter": the cluster
+//	  table allocates shard >= n)     allocates shard 20 (on 10.0.0.1:25520), so it has more than the
+//	                                  16 shards asked for
+//	unknown entity type (zerohop    *UnknownEntityTypeError: engine: entity type "countr" is unknown to
+//	  node announces its types)       the cluster (10.0.0.1:25520 announces counter)
+//	message type unknown to the     *UndeliverableError: engine: message to counter entity "e1" (shard
+//	  node (another module name),     3) undeliverable: unknown_message_type (the node does not know the
+//	  an Ask to a zerohop node        message's type: check the name (Python module) it is registered
+//	                                  under on both sides)
+//	envelope for a type the         *UndeliverableError: engine: message to countr entity "e1"
+//	  zerohop node does not host,     undeliverable: unknown_entity_type (the node hosts no entity type
+//	  an Ask                          of that name)
+//
+// The handshake errors come wrapped: "engine: handshake with
+// 10.0.0.1:25520 failed: " and, from Dial, "engine: no contact point
+// reachable: ". A zerohop node announces, in its handshake's "zerohop"
+// extension, the cluster's entity types with their shard counts (its own,
+// then those its allocation table knows); a wrong count or an unknown type
+// then fails EntityRef, and a ref made before an announcement of another
+// count fails its Tell, TellContext and Ask (counted as
+// DropMisconfigured). Casty
+// announces nothing: there only a table allocating a shard id >= n shows a
+// wrong count, and an unknown type or message type shows as asks that
+// time out. Against a Casty node a message type it does not know is
+// silently dropped too (Casty answers nothing).
+//
 // # Invariants
 //
 //   - No listening socket, ever. The identity in handshakes and reply
@@ -202,6 +253,11 @@
 //     paused owner. The client never sends it to another node on its own
 //     initiative: only the cluster (a snapshot or the leader's
 //     coordinator) moves a shard.
+//   - A misconfigured entity type never routes: once a zerohop node's
+//     announcement contradicts a ref's shard count, or a topology table
+//     allocates one of its shards at or past its count, its Tell,
+//     TellContext and Ask return the error (counted, DropMisconfigured)
+//     and EntityRef refuses the type (see "Misconfiguration").
 //   - The client keeps a topology subscription on every member it keeps a
 //     connection to (and on the primary and the leader), and only there:
 //     a node that leaves the membership is unsubscribed, and Shutdown
@@ -275,5 +331,7 @@
 // (*HandshakeError, wrapping ErrTLSRequired for a plaintext client facing
 // a TLS node), ErrNoRoute, ErrExpired (the cause recorded for held
 // messages dropped after BufferTimeout), *ShardsMismatchError,
-// *ReplyTypeError, *ConfigError.
+// *UnknownEntityTypeError, *ReplyTypeError, *ConfigError; the causes of a
+// *HandshakeError that name a misconfiguration: *NotCastyError,
+// *SystemError, *ClosedError (see "Misconfiguration").
 package engine

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -164,6 +166,50 @@ func (e *HandshakeError) Is(target error) bool { return target == ErrHandshake }
 // Unwrap returns the cause.
 func (e *HandshakeError) Unwrap() error { return e.Cause }
 
+// SystemError is the cause of a *HandshakeError when the node belongs to
+// another actor system than Config.SystemName: Peer is the node's system,
+// Want ours. A zerohop node announces its system in its handshake (and,
+// refusing the connection, says why before it closes).
+type SystemError = netconn.SystemError
+
+// NotCastyError is the cause of a *HandshakeError when the peer did not
+// answer with a Casty handshake (an HTTP server, a gossip port, anything
+// else): Got holds the first bytes it sent, quoted in the message.
+type NotCastyError = netconn.NotCastyError
+
+// ClosedError is the cause of a *HandshakeError when the node closed the
+// connection right after our handshake without a reply (what Casty does
+// when it refuses one); its message asks to check Config.SystemName.
+type ClosedError = netconn.ClosedError
+
+// explainHandshake maps a failed handshake exchange to the error that
+// names its cause: a zerohop node's refusal of our system name becomes a
+// *SystemError naming both names, and a connection closed without a reply
+// a *ClosedError that names the system name we sent.
+func explainHandshake(h wire.Handshake, err error, system string) error {
+	var re *netconn.RefusedError
+	if errors.As(err, &re) {
+		if serr := netconn.CheckSystem(h, system); serr != nil {
+			return serr
+		}
+		return err
+	}
+	var ce *netconn.ClosedError
+	if errors.As(err, &ce) {
+		return &ClosedError{System: system, Cause: ce.Cause}
+	}
+	return err
+}
+
+// causeKnown reports whether a handshake error already names its cause
+// (another system, a peer that is not a Casty node): no TLS probe is
+// needed to explain it.
+func causeKnown(err error) bool {
+	var se *SystemError
+	var nc *NotCastyError
+	return errors.As(err, &se) || errors.As(err, &nc)
+}
+
 // ShardUnavailableError reports that Node answered the location query of
 // shard Shard of entity type Type with zerohop.ShardUnavailable: it knows
 // no owner it can vouch for. Reason is the node's (wire.ReasonNoQuorum,
@@ -200,24 +246,68 @@ type UndeliverableError struct {
 }
 
 func (e *UndeliverableError) Error() string {
-	if e.Type == "" {
-		return "engine: message undeliverable: " + e.Reason
+	reason := e.Reason
+	if h := undeliverableHints[reason]; h != "" {
+		reason += " (" + h + ")"
 	}
-	return fmt.Sprintf("engine: message to %s entity %q (shard %d) undeliverable: %s", e.Type, e.EntityID, e.Shard, e.Reason)
+	if e.Type == "" {
+		return "engine: message undeliverable: " + reason
+	}
+	if e.Shard < 0 {
+		return fmt.Sprintf("engine: message to %s entity %q undeliverable: %s", e.Type, e.EntityID, reason)
+	}
+	return fmt.Sprintf("engine: message to %s entity %q (shard %d) undeliverable: %s", e.Type, e.EntityID, e.Shard, reason)
+}
+
+// undeliverableHints say what to check for the reasons that come from a
+// misconfiguration.
+var undeliverableHints = map[string]string{
+	wire.ReasonUnknownMessageType: "the node does not know the message's type: check the name (Python module) it is registered under on both sides",
+	wire.ReasonUnknownEntityType:  "the node hosts no entity type of that name",
+	wire.ReasonStaleOwner:         "the node no longer owns the shard and could not forward the message",
 }
 
 // Is matches ErrUndeliverable.
 func (e *UndeliverableError) Is(target error) bool { return target == ErrUndeliverable }
 
 // ShardsMismatchError is returned by EntityRef when a type is already known
-// with a different number of shards.
+// with a different number of shards: Got is the count asked for, Have the
+// one known. Known from an earlier EntityRef of this client (Node is
+// zero), from the handshake of zerohop node Node, which announces the
+// cluster's entity types with their shard counts, or (AtLeast) from a
+// topology table that allocates shard Have-1 of the type, past Got: the
+// cluster has at least Have shards. In the last two cases an EntityRef
+// made before the evidence arrived fails too: its Tell, TellContext and
+// Ask return this error.
 type ShardsMismatchError struct {
 	Type      string
 	Have, Got int
+	Node      wire.NodeAddress // the announcing or allocating node; zero for a local mismatch
+	AtLeast   bool             // Have is a lower bound (a topology table's allocation)
 }
 
 func (e *ShardsMismatchError) Error() string {
+	switch {
+	case e.AtLeast:
+		return fmt.Sprintf("engine: entity type %q: the cluster allocates shard %d (on %s), so it has more than the %d shards asked for", e.Type, e.Have-1, e.Node, e.Got)
+	case e.Node != (wire.NodeAddress{}):
+		return fmt.Sprintf("engine: entity type %q has %d shards in the cluster (announced by %s), not %d", e.Type, e.Have, e.Node, e.Got)
+	}
 	return fmt.Sprintf("engine: entity type %q already used with %d shards, not %d", e.Type, e.Have, e.Got)
+}
+
+// UnknownEntityTypeError is returned by EntityRef when zerohop node Node
+// announced the cluster's entity types (Known) in its handshake and Type is
+// not one of them. Casty announces nothing: against Casty an unknown type
+// shows only as asks that time out.
+type UnknownEntityTypeError struct {
+	Type  string
+	Node  wire.NodeAddress
+	Known []string
+}
+
+func (e *UnknownEntityTypeError) Error() string {
+	return fmt.Sprintf("engine: entity type %q is unknown to the cluster (%s announces %s)", e.Type, e.Node, strings.Join(e.Known, ", "))
 }
 
 // ReplyTypeError is returned by AskAs when the reply is not of the type

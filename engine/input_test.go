@@ -111,7 +111,7 @@ func TestHandshakeFailures(t *testing.T) {
 			if readHS(c) {
 				_, _ = c.Write([]byte{0, 0, 0, 3, 1, 0, 0})
 			}
-		}, "expected a handshake frame"},
+		}, "not a Casty node"},
 		{"bad json", func(c net.Conn) {
 			if readHS(c) {
 				_, _ = c.Write([]byte{0, 0, 0, 3, 0, '{', '{'})
@@ -126,7 +126,7 @@ func TestHandshakeFailures(t *testing.T) {
 			if readHS(c) {
 				_, _ = c.Write([]byte{0x7f, 0, 0, 0, 0})
 			}
-		}, "out of range"},
+		}, `not a Casty node: it answered the handshake with "\x7f\x00\x00\x00\x00"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -54,6 +54,10 @@ type entityType struct {
 
 	table atomic.Pointer[routeTable]
 	ref   *EntityRef // the one EntityRef of this type
+	// bad, when set, fails every Tell, TellContext and Ask of the type: the
+	// cluster's shard count differs or the cluster does not know the type
+	// (checkAnnounced, checkAllocated). Stored under c.mu.
+	bad atomic.Pointer[badType]
 
 	mu      sync.Mutex
 	entries map[*nodeConn]*routeEntry // guarded by mu; the one entry per owner
@@ -80,7 +84,13 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 		if et.numShards != numShards {
 			return nil, &ShardsMismatchError{Type: typeName, Have: et.numShards, Got: numShards}
 		}
+		if b := et.bad.Load(); b != nil {
+			return nil, b.err
+		}
 		return et.ref, nil
+	}
+	if err := c.announcedLocked(typeName, numShards); err != nil {
+		return nil, err
 	}
 	et := &entityType{
 		c:          c,
@@ -95,6 +105,9 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 	et.ref = &EntityRef{et: et}
 	et.table.Store(topo.NewRoutes[*routeEntry](numShards))
 	if s := c.snap.Load(); s != nil {
+		if err := et.checkAllocated(s); err != nil {
+			return nil, err
+		}
 		et.applySnapshot(s, make([]*nodeConn, len(s.Nodes())), true, time.Now())
 	}
 	c.types[typeName] = et
@@ -120,6 +133,9 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 	et := r.et
 	if et.c.closing.Load() {
 		return ErrClosed
+	}
+	if b := et.bad.Load(); b != nil {
+		return et.refuseBad(b)
 	}
 	shard := ring.Shard(entityID, et.numShards)
 	e, ok := et.table.Load().Owner(shard)
@@ -150,6 +166,9 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 	et := r.et
 	if et.c.closing.Load() {
 		return ErrClosed
+	}
+	if b := et.bad.Load(); b != nil {
+		return et.refuseBad(b)
 	}
 	shard := ring.Shard(entityID, et.numShards)
 	e, ok := et.table.Load().Owner(shard)

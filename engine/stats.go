@@ -53,6 +53,11 @@ const (
 	// DropEncode ("encode"): the message could not be encoded
 	// (unregistered type, frame too large); Tell returned the error.
 	DropEncode
+	// DropMisconfigured ("misconfigured"): the message's entity type is
+	// misconfigured (the cluster has another shard count, or does not
+	// know the type): Tell returned *ShardsMismatchError or
+	// *UnknownEntityTypeError.
+	DropMisconfigured
 
 	dropReasonEnd // one past the last reason: the size of the counter array
 )
@@ -68,6 +73,7 @@ var dropReasonNames = [dropReasonEnd]string{
 	DropConnLost:         "conn_lost",
 	DropClosed:           "closed",
 	DropEncode:           "encode",
+	DropMisconfigured:    "misconfigured",
 }
 
 // valid reports whether r is one of the Drop* constants.

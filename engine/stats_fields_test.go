@@ -25,7 +25,7 @@ var statsFieldTests = map[string][]string{
 	"AsksTimedOut":       {"TestAskBehaviour"},
 	"AsksFailed":         {"TestAskUndeliverable"},
 	"LateReplies":        {"TestAskBehaviour"},
-	"Undeliverable":      {"TestAskUndeliverable"},
+	"Undeliverable":      {"TestAskUndeliverable", "TestAskUnknownMessageType"},
 	"Connects":           {"TestStats"},
 	"Reconnects":         {"TestReconnectAfterRestart"},
 	"ConnectFailures":    {"TestReconnectAfterRestart"},

@@ -25,6 +25,7 @@ func TestDropReasonNames(t *testing.T) {
 		DropConnLost:         "conn_lost",
 		DropClosed:           "closed",
 		DropEncode:           "encode",
+		DropMisconfigured:    "misconfigured",
 	}
 	if n := int(dropReasonEnd) - 1; n != len(want) {
 		t.Fatalf("got %d reasons, want %d (a new reason needs its name here)", n, len(want))

@@ -202,6 +202,10 @@ func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now tim
 	// Allocations: a newer epoch is the full truth; the same epoch merges.
 	conns := make([]*nodeConn, len(s.Nodes()))
 	for _, et := range c.types {
+		if err := et.checkAllocated(s); err != nil && et.bad.Load() == nil {
+			et.bad.Store(&badType{err: err})
+			c.log.Error("engine: entity type misconfigured", "err", err)
+		}
 		et.applySnapshot(s, conns, newer, now)
 	}
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -140,15 +141,22 @@ func TestSnapshotApply(t *testing.T) {
 		t.Fatalf("epoch resets %d, want 1", st.EpochResets)
 	}
 
-	// A type created later starts from the current snapshot (shard ids
-	// beyond its numShards ignored). The client is closing (no goroutines):
-	// open it just for EntityRef, which dials nothing new here.
+	// A type created later starts from the current snapshot; one whose
+	// numShards the snapshot contradicts (it allocates shard 20) is
+	// refused. The client is closing (no goroutines): open it just for
+	// EntityRef, which dials nothing new here.
 	c.closing.Store(false)
-	ref, err := c.EntityRef("other", 16)
+	_, err := c.EntityRef("other", 16)
+	var sm *ShardsMismatchError
+	if !errors.As(err, &sm) || sm.Have != 21 || !sm.AtLeast {
+		c.closing.Store(true)
+		t.Fatalf("EntityRef with 16 shards against a table allocating shard 20: %v", err)
+	}
+	ref, err := c.EntityRef("other", 32)
 	c.closing.Store(true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	et = ref.et
-	check("new type", map[int]wire.NodeAddress{3: b})
+	check("new type", map[int]wire.NodeAddress{3: b, 20: a})
 }

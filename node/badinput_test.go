@@ -6,9 +6,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/node/nodetest"
@@ -127,9 +129,16 @@ func testBadInput(t *testing.T, transport string) {
 		if _, err := conn.Write(hs); err != nil {
 			t.Fatal(err)
 		}
+		// The node answers a zerohop peer with its handshake carrying
+		// the reason, then closes.
+		h, err := netconn.Handshake(conn, nil, 10*time.Second)
+		var re *netconn.RefusedError
+		if !errors.As(err, &re) || h.Zerohop.System != "live" || !strings.Contains(re.Reason, `"other"`) || !strings.Contains(re.Reason, `"live"`) {
+			t.Fatalf("reply to a wrong-system handshake: %+v, %v; want a refusal naming both systems", h, err)
+		}
 		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if _, err := conn.Read(make([]byte, 64)); !errors.Is(err, io.EOF) && !isReset(err) {
-			t.Fatalf("read after a wrong-system handshake: %v, want EOF", err)
+			t.Fatalf("read after the refusal: %v, want EOF", err)
 		}
 		poll.Until(t, "refusal counted", func() bool { return n.Stats().HandshakesRefused > before })
 		// The same system name, and no extension at all (Casty), are accepted.

@@ -124,6 +124,7 @@ func (n *Node) startConsensus() error {
 	rc.NotifyCh = c.notify
 	rc.NoLegacyTelemetry = true
 	c.fsm = newFSM(n.mono, n.onTable)
+	c.fsm.onTypes = n.announceTypes
 	r, err := raft.NewRaft(rc, c.fsm, logs, stable, snaps, c.trans)
 	if err != nil {
 		return fmt.Errorf("node: consensus: %w", err)

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -48,7 +49,7 @@ type Stopper interface {
 var deadReasons = [...]string{
 	wire.ReasonNoQuorum, wire.ReasonNoOwner, wire.ReasonStaleOwner, wire.ReasonHopLimit,
 	wire.ReasonEntityLimit, wire.ReasonEntityID, wire.ReasonMailboxFull, wire.ReasonExpired,
-	wire.ReasonShuttingDown,
+	wire.ReasonShuttingDown, wire.ReasonUnknownMessageType, wire.ReasonUnknownEntityType,
 }
 
 func deadReasonIndex(reason string) int {
@@ -69,12 +70,26 @@ func (n *Node) deadLetter(d DeadLetter) {
 	if f := n.cfg.OnDeadLetter; f != nil {
 		f(d)
 	}
-	ref, ok := n.reg.ReplyTo(d.Msg)
+	ref, ok := n.replyRef(d.Msg)
 	if !ok || ref.IsLocal() || !n.isZerohopPeer(ref.Node()) {
 		return
 	}
 	var buf []byte
-	_ = n.tell(ref, wire.Undeliverable{Reason: d.Reason, Type: d.Type, Shard: d.Shard, EntityID: d.EntityID}, &buf)
+	if n.tell(ref, wire.Undeliverable{Reason: d.Reason, Type: d.Type, Shard: d.Shard, EntityID: d.EntityID}, &buf) == nil {
+		n.ctr.undeliverableSent.Add(1)
+	}
+}
+
+// replyRef returns msg's reply_to ref: the registry's for a registered
+// type, the "reply_to" field's for a message of a type this node does not
+// know (castyjson.Unknown, whose fields decode untyped: a ref is a
+// wire.Ref).
+func (n *Node) replyRef(msg any) (wire.Ref, bool) {
+	if u, ok := msg.(castyjson.Unknown); ok {
+		ref, ok := u.Fields["reply_to"].(wire.Ref)
+		return ref, ok && !ref.IsZero()
+	}
+	return n.reg.ReplyTo(msg)
 }
 
 // isZerohopPeer reports whether addr is a member or a client whose

@@ -63,6 +63,11 @@ func (n *Node) buildHandlers() {
 // call: anything kept is copied (decoded values own their memory).
 func (n *Node) handleFrame(l *link, typ byte, body []byte) result {
 	if !l.handshook {
+		if l.isRefusing() {
+			// Refused: the link closes once the refusal is written;
+			// what the peer sends meanwhile is ignored.
+			return resOK
+		}
 		if typ != wire.FrameHandshake {
 			n.ctr.handshakesRefused.Add(1)
 			n.logLimited("refusing connection: first frame is not a handshake", "remote", l.remote(), "type", typ)
@@ -100,6 +105,9 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 			n.handleCoord(l, string(path[len(coordPrefix):]), payload)
 		case string(path) == wire.PathNode:
 			n.handleNodePath(l, payload)
+		case bytes.HasPrefix(path, regionPrefix):
+			n.ctr.unknownTargets.Add(1)
+			n.unknownEntityType(l, string(path[len(regionPrefix):]), payload)
 		default:
 			n.ctr.unknownTargets.Add(1)
 			n.logLimited("dropping message to an unknown path", "path", string(path), "from", l.String())
@@ -151,7 +159,28 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 	return resOK
 }
 
-var coordPrefix = []byte(wire.PathCoordPrefix)
+var (
+	coordPrefix  = []byte(wire.PathCoordPrefix)
+	regionPrefix = []byte(wire.PathRegionPrefix)
+)
+
+// unknownEntityType drops an envelope sent to the region of a type this
+// node does not host: a dead letter (wire.ReasonUnknownEntityType), so a
+// waiting zerohop ask learns why at once.
+func (n *Node) unknownEntityType(l *link, typ string, payload []byte) {
+	v, err := n.reg.Decode(payload)
+	if err != nil {
+		n.decodeFailed(l, err)
+		return
+	}
+	env, ok := v.(wire.ShardEnvelope)
+	if !ok {
+		n.unexpected(l, wire.PathRegionPrefix+typ, v)
+		return
+	}
+	n.logLimited("dropping an envelope for an entity type this node does not host", "type", typ, "from", l.String())
+	n.deadLetter(DeadLetter{Type: typ, Shard: -1, EntityID: env.EntityID, Msg: env.Message, Reason: wire.ReasonUnknownEntityType})
+}
 
 // handleCoord serves /_coord-{type}: GetShardLocation from anyone. No
 // other message is taken there (a ShardLocation from a peer steers

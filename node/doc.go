@@ -83,9 +83,11 @@
 // of an identity wins), or is dropped and counted (Stats.DroppedReplies).
 //
 // The handshake reply carries the node's identity and the "zerohop"
-// extension (system, role "node"). A connection whose extension names
-// another system is refused (logged, closed); Casty clients send no
-// extension and are accepted.
+// extension (system, role "node", and its entity types with their shard
+// counts). A connection whose extension names another system is refused
+// (logged, counted): the node answers with its handshake carrying the
+// reason ("refused"), reads nothing more, and closes the connection once
+// that reply is written; Casty clients send no extension and are accepted.
 //
 // Every outbound connection has a bounded buffer (Config.OutboundLimit,
 // 64 MiB): a client that does not read its replies is cut off when it
@@ -363,7 +365,13 @@
 // messages, unknown paths, unexpected types, replies with no connection,
 // rejected gossip, refused consensus connections, snapshots not sent, and
 // every message accepted then dropped is a dead letter (DeadLetters, by
-// reason).
+// reason). Two dead letters come from a client's misconfiguration: an
+// envelope whose message type the owner does not know (it decodes as
+// castyjson.Unknown: "unknown_message_type", never handed to the entity)
+// and one sent to the region of a type this node does not host
+// ("unknown_entity_type", counted in UnknownTargets too). Like every dead
+// letter with a reply_to on a zerohop peer, they answer the waiting ask
+// with wire.Undeliverable naming the reason (UndeliverableSent).
 //
 // # Memory against any peer
 //

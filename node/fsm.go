@@ -52,6 +52,11 @@ type fsm struct {
 
 	clock   func() time.Duration // monotonic time since the node's base
 	onTable func(old, new *allocTable)
+	// onTypes, when set, is called (outside mu) with the registered entity
+	// types and shard counts after a renewal registered a new one and the
+	// table did not change (a table change calls onTable, which carries
+	// them). Set before raft starts.
+	onTypes func(types map[string]int)
 }
 
 // seenRec is what this replica saw of a node's renewals: when (its own
@@ -112,8 +117,9 @@ type moveCmd struct {
 // applyResult is what Apply returns for a command (raft hands it to the
 // ApplyFuture on the leader).
 type applyResult struct {
-	moved int   // moves that applied
-	err   error // a command that could not be decoded
+	moved    int   // moves that applied
+	newTypes bool  // a renewal registered an entity type
+	err      error // a command that could not be decoded
 }
 
 func newFSM(clock func() time.Duration, onTable func(old, new *allocTable)) *fsm {
@@ -158,10 +164,17 @@ func (f *fsm) Apply(l *raft.Log) any {
 		next = f.buildTableLocked()
 		f.table.Store(next)
 	}
+	var types map[string]int
+	if res.newTypes && next == nil && f.onTypes != nil {
+		types = maps.Clone(f.st.Types)
+	}
 	f.mu.Unlock()
 	f.advance(l.Index)
 	if next != nil && f.onTable != nil {
 		f.onTable(old, next)
+	}
+	if types != nil {
+		f.onTypes(types)
 	}
 	return res
 }
@@ -181,6 +194,7 @@ func (f *fsm) applyLocked(c *command, index uint64) applyResult {
 		}
 		r.Inc, r.Renewed = c.Inc, index
 		r.Types = r.Types[:0]
+		newTypes := false
 		for _, t := range c.Types {
 			if t.Shards <= 0 || t.Shards > maxShards {
 				continue
@@ -188,6 +202,7 @@ func (f *fsm) applyLocked(c *command, index uint64) applyResult {
 			if _, ok := st.Types[t.Name]; !ok {
 				st.Types[t.Name] = t.Shards
 				st.Shards[t.Name] = make([]slotRec, t.Shards)
+				newTypes = true
 			}
 			if st.Types[t.Name] == t.Shards { // a node that disagrees on the count hosts nothing of it
 				r.Types = append(r.Types, t.Name)
@@ -195,7 +210,7 @@ func (f *fsm) applyLocked(c *command, index uint64) applyResult {
 		}
 		slices.Sort(r.Types)
 		f.seen[addr] = seenRec{at: f.clock(), index: index}
-		return applyResult{}
+		return applyResult{newTypes: newTypes}
 	case opMove:
 		moved := 0
 		for _, m := range c.Moves {

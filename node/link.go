@@ -2,12 +2,16 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -53,6 +57,7 @@ type link struct {
 	inflight int      // bytes being written by the writer; guarded by mu
 	kicked   bool     // a flush is scheduled; guarded by mu
 	closed   bool     // guarded by mu
+	refusing bool     // the link closes once its pending frames are written (a refusal); guarded by mu
 	waiters  []waiter // dialled links: senders refused at PeerPendingLimit, woken when it has room; guarded by mu
 
 	resume    chan struct{} // reader: a mailbox it waits on has room
@@ -176,6 +181,11 @@ func (l *link) enqueue(head, body []byte, w waiter) bool {
 func (l *link) written(buf []byte) {
 	l.mu.Lock()
 	l.inflight = 0
+	if l.refusing && len(l.pending) == 0 {
+		l.mu.Unlock()
+		l.teardown(errRefused)
+		return
+	}
 	if cap(buf) <= 1<<20 {
 		l.spare = buf[:0]
 	}
@@ -277,19 +287,105 @@ func (l *link) onHandshake(body []byte) bool {
 		n.ctr.handshakesRefused.Add(1)
 		n.log.Warn("refusing connection from another system", "remote", l.remote(),
 			"identity", hs.Node().String(), "system", x.System, "want", n.cfg.System)
-		return false
+		// A zerohop peer learns why: our handshake with the reason,
+		// then the link closes once it is written.
+		l.refuse(n.refusalFrame(fmt.Sprintf("this node belongs to system %q, the connection names system %q", n.cfg.System, x.System)))
+		return true
 	}
 	id := hs.Node()
 	l.peer.Store(&id)
 	l.zerohop = hs.Zerohop != nil
 	l.handshook = true
-	if !l.send(n.hsFrame) {
+	if !l.send(*n.hsReply.Load()) {
 		return false
 	}
 	n.clientMu.Lock()
 	n.clients[id] = l // the newest connection of an identity wins, as in Casty
 	n.clientMu.Unlock()
 	return true
+}
+
+// refuse queues frame (a handshake carrying a refusal) as the link's last:
+// the writer closes the link once it is written (written). The reading
+// side reads nothing more (handleFrame closes on any further frame).
+func (l *link) refuse(frame []byte) {
+	l.mu.Lock()
+	l.refusing = true
+	l.mu.Unlock()
+	if !l.send(frame) {
+		l.teardown(errRefused)
+	}
+}
+
+// isRefusing reports whether refuse was called.
+func (l *link) isRefusing() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.refusing
+}
+
+var errRefused = errors.New("node: connection refused")
+
+// extension returns the "zerohop" handshake extension this node sends: its
+// system, role "node", and the entity types it hosts with their shard
+// counts, followed by the other types of types (the cluster's registered
+// types, when not nil), sorted: a client checks its EntityRef against
+// them.
+func (n *Node) extension(types map[string]int) *wire.Extension {
+	x := netconn.Extension(n.cfg.System, wire.RoleNode)
+	own := make(map[string]bool, len(n.cfg.Entities))
+	for _, e := range n.cfg.Entities {
+		shards := e.Shards
+		if s, ok := types[e.Name]; ok {
+			shards = s // the cluster's count (the first registered wins)
+		}
+		x.Entities = append(x.Entities, wire.EntityShards{Type: e.Name, Shards: shards})
+		own[e.Name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(types)) {
+		if !own[name] && types[name] > 0 {
+			x.Entities = append(x.Entities, wire.EntityShards{Type: name, Shards: types[name]})
+		}
+	}
+	return x
+}
+
+// announceTypes publishes the handshake reply carrying types (the
+// cluster's entity types and shard counts; onTable, fsm.onTypes).
+func (n *Node) announceTypes(types map[string]int) {
+	f := wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port, Zerohop: n.extension(types)})
+	n.hsReply.Store(&f)
+}
+
+// typeCounts returns t's entity types with their shard counts.
+func (t *allocTable) typeCounts() map[string]int {
+	m := make(map[string]int, len(t.types))
+	for name, s := range t.types {
+		m[name] = len(s)
+	}
+	return m
+}
+
+// sameTypes reports whether a and b know the same entity types with the
+// same shard counts.
+func sameTypes(a, b *allocTable) bool {
+	if len(a.types) != len(b.types) {
+		return false
+	}
+	for name, s := range a.types {
+		if o, ok := b.types[name]; !ok || len(o) != len(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// refusalFrame returns our handshake frame with the zerohop extension's
+// "refused" reason set.
+func (n *Node) refusalFrame(reason string) []byte {
+	x := n.extension(nil)
+	x.Refused = reason
+	return wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port, Zerohop: x})
 }
 
 // resumeRead is called by a worker when a mailbox this link waits on has

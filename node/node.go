@@ -19,7 +19,6 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/internal/gnetconn"
-	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -42,13 +41,17 @@ type Node struct {
 	senderURI string          // casty://system@host:port/
 	fwdSender [maxHops]string // sender URI prefixes of forwarded envelopes, by hop count before the forward (forwardNow appends .EPOCH)
 	hsFrame   []byte          // our handshake frame (reply and dial), immutable
-	ctr       *counters
-	gate      *gate     // nil unless Config.Pausable
-	bounds    bounds    // bounds against any peer (budget.go)
-	inc       uint64    // incarnation, random, nonzero; immutable
-	base      time.Time // the monotonic origin of n.mono()
-	monoBase  int64     // CLOCK_MONOTONIC ns at base
-	bootBase  int64     // CLOCK_BOOTTIME ns at base (suspend detector)
+	// hsReply is the handshake frame inbound connections get: hsFrame's,
+	// with the cluster's entity types as the allocation table knows them
+	// (set by onTable when they change; announceTypes).
+	hsReply  atomic.Pointer[[]byte]
+	ctr      *counters
+	gate     *gate     // nil unless Config.Pausable
+	bounds   bounds    // bounds against any peer (budget.go)
+	inc      uint64    // incarnation, random, nonzero; immutable
+	base     time.Time // the monotonic origin of n.mono()
+	monoBase int64     // CLOCK_MONOTONIC ns at base
+	bootBase int64     // CLOCK_BOOTTIME ns at base (suspend detector)
 
 	ctx    context.Context // cancelled when shutdown begins
 	cancel context.CancelFunc
@@ -159,7 +162,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.fwdSender[h] = "casty://" + cfg.System + "@" + n.self.String() + fwdPath + strconv.Itoa(h+1)
 	}
 	n.hsFrame = wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port,
-		Zerohop: netconn.Extension(cfg.System, wire.RoleNode)})
+		Zerohop: n.extension(nil)})
+	n.hsReply.Store(&n.hsFrame)
 	n.route.Store(n.buildRoute(emptyTable, nil, 0))
 	close(n.ready) // inbound connections may be served from here on
 	if n.cfg.Raft == "" {
@@ -265,6 +269,9 @@ func (n *Node) onLeaderChange() {
 // runner stops the old entities and forwards what waits.
 func (n *Node) onTable(old, t *allocTable) {
 	n.ctr.epoch.Store(t.epoch)
+	if old == nil || !sameTypes(old, t) {
+		n.announceTypes(t.typeCounts())
+	}
 	prev := n.route.Load()
 	now := int64(n.mono())
 	rt := n.buildRoute(t, prev, now)

@@ -75,6 +75,10 @@ type Stats struct {
 	// wire.Reason* constants; "other" for anything else).
 	DeadLetters         int64
 	DeadLettersByReason map[string]int64
+	// UndeliverableSent counts the dead letters answered with
+	// wire.Undeliverable (their reply_to ref was on a zerohop peer): asks
+	// that failed at once with the reason instead of timing out.
+	UndeliverableSent int64
 	// MaxHealthScore is the highest memberlist health score seen
 	// (Lifeguard awareness: 0 is healthy; it rises when this node's own
 	// probes go unanswered in time, e.g. on a CPU-starved process, and
@@ -98,6 +102,7 @@ type counters struct {
 	handshakesRefused, framingErrors, decodeFailures, unknownTargets   atomic.Int64
 	unexpected, forwarded, forwardedRecv, droppedReplies, droppedPeerB atomic.Int64
 	forwardsUnsent, heldForTable                                       atomic.Int64
+	undeliverableSent                                                  atomic.Int64
 	slowCut, mailboxFull, mailboxDropped, mailboxHigh                  atomic.Int64
 	entitiesStarted, entityPanics, subscribers, snapshotsPushed        atomic.Int64
 	snapshotEncodes, locationsAnswered, allocations, requestsExpired   atomic.Int64
@@ -163,6 +168,7 @@ func (c *counters) snapshot() Stats {
 		FramingErrors:       c.framingErrors.Load(),
 		DecodeFailures:      c.decodeFailures.Load(),
 		UnknownTargets:      c.unknownTargets.Load(),
+		UndeliverableSent:   c.undeliverableSent.Load(),
 		UnexpectedMessages:  c.unexpected.Load(),
 		Forwarded:           c.forwarded.Load(),
 		ForwardedReceived:   c.forwardedRecv.Load(),

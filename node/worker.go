@@ -3,6 +3,7 @@ package node
 import (
 	"time"
 
+	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -213,6 +214,14 @@ func (n *Node) runOne(m *mailbox, ctx *Context, batch []envelope, i int) (next i
 	typ := &m.region.typ
 	ctx.typ, ctx.shard = typ.Name, m.shard
 	e := &batch[i]
+	if u, ok := e.msg.(castyjson.Unknown); ok {
+		// The entity could do nothing with it: a dead letter that
+		// answers a waiting zerohop ask with the reason.
+		n.logLimited("dropping a message of a type this node does not know", "type", u.Type, "entity_type", typ.Name)
+		n.deadLetter(DeadLetter{Type: typ.Name, Shard: m.shard, EntityID: e.entityID, Msg: e.msg,
+			Reason: wire.ReasonUnknownMessageType})
+		return i + 1
+	}
 	ent := m.entities[e.entityID]
 	if ent == nil {
 		if !n.entityStarting(m, e) {

@@ -28,6 +28,13 @@ type Handshake struct {
 // the one chosen (an accepting side); ShardHash the entity->shard hash
 // ("md5", Casty's, or "xxh64"); Role "client" or "node". Fields a peer does
 // not send are left zero; unknown keys are ignored.
+//
+// Two optional keys, written only when set (so a handshake without them is
+// byte for byte what older zerohop versions sent, and older peers skip
+// them as unknown keys): "entities", an object mapping each entity type
+// the node hosts to its shard count ({"counter": 32}), and "refused", the
+// reason a node refused the connection (it sends its handshake with it and
+// closes).
 type Extension struct {
 	System    string
 	Version   int
@@ -35,6 +42,15 @@ type Extension struct {
 	Codec     string
 	ShardHash string
 	Role      string
+	Entities  []EntityShards // in the order sent; nil when absent
+	Refused   string         // "" when absent
+}
+
+// EntityShards is one entry of Extension.Entities: an entity type and its
+// shard count.
+type EntityShards struct {
+	Type   string
+	Shards int
 }
 
 // Extension roles.
@@ -85,6 +101,22 @@ func AppendHandshake(dst []byte, h Handshake) []byte {
 		dst = pyjson.AppendString(dst, x.ShardHash)
 		dst = append(dst, `, "role": `...)
 		dst = pyjson.AppendString(dst, x.Role)
+		if len(x.Entities) > 0 {
+			dst = append(dst, `, "entities": {`...)
+			for i, e := range x.Entities {
+				if i > 0 {
+					dst = append(dst, ", "...)
+				}
+				dst = pyjson.AppendString(dst, e.Type)
+				dst = append(dst, ": "...)
+				dst = strconv.AppendInt(dst, int64(e.Shards), 10)
+			}
+			dst = append(dst, '}')
+		}
+		if x.Refused != "" {
+			dst = append(dst, `, "refused": `...)
+			dst = pyjson.AppendString(dst, x.Refused)
+		}
 		dst = append(dst, '}')
 	}
 	return append(dst, '}')
@@ -109,6 +141,8 @@ const (
 	maxHandshakeHost   = 255
 	maxHandshakeString = 256
 	maxHandshakeCodecs = 32
+	// maxHandshakeEntities bounds Extension.Entities.
+	maxHandshakeEntities = 1024
 )
 
 func hsErr(reason string, off int) *HandshakeError {
@@ -280,6 +314,10 @@ func parseExtension(b []byte, vs int) (*Extension, int, error) {
 			x.ShardHash, vend, err = hsString(b, vs, "zerohop.shard_hash", maxHandshakeString)
 		case pyjson.KeyIs(b, ks, ke, kesc, "role"):
 			x.Role, vend, err = hsString(b, vs, "zerohop.role", maxHandshakeString)
+		case pyjson.KeyIs(b, ks, ke, kesc, "entities"):
+			x.Entities, vend, err = hsEntities(b, vs)
+		case pyjson.KeyIs(b, ks, ke, kesc, "refused"):
+			x.Refused, vend, err = hsString(b, vs, "zerohop.refused", maxHandshakeString)
 		default:
 			var serr *pyjson.SyntaxError
 			if vend, serr = pyjson.SkipValue(b, vs, 2); serr != nil {
@@ -323,5 +361,46 @@ func hsStrings(b []byte, vs int) ([]string, int, error) {
 			return nil, 0, hsErr("expected ',' or ']'", j)
 		}
 		j = pyjson.SkipSpace(b, j+1)
+	}
+}
+
+// hsEntities decodes the "entities" object at b[vs]: entity type ->
+// shard count (an integer >= 1).
+func hsEntities(b []byte, vs int) ([]EntityShards, int, error) {
+	it, serr := pyjson.ObjectStart(b, vs)
+	if serr != nil {
+		return nil, 0, hsErr("zerohop.entities: "+serr.Reason, serr.Offset)
+	}
+	var out []EntityShards
+	for {
+		ks, ke, kesc, vs, done, end, serr := it.Next()
+		if serr != nil {
+			return nil, 0, hsErr("zerohop.entities: "+serr.Reason, serr.Offset)
+		}
+		if done {
+			return out, end, nil
+		}
+		if len(out) == maxHandshakeEntities {
+			return nil, 0, hsErr("zerohop.entities has more than "+strconv.Itoa(maxHandshakeEntities)+" entries", ks)
+		}
+		raw := b[ks:ke]
+		var typ string
+		if kesc {
+			typ = string(pyjson.Unescape(nil, raw))
+		} else {
+			typ = string(raw)
+		}
+		if len(typ) > maxHandshakeString {
+			return nil, 0, hsErr("zerohop.entities key longer than "+strconv.Itoa(maxHandshakeString)+" bytes", ks)
+		}
+		n, vend, err := hsInt(b, vs, "zerohop.entities value")
+		if err != nil {
+			return nil, 0, err
+		}
+		if n < 1 {
+			return nil, 0, hsErr("zerohop.entities value "+strconv.Itoa(n)+" is not a shard count", vs)
+		}
+		out = append(out, EntityShards{Type: typ, Shards: n})
+		it.ValueEnd(vend)
 	}
 }

@@ -23,6 +23,11 @@ func TestAppendHandshake(t *testing.T) {
 			Handshake{Host: "h", Port: 2, Zerohop: &Extension{}},
 			`{"host": "h", "port": 2, "zerohop": {"system": "", "version": 0, "codecs": [], "codec": "", "shard_hash": "", "role": ""}}`,
 		},
+		{
+			Handshake{Host: "h", Port: 3, Zerohop: &Extension{System: "live", Role: RoleNode,
+				Entities: []EntityShards{{"counter", 32}, {"k\"y", 1}}, Refused: "no \"x\""}},
+			`{"host": "h", "port": 3, "zerohop": {"system": "live", "version": 0, "codecs": [], "codec": "", "shard_hash": "", "role": "node", "entities": {"counter": 32, "k\"y": 1}, "refused": "no \"x\""}}`,
+		},
 	}
 	for _, tt := range tests {
 		if got := string(AppendHandshake(nil, tt.h)); got != tt.want {
@@ -111,6 +116,11 @@ func TestParseHandshake(t *testing.T) {
 		`{"host": "a", "port": 1, "zerohop": {"codecs": "json"}}`,
 		`{"host": "a", "port": 1, "zerohop": {"codecs": ["json", 1]}}`,
 		`{"host": "a", "port": 1, "zerohop": {"codecs": ["json",]}}`,
+		`{"host": "a", "port": 1, "zerohop": {"entities": []}}`,
+		`{"host": "a", "port": 1, "zerohop": {"entities": {"c": "32"}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"entities": {"c": 0}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"entities": {"c": 1.5}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"refused": 1}}`,
 		`{"host": "a", "port": 1, "x": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`,
 		`{"host": "a", "port": 1, "x": tru}`,
 	}

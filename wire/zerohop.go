@@ -47,6 +47,12 @@ const (
 	// ReasonShuttingDown: the node stopped before it could deliver or
 	// forward the envelope.
 	ReasonShuttingDown = "shutting_down"
+	// ReasonUnknownMessageType: the shard's owner does not know the
+	// message's type (not in its registry: a different name or module).
+	ReasonUnknownMessageType = "unknown_message_type"
+	// ReasonUnknownEntityType: the node hosts no entity type of that name
+	// (the envelope came to /_region-{type} for a type it does not know).
+	ReasonUnknownEntityType = "unknown_entity_type"
 )
 
 // ShardUnavailable is a zerohop node's answer to a zerohop client's

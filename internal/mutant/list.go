@@ -28,6 +28,7 @@ const (
 	eFence     = "Epoch fencing"
 	eSnap      = "Client.snap holds the last applied snapshot"
 	eFailFast  = "A shard whose owner is suspect or down fails fast"
+	eMisconfig = "A misconfigured entity type never routes"
 	eSubscribe = "The client keeps a topology subscription on every member"
 	eWaits     = "Nothing waits forever"
 	eObserve   = "Observability never blocks the client"

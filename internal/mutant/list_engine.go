@@ -10,6 +10,7 @@ func engineMutations() []Mutation {
 		engineFencing(),
 		engineReplacedOnlyWhenChanged(),
 		engineFailFast(),
+		engineMisconfigured(),
 		engineSubscriptions(),
 		engineNothingWaitsForever(),
 		engineObservability(),
@@ -311,6 +312,37 @@ func engineObservability() []Mutation {
 			Orig: "nc.stats.framesWritten.Add(uint64(n))",
 			Repl: "nc.stats.framesWritten.Add(0)",
 			Run:  "^TestNodesAndConnEvents$", Fast: true,
+		}),
+	}
+}
+
+// engineMisconfigured: a misconfigured entity type never routes.
+func engineMisconfigured() []Mutation {
+	e := inPackage("engine")
+	return []Mutation{
+		e(Mutation{
+			Name: "engine/table-shard-count-ignored", Invariant: eMisconfig,
+			What: "checkAllocated: a table allocating a shard past the ref's count is ignored",
+			File: "engine/failfast.go",
+			Orig: "if l <= et.numShards {",
+			Repl: "if true {",
+			Run:  "^TestSnapshotApply$", Fast: true,
+		}),
+		e(Mutation{
+			Name: "engine/announced-shard-count-ignored", Invariant: eMisconfig,
+			What: "announcedLocked: an announced shard count that differs is accepted",
+			File: "engine/failfast.go",
+			Orig: "if e.Shards != n {",
+			Repl: "if false {",
+			Run:  "^(TestEntityRefAgainstZerohopAnnouncement|TestEntityRefAnnouncedLater)$",
+		}),
+		e(Mutation{
+			Name: "engine/misconfigured-uncounted", Invariant: eMisconfig,
+			What: "refuseBad: a refused message of a misconfigured type is not counted",
+			File: "engine/failfast.go",
+			Orig: "et.c.stats.drop(DropMisconfigured, 1)",
+			Repl: "_ = DropMisconfigured",
+			Run:  "^TestEntityRefAgainstCastyTable$", Fast: true,
 		}),
 	}
 }

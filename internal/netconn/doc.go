@@ -17,6 +17,13 @@
 //     so the caller's frame reader starts at the next frame.
 //   - A State records the first error only and closes Done exactly once.
 //
+// Handshake names the cause of a failed exchange: a peer that does not
+// answer with a Casty handshake frame (*NotCastyError, quoting its first
+// bytes), a zerohop node's refusal (*RefusedError), a close without a
+// reply (*ClosedError). HandshakeProbing also spots an HTTP server, which
+// waits for a line end our handshake never sends, by a second connection
+// after ProbeAfter without a reply byte.
+//
 // Dial returns a connection with TCP_NODELAY set (when TCP) and, with a
 // TLS config, a completed TLS handshake; on error nothing is left open.
 //
