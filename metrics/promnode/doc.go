@@ -61,6 +61,7 @@
 //	zerohop_node_snapshots_dropped_total               counter  SnapshotsDropped
 //	zerohop_node_locations_answered_total              counter  LocationsAnswered
 //	zerohop_node_unavailable_answers_total             counter  UnavailableAnswers
+//	zerohop_node_undeliverable_sent_total              counter  UndeliverableSent
 //	zerohop_node_allocations_total                     counter  Allocations
 //	zerohop_node_reallocations_total                   counter  Reallocations
 //	zerohop_node_requests_expired_total                counter  RequestsExpired
