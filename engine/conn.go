@@ -413,9 +413,16 @@ func (nc *nodeConn) connect() (net.Conn, error) {
 // handshake sends the client's handshake and reads the node's reply.
 func (nc *nodeConn) handshake(conn net.Conn) error {
 	c := nc.c
-	h, err := netconn.HandshakeProbing(conn, c.handshakeFrame, c.cfg.HandshakeTimeout, func(ctx context.Context) (net.Conn, error) {
-		return netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS)
-	})
+	// The HTTP probe (a second connection carrying bytes a Casty node
+	// logs as a bad frame) only while this address never answered a
+	// handshake: a node that did is a node, merely slow now.
+	var probe func(ctx context.Context) (net.Conn, error)
+	if nc.stats.connects.Load() == 0 {
+		probe = func(ctx context.Context) (net.Conn, error) {
+			return netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS)
+		}
+	}
+	h, err := netconn.HandshakeProbing(conn, c.handshakeFrame, c.cfg.HandshakeTimeout, probe)
 	if errors.Is(err, netconn.ErrTLSRequired) {
 		return ErrTLSRequired
 	}

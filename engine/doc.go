@@ -187,7 +187,8 @@
 //	  server                          server): it did not answer the handshake, and answered
 //	                                  "GET / HTTP/1.0\r\n\r\n" with "HTTP/1.0 404 Not Found\r\n"
 //	                                  (an HTTP server that answers our handshake itself: "it answered
-//	                                  the handshake with ..."; a probe after ProbeAfter, 500 ms)
+//	                                  the handshake with ..."; a probe after ProbeAfter, 500 ms,
+//	                                  only to an address that never answered a handshake)
 //	contact point sends anything    *NotCastyError: the peer is not a Casty node: it answered the
 //	  but a Casty handshake           handshake with "garbage\x00\xff\n"
 //	contact point speaks TLS,       ErrTLSRequired: engine: the node speaks TLS but Config.TLS is nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/castyjson"
+	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
@@ -333,5 +334,30 @@ func TestMisconfigurationTable(t *testing.T) {
 		if !strings.HasPrefix(rows[i], want) {
 			t.Errorf("row %d:\n got %s\nwant %s", i, rows[i], want)
 		}
+	}
+}
+
+// TestNoHTTPProbeOfAKnownNode: a node that answered a handshake once is a
+// node; when it is slow to answer a later one (past ProbeAfter), the client
+// waits for it and opens no second, probing connection (whose bytes a Casty
+// node would log as a bad frame).
+func TestNoHTTPProbeOfAKnownNode(t *testing.T) {
+	cl := newFakeCluster(t, 1)
+	nd := cl.nodes[0]
+	c := dialFake(t, cl, nil)
+	waitFor(t, "connected", func() bool { return c.Stats().Connects == 1 })
+	nd.mu.Lock()
+	nd.handshake = func(fc *fakeConn, _ wire.Handshake) []byte {
+		time.Sleep(2 * netconn.ProbeAfter) // slow, then a normal reply
+		return wire.AppendHandshakeFrame(nil, wire.Handshake{Host: nd.addr.Host, Port: nd.addr.Port})
+	}
+	before := nd.accepted.Load()
+	for _, fc := range nd.conns {
+		_ = fc.conn.Close()
+	}
+	nd.mu.Unlock()
+	waitFor(t, "reconnected", func() bool { return c.Stats().Reconnects >= 1 })
+	if got := nd.accepted.Load() - before; got != 1 {
+		t.Fatalf("the reconnect took %d connections, want 1 (no HTTP probe of a node that answered before)", got)
 	}
 }
