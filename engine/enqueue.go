@@ -23,7 +23,8 @@ const (
 // outFrame is one frame for enqueue to encode into a claimed slot. Callers
 // build it on their stack and pass its address; enqueue does not keep it.
 // A tagged struct rather than an interface or a closure, so that the Tell
-// path stays free of allocations and indirect calls.
+// path stays free of allocations (the encode itself is one call through
+// wire.Codec).
 type outFrame struct {
 	kind     frameKind
 	target   string // the recipient's URI

@@ -202,12 +202,13 @@ func explainHandshake(h wire.Handshake, err error, system string) error {
 }
 
 // causeKnown reports whether a handshake error already names its cause
-// (another system, a peer that is not a Casty node): no TLS probe is
-// needed to explain it.
+// (another system, a peer that is not a Casty node, a zerohop node's
+// stated refusal): no TLS probe is needed to explain it.
 func causeKnown(err error) bool {
 	var se *SystemError
 	var nc *NotCastyError
-	return errors.As(err, &se) || errors.As(err, &nc)
+	var re *netconn.RefusedError
+	return errors.As(err, &se) || errors.As(err, &nc) || errors.As(err, &re)
 }
 
 // ShardUnavailableError reports that Node answered the location query of

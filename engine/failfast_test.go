@@ -361,3 +361,35 @@ func TestNoHTTPProbeOfAKnownNode(t *testing.T) {
 		t.Fatalf("the reconnect took %d connections, want 1 (no HTTP probe of a node that answered before)", got)
 	}
 }
+
+// TestTableEvidenceIsFinal: a table that allocates a shard past the ref's
+// count marks the type misconfigured for good, even when an announcement
+// had marked it first: a later announcement that agrees with the ref does
+// not clear the table's evidence (it clears only its own).
+func TestTableEvidenceIsFinal(t *testing.T) {
+	c, nc := fuzzClient(t)
+	c.closing.Store(false)
+	ref, err := c.EntityRef("other", 16)
+	c.closing.Store(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := wire.NodeAddress{Host: "127.0.0.1", Port: 2}
+	c.noteAnnounced(a, []wire.EntityShards{{Type: "other", Shards: 8}})
+	if b := ref.et.bad.Load(); b == nil || !b.announced {
+		t.Fatalf("after a contradicting announcement: bad %+v, want one from the announcement", b)
+	}
+	c.onSnapshot(nc, &wire.TopologySnapshot{
+		AllocationEpoch:  1,
+		Leader:           &a,
+		Members:          []wire.Member{{Address: a, Status: wire.StatusUp, ID: "a"}},
+		ShardAllocations: map[string]map[int]wire.ShardAllocation{"other": {20: {Primary: a}}},
+	})
+	if b := ref.et.bad.Load(); b == nil || b.announced {
+		t.Fatalf("after a table allocating shard 20: bad %+v, want the table's evidence", b)
+	}
+	c.noteAnnounced(a, []wire.EntityShards{{Type: "other", Shards: 16}})
+	if b := ref.et.bad.Load(); b == nil || b.announced {
+		t.Fatalf("after an agreeing announcement: bad %+v, want the table's evidence kept", b)
+	}
+}

@@ -56,7 +56,8 @@ type entityType struct {
 	ref   *EntityRef // the one EntityRef of this type
 	// bad, when set, fails every Tell, TellContext and Ask of the type: the
 	// cluster's shard count differs or the cluster does not know the type
-	// (checkAnnounced, checkAllocated). Stored under c.mu.
+	// (noteAnnounced, checkAllocated; a table's evidence replaces an
+	// announcement's, never the reverse). Stored under c.mu.
 	bad atomic.Pointer[badType]
 
 	mu      sync.Mutex
@@ -118,8 +119,10 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 // connection of the node that owns the entity's shard.
 //
 // It does not block and takes no lock when the shard's owner is known: one
-// MD5, one atomic load, one array index, then the frame is encoded straight
-// into a slot of the owner connection's queue. It allocates nothing for a
+// MD5, the atomic loads of the client's closing flag, the type's
+// misconfiguration, the route table and the owner's state, one array
+// index, then the frame is encoded straight into a slot of the owner
+// connection's queue. It allocates nothing for a
 // message whose type implements castyjson.JSONAppender or is a registered
 // struct the registry encodes without allocating; converting msg to any at
 // the call site may itself allocate (see the package documentation,
@@ -127,7 +130,9 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 //
 // Errors: ErrClosed; *BufferFullError (queue or location buffer full);
 // *OwnerUnavailableError (the owner has no live connection: fail fast,
-// never re-routed); the registry's encoding error for an unregistered
+// never re-routed); *ShardsMismatchError or *UnknownEntityTypeError (the
+// type is misconfigured for this cluster, engine/doc.go
+// "Misconfiguration"); the registry's encoding error for an unregistered
 // type. Each refusal is counted in Stats().Drops.
 func (r *EntityRef) Tell(entityID string, msg any) error {
 	et := r.et

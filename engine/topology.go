@@ -202,9 +202,13 @@ func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now tim
 	// Allocations: a newer epoch is the full truth; the same epoch merges.
 	conns := make([]*nodeConn, len(s.Nodes()))
 	for _, et := range c.types {
-		if err := et.checkAllocated(s); err != nil && et.bad.Load() == nil {
-			et.bad.Store(&badType{err: err})
-			c.log.Error("engine: entity type misconfigured", "err", err)
+		// A table's evidence is final: it replaces an announcement's
+		// (which a later announcement could clear), never the reverse.
+		if b := et.bad.Load(); b == nil || b.announced {
+			if err := et.checkAllocated(s); err != nil {
+				et.bad.Store(&badType{err: err})
+				c.log.Error("engine: entity type misconfigured", "err", err)
+			}
 		}
 		et.applySnapshot(s, conns, newer, now)
 	}
@@ -584,8 +588,11 @@ func (c *Client) suspectLocked(nc *nodeConn, rx int64, silent time.Duration, now
 	// bytes that arrived meanwhile are not missed.
 	if nc.lastRecv.Load() != rx {
 		if !nc.state.CompareAndSwap(connSuspect, connUp) {
-			c.stats.suspects.Add(1) // the reader made it up again, and counted that
+			// The reader made it up again and sends the recovery event:
+			// the suspicion comes first, so listeners see both in order.
+			c.stats.suspects.Add(1)
 			nc.stats.suspects.Add(1)
+			c.connEvent(nc, NodeConnected, NodeSuspect, err)
 		}
 		return
 	}

@@ -155,3 +155,24 @@ func TestMergeTwoProcesses(t *testing.T) {
 	}
 	checkMergedP99(t, &m)
 }
+
+// TestMergeRefusesWhatIsNotOneRun: a directory given twice, and sources of
+// different workloads, are usage errors, not a report that sums them.
+func TestMergeRefusesWhatIsNotOneRun(t *testing.T) {
+	a := runOut(t, &memTarget{}, "-duration", "500ms", "-ask-concurrency", "1")
+	b := runOut(t, &memTarget{}, "-duration", "500ms", "-ask-concurrency", "1", "-shards", "16")
+	for _, tc := range []struct {
+		name string
+		dirs []string
+		want string
+	}{
+		{"same directory twice", []string{a, a}, "given twice"},
+		{"different shard counts", []string{a, b}, "not one workload"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"merge"}, tc.dirs...), &stdout, &stderr, nil)
+		if code != exitUsage || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %d and %q", tc.name, code, stderr.String(), exitUsage, tc.want)
+		}
+	}
+}

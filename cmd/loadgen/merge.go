@@ -75,10 +75,24 @@ func readHlog(path string) (*hdrhistogram.Histogram, error) {
 func merge(dirs []string) (*mergedReport, error) {
 	m := &mergedReport{OK: true}
 	all := newHist()
+	seen := map[string]bool{}
+	var first *report
 	for _, d := range dirs {
+		if abs, err := filepath.Abs(d); err == nil {
+			if seen[abs] {
+				return nil, fmt.Errorf("loadgen: merge: %s is given twice (its counts would be summed twice)", d)
+			}
+			seen[abs] = true
+		}
 		s, err := loadRun(d)
 		if err != nil {
 			return nil, err
+		}
+		if first == nil {
+			first = &s.rep
+		} else if r := &s.rep; r.System != first.System || r.EntityType != first.EntityType || r.Shards != first.Shards {
+			return nil, fmt.Errorf("loadgen: merge: %s ran %s/%s with %d shards, %s ran %s/%s with %d: not one workload",
+				d, r.System, r.EntityType, r.Shards, dirs[0], first.System, first.EntityType, first.Shards)
 		}
 		h, err := readHlog(filepath.Join(d, outHlog))
 		if err != nil {
