@@ -481,7 +481,13 @@ func nodeAt(c *nodetest.LocalCluster, a wire.NodeAddress) *node.Node {
 // shard instead of forwarding them to the stopped owner, and releases them
 // to the new owner once the table moves the shard.
 func TestNoForwardToALapsedOwner(t *testing.T) {
-	c := nodetest.Start(t, 3, nodetest.Options{})
+	// The held envelopes wait for the move, which needs the leader back,
+	// its lease check and an apply: seconds on a loaded box. They expire
+	// (dead letters, counted) after RequestTimeout; that is not what this
+	// test is about, so it is far longer than the wait can take.
+	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.RequestTimeout = 5 * time.Minute
+	}})
 	order := sortedIdx(c)
 	leader, owner, relay := order[0], order[1], order[2]
 	lc := dialClient(t, c.Addr(leader), clientID, nil)
@@ -529,6 +535,9 @@ func TestNoForwardToALapsedOwner(t *testing.T) {
 	t.Logf("leader %v owner %v relay %v; new owner %v", c.Addr(leader), c.Addr(owner), c.Addr(relay), newOwner)
 	nc := dialClient(t, newOwner, wire.NodeAddress{Host: "127.77.3.3", Port: 0}, nil)
 	poll.Until(t, "the held increments reach the new owner", func() bool {
+		if d := rn.Stats().DeadLetters; d != 0 {
+			t.Fatalf("the relay dropped %d envelopes: %+v", d, rn.Stats())
+		}
 		r := nc.ask(wire.PathRegionPrefix+"counter", func(ref wire.Ref) any {
 			return wire.ShardEnvelope{EntityID: id, Message: workload.GetCount{ReplyTo: ref}}
 		})
