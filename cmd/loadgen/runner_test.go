@@ -64,6 +64,17 @@ type memTarget struct {
 	closed   atomic.Bool
 }
 
+// fresh returns a memTarget with m's configuration and empty books.
+func (m *memTarget) fresh() *memTarget {
+	return &memTarget{
+		fullEvery: m.fullEvery, failEvery: m.failEvery, loseEvery: m.loseEvery, failWith: m.failWith,
+		muteAfterFlush: m.muteAfterFlush,
+		refuse:         m.refuse, refuseShard: m.refuseShard, refuseWith: m.refuseWith,
+		tallies: m.tallies, deadLetters: m.deadLetters,
+		clientDrops: m.clientDrops, queueDropped: m.queueDropped,
+	}
+}
+
 func (m *memTarget) Tell(_ context.Context, id string) error {
 	n := m.calls.Add(1)
 	shard := ring.Shard(id, workload.DefaultShards)
@@ -404,13 +415,14 @@ func TestRunnerAccounting(t *testing.T) {
 func checkRunnerAccounting(t *testing.T, tc runnerCase) {
 	// Later flags override earlier ones.
 	args := append([]string{"-duration", "300ms", "-entities", "50", "-workers", "3", "-ask-concurrency", "2", "-progress=false"}, tc.args...)
-	code, got, stderr := runJSON(t, tc.m, args...)
+	m := tc.m.fresh() // runnerCases is shared by every -count iteration
+	code, got, stderr := runJSON(t, m, args...)
 	if code != tc.wantCode {
 		t.Errorf("got exit %d, want %d; stderr:\n%s", code, tc.wantCode, stderr)
 	}
 	// The reference is the target's own books, not loadgen's sums:
 	// what it accepted, what it applied, what it dropped silently.
-	accepted, applied, dropped := tc.m.books()
+	accepted, applied, dropped := m.books()
 	sent, del, failed, lost := num(t, got, "tells_sent"), num(t, got, "tells_delivered"), num(t, got, "tells_failed"), num(t, got, "lost")
 	if sent-failed != float64(accepted) {
 		t.Errorf("got sent %v - failed %v, want the target's accepted count %d", sent, failed, accepted)
