@@ -128,7 +128,8 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 // the call site may itself allocate (see the package documentation,
 // "Allocations").
 //
-// Errors: ErrClosed; *BufferFullError (queue or location buffer full);
+// Errors: ErrClosed; *BufferFullError (queue or location buffer full, or
+// the queue's oldest frame older than Config.QueueTarget);
 // *OwnerUnavailableError (the owner has no live connection: fail fast,
 // never re-routed); *ShardsMismatchError or *UnknownEntityTypeError (the
 // type is misconfigured for this cluster, engine/doc.go
@@ -152,7 +153,7 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 }
 
 // TellContext is Tell, except that when the owner connection's queue is
-// full it waits for room (the writer frees slots as it writes) until ctx
+// full (or late: Config.QueueTarget) it waits for room (the writer frees slots as it writes) until ctx
 // ends, instead of returning ErrBufferFull: backpressure for producers
 // that would otherwise spin on Tell. Every other error is returned at
 // once, as by Tell (a full location buffer included).
@@ -165,7 +166,8 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 // suspect (Config.SuspectAfter), it returns *OwnerUnavailableError at
 // once, counted like Tell's; when the shard's location became unknown,
 // the message is held as by Tell. When ctx ends while waiting, the
-// message is counted as DropQueueFull and ctx.Err() is returned. Waiting
+// message is counted as DropQueueFull (DropQueueSojourn when the queue
+// was late) and ctx.Err() is returned. Waiting
 // allocates (a timer, a channel); the path without waiting is Tell's.
 func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) error {
 	et := r.et
