@@ -48,7 +48,7 @@ import (
 //     still queued (the new head): late is set while it is published and
 //     older than target, cleared otherwise (an empty queue, or a head still
 //     being encoded, is never late), and producers waiting in waitSpace
-//     are woken when it clears. The consumer never parks with late set
+//     are woken when it clears (not per drain while it is late). The consumer never parks with late set
 //     (it parks only after a drain that found nothing).
 //   - Paced producers (entity and service tells) treat a late queue like a
 //     full one: claim reports late, Tell refuses (counted,
@@ -237,7 +237,10 @@ func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
 	// One store for the whole batch (an atomic store per frame was an XCHG
 	// per frame); the slots it frees become claimable only now.
 	q.head.Store(h)
-	if n > 0 || (wasLate && !late) {
+	// Waiters (paced producers) need room and a queue that is not late:
+	// while it is late, waking them per drain would only have them find
+	// it late again (a herd per write).
+	if !late && (n > 0 || wasLate) {
 		q.signalSpace()
 	}
 	return dst, n
