@@ -50,8 +50,17 @@ import (
 //     being encoded, is never late), and producers waiting in waitSpace
 //     are woken when it clears (not per drain while it is late). The consumer never parks with late set
 //     (it parks only after a drain that found nothing).
-//   - Paced producers (entity and service tells) treat a late queue like a
-//     full one: claim reports late, Tell refuses (counted,
+//   - The late flag alone is decided only between writes, and a write
+//     into a socket the peer does not drain can block for long while
+//     producers fill every slot. So the consumer also estimates the rate
+//     at which it writes frames while busy (an EWMA of frames per clock
+//     unit, sampled over windows of at least target/4 between two parks)
+//     and keeps the paced frames queued below rate*target (Little's law:
+//     what drains within the target), at least minPaced; paceReserve is
+//     the slots that bound keeps free. A park means the link keeps up: it
+//     lifts that bound until the next sample.
+//   - Paced producers (entity and service tells) treat a late queue, or
+//     one holding rate*target frames, like a full one: claim reports late, Tell refuses (counted,
 //     DropQueueSojourn), TellContext waits. Other frames (asks, held
 //     messages flushed, control frames) ignore it and keep the slot bound
 //     only, queued behind the tells already there: per-connection FIFO
@@ -84,20 +93,30 @@ type outQueue struct {
 	_    [56]byte
 	// clock and late: written by the consumer once per drain, read by
 	// producers at claim.
-	clock    atomic.Int64 // coarse time of the consumer's last drain; 0 while it is parked
-	late     atomic.Bool  // the oldest queued frame is older than target (see the type comment)
-	_        [55]byte
-	sleeping atomic.Bool // consumer is (about to be) parked on wake
-	_        [63]byte
-	space    atomic.Pointer[chan struct{}] // closed by the consumer when it frees slots; set by waiting producers
-	_        [56]byte
-	closed   atomic.Bool // no more claims: claim reports closed
-	wake     chan struct{}
-	mask     uint64
-	reserve  uint64 // slots only control frames may take (see claim)
-	target   int64  // sojourn target in clock units (ns); 0: no sojourn bound
-	slots    []qslot
+	clock       atomic.Int64  // coarse time of the consumer's last drain; 0 while it is parked
+	paceReserve atomic.Uint64 // slots paced producers keep free: at least reserve (see the type comment)
+	late        atomic.Bool   // the oldest queued frame is older than target (see the type comment)
+	_           [47]byte
+	sleeping    atomic.Bool // consumer is (about to be) parked on wake
+	_           [63]byte
+	space       atomic.Pointer[chan struct{}] // closed by the consumer when it frees slots; set by waiting producers
+	_           [56]byte
+	closed      atomic.Bool // no more claims: claim reports closed
+	wake        chan struct{}
+	mask        uint64
+	reserve     uint64 // slots only control frames may take (see claim)
+	target      int64  // sojourn target in clock units (ns); 0: no sojourn bound
+	slots       []qslot
+	// The write rate estimate (drain, prepareSleep): owned by the consumer.
+	sampleAt int64   // clock at the start of the current sample; 0: none (parked since)
+	sampled  uint64  // frames drained since sampleAt
+	rate     float64 // EWMA of frames drained per clock unit while busy; 0: none yet
 }
+
+// minPaced is the least number of paced frames the sojourn bound lets a
+// queue hold, however slow its link was measured: a floor for the
+// estimate, so that a slow start does not pace a link to a trickle.
+const minPaced = 64
 
 type qslot struct {
 	seq   atomic.Uint64 // ticket+1 once published
@@ -121,13 +140,15 @@ func newOutQueue(slots int, target time.Duration) *outQueue {
 	for n < slots {
 		n <<= 1
 	}
-	return &outQueue{
+	q := &outQueue{
 		wake:    make(chan struct{}, 1),
 		mask:    uint64(n - 1),
 		reserve: uint64(n / 64), // 128 of the default 8192; none for tiny test queues
 		target:  int64(target),
 		slots:   make([]qslot, n),
 	}
+	q.paceReserve.Store(q.reserve)
+	return q
 }
 
 // claimResult is how claim ended.
@@ -158,8 +179,12 @@ func (q *outQueue) claim(reserve uint64, paced bool) (t uint64, buf []byte, r cl
 			return 0, nil, claimLate
 		}
 		t = q.tail.Load()
-		if q.isFull(t, q.head.Load(), reserve) {
+		head := q.head.Load()
+		if q.isFull(t, head, reserve) {
 			return 0, nil, claimFull
+		}
+		if paced && q.isFull(t, head, q.paceReserve.Load()) {
+			return 0, nil, claimLate
 		}
 		if q.tail.CompareAndSwap(t, t+1) {
 			s := &q.slots[t&q.mask]
@@ -229,6 +254,7 @@ func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
 	if q.target > 0 {
 		s := &q.slots[h&q.mask]
 		late = s.seq.Load() == h+1 && s.stamp != 0 && now-s.stamp > q.target
+		q.sample(now, n)
 	}
 	wasLate := q.late.Load()
 	if late != wasLate {
@@ -244,6 +270,30 @@ func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
 		q.signalSpace()
 	}
 	return dst, n
+}
+
+// sample feeds the write rate estimate with the n frames drained at now
+// and updates paceReserve (see outQueue). Consumer only.
+func (q *outQueue) sample(now int64, n int) {
+	switch {
+	case q.sampleAt == 0:
+		q.sampleAt, q.sampled = now, 0
+	case now-q.sampleAt >= q.target/4:
+		// The frames drained since sampleAt were written by now.
+		r := float64(q.sampled) / float64(now-q.sampleAt)
+		if q.rate == 0 {
+			q.rate = r
+		} else {
+			q.rate += (r - q.rate) / 4
+		}
+		q.sampleAt, q.sampled = now, 0
+		size := q.mask + 1
+		limit := min(max(uint64(q.rate*float64(q.target)), minPaced), size)
+		if pr := max(size-limit, q.reserve); pr != q.paceReserve.Load() {
+			q.paceReserve.Store(pr)
+		}
+	}
+	q.sampled += uint64(n)
 }
 
 // signalSpace wakes the producers waiting in waitSpace (consumer side, and
@@ -282,7 +332,7 @@ func (q *outQueue) waitSpace(done, stop <-chan struct{}, recheck <-chan time.Tim
 		}
 		// Re-check after publishing the channel: the consumer may have
 		// drained in between (it swaps the channel after advancing head).
-		if q.closed.Load() || (!q.late.Load() && !q.isFull(q.tail.Load(), q.head.Load(), q.reserve)) {
+		if q.closed.Load() || (!q.late.Load() && !q.isFull(q.tail.Load(), q.head.Load(), q.paceReserve.Load())) {
 			return waitSpaceFree
 		}
 		select {
@@ -316,6 +366,11 @@ func (q *outQueue) prepareSleep() bool {
 		q.sleeping.Store(false)
 		return false
 	}
+	// Idle: the link keeps up. No pacing by count until the next sample.
+	q.sampleAt = 0
+	if q.paceReserve.Load() != q.reserve {
+		q.paceReserve.Store(q.reserve)
+	}
 	return true
 }
 
@@ -346,6 +401,8 @@ func (q *outQueue) discard() int {
 	}
 	q.clock.Store(0)
 	q.late.Store(false)
+	q.sampleAt = 0
+	q.paceReserve.Store(q.reserve)
 	q.signalSpace()
 	return n
 }
