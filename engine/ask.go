@@ -133,7 +133,7 @@ func (r *EntityRef) sendAsk(msg any, askID uint64) (*nodeConn, error) {
 	if !ok {
 		return et.hold(shard, env.EntityID, env.Message, askID)
 	}
-	if err := et.send(e, shard, env.EntityID, env.Message, false); err != nil {
+	if err := et.send(e, shard, env.EntityID, env.Message, false, false); err != nil {
 		return nil, err
 	}
 	return e.nc, nil

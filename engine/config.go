@@ -43,6 +43,7 @@ const (
 	DefaultShardBuffer      = 1024
 	DefaultTotalBuffer      = 64 << 10
 	DefaultQueueFrames      = 8192
+	DefaultQueueTarget      = 5 * time.Millisecond
 	DefaultMaxBatchBytes    = 256 << 10
 	DefaultTransport        = TransportNet
 )
@@ -145,6 +146,24 @@ type Config struct {
 	// QueueFrames bounds each node connection's outbound queue, in frames.
 	// Default 8192 (rounded up to a power of two).
 	QueueFrames int
+	// QueueTarget bounds each node connection's outbound queue in time
+	// (a sojourn target, in the spirit of CoDel): while the oldest frame
+	// still queued after the writer's last drain has waited longer than
+	// this, tells to that node are refused (Tell returns *BufferFullError,
+	// counted as DropQueueSojourn) or wait (TellContext), so that the
+	// queue holds about what keeps the link busy and an Ask queued behind
+	// a flood of tells waits about QueueTarget, not QueueFrames frames.
+	// Asks, held messages and control frames are never refused by it
+	// (they keep the QueueFrames bound only) and keep their place in the
+	// connection's FIFO order. Precision: ages are measured with a clock
+	// the writer reads once per drain (never per Tell), so a frame's age
+	// is over-estimated by at most one write; between two drains, tells
+	// are also kept below the frames the writer was measured to write in
+	// QueueTarget. Only the client's queue is bounded: bytes already in
+	// the kernel's socket buffers or the node's mailboxes are not seen.
+	// Default 5 ms (PERFORMANCE.md, "Asks behind a flood"); a negative
+	// value disables the bound.
+	QueueTarget time.Duration
 	// MaxBatchBytes bounds the bytes gathered into one write. Default
 	// 256 KiB.
 	MaxBatchBytes int
@@ -198,6 +217,9 @@ type Config struct {
 	// reconnectJitter, when set (tests only), replaces the jittered
 	// reconnect wait for backoff b (see Client.backoffStep).
 	reconnectJitter func(b time.Duration) time.Duration
+	// queueClock, when set (tests only), replaces the monotonic clock
+	// (Client.mono) the connection writers pass to outQueue.drain.
+	queueClock func() int64
 }
 
 // EnsureDefaults replaces every zero field with its default.
@@ -228,6 +250,7 @@ func (c *Config) EnsureDefaults() {
 	setDur(&c.SuspectAfter, DefaultSuspectAfter)
 	setDur(&c.BufferTimeout, DefaultBufferTimeout)
 	setDur(&c.CloseTimeout, DefaultCloseTimeout)
+	setDur(&c.QueueTarget, DefaultQueueTarget)
 	setInt := func(v *int, def int) {
 		if *v == 0 {
 			*v = def

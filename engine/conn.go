@@ -74,9 +74,10 @@ type nodeConn struct {
 	member      bool      // guarded by Client.mu: the last applied snapshot lists it live (Up, Joining, Leaving)
 	subSince    int64     // guarded by Client.mu: Client.mono time the subscription started (its silence is watched from then)
 
-	// fullErr is returned (shared, immutable) when q is full: a refusal
-	// under overload allocates nothing.
-	fullErr *BufferFullError
+	// fullErr is returned (shared, immutable) when q is full, lateErr
+	// when a tell meets the sojourn bound: a refusal under overload
+	// allocates nothing.
+	fullErr, lateErr *BufferFullError
 }
 
 func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
@@ -84,12 +85,13 @@ func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
 		c:        c,
 		addr:     addr,
 		dial:     c.cfg.dialAddress(addr),
-		q:        newOutQueue(c.cfg.QueueFrames),
+		q:        newOutQueue(c.cfg.QueueFrames, max(c.cfg.QueueTarget, 0)),
 		firstTry: make(chan struct{}),
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
 	nc.fullErr = &BufferFullError{Reason: DropQueueFull, Node: addr, Limit: len(nc.q.slots)}
+	nc.lateErr = &BufferFullError{Reason: DropQueueSojourn, Node: addr, Limit: int(c.cfg.QueueTarget.Microseconds())}
 	nc.epoch.Store(-1)
 	nc.idle.Store(true)
 	return nc
@@ -335,10 +337,14 @@ const yieldBelowFrames = 16
 func (nc *nodeConn) writeLoop(l Link) error {
 	c := nc.c
 	limit := c.cfg.MaxBatchBytes
+	clock := c.mono // read once per drain: the queue's coarse clock (outQueue)
+	if c.cfg.queueClock != nil {
+		clock = c.cfg.queueClock
+	}
 	nc.idle.Store(false) // busy until it parks: drained() must not see a batch being written as done
 	for {
 		var n int
-		nc.batch, n = nc.q.drain(nc.batch[:0], limit)
+		nc.batch, n = nc.q.drain(nc.batch[:0], limit, clock())
 		if n > 0 && n < yieldBelowFrames && len(nc.batch) < limit && c.asks.inflight.Load() > int64(n) {
 			// A small batch: let the goroutines that are runnable now
 			// (askers woken by replies, producers) queue theirs first,
@@ -346,7 +352,7 @@ func (nc *nodeConn) writeLoop(l Link) error {
 			// runnable; see yieldBelowFrames.
 			runtime.Gosched()
 			var m int
-			nc.batch, m = nc.q.drain(nc.batch, limit)
+			nc.batch, m = nc.q.drain(nc.batch, limit, clock())
 			n += m
 		}
 		if len(nc.batch) > 0 {

@@ -111,13 +111,30 @@
 // again within about a second.
 //
 // Backpressure: Tell never blocks; when the owner connection's queue is
-// full it returns ErrBufferFull. TellContext waits for room instead (the
-// writer wakes waiting producers as it frees slots), which is what a
-// producer faster than the network wants; while it waits it re-reads the
-// shard's route at least every 50 ms and on every wake-up: it follows a
-// shard the cluster moved, and returns ErrOwnerUnavailable as soon as the
-// owner is down or suspect. Flush waits until everything accepted has
-// been written.
+// full it returns ErrBufferFull. The queue is bounded in time as well
+// (Config.QueueTarget, default 5 ms; a sojourn target in the spirit of
+// CoDel): while the oldest frame left queued after the writer's last
+// drain has waited longer than the target, tells to that node are
+// refused the same way (*BufferFullError, counted as DropQueueSojourn),
+// so that the queue holds about what keeps the link busy and an Ask sent
+// behind a flood of tells waits about the target, not QueueFrames frames.
+// Asks (and held messages flushed, and control frames) are never refused
+// by it: an Ask is one frame per round trip, and refusing it would make
+// a flood of tells starve the asks it is meant to serve; they keep the
+// frame bound only, and their place in the connection's FIFO order (an
+// Ask still sees every tell sent before it). No clock is read per Tell:
+// the writer reads one per drain and producers stamp their slot with it,
+// so ages are known to within one write; between drains, tells are kept
+// below what the writer was measured to write in the target (outQueue in
+// queue.go). The kernel's socket buffers and the node's mailboxes are
+// queues too, beyond the client's sight.
+// TellContext waits instead, full or late alike (the writer wakes waiting
+// producers as it frees slots or the queue stops being late), which is
+// what a producer faster than the network wants; while it waits it
+// re-reads the shard's route at least every 50 ms and on every wake-up:
+// it follows a shard the cluster moved, and returns ErrOwnerUnavailable
+// as soon as the owner is down or suspect. Flush waits until everything
+// accepted has been written.
 //
 // A shard with no known owner is a cache miss: its messages are held,
 // bounded per shard and in total, while one GetShardLocation is in flight
@@ -230,7 +247,9 @@
 //
 //   - No listening socket, ever. The identity in handshakes and reply
 //     addresses is a random 127.x.y.z:0 unless configured.
-//   - Every queue and buffer is bounded; every message refused or dropped is
+//   - Every queue and buffer is bounded (a connection's outbound queue in
+//     frames, Config.QueueFrames, and for tells also in time: the sojourn
+//     bound, Config.QueueTarget); every message refused or dropped is
 //     counted in Stats().Drops under its reason, and a refusal is an error
 //     returned to the caller. A message accepted and dropped later (held
 //     messages expiring, failed by ShardUnavailable, refused by their

@@ -22,7 +22,14 @@ func benchSink(b *testing.B, transport string) (*Client, *EntityRef) {
 	for s := 0; s < 32; s++ {
 		cl.setAlloc("counter", s, 0)
 	}
-	c := dialFake(b, cl, func(cfg *Config) { cfg.Transport = transport })
+	c := dialFake(b, cl, func(cfg *Config) {
+		cfg.Transport = transport
+		// The sink never answers again: a benchmark longer than
+		// SuspectAfter (its b.N ramp on a loaded box) must not find
+		// its node suspect.
+		cfg.SuspectAfter = time.Hour
+		cfg.LivenessWindow = time.Hour
+	})
 	ref, err := c.EntityRef("counter", 32)
 	if err != nil {
 		b.Fatal(err)
@@ -35,15 +42,16 @@ func benchSink(b *testing.B, transport string) (*Client, *EntityRef) {
 	return c, ref
 }
 
-// tellRetry tells, retrying (yielding) while the connection queue is full:
-// the benchmark measures sustained throughput into the socket.
+// tellRetry tells, retrying (yielding) while the connection queue is full
+// or late (Config.QueueTarget): the benchmark measures sustained
+// throughput into the socket.
 func tellRetry(b *testing.B, ref *EntityRef, id string, msg any, full *atomic.Int64) {
 	for {
 		err := ref.Tell(id, msg)
 		if err == nil {
 			return
 		}
-		if e, _ := ref.et.table.Load().Owner(3); err != e.nc.fullErr {
+		if e, _ := ref.et.table.Load().Owner(3); err != e.nc.fullErr && err != e.nc.lateErr {
 			b.Fatal(err)
 		}
 		full.Add(1)

@@ -31,6 +31,9 @@ type outFrame struct {
 	entityID string // frameEnvelope
 	msg      any    // frameEnvelope, frameMessage
 	payload  []byte // framePayload
+	// paced: a tell (entity or service), subject to the queue's sojourn
+	// bound; asks, held messages and control frames are not (outQueue).
+	paced bool
 }
 
 // appendTo appends f's frame to buf, within c's MaxFrameSize.
@@ -62,6 +65,9 @@ func (f *outFrame) appendTo(c *Client, buf []byte) ([]byte, error) {
 //   - the queue is full: with wait, DropQueueFull and errMustWait, not
 //     counted (TellContext waits for room); else counted, DropQueueFull
 //     and nc.fullErr;
+//   - f is paced and the queue is late (its oldest frame waited longer
+//     than Config.QueueTarget): as full, with DropQueueSojourn and
+//     nc.lateErr;
 //   - f does not encode (unregistered type, frame over MaxFrameSize): the
 //     slot is published empty, counted, DropEncode and the error.
 //
@@ -69,17 +75,24 @@ func (f *outFrame) appendTo(c *Client, buf []byte) ([]byte, error) {
 // ServiceRef.send); control frames go to connections still connecting.
 func (nc *nodeConn) enqueue(f *outFrame, reserve uint64, wait bool) (DropReason, error) {
 	c := nc.c
-	t, buf, full, closed := nc.q.claim(reserve)
-	if closed {
+	t, buf, r := nc.q.claim(reserve, f.paced)
+	switch r {
+	case claimClosed:
 		return DropClosed, ErrClosed
-	}
-	if full {
+	case claimFull:
 		if wait {
 			return DropQueueFull, errMustWait
 		}
 		c.stats.drop(DropQueueFull, 1)
 		nc.countDrop(DropQueueFull, 1)
 		return DropQueueFull, nc.fullErr
+	case claimLate:
+		if wait {
+			return DropQueueSojourn, errMustWait
+		}
+		c.stats.drop(DropQueueSojourn, 1)
+		nc.countDrop(DropQueueSojourn, 1)
+		return DropQueueSojourn, nc.lateErr
 	}
 	buf, err := f.appendTo(c, buf)
 	if err != nil {
@@ -105,10 +118,10 @@ func (et *entityType) enqueue(e *routeEntry, shard int, f *outFrame, wait bool) 
 	return nc.enqueue(f, nc.q.reserve, wait)
 }
 
-// sendMsg queues a data message (a service tell or ask) for target on nc;
-// not the Tell hot path.
-func (nc *nodeConn) sendMsg(target string, msg any) error {
-	_, err := nc.enqueue(&outFrame{kind: frameMessage, target: target, msg: msg}, nc.q.reserve, false)
+// sendMsg queues a data message (a service tell, paced, or ask) for target
+// on nc; not the Tell hot path.
+func (nc *nodeConn) sendMsg(target string, msg any, paced bool) error {
+	_, err := nc.enqueue(&outFrame{kind: frameMessage, target: target, msg: msg, paced: paced}, nc.q.reserve, false)
 	return err
 }
 

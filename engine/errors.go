@@ -79,10 +79,12 @@ var errAskTimeout = fmt.Errorf("%w: %w", ErrAskTimeout, context.DeadlineExceeded
 // full. The refusal is counted in Stats().Drops under Reason.
 type BufferFullError struct {
 	// Reason is DropQueueFull (the node connection's outbound queue),
+	// DropQueueSojourn (that queue's oldest frame waited longer than
+	// Config.QueueTarget: Limit is the target in microseconds),
 	// DropShardBuffer (the per-shard buffer while the shard's location is
 	// unknown) or DropTotalBuffer (the client-wide bound on those buffers).
 	Reason DropReason
-	Node   wire.NodeAddress // DropQueueFull only
+	Node   wire.NodeAddress // DropQueueFull and DropQueueSojourn only
 	Type   string           // entity type, shard buffers only
 	Shard  int              // shard buffers only
 	Limit  int
@@ -92,6 +94,8 @@ func (e *BufferFullError) Error() string {
 	switch e.Reason {
 	case DropQueueFull:
 		return fmt.Sprintf("engine: outbound queue to %s full (%d frames)", e.Node, e.Limit)
+	case DropQueueSojourn:
+		return fmt.Sprintf("engine: outbound queue to %s behind (its oldest frame waited over %d us)", e.Node, e.Limit)
 	case DropShardBuffer:
 		return fmt.Sprintf("engine: buffer of %s shard %d full (%d messages waiting for its location)", e.Type, e.Shard, e.Limit)
 	default:

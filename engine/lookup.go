@@ -47,13 +47,15 @@ func (s ServiceRef) String() string { return s.uri }
 // Tell sends msg (a registered message, not wrapped) to the instance.
 // Errors as EntityRef.Tell.
 func (s ServiceRef) Tell(msg any) error {
-	_, err := s.send(msg)
+	_, err := s.send(msg, true)
 	return err
 }
 
-func (s ServiceRef) sendAsk(msg any, _ uint64) (*nodeConn, error) { return s.send(msg) }
+func (s ServiceRef) sendAsk(msg any, _ uint64) (*nodeConn, error) { return s.send(msg, false) }
 
-func (s ServiceRef) send(msg any) (*nodeConn, error) {
+// send queues msg for the instance; paced: a tell, subject to the
+// queue's sojourn bound (an ask's message is not).
+func (s ServiceRef) send(msg any, paced bool) (*nodeConn, error) {
 	c := s.c
 	if c == nil {
 		return nil, fmt.Errorf("%w: zero ServiceRef", ErrNoRoute)
@@ -65,7 +67,7 @@ func (s ServiceRef) send(msg any) (*nodeConn, error) {
 		c.stats.drop(DropOwnerUnavailable, 1)
 		return nil, &OwnerUnavailableError{Node: s.nc.addr, Cause: s.nc.lastCause()}
 	}
-	if err := s.nc.sendMsg(s.uri, msg); err != nil {
+	if err := s.nc.sendMsg(s.uri, msg, paced); err != nil {
 		return nil, err
 	}
 	c.stats.tells.Inc()

@@ -126,7 +126,8 @@ type NodeStatus struct {
 	// Drops counts what was refused or dropped at this node's connection,
 	// by reason (every reason present): queue_full (Tell refused at a
 	// full queue; a TellContext that gave up waiting for room is counted
-	// in Stats only), encode, owner_unavailable (the node was down or
+	// in Stats only), queue_sojourn (a tell refused by the sojourn bound,
+	// Config.QueueTarget; likewise), encode, owner_unavailable (the node was down or
 	// suspect), conn_lost and closed (queued frames discarded). Drops
 	// that happen before a node is known (held messages) are in Stats
 	// only.

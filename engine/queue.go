@@ -32,31 +32,97 @@ import (
 //     atomics one of the two always sees the other, so no publish is missed,
 //     and the consumer is woken only on the empty -> non-empty transition.
 //
+// Sojourn bound (in the spirit of CoDel; target, 0 disables it): the queue
+// should hold only what keeps the link busy, so that an ask queued behind
+// a flood of tells waits about target, not len(slots) frames. No clock is
+// read per frame:
+//
+//   - clock is a coarse time written by the consumer once per drain (the
+//     time it passes to drain) and set to 0 when it parks; a producer
+//     copies it into its slot's stamp at claim (0: queued while the
+//     consumer was parked, i.e. fresh). A stamp is thus the time of the
+//     last drain before the frame was queued: no later than the true
+//     enqueue time, so a frame's age is over-estimated by at most the time
+//     between two drains (one write).
+//   - At the end of each drain the consumer looks at the oldest frame
+//     still queued (the new head): late is set while it is published and
+//     older than target, cleared otherwise (an empty queue, or a head still
+//     being encoded, is never late), and producers waiting in waitSpace
+//     are woken when it clears (not per drain while it is late). The consumer never parks with late set
+//     (it parks only after a drain that found nothing).
+//   - The late flag alone is decided only between writes, and a write
+//     into a socket the peer does not drain can block for long while
+//     producers fill every slot. So the consumer also estimates the rate
+//     at which it writes frames while busy (an EWMA of frames per clock
+//     unit, sampled over windows of at least target/4 between two parks)
+//     and keeps the paced frames queued below rate*target (Little's law:
+//     what drains within the target), at least minPaced; paceReserve is
+//     the slots that bound keeps free. A park means the link keeps up: it
+//     lifts that bound until the next sample.
+//   - Paced producers (entity and service tells) treat a late queue, or
+//     one holding rate*target frames, like a full one: claim reports late, Tell refuses (counted,
+//     DropQueueSojourn), TellContext waits. Other frames (asks, held
+//     messages flushed, control frames) ignore it and keep the slot bound
+//     only, queued behind the tells already there: per-connection FIFO
+//     order is unchanged.
+//
+// The decision is made per drain, so between two drains the queue can hold
+// up to one write's worth of frames more than the target allows; with the
+// default MaxBatchBytes a write is a few hundred microseconds on loopback.
+//
+// Cache lines: tail (CAS by producers), head (consumer), clock and late
+// (consumer, once per drain), sleeping (consumer when it parks, producer
+// that wakes it), space (waiting producers and the consumer) and the
+// read-only fields each have a line of their own, so that the flag read by
+// every publish (sleeping) is not invalidated by writes to a neighbour:
+// before this split, atomic.(*Bool).Load in publish was 7.5% of the CPU of
+// the embedded tell flood (see PERFORMANCE.md, "Asks behind a flood").
+//
 // Justification over a mutex-protected buffer: BenchmarkTellParallel (the
 // producers never block each other except on the tail CAS, and encoding runs
 // outside any critical section).
 //
-// Bounds: len(slots) frames; a slot buffer that grew beyond maxKeptSlotBuf
-// is released by the consumer after use, so steady-state memory is about
-// len(slots) * typical frame size.
+// Bounds: len(slots) frames, and the sojourn target for paced frames; a
+// slot buffer that grew beyond maxKeptSlotBuf is released by the consumer
+// after use, so steady-state memory is about len(slots) * typical frame
+// size.
 type outQueue struct {
-	tail     atomic.Uint64 // next ticket to claim; CAS by producers
-	_        [56]byte
-	head     atomic.Uint64 // next ticket to consume; written by the consumer only
-	_        [56]byte
-	sleeping atomic.Bool // consumer is (about to be) parked on wake
-	closed   atomic.Bool // no more claims: claim reports closed
-	wake     chan struct{}
-	space    atomic.Pointer[chan struct{}] // closed by the consumer when it frees slots; set by waiting producers
-	mask     uint64
-	reserve  uint64 // slots only control frames may take (see claim)
-	slots    []qslot
+	tail atomic.Uint64 // next ticket to claim; CAS by producers
+	_    [56]byte
+	head atomic.Uint64 // next ticket to consume; written by the consumer only
+	_    [56]byte
+	// clock and late: written by the consumer once per drain, read by
+	// producers at claim.
+	clock       atomic.Int64  // coarse time of the consumer's last drain; 0 while it is parked
+	paceReserve atomic.Uint64 // slots paced producers keep free: at least reserve (see the type comment)
+	late        atomic.Bool   // the oldest queued frame is older than target (see the type comment)
+	_           [47]byte
+	sleeping    atomic.Bool // consumer is (about to be) parked on wake
+	_           [63]byte
+	space       atomic.Pointer[chan struct{}] // closed by the consumer when it frees slots; set by waiting producers
+	_           [56]byte
+	closed      atomic.Bool // no more claims: claim reports closed
+	wake        chan struct{}
+	mask        uint64
+	reserve     uint64 // slots only control frames may take (see claim)
+	target      int64  // sojourn target in clock units (ns); 0: no sojourn bound
+	slots       []qslot
+	// The write rate estimate (drain, prepareSleep): owned by the consumer.
+	sampleAt int64   // clock at the start of the current sample; 0: none (parked since)
+	sampled  uint64  // frames drained since sampleAt
+	rate     float64 // EWMA of frames drained per clock unit while busy; 0: none yet
 }
 
+// minPaced is the least number of paced frames the sojourn bound lets a
+// queue hold, however slow its link was measured: a floor for the
+// estimate, so that a slow start does not pace a link to a trickle.
+const minPaced = 64
+
 type qslot struct {
-	seq atomic.Uint64 // ticket+1 once published
-	buf []byte        // owned by the ticket holder between claim and publish, by the consumer after
-	_   [32]byte
+	seq   atomic.Uint64 // ticket+1 once published
+	buf   []byte        // owned by the ticket holder between claim and publish, by the consumer after
+	stamp int64         // the queue's clock at claim; same ownership as buf
+	_     [24]byte
 }
 
 // maxKeptSlotBuf: slot buffers larger than this are dropped after use so a
@@ -67,45 +133,69 @@ const maxKeptSlotBuf = 64 << 10
 // for a typical ShardEnvelope frame (~300 bytes with its header).
 const initialSlotBuf = 512
 
-func newOutQueue(slots int) *outQueue {
+// newOutQueue returns a queue of slots frames (rounded up to a power of
+// two) whose paced frames are bounded by the sojourn target (0: none).
+func newOutQueue(slots int, target time.Duration) *outQueue {
 	n := 1
 	for n < slots {
 		n <<= 1
 	}
-	return &outQueue{
+	q := &outQueue{
 		wake:    make(chan struct{}, 1),
 		mask:    uint64(n - 1),
 		reserve: uint64(n / 64), // 128 of the default 8192; none for tiny test queues
+		target:  int64(target),
 		slots:   make([]qslot, n),
 	}
+	q.paceReserve.Store(q.reserve)
+	return q
 }
 
+// claimResult is how claim ended.
+type claimResult int8
+
+const (
+	claimed     claimResult = iota // the slot is the caller's: encode, then publish
+	claimFull                      // no free slot (reserve slots kept)
+	claimLate                      // paced, and the queue is late (sojourn bound)
+	claimClosed                    // the queue is closed
+)
+
 // claim reserves the next slot. It returns the ticket and the slot's buffer
-// (length 0) to append the frame to. ok is false when the queue is full;
-// closed reports a closed queue.
+// (length 0) to append the frame to when r is claimed.
 //
 // reserve slots are kept free for control frames (SubscribeTopology,
 // GetShardLocation, UnsubscribeTopology): data producers pass q.reserve and
 // see the queue as full that much earlier, control producers pass 0, so a
 // queue saturated by tells still carries the client's liveness refresh and
-// location queries.
-func (q *outQueue) claim(reserve uint64) (t uint64, buf []byte, full, closed bool) {
+// location queries. paced producers (tells) are refused with claimLate
+// while the queue is late (the sojourn bound, see outQueue).
+func (q *outQueue) claim(reserve uint64, paced bool) (t uint64, buf []byte, r claimResult) {
 	for {
 		if q.closed.Load() {
-			return 0, nil, false, true
+			return 0, nil, claimClosed
+		}
+		if paced && q.late.Load() {
+			return 0, nil, claimLate
 		}
 		t = q.tail.Load()
-		if q.isFull(t, q.head.Load(), reserve) {
-			return 0, nil, true, false
+		head := q.head.Load()
+		if q.isFull(t, head, reserve) {
+			return 0, nil, claimFull
+		}
+		if paced && q.isFull(t, head, q.paceReserve.Load()) {
+			return 0, nil, claimLate
 		}
 		if q.tail.CompareAndSwap(t, t+1) {
-			buf = q.slots[t&q.mask].buf
+			s := &q.slots[t&q.mask]
+			s.stamp = q.clock.Load()
+			buf = s.buf
 			if buf == nil {
 				// First use of the slot: one right-sized allocation
 				// instead of append's growth steps. Reused after.
 				buf = make([]byte, 0, initialSlotBuf)
 			}
-			return t, buf[:0], false, false
+			return t, buf[:0], claimed
 		}
 	}
 }
@@ -135,9 +225,15 @@ func (q *outQueue) publish(t uint64, buf []byte) {
 
 // drain appends published frames, in order, to dst until the queue has no
 // published frame at head or dst reaches limit bytes; it returns dst and the
-// number of frames appended (empty slots are skipped and not counted).
-// Consumer only.
-func (q *outQueue) drain(dst []byte, limit int) ([]byte, int) {
+// number of frames appended (empty slots are skipped and not counted). now
+// is the consumer's clock (monotonic, in the unit of target): it becomes
+// the queue's coarse clock, and the oldest frame left queued decides late
+// (see outQueue). Consumer only.
+func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
+	if now <= 0 {
+		now = 1 // 0 is the parked consumer's clock
+	}
+	q.clock.Store(now)
 	h := q.head.Load()
 	n := 0
 	for len(dst) < limit {
@@ -154,13 +250,50 @@ func (q *outQueue) drain(dst []byte, limit int) ([]byte, int) {
 		}
 		h++
 	}
+	late := false
+	if q.target > 0 {
+		s := &q.slots[h&q.mask]
+		late = s.seq.Load() == h+1 && s.stamp != 0 && now-s.stamp > q.target
+		q.sample(now, n)
+	}
+	wasLate := q.late.Load()
+	if late != wasLate {
+		q.late.Store(late)
+	}
 	// One store for the whole batch (an atomic store per frame was an XCHG
 	// per frame); the slots it frees become claimable only now.
 	q.head.Store(h)
-	if n > 0 {
+	// Waiters (paced producers) need room and a queue that is not late:
+	// while it is late, waking them per drain would only have them find
+	// it late again (a herd per write).
+	if !late && (n > 0 || wasLate) {
 		q.signalSpace()
 	}
 	return dst, n
+}
+
+// sample feeds the write rate estimate with the n frames drained at now
+// and updates paceReserve (see outQueue). Consumer only.
+func (q *outQueue) sample(now int64, n int) {
+	switch {
+	case q.sampleAt == 0:
+		q.sampleAt, q.sampled = now, 0
+	case now-q.sampleAt >= q.target/4:
+		// The frames drained since sampleAt were written by now.
+		r := float64(q.sampled) / float64(now-q.sampleAt)
+		if q.rate == 0 {
+			q.rate = r
+		} else {
+			q.rate += (r - q.rate) / 4
+		}
+		q.sampleAt, q.sampled = now, 0
+		size := q.mask + 1
+		limit := min(max(uint64(q.rate*float64(q.target)), minPaced), size)
+		if pr := max(size-limit, q.reserve); pr != q.paceReserve.Load() {
+			q.paceReserve.Store(pr)
+		}
+	}
+	q.sampled += uint64(n)
 }
 
 // signalSpace wakes the producers waiting in waitSpace (consumer side, and
@@ -183,9 +316,9 @@ const (
 	waitRecheck                     // recheck fired
 )
 
-// waitSpace blocks until the queue has a free slot, it is closed, the
-// connection stops, done is closed or recheck fires. Producers' slow path
-// only. A wake-up without room is possible (signalSpace is also used to
+// waitSpace blocks until the queue has a free slot and is not late, it is
+// closed, the connection stops, done is closed or recheck fires. Paced
+// producers' slow path only (TellContext). A wake-up without room is possible (signalSpace is also used to
 // make waiting producers re-check their route): callers claim again.
 func (q *outQueue) waitSpace(done, stop <-chan struct{}, recheck <-chan time.Time) waitResult {
 	for {
@@ -199,7 +332,7 @@ func (q *outQueue) waitSpace(done, stop <-chan struct{}, recheck <-chan time.Tim
 		}
 		// Re-check after publishing the channel: the consumer may have
 		// drained in between (it swaps the channel after advancing head).
-		if q.closed.Load() || !q.isFull(q.tail.Load(), q.head.Load(), q.reserve) {
+		if q.closed.Load() || (!q.late.Load() && !q.isFull(q.tail.Load(), q.head.Load(), q.paceReserve.Load())) {
 			return waitSpaceFree
 		}
 		select {
@@ -225,12 +358,18 @@ func (q *outQueue) ready() bool {
 // really park: false when a frame was published meanwhile (then it must
 // drain again). Consumer only.
 func (q *outQueue) prepareSleep() bool {
+	q.clock.Store(0) // frames queued from now on are fresh (see outQueue)
 	q.sleeping.Store(true)
 	if q.ready() {
 		// Either we clear the flag or a producer did and leaves a token
 		// on wake, which costs one spurious (harmless) drain later.
 		q.sleeping.Store(false)
 		return false
+	}
+	// Idle: the link keeps up. No pacing by count until the next sample.
+	q.sampleAt = 0
+	if q.paceReserve.Load() != q.reserve {
+		q.paceReserve.Store(q.reserve)
 	}
 	return true
 }
@@ -260,6 +399,10 @@ func (q *outQueue) discard() int {
 		h++
 		q.head.Store(h)
 	}
+	q.clock.Store(0)
+	q.late.Store(false)
+	q.sampleAt = 0
+	q.paceReserve.Store(q.reserve)
 	q.signalSpace()
 	return n
 }

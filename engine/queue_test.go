@@ -1,19 +1,22 @@
 package engine
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestQueueReserveForControl(t *testing.T) {
-	q := newOutQueue(128)
+	q := newOutQueue(128, 0)
 	if q.reserve != 2 {
 		t.Fatalf("reserve = %d, want 2", q.reserve)
 	}
 	data := 0
 	for {
-		tk, buf, full, closed := q.claim(q.reserve)
-		if closed {
+		tk, buf, r := q.claim(q.reserve, true)
+		if r == claimClosed {
 			t.Fatal("closed")
 		}
-		if full {
+		if r == claimFull {
 			break
 		}
 		q.publish(tk, append(buf, 'd'))
@@ -25,23 +28,23 @@ func TestQueueReserveForControl(t *testing.T) {
 		t.Fatalf("data claims = %d, want 126", data)
 	}
 	for i := 0; i < 2; i++ {
-		tk, buf, full, _ := q.claim(0)
-		if full {
+		tk, buf, r := q.claim(0, false)
+		if r != claimed {
 			t.Fatalf("control claim %d refused with %d reserved slots", i, q.reserve)
 		}
 		q.publish(tk, append(buf, 'c'))
 	}
-	if _, _, full, _ := q.claim(0); !full {
+	if _, _, r := q.claim(0, false); r != claimFull {
 		t.Fatal("control claim accepted past capacity")
 	}
-	out, n := q.drain(nil, 1<<20)
+	out, n := q.drain(nil, 1<<20, 1)
 	if n != 128 || string(out[126:]) != "cc" {
 		t.Fatalf("drained %d frames ending %q, want 128 ending \"cc\"", n, out[126:])
 	}
 }
 
 func TestQueueFullStaleTicket(t *testing.T) {
-	q := newOutQueue(8)
+	q := newOutQueue(8, 0)
 	cases := []struct {
 		t, head, reserve uint64
 		want             bool
@@ -60,5 +63,128 @@ func TestQueueFullStaleTicket(t *testing.T) {
 		if got := q.isFull(c.t, c.head, c.reserve); got != c.want {
 			t.Errorf("isFull(t=%d, head=%d, reserve=%d) = %v, want %v", c.t, c.head, c.reserve, got, c.want)
 		}
+	}
+}
+
+// queueFrame claims a slot of q and publishes frame in it, failing the
+// test unless the claim ends as want.
+func queueFrame(t *testing.T, q *outQueue, paced bool, frame string, want claimResult) {
+	t.Helper()
+	tk, buf, r := q.claim(q.reserve, paced)
+	if r != want {
+		t.Fatalf("claim(paced=%v) of %q = %d, want %d", paced, frame, r, want)
+	}
+	if r == claimed {
+		q.publish(tk, append(buf, frame...))
+	}
+}
+
+// The sojourn bound, with the consumer's clock injected: the queue is late
+// while the oldest frame left after a drain is older than the target;
+// then paced claims are refused and the others still queue, in order, and
+// a paced producer waiting in waitSpace is woken when it clears.
+func TestQueueSojournBound(t *testing.T) {
+	const target = 1000 // ns
+	q := newOutQueue(64, target)
+	if out, n := q.drain(nil, 1<<20, 5000); n != 0 || len(out) != 0 || q.late.Load() {
+		t.Fatalf("empty drain: %d frames, late %v", n, q.late.Load())
+	}
+	for _, f := range []string{"a", "b", "c", "d"} {
+		queueFrame(t, q, true, f, claimed) // stamped 5000, the last drain's clock
+	}
+	// limit 1: one frame per drain. At 6000 the oldest frame left ("b")
+	// is exactly target old: not late.
+	if out, n := q.drain(nil, 1, 6000); n != 1 || string(out) != "a" || q.late.Load() {
+		t.Fatalf("drain at 6000: %q (%d frames), late %v; want \"a\", not late", out, n, q.late.Load())
+	}
+	if out, _ := q.drain(nil, 1, 6001); string(out) != "b" || !q.late.Load() {
+		t.Fatalf("drain at 6001: %q, late %v; want \"b\", late (\"c\" waited 1001 ns)", out, q.late.Load())
+	}
+	// Late: tells are refused, an ask and a control frame still queue,
+	// behind the tells already there.
+	queueFrame(t, q, true, "T", claimLate)
+	queueFrame(t, q, false, "A", claimed)
+	tk, _, r := q.claim(0, false)
+	if r != claimed {
+		t.Fatalf("control claim while late: %d, want claimed", r)
+	}
+	q.publish(tk, nil) // an empty frame, skipped
+	// A paced producer waits; the drain that leaves no old frame wakes it.
+	woke := make(chan waitResult, 1)
+	go func() { woke <- q.waitSpace(nil, nil, nil) }()
+	poll := time.Now()
+	for q.space.Load() == nil { // the waiter has published its channel
+		if time.Since(poll) > time.Minute {
+			t.Fatal("waitSpace never armed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	out, n := q.drain(nil, 1<<20, 7000)
+	if string(out) != "cdA" || n != 3 || q.late.Load() {
+		t.Fatalf("drain at 7000: %q (%d frames), late %v; want \"cdA\" in order, not late", out, n, q.late.Load())
+	}
+	select {
+	case r := <-woke:
+		if r != waitSpaceFree {
+			t.Fatalf("waitSpace = %d, want waitSpaceFree", r)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the paced producer was not woken when the queue stopped being late")
+	}
+	queueFrame(t, q, true, "e", claimed)
+}
+
+// Frames queued while the consumer is parked carry no stamp (its clock is
+// 0): they are fresh however late the consumer wakes, and a stale clock
+// never makes the queue late. A disabled bound (target 0) is never late.
+func TestQueueSojournParked(t *testing.T) {
+	q := newOutQueue(64, 1000)
+	q.drain(nil, 1<<20, 5000)
+	if !q.prepareSleep() {
+		t.Fatal("prepareSleep on an empty queue: want true")
+	}
+	queueFrame(t, q, true, "a", claimed)
+	queueFrame(t, q, true, "b", claimed)
+	if out, _ := q.drain(nil, 1, 1e9); string(out) != "a" || q.late.Load() {
+		t.Fatalf("drain after a long park: %q, late %v; want \"a\", not late", out, q.late.Load())
+	}
+	off := newOutQueue(64, 0)
+	off.drain(nil, 1<<20, 5000)
+	queueFrame(t, off, true, "a", claimed)
+	queueFrame(t, off, true, "b", claimed)
+	if off.drain(nil, 1, 1e9); off.late.Load() {
+		t.Fatal("late with the bound disabled")
+	}
+	queueFrame(t, off, true, "c", claimed)
+}
+
+// The rate bound, with the consumer's clock injected: a consumer that
+// drained 100 frames in 1 ms keeps paced frames below rate*target (100
+// frames for a 1 ms target), refusing paced claims past it while others
+// still queue; a park (the link keeps up) lifts it.
+func TestQueueSojournRate(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	q := newOutQueue(1024, time.Millisecond)
+	for i := 0; i < 600; i++ {
+		queueFrame(t, q, true, "x", claimed) // the rate is unknown yet: only the slot bound
+	}
+	q.drain(nil, 100, 1)    // 100 one-byte frames: the first sample starts
+	q.drain(nil, 100, 1+ms) // 100 frames per ms, measured: 100 frames may be queued
+	if got := q.len(); got != 400 {
+		t.Fatalf("queued %d, want 400", got)
+	}
+	queueFrame(t, q, true, "T", claimLate)
+	queueFrame(t, q, false, "A", claimed)
+	q.drain(nil, 1<<20, 1+ms+1) // all written, too soon for a new sample
+	for i := 0; i < 100; i++ {
+		queueFrame(t, q, true, "y", claimed)
+	}
+	queueFrame(t, q, true, "T", claimLate)
+	q.drain(nil, 1<<20, 1+ms+2)
+	if !q.prepareSleep() {
+		t.Fatal("prepareSleep on an empty queue: want true")
+	}
+	for i := 0; i < 200; i++ {
+		queueFrame(t, q, true, "z", claimed)
 	}
 }

@@ -128,7 +128,8 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 // the call site may itself allocate (see the package documentation,
 // "Allocations").
 //
-// Errors: ErrClosed; *BufferFullError (queue or location buffer full);
+// Errors: ErrClosed; *BufferFullError (queue or location buffer full, or
+// the queue's oldest frame older than Config.QueueTarget);
 // *OwnerUnavailableError (the owner has no live connection: fail fast,
 // never re-routed); *ShardsMismatchError or *UnknownEntityTypeError (the
 // type is misconfigured for this cluster, engine/doc.go
@@ -148,11 +149,11 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
 	}
-	return et.send(e, shard, entityID, msg, false)
+	return et.send(e, shard, entityID, msg, false, true)
 }
 
 // TellContext is Tell, except that when the owner connection's queue is
-// full it waits for room (the writer frees slots as it writes) until ctx
+// full (or late: Config.QueueTarget) it waits for room (the writer frees slots as it writes) until ctx
 // ends, instead of returning ErrBufferFull: backpressure for producers
 // that would otherwise spin on Tell. Every other error is returned at
 // once, as by Tell (a full location buffer included).
@@ -165,7 +166,8 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 // suspect (Config.SuspectAfter), it returns *OwnerUnavailableError at
 // once, counted like Tell's; when the shard's location became unknown,
 // the message is held as by Tell. When ctx ends while waiting, the
-// message is counted as DropQueueFull and ctx.Err() is returned. Waiting
+// message is counted as DropQueueFull (DropQueueSojourn when the queue
+// was late) and ctx.Err() is returned. Waiting
 // allocates (a timer, a channel); the path without waiting is Tell's.
 func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) error {
 	et := r.et
@@ -181,7 +183,7 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
 	}
-	if err := et.send(e, shard, entityID, msg, true); err != errMustWait {
+	if err := et.send(e, shard, entityID, msg, true, true); err != errMustWait {
 		return err
 	}
 	return et.waitSend(ctx, shard, e, entityID, msg)
@@ -204,7 +206,11 @@ func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, en
 	for {
 		switch e.nc.q.waitSpace(ctx.Done(), e.nc.stop, recheck.C) {
 		case waitCancelled:
-			et.c.stats.drop(DropQueueFull, 1)
+			reason := DropQueueFull
+			if e.nc.q.late.Load() {
+				reason = DropQueueSojourn
+			}
+			et.c.stats.drop(reason, 1)
 			return ctx.Err()
 		case waitRecheck:
 			recheck.Reset(routeRecheck)
@@ -215,7 +221,7 @@ func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, en
 			return err
 		}
 		e = ne
-		if err := et.send(e, shard, entityID, msg, true); err != errMustWait {
+		if err := et.send(e, shard, entityID, msg, true, true); err != errMustWait {
 			return err
 		}
 	}
@@ -223,10 +229,11 @@ func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, en
 
 // send queues the envelope ShardEnvelope{entityID, msg} on e's owner
 // and counts it accepted. Hot path: no locks, no allocations on success.
-// With wait, a full queue is not counted: errMustWait is returned for the
-// caller to wait (TellContext).
-func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, wait bool) error {
-	f := outFrame{kind: frameEnvelope, target: e.target, entityID: entityID, msg: msg}
+// With wait, a full (or late) queue is not counted: errMustWait is
+// returned for the caller to wait (TellContext). paced: a tell, subject
+// to the queue's sojourn bound (an Ask's message is not).
+func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, wait, paced bool) error {
+	f := outFrame{kind: frameEnvelope, target: e.target, entityID: entityID, msg: msg, paced: paced}
 	if _, err := et.enqueue(e, shard, &f, wait); err != nil {
 		return err
 	}

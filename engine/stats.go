@@ -58,6 +58,11 @@ const (
 	// know the type): Tell returned *ShardsMismatchError or
 	// *UnknownEntityTypeError.
 	DropMisconfigured
+	// DropQueueSojourn ("queue_sojourn"): a tell was refused because the
+	// oldest frame in its node connection's outbound queue had waited
+	// longer than Config.QueueTarget (Tell returned *BufferFullError; a
+	// TellContext waits instead, and counts it only when its ctx ends).
+	DropQueueSojourn
 
 	dropReasonEnd // one past the last reason: the size of the counter array
 )
@@ -74,6 +79,7 @@ var dropReasonNames = [dropReasonEnd]string{
 	DropClosed:           "closed",
 	DropEncode:           "encode",
 	DropMisconfigured:    "misconfigured",
+	DropQueueSojourn:     "queue_sojourn",
 }
 
 // valid reports whether r is one of the Drop* constants.

@@ -26,6 +26,7 @@ func TestDropReasonNames(t *testing.T) {
 		DropClosed:           "closed",
 		DropEncode:           "encode",
 		DropMisconfigured:    "misconfigured",
+		DropQueueSojourn:     "queue_sojourn",
 	}
 	if n := int(dropReasonEnd) - 1; n != len(want) {
 		t.Fatalf("got %d reasons, want %d (a new reason needs its name here)", n, len(want))

@@ -60,9 +60,12 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 	var lc *nodetest.LocalCluster
 	if o.embedded() {
 		lc, err = nodetest.StartLocalCluster(ctx, o.nodes, nodetest.Options{
-			Workload:  workload.Options{System: o.system, EntityType: o.entityType, Shards: o.shards, Module: o.msgModule},
-			Logger:    logger,
-			Configure: func(_ int, cfg *node.Config) { cfg.Transport = embeddedNodeTransport(o) },
+			Workload: workload.Options{System: o.system, EntityType: o.entityType, Shards: o.shards, Module: o.msgModule},
+			Logger:   logger,
+			Configure: func(_ int, cfg *node.Config) {
+				cfg.Transport = embeddedNodeTransport(o)
+				cfg.MailboxSize = o.nodeMailbox
+			},
 		})
 		if err != nil {
 			return nil, clusterInfo{}, fmt.Errorf("loadgen: embedded cluster: %w", err)
@@ -86,6 +89,7 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		Transport:     o.transport,
 		Types:         reg,
 		AskTimeout:    o.askTimeout,
+		QueueTarget:   o.queueTarget,
 		Logger:        logger,
 	}
 	tport := cmp.Or(o.transport, engine.DefaultTransport)

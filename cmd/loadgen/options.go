@@ -51,6 +51,8 @@ type options struct {
 	askConcurrency int
 	askRate        float64 // total asks/s, 0 = closed loop
 	askTimeout     time.Duration
+	queueTarget    time.Duration
+	nodeMailbox    int
 	warmup         bool
 	resetStats     bool
 
@@ -117,6 +119,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.askConcurrency, "ask-concurrency", 1, "asks (GetCount) in flight alongside the tells; 0 disables them")
 	fs.Float64Var(&o.askRate, "ask-rate", 0, "total asks/s on a fixed schedule (latency from the intended send time); 0 = closed loop, or 1% of -rate (at least 1/s) when -rate is set")
 	fs.DurationVar(&o.askTimeout, "ask-timeout", 5*time.Second, "timeout of one ask")
+	fs.IntVar(&o.nodeMailbox, "node-mailbox", 0, "embedded cluster: node.Config.MailboxSize, the bound of each shard's mailbox (0: the node's default)")
+	fs.DurationVar(&o.queueTarget, "queue-target", 0, "the client's engine.Config.QueueTarget: sojourn bound of each connection's queue for tells (0: the engine's default; negative: no bound)")
 	fs.BoolVar(&o.warmup, "warmup", true, "before the load, ask every entity for its count (resolves routes, starts entities, records baselines)")
 	fs.BoolVar(&o.resetStats, "reset-stats", true, "send ResetStats to every node-stats service before the load")
 
@@ -203,6 +207,9 @@ func (o *options) validate() error {
 	}
 	if o.embedded() && o.nodes < 1 {
 		bad = append(bad, fmt.Sprintf("-nodes %d < 1", o.nodes))
+	}
+	if o.nodeMailbox < 0 || (o.nodeMailbox != 0 && !o.embedded()) {
+		bad = append(bad, fmt.Sprintf("-node-mailbox %d: a positive size, for the embedded cluster only", o.nodeMailbox))
 	}
 	switch o.transport {
 	case "", "gnet", "net":
