@@ -226,7 +226,7 @@ func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, en
 // With wait, a full queue is not counted: errMustWait is returned for the
 // caller to wait (TellContext).
 func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, wait bool) error {
-	f := outFrame{kind: frameEnvelope, target: e.target, entityID: entityID, msg: msg}
+	f := outFrame{kind: frameEnvelope, head: e.head, entityID: entityID, msg: msg}
 	if _, err := et.enqueue(e, shard, &f, wait); err != nil {
 		return err
 	}

@@ -16,19 +16,35 @@ import (
 // entries compares pointers.
 type routeTable = topo.Routes[*routeEntry]
 
-// routeEntry is what Tell needs of an owner: its connection and the
-// precomputed URI of the type's region on it. Immutable; one per
-// (entity type, node connection), shared by every table of the type.
+// routeEntry is what Tell needs of an owner: its connection, the
+// precomputed URI of the type's region on it and the precomputed head of
+// every envelope frame to that region. Immutable; one per (entity type,
+// node connection), shared by every table of the type.
+//
+// head is the codec's constant part of the frame (wire.Codec
+// AppendEnvelopeHead: for Casty JSON the frame type, header_len and the
+// header with target, sender and type hint, already escaped), so that a
+// Tell copies it and encodes only the entity id and the message
+// (outFrame.appendTo). It is the codec's to produce: a codec negotiated
+// per connection writes its own.
 type routeEntry struct {
 	nc     *nodeConn
 	target string // casty://<sys>@<owner>/_region-<type>
+	head   []byte // reg.AppendEnvelopeHead(target, senderURI); read-only
+}
+
+// newRouteEntry builds the route entry of owner nc for entity type et.
+func (et *entityType) newRouteEntry(nc *nodeConn) *routeEntry {
+	c := et.c
+	target := wire.NodeURI(c.cfg.SystemName, nc.addr, et.regionPath)
+	return &routeEntry{nc: nc, target: target, head: c.reg.AppendEnvelopeHead(nil, target, c.senderURI)}
 }
 
 // entryLocked returns the route entry for owner nc. et.mu held.
 func (et *entityType) entryLocked(nc *nodeConn) *routeEntry {
 	e := et.entries[nc]
 	if e == nil {
-		e = &routeEntry{nc: nc, target: wire.NodeURI(et.c.cfg.SystemName, nc.addr, et.regionPath)}
+		e = et.newRouteEntry(nc)
 		et.entries[nc] = e
 	}
 	return e
