@@ -21,6 +21,7 @@ func TestEncodeEnvelopeZeroAlloc(t *testing.T) {
 	var ask any = getCount
 	var askEnv any = wire.ShardEnvelope{EntityID: "user-42", Message: ask}
 	var reply any = CountReply{EntityID: "user-42", Value: 8}
+	head := r.AppendEnvelopeHead(nil, target, sender)
 	for _, tc := range []struct {
 		name string
 		fn   func() error
@@ -29,6 +30,10 @@ func TestEncodeEnvelopeZeroAlloc(t *testing.T) {
 		{"AppendMessageFrame", func() (err error) { buf, err = r.AppendMessageFrame(buf[:0], target, sender, env, 0); return }},
 		{"AppendEnvelopeFrame", func() (err error) {
 			buf, err = r.AppendEnvelopeFrame(buf[:0], target, sender, "user-42", msg, 0)
+			return
+		}},
+		{"AppendHeadedEnvelopeFrame", func() (err error) {
+			buf, err = r.AppendHeadedEnvelopeFrame(buf[:0], head, "user-42", msg, 0)
 			return
 		}},
 		{"AppendMessageFrame(GetCount with ref)", func() (err error) {

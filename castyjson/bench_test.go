@@ -69,6 +69,18 @@ func BenchmarkEncodeEnvelopeFrame(b *testing.B) {
 		}
 		b.SetBytes(int64(len(buf)))
 	})
+	b.Run("AppendHeadedEnvelopeFrame", func(b *testing.B) {
+		head := r.AppendEnvelopeHead(nil, codecBenchTarget, codecBenchSender)
+		buf := make([]byte, 0, 512)
+		b.ReportAllocs()
+		for b.Loop() {
+			var err error
+			if buf, err = r.AppendHeadedEnvelopeFrame(buf[:0], head, "user-42", msg, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.SetBytes(int64(len(buf)))
+	})
 	b.Run("JSONAppender", func(b *testing.B) {
 		var self any = selfEncoded{V: 5}
 		buf := make([]byte, 0, 512)

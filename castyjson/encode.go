@@ -102,6 +102,37 @@ func (r *Registry) AppendEnvelopeFrame(dst []byte, target, sender, entityID stri
 	return wire.EndFrame(dst, start, maxFrame)
 }
 
+// AppendEnvelopeHead appends the constant part of an envelope frame to
+// target from sender: the frame type, header_len and the header {"target":
+// target, "sender": sender, "type_hint": "casty.sharding.ShardEnvelope"}
+// (wire.AppendMessageHead), for AppendHeadedEnvelopeFrame.
+func (r *Registry) AppendEnvelopeHead(dst []byte, target, sender string) []byte {
+	return wire.AppendMessageHead(dst, wire.Header{Target: target, Sender: sender, TypeHint: wire.TypeShardEnvelope})
+}
+
+// AppendHeadedEnvelopeFrame is AppendEnvelopeFrame with the frame's
+// constant part (type, header_len, header) given as head, as
+// AppendEnvelopeHead wrote it: the frame's length, a copy of head, then
+// the envelope. Byte for byte AppendEnvelopeFrame's frame for head's
+// target and sender, without escaping the two URIs per frame (the
+// engine's Tell path; TestHeadedEnvelopeFrameIsEnvelopeFrame). head is
+// not checked. It does not allocate when msg is a registered struct and
+// dst has enough capacity.
+func (r *Registry) AppendHeadedEnvelopeFrame(dst, head []byte, entityID string, msg any, maxFrame int) ([]byte, error) {
+	st := r.load()
+	n := len(dst)
+	if !st.envFast {
+		return dst[:n], &EncodeError{Type: wire.TypeShardEnvelope, Reason: "ShardEnvelope is not registered as " + wire.TypeShardEnvelope}
+	}
+	dst = append(dst, 0, 0, 0, 0)
+	dst = append(dst, head...)
+	dst, err := st.appendEnvelopeSafe(dst, entityID, msg)
+	if err != nil {
+		return dst[:n], err
+	}
+	return wire.EndFrame(dst, n, maxFrame)
+}
+
 // appendValueSafe is appendValue with a last line of defence: a panic in
 // the reflection code (a bug, never expected) becomes an *EncodeError
 // instead of taking the process down. Tests assert that it never fires.

@@ -125,11 +125,12 @@ func (r *EntityRef) sendAsk(msg any, askID uint64) (*nodeConn, error) {
 		return nil, fmt.Errorf("%w: an entity Ask must build an engine.ShardEnvelope, got %T", ErrNoRoute, msg)
 	}
 	et := r.et
-	if b := et.bad.Load(); b != nil {
-		return nil, et.refuseBad(b)
+	t := et.table.Load()
+	if t.bad != nil {
+		return nil, et.refuseBad(t.bad)
 	}
 	shard := ring.Shard(env.EntityID, et.numShards)
-	e, ok := et.table.Load().Owner(shard)
+	e, ok := t.Owner(shard)
 	if !ok {
 		return et.hold(shard, env.EntityID, env.Message, askID)
 	}

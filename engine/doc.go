@@ -50,9 +50,12 @@
 // changed.
 //
 // The route table of a type is a topo.Routes[*routeEntry]: numShards
-// pointers to one immutable entry per owner (its connection and the
-// precomputed /_region-<type> URI on it), published with an atomic
-// pointer. It is the client's merged truth for the type, not a copy of one
+// pointers to one immutable entry per owner (its connection, the
+// precomputed /_region-<type> URI on it and the precomputed head of every
+// envelope frame to it: frame type, header_len and the escaped header,
+// written once by the codec, so that a Tell encodes only the entity id and
+// the message), published with an atomic pointer together with the type's
+// misconfiguration, if any (routeTable: one load tells a Tell both). It is the client's merged truth for the type, not a copy of one
 // snapshot: a snapshot of a newer epoch replaces it (shards it does not
 // allocate become unknown), a changed snapshot of the same epoch is merged
 // over it, and ShardLocation replies from the leader's coordinator (cache
@@ -132,8 +135,9 @@
 // producers as it frees slots or the queue stops being late), which is
 // what a producer faster than the network wants; while it waits it
 // re-reads the shard's route at least every 50 ms and on every wake-up:
-// it follows a shard the cluster moved, and returns ErrOwnerUnavailable
-// as soon as the owner is down or suspect. Flush waits until everything
+// it follows a shard the cluster moved, returns ErrOwnerUnavailable as
+// soon as the owner is down or suspect, and the misconfiguration error as
+// soon as the type is found misconfigured. Flush waits until everything
 // accepted has been written.
 //
 // A shard with no known owner is a cache miss: its messages are held,

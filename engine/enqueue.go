@@ -27,7 +27,8 @@ const (
 // wire.Codec).
 type outFrame struct {
 	kind     frameKind
-	target   string // the recipient's URI
+	target   string // the recipient's URI; framePayload, frameMessage
+	head     []byte // frameEnvelope: the route entry's precomputed head
 	entityID string // frameEnvelope
 	msg      any    // frameEnvelope, frameMessage
 	payload  []byte // framePayload
@@ -40,7 +41,7 @@ type outFrame struct {
 func (f *outFrame) appendTo(c *Client, buf []byte) ([]byte, error) {
 	switch f.kind {
 	case frameEnvelope:
-		return c.reg.AppendEnvelopeFrame(buf, f.target, c.senderURI, f.entityID, f.msg, c.cfg.MaxFrameSize)
+		return c.reg.AppendHeadedEnvelopeFrame(buf, f.head, f.entityID, f.msg, c.cfg.MaxFrameSize)
 	case framePayload:
 		return appendPayloadFrame(buf, f.target, c.senderURI, wire.TypeShardEnvelope, f.payload, c.cfg.MaxFrameSize)
 	default:

@@ -69,7 +69,7 @@ func (c *Client) noteAnnounced(node wire.NodeAddress, types []wire.EntityShards)
 	defer c.mu.Unlock()
 	c.announce = announcement{node: node, types: slices.Clone(types)}
 	for _, et := range c.types {
-		b := et.bad.Load()
+		b := et.table.Load().bad
 		if b != nil && !b.announced {
 			continue // a table's evidence is final
 		}
@@ -82,9 +82,9 @@ func (c *Client) noteAnnounced(node wire.NodeAddress, types []wire.EntityShards)
 			if b == nil {
 				c.log.Error("engine: entity type misconfigured", "err", err)
 			}
-			et.bad.Store(&badType{err: err, announced: true})
+			et.setBad(&badType{err: err, announced: true})
 		} else if b != nil {
-			et.bad.Store(nil)
+			et.setBad(nil)
 		}
 	}
 }

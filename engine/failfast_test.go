@@ -376,7 +376,7 @@ func TestTableEvidenceIsFinal(t *testing.T) {
 	}
 	a := wire.NodeAddress{Host: "127.0.0.1", Port: 2}
 	c.noteAnnounced(a, []wire.EntityShards{{Type: "other", Shards: 8}})
-	if b := ref.et.bad.Load(); b == nil || !b.announced {
+	if b := ref.et.table.Load().bad; b == nil || !b.announced {
 		t.Fatalf("after a contradicting announcement: bad %+v, want one from the announcement", b)
 	}
 	c.onSnapshot(nc, &wire.TopologySnapshot{
@@ -385,11 +385,11 @@ func TestTableEvidenceIsFinal(t *testing.T) {
 		Members:          []wire.Member{{Address: a, Status: wire.StatusUp, ID: "a"}},
 		ShardAllocations: map[string]map[int]wire.ShardAllocation{"other": {20: {Primary: a}}},
 	})
-	if b := ref.et.bad.Load(); b == nil || b.announced {
+	if b := ref.et.table.Load().bad; b == nil || b.announced {
 		t.Fatalf("after a table allocating shard 20: bad %+v, want the table's evidence", b)
 	}
 	c.noteAnnounced(a, []wire.EntityShards{{Type: "other", Shards: 16}})
-	if b := ref.et.bad.Load(); b == nil || b.announced {
+	if b := ref.et.table.Load().bad; b == nil || b.announced {
 		t.Fatalf("after an agreeing announcement: bad %+v, want the table's evidence kept", b)
 	}
 }

@@ -129,7 +129,7 @@ func (et *entityType) heldDropped(m *heldMsg, shard int, reason DropReason, caus
 // owner's connection refuses (down or suspect, queue full, closed) is
 // dropped: counted, its Ask failed, or reported to Config.OnDrop. et.mu
 // held.
-func (et *entityType) flushHeldLocked(r *routeTable) {
+func (et *entityType) flushHeldLocked(r *routes) {
 	c := et.c
 	for sid, q := range et.pending {
 		e, ok := r.Owner(sid)

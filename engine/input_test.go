@@ -15,7 +15,6 @@ import (
 	"github.com/puzpuzpuz/xsync/v4"
 
 	"github.com/zerohop/zerohop/castyjson"
-	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -247,7 +246,7 @@ func fuzzClient(t testing.TB) (*Client, *nodeConn) {
 	c.topo.primary = nc
 	et := &entityType{c: c, name: "counter", numShards: 32, regionPath: "/_region-counter", coordPath: "/_coord-counter",
 		entries: map[*nodeConn]*routeEntry{}, pending: map[int]*shardQuery{}}
-	et.table.Store(topo.NewRoutes[*routeEntry](32))
+	et.table.Store(newRouteTable(32))
 	c.types["counter"] = et
 	c.mu.Unlock()
 	return c, nc

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/ring"
-	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -52,13 +51,10 @@ type entityType struct {
 	coordPath  string
 	proxyRef   wire.Ref
 
+	// table is the routes and the misconfiguration, loaded once per
+	// message (routeTable); stored under et.mu.
 	table atomic.Pointer[routeTable]
 	ref   *EntityRef // the one EntityRef of this type
-	// bad, when set, fails every Tell, TellContext and Ask of the type: the
-	// cluster's shard count differs or the cluster does not know the type
-	// (noteAnnounced, checkAllocated; a table's evidence replaces an
-	// announcement's, never the reverse). Stored under c.mu.
-	bad atomic.Pointer[badType]
 
 	mu      sync.Mutex
 	entries map[*nodeConn]*routeEntry // guarded by mu; the one entry per owner
@@ -85,7 +81,7 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 		if et.numShards != numShards {
 			return nil, &ShardsMismatchError{Type: typeName, Have: et.numShards, Got: numShards}
 		}
-		if b := et.bad.Load(); b != nil {
+		if b := et.table.Load().bad; b != nil {
 			return nil, b.err
 		}
 		return et.ref, nil
@@ -104,7 +100,7 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 		pending:    make(map[int]*shardQuery),
 	}
 	et.ref = &EntityRef{et: et}
-	et.table.Store(topo.NewRoutes[*routeEntry](numShards))
+	et.table.Store(newRouteTable(numShards))
 	if s := c.snap.Load(); s != nil {
 		if err := et.checkAllocated(s); err != nil {
 			return nil, err
@@ -119,10 +115,11 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 // connection of the node that owns the entity's shard.
 //
 // It does not block and takes no lock when the shard's owner is known: one
-// MD5, the atomic loads of the client's closing flag, the type's
-// misconfiguration, the route table and the owner's state, one array
-// index, then the frame is encoded straight into a slot of the owner
-// connection's queue. It allocates nothing for a
+// MD5, the atomic loads of the client's closing flag, the type's route
+// table (which carries its misconfiguration) and the owner's state, one
+// array index, then the frame (the route entry's precomputed head, the
+// entity id and the message) is encoded straight into a slot of the
+// owner connection's queue. It allocates nothing for a
 // message whose type implements castyjson.JSONAppender or is a registered
 // struct the registry encodes without allocating; converting msg to any at
 // the call site may itself allocate (see the package documentation,
@@ -140,11 +137,12 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 	if et.c.closing.Load() {
 		return ErrClosed
 	}
-	if b := et.bad.Load(); b != nil {
-		return et.refuseBad(b)
+	t := et.table.Load()
+	if t.bad != nil {
+		return et.refuseBad(t.bad)
 	}
 	shard := ring.Shard(entityID, et.numShards)
-	e, ok := et.table.Load().Owner(shard)
+	e, ok := t.Owner(shard)
 	if !ok {
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
@@ -158,9 +156,10 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 // that would otherwise spin on Tell. Every other error is returned at
 // once, as by Tell (a full location buffer included).
 //
-// It never waits on a dead or paused owner: while it waits it re-reads
-// the shard's route on every wake-up and at least every 50 ms
-// (routeRecheck). When the cluster moved the shard to another node, the
+// It never waits on a dead or paused owner, nor on a type found
+// misconfigured meanwhile (it returns the error, counted like Tell's):
+// while it waits it re-reads the type's table on every wake-up and at
+// least every 50 ms (routeRecheck). When the cluster moved the shard to another node, the
 // message goes there (or, when the new owner's queue is full too, the
 // wait goes on there); when the owner's connection fails or becomes
 // suspect (Config.SuspectAfter), it returns *OwnerUnavailableError at
@@ -174,11 +173,12 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 	if et.c.closing.Load() {
 		return ErrClosed
 	}
-	if b := et.bad.Load(); b != nil {
-		return et.refuseBad(b)
+	t := et.table.Load()
+	if t.bad != nil {
+		return et.refuseBad(t.bad)
 	}
 	shard := ring.Shard(entityID, et.numShards)
-	e, ok := et.table.Load().Owner(shard)
+	e, ok := t.Owner(shard)
 	if !ok {
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
@@ -215,7 +215,11 @@ func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, en
 		case waitRecheck:
 			recheck.Reset(routeRecheck)
 		}
-		ne, ok := et.table.Load().Owner(shard)
+		t := et.table.Load()
+		if t.bad != nil {
+			return et.refuseBad(t.bad) // misconfigured meanwhile
+		}
+		ne, ok := t.Owner(shard)
 		if !ok {
 			_, err := et.hold(shard, entityID, msg, 0)
 			return err
@@ -233,7 +237,7 @@ func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, en
 // returned for the caller to wait (TellContext). paced: a tell, subject
 // to the queue's sojourn bound (an Ask's message is not).
 func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, wait, paced bool) error {
-	f := outFrame{kind: frameEnvelope, target: e.target, entityID: entityID, msg: msg, paced: paced}
+	f := outFrame{kind: frameEnvelope, head: e.head, entityID: entityID, msg: msg, paced: paced}
 	if _, err := et.enqueue(e, shard, &f, wait); err != nil {
 		return err
 	}

@@ -11,24 +11,61 @@ import (
 	"github.com/zerohop/zerohop/wire"
 )
 
-// routeTable maps shard -> owner; an unallocated shard's location is
+// routes maps shard -> owner; an unallocated shard's location is
 // unknown. Owners are interned per (type, node): comparing two tables'
 // entries compares pointers.
-type routeTable = topo.Routes[*routeEntry]
+type routes = topo.Routes[*routeEntry]
 
-// routeEntry is what Tell needs of an owner: its connection and the
-// precomputed URI of the type's region on it. Immutable; one per
-// (entity type, node connection), shared by every table of the type.
+// routeTable is what a Tell loads, once, to route a message of the type:
+// the routes (embedded by value: Owner indexes the table it loaded, no
+// further pointer) and the type's misconfiguration, so that one atomic
+// load tells both whether the type may be used and where the shard goes.
+// Immutable once published; published under et.mu only (publishLocked,
+// setBad), so a new table keeps the other half of the one it replaces.
+type routeTable struct {
+	routes
+	// bad, when set, fails every Tell, TellContext and Ask of the type:
+	// the cluster's shard count differs or the cluster does not know the
+	// type (noteAnnounced, checkAllocated; a table's evidence replaces an
+	// announcement's, never the reverse).
+	bad *badType
+}
+
+// newRouteTable returns the table of a type with numShards shards of
+// unknown location, not misconfigured.
+func newRouteTable(numShards int) *routeTable {
+	return &routeTable{routes: *topo.NewRoutes[*routeEntry](numShards)}
+}
+
+// routeEntry is what Tell needs of an owner: its connection, the
+// precomputed URI of the type's region on it and the precomputed head of
+// every envelope frame to that region. Immutable; one per (entity type,
+// node connection), shared by every table of the type.
+//
+// head is the codec's constant part of the frame (wire.Codec
+// AppendEnvelopeHead: for Casty JSON the frame type, header_len and the
+// header with target, sender and type hint, already escaped), so that a
+// Tell copies it and encodes only the entity id and the message
+// (outFrame.appendTo). It is the codec's to produce: a codec negotiated
+// per connection writes its own.
 type routeEntry struct {
 	nc     *nodeConn
 	target string // casty://<sys>@<owner>/_region-<type>
+	head   []byte // reg.AppendEnvelopeHead(target, senderURI); read-only
+}
+
+// newRouteEntry builds the route entry of owner nc for entity type et.
+func (et *entityType) newRouteEntry(nc *nodeConn) *routeEntry {
+	c := et.c
+	target := wire.NodeURI(c.cfg.SystemName, nc.addr, et.regionPath)
+	return &routeEntry{nc: nc, target: target, head: c.reg.AppendEnvelopeHead(nil, target, c.senderURI)}
 }
 
 // entryLocked returns the route entry for owner nc. et.mu held.
 func (et *entityType) entryLocked(nc *nodeConn) *routeEntry {
 	e := et.entries[nc]
 	if e == nil {
-		e = &routeEntry{nc: nc, target: wire.NodeURI(et.c.cfg.SystemName, nc.addr, et.regionPath)}
+		e = et.newRouteEntry(nc)
 		et.entries[nc] = e
 	}
 	return e
@@ -76,7 +113,7 @@ func (et *entityType) applySnapshot(s *topo.Snapshot, conns []*nodeConn, full bo
 			ed.Set(sid, e)
 		}
 	}
-	if r := ed.Routes(); r != old {
+	if r := ed.Routes(); r != &old.routes {
 		et.publishLocked(r)
 	}
 }
@@ -90,19 +127,28 @@ func (et *entityType) applyLocation(shard int, owner *nodeConn) {
 	}
 	old := et.table.Load()
 	r := old.WithOwner(shard, et.entryLocked(owner))
-	if r == old {
+	if r == &old.routes {
 		return
 	}
 	owner.nudge()
 	et.publishLocked(r)
 }
 
-// publishLocked publishes r as the type's table, after flushing, in
+// publishLocked publishes r as the type's routes, after flushing, in
 // order, the messages held for the shards r routes (flushHeldLocked): a
-// Tell that sees r queues after them. et.mu held.
-func (et *entityType) publishLocked(r *routeTable) {
+// Tell that sees r queues after them. The misconfiguration stays. et.mu
+// held.
+func (et *entityType) publishLocked(r *routes) {
 	et.flushHeldLocked(r)
-	et.table.Store(r)
+	et.table.Store(&routeTable{routes: *r, bad: et.table.Load().bad})
+}
+
+// setBad publishes b as the type's misconfiguration (nil: none); the
+// routes stay. c.mu held (every change of it is judged under c.mu).
+func (et *entityType) setBad(b *badType) {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	et.table.Store(&routeTable{routes: et.table.Load().routes, bad: b})
 }
 
 // evict marks the shards owned by nc for a re-query after a jittered

@@ -129,6 +129,24 @@ func TestTellContextLeavesStalledOwner(t *testing.T) {
 		}
 	})
 
+	// The type found misconfigured while TellContext waits (here a
+	// zerohop node announcing another shard count): it returns the
+	// error at the next re-check, counted once as misconfigured, rather
+	// than waiting for room until ctx ends.
+	t.Run("misconfigured", func(t *testing.T) {
+		_, c, ref, id, _ := setup(t)
+		before := c.Stats().Drops[DropMisconfigured]
+		done := start(t, ref, id)
+		c.noteAnnounced(wire.NodeAddress{Host: "10.1.2.3", Port: 1}, []wire.EntityShards{{Type: "counter", Shards: 64}})
+		var sm *ShardsMismatchError
+		if err := <-done; !errors.As(err, &sm) || sm.Have != 64 {
+			t.Fatalf("TellContext on a type found misconfigured: got %v, want a *ShardsMismatchError (64 shards)", err)
+		}
+		if got := c.Stats().Drops[DropMisconfigured]; got != before+1 {
+			t.Fatalf("Drops[misconfigured] %d -> %d, want one more", before, got)
+		}
+	})
+
 	t.Run("moved", func(t *testing.T) {
 		cl, _, ref, id, _ := setup(t)
 		done := start(t, ref, id)

@@ -204,9 +204,9 @@ func (c *Client) applySnapshotLocked(prev, s *topo.Snapshot, newer bool, now tim
 	for _, et := range c.types {
 		// A table's evidence is final: it replaces an announcement's
 		// (which a later announcement could clear), never the reverse.
-		if b := et.bad.Load(); b == nil || b.announced {
+		if b := et.table.Load().bad; b == nil || b.announced {
 			if err := et.checkAllocated(s); err != nil {
-				et.bad.Store(&badType{err: err})
+				et.setBad(&badType{err: err})
 				c.log.Error("engine: entity type misconfigured", "err", err)
 			}
 		}

@@ -36,6 +36,19 @@ type Codec interface {
 	// entityID, Message: msg}, without building the envelope: the routing
 	// hot path.
 	AppendEnvelopeFrame(dst []byte, target, sender, entityID string, msg any, maxFrame int) ([]byte, error)
+	// AppendEnvelopeHead appends what every envelope frame to target from
+	// sender has in common, whatever the entity and the message: the
+	// bytes between the frame's length field and the envelope (for Casty
+	// JSON, AppendMessageHead with type hint TypeShardEnvelope). The
+	// engine writes it once per owner connection and entity type (the
+	// route entry) so that a Tell does not escape the same URIs again.
+	AppendEnvelopeHead(dst []byte, target, sender string) []byte
+	// AppendHeadedEnvelopeFrame is AppendEnvelopeFrame with the frame's
+	// constant part given as head, which AppendEnvelopeHead of the same
+	// codec wrote: the frame's length, head, then the envelope of
+	// entityID and msg. Its bytes are AppendEnvelopeFrame's for head's
+	// target and sender. Hot path: the per-frame part only.
+	AppendHeadedEnvelopeFrame(dst, head []byte, entityID string, msg any, maxFrame int) ([]byte, error)
 	// Decode decodes a payload into a new value of its registered type
 	// (or the codec's representation of an unregistered one).
 	Decode(payload []byte) (any, error)

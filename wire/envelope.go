@@ -48,6 +48,17 @@ func AppendHeader(dst []byte, h Header) []byte {
 	return appendHeaderRest(dst, start, h.Sender, h.TypeHint)
 }
 
+// AppendMessageHead appends the part of a message frame between its
+// length field and its payload: the frame type (FrameMessage), then
+// header_len and the header as AppendHeader writes them. A frame is its
+// u32 BE length, this head and the payload; for frames whose target,
+// sender and type hint do not change (the engine's envelopes to one
+// owner) the head is written once and copied per frame, byte for byte
+// what BeginFrame and AppendHeader write each time.
+func AppendMessageHead(dst []byte, h Header) []byte {
+	return AppendHeader(append(dst, FrameMessage), h)
+}
+
 // AppendHeaderTo is AppendHeader with the target given as an Address,
 // written without building its URI string.
 func AppendHeaderTo(dst []byte, to Address, sender, typeHint string) []byte {

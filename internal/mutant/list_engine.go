@@ -224,7 +224,7 @@ func engineFailFast() []Mutation {
 			Name: "engine/tellcontext-sticks-to-owner", Invariant: eFailFast,
 			What: "waitSend keeps waiting on the owner it started with",
 			File: "engine/route.go",
-			Orig: "\t\tne, ok := et.table.Load().Owner(shard)\n",
+			Orig: "\t\tne, ok := t.Owner(shard)\n",
 			Repl: "\t\tne, ok := e, true\n",
 			Run:  "^TestTellContextLeavesStalledOwner$",
 		}),
@@ -383,6 +383,14 @@ func engineMisconfigured() []Mutation {
 			Orig: "et.c.stats.drop(DropMisconfigured, 1)",
 			Repl: "_ = DropMisconfigured",
 			Run:  "^TestEntityRefAgainstCastyTable$", Fast: true,
+		}),
+		e(Mutation{
+			Name: "engine/tellcontext-waits-on-misconfigured", Invariant: eMisconfig,
+			What: "waitSend: a type found misconfigured while TellContext waits keeps it waiting",
+			File: "engine/route.go",
+			Orig: "\t\tif t.bad != nil {\n\t\t\treturn et.refuseBad(t.bad) // misconfigured meanwhile\n",
+			Repl: "\t\tif t.bad != nil && false {\n\t\t\treturn et.refuseBad(t.bad) // misconfigured meanwhile\n",
+			Run:  "^TestTellContextLeavesStalledOwner$",
 		}),
 	}
 }
