@@ -17,10 +17,11 @@ type inlineRun struct {
 	one    [1]envelope // the batch of one inline run
 }
 
-// run runs e on mailbox m, which the caller claimed (m.scheduled), as a
-// batch of one; from now until endInline, sends to l are written by the
-// event loop at the end of OnTraffic. Event loop only.
-func (r *inlineRun) run(n *Node, l *link, m *mailbox, e envelope) {
+// run runs e on mailbox m, which the caller claimed (m.scheduled) and
+// found served at now (n.mono ns), as a batch of one; from now until
+// endInline, sends to l are written by the event loop at the end of
+// OnTraffic. Event loop only.
+func (r *inlineRun) run(n *Node, l *link, m *mailbox, e envelope, now int64) {
 	if !r.active {
 		l.mu.Lock()
 		r.inLoop = true
@@ -32,7 +33,10 @@ func (r *inlineRun) run(n *Node, l *link, m *mailbox, e envelope) {
 	}
 	batch := r.one[:1]
 	batch[0] = e
-	n.runOne(m, r.ctx, batch, 0)
+	r.ctx.now = now
+	if _, ran := n.runOne(m, r.ctx, batch, 0); ran {
+		n.ctr.processed.Inc()
+	}
 	batch[0] = envelope{}
 }
 

@@ -117,6 +117,30 @@ type counters struct {
 	connRefused, frameTimeouts, budgetCuts, inboundHeld                atomic.Int64
 }
 
+// inCount is what one reading side (a std reader goroutine, a gnet
+// OnTraffic call) has read since it last added to framesIn and bytesIn:
+// it adds once before it may block or return instead of twice per frame
+// (each xsync.Counter add is a sync.Pool round trip; BenchmarkIngest,
+// PERFORMANCE.md "Node hot path"). Owned by that reading side.
+type inCount struct {
+	frames, bytes int64
+}
+
+// add counts one frame of size bytes (header included).
+func (ic *inCount) add(size int) {
+	ic.frames++
+	ic.bytes += int64(size)
+}
+
+// flush adds what ic counted to c and zeroes it.
+func (ic *inCount) flush(c *counters) {
+	if ic.frames != 0 {
+		c.framesIn.Add(ic.frames)
+		c.bytesIn.Add(ic.bytes)
+		*ic = inCount{}
+	}
+}
+
 func newCounters() *counters {
 	return &counters{
 		framesIn:  xsync.NewCounter(),
