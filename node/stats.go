@@ -96,7 +96,7 @@ type Stats struct {
 // counters are the live counters behind Stats. Hot counters written by
 // several goroutines at once are xsync.Counters; the rest are atomics.
 type counters struct {
-	framesIn, bytesIn, framesOut, bytesOut, processed *xsync.Counter
+	framesIn, bytesIn, processed *xsync.Counter
 
 	accepted, open, peerDials, peerDialFailures                        atomic.Int64
 	handshakesRefused, framingErrors, decodeFailures, unknownTargets   atomic.Int64
@@ -115,6 +115,19 @@ type counters struct {
 	maxTickGap, maxHealth                                              atomic.Int64 // nanoseconds; score
 	deadLetters                                                        [len(deadReasons) + 1]atomic.Int64
 	connRefused, frameTimeouts, budgetCuts, inboundHeld                atomic.Int64
+}
+
+// outCount is what a link queued for sending (Stats.FramesOut and
+// BytesOut): counted under the link's mu, which enqueue holds anyway,
+// instead of two xsync.Counter adds per frame (PERFORMANCE.md, "Node hot
+// path"); Node.Stats sums the links (Node.outQueued).
+type outCount struct {
+	frames, bytes int64
+}
+
+func (o *outCount) add(p outCount) {
+	o.frames += p.frames
+	o.bytes += p.bytes
 }
 
 // inCount is what one reading side (a std reader goroutine, a gnet
@@ -145,8 +158,6 @@ func newCounters() *counters {
 	return &counters{
 		framesIn:  xsync.NewCounter(),
 		bytesIn:   xsync.NewCounter(),
-		framesOut: xsync.NewCounter(),
-		bytesOut:  xsync.NewCounter(),
 		processed: xsync.NewCounter(),
 	}
 }
@@ -185,9 +196,7 @@ func (c *counters) snapshot() Stats {
 		PeerDials:           c.peerDials.Load(),
 		PeerDialFailures:    c.peerDialFailures.Load(),
 		FramesIn:            c.framesIn.Value(),
-		FramesOut:           c.framesOut.Value(),
 		BytesIn:             c.bytesIn.Value(),
-		BytesOut:            c.bytesOut.Value(),
 		HandshakesRefused:   c.handshakesRefused.Load(),
 		FramingErrors:       c.framingErrors.Load(),
 		DecodeFailures:      c.decodeFailures.Load(),
