@@ -488,7 +488,8 @@
 //	memberlist's internal locks (delegates run under them) -> membership.mu
 //	raft's FSM goroutine -> fsm.mu (released before onTable)
 //	subscriptions.mu -> membership.mu (building a snapshot)
-//	locator.mu -> peersMu -> linksMu; locator.mu -> mailbox.mu, link.mu
+//	locator.mu -> peersMu -> linksMu -> link.mu (Stats sums the links' out counts; teardown moves them)
+//	locator.mu -> mailbox.mu, link.mu
 //	blockedSet.mu -> mailbox.mu
 //	clientMu, mailbox.mu, link.mu, gate.mu (leaves)
 //

@@ -15,12 +15,14 @@ type inlineRun struct {
 	inLoop bool        // sends to the link only append to pending: OnTraffic writes them at its end; guarded by link.mu
 	ctx    *Context    // the Context of entities run inline, made at the first run
 	one    [1]envelope // the batch of one inline run
+	ran    int64       // messages run in this span, added to Stats.MessagesProcessed by end; owned by the event loop
 }
 
-// run runs e on mailbox m, which the caller claimed (m.scheduled), as a
-// batch of one; from now until endInline, sends to l are written by the
-// event loop at the end of OnTraffic. Event loop only.
-func (r *inlineRun) run(n *Node, l *link, m *mailbox, e envelope) {
+// run runs e on mailbox m, which the caller claimed (m.scheduled) and
+// found served at now (n.mono ns), as a batch of one; from now until
+// endInline, sends to l are written by the event loop at the end of
+// OnTraffic. Event loop only.
+func (r *inlineRun) run(n *Node, l *link, m *mailbox, e envelope, now int64) {
 	if !r.active {
 		l.mu.Lock()
 		r.inLoop = true
@@ -32,13 +34,20 @@ func (r *inlineRun) run(n *Node, l *link, m *mailbox, e envelope) {
 	}
 	batch := r.one[:1]
 	batch[0] = e
-	n.runOne(m, r.ctx, batch, 0)
+	r.ctx.now = now
+	if _, ran := n.runOne(m, r.ctx, batch, 0); ran {
+		r.ran++
+	}
 	batch[0] = envelope{}
 }
 
 // end ends the span started by run: sends to l kick the writer again. The
 // caller then writes what is pending. Event loop only.
 func (r *inlineRun) end(l *link) {
+	if r.ran > 0 {
+		l.n.ctr.processed.Add(r.ran) // once per span, before its replies are written
+		r.ran = 0
+	}
 	r.active = false
 	l.mu.Lock()
 	r.inLoop = false

@@ -53,6 +53,7 @@ type link struct {
 
 	mu       sync.Mutex
 	pending  []byte   // guarded by mu
+	out      outCount // frames and bytes ever queued on this link (Stats.FramesOut, BytesOut); guarded by mu
 	spare    []byte   // guarded by mu
 	inflight int      // bytes being written by the writer; guarded by mu
 	kicked   bool     // a flush is scheduled; guarded by mu
@@ -164,12 +165,12 @@ func (l *link) enqueue(head, body []byte, w waiter) bool {
 	}
 	l.pending = append(l.pending, head...)
 	l.pending = append(l.pending, body...)
+	l.out.frames++
+	l.out.bytes += int64(size)
 	inLoop := l.inline != nil && l.inline.inLoop
 	kick := !l.kicked && !inLoop
 	l.kicked = l.kicked || !inLoop
 	l.mu.Unlock()
-	l.n.ctr.framesOut.Inc()
-	l.n.ctr.bytesOut.Add(int64(size))
 	if kick {
 		l.io.kick()
 	}
@@ -243,6 +244,9 @@ func (l *link) teardown(cause error) {
 		n := l.n
 		n.linksMu.Lock()
 		delete(n.links, l.id)
+		l.mu.Lock()
+		n.outGone.add(l.out) // closed: nothing is queued on it any more
+		l.mu.Unlock()
 		n.linksMu.Unlock()
 		if l.dialled {
 			// Whole frames that never left: read back as dead letters

@@ -290,6 +290,8 @@ func (s *gnetServer) traffic(c gnet.Conn, l *link, g *gnetConn) gnet.Action {
 		return gnet.Close
 	}
 	g.paused = false
+	var counted inCount // added once when this call returns or pauses
+	defer counted.flush(n.ctr)
 	for {
 		if g.big != nil {
 			done, err := g.fill(c)
@@ -304,13 +306,13 @@ func (s *gnetServer) traffic(c gnet.Conn, l *link, g *gnetConn) gnet.Action {
 			case resClose:
 				return gnet.Close
 			case resPaused:
+				counted.flush(n.ctr)
 				if a, again := s.pause(c, l, g); !again {
 					return a
 				}
 				continue
 			}
-			n.ctr.framesIn.Inc()
-			n.ctr.bytesIn.Add(int64(g.bigWant))
+			counted.add(g.bigWant)
 			g.dropBig()
 			g.progress = true
 			g.rd.Carry = c.InboundBuffered() > 0
@@ -320,8 +322,7 @@ func (s *gnetServer) traffic(c gnet.Conn, l *link, g *gnetConn) gnet.Action {
 			if res = n.handleFrame(l, typ, body); res != resOK {
 				return false
 			}
-			n.ctr.framesIn.Inc()
-			n.ctr.bytesIn.Add(int64(m))
+			counted.add(m)
 			return true
 		})
 		if progress {
@@ -339,6 +340,7 @@ func (s *gnetServer) traffic(c gnet.Conn, l *link, g *gnetConn) gnet.Action {
 		case resClose:
 			return gnet.Close
 		case resPaused:
+			counted.flush(n.ctr)
 			if a, again := s.pause(c, l, g); !again {
 				return a
 			}

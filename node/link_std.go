@@ -172,6 +172,7 @@ type stdReader struct {
 	set     bool          // a read deadline is set on the connection
 	since   int64         // when it was armed (ns since bounds.start)
 	held    int           // bytes of the buffer taken from the inbound budget
+	counted inCount       // frames handled, not yet added to the counters (flushed before every read)
 }
 
 func (s *stdConn) newReader() *stdReader {
@@ -190,6 +191,7 @@ func (s *stdConn) newReader() *stdReader {
 // (SIGSTOP, a frozen VM, Pause): then the frame gets FrameTimeout again.
 func (r *stdReader) Read(p []byte) (int, error) {
 	nc := r.s.nc
+	r.counted.flush(r.s.l.n.ctr) // the read may block: count what was handled
 	if r.timeout > 0 {
 		if r.fr.Buffered() == 0 {
 			r.armed = false
@@ -277,6 +279,7 @@ func (s *stdConn) readFrames(r *stdReader) {
 	if l.handshook {
 		r.timeout = n.cfg.FrameTimeout
 	}
+	defer r.counted.flush(n.ctr)
 	for {
 		typ, body, err := r.next()
 		if err != nil {
@@ -310,6 +313,7 @@ func (s *stdConn) readFrames(r *stdReader) {
 				l.teardown(errClosed)
 				return
 			}
+			r.counted.flush(n.ctr) // paused: count what was handled before waiting
 			select {
 			case <-l.resume:
 			case <-l.done:
@@ -322,7 +326,6 @@ func (s *stdConn) readFrames(r *stdReader) {
 			_ = s.nc.SetReadDeadline(time.Time{})
 			r.timeout = n.cfg.FrameTimeout
 		}
-		n.ctr.framesIn.Inc()
-		n.ctr.bytesIn.Add(int64(len(body) + wire.FrameHeaderLen))
+		r.counted.add(len(body) + wire.FrameHeaderLen)
 	}
 }

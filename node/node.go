@@ -75,6 +75,7 @@ type Node struct {
 	linkSeq  atomic.Uint64
 	linksMu  sync.Mutex
 	links    map[uint64]*link // every open link; guarded by linksMu
+	outGone  outCount         // frames and bytes queued on links already closed; guarded by linksMu
 	clientMu sync.RWMutex
 	clients  map[wire.NodeAddress]*link // inbound links by claimed identity; guarded by clientMu
 	peersMu  sync.Mutex
@@ -322,7 +323,25 @@ func (n *Node) Registry() *castyjson.Registry { return n.cfg.Registry }
 // Stats returns a copy of the node's counters.
 func (n *Node) Stats() Stats {
 	s := n.ctr.snapshot()
+	out := n.outQueued()
+	s.FramesOut, s.BytesOut = out.frames, out.bytes
 	return s
+}
+
+// outQueued sums the frames and bytes queued for sending: those of the
+// links closed so far and of every open link. A closing link moves its
+// counts to outGone in the same critical section (linksMu) that removes it
+// from links, so none is counted twice or missed.
+func (n *Node) outQueued() outCount {
+	n.linksMu.Lock()
+	defer n.linksMu.Unlock()
+	sum := n.outGone
+	for _, l := range n.links {
+		l.mu.Lock()
+		sum.add(l.out)
+		l.mu.Unlock()
+	}
+	return sum
 }
 
 // listen starts the listener (TransportNet or TLS) or the gnet server

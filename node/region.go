@@ -32,7 +32,23 @@ type Context struct {
 	entityID string
 	typ      string
 	shard    int    // -1 for a service
+	now      int64  // n.mono() ns read for this message's serving check (Now)
 	buf      []byte // encode buffer, owned by the worker
+}
+
+// Now returns the node's clock as read when the node decided to run this
+// message (the lease check made before every message), as a wall-clock
+// time: the node's start time plus its monotonic clock since. An entity
+// that needs the time of its message uses it instead of time.Now, so the
+// hot path reads the clock once per message, not twice (PERFORMANCE.md,
+// "Node hot path"). It never goes backwards within a node; in Stop it is
+// the time the stop began, in a service the time its batch began. On a
+// nil Context (an entity's own tests, outside any node) it is time.Now().
+func (c *Context) Now() time.Time {
+	if c == nil {
+		return time.Now()
+	}
+	return c.n.base.Add(time.Duration(c.now))
 }
 
 // EntityID returns the entity's id ("" for a service).

@@ -126,3 +126,38 @@ func TestServingCheckedBeforeEveryMessage(t *testing.T) {
 		}
 	})
 }
+
+// TestContextNowIsTheServingClock: an entity's Context.Now is the clock
+// its runner read for the serving check of that message (no second clock
+// read per message): within the run, never going backwards, one reading
+// per message; and every message that reached its entity is counted in
+// MessagesProcessed (added once per batch). A nil Context reads the clock.
+func TestContextNowIsTheServingClock(t *testing.T) {
+	b := newServingBench(t)
+	var got []time.Time
+	b.m.region.typ.New = func(string) Entity {
+		return EntityFunc(func(ctx *Context, _ any) { got = append(got, ctx.Now()) })
+	}
+	before := time.Now()
+	b.push(t, 5)
+	b.run()
+	after := time.Now()
+	if len(got) != 5 {
+		t.Fatalf("entity ran %d messages, want 5", len(got))
+	}
+	for i, at := range got {
+		if at.Before(before) || at.After(after) {
+			t.Errorf("message %d: Now %v outside the run [%v, %v]", i, at, before, after)
+		}
+		if i > 0 && at.Before(got[i-1]) {
+			t.Errorf("message %d: Now %v before message %d's %v", i, at, i-1, got[i-1])
+		}
+	}
+	if p := b.n.Stats().MessagesProcessed; p != 5 {
+		t.Errorf("got MessagesProcessed %d, want 5", p)
+	}
+	var nilCtx *Context
+	if at := nilCtx.Now(); at.Before(before) {
+		t.Errorf("nil Context: Now %v before %v", at, before)
+	}
+}

@@ -96,7 +96,7 @@ type Stats struct {
 // counters are the live counters behind Stats. Hot counters written by
 // several goroutines at once are xsync.Counters; the rest are atomics.
 type counters struct {
-	framesIn, bytesIn, framesOut, bytesOut, processed *xsync.Counter
+	framesIn, bytesIn, processed *xsync.Counter
 
 	accepted, open, peerDials, peerDialFailures                        atomic.Int64
 	handshakesRefused, framingErrors, decodeFailures, unknownTargets   atomic.Int64
@@ -117,12 +117,47 @@ type counters struct {
 	connRefused, frameTimeouts, budgetCuts, inboundHeld                atomic.Int64
 }
 
+// outCount is what a link queued for sending (Stats.FramesOut and
+// BytesOut): counted under the link's mu, which enqueue holds anyway,
+// instead of two xsync.Counter adds per frame (PERFORMANCE.md, "Node hot
+// path"); Node.Stats sums the links (Node.outQueued).
+type outCount struct {
+	frames, bytes int64
+}
+
+func (o *outCount) add(p outCount) {
+	o.frames += p.frames
+	o.bytes += p.bytes
+}
+
+// inCount is what one reading side (a std reader goroutine, a gnet
+// OnTraffic call) has read since it last added to framesIn and bytesIn:
+// it adds once before it may block or return instead of twice per frame
+// (each xsync.Counter add is a sync.Pool round trip; BenchmarkIngest,
+// PERFORMANCE.md "Node hot path"). Owned by that reading side.
+type inCount struct {
+	frames, bytes int64
+}
+
+// add counts one frame of size bytes (header included).
+func (ic *inCount) add(size int) {
+	ic.frames++
+	ic.bytes += int64(size)
+}
+
+// flush adds what ic counted to c and zeroes it.
+func (ic *inCount) flush(c *counters) {
+	if ic.frames != 0 {
+		c.framesIn.Add(ic.frames)
+		c.bytesIn.Add(ic.bytes)
+		*ic = inCount{}
+	}
+}
+
 func newCounters() *counters {
 	return &counters{
 		framesIn:  xsync.NewCounter(),
 		bytesIn:   xsync.NewCounter(),
-		framesOut: xsync.NewCounter(),
-		bytesOut:  xsync.NewCounter(),
 		processed: xsync.NewCounter(),
 	}
 }
@@ -161,9 +196,7 @@ func (c *counters) snapshot() Stats {
 		PeerDials:           c.peerDials.Load(),
 		PeerDialFailures:    c.peerDialFailures.Load(),
 		FramesIn:            c.framesIn.Value(),
-		FramesOut:           c.framesOut.Value(),
 		BytesIn:             c.bytesIn.Value(),
-		BytesOut:            c.bytesOut.Value(),
 		HandshakesRefused:   c.handshakesRefused.Load(),
 		FramingErrors:       c.framingErrors.Load(),
 		DecodeFailures:      c.decodeFailures.Load(),

@@ -125,6 +125,14 @@ func TestStatsTrafficCounters(t *testing.T) {
 	if l1.BytesIn <= l0.BytesIn || l1.BytesOut <= l0.BytesOut {
 		t.Fatalf("bytes in %d -> %d, out %d -> %d; want both up", l0.BytesIn, l1.BytesIn, l0.BytesOut, l1.BytesOut)
 	}
+	// What a link queued stays counted once the link is closed (its counts
+	// move to the node's when it goes).
+	_ = lc.c.Close()
+	poll.Until(t, "connection closed", func() bool { return leader.Stats().ConnectionsOpen == l1.ConnectionsOpen-1 })
+	if l2 := leader.Stats(); l2.FramesOut < l1.FramesOut || l2.BytesOut < l1.BytesOut {
+		t.Fatalf("after the connection closed: frames out %d -> %d, bytes out %d -> %d; want neither down",
+			l1.FramesOut, l2.FramesOut, l1.BytesOut, l2.BytesOut)
+	}
 
 	// Four envelopes sent to a node that does not own the shard: it dials
 	// the owner and forwards them; the owner counts them received.

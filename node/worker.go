@@ -57,13 +57,15 @@ func (n *Node) modeOf(m *mailbox, rt *route, now int64) (shardMode, wire.NodeAdd
 }
 
 // serving reports whether the entity of m may receive one more message
-// now: m is served under the allocation its entities belong to, with a
-// valid lease. It is the check made before every message.
-func (n *Node) serving(m *mailbox) bool {
+// at now (n.mono ns, read by the caller just before): m is served under the
+// allocation its entities belong to, with a valid lease. It is the check
+// made before every message; the caller hands the same clock reading to
+// the entity (Context.Now), so a message costs one clock read in all.
+func (n *Node) serving(m *mailbox, now int64) bool {
 	rt := n.route.Load()
 	i, s := m.region.idx, m.shard
 	return rt.owners[i][s] == n.self && rt.since[i][s] == m.epoch && !m.frozen &&
-		int64(n.mono()) < n.lease.until.Load()
+		now < n.lease.until.Load()
 }
 
 const workerBatch = 64
@@ -128,15 +130,25 @@ func (n *Node) runShard(m *mailbox, ctx *Context, batch []envelope) bool {
 	case modeServe:
 		m.epoch = since
 		batch = m.take(batch, workerBatch, true)
+		ran := 0
 		for i := 0; i < len(batch); {
-			if !n.serving(m) {
+			now := int64(n.mono())
+			if !n.serving(m, now) {
 				// The lease lapsed or the table moved mid-batch: keep the
 				// rest for the next decision.
 				m.held = append(append([]envelope(nil), batch[i:]...), m.held...)
 				break
 			}
-			i = n.runOne(m, ctx, batch, i)
+			ctx.now = now
+			var ok bool
+			if i, ok = n.runOne(m, ctx, batch, i); ok {
+				ran++
+			}
 		}
+		// One add per batch: the counter is striped, but each add still
+		// costs a pool round trip (BenchmarkIngest, PERFORMANCE.md "Node
+		// hot path").
+		n.ctr.processed.Add(int64(ran))
 		clear(batch)
 		return true
 	case modeMoved:
@@ -201,9 +213,10 @@ func (m *mailbox) drained() bool {
 	return m.draining && m.drainLeft == 0
 }
 
-// runOne runs batch[i] on its entity and returns i+1; a panic in the
-// entity is counted and logged, and the message dropped.
-func (n *Node) runOne(m *mailbox, ctx *Context, batch []envelope, i int) (next int) {
+// runOne runs batch[i] on its entity and returns i+1, and whether the
+// entity received it (the caller counts Stats.MessagesProcessed); a panic
+// in the entity is counted and logged, and the message dropped.
+func (n *Node) runOne(m *mailbox, ctx *Context, batch []envelope, i int) (next int, ran bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			n.ctr.entityPanics.Add(1)
@@ -220,12 +233,12 @@ func (n *Node) runOne(m *mailbox, ctx *Context, batch []envelope, i int) (next i
 		n.logLimited("dropping a message of a type this node does not know", "type", u.Type, "entity_type", typ.Name)
 		n.deadLetter(DeadLetter{Type: typ.Name, Shard: m.shard, EntityID: e.entityID, Msg: e.msg,
 			Reason: wire.ReasonUnknownMessageType})
-		return i + 1
+		return i + 1, false
 	}
 	ent := m.entities[e.entityID]
 	if ent == nil {
 		if !n.entityStarting(m, e) {
-			return i + 1 // over MaxEntities: a dead letter
+			return i + 1, false // over MaxEntities: a dead letter
 		}
 		ent = typ.New(e.entityID)
 		m.entities[e.entityID] = ent
@@ -233,8 +246,7 @@ func (n *Node) runOne(m *mailbox, ctx *Context, batch []envelope, i int) (next i
 	}
 	ctx.entityID = e.entityID
 	ent.Receive(ctx, e.msg)
-	n.ctr.processed.Inc()
-	return i + 1
+	return i + 1, true
 }
 
 // runBatch processes a service mailbox's batch[i:] and returns where it
@@ -249,6 +261,7 @@ func (n *Node) runBatch(m *mailbox, ctx *Context, batch []envelope, i int) (next
 		}
 	}()
 	ctx.entityID, ctx.typ, ctx.shard = "", "", -1
+	ctx.now = int64(n.mono())
 	for ; i < len(batch); i++ {
 		m.svc.Handler.Receive(ctx, batch[i].msg)
 		n.ctr.processed.Inc()
@@ -260,6 +273,7 @@ func (n *Node) runBatch(m *mailbox, ctx *Context, batch []envelope, i int) (next
 // ends here. Runner only.
 func (n *Node) retire(m *mailbox, ctx *Context, why StopReason) {
 	ctx.typ, ctx.shard = m.region.typ.Name, m.shard
+	ctx.now = int64(n.mono())
 	for id, e := range m.entities {
 		if s, ok := e.(Stopper); ok {
 			ctx.entityID = id
@@ -311,7 +325,8 @@ func (n *Node) runInline(l *link, m *mailbox, e envelope) bool {
 		return false
 	}
 	m.scheduled = true
-	if !n.serving(m) || len(m.held) > 0 || n.leaving.Load() {
+	now := int64(n.mono())
+	if !n.serving(m, now) || len(m.held) > 0 || n.leaving.Load() {
 		m.ring[(m.head+m.count)%len(m.ring)] = e
 		m.count++
 		m.mu.Unlock()
@@ -319,7 +334,7 @@ func (n *Node) runInline(l *link, m *mailbox, e envelope) bool {
 		return true
 	}
 	m.mu.Unlock()
-	l.inline.run(n, l, m, e)
+	l.inline.run(n, l, m, e, now)
 	n.endRun(m, l)
 	return true
 }

@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,6 +95,7 @@ func run() error {
 	transport := fs.String("transport", "", "plaintext connections served by \"gnet\" (event loops; the default, faster for a node in its own process) or \"net\" (goroutines on the Go network poller); TLS is always served by net")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (the zerohop_node_* of package metrics/promnode) at http://host:port/metrics; port 0 picks one, printed as METRICS host:port")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the node from READY until the signal that stops it to this file")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return err
 	}
@@ -180,6 +182,14 @@ func run() error {
 		}
 		defer srv.Close()
 	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			_ = n.Close(context.Background())
+			return err
+		}
+		defer stopProfile()
+	}
 	fmt.Printf("READY %s\n", n.Addr())
 	<-ctx.Done()
 	stop() // a second signal kills the process
@@ -203,6 +213,23 @@ func serveMetrics(addr string, n *node.Node) (*promserve.Server, error) {
 	}
 	fmt.Printf("METRICS %s\n", srv.Addr())
 	return srv, nil
+}
+
+// startCPUProfile starts a CPU profile written to path; the function it
+// returns stops it and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // decodeKey decodes a base64 (standard or URL, padded or not) key.

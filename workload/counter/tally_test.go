@@ -192,3 +192,25 @@ func TestShardTallyConcurrent(t *testing.T) {
 		t.Fatalf("got applied %d retired %d, want 0 and %d", st.Applied[1], st.Retired[1], workers*perWorker)
 	}
 }
+
+// TestStatsSumTheShards: NodeStats is the sum of every shard's slot (and
+// of the slot of shards out of range), FirstAt the earliest and LastAt the
+// latest time any slot saw; Reset zeroes them all.
+func TestStatsSumTheShards(t *testing.T) {
+	tally := NewTally(3)
+	tally.onIncrement(0, 2, 2e9)
+	tally.onIncrement(2, 3, 1e9)
+	tally.onIncrement(0, 4, 5e9)
+	tally.onIncrement(7, 1, 3e9) // out of range: NodeStats only
+	want := workload.NodeStats{Node: "n", Increments: 4, AmountTotal: 10, FirstAt: 1, LastAt: 5}
+	if got := tally.Stats("n"); got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if got := tally.ShardTally("n").Applied; !reflect.DeepEqual(got, []int64{6, 0, 3}) {
+		t.Fatalf("got applied %v, want [6 0 3]", got)
+	}
+	tally.Reset()
+	if got := tally.Stats("n"); got != (workload.NodeStats{Node: "n"}) {
+		t.Fatalf("after Reset: got %+v, want zeros", got)
+	}
+}
