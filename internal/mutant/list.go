@@ -64,6 +64,14 @@ func connMutations() []Mutation {
 			Run:  "^TestHandshakeReadsExactlyTheReply$", Fast: true,
 		}),
 		nc(Mutation{
+			Name: "netconn/handshake-unbounded", Invariant: cHandshake,
+			What: "Handshake: a reply up to 1024 x MaxHandshakeFrame is read",
+			File: "internal/netconn/dial.go",
+			Orig: "length == 0 || length > MaxHandshakeFrame || hdr[4]",
+			Repl: "length == 0 || length > MaxHandshakeFrame*1024 || hdr[4]",
+			Run:  "^TestHandshakeReplyTooLarge$", Fast: true,
+		}),
+		nc(Mutation{
 			Name: "netconn/state-last-error", Invariant: cState,
 			What: "State.SetErr: every error overwrites the first",
 			File: "internal/netconn/state.go",
