@@ -147,3 +147,26 @@ func TestParseIntOverflow(t *testing.T) {
 		}
 	}
 }
+
+// TestParseUintOverflow: unsigned literals at and past the uint64 bound.
+func TestParseUintOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"1844674407370955161", math.MaxUint64 / 10, true},
+		{"18446744073709551610", math.MaxUint64 - 5, true},
+		{"18446744073709551615", math.MaxUint64, true},
+		{"18446744073709551616", 0, false},
+		{"18446744073709551619", 0, false},
+		{"18446744073709551620", 0, false},
+		{"184467440737095516150", 0, false},
+	} {
+		got, ok := parseUint([]byte(tc.in))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseUint(%s) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
