@@ -13,14 +13,16 @@
 #                  invariant must make its tests fail; MUTANTS_FLAGS adds
 #                  cmd/mutants flags, e.g. MUTANTS_FLAGS='-run node/'
 #   make mutants-fast  the gate's fast subset (unit-level tests only)
-#   make mutants-ci    one fast mutation per invariant bullet (about 20;
+#   make mutants-ci    one fast mutation per invariant bullet (about 26;
 #                      .ci/run runs it)
 #   make gremlins  on demand, not in CI: the broad mutation score (TESTING.md,
-#                  "Broad mutation score") of ring, topo and wire's protocol
-#                  files with gremlins (GREMLINS_VERSION, installed into
-#                  GOPATH/bin if missing), one package at a time, every
-#                  mutator; GREMLINS_WORKERS (default 2) and
-#                  GREMLINS_TIMEOUT_COEFF (default 30) for a loaded box
+#                  "Broad mutation score") of ring, topo, wire's protocol
+#                  files and castyjson with gremlins (GREMLINS_VERSION,
+#                  installed into GOPATH/bin if missing), one package at a
+#                  time, every mutator; GREMLINS_PKGS to choose packages,
+#                  e.g. GREMLINS_PKGS=./castyjson; GREMLINS_WORKERS
+#                  (default 2) and GREMLINS_TIMEOUT_COEFF (default 30) for a
+#                  loaded box
 
 GO          ?= go
 FUZZTIME    ?= 60s
@@ -32,6 +34,7 @@ GREMLINS    := $(GOBIN)/gremlins
 GREMLINS_VERSION := v0.6.0
 GREMLINS_WORKERS ?= 2
 GREMLINS_TIMEOUT_COEFF ?= 30
+GREMLINS_PKGS ?= ./ring ./topo ./wire ./castyjson
 SHELL       := /bin/bash
 
 CHAOS_FLAGS ?=
@@ -92,10 +95,10 @@ mutants-ci:
 
 # The broad mutation score (TESTING.md "Broad mutation score"): gremlins
 # mutates every operator it knows (its default mutators and the optional
-# ones) in ring, topo and wire (the protocol files only, since the JSON codec
-# moved to castyjson), and runs the package's tests against each mutant.
-# castyjson is not in the target yet (1,049 mutants in a dry run, about three
-# times wire's: hours on this box). One package at a time,
+# ones) in ring, topo, wire (the protocol files only, since the JSON codec
+# moved to castyjson) and castyjson (the codec: about 1,050 mutants, three
+# times wire's), and runs the package's tests against each mutant.
+# GREMLINS_PKGS picks packages (GREMLINS_PKGS=./castyjson). One package at a time,
 # GREMLINS_WORKERS mutants in parallel, each test run allowed
 # GREMLINS_TIMEOUT_COEFF times the unmutated coverage run (a loaded box must
 # not turn slow runs into "timed out"). Informational: no threshold, the exit
@@ -116,13 +119,18 @@ GREMLINS_FLAGS := --workers $(GREMLINS_WORKERS) \
 	--timeout-coefficient $(GREMLINS_TIMEOUT_COEFF) \
 	--invert-assignments --invert-bitwise --invert-bwassign --invert-logical \
 	--invert-loopctrl --remove-self-assignments
+# GREMLINS_REAL_GO is resolved by make, before the wrapper is first in PATH:
+# bash expands a prefix assignment's $(go ...) with the PATH assigned before
+# it, which found the wrapper itself (and an unset GREMLINS_REAL_GO).
+GREMLINS_REAL_GO := $(shell $(GO) env GOROOT)/bin/go
 GREMLINS_ENV = PATH="$(CURDIR)/internal/mutant/gremlinsgo:$$PATH" \
-	GREMLINS_REAL_GO="$$($(GO) env GOROOT)/bin/go" GOMAXPROCS=1
+	GREMLINS_REAL_GO="$(GREMLINS_REAL_GO)" GOMAXPROCS=1
 
 gremlins: $(GREMLINS)
-	$(GREMLINS_ENV) GOFLAGS='-count=1 -vet=off' $(GREMLINS) unleash $(GREMLINS_FLAGS) ./ring
-	$(GREMLINS_ENV) GOFLAGS='-count=1 -vet=off' $(GREMLINS) unleash $(GREMLINS_FLAGS) ./topo
-	$(GREMLINS_ENV) GOFLAGS='-count=1 -vet=off' $(GREMLINS) unleash $(GREMLINS_FLAGS) ./wire
+	@set -e; for pkg in $(GREMLINS_PKGS); do \
+		echo "== gremlins $$pkg"; \
+		$(GREMLINS_ENV) GOFLAGS='-count=1 -vet=off' $(GREMLINS) unleash $(GREMLINS_FLAGS) "$$pkg"; \
+	done
 
 $(GREMLINS):
 	$(GO) install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)

@@ -53,6 +53,15 @@
 //     reused buffer (TestEncodeEnvelopeZeroAlloc), and
 //     DecodeShardEnvelopeMemo of a repeated immutable message
 //     (TestDecodeShardEnvelopeMemoAllocs).
+//   - A Registry names every type one way, and refuses what it cannot
+//     name: Register refuses a Python name already registered for another
+//     Go type and a Go type already registered under another name
+//     (registering the same pair again is a no-op); encoding a struct that
+//     is not registered is an *EncodeError, DecodeInto an unregistered
+//     struct or enum an error, and a typed decode refuses a "_type" naming
+//     another type (TestRegister, TestEncodeErrors, TestDecodeInto,
+//     TestDecodeErrors). Only the untyped decode of an unregistered "_type"
+//     gives a value, Unknown.
 //
 // # Type mapping
 //

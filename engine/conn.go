@@ -177,6 +177,11 @@ func (nc *nodeConn) run() {
 		if err == nil {
 			var l Link
 			l, err = c.tr.Attach(conn, nc)
+			if err != nil { // the transport refused the handshaken conn: a failed attempt too
+				c.stats.connectFailures.Add(1)
+				nc.stats.connectFailures.Add(1)
+				c.log.Warn("engine: attach failed", "node", nc.addr.String(), "err", err)
+			}
 			if err == nil {
 				backoff = c.cfg.ReconnectMin
 				prev := nc.nodeState()

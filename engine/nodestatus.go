@@ -120,7 +120,7 @@ type NodeStatus struct {
 
 	Connects        uint64 // successful connection openings (incl. reconnects)
 	Reconnects      uint64
-	ConnectFailures uint64
+	ConnectFailures uint64 // attempts that failed: dial, handshake, or the transport's Attach
 	Suspects        uint64 // times marked suspect
 
 	// Drops counts what was refused or dropped at this node's connection,

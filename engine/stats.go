@@ -155,7 +155,7 @@ type Stats struct {
 
 	Connects        uint64 // successful connection openings (incl. reconnects)
 	Reconnects      uint64
-	ConnectFailures uint64
+	ConnectFailures uint64 // attempts that failed: dial, handshake, or the transport's Attach
 	Suspects        uint64 // connections marked suspect (up, but nothing received for SuspectAfter)
 	SuspectsCleared uint64 // suspect connections that received again (back up)
 

@@ -28,7 +28,7 @@ var statsFieldTests = map[string][]string{
 	"Undeliverable":      {"TestAskUndeliverable", "TestAskUnknownMessageType"},
 	"Connects":           {"TestStats"},
 	"Reconnects":         {"TestReconnectAfterRestart"},
-	"ConnectFailures":    {"TestReconnectAfterRestart"},
+	"ConnectFailures":    {"TestReconnectAfterRestart", "TestAttachFailureCounted"},
 	"Suspects":           {"TestSuspectPausedOwner"},
 	"SuspectsCleared":    {"TestSuspectPausedOwner"},
 	"SnapshotsReceived":  {"TestSnapshotApply"},

@@ -176,3 +176,47 @@ func TestMergeRefusesWhatIsNotOneRun(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeMissingAndFailedSources: a directory that does not exist is a
+// usage error naming it (no report); a source whose own report failed
+// (a loss its target made) makes the merge fail too (exit 1, ok false),
+// with that source marked FAILED and the other OK, and its loss summed.
+func TestMergeMissingAndFailedSources(t *testing.T) {
+	good := runOut(t, &memTarget{}, "-duration", "500ms", "-ask-concurrency", "1")
+	missing := filepath.Join(t.TempDir(), "never-written")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"merge", good, missing}, &stdout, &stderr, nil); code != exitUsage ||
+		!strings.Contains(stderr.String(), missing) || stdout.Len() != 0 {
+		t.Errorf("missing directory: exit %d, stdout %d bytes, stderr %q; want %d, nothing, an error naming %s",
+			code, stdout.Len(), stderr.String(), exitUsage, missing)
+	}
+
+	lossy := &memTarget{loseEvery: 5}
+	bad := filepath.Join(t.TempDir(), "bad")
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(context.Background(), []string{"-entities", "20", "-workers", "1", "-progress=false", "-out", bad, "-duration", "500ms", "-ask-concurrency", "1"},
+		&stdout, &stderr, memOpener(lossy)); code != exitLoss {
+		t.Fatalf("lossy run: exit %d, want %d; stderr:\n%s", code, exitLoss, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(context.Background(), []string{"merge", "-json", good, bad}, &stdout, &stderr, nil); code != exitLoss {
+		t.Fatalf("merge with a failed source: exit %d, want %d; stderr:\n%s", code, exitLoss, stderr.String())
+	}
+	var m mergedReport
+	if err := json.Unmarshal(stdout.Bytes(), &m); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout.String())
+	}
+	if m.OK || len(m.Sources) != 2 || !m.Sources[0].OK || m.Sources[1].OK {
+		t.Errorf("got ok %v, sources %+v; want false, the first OK and the second not", m.OK, m.Sources)
+	}
+	if want := lossy.lost.Load(); want == 0 || m.Lost != want || m.UnexplainedLost != want {
+		t.Errorf("got merged lost %d (unexplained %d), want the lossy target's own count %d (> 0)", m.Lost, m.UnexplainedLost, want)
+	}
+	stdout.Reset()
+	if code := run(context.Background(), []string{"merge", good, bad}, &stdout, &stderr, nil); code != exitLoss ||
+		!strings.Contains(stdout.String(), "result  FAILED") || !strings.Contains(stdout.String(), bad) {
+		t.Errorf("table: exit %d, want %d and a FAILED result naming %s:\n%s", code, exitLoss, bad, stdout.String())
+	}
+}

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zerohop/zerohop/internal/poll"
 )
 
 // TestInterruptEndsTheRunCleanly: closing the interrupt channel (what the
@@ -161,5 +166,112 @@ func TestSIGINTProcess(t *testing.T) {
 	}
 	if d := num(t, got, "duration_s"); d >= 60 {
 		t.Errorf("got duration_s %v, want the interrupted part (< 60)", d)
+	}
+}
+
+// verifyGate is a memTarget whose verification asks (GetCount after the
+// flush that ends the load) wait for release: a run held in the middle of
+// its partial report.
+type verifyGate struct {
+	*memTarget
+	once     sync.Once
+	verifies chan struct{} // closed by the first verification ask
+	release  chan struct{}
+}
+
+func (g *verifyGate) GetCount(ctx context.Context, id string) (int64, error) {
+	if g.flushed.Load() {
+		g.once.Do(func() { close(g.verifies) })
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return g.memTarget.GetCount(ctx, id)
+}
+
+// TestSecondSignalAborts: main's handler (onSignals) turns the first
+// signal into the interrupt and a second one, arriving while the run
+// verifies what it sent for its partial report, into exit 130 at once,
+// saying "aborted: no report", with nothing on stdout. SIGINT then SIGTERM:
+// either signal counts.
+func TestSecondSignalAborts(t *testing.T) {
+	m := &memTarget{}
+	g := &verifyGate{memTarget: m, verifies: make(chan struct{}), release: make(chan struct{})}
+	open := func(ctx context.Context, o *options, stderr io.Writer) (target, clusterInfo, error) {
+		_, info, err := memOpener(m)(ctx, o, stderr)
+		return g, info, err
+	}
+	interrupt := make(chan struct{})
+	sig := make(chan os.Signal, 2)
+	var stdout, stderr lockedBuffer
+	exited := make(chan int, 1)
+	go onSignals(sig, interrupt, &stderr, func(code int) { exited <- code })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- runInterruptible(ctx, interrupt, []string{"-json", "-duration", "1h", "-entities", "50", "-workers", "2", "-progress=false"},
+			&stdout, &stderr, open)
+	}()
+	poll.UntilWithin(t, 2*time.Minute, "1000 tells accepted", func() bool { return m.accepted.Load() >= 1000 })
+	sig <- syscall.SIGINT
+	select {
+	case <-g.verifies:
+	case <-ctx.Done():
+		t.Fatalf("the run never verified after the first signal; stderr:\n%s", stderr.String())
+	}
+	select {
+	case code := <-exited:
+		t.Fatalf("exit %d at the first signal, want the run to go on verifying", code)
+	default:
+	}
+	if !strings.Contains(stderr.String(), "loadgen: interrupted: stopping the load") {
+		t.Errorf("stderr after the first signal does not say it stops the load:\n%s", stderr.String())
+	}
+	sig <- syscall.SIGTERM
+	select {
+	case code := <-exited:
+		if code != exitInterrupted {
+			t.Errorf("second signal: exit %d, want %d", code, exitInterrupted)
+		}
+	case <-ctx.Done():
+		t.Fatal("the second signal did not abort")
+	}
+	if !strings.Contains(stderr.String(), "loadgen: aborted: no report") {
+		t.Errorf("stderr does not say aborted, no report:\n%s", stderr.String())
+	}
+	if out := stdout.String(); out != "" {
+		t.Errorf("stdout has a report although the run was aborted while verifying:\n%s", out)
+	}
+	close(g.release) // let the run (which the real exit would have killed) end
+	<-done
+}
+
+// TestMetricsAddrBusy: -metrics-addr on a port something else listens on
+// is a configuration error: exit 2 before any load, stderr naming the flag
+// and the cause, no report.
+func TestMetricsAddrBusy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	m := &memTarget{}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"-json", "-duration", "1h", "-entities", "50", "-workers", "2", "-progress=false", "-metrics-addr", ln.Addr().String()},
+		&stdout, &stderr, memOpener(m))
+	if code != exitUsage {
+		t.Fatalf("got exit %d, want %d; stderr:\n%s", code, exitUsage, stderr.String())
+	}
+	if e := stderr.String(); !strings.Contains(e, "loadgen: -metrics-addr:") || !strings.Contains(e, "address already in use") {
+		t.Errorf("stderr does not name -metrics-addr and the busy address:\n%s", e)
+	}
+	if stdout.Len() != 0 || m.calls.Load() != 0 {
+		t.Errorf("got a report (%d bytes) or tells (%d) after a metrics address that could not be served", stdout.Len(), m.calls.Load())
+	}
+	if !m.closed.Load() {
+		t.Error("the target was not closed")
 	}
 }

@@ -131,7 +131,12 @@ type runner struct {
 	budgetDone chan struct{}
 	budgetOnce sync.Once
 
-	start   time.Time       // set before any goroutine starts
+	start time.Time // set before any goroutine starts
+	// elapsed and pause are paced's clock: the time since start, and a
+	// wait that reports whether the load still runs. newRunner sets the
+	// wall clock (time.Since(start), sleep); tests set a virtual one.
+	elapsed func() time.Duration
+	pause   func(d time.Duration) bool
 	tellCtx context.Context // ends -drain-timeout after the load stops (or with run's ctx)
 	stopped atomic.Bool
 	stopAt  atomic.Int64 // ns since start when the load stopped
@@ -161,6 +166,8 @@ func newRunner(o *options, t target, ids []string, stderr, series io.Writer) *ru
 		}
 		r.workers[i] = w
 	}
+	r.elapsed = func() time.Duration { return time.Since(r.start) }
+	r.pause = r.sleep
 	r.budgetDone = make(chan struct{})
 	r.left.Store(o.tells)
 	shards := o.askConcurrency / 8
@@ -305,10 +312,10 @@ func (r *runner) paced(wi int, w *worker) {
 	due, when := scheduleCursor{s: r.o.schedule}, scheduleCursor{s: r.o.schedule}
 	var k int64
 	for !r.stopped.Load() {
-		now := float64(time.Since(r.start))
+		now := float64(r.elapsed())
 		dueK := int64(due.at(now)/nw) + 1 // tells due by now: 0..dueK-1
 		if k >= dueK {
-			if !r.sleep(time.Duration(when.inverse(float64(k)*nw) - now)) {
+			if !r.pause(time.Duration(when.inverse(float64(k)*nw) - now)) {
 				return
 			}
 			continue
@@ -319,7 +326,7 @@ func (r *runner) paced(wi int, w *worker) {
 			}
 			intended := time.Duration(when.inverse(float64(k) * nw))
 			r.tellOne(w, keys.next())
-			lag := time.Since(r.start) - intended
+			lag := r.elapsed() - intended
 			_ = w.lag.RecordValue(clampHist(lag))
 		}
 	}

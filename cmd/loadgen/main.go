@@ -76,15 +76,21 @@ func main() {
 	interrupt := make(chan struct{})
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		fmt.Fprintln(os.Stderr, "loadgen: interrupted: stopping the load, then draining and verifying what was sent (interrupt again to abort)")
-		close(interrupt)
-		<-sig
-		fmt.Fprintln(os.Stderr, "loadgen: aborted: no report")
-		os.Exit(exitInterrupted)
-	}()
+	go onSignals(sig, interrupt, os.Stderr, os.Exit)
 	os.Exit(runInterruptible(context.Background(), interrupt, os.Args[1:], os.Stdout, os.Stderr, openEngine))
+}
+
+// onSignals is main's signal handler: the first signal on sig (SIGINT or
+// SIGTERM) closes interrupt, which ends the load and lets the run drain,
+// verify and report; the second calls exit(exitInterrupted) whatever the
+// run is doing (draining, verifying, writing the report), with no report.
+func onSignals(sig <-chan os.Signal, interrupt chan<- struct{}, stderr io.Writer, exit func(code int)) {
+	<-sig
+	fmt.Fprintln(stderr, "loadgen: interrupted: stopping the load, then draining and verifying what was sent (interrupt again to abort)")
+	close(interrupt)
+	<-sig
+	fmt.Fprintln(stderr, "loadgen: aborted: no report")
+	exit(exitInterrupted)
 }
 
 // Exit statuses. When several apply, the first in this list wins: a loss

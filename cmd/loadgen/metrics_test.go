@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/internal/scrape"
 )
 
@@ -35,7 +36,7 @@ func TestMetricsAddr(t *testing.T) {
 	}()
 	addrRe := regexp.MustCompile(`metrics at http://([^/]+)/metrics`)
 	var addr string
-	poll(t, ctx, "the metrics address on stderr", func() bool {
+	poll.UntilWithin(t, 2*time.Minute, "the metrics address on stderr", func() bool {
 		m := addrRe.FindStringSubmatch(stderr.String())
 		if m != nil {
 			addr = m[1]
@@ -43,7 +44,7 @@ func TestMetricsAddr(t *testing.T) {
 		return m != nil
 	})
 	var last scrape.Metrics
-	poll(t, ctx, "frames counted by the client and the nodes", func() bool {
+	poll.UntilWithin(t, 2*time.Minute, "frames counted by the client and the nodes", func() bool {
 		m, err := scrape.Get(addr)
 		if err != nil {
 			t.Fatal(err)
@@ -72,15 +73,4 @@ func sum(m scrape.Metrics, prefix string) float64 {
 		}
 	}
 	return s
-}
-
-func poll(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for %s: %v", what, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

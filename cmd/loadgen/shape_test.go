@@ -1,8 +1,13 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"math"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -63,8 +68,95 @@ func TestScheduleCursor(t *testing.T) {
 	}
 }
 
-// TestSteppedRate: a stepped -rate never sends ahead of its schedule.
+// clockedTarget is a memTarget that records, for each Tell, the time a
+// virtual clock reads.
+type clockedTarget struct {
+	*memTarget
+	now func() time.Duration
+	mu  sync.Mutex
+	at  []time.Duration // guarded by mu
+}
+
+func (c *clockedTarget) Tell(ctx context.Context, id string) error {
+	c.mu.Lock()
+	c.at = append(c.at, c.now())
+	c.mu.Unlock()
+	return c.memTarget.Tell(ctx, id)
+}
+
+// TestSteppedRate: a stepped -rate sends each step at its rate, neither
+// ahead nor behind, against an instant target on a virtual clock (paced's
+// waits advance it; no wall clock is read): 2k:10k:step=4k,every=500ms is
+// 1000 tells in the first 500 ms (one every 500 µs), 3000 in the next
+// (every 166.7 µs), 5000 in the next (every 100 µs), then 10k/s held until
+// the -tells budget of 12000 is spent (3000 more, by 1.8 s), every tell
+// with no lag.
 func TestSteppedRate(t *testing.T) {
+	o, err := parseFlags([]string{"-rate", "2k:10k:step=4k,every=500ms", "-workers", "1", "-tells", "12000", "-entities", "20"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &memTarget{}
+	if _, _, err := memOpener(m)(context.Background(), o, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var virtual atomic.Int64 // ns since the start
+	ct := &clockedTarget{memTarget: m, now: func() time.Duration { return time.Duration(virtual.Load()) }}
+	ids := make([]string, o.entities)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("step-%d", i)
+	}
+	r := newRunner(o, ct, ids, io.Discard, nil)
+	r.start, r.tellCtx = time.Now(), context.Background()
+	r.elapsed = ct.now
+	r.pause = func(d time.Duration) bool {
+		virtual.Add(int64(max(d, 1))) // a wait always lets some time pass
+		return !r.stopped.Load()
+	}
+	r.paced(0, r.workers[0])
+
+	if len(ct.at) != 12000 {
+		t.Fatalf("sent %d tells, want the -tells budget 12000", len(ct.at))
+	}
+	const ms = time.Millisecond
+	for _, step := range []struct {
+		from, to time.Duration
+		n        int
+		gap      time.Duration // between two tells of the step
+	}{
+		{0, 500 * ms, 1000, 500 * time.Microsecond},
+		{500 * ms, 1000 * ms, 3000, time.Second / 6000},
+		{1000 * ms, 1500 * ms, 5000, 100 * time.Microsecond},
+		{1500 * ms, 1800 * ms, 3000, 100 * time.Microsecond},
+	} {
+		var in []time.Duration
+		for _, at := range ct.at {
+			if at >= step.from && at < step.to {
+				in = append(in, at)
+			}
+		}
+		if len(in) != step.n {
+			t.Errorf("[%v, %v): %d tells, want %d", step.from, step.to, len(in), step.n)
+			continue
+		}
+		if first := in[0] - step.from; first > time.Microsecond {
+			t.Errorf("[%v, %v): first tell %v after the step began, want at once", step.from, step.to, first)
+		}
+		for k := 1; k < len(in); k++ {
+			if g := in[k] - in[k-1]; g < step.gap-time.Microsecond || g > step.gap+time.Microsecond {
+				t.Errorf("[%v, %v): tells %d and %d %v apart, want %v", step.from, step.to, k-1, k, g, step.gap)
+				break
+			}
+		}
+	}
+	if lag := r.workers[0].lag.Max(); lag > int64(time.Microsecond) {
+		t.Errorf("max lag %v, want none (the target is instant and the clock virtual)", time.Duration(lag))
+	}
+}
+
+// TestSteppedRateRun: -rate with steps end to end (wall clock): the report
+// names the schedule, and the run never sends ahead of it.
+func TestSteppedRateRun(t *testing.T) {
 	m := &memTarget{}
 	code, got, stderr := runJSON(t, m, "-duration", "1500ms", "-entities", "20", "-workers", "2", "-progress=false",
 		"-rate", "2k:10k:step=4k,every=500ms")

@@ -127,37 +127,28 @@ func runSLO(ctx context.Context, interrupt <-chan struct{}, o *options, stdout, 
 		fmt.Fprintln(stderr, err)
 		return exitLoss
 	}
-	res := &sloResult{SLO: o.slo.text, LevelS: o.duration.Seconds(), OK: true}
-	for rate := nextRate(o, nil); rate > 0 && !res.Interrupted; rate = nextRate(o, res.Levels) {
+	res, err := sloSearch(o, stderr, func(rate float64) (sloLevel, error) {
 		lo := *o
 		lo.rate, lo.schedule, lo.askRate = rate, &rateSchedule{start: rate, end: rate}, max(rate/100, sloMinAskRate)
 		lo.progress = false
 		s := &session{o: &lo, stderr: stderr, interrupt: interrupt, t: t, rep: newReport(&lo)}
 		s.rep.Cluster, s.rep.Nodes = info.kind, info.nodes
-		if err = s.prepare(ctx); err == nil {
+		err := s.prepare(ctx)
+		if err == nil {
 			err = s.load(ctx)
 		}
 		if s.tp != nil {
 			s.tp.stop()
 		}
 		if err != nil {
-			break
+			return sloLevel{}, err
 		}
 		s.rep.judge(nil)
 		l := sloLevel{Rate: rate, TellsPerSec: s.rep.TellsPerSec, AskP50US: s.rep.AskP50US, AskQUS: quantileUS(s.rep.askHist, o.slo.q),
 			Asks: s.rep.Asks, Lost: s.rep.Lost, UnexplainedLost: s.rep.UnexplainedLost, OK: s.rep.OK, Interrupted: s.rep.Interrupted}
 		l.Meets, l.Why = o.slo.meets(s.rep, rate)
-		res.Levels = append(res.Levels, l)
-		res.OK = res.OK && l.OK
-		res.Interrupted = l.Interrupted
-		if o.progress {
-			fmt.Fprintf(stderr, "loadgen: level %s tells/s: delivered %s/s, ask p%g %s, lost %d: %s\n",
-				si(rate), si(l.TellsPerSec), o.slo.q, usStr(l.AskQUS), l.Lost, verdictWord(l.Meets, l.Why))
-		}
-		if l.Meets && !l.Interrupted {
-			res.Knee = max(res.Knee, rate)
-		}
-	}
+		return l, nil
+	})
 	if cerr := closeTarget(t); err == nil {
 		err = cerr
 	}
@@ -175,6 +166,31 @@ func runSLO(ctx context.Context, interrupt <-chan struct{}, o *options, stdout, 
 		return exitLoss
 	}
 	return res.exitCode()
+}
+
+// sloSearch runs the levels nextRate picks, one runLevel each, until the
+// search ends, a level was interrupted, or runLevel fails (the levels run
+// so far and its error are returned). The knee is the highest level that
+// met the objective and was not interrupted.
+func sloSearch(o *options, stderr io.Writer, runLevel func(rate float64) (sloLevel, error)) (*sloResult, error) {
+	res := &sloResult{SLO: o.slo.text, LevelS: o.duration.Seconds(), OK: true}
+	for rate := nextRate(o, nil); rate > 0 && !res.Interrupted; rate = nextRate(o, res.Levels) {
+		l, err := runLevel(rate)
+		if err != nil {
+			return res, err
+		}
+		res.Levels = append(res.Levels, l)
+		res.OK = res.OK && l.OK
+		res.Interrupted = l.Interrupted
+		if o.progress {
+			fmt.Fprintf(stderr, "loadgen: level %s tells/s: delivered %s/s, ask p%g %s, lost %d: %s\n",
+				si(rate), si(l.TellsPerSec), o.slo.q, usStr(l.AskQUS), l.Lost, verdictWord(l.Meets, l.Why))
+		}
+		if l.Meets && !l.Interrupted {
+			res.Knee = max(res.Knee, rate)
+		}
+	}
+	return res, nil
 }
 
 func (r *sloResult) exitCode() int {

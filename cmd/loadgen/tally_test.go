@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/workload"
 )
 
@@ -87,18 +88,6 @@ func (f *fakeSource) ShardOwners(dst []string) []string {
 
 func clone(s []int64) []int64 { return append([]int64(nil), s...) }
 
-// waitFor polls cond every 10 ms for up to a minute.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestTallyPoller walks the poller through the cases of a chaos run: a node
 // that crashes (stops answering while listed), one that leaves gracefully
 // (leaves the listing, lingers saying final, then goes), one restarted at
@@ -119,15 +108,15 @@ func TestTallyPoller(t *testing.T) {
 	// b crashes with 7 applied on shard 1; c leaves: stopped counters,
 	// final, unlisted but still answering; d restarts.
 	f.set("b", func(nd *fakeNode) { nd.tally.Applied[1] = 7; nd.owns = []int{1} })
-	waitFor(t, "b's 7 polled", func() bool { return at(p.lastOf("b", 1).Applied, 1) == 7 })
+	poll.UntilWithin(t, time.Minute, "b's 7 polled", func() bool { return at(p.lastOf("b", 1).Applied, 1) == 7 })
 	f.set("b", func(nd *fakeNode) { nd.answering = false })
 	f.set("c", func(nd *fakeNode) { nd.tally.Retired[0] = 3; nd.tally.Final = true; nd.listed = false })
-	waitFor(t, "c's final tally", func() bool { return p.lastOf("c", 1).Final })
+	poll.UntilWithin(t, time.Minute, "c's final tally", func() bool { return p.lastOf("c", 1).Final })
 	f.set("d", func(nd *fakeNode) { nd.tally.Incarnation = 2; nd.tally.Applied[1] = 1 })
-	waitFor(t, "d's new incarnation", func() bool { return at(p.lastOf("d", 2).Applied, 1) == 1 })
+	poll.UntilWithin(t, time.Minute, "d's new incarnation", func() bool { return at(p.lastOf("d", 2).Applied, 1) == 1 })
 	// c goes: an unlisted node that fails for tallyGiveUp is dropped.
 	f.set("c", func(nd *fakeNode) { nd.answering = false })
-	waitFor(t, "c no longer polled", func() bool {
+	poll.UntilWithin(t, time.Minute, "c no longer polled", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return !p.running["c"]

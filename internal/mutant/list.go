@@ -4,7 +4,7 @@ package mutant
 // the Invariants bullets they break. Adding an invariant to a package's
 // doc.go means adding its mutation here (TestEveryInvariantHasAMutation).
 func List() []Mutation {
-	return append(append(nodeMutations(), engineMutations()...), connMutations()...)
+	return append(append(append(nodeMutations(), engineMutations()...), connMutations()...), castyjsonMutations()...)
 }
 
 // Invariant bullets of node/doc.go, as they start.
@@ -62,6 +62,14 @@ func connMutations() []Mutation {
 			Orig: "body := make([]byte, length-1)",
 			Repl: "body := make([]byte, length-1+4)",
 			Run:  "^TestHandshakeReadsExactlyTheReply$", Fast: true,
+		}),
+		nc(Mutation{
+			Name: "netconn/handshake-unbounded", Invariant: cHandshake,
+			What: "Handshake: a reply up to 1024 x MaxHandshakeFrame is read",
+			File: "internal/netconn/dial.go",
+			Orig: "length == 0 || length > MaxHandshakeFrame || hdr[4]",
+			Repl: "length == 0 || length > MaxHandshakeFrame*1024 || hdr[4]",
+			Run:  "^TestHandshakeReplyTooLarge$", Fast: true,
 		}),
 		nc(Mutation{
 			Name: "netconn/state-last-error", Invariant: cState,

@@ -22,6 +22,11 @@ type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 // practice).
 const MaxHandshakeFrame = 64 << 10
 
+// ErrHandshakeTooLarge is the cause of the *NotCastyError returned for a
+// handshake reply whose header announces more than MaxHandshakeFrame
+// bytes: its body is not read.
+var ErrHandshakeTooLarge = errors.New("netconn: handshake reply over MaxHandshakeFrame")
+
 // ErrTLSRequired reports a plaintext handshake answered with TLS: the
 // peer expects TLS.
 var ErrTLSRequired = errors.New("netconn: the peer speaks TLS")
@@ -152,7 +157,11 @@ func HandshakeProbing(conn net.Conn, frame []byte, timeout time.Duration, dial f
 	}
 	length := int(binary.BigEndian.Uint32(hdr[:4]))
 	if length == 0 || length > MaxHandshakeFrame || hdr[4] != wire.FrameHandshake {
-		return h, notCasty(conn, hdr[:], nil)
+		var cause error
+		if length > MaxHandshakeFrame && hdr[4] == wire.FrameHandshake {
+			cause = fmt.Errorf("%w: %d bytes announced, limit %d", ErrHandshakeTooLarge, length, MaxHandshakeFrame)
+		}
+		return h, notCasty(conn, hdr[:], cause)
 	}
 	body := make([]byte, length-1)
 	if n, err := io.ReadFull(conn, body); err != nil {

@@ -14,7 +14,8 @@
 //
 //   - Handshake reads exactly the reply frame (io.ReadFull of its header
 //     and body, at most MaxHandshakeFrame): no byte after it is consumed,
-//     so the caller's frame reader starts at the next frame.
+//     so the caller's frame reader starts at the next frame. A reply that
+//     announces more is refused unread (ErrHandshakeTooLarge).
 //   - A State records the first error only and closes Done exactly once.
 //
 // Handshake names the cause of a failed exchange: a peer that does not

@@ -162,3 +162,37 @@ func TestDialRefused(t *testing.T) {
 		t.Fatal("dial to a closed port: no error")
 	}
 }
+
+// TestHandshakeReplyTooLarge: a reply whose header announces a handshake
+// over MaxHandshakeFrame is refused at once, with ErrHandshakeTooLarge as
+// the cause of a *NotCastyError and no attempt to read (or allocate) its
+// body; a reply of exactly MaxHandshakeFrame is read (and then judged by
+// its content).
+func TestHandshakeReplyTooLarge(t *testing.T) {
+	reply := func(length int) (wire.Handshake, error) {
+		a, b := net.Pipe()
+		defer a.Close()
+		defer b.Close()
+		go func() {
+			_, _ = io.ReadFull(b, make([]byte, 4))
+			hdr := []byte{byte(length >> 24), byte(length >> 16), byte(length >> 8), byte(length), wire.FrameHandshake}
+			if _, err := b.Write(hdr); err != nil || length > MaxHandshakeFrame {
+				return // the header only: a reader that wants the body waits for ever
+			}
+			_, _ = b.Write(make([]byte, length-1)) // zeros: not a valid handshake
+		}()
+		return Handshake(a, []byte{0, 0, 0, 0}, 10*time.Second)
+	}
+	_, err := reply(MaxHandshakeFrame + 1)
+	var nc *NotCastyError
+	if !errors.Is(err, ErrHandshakeTooLarge) || !errors.As(err, &nc) {
+		t.Fatalf("reply of MaxHandshakeFrame+1 bytes: got %v, want a *NotCastyError caused by ErrHandshakeTooLarge", err)
+	}
+	if want := fmt.Sprint(MaxHandshakeFrame + 1); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not name the announced size %s", err, want)
+	}
+	_, err = reply(MaxHandshakeFrame)
+	if err == nil || errors.Is(err, ErrHandshakeTooLarge) || !errors.As(err, &nc) || nc.Cause == nil {
+		t.Fatalf("reply of MaxHandshakeFrame bytes of zeros: got %v, want a *NotCastyError caused by parsing its body", err)
+	}
+}

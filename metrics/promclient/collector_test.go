@@ -15,6 +15,7 @@ import (
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/engine"
 	"github.com/zerohop/zerohop/internal/leakcheck"
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/internal/promserve"
 	"github.com/zerohop/zerohop/internal/scrape"
 	"github.com/zerohop/zerohop/metrics/promclient"
@@ -164,31 +165,16 @@ func TestScrapeNodeAndClient(t *testing.T) {
 	if got := c1[`zerohop_client_ask_duration_seconds_bucket{client="test",le="+Inf"}`]; got < 1 {
 		t.Fatalf("ask_duration_seconds +Inf bucket %v after an ask", got)
 	}
-	deadline := time.Now().Add(30 * time.Second) // the node counts frames as it reads them
-	for {
+	// The node counts frames as it reads them.
+	poll.Until(t, "the node's frames_in_total to grow by the tells", func() bool {
 		n1 := get(nsrv.Addr())
-		d := n1["zerohop_node_frames_in_total"] - n0["zerohop_node_frames_in_total"]
-		if d >= tells {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node frames in grew by %v after %d tells", d, tells)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return n1["zerohop_node_frames_in_total"]-n0["zerohop_node_frames_in_total"] >= tells
+	})
 
 	cl.Kill(0)
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		err := ref.Tell("e-0", workload.Increment{Amount: 1})
-		if errors.Is(err, engine.ErrOwnerUnavailable) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("tell to a killed node: %v, want ErrOwnerUnavailable", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.Until(t, "a tell to the killed node to fail with ErrOwnerUnavailable", func() bool {
+		return errors.Is(ref.Tell("e-0", workload.Increment{Amount: 1}), engine.ErrOwnerUnavailable)
+	})
 	c2 := get(csrv.Addr())
 	if c2[stateKey("connected")] != 0 || c2[stateKey("reconnecting")] != 1 {
 		t.Fatalf("state gauges after the kill: connected %v reconnecting %v", c2[stateKey("connected")], c2[stateKey("reconnecting")])

@@ -1,0 +1,172 @@
+package castyjson
+
+// Tests written for survivors of gremlins (TESTING.md, "Broad mutation
+// score"): each pins a behaviour the rest of the suite let a one-operator
+// change break.
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+// TestRescanBudgetFloor: the rescanning budget has a floor (64 KiB) on top
+// of its linear part, so that a small payload with a few levels of unusual
+// member order, which costs more than 4x its size to rescan, still decodes.
+func TestRescanBudgetFloor(t *testing.T) {
+	r := NewRegistry()
+	const levels = 20
+	p := []byte(strings.Repeat(`{"a": 1, "_type": "x.Y", "f": `, levels) + "[1, 2, 3]" + strings.Repeat("}", levels))
+	if _, err := r.Decode(p); err != nil {
+		t.Fatalf("Decode of %d bytes, %d levels of unusual order: %v, want it decoded (the budget's floor)", len(p), levels, err)
+	}
+}
+
+// TestDecodeIntoNestedUnregistered: a struct that is compiled because a
+// registered struct holds it, but is not registered itself, is still
+// refused by DecodeInto (it has no Python name to check "_type" against).
+func TestDecodeIntoNestedUnregistered(t *testing.T) {
+	type inner struct{ A int }
+	type outer struct{ In inner }
+	r := NewRegistry()
+	if err := r.Register("t.Outer", outer{}); err != nil {
+		t.Fatal(err)
+	}
+	var in inner
+	err := r.DecodeInto([]byte(`{"_type": "t.Inner", "a": 1}`), &in)
+	if err == nil || !strings.Contains(err.Error(), "not registered") {
+		t.Fatalf("DecodeInto(*inner) = %v, want a \"not registered\" error", err)
+	}
+	var ints []int
+	if err := r.DecodeInto([]byte(`[1, 2]`), &ints); err != nil || len(ints) != 2 {
+		t.Fatalf("DecodeInto(*[]int) = %v, %v, want [1 2]", ints, err)
+	}
+}
+
+// TestReleaseBoundsPooledScratch: a pooled decoder keeps scratch buffers up
+// to maxPooledScratch bytes and drops larger ones (one huge string must not
+// pin its buffer in the pool).
+func TestReleaseBoundsPooledScratch(t *testing.T) {
+	for _, tc := range []struct {
+		capacity int
+		kept     bool
+	}{
+		{maxPooledScratch, true},
+		{maxPooledScratch + 1, false},
+	} {
+		d := &decoder{keyBuf: make([]byte, 0, tc.capacity), str: make([]byte, 0, tc.capacity)}
+		d.release()
+		if got := d.keyBuf != nil; got != tc.kept {
+			t.Errorf("keyBuf of cap %d kept = %v, want %v", tc.capacity, got, tc.kept)
+		}
+		if got := d.str != nil; got != tc.kept {
+			t.Errorf("str of cap %d kept = %v, want %v", tc.capacity, got, tc.kept)
+		}
+	}
+}
+
+// TestTruncatedInputIsASyntaxError: a payload cut anywhere (at the end of
+// a key, before a value, inside a number) is a *DecodeError with a syntax
+// reason, never the "internal error" of a recovered panic: every read of
+// the next byte checks the end of the input first.
+func TestTruncatedInputIsASyntaxError(t *testing.T) {
+	r := testRegistry(t)
+	whole := []string{
+		`{"_type": "app_messages.Increment", "amount": -12}`,
+		`{"_type": "casty.cluster.envelope.ShardEnvelope", "entity_id": "e", "message": {"_type": "app_messages.Increment", "amount": 5}}`,
+		`{"a": [1, -2.5, "s", {"__tuple__": [true, null]}]}`,
+	}
+	for _, w := range whole {
+		for n := range len(w) {
+			for _, into := range []bool{false, true} {
+				var err error
+				if into {
+					var inc Increment
+					err = r.DecodeInto([]byte(w[:n]), &inc)
+				} else {
+					_, err = r.Decode([]byte(w[:n]))
+				}
+				var de *DecodeError
+				if !errors.As(err, &de) || de.Reason == internalErrorReason {
+					t.Fatalf("Decode%s(%q) = %v, want a *DecodeError with a syntax reason", map[bool]string{true: "Into"}[into], w[:n], err)
+				}
+			}
+		}
+	}
+}
+
+// TestNumberErrors: where a typed decode wants a number, anything else is
+// "expected number" (not a later, vaguer scanning error), and a number
+// token may be 4096 bytes long, not one more.
+func TestNumberErrors(t *testing.T) {
+	r := testRegistry(t)
+	for _, in := range []string{`x`, `"1"`, `+1`, `.5`, `{}`} {
+		var f float64
+		err := r.DecodeInto([]byte(in), &f)
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Reason != "expected number" {
+			t.Errorf("DecodeInto(%s, *float64) = %v, want the reason \"expected number\"", in, err)
+		}
+	}
+	long := "0." + strings.Repeat("1", 4094)
+	var f float64
+	if err := r.DecodeInto([]byte(long), &f); err != nil || f < 0.11 || f > 0.12 {
+		t.Errorf("a 4096-byte number: %v, %v; want it decoded", f, err)
+	}
+	var de *DecodeError
+	if err := r.DecodeInto([]byte(long+"1"), &f); !errors.As(err, &de) || !strings.Contains(de.Reason, "4096") {
+		t.Errorf("a 4097-byte number: %v, want the length error", err)
+	}
+}
+
+// TestParseIntOverflow: integer literals at and past the int64 bounds, and
+// past uint64 (where a careless accumulator wraps to a small value).
+func TestParseIntOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"-0", 0, true},
+		{"9223372036854775807", math.MaxInt64, true},
+		{"9223372036854775808", 0, false},
+		{"-9223372036854775808", math.MinInt64, true},
+		{"-9223372036854775809", 0, false},
+		{"18446744073709551615", 0, false},
+		{"18446744073709551616", 0, false},
+		{"184467440737095516199", 0, false},  // wraps to 3 in a uint64 that checked nothing
+		{"-184467440737095516199", 0, false}, // the same, negative
+		{"1844674407370955161999", 0, false},
+		{"99999999999999999999999999", 0, false},
+	} {
+		got, ok := parseInt([]byte(tc.in))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseInt(%s) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+// TestParseUintOverflow: unsigned literals at and past the uint64 bound.
+func TestParseUintOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"0", 0, true},
+		{"1844674407370955161", math.MaxUint64 / 10, true},
+		{"18446744073709551610", math.MaxUint64 - 5, true},
+		{"18446744073709551615", math.MaxUint64, true},
+		{"18446744073709551616", 0, false},
+		{"18446744073709551619", 0, false},
+		{"18446744073709551620", 0, false},
+		{"184467440737095516150", 0, false},
+	} {
+		got, ok := parseUint([]byte(tc.in))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("parseUint(%s) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
