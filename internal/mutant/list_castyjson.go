@@ -14,6 +14,8 @@ const (
 // its Invariants bullets. The string primitives (escaping, scanning,
 // unescaping) live in internal/pyjson; their mutations are killed by
 // castyjson's tests, which say what Casty writes and reads.
+//
+// Long: table data, one literal per mutation.
 func castyjsonMutations() []Mutation {
 	cj := inPackage("castyjson")
 	return []Mutation{
