@@ -95,7 +95,7 @@ func TestGracefulLeaveLosesNothing(t *testing.T) {
 			for s := range st.Applied {
 				got += st.Applied[s] + st.Retired[s]
 				if st.Dead[s] != 0 {
-					t.Fatalf("node %d: %d dead letters on shard %d", i, st.Dead[s], s)
+					t.Fatalf("node %d: %d dead letters on shard %d (by reason: %v)", i, st.Dead[s], s, c.Node(i).Stats().DeadLettersByReason)
 				}
 			}
 		}

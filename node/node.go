@@ -598,7 +598,7 @@ func (n *Node) housekeeping() {
 			n.unblockAll()
 		}
 		n.expirePeerFailures(now)
-		n.undeliverUnsent()
+		n.rerouteUnsent()
 		n.subs.push(now)
 	}
 }

@@ -151,9 +151,9 @@ func TestLocalTellToFullMailboxCounted(t *testing.T) {
 
 // TestUnsentForwardsAreDeadLetters: forwards queued on a member link whose
 // member never answers the handshake (they wait for the reply) and then
-// closes the connection never leave the node; each one is a dead letter
-// of its shard (ReasonStaleOwner), counted, not bytes nobody can
-// attribute.
+// closes the connection never leave the node; with no hop left to be
+// routed again, each one is a dead letter of its shard (ReasonStaleOwner),
+// counted, not bytes nobody can attribute.
 func TestUnsentForwardsAreDeadLetters(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -176,7 +176,7 @@ func TestUnsentForwardsAreDeadLetters(t *testing.T) {
 	r := n.regions[0]
 	const sent = 3
 	for i := range sent {
-		if res := n.forwardNow(member, r, 0, "e"+strconv.Itoa(i), int64(i), 0, nil); res != fwdDone {
+		if res := n.forwardNow(member, r, 0, "e"+strconv.Itoa(i), int64(i), maxHops-1, nil); res != fwdDone {
 			t.Fatalf("forward %d: %v", i, res)
 		}
 	}
@@ -197,7 +197,54 @@ func TestUnsentForwardsAreDeadLetters(t *testing.T) {
 			t.Fatalf("%d of %d unsent forwards became dead letters (stats %+v)", i, sent, n.Stats())
 		}
 	}
-	if s := n.Stats(); s.ForwardsUnsent != sent || s.DroppedPeerBytes != 0 {
-		t.Fatalf("ForwardsUnsent %d (want %d), DroppedPeerBytes %d (want 0)", s.ForwardsUnsent, sent, s.DroppedPeerBytes)
+	if s := n.Stats(); s.ForwardsUnsent != sent || s.ForwardsRerouted != 0 || s.DroppedPeerBytes != 0 {
+		t.Fatalf("ForwardsUnsent %d (want %d), ForwardsRerouted %d (want 0), DroppedPeerBytes %d (want 0)",
+			s.ForwardsUnsent, sent, s.ForwardsRerouted, s.DroppedPeerBytes)
+	}
+}
+
+// TestUnsentForwardsAreRoutedAgain: forwards with a hop left that a failed
+// member link never sent are routed again by the current table, here to
+// the shard's mailbox on this node (its owner): delivered, in the order
+// they were queued, none a dead letter.
+func TestUnsentForwardsAreRoutedAgain(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	hang := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		<-hang // no handshake reply: the link keeps what it queued
+		_ = c.Close()
+	}()
+	member, _ := wire.ParseNodeAddress(ln.Addr().String())
+	got := make(chan any, 16)
+	n := startSingle(t, Config{HandshakeTimeout: time.Minute}, EntityFunc(func(_ *Context, m any) { got <- m }))
+	r := n.regions[0]
+	const sent = 3
+	for i := range sent {
+		if res := n.forwardNow(member, r, 0, "e", int64(i), 0, nil); res != fwdDone {
+			t.Fatalf("forward %d: %v", i, res)
+		}
+	}
+	close(hang)
+	for i := range sent {
+		select {
+		case m := <-got:
+			if m != any(int64(i)) {
+				t.Fatalf("message %d is %v, want %d (queue order)", i, m, i)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d of %d unsent forwards delivered (stats %+v)", i, sent, n.Stats())
+		}
+	}
+	if s := n.Stats(); s.ForwardsUnsent != sent || s.ForwardsRerouted != sent || s.DeadLetters != 0 {
+		t.Fatalf("ForwardsUnsent %d, ForwardsRerouted %d (want %d each), DeadLetters %d (want 0)",
+			s.ForwardsUnsent, s.ForwardsRerouted, sent, s.DeadLetters)
 	}
 }

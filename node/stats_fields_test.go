@@ -38,6 +38,7 @@ var statsFieldTests = map[string][]string{
 	"HeldForMove":         {"TestNoForwardToALapsedOwner"},
 	"HeldForTable":        {"TestForwardFromANewerTableWaits"},
 	"ForwardsUnsent":      {"TestUnsentForwardsAreDeadLetters"},
+	"ForwardsRerouted":    {"TestUnsentForwardsAreRoutedAgain"},
 	"PeerFull":            {"TestPeerLinkBound"},
 	"DroppedReplies":      {"TestStatsTrafficCounters"},
 	"DroppedPeerBytes":    {"TestUnsentForwardsAreDeadLetters"},

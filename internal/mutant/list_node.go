@@ -355,6 +355,14 @@ func nodeBoundsAndCountedDrops() []Mutation {
 			Run:  "^TestUnsentForwardsAreDeadLetters$", Fast: true,
 		}),
 		n(Mutation{
+			Name: "node/unsent-forwards-never-rerouted", Invariant: nBounds,
+			What: "housekeeping: a forward a failed member link never sent is a dead letter even with a hop left (not routed again)",
+			File: "node/unsent.go",
+			Orig: "hops := fwdOf(h.Sender).hops // this node's forward: the hops after it",
+			Repl: "hops := maxHops + 0*len(h.Sender)",
+			Run:  "^TestUnsentForwardsAreRoutedAgain$", Fast: true,
+		}),
+		n(Mutation{
 			Name: "node/mailbox-unbounded", Invariant: nBounds,
 			What: "push: a full mailbox takes the message (no pause)",
 			File: "node/mailbox.go",
