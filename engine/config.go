@@ -157,9 +157,9 @@ type Config struct {
 	// (they keep the QueueFrames bound only) and keep their place in the
 	// connection's FIFO order. Precision: ages are measured with a clock
 	// the writer reads once per drain (never per Tell), so a frame's age
-	// is over-estimated by at most one write; between two drains, tells
-	// are also kept below the frames the writer was measured to write in
-	// QueueTarget. Only the client's queue is bounded: bytes already in
+	// is over-estimated by at most one write; once the queue has been
+	// late, and until the writer idles, tells are also kept below the
+	// frames the writer was measured to write in QueueTarget. Only the client's queue is bounded: bytes already in
 	// the kernel's socket buffers or the node's mailboxes are not seen.
 	// Default 5 ms (PERFORMANCE.md, "Asks behind a flood"); a negative
 	// value disables the bound.

@@ -127,9 +127,9 @@
 // frame bound only, and their place in the connection's FIFO order (an
 // Ask still sees every tell sent before it). No clock is read per Tell:
 // the writer reads one per drain and producers stamp their slot with it,
-// so ages are known to within one write; between drains, tells are kept
-// below what the writer was measured to write in the target (outQueue in
-// queue.go). The kernel's socket buffers and the node's mailboxes are
+// so ages are known to within one write; once the queue has been late,
+// tells are also kept below what the writer was measured to write in the
+// target, until it idles (outQueue in queue.go). The kernel's socket buffers and the node's mailboxes are
 // queues too, beyond the client's sight.
 // TellContext waits instead, full or late alike (the writer wakes waiting
 // producers as it frees slots or the queue stops being late), which is

@@ -48,35 +48,41 @@ import (
 //     still queued (the new head): late is set while it is published and
 //     older than target, cleared otherwise (an empty queue, or a head still
 //     being encoded, is never late), and producers waiting in waitSpace
-//     are woken when it clears (not per drain while it is late). The consumer never parks with late set
-//     (it parks only after a drain that found nothing).
+//     are woken when it clears (not per drain while it is late). The
+//     consumer never parks with late set (it parks only after a drain
+//     that found nothing).
 //   - The late flag alone is decided only between writes, and a write
 //     into a socket the peer does not drain can block for long while
-//     producers fill every slot. So the consumer also estimates the rate
-//     at which it writes frames while busy (an EWMA of frames per clock
-//     unit, sampled over windows of at least target/4 between two parks)
-//     and keeps the paced frames queued below rate*target (Little's law:
-//     what drains within the target), at least minPaced; paceReserve is
-//     the slots that bound keeps free. A park means the link keeps up: it
-//     lifts that bound until the next sample.
+//     producers fill every slot. So once the queue has been late (it is
+//     backlogged: what the writer drains is what the link takes, not what
+//     producers offer) the consumer estimates the rate at which it writes
+//     frames (an EWMA of frames per clock unit, sampled over windows of at
+//     least target/4) and keeps the paced frames queued below
+//     rate*target (Little's law: what drains within the target), at least
+//     minPaced; paceReserve is the slots that bound keeps free. A park
+//     means the link keeps up: it lifts that bound, and a burst on a link
+//     that keeps up is bounded by the slots only.
 //   - Paced producers (entity and service tells) treat a late queue, or
-//     one holding rate*target frames, like a full one: claim reports late, Tell refuses (counted,
-//     DropQueueSojourn), TellContext waits. Other frames (asks, held
-//     messages flushed, control frames) ignore it and keep the slot bound
-//     only, queued behind the tells already there: per-connection FIFO
-//     order is unchanged.
+//     one holding rate*target frames, like a full one: claim reports
+//     late, Tell refuses (counted, DropQueueSojourn), TellContext waits.
+//     Other frames (asks, held messages flushed, control frames) ignore
+//     it and keep the slot bound only, queued behind the tells already
+//     there: per-connection FIFO order is unchanged.
 //
-// The decision is made per drain, so between two drains the queue can hold
-// up to one write's worth of frames more than the target allows; with the
-// default MaxBatchBytes a write is a few hundred microseconds on loopback.
+// Precision: late is decided per drain from ages known to within one
+// write; between drains the rate bound holds, as well as the rate
+// estimate does (it lags a change of the link's speed by a few samples).
 //
-// Cache lines: tail (CAS by producers), head (consumer), clock and late
-// (consumer, once per drain), sleeping (consumer when it parks, producer
-// that wakes it), space (waiting producers and the consumer) and the
-// read-only fields each have a line of their own, so that the flag read by
-// every publish (sleeping) is not invalidated by writes to a neighbour:
-// before this split, atomic.(*Bool).Load in publish was 7.5% of the CPU of
-// the embedded tell flood (see PERFORMANCE.md, "Asks behind a flood").
+// Cache lines: tail (CAS by producers), head with the rate estimate
+// (consumer, per drain), clock, paceReserve and late (consumer, per drain),
+// sleeping (consumer when it parks, producer that wakes it), space
+// (waiting producers and the consumer) and the read-only fields each have
+// a line of their own, so that the flag read by every publish (sleeping)
+// and the fields read by every claim are not invalidated by writes to a
+// neighbour: issue 12's profile of the embedded tell flood had
+// atomic.(*Bool).Load in publish at 7.5% of the CPU (the saturated box of
+// this change could not measure the gain: PERFORMANCE.md, "Asks behind a
+// flood").
 //
 // Justification over a mutex-protected buffer: BenchmarkTellParallel (the
 // producers never block each other except on the tail CAS, and encoding runs
@@ -90,9 +96,14 @@ type outQueue struct {
 	tail atomic.Uint64 // next ticket to claim; CAS by producers
 	_    [56]byte
 	head atomic.Uint64 // next ticket to consume; written by the consumer only
-	_    [56]byte
-	// clock and late: written by the consumer once per drain, read by
-	// producers at claim.
+	// The write rate estimate (drain, prepareSleep): owned by the
+	// consumer, on head's line (written as often as head).
+	sampleAt int64   // clock at the start of the current sample; 0: none (parked since)
+	sampled  uint64  // frames drained since sampleAt
+	rate     float64 // EWMA of frames drained per clock unit while busy; 0: none yet
+	_        [32]byte
+	// clock, paceReserve and late: written by the consumer at most once
+	// per drain, read by producers at claim.
 	clock       atomic.Int64  // coarse time of the consumer's last drain; 0 while it is parked
 	paceReserve atomic.Uint64 // slots paced producers keep free: at least reserve (see the type comment)
 	late        atomic.Bool   // the oldest queued frame is older than target (see the type comment)
@@ -107,10 +118,6 @@ type outQueue struct {
 	reserve     uint64 // slots only control frames may take (see claim)
 	target      int64  // sojourn target in clock units (ns); 0: no sojourn bound
 	slots       []qslot
-	// The write rate estimate (drain, prepareSleep): owned by the consumer.
-	sampleAt int64   // clock at the start of the current sample; 0: none (parked since)
-	sampled  uint64  // frames drained since sampleAt
-	rate     float64 // EWMA of frames drained per clock unit while busy; 0: none yet
 }
 
 // minPaced is the least number of paced frames the sojourn bound lets a
@@ -254,7 +261,7 @@ func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
 	if q.target > 0 {
 		s := &q.slots[h&q.mask]
 		late = s.seq.Load() == h+1 && s.stamp != 0 && now-s.stamp > q.target
-		q.sample(now, n)
+		q.sample(now, n, late)
 	}
 	wasLate := q.late.Load()
 	if late != wasLate {
@@ -273,11 +280,17 @@ func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
 }
 
 // sample feeds the write rate estimate with the n frames drained at now
-// and updates paceReserve (see outQueue). Consumer only.
-func (q *outQueue) sample(now int64, n int) {
+// (late: the oldest frame left is older than target) and updates
+// paceReserve (see outQueue). Consumer only.
+func (q *outQueue) sample(now int64, n int, late bool) {
 	switch {
 	case q.sampleAt == 0:
-		q.sampleAt, q.sampled = now, 0
+		if !late {
+			return // the link has kept up since the last park: no bound by count
+		}
+		// Engaged: the queue is backlogged, so what the writer drains
+		// from now on is what the link takes, not what producers offer.
+		q.sampleAt, q.sampled, q.rate = now, 0, 0
 	case now-q.sampleAt >= q.target/4:
 		// The frames drained since sampleAt were written by now.
 		r := float64(q.sampled) / float64(now-q.sampleAt)

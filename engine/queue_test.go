@@ -158,29 +158,34 @@ func TestQueueSojournParked(t *testing.T) {
 	queueFrame(t, off, true, "c", claimed)
 }
 
-// The rate bound, with the consumer's clock injected: a consumer that
-// drained 100 frames in 1 ms keeps paced frames below rate*target (100
-// frames for a 1 ms target), refusing paced claims past it while others
-// still queue; a park (the link keeps up) lifts it.
+// The rate bound, with the consumer's clock injected: once the queue has
+// been late, a consumer that drained 100 frames in 1 ms keeps paced frames
+// below rate*target (100 frames for a 1 ms target) even when no frame is
+// old, refusing paced claims past it while others still queue; a park
+// (the link keeps up) lifts it. A burst on a link that was never late is
+// bounded by the slots only.
 func TestQueueSojournRate(t *testing.T) {
 	const ms = int64(time.Millisecond)
 	q := newOutQueue(1024, time.Millisecond)
+	q.drain(nil, 1<<20, 1) // the clock is 1
 	for i := 0; i < 600; i++ {
-		queueFrame(t, q, true, "x", claimed) // the rate is unknown yet: only the slot bound
+		queueFrame(t, q, true, "x", claimed) // never late yet: only the slot bound
 	}
-	q.drain(nil, 100, 1)    // 100 one-byte frames: the first sample starts
-	q.drain(nil, 100, 1+ms) // 100 frames per ms, measured: 100 frames may be queued
-	if got := q.len(); got != 400 {
-		t.Fatalf("queued %d, want 400", got)
+	q.drain(nil, 100, 2+ms) // 100 one-byte frames; the next is ms+1 old: late
+	if !q.late.Load() {
+		t.Fatal("not late with a frame older than the target")
 	}
-	queueFrame(t, q, true, "T", claimLate)
-	queueFrame(t, q, false, "A", claimed)
-	q.drain(nil, 1<<20, 1+ms+1) // all written, too soon for a new sample
+	q.drain(nil, 100, 2+2*ms) // 100 frames written in 1 ms: 100 may be queued
+	q.drain(nil, 1<<20, 2+2*ms+1)
+	if q.late.Load() || q.len() != 0 {
+		t.Fatalf("late %v with %d queued, want an empty queue, not late", q.late.Load(), q.len())
+	}
 	for i := 0; i < 100; i++ {
 		queueFrame(t, q, true, "y", claimed)
 	}
 	queueFrame(t, q, true, "T", claimLate)
-	q.drain(nil, 1<<20, 1+ms+2)
+	queueFrame(t, q, false, "A", claimed)
+	q.drain(nil, 1<<20, 2+2*ms+2)
 	if !q.prepareSleep() {
 		t.Fatal("prepareSleep on an empty queue: want true")
 	}
