@@ -160,17 +160,28 @@ func (rc *rawClient) locate(shard int) wire.ShardLocation {
 }
 
 // locateType asks for shard of typ.
+//
+// A node whose lease lapsed tells a zerohop client ShardUnavailable
+// (no_quorum) at once: on a loaded box a stall can lapse it for a moment
+// in a healthy cluster, so that answer is asked again, for up to a minute.
 func (rc *rawClient) locateType(typ string, shard int) wire.ShardLocation {
 	rc.t.Helper()
 	p := fmt.Sprintf("/_proxy-%s-%d", typ, shard)
-	rc.send(wire.PathCoordPrefix+typ, wire.GetShardLocation{ShardID: shard, ReplyTo: rc.ref(p)})
-	v, err := rc.recv(p, 15*time.Second)
-	if err != nil {
-		rc.t.Fatalf("locate shard %d on %v: %v", shard, rc.node, err)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rc.send(wire.PathCoordPrefix+typ, wire.GetShardLocation{ShardID: shard, ReplyTo: rc.ref(p)})
+		v, err := rc.recv(p, 15*time.Second)
+		if err != nil {
+			rc.t.Fatalf("locate shard %d on %v: %v", shard, rc.node, err)
+		}
+		if su, ok := v.(wire.ShardUnavailable); ok && su.Reason == wire.ReasonNoQuorum && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		loc, ok := v.(wire.ShardLocation)
+		if !ok {
+			rc.t.Fatalf("got %#v, want ShardLocation", v)
+		}
+		return loc
 	}
-	loc, ok := v.(wire.ShardLocation)
-	if !ok {
-		rc.t.Fatalf("got %T, want ShardLocation", v)
-	}
-	return loc
 }
