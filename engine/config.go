@@ -44,6 +44,7 @@ const (
 	DefaultTotalBuffer      = 64 << 10
 	DefaultQueueFrames      = 8192
 	DefaultQueueTarget      = 5 * time.Millisecond
+	DefaultQueueInterval    = 100 * time.Millisecond
 	DefaultMaxBatchBytes    = 256 << 10
 	DefaultTransport        = TransportNet
 )
@@ -159,11 +160,18 @@ type Config struct {
 	// the writer reads once per drain (never per Tell), so a frame's age
 	// is over-estimated by at most one write; once the queue has been
 	// late, and until the writer idles, tells are also kept below the
-	// frames the writer was measured to write in QueueTarget. Only the client's queue is bounded: bytes already in
-	// the kernel's socket buffers or the node's mailboxes are not seen.
-	// Default 5 ms (PERFORMANCE.md, "Asks behind a flood"); a negative
-	// value disables the bound.
+	// frames the writer was measured to write in QueueTarget. Only the
+	// client's queue is bounded: bytes already in the kernel's socket
+	// buffers or the node's mailboxes are not seen. Default 5 ms
+	// (PERFORMANCE.md, "Asks behind a flood"); a negative value disables
+	// the bound.
 	QueueTarget time.Duration
+	// QueueInterval is how long the oldest queued frame must have stayed
+	// older than QueueTarget before tells are refused (CoDel's interval):
+	// a burst, or a writer the scheduler did not run for a few
+	// milliseconds, is absorbed by the slots; only a standing queue is
+	// refused. Default 100 ms; a negative value refuses at once.
+	QueueInterval time.Duration
 	// MaxBatchBytes bounds the bytes gathered into one write. Default
 	// 256 KiB.
 	MaxBatchBytes int
@@ -251,6 +259,7 @@ func (c *Config) EnsureDefaults() {
 	setDur(&c.BufferTimeout, DefaultBufferTimeout)
 	setDur(&c.CloseTimeout, DefaultCloseTimeout)
 	setDur(&c.QueueTarget, DefaultQueueTarget)
+	setDur(&c.QueueInterval, DefaultQueueInterval)
 	setInt := func(v *int, def int) {
 		if *v == 0 {
 			*v = def

@@ -116,8 +116,10 @@
 // Backpressure: Tell never blocks; when the owner connection's queue is
 // full it returns ErrBufferFull. The queue is bounded in time as well
 // (Config.QueueTarget, default 5 ms; a sojourn target in the spirit of
-// CoDel): while the oldest frame left queued after the writer's last
-// drain has waited longer than the target, tells to that node are
+// CoDel): once the oldest frame left queued after each of the writer's
+// drains has waited longer than the target for a whole
+// Config.QueueInterval (default 100 ms: a burst or a writer not run for
+// a moment is absorbed by the slots), tells to that node are
 // refused the same way (*BufferFullError, counted as DropQueueSojourn),
 // so that the queue holds about what keeps the link busy and an Ask sent
 // behind a flood of tells waits about the target, not QueueFrames frames.

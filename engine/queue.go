@@ -45,9 +45,12 @@ import (
 //     enqueue time, so a frame's age is over-estimated by at most the time
 //     between two drains (one write).
 //   - At the end of each drain the consumer looks at the oldest frame
-//     still queued (the new head): late is set while it is published and
-//     older than target, cleared otherwise (an empty queue, or a head still
-//     being encoded, is never late), and producers waiting in waitSpace
+//     still queued (the new head): late is set once every drain for an
+//     interval (CoDel's, 100 ms by default) found it published and older
+//     than target, cleared as soon as one does not (an empty queue, or a
+//     head still being encoded, is never late): a burst, or a writer the
+//     scheduler did not run for a few milliseconds, is absorbed by the
+//     slots, and only a standing queue is refused. Producers waiting in waitSpace
 //     are woken when it clears (not per drain while it is late). The
 //     consumer never parks with late set (it parks only after a drain
 //     that found nothing).
@@ -117,6 +120,8 @@ type outQueue struct {
 	mask        uint64
 	reserve     uint64 // slots only control frames may take (see claim)
 	target      int64  // sojourn target in clock units (ns); 0: no sojourn bound
+	interval    int64  // how long the head must stay older than target before late (ns; 0: at once)
+	aboveSince  int64  // consumer only: clock of the first drain of the current run that found the head older than target; 0: none
 	slots       []qslot
 }
 
@@ -141,18 +146,20 @@ const maxKeptSlotBuf = 64 << 10
 const initialSlotBuf = 512
 
 // newOutQueue returns a queue of slots frames (rounded up to a power of
-// two) whose paced frames are bounded by the sojourn target (0: none).
-func newOutQueue(slots int, target time.Duration) *outQueue {
+// two) whose paced frames are bounded by the sojourn target (0: none),
+// once the head has stayed older than target for interval.
+func newOutQueue(slots int, target, interval time.Duration) *outQueue {
 	n := 1
 	for n < slots {
 		n <<= 1
 	}
 	q := &outQueue{
-		wake:    make(chan struct{}, 1),
-		mask:    uint64(n - 1),
-		reserve: uint64(n / 64), // 128 of the default 8192; none for tiny test queues
-		target:  int64(target),
-		slots:   make([]qslot, n),
+		wake:     make(chan struct{}, 1),
+		mask:     uint64(n - 1),
+		reserve:  uint64(n / 64), // 128 of the default 8192; none for tiny test queues
+		target:   int64(target),
+		interval: int64(interval),
+		slots:    make([]qslot, n),
 	}
 	q.paceReserve.Store(q.reserve)
 	return q
@@ -260,7 +267,14 @@ func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
 	late := false
 	if q.target > 0 {
 		s := &q.slots[h&q.mask]
-		late = s.seq.Load() == h+1 && s.stamp != 0 && now-s.stamp > q.target
+		above := s.seq.Load() == h+1 && s.stamp != 0 && now-s.stamp > q.target
+		switch {
+		case !above:
+			q.aboveSince = 0
+		case q.aboveSince == 0:
+			q.aboveSince = now
+		}
+		late = above && now-q.aboveSince >= q.interval
 		q.sample(now, n, late)
 	}
 	wasLate := q.late.Load()

@@ -6,7 +6,7 @@ import (
 )
 
 func TestQueueReserveForControl(t *testing.T) {
-	q := newOutQueue(128, 0)
+	q := newOutQueue(128, 0, 0)
 	if q.reserve != 2 {
 		t.Fatalf("reserve = %d, want 2", q.reserve)
 	}
@@ -44,7 +44,7 @@ func TestQueueReserveForControl(t *testing.T) {
 }
 
 func TestQueueFullStaleTicket(t *testing.T) {
-	q := newOutQueue(8, 0)
+	q := newOutQueue(8, 0, 0)
 	cases := []struct {
 		t, head, reserve uint64
 		want             bool
@@ -85,7 +85,7 @@ func queueFrame(t *testing.T, q *outQueue, paced bool, frame string, want claimR
 // a paced producer waiting in waitSpace is woken when it clears.
 func TestQueueSojournBound(t *testing.T) {
 	const target = 1000 // ns
-	q := newOutQueue(64, target)
+	q := newOutQueue(64, target, 0)
 	if out, n := q.drain(nil, 1<<20, 5000); n != 0 || len(out) != 0 || q.late.Load() {
 		t.Fatalf("empty drain: %d frames, late %v", n, q.late.Load())
 	}
@@ -138,7 +138,7 @@ func TestQueueSojournBound(t *testing.T) {
 // 0): they are fresh however late the consumer wakes, and a stale clock
 // never makes the queue late. A disabled bound (target 0) is never late.
 func TestQueueSojournParked(t *testing.T) {
-	q := newOutQueue(64, 1000)
+	q := newOutQueue(64, 1000, 0)
 	q.drain(nil, 1<<20, 5000)
 	if !q.prepareSleep() {
 		t.Fatal("prepareSleep on an empty queue: want true")
@@ -148,7 +148,7 @@ func TestQueueSojournParked(t *testing.T) {
 	if out, _ := q.drain(nil, 1, 1e9); string(out) != "a" || q.late.Load() {
 		t.Fatalf("drain after a long park: %q, late %v; want \"a\", not late", out, q.late.Load())
 	}
-	off := newOutQueue(64, 0)
+	off := newOutQueue(64, 0, 0)
 	off.drain(nil, 1<<20, 5000)
 	queueFrame(t, off, true, "a", claimed)
 	queueFrame(t, off, true, "b", claimed)
@@ -166,7 +166,7 @@ func TestQueueSojournParked(t *testing.T) {
 // bounded by the slots only.
 func TestQueueSojournRate(t *testing.T) {
 	const ms = int64(time.Millisecond)
-	q := newOutQueue(1024, time.Millisecond)
+	q := newOutQueue(1024, time.Millisecond, 0)
 	q.drain(nil, 1<<20, 1) // the clock is 1
 	for i := 0; i < 600; i++ {
 		queueFrame(t, q, true, "x", claimed) // never late yet: only the slot bound
@@ -191,5 +191,41 @@ func TestQueueSojournRate(t *testing.T) {
 	}
 	for i := 0; i < 200; i++ {
 		queueFrame(t, q, true, "z", claimed)
+	}
+}
+
+// The head must stay older than target for the whole interval before the
+// queue is late (CoDel's interval): a burst, or a writer not run for a
+// moment, is absorbed by the slots; a head that stops being old restarts
+// the interval.
+func TestQueueSojournInterval(t *testing.T) {
+	const target, interval = 1000, 10000 // ns
+	q := newOutQueue(64, target, interval)
+	q.drain(nil, 1<<20, 5000)
+	for _, f := range []string{"a", "b", "c", "d", "e", "f"} {
+		queueFrame(t, q, true, f, claimed) // stamped 5000
+	}
+	// One frame per drain. From 6001 the head is older than target; late
+	// only at 16001, an interval later.
+	for _, step := range []struct {
+		now  int64
+		want string
+		late bool
+	}{{6001, "a", false}, {12000, "b", false}, {16000, "c", false}, {16001, "d", true}} {
+		if out, _ := q.drain(nil, 1, step.now); string(out) != step.want || q.late.Load() != step.late {
+			t.Fatalf("drain at %d: %q, late %v; want %q, late %v", step.now, out, q.late.Load(), step.want, step.late)
+		}
+	}
+	queueFrame(t, q, true, "T", claimLate)
+	// A head no older than target ends the run: the next old head starts
+	// a new interval.
+	out, _ := q.drain(nil, 1<<20, 16002)
+	if string(out) != "ef" || q.late.Load() {
+		t.Fatalf("drain at 16002: %q, late %v; want \"ef\", not late", out, q.late.Load())
+	}
+	queueFrame(t, q, true, "g", claimed) // stamped 16002
+	queueFrame(t, q, true, "h", claimed)
+	if out, _ := q.drain(nil, 1, 17003); string(out) != "g" || q.late.Load() {
+		t.Fatalf("drain at 17003: %q, late %v; want \"g\", not late (a new interval)", out, q.late.Load())
 	}
 }
