@@ -60,7 +60,13 @@ type Client struct {
 	connList []*nodeConn                    // guarded by mu; each connection once
 	types    map[string]*entityType         // guarded by mu
 	announce announcement                   // guarded by mu; the last entity types a zerohop node announced
-	topo     topoState                      // guarded by mu
+	// The connections' written counters are the client's, counted once
+	// (Stats sums them): leaving are the collected connections whose run
+	// has not finished, retired the totals of those that have. Guarded by
+	// mu.
+	leaving []*nodeConn
+	retired writtenTotals
+	topo    topoState // guarded by mu
 
 	// snap is the last applied topology snapshot, compiled; nil before
 	// the first. Stored under mu (only when it changed), loaded anywhere.

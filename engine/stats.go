@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"sync/atomic"
 
@@ -182,12 +183,9 @@ type Stats struct {
 // Per-message counters on the Tell path are striped (xsync.Counter) so
 // parallel producers do not contend on one cache line.
 type counters struct {
-	tells         *xsync.Counter
-	framesWritten atomic.Uint64
-	bytesWritten  atomic.Uint64
-	writes        atomic.Uint64
-	buffered      atomic.Int64
-	drops         [dropReasonEnd]atomic.Uint64 // indexed by DropReason
+	tells    *xsync.Counter
+	buffered atomic.Int64
+	drops    [dropReasonEnd]atomic.Uint64 // indexed by DropReason
 
 	asksOK, asksTimedOut, asksFailed, lateReplies, undeliverable atomic.Uint64
 
@@ -224,9 +222,6 @@ func (c *Client) Stats() Stats {
 	s := &c.stats
 	st := Stats{
 		TellsQueued:        uint64(s.tells.Value()),
-		FramesWritten:      s.framesWritten.Load(),
-		BytesWritten:       s.bytesWritten.Load(),
-		Writes:             s.writes.Load(),
 		Buffered:           s.buffered.Load(),
 		Drops:              make(map[DropReason]uint64, dropReasonEnd-1),
 		AsksOK:             s.asksOK.Load(),
@@ -260,9 +255,43 @@ func (c *Client) Stats() Stats {
 		st.Drops[r] = s.drops[r].Load()
 	}
 	c.mu.Lock()
+	w := c.retired
 	for _, nc := range c.connList { // conns also holds aliases
 		st.Queued += int64(nc.q.len())
+		w.add(nc)
+	}
+	for _, nc := range c.leaving {
+		w.add(nc)
 	}
 	c.mu.Unlock()
+	st.FramesWritten, st.BytesWritten, st.Writes = w.frames, w.bytes, w.writes
 	return st
+}
+
+// writtenTotals are sums of connections' written counters: the client's
+// FramesWritten, BytesWritten and Writes are counted once, per node (by
+// each writer, per batch), and summed when read: over the connections,
+// the collected ones still finishing (Client.leaving) and those finished
+// (Client.retired), so the sums never go back.
+type writtenTotals struct{ frames, bytes, writes uint64 }
+
+func (w *writtenTotals) add(nc *nodeConn) {
+	w.frames += nc.stats.framesWritten.Load()
+	w.bytes += nc.stats.bytesWritten.Load()
+	w.writes += nc.stats.writes.Load()
+}
+
+// retire moves a collected connection's written counters, final once its
+// run returned (no writer left; called then, without locks held), from Client.leaving to
+// Client.retired. A connection not collected stays in Client.connList.
+func (nc *nodeConn) retire() {
+	c := nc.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !nc.collected {
+		return
+	}
+	nc.collected = false
+	c.leaving = slices.DeleteFunc(c.leaving, func(x *nodeConn) bool { return x == nc })
+	c.retired.add(nc)
 }
