@@ -33,7 +33,7 @@ type (
 	// Receiver is the client's side of one connection, called by its
 	// link's reading side from one goroutine at a time: Received once per
 	// read that brought bytes, Frame for each frame (an error ends the
-	// link).
+	// link), Handled once per read batch with its count of frames.
 	Receiver = netconn.Receiver
 	// TransportConfig is what the client hands a transport it creates
 	// (Config.MaxFrameSize, Config.Logger).
