@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/puzpuzpuz/xsync/v4"
-
 	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
@@ -114,7 +112,6 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		d := &net.Dialer{}
 		c.dialer = d.DialContext
 	}
-	c.stats.tells = xsync.NewCounter()
 	c.topo.init()
 	c.senderURI = string(wire.Address{System: c.clientSys, Host: c.identity.Host, Port: c.identity.Port}.AppendURI(nil))
 	c.subRef = c.clientRef(wire.PathTopologySub)

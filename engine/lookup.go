@@ -68,7 +68,7 @@ func (s ServiceRef) send(msg any) (*nodeConn, error) {
 	if err := s.nc.sendMsg(s.uri, msg); err != nil {
 		return nil, err
 	}
-	c.stats.tells.Inc()
+	c.stats.tells.inc(0)
 	return s.nc, nil
 }
 
