@@ -48,9 +48,10 @@
 //     value on the wire (typed decodes give nil), a plain map[string]any
 //     re-encodes as a __dict__ (as in Casty), invalid UTF-8 in Go strings
 //     is written as U+FFFD, and Unknown fields lose their order.
-//   - The routing hot path allocates nothing: AppendMessageFrame and
-//     AppendEnvelopeFrame of a ShardEnvelope of a registered struct into a
-//     reused buffer (TestEncodeEnvelopeZeroAlloc), and
+//   - The routing hot path allocates nothing: AppendMessageFrame,
+//     AppendEnvelopeFrame and AppendHeadedEnvelopeFrame of a ShardEnvelope
+//     of a registered struct into a reused buffer
+//     (TestEncodeEnvelopeZeroAlloc), and
 //     DecodeShardEnvelopeMemo of a repeated immutable message
 //     (TestDecodeShardEnvelopeMemoAllocs).
 //   - A Registry names every type one way, and refuses what it cannot

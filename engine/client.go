@@ -14,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/puzpuzpuz/xsync/v4"
-
 	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
@@ -60,7 +58,13 @@ type Client struct {
 	connList []*nodeConn                    // guarded by mu; each connection once
 	types    map[string]*entityType         // guarded by mu
 	announce announcement                   // guarded by mu; the last entity types a zerohop node announced
-	topo     topoState                      // guarded by mu
+	// The connections' written counters are the client's, counted once
+	// (Stats sums them): leaving are the collected connections whose run
+	// has not finished, retired the totals of those that have. Guarded by
+	// mu.
+	leaving []*nodeConn
+	retired writtenTotals
+	topo    topoState // guarded by mu
 
 	// snap is the last applied topology snapshot, compiled; nil before
 	// the first. Stored under mu (only when it changed), loaded anywhere.
@@ -108,7 +112,6 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		d := &net.Dialer{}
 		c.dialer = d.DialContext
 	}
-	c.stats.tells = xsync.NewCounter()
 	c.topo.init()
 	c.senderURI = string(wire.Address{System: c.clientSys, Host: c.identity.Host, Port: c.identity.Port}.AppendURI(nil))
 	c.subRef = c.clientRef(wire.PathTopologySub)

@@ -49,35 +49,42 @@ type nodeConn struct {
 	dial string           // address dialled (AddressMap applied)
 	q    *outQueue
 
-	state    atomic.Int32
-	cause    atomic.Pointer[error] // why the last connection/attempt failed
-	epoch    atomic.Int64          // allocation_epoch of this node's last snapshot; -1 unknown
-	ever     atomic.Bool           // a link has been up at least once
-	zerohop  atomic.Bool           // the node's last handshake carried the zerohop extension (a Go node, not Casty)
-	idle     atomic.Bool           // writer parked with an empty queue (or no link)
-	firstTry chan struct{}         // closed after the first connection attempt
-	kick     chan struct{}         // cuts a reconnect backoff short (cluster says the node is up)
-	lastTry  atomic.Int64          // unix nanos of the last connection attempt
-	// lastRecv is when the reading side last received bytes (once per
-	// read batch), in Client.mono time; the link's opening counts.
-	lastRecv   atomic.Int64
+	state      atomic.Int32
+	cause      atomic.Pointer[error] // why the last connection/attempt failed
+	epoch      atomic.Int64          // allocation_epoch of this node's last snapshot; -1 unknown
+	ever       atomic.Bool           // a link has been up at least once
+	zerohop    atomic.Bool           // the node's last handshake carried the zerohop extension (a Go node, not Casty)
+	firstTry   chan struct{}         // closed after the first connection attempt
+	kick       chan struct{}         // cuts a reconnect backoff short (cluster says the node is up)
+	lastTry    atomic.Int64          // unix nanos of the last connection attempt
 	suspectErr atomic.Pointer[error] // the cause reported while suspect (wraps ErrSuspect)
 	stop       chan struct{}         // closed to stop the connection for good
 	stopOnce   sync.Once
 	curLink    atomic.Pointer[linkBox] // the live link, closed by shutdown to unblock a write
-	stats      nodeCounters            // this node's counters (Client.Nodes)
-
-	batch []byte // owned by run
 
 	absentSince time.Time // guarded by Client.mu: first snapshot not listing the node
 	clusterUp   bool      // guarded by Client.mu: the last snapshot listed it up and reachable
 	member      bool      // guarded by Client.mu: the last applied snapshot lists it live (Up, Joining, Leaving)
 	subSince    int64     // guarded by Client.mu: Client.mono time the subscription started (its silence is watched from then)
+	collected   bool      // guarded by Client.mu: in Client.leaving
 
 	// fullErr is returned (shared, immutable) when q is full, lateErr
 	// when a tell meets the sojourn bound: a refusal under overload
 	// allocates nothing.
 	fullErr, lateErr *BufferFullError
+
+	// Above: what producers read per message (c, q, state, fullErr, lateErr) and
+	// what changes rarely. Below, on lines of their own, what the writer
+	// and the reading side write per batch (cacheLinePad).
+	_ cacheLinePad
+
+	idle  atomic.Bool  // writer parked with an empty queue (or no link); stored by run per park
+	batch []byte       // owned by run
+	stats nodeCounters // this node's counters (Client.Nodes); grouped by writer, padded
+	// lastRecv is when the reading side last received bytes (once per
+	// read batch), in Client.mono time; the link's opening counts. Beside
+	// the reading side's counters (the last group of stats).
+	lastRecv atomic.Int64
 }
 
 func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
@@ -102,6 +109,7 @@ func (nc *nodeConn) start() {
 	go func() {
 		defer nc.c.wg.Done()
 		nc.run()
+		nc.retire() // its writer is done: counters final
 	}()
 }
 
@@ -143,6 +151,13 @@ func (nc *nodeConn) received() {
 		nc.c.connEvent(nc, NodeSuspect, NodeConnected, nil)
 		nc.c.log.Info("engine: node heard from again", "node", nc.addr.String())
 	}
+}
+
+// handled counts frames read (bytes: their whole sizes), once per read
+// batch.
+func (nc *nodeConn) handled(frames, bytes int) {
+	nc.stats.framesRead.Add(uint64(frames))
+	nc.stats.bytesRead.Add(uint64(bytes))
 }
 
 // lastCause returns why the connection is not up.
@@ -367,9 +382,8 @@ func (nc *nodeConn) writeLoop(l Link) error {
 				c.droppedFrames(DropConnLost, n)
 				return err
 			}
-			c.stats.framesWritten.Add(uint64(n))
-			c.stats.bytesWritten.Add(uint64(len(nc.batch)))
-			c.stats.writes.Add(1)
+			// Counted once, for the node: the client's totals are
+			// their sums (Stats), not a line every writer adds to.
 			nc.stats.framesWritten.Add(uint64(n))
 			nc.stats.bytesWritten.Add(uint64(len(nc.batch)))
 			nc.stats.writes.Add(1)

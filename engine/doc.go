@@ -297,8 +297,9 @@
 //     from a goroutine of the client's own, fed by non-blocking sends into
 //     a bounded buffer whose overflow is dropped and counted
 //     (Stats.ConnEventsDropped); the counters of Nodes are written by each
-//     connection's writer (per batch), reader (per frame) and supervisor,
-//     never by a Tell that succeeds.
+//     connection's writer (per batch), reader (per read batch) and
+//     supervisor, never by a Tell that succeeds; the client's written
+//     totals are their sums (Stats), not a second count.
 //
 // # Concurrency contract
 //

@@ -431,6 +431,9 @@ func TestSubscriptionPruneAndConnGC(t *testing.T) {
 		t.Fatalf("%d subscriptions after a departure, want 2", n)
 	}
 	gone := cl.nodes[1].addr
+	c.mu.Lock()
+	goneConn := c.conns[gone]
+	c.mu.Unlock()
 	cl.nodes[1].kill()
 	waitFor(t, "connection to the departed node collected", func() bool {
 		c.mu.Lock()
@@ -440,6 +443,21 @@ func TestSubscriptionPruneAndConnGC(t *testing.T) {
 				return false
 			}
 		}
-		return true
+		return len(c.leaving) == 0 // and its run finished
+	})
+	// The client's written totals are the nodes' sums, the collected
+	// node's final counts included (polled: the other writers keep
+	// writing subscriptions between the two reads).
+	goneFrames := goneConn.stats.framesWritten.Load()
+	if goneFrames == 0 {
+		t.Fatal("node 1's connection wrote no frame")
+	}
+	waitFor(t, "Stats().FramesWritten = the live nodes' + the collected node's", func() bool {
+		st := c.Stats()
+		sum := goneFrames
+		for _, ns := range c.Nodes() {
+			sum += ns.FramesWritten
+		}
+		return st.FramesWritten == sum
 	})
 }

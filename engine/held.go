@@ -62,7 +62,7 @@ func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*
 		if _, err := et.enqueue(e, shard, &f, false); err != nil {
 			return nil, err // a refusal: the caller is told
 		}
-		c.stats.tells.Inc()
+		c.stats.tells.inc(shard)
 		return e.nc, nil
 	}
 	now := time.Now()
@@ -85,7 +85,7 @@ func (et *entityType) hold(shard int, entityID string, msg any, askID uint64) (*
 		return nil, &BufferFullError{Reason: DropTotalBuffer, Type: et.name, Shard: shard, Limit: c.cfg.TotalBuffer}
 	}
 	q.msgs = append(q.msgs, heldMsg{payload: payload, entityID: entityID, at: now, askID: askID})
-	c.stats.tells.Inc()
+	c.stats.tells.inc(shard)
 	if !q.inflight && !now.Before(q.next) {
 		et.queryLocked(shard, q, now, target)
 	}

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/puzpuzpuz/xsync/v4"
-
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
@@ -227,7 +225,6 @@ func fuzzClient(t testing.TB) (*Client, *nodeConn) {
 	c := &Client{cfg: cfg, reg: cfg.Types, log: slog.New(slog.DiscardHandler), identity: cfg.identity(),
 		clientSys: testSystem + "-client", conns: map[wire.NodeAddress]*nodeConn{}, types: map[string]*entityType{},
 		maintStop: make(chan struct{}), shutdownDone: make(chan struct{}), askPrefix: "0123456789abcdef"}
-	c.stats.tells = xsync.NewCounter()
 	c.topo.init()
 	c.asks.init(c)
 	empty := map[string][]Instance{}

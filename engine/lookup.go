@@ -70,7 +70,7 @@ func (s ServiceRef) send(msg any, paced bool) (*nodeConn, error) {
 	if err := s.nc.sendMsg(s.uri, msg, paced); err != nil {
 		return nil, err
 	}
-	c.stats.tells.Inc()
+	c.stats.tells.inc(0)
 	return s.nc, nil
 }
 

@@ -135,15 +135,30 @@ type NodeStatus struct {
 }
 
 // nodeCounters are a connection's own counters (NodeStatus): written by
-// its writer (per batch), its reader (per frame), its supervisor and the
-// refusal paths, never on the path of a Tell that succeeds. Each is
-// written by one goroutine at a time except drops.
+// its writer (per batch), its reading side (per read batch), its
+// supervisor and the refusal paths, never on the path of a Tell that
+// succeeds. Each is written by one goroutine at a time except drops.
+//
+// Grouped by writer, each group on cache lines of its own
+// (cacheLinePad), so that the writer's per-batch adds, the reader's and
+// the producers' refusals under overload do not invalidate each other's
+// lines.
 type nodeCounters struct {
+	// run's: the writer, per batch, and the supervisor; the tick's suspects.
 	framesWritten, bytesWritten, writes             atomic.Uint64
-	framesRead, bytesRead                           atomic.Uint64
 	connects, reconnects, connectFailures, suspects atomic.Uint64
-	drops                                           [dropReasonEnd]atomic.Uint64 // indexed by DropReason
+	_                                               cacheLinePad
+	// the refusal paths' (producers: per refused message)
+	drops [dropReasonEnd]atomic.Uint64 // indexed by DropReason
+	_     cacheLinePad
+	// the reading side's, per read batch (nodeConn.handled)
+	framesRead, bytesRead atomic.Uint64
 }
+
+// cacheLinePad keeps the fields before it and those after it on
+// different cache lines (64 bytes on amd64 and arm64), whatever the
+// struct's alignment.
+type cacheLinePad struct{ _ [64]byte }
 
 // nodeState returns nc's current NodeState.
 func (nc *nodeConn) nodeState() NodeState {

@@ -241,6 +241,6 @@ func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, w
 	if _, err := et.enqueue(e, shard, &f, wait); err != nil {
 		return err
 	}
-	et.c.stats.tells.Inc()
+	et.c.stats.tells.inc(shard)
 	return nil
 }

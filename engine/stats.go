@@ -2,10 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"sync/atomic"
-
-	"github.com/puzpuzpuz/xsync/v4"
 )
 
 // DropReason says why messages were refused or dropped: the key of
@@ -185,15 +184,12 @@ type Stats struct {
 }
 
 // counters are the live counters; every field is safe for concurrent use.
-// Per-message counters on the Tell path are striped (xsync.Counter) so
-// parallel producers do not contend on one cache line.
+// The per-message counter on the Tell path is striped by shard
+// (stripedCounter) so parallel producers do not contend on one cache line.
 type counters struct {
-	tells         *xsync.Counter
-	framesWritten atomic.Uint64
-	bytesWritten  atomic.Uint64
-	writes        atomic.Uint64
-	buffered      atomic.Int64
-	drops         [dropReasonEnd]atomic.Uint64 // indexed by DropReason
+	tells    stripedCounter // TellsQueued
+	buffered atomic.Int64
+	drops    [dropReasonEnd]atomic.Uint64 // indexed by DropReason
 
 	asksOK, asksTimedOut, asksFailed, lateReplies, undeliverable atomic.Uint64
 
@@ -229,10 +225,7 @@ func (s *counters) drop(reason DropReason, n int) {
 func (c *Client) Stats() Stats {
 	s := &c.stats
 	st := Stats{
-		TellsQueued:        uint64(s.tells.Value()),
-		FramesWritten:      s.framesWritten.Load(),
-		BytesWritten:       s.bytesWritten.Load(),
-		Writes:             s.writes.Load(),
+		TellsQueued:        s.tells.value(),
 		Buffered:           s.buffered.Load(),
 		Drops:              make(map[DropReason]uint64, dropReasonEnd-1),
 		AsksOK:             s.asksOK.Load(),
@@ -266,9 +259,76 @@ func (c *Client) Stats() Stats {
 		st.Drops[r] = s.drops[r].Load()
 	}
 	c.mu.Lock()
+	w := c.retired
 	for _, nc := range c.connList { // conns also holds aliases
 		st.Queued += int64(nc.q.len())
+		w.add(nc)
+	}
+	for _, nc := range c.leaving {
+		w.add(nc)
 	}
 	c.mu.Unlock()
+	st.FramesWritten, st.BytesWritten, st.Writes = w.frames, w.bytes, w.writes
 	return st
+}
+
+// writtenTotals are sums of connections' written counters: the client's
+// FramesWritten, BytesWritten and Writes are counted once, per node (by
+// each writer, per batch), and summed when read: over the connections,
+// the collected ones still finishing (Client.leaving) and those finished
+// (Client.retired), so the sums never go back.
+type writtenTotals struct{ frames, bytes, writes uint64 }
+
+func (w *writtenTotals) add(nc *nodeConn) {
+	w.frames += nc.stats.framesWritten.Load()
+	w.bytes += nc.stats.bytesWritten.Load()
+	w.writes += nc.stats.writes.Load()
+}
+
+// retire moves a collected connection's written counters, final once its
+// run returned (no writer left; called then, without locks held), from Client.leaving to
+// Client.retired. A connection not collected stays in Client.connList.
+func (nc *nodeConn) retire() {
+	c := nc.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !nc.collected {
+		return
+	}
+	nc.collected = false
+	c.leaving = slices.DeleteFunc(c.leaving, func(x *nodeConn) bool { return x == nc })
+	c.retired.add(nc)
+}
+
+// tellStripes is the number of stripes of a stripedCounter (a power of
+// two, a few per core of the boxes measured).
+const tellStripes = 8
+
+// stripedCounter counts messages on stripes picked by a key of the
+// message (its shard), each counter 64 bytes from the next and so on a
+// cache line of its own: producers of different shards do not contend,
+// and an add is one atomic add. It replaced an xsync.Counter, whose Add
+// (a sync.Pool Get and Put around a compare-and-swap) was about 5% of the
+// embedded tell flood's CPU (PERFORMANCE.md, "Client per-frame work").
+// The zero value is ready; safe for concurrent use; not copyable.
+type stripedCounter struct {
+	_       cacheLinePad // off the line of whatever precedes it
+	stripes [tellStripes]struct {
+		n atomic.Uint64
+		_ [56]byte
+	}
+}
+
+// inc counts one message of key (any int: a shard; 0 when there is none).
+func (s *stripedCounter) inc(key int) {
+	s.stripes[uint(key)%tellStripes].n.Add(1)
+}
+
+// value returns the sum of the stripes.
+func (s *stripedCounter) value() uint64 {
+	var v uint64
+	for i := range s.stripes {
+		v += s.stripes[i].n.Load()
+	}
+	return v
 }

@@ -5,8 +5,6 @@ import (
 	"maps"
 	"slices"
 	"testing"
-
-	"github.com/puzpuzpuz/xsync/v4"
 )
 
 // TestDropReasonNames: each reason has the stable name it had as a string
@@ -54,7 +52,6 @@ func TestDropReasonNames(t *testing.T) {
 	}
 
 	c := &Client{} // Stats of a client that never dialled: counters only
-	c.stats.tells = xsync.NewCounter()
 	c.stats.drop(DropExpired, 3)
 	c.stats.drop(DropConnLost, 2)
 	st := c.Stats()

@@ -39,9 +39,10 @@ func (t *topoState) init() {
 // read buffer (valid until return). A non-nil error closes the connection
 // (malformed envelope: the peer is not speaking the protocol); payloads
 // that do not decode are counted and dropped.
+//
+// The reading side counts the frames per read batch (nodeConn.handled),
+// not here.
 func (c *Client) onFrame(nc *nodeConn, typ byte, body []byte) error {
-	nc.stats.framesRead.Add(1)
-	nc.stats.bytesRead.Add(uint64(wire.FrameHeaderLen + len(body)))
 	if typ != wire.FrameMessage {
 		return nil // Casty ignores any non-message frame after the handshake
 	}
@@ -338,6 +339,8 @@ func (c *Client) collectConnsLocked(s *topo.Snapshot, now time.Time) {
 		case now.Sub(nc.absentSince) > 3*c.cfg.LivenessWindow && !c.routedLocked(nc):
 			c.log.Info("engine: dropping the connection to a departed node", "node", nc.addr.String())
 			nc.shutdown()
+			nc.collected = true // its written counters stay in Stats' sums (retire)
+			c.leaving = append(c.leaving, nc)
 			delete(c.topo.subscribed, nc)
 			c.topo.learned = slices.DeleteFunc(c.topo.learned, func(a wire.NodeAddress) bool { return a == nc.addr })
 			for a, x := range c.conns {

@@ -33,7 +33,7 @@ type (
 	// Receiver is the client's side of one connection, called by its
 	// link's reading side from one goroutine at a time: Received once per
 	// read that brought bytes, Frame for each frame (an error ends the
-	// link).
+	// link), Handled once per read batch with its count of frames.
 	Receiver = netconn.Receiver
 	// TransportConfig is what the client hands a transport it creates
 	// (Config.MaxFrameSize, Config.Logger).
@@ -113,6 +113,9 @@ func (nc *nodeConn) Received() { nc.received() }
 // Frame handles one inbound frame (Receiver).
 func (nc *nodeConn) Frame(typ byte, body []byte) error { return nc.c.onFrame(nc, typ, body) }
 
+// Handled counts the frames of a read batch (Receiver).
+func (nc *nodeConn) Handled(frames, bytes int) { nc.handled(frames, bytes) }
+
 // netTransport runs every link over its net.Conn. Its Receiver is always
 // the *nodeConn the client attaches.
 type netTransport struct{ c *Client }
@@ -153,36 +156,53 @@ const readBufferSize = 64 << 10
 
 // readLoop reads frames with a wire.FrameReader (one buffer of 64 KiB per
 // read, grown to the largest frame seen, bounded by MaxFrameSize) and
-// dispatches them in place.
+// dispatches them in place; the frames are counted per read (rxReader).
 func (l *netLink) readLoop() {
 	defer l.Finish()
 	c := l.nc.c
-	fr := wire.NewFrameReaderSize(rxReader{l.conn, l.nc}, c.cfg.MaxFrameSize, readBufferSize)
+	rx := &rxReader{r: l.conn, nc: l.nc}
+	fr := wire.NewFrameReaderSize(rx, c.cfg.MaxFrameSize, readBufferSize)
 	for {
 		typ, body, err := fr.Next()
 		if err == nil {
+			rx.frames++
+			rx.bytes += wire.FrameHeaderLen + len(body)
 			err = c.onFrame(l.nc, typ, body)
 		}
 		if err != nil {
+			rx.flush()
 			l.fail(err)
 			return
 		}
 	}
 }
 
-// rxReader records every read that returned bytes (nodeConn.received):
-// the FrameReader reads once per batch of frames, not once per frame.
+// rxReader records every read that returned bytes (nodeConn.received) and
+// counts the frames handled since the previous read (nodeConn.handled)
+// before it reads again: the FrameReader reads once per batch of frames,
+// not once per frame. Owned by readLoop.
 type rxReader struct {
-	r  io.Reader
-	nc *nodeConn
+	r      io.Reader
+	nc     *nodeConn
+	frames int // handled since the last flush
+	bytes  int
 }
 
-func (r rxReader) Read(p []byte) (int, error) {
+func (r *rxReader) Read(p []byte) (int, error) {
+	r.flush()
 	n, err := r.r.Read(p)
 	if n > 0 {
 		r.nc.received()
 	}
 	return n, err
+}
+
+// flush counts the frames handled since the last flush.
+func (r *rxReader) flush() {
+	if r.frames > 0 {
+		r.nc.handled(r.frames, r.bytes)
+		r.frames, r.bytes = 0, 0
+	}
 }
 
 func (l *netLink) fail(err error) {

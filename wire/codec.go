@@ -16,7 +16,7 @@ package wire
 // payload), and must never panic on any payload. The engine and the node
 // call a method once per message at most, so the interface costs one
 // indirect call on paths of hundreds of nanoseconds and no allocation:
-// engine's TestTellZeroAllocs (Tell through Codec.AppendEnvelopeFrame)
+// engine's TestTellZeroAllocs (Tell through Codec.AppendHeadedEnvelopeFrame)
 // and node's TestRegionPathAddsNoAllocations (ingest through
 // Codec.DecodeShardEnvelopeMemo) still assert it.
 type Codec interface {
@@ -33,8 +33,8 @@ type Codec interface {
 	// written without building to's URI as a string.
 	AppendMessageFrameTo(dst []byte, to Address, sender string, msg any, maxFrame int) ([]byte, error)
 	// AppendEnvelopeFrame is AppendMessageFrame of ShardEnvelope{EntityID:
-	// entityID, Message: msg}, without building the envelope: the routing
-	// hot path.
+	// entityID, Message: msg}, without building the envelope (the node's
+	// forwarding; the engine's Tell uses AppendHeadedEnvelopeFrame).
 	AppendEnvelopeFrame(dst []byte, target, sender, entityID string, msg any, maxFrame int) ([]byte, error)
 	// AppendEnvelopeHead appends what every envelope frame to target from
 	// sender has in common, whatever the entity and the message: the

@@ -150,10 +150,16 @@ func (h *clientHandler) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	l.rx.Received() // once per batch
 	var ferr error
-	_, _, err := l.rd.Read(gc, h.maxFrame, func(typ byte, body []byte, _ int) bool {
+	frames, bytes := 0, 0
+	_, _, err := l.rd.Read(gc, h.maxFrame, func(typ byte, body []byte, size int) bool {
+		frames++
+		bytes += size
 		ferr = l.rx.Frame(typ, body)
 		return ferr == nil
 	})
+	if frames > 0 {
+		l.rx.Handled(frames, bytes) // once per batch
+	}
 	if err == nil {
 		err = ferr
 	}

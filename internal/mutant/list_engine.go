@@ -361,6 +361,14 @@ func engineObservability() []Mutation {
 			Repl: "nc.stats.framesWritten.Add(0)",
 			Run:  "^TestNodesAndConnEvents$", Fast: true,
 		}),
+		e(Mutation{
+			Name: "engine/collected-writes-dropped", Invariant: eObserve,
+			What: "retire: a collected connection's written counters leave the client's sums",
+			File: "engine/stats.go",
+			Orig: "\tc.retired.add(nc)\n",
+			Repl: "\t_ = nc\n",
+			Run:  "^TestSubscriptionPruneAndConnGC$",
+		}),
 	}
 }
 

@@ -37,10 +37,16 @@ type Link interface {
 // Receiver is the client's side of one connection, called by its link's
 // reading side, from one goroutine at a time.
 type Receiver interface {
-	// Received records that a read brought bytes (once per read batch).
+	// Received records that a read brought bytes (once per read batch),
+	// before its frames.
 	Received()
 	// Frame handles one frame; an error ends the link.
 	Frame(typ byte, body []byte) error
+	// Handled counts the frames handled since the last call and their
+	// bytes (each frame's whole size): once per read batch, after its
+	// frames, so that counters other goroutines read cost atomics per
+	// batch, not per frame.
+	Handled(frames, bytes int)
 }
 
 // TransportConfig is what a client hands a transport it creates.

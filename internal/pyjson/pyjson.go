@@ -44,19 +44,40 @@ func PlainLen(b []byte) int {
 	return j
 }
 
+// plainLenString is PlainLen of a string.
+func plainLenString(s string) int {
+	j := 0
+	for j+8 <= len(s) && swarAppendSpecial(load64(s, j)) == 0 {
+		j += 8
+	}
+	for j < len(s) && plain[s[j]] {
+		j++
+	}
+	return j
+}
+
+// load64 reads s[i:i+8] little-endian (one load: the compiler combines
+// the byte loads, as for binary.LittleEndian.Uint64).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 // AppendString appends s as a JSON string the way Python's json.dumps
 // writes it (ensure_ascii=True). Invalid UTF-8 is written as U+FFFD.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	// Fast path: copy s whole, then scan the copy 8 bytes at a time; on the
-	// first byte that needs escaping, cut the copy back and escape from there.
-	base := len(dst)
-	dst = append(dst, s...)
-	j := PlainLen(dst[base:])
+	// Fast path: scan s 8 bytes at a time, then copy its plain prefix (all
+	// of it, usually). Scanning s rather than the copy: the copy's words,
+	// just written by a memmove of other alignment, read back through a
+	// failed store-to-load forwarding (pyjson's BenchmarkAppendString;
+	// PERFORMANCE.md "Client per-frame work").
+	j := plainLenString(s)
+	dst = append(dst, s[:j]...)
 	if j == len(s) {
 		return append(dst, '"')
 	}
-	dst = dst[:base+j]
 	for i := j; ; {
 		j := i
 		for j < len(s) && plain[s[j]] {
