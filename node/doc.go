@@ -14,7 +14,8 @@
 // Config's zero value means defaults; Validate reports every problem at
 // once. Entities implement Entity (Receive(ctx, msg)) and, to learn when
 // their state ends, Stopper; a Context lets them Tell/Reply to a
-// wire.Ref. Every message the node accepted and then dropped is a
+// wire.Ref, and its Now is the clock reading the node made for the
+// message's lease check (an entity needs no clock read of its own). Every message the node accepted and then dropped is a
 // DeadLetter (Config.OnDeadLetter, Stats). State returns the node's view
 // (wire.NodeState, also served at /_node). The in-process test cluster
 // with the counter workload is package node/nodetest.

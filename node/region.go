@@ -40,10 +40,12 @@ type Context struct {
 // message (the lease check made before every message), as a wall-clock
 // time: the node's start time plus its monotonic clock since. An entity
 // that needs the time of its message uses it instead of time.Now, so the
-// hot path reads the clock once per message, not twice (PERFORMANCE.md,
-// "Node hot path"). It never goes backwards within a node; in Stop it is
-// the time the stop began, in a service the time its batch began. On a
-// nil Context (an entity's own tests, outside any node) it is time.Now().
+// hot path reads the clock once per message (PERFORMANCE.md, "Node hot
+// path"). It never goes backwards from one message of an entity to the
+// next (entities of different shards may see readings out of order: they
+// run on different workers). In Stop it is the time the stop began, in a
+// service the time its batch began. On a nil Context (an entity's own
+// tests, outside any node) it is time.Now().
 func (c *Context) Now() time.Time {
 	if c == nil {
 		return time.Now()
