@@ -68,6 +68,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -132,6 +133,11 @@ func (e *configError) Unwrap() error { return e.err }
 // reports what it sent, and exits 130 unless it found a loss. ctx ending
 // aborts everything.
 func runInterruptible(ctx context.Context, interrupt <-chan struct{}, args []string, stdout, stderr io.Writer, open opener) int {
+	// The progress lines, the report and the embedded nodes' and the
+	// client's loggers write from their own goroutines: one lock each for
+	// stdout and stderr, whatever the writers are (a bytes.Buffer in tests
+	// is not safe for concurrent use).
+	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
 	if len(args) > 0 {
 		if sub, ok := subcommands[args[0]]; ok {
 			return sub(args[1:], stdout, stderr)
@@ -191,4 +197,16 @@ func closeTarget(t target) error {
 	case <-time.After(closeTimeout + 5*time.Second):
 		return fmt.Errorf("loadgen: close: still shutting down after %v; giving up", closeTimeout+5*time.Second)
 	}
+}
+
+// lockedWriter serializes the writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -28,7 +28,13 @@ func TestThresholds(t *testing.T) {
 		}{{tc.keep, exitOK}, {tc.breakAt, exitThreshold}} {
 			t.Run(tc.flag+"="+c.limit, func(t *testing.T) {
 				m := &memTarget{}
-				args := append([]string{"-duration", "300ms", "-entities", "20", "-workers", "2", "-progress=false", "-" + tc.flag, c.limit}, tc.extra...)
+				// A rate kept at 1e-3/s needs one ask (or tell) done: 2 s
+				// leaves room for a box that starves the run for a while.
+				dur := "300ms"
+				if strings.HasPrefix(tc.flag, "min-") && c.code == exitOK {
+					dur = "2s"
+				}
+				args := append([]string{"-duration", dur, "-entities", "20", "-workers", "2", "-progress=false", "-" + tc.flag, c.limit}, tc.extra...)
 				code, got, stderr := runJSON(t, m, args...)
 				if code != c.code {
 					t.Fatalf("got exit %d, want %d; stderr:\n%s", code, c.code, stderr)
