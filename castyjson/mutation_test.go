@@ -170,3 +170,25 @@ func TestParseUintOverflow(t *testing.T) {
 		}
 	}
 }
+
+// TestSkippedStringBounded: a string in a field the typed decode skips (an
+// unknown field) is bounded by MaxString like any other: exactly MaxString
+// bytes pass, one more is refused, wherever it sits in the payload.
+func TestSkippedStringBounded(t *testing.T) {
+	r := testRegistry(t)
+	const max = 32 // more than the "_type" string's 22 bytes
+	if err := r.SetLimits(Limits{MaxString: max}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		s  string
+		ok bool
+	}{{strings.Repeat("s", max), true}, {strings.Repeat("s", max+1), false}, {"", true}} {
+		p := `{"_type": "app_messages.Increment", "unknown": "` + tc.s + `", "amount": 1}`
+		var inc Increment
+		err := r.DecodeInto([]byte(p), &inc)
+		if (err == nil) != tc.ok || (tc.ok && inc.Amount != 1) {
+			t.Errorf("skipped string of %d bytes, MaxString %d: %+v, %v; want ok %v", len(tc.s), max, inc, err, tc.ok)
+		}
+	}
+}
