@@ -64,6 +64,13 @@ type memTarget struct {
 	closed   atomic.Bool
 }
 
+// fresh returns a new memTarget with m's configuration and empty books.
+func (m *memTarget) fresh() *memTarget {
+	return &memTarget{fullEvery: m.fullEvery, failEvery: m.failEvery, loseEvery: m.loseEvery, failWith: m.failWith,
+		muteAfterFlush: m.muteAfterFlush, refuse: m.refuse, refuseShard: m.refuseShard, refuseWith: m.refuseWith,
+		tallies: m.tallies, deadLetters: m.deadLetters, clientDrops: m.clientDrops, queueDropped: m.queueDropped}
+}
+
 func (m *memTarget) Tell(_ context.Context, id string) error {
 	n := m.calls.Add(1)
 	shard := ring.Shard(id, workload.DefaultShards)
@@ -396,6 +403,7 @@ func TestRunnerAccounting(t *testing.T) {
 	for _, tc := range runnerCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Helper()
+			tc.m = tc.m.fresh() // the table's target keeps its books: each run (-count) starts a new one
 			checkRunnerAccounting(t, tc)
 		})
 	}
