@@ -192,3 +192,15 @@ func TestSkippedStringBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestEnumNeedsItsValueKey: an "__enum__" object whose second key is not
+// "value" is a plain object (from_dict reads the member from "value"), even
+// when that key holds a string a member name could be.
+func TestEnumNeedsItsValueKey(t *testing.T) {
+	r := NewRegistry()
+	v, err := r.Decode([]byte(`{"__enum__": "m.E", "x": "A"}`))
+	want := map[string]any{"__enum__": "m.E", "x": "A"}
+	if err != nil || !valuesEqual(v, want) {
+		t.Errorf("Decode = %#v, %v; want the plain object %#v", v, err, want)
+	}
+}
