@@ -204,3 +204,17 @@ func TestEnumNeedsItsValueKey(t *testing.T) {
 		t.Errorf("Decode = %#v, %v; want the plain object %#v", v, err, want)
 	}
 }
+
+// TestPlainKeysAreNotMarkers: in an object decoded by from_dict's
+// precedence (its first key is not a marker), keys that are not markers
+// are only members: {"x": "m.E", "value": "A"} is a plain object, not an
+// enum whose "__enum__" is x.
+func TestPlainKeysAreNotMarkers(t *testing.T) {
+	r := NewRegistry()
+	for _, in := range []string{`{"x": "m.E", "value": "A"}`, `{"x": [1], "y": "casty://a@b:1/c"}`} {
+		v, err := r.Decode([]byte(in))
+		if _, isMap := v.(map[string]any); err != nil || !isMap {
+			t.Errorf("Decode(%s) = %#v, %v; want a plain object", in, v, err)
+		}
+	}
+}
