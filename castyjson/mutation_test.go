@@ -218,3 +218,23 @@ func TestPlainKeysAreNotMarkers(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowPathDecodes: objects whose members come in an order Casty never
+// writes take the slow path (from_dict's precedence), which decodes them
+// like the fast one: an unregistered dataclass with "_type" last is an
+// Unknown; and the rescanning budget charges the bytes rescanned, not the
+// offsets they sit at, so such an object at the end of a large payload
+// still decodes.
+func TestSlowPathDecodes(t *testing.T) {
+	r := NewRegistry()
+	v, err := r.Decode([]byte(`{"a": 1, "_type": "app.Other"}`))
+	if want := (Unknown{Type: "app.Other", Fields: map[string]any{"a": int64(1)}}); err != nil || !valuesEqual(v, want) {
+		t.Errorf("unusual order, unregistered: %#v, %v; want %#v", v, err, want)
+	}
+	bulk := strings.Repeat("1, ", 400000) + "1"
+	p := []byte(`[` + bulk + `, {"a": 1, "b": 2, "c": 3, "_type": "app.Other"}]`)
+	v, err = r.Decode(p)
+	if l, ok := v.([]any); err != nil || !ok || len(l) != 400002 {
+		t.Fatalf("an unusual-order object after %d bytes: %v (%T)", len(bulk), err, v)
+	}
+}
