@@ -9,6 +9,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/zerohop/zerohop/wire"
 )
 
 // TestRescanBudgetFloor: the rescanning budget has a floor (64 KiB) on top
@@ -236,5 +238,34 @@ func TestSlowPathDecodes(t *testing.T) {
 	v, err = r.Decode(p)
 	if l, ok := v.([]any); err != nil || !ok || len(l) != 400002 {
 		t.Fatalf("an unusual-order object after %d bytes: %v (%T)", len(bulk), err, v)
+	}
+}
+
+// TestShardEnvelopeFastPathGate: DecodeShardEnvelope's fast path is taken
+// only when it can decide as DecodeInto would: not under a MaxCollection
+// below the envelope's three members (the message itself fits), and not
+// when ShardEnvelope is registered under another name (DecodeInto refuses
+// Casty's "_type" then).
+func TestShardEnvelopeFastPathGate(t *testing.T) {
+	canonical := testRegistry(t)
+	p, err := canonical.AppendValue(nil, wire.ShardEnvelope{EntityID: "user-42", Message: Increment{Amount: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow := testRegistry(t)
+	if err := narrow.SetLimits(Limits{MaxCollection: 2}); err != nil {
+		t.Fatal(err)
+	}
+	renamed := &Registry{}
+	renamed.MustRegister("other.Envelope", wire.ShardEnvelope{})
+	renamed.MustRegister(pyIncrement, Increment{})
+	for name, r := range map[string]*Registry{"MaxCollection 2": narrow, "renamed ShardEnvelope": renamed} {
+		var env wire.ShardEnvelope
+		if err := r.DecodeInto(p, &env); err == nil {
+			t.Fatalf("%s: DecodeInto accepted the envelope; the test needs a registry that refuses it", name)
+		}
+		if id, msg, err := r.DecodeShardEnvelope(p); err == nil {
+			t.Errorf("%s: DecodeShardEnvelope = %q, %v, nil; want DecodeInto's refusal", name, id, msg)
+		}
 	}
 }
