@@ -269,3 +269,40 @@ func TestShardEnvelopeFastPathGate(t *testing.T) {
 		}
 	}
 }
+
+// TestRefObjectMembers: a typed Ref reads "__ref__" among other members
+// (from_dict ignores the rest), separated by commas as any object's.
+func TestRefObjectMembers(t *testing.T) {
+	r := NewRegistry()
+	for _, in := range []string{`{"x": 1, "__ref__": "casty://a@b:1/c"}`, `{"__ref__": "casty://a@b:1/c", "x": 1}`} {
+		var ref wire.Ref
+		if err := r.DecodeInto([]byte(in), &ref); err != nil || ref.Address.Host != "b" {
+			t.Errorf("DecodeInto(%s, *Ref) = %+v, %v; want the ref", in, ref, err)
+		}
+	}
+	var ref wire.Ref
+	if err := r.DecodeInto([]byte(`{"x": 1 "__ref__": "casty://a@b:1/c"}`), &ref); err == nil {
+		t.Errorf("a ref object without a comma between members decoded: %+v", ref)
+	}
+}
+
+// TestTruncatedEnvelope: DecodeShardEnvelope of every proper prefix of an
+// envelope is an error (its fast path checks the end of the payload before
+// each byte it reads), never a panic.
+func TestTruncatedEnvelope(t *testing.T) {
+	r := testRegistry(t)
+	p, err := r.AppendValue(nil, wire.ShardEnvelope{EntityID: "user-42", Message: Increment{Amount: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(p) {
+		if _, _, err := r.DecodeShardEnvelope(p[:n]); err == nil {
+			t.Fatalf("DecodeShardEnvelope(%q) = nil error, want one", p[:n])
+		}
+	}
+	// Closed by another bracket: an error too.
+	bad := append(p[:len(p)-1:len(p)-1], ']')
+	if _, _, err := r.DecodeShardEnvelope(bad); err == nil {
+		t.Errorf("DecodeShardEnvelope(%q) = nil error, want one", bad)
+	}
+}
