@@ -9,6 +9,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/zerohop/zerohop/wire"
 )
 
 // TestRescanBudgetFloor: the rescanning budget has a floor (64 KiB) on top
@@ -168,5 +170,139 @@ func TestParseUintOverflow(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("parseUint(%s) = %d, %v; want %d, %v", tc.in, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestSkippedStringBounded: a string in a field the typed decode skips (an
+// unknown field) is bounded by MaxString like any other: exactly MaxString
+// bytes pass, one more is refused, wherever it sits in the payload.
+func TestSkippedStringBounded(t *testing.T) {
+	r := testRegistry(t)
+	const max = 32 // more than the "_type" string's 22 bytes
+	if err := r.SetLimits(Limits{MaxString: max}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		s  string
+		ok bool
+	}{{strings.Repeat("s", max), true}, {strings.Repeat("s", max+1), false}, {"", true}} {
+		p := `{"_type": "app_messages.Increment", "unknown": "` + tc.s + `", "amount": 1}`
+		var inc Increment
+		err := r.DecodeInto([]byte(p), &inc)
+		if (err == nil) != tc.ok || (tc.ok && inc.Amount != 1) {
+			t.Errorf("skipped string of %d bytes, MaxString %d: %+v, %v; want ok %v", len(tc.s), max, inc, err, tc.ok)
+		}
+	}
+}
+
+// TestEnumNeedsItsValueKey: an "__enum__" object whose second key is not
+// "value" is a plain object (from_dict reads the member from "value"), even
+// when that key holds a string a member name could be.
+func TestEnumNeedsItsValueKey(t *testing.T) {
+	r := NewRegistry()
+	v, err := r.Decode([]byte(`{"__enum__": "m.E", "x": "A"}`))
+	want := map[string]any{"__enum__": "m.E", "x": "A"}
+	if err != nil || !valuesEqual(v, want) {
+		t.Errorf("Decode = %#v, %v; want the plain object %#v", v, err, want)
+	}
+}
+
+// TestPlainKeysAreNotMarkers: in an object decoded by from_dict's
+// precedence (its first key is not a marker), keys that are not markers
+// are only members: {"x": "m.E", "value": "A"} is a plain object, not an
+// enum whose "__enum__" is x.
+func TestPlainKeysAreNotMarkers(t *testing.T) {
+	r := NewRegistry()
+	for _, in := range []string{`{"x": "m.E", "value": "A"}`, `{"x": [1], "y": "casty://a@b:1/c"}`} {
+		v, err := r.Decode([]byte(in))
+		if _, isMap := v.(map[string]any); err != nil || !isMap {
+			t.Errorf("Decode(%s) = %#v, %v; want a plain object", in, v, err)
+		}
+	}
+}
+
+// TestSlowPathDecodes: objects whose members come in an order Casty never
+// writes take the slow path (from_dict's precedence), which decodes them
+// like the fast one: an unregistered dataclass with "_type" last is an
+// Unknown; and the rescanning budget charges the bytes rescanned, not the
+// offsets they sit at, so such an object at the end of a large payload
+// still decodes.
+func TestSlowPathDecodes(t *testing.T) {
+	r := NewRegistry()
+	v, err := r.Decode([]byte(`{"a": 1, "_type": "app.Other"}`))
+	if want := (Unknown{Type: "app.Other", Fields: map[string]any{"a": int64(1)}}); err != nil || !valuesEqual(v, want) {
+		t.Errorf("unusual order, unregistered: %#v, %v; want %#v", v, err, want)
+	}
+	bulk := strings.Repeat("1, ", 400000) + "1"
+	p := []byte(`[` + bulk + `, {"a": 1, "b": 2, "c": 3, "_type": "app.Other"}]`)
+	v, err = r.Decode(p)
+	if l, ok := v.([]any); err != nil || !ok || len(l) != 400002 {
+		t.Fatalf("an unusual-order object after %d bytes: %v (%T)", len(bulk), err, v)
+	}
+}
+
+// TestShardEnvelopeFastPathGate: DecodeShardEnvelope's fast path is taken
+// only when it can decide as DecodeInto would: not under a MaxCollection
+// below the envelope's three members (the message itself fits), and not
+// when ShardEnvelope is registered under another name (DecodeInto refuses
+// Casty's "_type" then).
+func TestShardEnvelopeFastPathGate(t *testing.T) {
+	canonical := testRegistry(t)
+	p, err := canonical.AppendValue(nil, wire.ShardEnvelope{EntityID: "user-42", Message: Increment{Amount: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow := testRegistry(t)
+	if err := narrow.SetLimits(Limits{MaxCollection: 2}); err != nil {
+		t.Fatal(err)
+	}
+	renamed := &Registry{}
+	renamed.MustRegister("other.Envelope", wire.ShardEnvelope{})
+	renamed.MustRegister(pyIncrement, Increment{})
+	for name, r := range map[string]*Registry{"MaxCollection 2": narrow, "renamed ShardEnvelope": renamed} {
+		var env wire.ShardEnvelope
+		if err := r.DecodeInto(p, &env); err == nil {
+			t.Fatalf("%s: DecodeInto accepted the envelope; the test needs a registry that refuses it", name)
+		}
+		if id, msg, err := r.DecodeShardEnvelope(p); err == nil {
+			t.Errorf("%s: DecodeShardEnvelope = %q, %v, nil; want DecodeInto's refusal", name, id, msg)
+		}
+	}
+}
+
+// TestRefObjectMembers: a typed Ref reads "__ref__" among other members
+// (from_dict ignores the rest), separated by commas as any object's.
+func TestRefObjectMembers(t *testing.T) {
+	r := NewRegistry()
+	for _, in := range []string{`{"x": 1, "__ref__": "casty://a@b:1/c"}`, `{"__ref__": "casty://a@b:1/c", "x": 1}`} {
+		var ref wire.Ref
+		if err := r.DecodeInto([]byte(in), &ref); err != nil || ref.Address.Host != "b" {
+			t.Errorf("DecodeInto(%s, *Ref) = %+v, %v; want the ref", in, ref, err)
+		}
+	}
+	var ref wire.Ref
+	if err := r.DecodeInto([]byte(`{"x": 1 "__ref__": "casty://a@b:1/c"}`), &ref); err == nil {
+		t.Errorf("a ref object without a comma between members decoded: %+v", ref)
+	}
+}
+
+// TestTruncatedEnvelope: DecodeShardEnvelope of every proper prefix of an
+// envelope is an error (its fast path checks the end of the payload before
+// each byte it reads), never a panic.
+func TestTruncatedEnvelope(t *testing.T) {
+	r := testRegistry(t)
+	p, err := r.AppendValue(nil, wire.ShardEnvelope{EntityID: "user-42", Message: Increment{Amount: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range len(p) {
+		if _, _, err := r.DecodeShardEnvelope(p[:n]); err == nil {
+			t.Fatalf("DecodeShardEnvelope(%q) = nil error, want one", p[:n])
+		}
+	}
+	// Closed by another bracket: an error too.
+	bad := append(p[:len(p)-1:len(p)-1], ']')
+	if _, _, err := r.DecodeShardEnvelope(bad); err == nil {
+		t.Errorf("DecodeShardEnvelope(%q) = nil error, want one", bad)
 	}
 }
