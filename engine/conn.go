@@ -15,6 +15,7 @@ import (
 
 	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/zhbin"
 )
 
 // Connection states (nodeConn.state).
@@ -54,6 +55,7 @@ type nodeConn struct {
 	epoch      atomic.Int64          // allocation_epoch of this node's last snapshot; -1 unknown
 	ever       atomic.Bool           // a link has been up at least once
 	zerohop    atomic.Bool           // the node's last handshake carried the zerohop extension (a Go node, not Casty)
+	binary     atomic.Bool           // the node's last handshake chose zhbin (zhbin.Negotiated): frames encoded from then on use c.bin
 	firstTry   chan struct{}         // closed after the first connection attempt
 	kick       chan struct{}         // cuts a reconnect backoff short (cluster says the node is up)
 	lastTry    atomic.Int64          // unix nanos of the last connection attempt
@@ -458,6 +460,16 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 		return err
 	}
 	nc.zerohop.Store(h.Zerohop != nil)
+	if c.bin != nil {
+		ok, why := zhbin.Negotiated(h.Zerohop, c.binTypes, false)
+		nc.binary.Store(ok)
+		if ok {
+			c.stats.binaryConnects.Add(1)
+		}
+		if !ok && h.Zerohop != nil {
+			c.log.Debug("engine: connection stays JSON", "node", nc.addr.String(), "why", why)
+		}
+	}
 	if x := h.Zerohop; x != nil && x.Role == wire.RoleNode && len(x.Entities) > 0 {
 		c.noteAnnounced(h.Node(), x.Entities)
 	}
