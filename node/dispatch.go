@@ -410,14 +410,10 @@ func typeName(n *Node, v any) string {
 // The message is dropped and counted.
 var ErrUndeliverable = errors.New("node: message undeliverable; dropped")
 
-// sendNode sends a frame to the node or client at addr: a member over the
-// connection this node dials to it; anything else over the inbound
-// connection registered under that identity. Without one the frame is
-// dropped and counted: clients are never dialled.
-func (n *Node) sendNode(addr wire.NodeAddress, frame []byte) bool {
-	l, member := n.destLink(addr)
-	return n.sendOn(l, member, addr, frame)
-}
+// destLink and sendOn send a frame to the node or client at an address:
+// a member over the connection this node dials to it; anything else over
+// the inbound connection registered under that identity. Without one the
+// frame is dropped and counted: clients are never dialled.
 
 // destLink returns the link a frame to addr goes over: the member link
 // this node dialled (member true), or the inbound connection registered
