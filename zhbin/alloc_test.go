@@ -22,6 +22,13 @@ func TestAppendEnvelopeZeroAlloc(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("AppendEnvelopeFrame: got %v allocs/op, want 0", allocs)
 	}
+	head := c.AppendEnvelopeHead(nil, "casty://live@127.0.0.1:25520/_region-counter", "casty://live@127.0.0.1:0/")
+	allocs = testing.AllocsPerRun(1000, func() {
+		buf, _ = c.AppendHeadedEnvelopeFrame(buf[:0], head, "entity-1", msg, 0)
+	})
+	if allocs != 0 {
+		t.Errorf("AppendHeadedEnvelopeFrame: got %v allocs/op, want 0", allocs)
+	}
 	var all any = sampleAll()
 	allocs = testing.AllocsPerRun(1000, func() {
 		buf, _ = c.AppendEnvelopePayload(buf[:0], "entity-1", all)

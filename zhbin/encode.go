@@ -188,3 +188,28 @@ func (c *Codec) AppendEnvelopeFrame(dst []byte, target, sender, entityID string,
 func (c *Codec) AppendEnvelopePayload(dst []byte, entityID string, msg any) ([]byte, error) {
 	return c.appendEnvelope(c.state.Load(), dst, entityID, msg)
 }
+
+// AppendEnvelopeHead appends the constant part of an envelope frame to
+// target from sender: the frame type, header_len and the header (type
+// hint ShardEnvelope), Casty's bytes, the same as the JSON registry's
+// (zhbin changes only the payload). For AppendHeadedEnvelopeFrame.
+func (c *Codec) AppendEnvelopeHead(dst []byte, target, sender string) []byte {
+	return wire.AppendHeader(append(dst, wire.FrameMessage), wire.Header{Target: target, Sender: sender, TypeHint: wire.TypeShardEnvelope})
+}
+
+// AppendHeadedEnvelopeFrame is AppendEnvelopeFrame with the frame's
+// constant part given as head (AppendEnvelopeHead): the frame's length, a
+// copy of head, then the zhbin envelope. Byte for byte AppendEnvelopeFrame
+// for head's target and sender (TestHeadedEnvelopeFrame); head is not
+// checked. It does not allocate for a message of a registered type into a
+// dst with room.
+func (c *Codec) AppendHeadedEnvelopeFrame(dst, head []byte, entityID string, msg any, maxFrame int) ([]byte, error) {
+	n := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = append(dst, head...)
+	dst, err := c.appendEnvelope(c.state.Load(), dst, entityID, msg)
+	if err != nil {
+		return dst[:n], err
+	}
+	return wire.EndFrame(dst, n, maxFrame)
+}

@@ -246,3 +246,23 @@ func TestTypesAnnounced(t *testing.T) {
 		t.Errorf("a different layout announced the same schema %q", got[0].Schema)
 	}
 }
+
+func TestHeadedEnvelopeFrame(t *testing.T) {
+	c := newCodec(t)
+	const target = "casty://live@127.0.0.1:25520/_region-counter"
+	const sender = "casty://live-client@127.0.0.1:0/"
+	head := c.AppendEnvelopeHead(nil, target, sender)
+	for _, msg := range []any{incr{Amount: 5}, sampleAll(), onlyJSON{Names: []string{"x"}}} {
+		want, err := c.AppendEnvelopeFrame([]byte{7}, target, sender, "e-1", msg, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.AppendHeadedEnvelopeFrame([]byte{7}, head, "e-1", msg, 0)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%T: got % x (%v), want % x", msg, got, err, want)
+		}
+	}
+	if got, err := c.AppendHeadedEnvelopeFrame([]byte{7}, head, "e-1", incr{}, 10); err == nil || !bytes.Equal(got, []byte{7}) {
+		t.Errorf("over maxFrame: got % x, %v; want the input back and an error", got, err)
+	}
+}
