@@ -37,6 +37,14 @@ func zhbinMutations() []Mutation {
 			Repl: "if ok, why := zhbin.Negotiated(hs.Zerohop, n.binTypes, true); ok || true {",
 			Run:  "^TestBinaryNegotiation$",
 		},
+		{
+			Name: "zhbin/client-conn-ignores-choice", Invariant: zStaysJSON, Doc: "zhbin", Package: "./engine",
+			What: "engine handshake: every connection of a client with Binary encodes zhbin",
+			File: "engine/conn.go",
+			Orig: "\t\tnc.binary.Store(ok)\n",
+			Repl: "\t\tnc.binary.Store(true)\n",
+			Run:  "^TestClusterBinary$",
+		},
 		z(Mutation{
 			Name: "zhbin/uint-halved", Invariant: zRoundTrip,
 			What: "encode: an unsigned field loses its low bit",
