@@ -25,6 +25,15 @@ func BenchmarkEnvelopeFrame(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(buf)), "bytes/frame")
 		})
+		b.Run(cd.name+"/headed", func(b *testing.B) {
+			// The engine's path: the route entry's head written once.
+			head := cd.c.AppendEnvelopeHead(nil, target, sender)
+			b.ReportAllocs()
+			buf := make([]byte, 0, 512)
+			for b.Loop() {
+				buf, _ = cd.c.AppendHeadedEnvelopeFrame(buf[:0], head, "entity-42", msg, 0)
+			}
+		})
 	}
 }
 
