@@ -49,13 +49,18 @@ type nodeConn struct {
 	addr wire.NodeAddress // logical address, as the cluster names the node
 	dial string           // address dialled (AddressMap applied)
 	q    *outQueue
+	// binary: the node's last handshake chose zhbin (zhbin.Negotiated):
+	// frames encoded from then on use c.bin. Read on every Tell
+	// (Client.codecFor), written once per handshake: it sits with the
+	// fields fixed at creation, away from the per-batch stores (idle,
+	// lastRecv).
+	binary atomic.Bool
 
 	state      atomic.Int32
 	cause      atomic.Pointer[error] // why the last connection/attempt failed
 	epoch      atomic.Int64          // allocation_epoch of this node's last snapshot; -1 unknown
 	ever       atomic.Bool           // a link has been up at least once
 	zerohop    atomic.Bool           // the node's last handshake carried the zerohop extension (a Go node, not Casty)
-	binary     atomic.Bool           // the node's last handshake chose zhbin (zhbin.Negotiated): frames encoded from then on use c.bin
 	firstTry   chan struct{}         // closed after the first connection attempt
 	kick       chan struct{}         // cuts a reconnect backoff short (cluster says the node is up)
 	lastTry    atomic.Int64          // unix nanos of the last connection attempt
