@@ -284,7 +284,7 @@ func (t *askTable) complete(suffix []byte, payload []byte) {
 		c.stats.lateReplies.Add(1)
 		return
 	}
-	v, err := c.reg.Decode(payload)
+	v, err := c.dec().Decode(payload)
 	if err != nil {
 		c.stats.decodeErrors.Add(1)
 		err = fmt.Errorf("engine: undecodable reply: %w", err)

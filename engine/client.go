@@ -17,6 +17,7 @@ import (
 	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/zhbin"
 )
 
 // ShardEnvelope is the protocol's envelope for a sharded entity:
@@ -30,7 +31,9 @@ type ShardEnvelope = wire.ShardEnvelope
 // release its connections and goroutines.
 type Client struct {
 	cfg            Config
-	reg            wire.Codec // cfg.Types
+	reg            wire.Codec        // cfg.Types
+	bin            wire.Codec        // cfg.Binary; nil when not set
+	binTypes       []wire.BinaryType // cfg.Binary's table, taken at Dial
 	log            *slog.Logger
 	dialer         func(ctx context.Context, network, address string) (net.Conn, error)
 	tr             Transport
@@ -115,10 +118,16 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	c.topo.init()
 	c.senderURI = string(wire.Address{System: c.clientSys, Host: c.identity.Host, Port: c.identity.Port}.AppendURI(nil))
 	c.subRef = c.clientRef(wire.PathTopologySub)
+	ext := netconn.Extension(cfg.SystemName, wire.RoleClient)
+	if cfg.Binary != nil {
+		c.bin, c.binTypes = cfg.Binary, cfg.Binary.Types()
+		ext.Codecs = append(ext.Codecs, zhbin.Name)
+		ext.Binary = c.binTypes
+	}
 	c.handshakeFrame = wire.AppendHandshakeFrame(nil, wire.Handshake{
 		Host:    c.identity.Host,
 		Port:    c.identity.Port,
-		Zerohop: netconn.Extension(cfg.SystemName, wire.RoleClient),
+		Zerohop: ext,
 	})
 	var pfx [8]byte
 	_, _ = rand.Read(pfx[:])

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/zhbin"
 )
 
 // Transport names for Config.Transport.
@@ -90,6 +91,14 @@ type Config struct {
 	// Types is the message registry (message structs registered under
 	// their Python names). Default: castyjson.NewRegistry(), protocol types only.
 	Types *castyjson.Registry
+	// Binary, if set, is the zhbin codec (issue 12) the client offers in
+	// its handshake: a connection to a zerohop node that chooses it (with
+	// the same binary type table) encodes its frames' payloads with it and
+	// reads the node's replies with it; every other connection (Casty
+	// nodes, nodes without it, a table mismatch) stays Casty JSON byte for
+	// byte. Its JSON registry must be Types (nil Types: Binary's).
+	// Default nil: JSON only.
+	Binary *zhbin.Codec
 
 	// LivenessWindow: without a snapshot from the primary subscription
 	// (the node whose snapshots are applied with the leader's) for this
@@ -238,6 +247,9 @@ func (c *Config) EnsureDefaults() {
 	if c.Transport == "" {
 		c.Transport = DefaultTransport
 	}
+	if c.Types == nil && c.Binary != nil {
+		c.Types = c.Binary.JSON()
+	}
 	if c.Types == nil {
 		c.Types = castyjson.NewRegistry()
 	}
@@ -300,6 +312,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	checkHost("ClientHost", c.ClientHost)
+	if c.Binary != nil && c.Types != nil && c.Binary.JSON() != c.Types {
+		bad("Binary: its JSON registry is not Types (make it with zhbin.New(Types))")
+	}
 	checkHost("AdvertisedHost", c.AdvertisedHost)
 	if c.ClientPort < 0 || c.ClientPort > 65535 {
 		bad("ClientPort %d: want 0..65535", c.ClientPort)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/zhbin"
 )
 
 // Connection states (nodeConn.state).
@@ -48,6 +49,12 @@ type nodeConn struct {
 	addr wire.NodeAddress // logical address, as the cluster names the node
 	dial string           // address dialled (AddressMap applied)
 	q    *outQueue
+	// binary: the node's last handshake chose zhbin (zhbin.Negotiated):
+	// frames encoded from then on use c.bin. Read on every Tell
+	// (Client.codecFor), written once per handshake: it sits with the
+	// fields fixed at creation, away from the per-batch stores (idle,
+	// lastRecv).
+	binary atomic.Bool
 
 	state      atomic.Int32
 	cause      atomic.Pointer[error] // why the last connection/attempt failed
@@ -458,6 +465,16 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 		return err
 	}
 	nc.zerohop.Store(h.Zerohop != nil)
+	if c.bin != nil {
+		ok, why := zhbin.Negotiated(h.Zerohop, c.binTypes, false)
+		nc.binary.Store(ok)
+		if ok {
+			c.stats.binaryConnects.Add(1)
+		}
+		if !ok && h.Zerohop != nil {
+			c.log.Debug("engine: connection stays JSON", "node", nc.addr.String(), "why", why)
+		}
+	}
 	if x := h.Zerohop; x != nil && x.Role == wire.RoleNode && len(x.Entities) > 0 {
 		c.noteAnnounced(h.Node(), x.Entities)
 	}

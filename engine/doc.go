@@ -249,6 +249,21 @@
 // time out. Against a Casty node a message type it does not know is
 // silently dropped too (Casty answers nothing).
 //
+// # Binary codec (zhbin)
+//
+// With Config.Binary (a zhbin.Codec over Types), the client's handshake
+// offers "codecs": ["json", "zhbin"] and announces its binary type table;
+// a connection whose node chooses "zhbin" with an equal table
+// (zhbin.Negotiated, decided again at every handshake: nodeConn.binary)
+// encodes the payloads of the frames queued on it from then on with the
+// zhbin codec (Client.codecFor; the frame prefix and header are Casty's,
+// unchanged), and every reply is read by the zhbin codec, which reads
+// Casty JSON too. Every other connection, and every connection of a
+// client without Binary, stays Casty JSON byte for byte. A frame is
+// encoded when queued: frames queued before a reconnect keep the codec of
+// the connection they were queued for (a node that stopped offering zhbin
+// counts those still queued as undecodable).
+//
 // # Invariants
 //
 //   - No listening socket, ever. The identity in handshakes and reply
@@ -337,7 +352,9 @@
 //
 // Tell to a routed shard allocates nothing inside the client for a message
 // whose type is registered in the castyjson.Registry (or implements
-// castyjson.JSONAppender): TestTellZeroAllocs asserts it. The conversion of the
+// castyjson.JSONAppender): TestTellZeroAllocs asserts it; on a zhbin
+// connection, for a type registered in the zhbin codec
+// (TestTellZeroAllocsBinary). The conversion of the
 // message to the `any` parameter happens at the call site and is Go's: it
 // does not allocate for pointers, zero-size values, single-byte values and
 // 8-byte pointer-free values below 256 (e.g. Increment{Amount: 1}); other

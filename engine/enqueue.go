@@ -37,15 +37,19 @@ type outFrame struct {
 	paced bool
 }
 
-// appendTo appends f's frame to buf, within c's MaxFrameSize.
-func (f *outFrame) appendTo(c *Client, buf []byte) ([]byte, error) {
+// appendTo appends f's frame to buf, within c's MaxFrameSize, with the
+// payload codec of nc's connection (codecFor).
+func (f *outFrame) appendTo(c *Client, nc *nodeConn, buf []byte) ([]byte, error) {
 	switch f.kind {
 	case frameEnvelope:
-		return c.reg.AppendHeadedEnvelopeFrame(buf, f.head, f.entityID, f.msg, c.cfg.MaxFrameSize)
+		// The head (a route entry's) is Casty's for both codecs; only the
+		// envelope after it differs.
+		return c.codecFor(nc).AppendHeadedEnvelopeFrame(buf, f.head, f.entityID, f.msg, c.cfg.MaxFrameSize)
 	case framePayload:
+		// Held payloads are Casty JSON, which a zhbin connection reads too.
 		return appendPayloadFrame(buf, f.target, c.senderURI, wire.TypeShardEnvelope, f.payload, c.cfg.MaxFrameSize)
 	default:
-		buf, err := c.reg.AppendMessageFrame(buf, f.target, c.senderURI, f.msg, c.cfg.MaxFrameSize)
+		buf, err := c.codecFor(nc).AppendMessageFrame(buf, f.target, c.senderURI, f.msg, c.cfg.MaxFrameSize)
 		if err != nil {
 			err = fmt.Errorf("engine: encoding %T: %w", f.msg, err)
 		}
@@ -95,7 +99,7 @@ func (nc *nodeConn) enqueue(f *outFrame, reserve uint64, wait bool) (DropReason,
 		nc.countDrop(DropQueueSojourn, 1)
 		return DropQueueSojourn, nc.lateErr
 	}
-	buf, err := f.appendTo(c, buf)
+	buf, err := f.appendTo(c, nc, buf)
 	if err != nil {
 		nc.q.publish(t, buf[:0])
 		c.stats.drop(DropEncode, 1)
@@ -132,4 +136,27 @@ func (nc *nodeConn) sendMsg(target string, msg any, paced bool) error {
 func (nc *nodeConn) sendControl(target string, msg any) error {
 	_, err := nc.enqueue(&outFrame{kind: frameMessage, target: target, msg: msg}, 0, false)
 	return err
+}
+
+// codecFor returns the payload codec of frames encoded now for nc: c.bin
+// when nc's last handshake negotiated zhbin, else the JSON registry. A
+// frame is encoded when it is queued: frames queued before a reconnect
+// that negotiates differently keep their codec (a zhbin node reads JSON;
+// a node that stopped offering zhbin counts the zhbin frames still queued
+// for it as undecodable).
+func (c *Client) codecFor(nc *nodeConn) wire.Codec {
+	if c.bin != nil && nc.binary.Load() {
+		return c.bin
+	}
+	return c.reg
+}
+
+// dec returns the codec that reads the nodes' payloads: the zhbin codec
+// when configured (it reads Casty JSON too, so one decoder serves every
+// connection), else the JSON registry.
+func (c *Client) dec() wire.Codec {
+	if c.bin != nil {
+		return c.bin
+	}
+	return c.reg
 }

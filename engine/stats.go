@@ -153,6 +153,7 @@ type Stats struct {
 	Undeliverable uint64
 
 	Connects        uint64 // successful connection openings (incl. reconnects)
+	BinaryConnects  uint64 // of Connects, those whose handshake negotiated zhbin (Config.Binary)
 	Reconnects      uint64
 	ConnectFailures uint64 // attempts that failed: dial, handshake, or the transport's Attach
 	Suspects        uint64 // connections marked suspect (up, but nothing received for SuspectAfter)
@@ -193,7 +194,7 @@ type counters struct {
 
 	asksOK, asksTimedOut, asksFailed, lateReplies, undeliverable atomic.Uint64
 
-	connects, reconnects, connectFailures, suspects, suspectsCleared atomic.Uint64
+	connects, reconnects, connectFailures, suspects, suspectsCleared, binaryConnects atomic.Uint64
 
 	snapshotsReceived, snapshotsApplied, snapshotsUnchanged, snapshotsFenced, epochResets, resubscribes atomic.Uint64
 
@@ -234,6 +235,7 @@ func (c *Client) Stats() Stats {
 		LateReplies:        s.lateReplies.Load(),
 		Undeliverable:      s.undeliverable.Load(),
 		Connects:           s.connects.Load(),
+		BinaryConnects:     s.binaryConnects.Load(),
 		Reconnects:         s.reconnects.Load(),
 		ConnectFailures:    s.connectFailures.Load(),
 		Suspects:           s.suspects.Load(),

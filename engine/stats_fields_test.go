@@ -28,6 +28,7 @@ var statsFieldTests = map[string][]string{
 	"Undeliverable":      {"TestAskUndeliverable", "TestAskUnknownMessageType"},
 	"Connects":           {"TestStats"},
 	"Reconnects":         {"TestReconnectAfterRestart"},
+	"BinaryConnects":     {"TestClusterBinary"},
 	"ConnectFailures":    {"TestReconnectAfterRestart", "TestAttachFailureCounted"},
 	"Suspects":           {"TestSuspectPausedOwner"},
 	"SuspectsCleared":    {"TestSuspectPausedOwner"},

@@ -55,7 +55,7 @@ func (c *Client) onFrame(nc *nodeConn, typ byte, body []byte) error {
 		c.asks.complete(path[len(askPathPrefix):], payload)
 	case string(path) == wire.PathTopologySub:
 		var ts wire.TopologySnapshot
-		if err := c.reg.DecodeInto(payload, &ts); err != nil {
+		if err := c.dec().DecodeInto(payload, &ts); err != nil {
 			c.stats.decodeErrors.Add(1)
 			c.log.Warn("engine: undecodable topology snapshot", "node", nc.addr.String(), "err", err)
 			return nil
@@ -64,7 +64,7 @@ func (c *Client) onFrame(nc *nodeConn, typ byte, body []byte) error {
 	case bytes.HasPrefix(path, proxyPathPrefix):
 		// A Casty node answers GetShardLocation with ShardLocation; a
 		// zerohop node may answer ShardUnavailable instead.
-		v, err := c.reg.Decode(payload)
+		v, err := c.dec().Decode(payload)
 		if err != nil {
 			c.stats.decodeErrors.Add(1)
 			c.log.Warn("engine: undecodable shard location", "node", nc.addr.String(), "err", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/zhbin"
 )
 
 // Transports for Config.Transport: how plaintext connections (clients
@@ -155,6 +156,14 @@ type Config struct {
 	// Registry maps Python type names to Go types; default castyjson.NewRegistry().
 	// Message types of Entities and Services must be registered in it.
 	Registry *castyjson.Registry
+	// Binary, if set, is the zhbin codec (issue 12) this node offers to
+	// zerohop clients: a connection whose client offers zhbin with the
+	// same binary type table (zhbin.Negotiated) switches to it after the
+	// handshake, for the client's frames and this node's replies; every
+	// other connection (Casty peers, clients without it, a table
+	// mismatch, other members) stays Casty JSON. Its JSON registry must be
+	// Registry (nil Registry: Binary's). Default nil: JSON only.
+	Binary *zhbin.Codec
 	// Entities are the sharded entity types this node hosts.
 	Entities []EntityType
 	// Services are the discoverable services this node hosts.

@@ -131,7 +131,7 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 			n.ctr.unknownTargets.Add(1)
 			return resOK
 		}
-		v, err := n.reg.Decode(payload)
+		v, err := l.codec.Decode(payload)
 		if err != nil {
 			n.decodeFailed(l, err)
 			return resOK
@@ -142,7 +142,7 @@ func (n *Node) handleMessage(l *link, body []byte) result {
 		}
 		return resOK
 	case pkTopology:
-		v, err := n.reg.Decode(payload)
+		v, err := l.codec.Decode(payload)
 		if err != nil {
 			n.decodeFailed(l, err)
 			return resOK
@@ -168,7 +168,7 @@ var (
 // node does not host: a dead letter (wire.ReasonUnknownEntityType), so a
 // waiting zerohop ask learns why at once.
 func (n *Node) unknownEntityType(l *link, typ string, payload []byte) {
-	v, err := n.reg.Decode(payload)
+	v, err := l.codec.Decode(payload)
 	if err != nil {
 		n.decodeFailed(l, err)
 		return
@@ -186,7 +186,7 @@ func (n *Node) unknownEntityType(l *link, typ string, payload []byte) {
 // other message is taken there (a ShardLocation from a peer steers
 // nothing: the table comes from the consensus log).
 func (n *Node) handleCoord(l *link, typ string, payload []byte) {
-	v, err := n.reg.Decode(payload)
+	v, err := l.codec.Decode(payload)
 	if err != nil {
 		n.decodeFailed(l, err)
 		return
@@ -219,7 +219,7 @@ const maxHops = 2
 // dead letters a run, TestForwardFromANewerTableWaits).
 func (n *Node) handleRegion(l *link, r *region, f fwdInfo, payload []byte) result {
 	hops := f.hops
-	id, msg, err := n.reg.DecodeShardEnvelopeMemo(payload, &l.in.msgs)
+	id, msg, err := l.codec.DecodeShardEnvelopeMemo(payload, &l.in.msgs)
 	if err != nil {
 		n.decodeFailed(l, err)
 		return resOK
@@ -410,31 +410,50 @@ func typeName(n *Node, v any) string {
 // The message is dropped and counted.
 var ErrUndeliverable = errors.New("node: message undeliverable; dropped")
 
-// sendNode sends a frame to the node or client at addr: a member over the
-// connection this node dials to it; anything else over the inbound
-// connection registered under that identity. Without one the frame is
-// dropped and counted: clients are never dialled.
-func (n *Node) sendNode(addr wire.NodeAddress, frame []byte) bool {
-	if addr != n.self {
-		if ms := n.memberOthers(); ms != nil {
-			if _, ok := (*ms)[addr]; ok {
-				if l := n.peerLink(addr); l != nil && l.send(frame) {
-					return true
-				}
-				n.ctr.droppedReplies.Add(1)
-				return false
-			}
-		}
-		n.clientMu.RLock()
-		l := n.clients[addr]
-		n.clientMu.RUnlock()
-		if l != nil && l.send(frame) {
-			return true
+// destLink and sendOn send a frame to the node or client at an address:
+// a member over the connection this node dials to it; anything else over
+// the inbound connection registered under that identity. Without one the
+// frame is dropped and counted: clients are never dialled.
+
+// destLink returns the link a frame to addr goes over: the member link
+// this node dialled (member true), or the inbound connection registered
+// under that identity; nil when there is none (or addr is this node).
+// The frame is encoded with the link's codec (l.codec).
+func (n *Node) destLink(addr wire.NodeAddress) (l *link, member bool) {
+	if addr == n.self {
+		return nil, false
+	}
+	if ms := n.memberOthers(); ms != nil {
+		if _, ok := (*ms)[addr]; ok {
+			return n.peerLink(addr), true
 		}
 	}
+	n.clientMu.RLock()
+	l = n.clients[addr]
+	n.clientMu.RUnlock()
+	return l, false
+}
+
+// sendOn sends frame over l (destLink's answer for addr); without l, or
+// when l does not take it, the frame is dropped and counted.
+func (n *Node) sendOn(l *link, member bool, addr wire.NodeAddress, frame []byte) bool {
+	if l != nil && l.send(frame) {
+		return true
+	}
 	n.ctr.droppedReplies.Add(1)
-	n.logLimited("no connection to the destination; dropping", "to", addr.String())
+	if !member {
+		n.logLimited("no connection to the destination; dropping", "to", addr.String())
+	}
 	return false
+}
+
+// codecOf returns the codec of frames sent over l: its negotiated one, or
+// n.reg without a link.
+func (n *Node) codecOf(l *link) wire.Codec {
+	if l != nil {
+		return l.codec
+	}
+	return n.reg
 }
 
 // tell sends msg to ref from an entity, a service or the node itself.
@@ -445,14 +464,15 @@ func (n *Node) tell(to wire.Ref, msg any, buf *[]byte) error {
 	if to.IsLocal() || to.Node() == n.self {
 		return n.deliverLocal(to.Path, msg)
 	}
-	frame, err := n.reg.AppendMessageFrameTo((*buf)[:0], to.Address, n.senderURI, msg, n.cfg.MaxFrameSize)
+	l, member := n.destLink(to.Node())
+	frame, err := n.codecOf(l).AppendMessageFrameTo((*buf)[:0], to.Address, n.senderURI, msg, n.cfg.MaxFrameSize)
 	if err != nil {
 		return err
 	}
 	if cap(frame) <= 64<<10 {
 		*buf = frame[:0]
 	}
-	if !n.sendNode(to.Node(), frame) {
+	if !n.sendOn(l, member, to.Node(), frame) {
 		return ErrUndeliverable
 	}
 	return nil

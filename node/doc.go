@@ -2,7 +2,8 @@
 // discoverable services, agrees with the other members on who owns each
 // shard through a consensus log (hashicorp/raft), and serves clients
 // (zerohop's engine and Casty v1's own ClusterClient) over Casty v1's wire
-// protocol (shared/casty-v1/PROTOCOL.md) with the JSON codec.
+// protocol (shared/casty-v1/PROTOCOL.md) with the JSON codec, or with
+// zerohop clients that negotiate it, the zhbin binary codec.
 //
 // # API
 //
@@ -89,6 +90,19 @@
 // (logged, counted): the node answers with its handshake carrying the
 // reason ("refused"), reads nothing more, and closes the connection once
 // that reply is written; Casty clients send no extension and are accepted.
+//
+// With Config.Binary set, a client whose extension offers "zhbin" with a
+// binary type table equal to the node's (zhbin.Negotiated) gets a reply
+// choosing "codec": "zhbin", and that link's codec (link.codec, set at the
+// handshake before the link is registered, never changed) is the zhbin
+// codec: it decodes the client's payloads (zhbin or JSON) and encodes the
+// replies sent over that link (tell and replyTo pick the codec of the link
+// the frame goes over, destLink). Every other link's codec is the JSON
+// Registry: a Casty client, a client that does not offer zhbin or whose
+// table differs, and every member link (this node's dials offer JSON
+// only), so Casty peers see Casty JSON byte for byte; a zhbin payload on a
+// JSON link is a decode failure. Stats.BinaryConnections counts the links
+// that negotiated zhbin.
 //
 // Every outbound connection has a bounded buffer (Config.OutboundLimit,
 // 64 MiB): a client that does not read its replies is cut off when it

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/zhbin"
 )
 
 // link is one connection, whatever carries its bytes: the framing, the
@@ -46,8 +47,12 @@ type link struct {
 
 	// Set once by the reading side at the handshake, before the link is
 	// registered anywhere others could find it.
-	peer      atomic.Pointer[wire.NodeAddress]
-	zerohop   bool       // the peer's handshake carried the zerohop extension; set before the link is registered
+	peer    atomic.Pointer[wire.NodeAddress]
+	zerohop bool // the peer's handshake carried the zerohop extension; set before the link is registered
+	// codec reads the peer's payloads and writes replies to it: n.reg, or
+	// n.bin when the handshake negotiated zhbin (set before the link is
+	// registered; never changed after).
+	codec     wire.Codec
 	handshook bool       // owned by the reading side
 	in        ingestMemo // owned by the reading side
 
@@ -95,6 +100,7 @@ func (n *Node) newLink() *link {
 func (n *Node) baseLink() *link {
 	return &link{
 		n:      n,
+		codec:  n.reg,
 		id:     n.linkSeq.Add(1),
 		opened: time.Now(),
 		resume: make(chan struct{}, 1),
@@ -300,7 +306,16 @@ func (l *link) onHandshake(body []byte) bool {
 	l.peer.Store(&id)
 	l.zerohop = hs.Zerohop != nil
 	l.handshook = true
-	if !l.send(*n.hsReply.Load()) {
+	reply := n.hsReply.Load().json
+	if n.bin != nil {
+		if ok, why := zhbin.Negotiated(hs.Zerohop, n.binTypes, true); ok {
+			l.codec, reply = n.bin, n.hsReply.Load().bin
+			n.ctr.binaryLinks.Add(1)
+		} else if hs.Zerohop != nil {
+			n.log.Debug("connection stays JSON", "remote", l.remote(), "why", why)
+		}
+	}
+	if !l.send(reply) {
 		return false
 	}
 	n.clientMu.Lock()
@@ -354,11 +369,36 @@ func (n *Node) extension(types map[string]int) *wire.Extension {
 	return x
 }
 
-// announceTypes publishes the handshake reply carrying types (the
+// announceTypes publishes the handshake replies carrying types (the
 // cluster's entity types and shard counts; onTable, fsm.onTypes).
 func (n *Node) announceTypes(types map[string]int) {
-	f := wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port, Zerohop: n.extension(types)})
-	n.hsReply.Store(&f)
+	n.hsReply.Store(n.replies(types))
+}
+
+// hsReplies are the handshake frames this node answers a client with:
+// json chooses Casty JSON; bin (nil without cfg.Binary) chooses zhbin.
+// Immutable once published.
+type hsReplies struct {
+	json, bin []byte
+}
+
+// replies builds the handshake replies carrying types. Without
+// cfg.Binary, json is the handshake this node always sent; with it, both
+// also offer zhbin and announce the binary type table, so that a client
+// can see why a connection stayed JSON.
+func (n *Node) replies(types map[string]int) *hsReplies {
+	x := n.extension(types)
+	frame := func(x *wire.Extension) []byte {
+		return wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port, Zerohop: x})
+	}
+	if n.bin == nil {
+		return &hsReplies{json: frame(x)}
+	}
+	x.Codecs = []string{"json", zhbin.Name}
+	x.Binary = n.binTypes
+	xb := *x
+	xb.Codec = zhbin.Name
+	return &hsReplies{json: frame(x), bin: frame(&xb)}
 }
 
 // typeCounts returns t's entity types with their shard counts.

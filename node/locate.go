@@ -364,16 +364,17 @@ func (n *Node) replyUnavailable(p *pendingReq, reason string) {
 // replyTo sends msg to ref, over via when it is the connection of ref's
 // identity, else over any connection to ref's node.
 func (n *Node) replyTo(ref wire.Ref, via *link, msg any) {
-	frame, err := n.reg.AppendMessageFrameTo(nil, ref.Address, n.senderURI, msg, n.cfg.MaxFrameSize)
+	l, member := via, false
+	if via == nil || via.peerID() != ref.Node() {
+		l, member = n.destLink(ref.Node())
+	}
+	frame, err := n.codecOf(l).AppendMessageFrameTo(nil, ref.Address, n.senderURI, msg, n.cfg.MaxFrameSize)
 	if err != nil {
 		n.ctr.droppedReplies.Add(1)
 		n.log.Error("encode reply", "err", err)
 		return
 	}
-	if via != nil && via.peerID() == ref.Node() && via.send(frame) {
-		return
-	}
-	n.sendNode(ref.Node(), frame)
+	n.sendOn(l, member, ref.Node(), frame)
 }
 
 // typeShards returns the shard count of typ from this node's own types,

@@ -36,15 +36,18 @@ import (
 type Node struct {
 	cfg       Config
 	log       *slog.Logger
-	reg       wire.Codec // cfg.Registry
+	reg       wire.Codec        // cfg.Registry
+	bin       wire.Codec        // cfg.Binary; nil when not set
+	binTypes  []wire.BinaryType // cfg.Binary's table, taken at New
 	self      wire.NodeAddress
 	senderURI string          // casty://system@host:port/
 	fwdSender [maxHops]string // sender URI prefixes of forwarded envelopes, by hop count before the forward (forwardNow appends .EPOCH)
 	hsFrame   []byte          // our handshake frame (reply and dial), immutable
-	// hsReply is the handshake frame inbound connections get: hsFrame's,
+	// hsReply is the handshake frames inbound connections get: hsFrame's,
 	// with the cluster's entity types as the allocation table knows them
-	// (set by onTable when they change; announceTypes).
-	hsReply  atomic.Pointer[[]byte]
+	// (set by onTable when they change; announceTypes), choosing JSON or
+	// (with cfg.Binary) zhbin.
+	hsReply  atomic.Pointer[hsReplies]
 	ctr      *counters
 	gate     *gate     // nil unless Config.Pausable
 	bounds   bounds    // bounds against any peer (budget.go)
@@ -140,10 +143,17 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.lease.synced = make(chan struct{})
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.initBounds()
+	if n.cfg.Registry == nil && n.cfg.Binary != nil {
+		n.cfg.Registry = n.cfg.Binary.JSON()
+	}
 	if n.cfg.Registry == nil {
 		n.cfg.Registry = castyjson.NewRegistry()
 	}
 	n.reg = n.cfg.Registry
+	if n.cfg.Binary != nil {
+		n.bin = n.cfg.Binary
+		n.binTypes = n.cfg.Binary.Types()
+	}
 	if n.cfg.Workers == 0 {
 		n.cfg.Workers = runtime.GOMAXPROCS(0)
 	}
@@ -164,7 +174,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.hsFrame = wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port,
 		Zerohop: n.extension(nil)})
-	n.hsReply.Store(&n.hsFrame)
+	n.hsReply.Store(n.replies(nil))
 	n.route.Store(n.buildRoute(emptyTable, nil, 0))
 	close(n.ready) // inbound connections may be served from here on
 	if n.cfg.Raft == "" {

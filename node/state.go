@@ -102,7 +102,7 @@ func (n *Node) State() wire.NodeState {
 
 // handleNodePath answers GetNodeState at wire.PathNode.
 func (n *Node) handleNodePath(l *link, payload []byte) {
-	v, err := n.reg.Decode(payload)
+	v, err := l.codec.Decode(payload)
 	if err != nil {
 		n.decodeFailed(l, err)
 		return

@@ -20,6 +20,7 @@ type Stats struct {
 	BytesIn             int64
 	BytesOut            int64 // bytes queued for sending
 	HandshakesRefused   int64 // bad handshake or another system's name
+	BinaryConnections   int64 // inbound connections that negotiated the zhbin codec (Config.Binary)
 	FramingErrors       int64 // framing errors and oversized frames (connection closed)
 	DecodeFailures      int64 // messages dropped because they did not decode
 	UnknownTargets      int64 // messages to a path nobody serves (dropped)
@@ -102,7 +103,7 @@ type counters struct {
 	accepted, open, peerDials, peerDialFailures                        atomic.Int64
 	handshakesRefused, framingErrors, decodeFailures, unknownTargets   atomic.Int64
 	unexpected, forwarded, forwardedRecv, droppedReplies, droppedPeerB atomic.Int64
-	forwardsUnsent, forwardsRerouted, heldForTable                     atomic.Int64
+	forwardsUnsent, forwardsRerouted, heldForTable, binaryLinks        atomic.Int64
 	undeliverableSent                                                  atomic.Int64
 	slowCut, mailboxFull, mailboxDropped, mailboxHigh                  atomic.Int64
 	entitiesStarted, entityPanics, subscribers, snapshotsPushed        atomic.Int64
@@ -199,6 +200,7 @@ func (c *counters) snapshot() Stats {
 		FramesIn:            c.framesIn.Value(),
 		BytesIn:             c.bytesIn.Value(),
 		HandshakesRefused:   c.handshakesRefused.Load(),
+		BinaryConnections:   c.binaryLinks.Load(),
 		FramingErrors:       c.framingErrors.Load(),
 		DecodeFailures:      c.decodeFailures.Load(),
 		UnknownTargets:      c.unknownTargets.Load(),

@@ -29,6 +29,7 @@ var statsFieldTests = map[string][]string{
 	"HandshakesRefused":   {"testBadInput"},
 	"FramingErrors":       {"testBadInput"},
 	"DecodeFailures":      {"testUndecodable"},
+	"BinaryConnections":   {"testBinaryNegotiation"},
 	"UnknownTargets":      {"testUndecodable"},
 	"UnexpectedMessages":  {"testBadInput"},
 	"Forwarded":           {"TestEnvelopeForwardedOnceToOwner", "TestStatsTrafficCounters"},

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/zerohop/zerohop/internal/pyjson"
@@ -17,21 +18,23 @@ type Handshake struct {
 	Zerohop *Extension // nil when absent
 }
 
-// Extension is the "zerohop" object of a handshake, designed for the
-// negotiation between zerohop peers (nothing depends on it yet):
+// Extension is the "zerohop" object of a handshake, the negotiation
+// between zerohop peers (package zhbin decides the payload codec from it):
 //
 //	"zerohop": {"system": "live", "version": 1, "codecs": ["json"],
 //	            "codec": "json", "shard_hash": "md5", "role": "client"}
 //
 // System is the sender's actor system name; Version the extension version;
 // Codecs the payload codecs the sender offers (a connecting side) and Codec
-// the one chosen (an accepting side); ShardHash the entity->shard hash
+// the one chosen (an accepting side): "json" (Casty's) or "zhbin"; ShardHash the entity->shard hash
 // ("md5", Casty's, or "xxh64"); Role "client" or "node". Fields a peer does
 // not send are left zero; unknown keys are ignored.
 //
 // Two optional keys, written only when set (so a handshake without them is
 // byte for byte what older zerohop versions sent, and older peers skip
-// them as unknown keys): "entities", an object mapping each entity type
+// them as unknown keys): "binary", an object mapping each message type the
+// sender carries in the zhbin binary codec to "id:schema" (BinaryType),
+// written by a peer that offers zhbin; "entities", an object mapping each entity type
 // the node hosts to its shard count ({"counter": 32}), and "refused", the
 // reason a node refused the connection (it sends its handshake with it and
 // closes).
@@ -44,6 +47,18 @@ type Extension struct {
 	Role      string
 	Entities  []EntityShards // in the order sent; nil when absent
 	Refused   string         // "" when absent
+	Binary    []BinaryType   // in the order sent; nil when absent
+}
+
+// BinaryType is one entry of Extension.Binary: a message type the sender
+// carries in the zhbin binary codec, under a small id, with a digest of
+// its field layout. It is written as "name": "id:schema" inside the
+// "binary" object. Two peers use the binary codec on a connection only
+// when their tables are equal (zhbin.Agree).
+type BinaryType struct {
+	Name   string
+	ID     int
+	Schema string
 }
 
 // EntityShards is one entry of Extension.Entities: an entity type and its
@@ -116,6 +131,18 @@ func AppendHandshake(dst []byte, h Handshake) []byte {
 		if x.Refused != "" {
 			dst = append(dst, `, "refused": `...)
 			dst = pyjson.AppendString(dst, x.Refused)
+		}
+		if len(x.Binary) > 0 {
+			dst = append(dst, `, "binary": {`...)
+			for i, t := range x.Binary {
+				if i > 0 {
+					dst = append(dst, ", "...)
+				}
+				dst = pyjson.AppendString(dst, t.Name)
+				dst = append(dst, ": "...)
+				dst = pyjson.AppendString(dst, strconv.Itoa(t.ID)+":"+t.Schema)
+			}
+			dst = append(dst, '}')
 		}
 		dst = append(dst, '}')
 	}
@@ -316,6 +343,8 @@ func parseExtension(b []byte, vs int) (*Extension, int, error) {
 			x.Role, vend, err = hsString(b, vs, "zerohop.role", maxHandshakeString)
 		case pyjson.KeyIs(b, ks, ke, kesc, "entities"):
 			x.Entities, vend, err = hsEntities(b, vs)
+		case pyjson.KeyIs(b, ks, ke, kesc, "binary"):
+			x.Binary, vend, err = hsBinary(b, vs)
 		case pyjson.KeyIs(b, ks, ke, kesc, "refused"):
 			x.Refused, vend, err = hsString(b, vs, "zerohop.refused", maxHandshakeString)
 		default:
@@ -401,6 +430,52 @@ func hsEntities(b []byte, vs int) ([]EntityShards, int, error) {
 			return nil, 0, hsErr("zerohop.entities value "+strconv.Itoa(n)+" is not a shard count", vs)
 		}
 		out = append(out, EntityShards{Type: typ, Shards: n})
+		it.ValueEnd(vend)
+	}
+}
+
+// maxBinaryID bounds a BinaryType's id (zhbin.MaxTypeID).
+const maxBinaryID = 4095
+
+// hsBinary decodes the "binary" object at b[vs]: message type ->
+// "id:schema" (id an integer 1..4095, schema a non-empty string).
+func hsBinary(b []byte, vs int) ([]BinaryType, int, error) {
+	it, serr := pyjson.ObjectStart(b, vs)
+	if serr != nil {
+		return nil, 0, hsErr("zerohop.binary: "+serr.Reason, serr.Offset)
+	}
+	var out []BinaryType
+	for {
+		ks, ke, kesc, vs, done, end, serr := it.Next()
+		if serr != nil {
+			return nil, 0, hsErr("zerohop.binary: "+serr.Reason, serr.Offset)
+		}
+		if done {
+			return out, end, nil
+		}
+		if len(out) == maxHandshakeEntities {
+			return nil, 0, hsErr("zerohop.binary has more than "+strconv.Itoa(maxHandshakeEntities)+" entries", ks)
+		}
+		raw := b[ks:ke]
+		var name string
+		if kesc {
+			name = string(pyjson.Unescape(nil, raw))
+		} else {
+			name = string(raw)
+		}
+		if len(name) > maxHandshakeString {
+			return nil, 0, hsErr("zerohop.binary key longer than "+strconv.Itoa(maxHandshakeString)+" bytes", ks)
+		}
+		v, vend, err := hsString(b, vs, "zerohop.binary value", maxHandshakeString)
+		if err != nil {
+			return nil, 0, err
+		}
+		ids, schema, ok := strings.Cut(v, ":")
+		id, perr := strconv.Atoi(ids)
+		if !ok || perr != nil || id < 1 || id > maxBinaryID || schema == "" || strings.TrimLeft(ids, "0123456789") != "" {
+			return nil, 0, hsErr("zerohop.binary value "+strconv.Quote(v)+" is not \"id:schema\" with an id in 1.."+strconv.Itoa(maxBinaryID), vs)
+		}
+		out = append(out, BinaryType{Name: name, ID: id, Schema: schema})
 		it.ValueEnd(vend)
 	}
 }

@@ -28,6 +28,11 @@ func TestAppendHandshake(t *testing.T) {
 				Entities: []EntityShards{{"counter", 32}, {"k\"y", 1}}, Refused: "no \"x\""}},
 			`{"host": "h", "port": 3, "zerohop": {"system": "live", "version": 0, "codecs": [], "codec": "", "shard_hash": "", "role": "node", "entities": {"counter": 32, "k\"y": 1}, "refused": "no \"x\""}}`,
 		},
+		{
+			Handshake{Host: "h", Port: 4, Zerohop: &Extension{System: "live", Version: 1, Codecs: []string{"json", "zhbin"}, Codec: "zhbin", Role: RoleNode,
+				Binary: []BinaryType{{"app.Increment", 1, "9f3a"}, {"k\"y", 4095, "00"}}}},
+			`{"host": "h", "port": 4, "zerohop": {"system": "live", "version": 1, "codecs": ["json", "zhbin"], "codec": "zhbin", "shard_hash": "", "role": "node", "binary": {"app.Increment": "1:9f3a", "k\"y": "4095:00"}}}`,
+		},
 	}
 	for _, tt := range tests {
 		if got := string(AppendHandshake(nil, tt.h)); got != tt.want {
@@ -121,6 +126,14 @@ func TestParseHandshake(t *testing.T) {
 		`{"host": "a", "port": 1, "zerohop": {"entities": {"c": 0}}}`,
 		`{"host": "a", "port": 1, "zerohop": {"entities": {"c": 1.5}}}`,
 		`{"host": "a", "port": 1, "zerohop": {"refused": 1}}`,
+		`{"host": "a", "port": 1, "zerohop": {"binary": []}}`,
+		`{"host": "a", "port": 1, "zerohop": {"binary": {"t": 1}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"binary": {"t": "1"}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"binary": {"t": "0:x"}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"binary": {"t": "4096:x"}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"binary": {"t": "-1:x"}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"binary": {"t": "+1:x"}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"binary": {"t": "1:"}}}`,
 		`{"host": "a", "port": 1, "x": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`,
 		`{"host": "a", "port": 1, "x": tru}`,
 	}

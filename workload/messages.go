@@ -5,6 +5,7 @@ import (
 
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/zhbin"
 )
 
 // Defaults of the counter workload (WORKLOAD.md).
@@ -116,6 +117,27 @@ func Register(reg *castyjson.Registry, module string) error {
 	} {
 		if err := reg.Register(module+"."+t.name, t.sample); err != nil {
 			return fmt.Errorf("workload: register %s: %w", t.name, err)
+		}
+	}
+	return nil
+}
+
+// RegisterBinary registers the counter workload's per-entity messages in
+// the zhbin codec c (issue 12), under fixed ids that both ends of a
+// connection must agree on: Increment 1, GetCount 2, CountReply 3. The
+// types must be registered in c's JSON registry first (Register). The
+// others (stats, tallies) are rare and keep travelling as JSON.
+func RegisterBinary(c *zhbin.Codec) error {
+	for _, t := range []struct {
+		id     int
+		sample any
+	}{
+		{1, Increment{}},
+		{2, GetCount{}},
+		{3, CountReply{}},
+	} {
+		if err := c.Register(t.id, t.sample); err != nil {
+			return fmt.Errorf("workload: register binary: %w", err)
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
+	"github.com/zerohop/zerohop/zhbin"
 )
 
 // engineTarget drives the counter workload through an engine.Client.
@@ -65,6 +66,12 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 			Configure: func(_ int, cfg *node.Config) {
 				cfg.Transport = embeddedNodeTransport(o)
 				cfg.MailboxSize = o.nodeMailbox
+				if o.binary {
+					bc := zhbin.New(cfg.Registry)
+					if err := workload.RegisterBinary(bc); err == nil {
+						cfg.Binary = bc
+					}
+				}
 			},
 		})
 		if err != nil {
@@ -91,6 +98,13 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		AskTimeout:    o.askTimeout,
 		QueueTarget:   o.queueTarget,
 		Logger:        logger,
+	}
+	if o.binary {
+		bc := zhbin.New(reg)
+		if err := workload.RegisterBinary(bc); err != nil {
+			return fail(err)
+		}
+		cfg.Binary = bc
 	}
 	tport := cmp.Or(o.transport, engine.DefaultTransport)
 	if tlsCfg != nil {
@@ -292,6 +306,7 @@ func (t *engineTarget) ClientStats() map[string]int64 {
 		"late_replies":        int64(s.LateReplies),
 		"undeliverable":       int64(s.Undeliverable),
 		"connects":            int64(s.Connects),
+		"binary_connects":     int64(s.BinaryConnects),
 		"reconnects":          int64(s.Reconnects),
 		"connect_failures":    int64(s.ConnectFailures),
 		"suspects":            int64(s.Suspects),

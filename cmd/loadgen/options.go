@@ -31,6 +31,7 @@ type options struct {
 	clients    int // -clients: engine clients, each with its own connections
 	transport  string
 	nodeTport  string // embedded cluster's node transport
+	binary     bool   // -binary: offer zhbin (and the embedded nodes too)
 	tlsCert    string
 	tlsKey     string
 	tlsCA      string
@@ -101,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.nodes, "nodes", 3, "embedded cluster size (ignored with -contact)")
 	fs.StringVar(&o.transport, "transport", "", "client transport: gnet (event loop) or net (std net.Conn); empty: the engine's default")
 	fs.StringVar(&o.nodeTport, "node-transport", "", "embedded cluster: node transport, net (goroutines on the Go network poller) or gnet (event loops); empty: net, measured faster than gnet with the client in the same process (cmd/node defaults to gnet)")
+	fs.BoolVar(&o.binary, "binary", false, "offer the zhbin binary codec (issue 12) to zerohop nodes, which the embedded nodes offer too (an external node needs -binary as well); a connection uses it only when its node chooses it, the report's codec line says how many did")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "client certificate (PEM) for TLS")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "client key (PEM) for TLS")
 	fs.StringVar(&o.tlsCA, "tls-ca", "", "CA bundle (PEM) that signed the nodes' certificates; enables TLS")

@@ -312,6 +312,9 @@ func (r *report) headline(p printer) {
 	if r.NodeTransport != "" {
 		nt = ", node transport " + r.NodeTransport
 	}
+	if b := r.Client["binary_connects"]; b > 0 {
+		nt += fmt.Sprintf(", zhbin codec on %d of %d connections", b, r.Client["connects"])
+	}
 	p("cluster", "%s, %d nodes, %d client(s), client transport %s%s; %s, GOMAXPROCS %d", r.Cluster, r.Nodes, r.Clients, r.Transport, nt, r.GoVersion, r.GOMAXPROCS)
 }
 

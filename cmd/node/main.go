@@ -48,6 +48,7 @@ import (
 	"github.com/zerohop/zerohop/node"
 	"github.com/zerohop/zerohop/workload"
 	"github.com/zerohop/zerohop/workload/counter"
+	"github.com/zerohop/zerohop/zhbin"
 )
 
 func main() {
@@ -93,6 +94,7 @@ func run() error {
 	maxEntityID := fs.Int("max-entity-id", 0, "longest entity id accepted, in bytes (default 256)")
 	maxEntities := fs.Int("max-entities", 0, "live entities per node (default 1000000)")
 	transport := fs.String("transport", "", "plaintext connections served by \"gnet\" (event loops; the default, faster for a node in its own process) or \"net\" (goroutines on the Go network poller); TLS is always served by net")
+	binaryCodec := fs.Bool("binary", false, "offer the zhbin binary codec (issue 12) to zerohop clients that offer it with the same binary types (the counter workload's); other clients stay Casty JSON")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (the zerohop_node_* of package metrics/promnode) at http://host:port/metrics; port 0 picks one, printed as METRICS host:port")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the node from READY until the signal that stops it to this file")
@@ -164,7 +166,13 @@ func run() error {
 		}
 		cfg.TLS = tc
 	}
-	if _, err := counter.Configure(&cfg, workload.Options{System: *system, Module: *module, EntityType: typ, Shards: shards}); err != nil {
+	_, err = counter.Configure(&cfg, workload.Options{System: *system, Module: *module, EntityType: typ, Shards: shards})
+	if err == nil && *binaryCodec {
+		bc := zhbin.New(cfg.Registry)
+		err = workload.RegisterBinary(bc)
+		cfg.Binary = bc
+	}
+	if err != nil {
 		return err
 	}
 

@@ -7,7 +7,7 @@ import (
 )
 
 // Docs are the packages whose Invariants sections the gate covers.
-var Docs = []string{"node", "engine", "internal/netconn", "internal/gnetconn", "castyjson"}
+var Docs = []string{"node", "engine", "internal/netconn", "internal/gnetconn", "castyjson", "zhbin"}
 
 // Markdown returns TESTING.md's mutation list: for each Invariants bullet
 // of each package in Docs, in order, the mutations that break it.

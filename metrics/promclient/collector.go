@@ -76,6 +76,7 @@ func New(src Source, constLabels prometheus.Labels) *Collector {
 	counter("undeliverable_total", "Asks failed by an Undeliverable reply.", func(s *engine.Stats) uint64 { return s.Undeliverable })
 	counter("connects_total", "Connection openings, reconnects included.", func(s *engine.Stats) uint64 { return s.Connects })
 	counter("reconnects_total", "Reconnections.", func(s *engine.Stats) uint64 { return s.Reconnects })
+	counter("binary_connects_total", "Connection openings whose handshake negotiated the zhbin codec.", func(s *engine.Stats) uint64 { return s.BinaryConnects })
 	counter("connect_failures_total", "Failed connection attempts.", func(s *engine.Stats) uint64 { return s.ConnectFailures })
 	counter("suspects_total", "Connections marked suspect (nothing received for SuspectAfter).", func(s *engine.Stats) uint64 { return s.Suspects })
 	counter("suspects_cleared_total", "Suspect connections that received again.", func(s *engine.Stats) uint64 { return s.SuspectsCleared })

@@ -30,6 +30,7 @@
 //	zerohop_node_bytes_in_total                        counter  BytesIn
 //	zerohop_node_bytes_out_total                       counter  BytesOut
 //	zerohop_node_handshakes_refused_total              counter  HandshakesRefused
+//	zerohop_node_binary_connections_total              counter  BinaryConnections
 //	zerohop_node_framing_errors_total                  counter  FramingErrors
 //	zerohop_node_decode_failures_total                 counter  DecodeFailures
 //	zerohop_node_unknown_targets_total                 counter  UnknownTargets

@@ -1,0 +1,81 @@
+package mutant
+
+// Invariant bullets of zhbin/doc.go, as they start.
+const (
+	zStaysJSON = "A connection without mutual announcement"
+	zRoundTrip = "decode(encode(x)) == x for every registered type"
+	zBadInput  = "Bad input of any kind is a *DecodeError"
+	zZeroAlloc = "Encoding a ShardEnvelope of a registered type"
+)
+
+// zhbinMutations returns the mutations of zhbin/doc.go: the codec's own,
+// and the node's use of the negotiation (a link's codec).
+func zhbinMutations() []Mutation {
+	z := inPackage("zhbin")
+	return []Mutation{
+		z(Mutation{
+			Name: "zhbin/accept-without-offer", Invariant: zStaysJSON,
+			What: "Negotiated: the accepting side takes zhbin from a peer that did not offer it",
+			File: "zhbin/codec.go",
+			Orig: "case accepting && !slices.Contains(x.Codecs, Name):",
+			Repl: "case accepting && false:",
+			Run:  "^TestNegotiatedFallbacks$", Fast: true,
+		}),
+		z(Mutation{
+			Name: "zhbin/tables-not-compared", Invariant: zStaysJSON,
+			What: "Agree: two tables of the same size agree whatever their ids and layouts",
+			File: "zhbin/codec.go",
+			Orig: "\t\tif a[i] != b[i] {",
+			Repl: "\t\tif a[i] != b[i] && false {",
+			Run:  "^TestNegotiatedFallbacks$", Fast: true,
+		}),
+		{
+			Name: "zhbin/node-link-ignores-offer", Invariant: zStaysJSON, Doc: "zhbin", Package: "./node",
+			What: "node onHandshake: every zerohop-or-Casty link gets the zhbin codec",
+			File: "node/link.go",
+			Orig: "if ok, why := zhbin.Negotiated(hs.Zerohop, n.binTypes, true); ok {",
+			Repl: "if ok, why := zhbin.Negotiated(hs.Zerohop, n.binTypes, true); ok || true {",
+			Run:  "^TestBinaryNegotiation$",
+		},
+		{
+			Name: "zhbin/client-conn-ignores-choice", Invariant: zStaysJSON, Doc: "zhbin", Package: "./engine",
+			What: "engine handshake: every connection of a client with Binary encodes zhbin",
+			File: "engine/conn.go",
+			Orig: "\t\tnc.binary.Store(ok)\n",
+			Repl: "\t\tnc.binary.Store(true)\n",
+			Run:  "^TestClusterBinary$",
+		},
+		z(Mutation{
+			Name: "zhbin/uint-halved", Invariant: zRoundTrip,
+			What: "encode: an unsigned field loses its low bit",
+			File: "zhbin/encode.go",
+			Orig: "dst = binary.AppendUvarint(dst, fv.Uint())",
+			Repl: "dst = binary.AppendUvarint(dst, fv.Uint()>>1)",
+			Run:  "^TestRoundTrip$", Fast: true,
+		}),
+		z(Mutation{
+			Name: "zhbin/string-length-unchecked", Invariant: zBadInput,
+			What: "decode: a string's length is not checked against the bytes left",
+			File: "zhbin/decode.go",
+			Orig: "\t\t\tif n > uint64(len(b)-j) {\n\t\t\t\treturn 0, decErr(i, \"string longer than the payload\")",
+			Repl: "\t\t\tif false {\n\t\t\t\treturn 0, decErr(i, \"string longer than the payload\")",
+			Run:  "^TestDecodeErrors$", Fast: true,
+		}),
+		z(Mutation{
+			Name: "zhbin/trailing-bytes-accepted", Invariant: zBadInput,
+			What: "Decode: bytes after a value are accepted",
+			File: "zhbin/decode.go",
+			Orig: "\tif end != len(payload) {\n\t\treturn nil, decErr(end, \"bytes after the value\")",
+			Repl: "\tif false {\n\t\treturn nil, decErr(end, \"bytes after the value\")",
+			Run:  "^TestDecodeErrors$", Fast: true,
+		}),
+		z(Mutation{
+			Name: "zhbin/envelope-allocates", Invariant: zZeroAlloc,
+			What: "appendEnvelope: the entity id is copied to the heap first",
+			File: "zhbin/encode.go",
+			Orig: "\tdst = append(dst, entityID...)\n",
+			Repl: "\tdst = append(dst, fmt.Sprint(entityID)...)\n",
+			Run:  "^TestAppendEnvelopeZeroAlloc$", Fast: true,
+		}),
+	}
+}
