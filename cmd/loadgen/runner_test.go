@@ -407,7 +407,6 @@ func TestRunnerAccounting(t *testing.T) {
 	for _, tc := range runnerCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Helper()
-			tc.m = tc.m.fresh() // the table's target keeps its books: each run (-count) starts a new one
 			checkRunnerAccounting(t, tc)
 		})
 	}
