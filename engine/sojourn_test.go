@@ -98,7 +98,7 @@ func TestTellQueueSojourn(t *testing.T) {
 	c := dialFake(t, cl, func(cfg *Config) {
 		cfg.QueueTarget = time.Millisecond
 		cfg.QueueInterval = -1 // refused at once: TestQueueSojournInterval tests the interval
-		cfg.MaxBatchBytes = 1 // one frame per drain: frames stay queued between drains
+		cfg.MaxBatchBytes = 1  // one frame per drain: frames stay queued between drains
 		cfg.SuspectAfter = time.Hour
 		cfg.LivenessWindow = time.Hour
 		cfg.RefreshInterval = time.Hour
