@@ -149,27 +149,36 @@ func TestLocalTellToFullMailboxCounted(t *testing.T) {
 	}
 }
 
-// TestUnsentForwardsAreDeadLetters: forwards queued on a member link whose
-// member never answers the handshake (they wait for the reply) and then
-// closes the connection never leave the node; with no hop left to be
-// routed again, each one is a dead letter of its shard (ReasonStaleOwner),
-// counted, not bytes nobody can attribute.
-func TestUnsentForwardsAreDeadLetters(t *testing.T) {
+// silentMember listens for one member link and never answers its
+// handshake, so the link keeps what it queued; closing hang closes the
+// connection (the link fails with its queue unsent).
+func silentMember(t *testing.T) (wire.NodeAddress, chan struct{}) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	hang := make(chan struct{})
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		<-hang // no handshake reply: the link keeps what it queued
+		<-hang
 		_ = c.Close()
 	}()
 	member, _ := wire.ParseNodeAddress(ln.Addr().String())
+	return member, hang
+}
+
+// TestUnsentForwardsAreDeadLetters: forwards queued on a member link whose
+// member never answers the handshake (they wait for the reply) and then
+// closes the connection never leave the node; with no hop left to be
+// routed again, each one is a dead letter of its shard (ReasonStaleOwner),
+// counted, not bytes nobody can attribute.
+func TestUnsentForwardsAreDeadLetters(t *testing.T) {
+	member, hang := silentMember(t)
 	dead := make(chan DeadLetter, 16)
 	n := startSingle(t, Config{HandshakeTimeout: time.Minute, OnDeadLetter: func(d DeadLetter) { dead <- d }},
 		EntityFunc(func(*Context, any) {}))
@@ -208,21 +217,7 @@ func TestUnsentForwardsAreDeadLetters(t *testing.T) {
 // the shard's mailbox on this node (its owner): delivered, in the order
 // they were queued, none a dead letter.
 func TestUnsentForwardsAreRoutedAgain(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	hang := make(chan struct{})
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		<-hang // no handshake reply: the link keeps what it queued
-		_ = c.Close()
-	}()
-	member, _ := wire.ParseNodeAddress(ln.Addr().String())
+	member, hang := silentMember(t)
 	got := make(chan any, 16)
 	n := startSingle(t, Config{HandshakeTimeout: time.Minute}, EntityFunc(func(_ *Context, m any) { got <- m }))
 	r := n.regions[0]
