@@ -71,7 +71,8 @@ func (f *outFrame) appendTo(c *Client, nc *nodeConn, buf []byte) ([]byte, error)
 //     counted (TellContext waits for room); else counted, DropQueueFull
 //     and nc.fullErr;
 //   - f is paced and the queue is late (its oldest frame waited longer
-//     than Config.QueueTarget): as full, with DropQueueSojourn and
+//     than Config.QueueTarget for Config.QueueInterval, or the rate bound
+//     holds): as full, with DropQueueSojourn, errMustWaitLate and
 //     nc.lateErr;
 //   - f does not encode (unregistered type, frame over MaxFrameSize): the
 //     slot is published empty, counted, DropEncode and the error.
@@ -93,7 +94,7 @@ func (nc *nodeConn) enqueue(f *outFrame, reserve uint64, wait bool) (DropReason,
 		return DropQueueFull, nc.fullErr
 	case claimLate:
 		if wait {
-			return DropQueueSojourn, errMustWait
+			return DropQueueSojourn, errMustWaitLate
 		}
 		c.stats.drop(DropQueueSojourn, 1)
 		nc.countDrop(DropQueueSojourn, 1)

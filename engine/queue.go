@@ -104,7 +104,10 @@ type outQueue struct {
 	sampleAt int64   // clock at the start of the current sample; 0: none (parked since)
 	sampled  uint64  // frames drained since sampleAt
 	rate     float64 // EWMA of frames drained per clock unit while busy; 0: none yet
-	_        [32]byte
+	// aboveSince: clock of the first drain of the current run that found
+	// the head older than target; 0: none. Consumer only, on head's line.
+	aboveSince int64
+	_          [24]byte
 	// clock, paceReserve and late: written by the consumer at most once
 	// per drain, read by producers at claim.
 	clock       atomic.Int64  // coarse time of the consumer's last drain; 0 while it is parked
@@ -121,7 +124,6 @@ type outQueue struct {
 	reserve     uint64 // slots only control frames may take (see claim)
 	target      int64  // sojourn target in clock units (ns); 0: no sojourn bound
 	interval    int64  // how long the head must stay older than target before late (ns; 0: at once)
-	aboveSince  int64  // consumer only: clock of the first drain of the current run that found the head older than target; 0: none
 	slots       []qslot
 }
 
@@ -270,7 +272,9 @@ func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
 		above := s.seq.Load() == h+1 && s.stamp != 0 && now-s.stamp > q.target
 		switch {
 		case !above:
-			q.aboveSince = 0
+			if q.aboveSince != 0 {
+				q.aboveSince = 0
+			}
 		case q.aboveSince == 0:
 			q.aboveSince = now
 		}
@@ -428,7 +432,7 @@ func (q *outQueue) discard() int {
 	}
 	q.clock.Store(0)
 	q.late.Store(false)
-	q.sampleAt = 0
+	q.sampleAt, q.aboveSince = 0, 0
 	q.paceReserve.Store(q.reserve)
 	q.signalSpace()
 	return n

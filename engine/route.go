@@ -183,10 +183,12 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 		_, err := et.hold(shard, entityID, msg, 0)
 		return err
 	}
-	if err := et.send(e, shard, entityID, msg, true, true); err != errMustWait {
+	err := et.send(e, shard, entityID, msg, true, true)
+	reason, wait := mustWait(err)
+	if !wait {
 		return err
 	}
-	return et.waitSend(ctx, shard, e, entityID, msg)
+	return et.waitSend(ctx, shard, e, entityID, msg, reason)
 }
 
 // routeRecheck bounds how long TellContext waits for queue room without
@@ -194,22 +196,36 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 // noticed within it even if nothing wakes the producer.
 const routeRecheck = 50 * time.Millisecond
 
-// errMustWait: enqueue found the owner's queue full and was told not to
-// count it (TellContext waits instead).
-var errMustWait = errors.New("engine: queue full, wait")
+// errMustWait and errMustWaitLate: enqueue found the owner's queue full,
+// or late (the sojourn bound), and was told not to count it (TellContext
+// waits instead).
+var (
+	errMustWait     = errors.New("engine: queue full, wait")
+	errMustWaitLate = errors.New("engine: queue late, wait")
+)
+
+// mustWait reports whether err asks the caller to wait, and the reason
+// to count if the wait ends without room.
+func mustWait(err error) (DropReason, bool) {
+	switch err {
+	case errMustWait:
+		return DropQueueFull, true
+	case errMustWaitLate:
+		return DropQueueSojourn, true
+	}
+	return 0, false
+}
 
 // waitSend waits for room in the queue of the shard's owner, re-resolving
 // the owner on every wake-up and every routeRecheck (see TellContext).
-func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, entityID string, msg any) error {
+// reason is what the last refusal was (DropQueueFull or
+// DropQueueSojourn): what a wait cancelled by ctx is counted as.
+func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, entityID string, msg any, reason DropReason) error {
 	recheck := time.NewTimer(routeRecheck)
 	defer recheck.Stop()
 	for {
 		switch e.nc.q.waitSpace(ctx.Done(), e.nc.stop, recheck.C) {
 		case waitCancelled:
-			reason := DropQueueFull
-			if e.nc.q.late.Load() {
-				reason = DropQueueSojourn
-			}
 			et.c.stats.drop(reason, 1)
 			return ctx.Err()
 		case waitRecheck:
@@ -225,7 +241,9 @@ func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, en
 			return err
 		}
 		e = ne
-		if err := et.send(e, shard, entityID, msg, true, true); err != errMustWait {
+		err := et.send(e, shard, entityID, msg, true, true)
+		var wait bool
+		if reason, wait = mustWait(err); !wait {
 			return err
 		}
 	}

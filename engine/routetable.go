@@ -46,8 +46,8 @@ func newRouteTable(numShards int) *routeTable {
 // AppendEnvelopeHead: for Casty JSON the frame type, header_len and the
 // header with target, sender and type hint, already escaped), so that a
 // Tell copies it and encodes only the entity id and the message
-// (outFrame.appendTo). It is the codec's to produce: a codec negotiated
-// per connection writes its own.
+// (outFrame.appendTo). It is Casty's head for every connection: zhbin
+// changes only the envelope after it (the connection's codecFor).
 type routeEntry struct {
 	nc     *nodeConn
 	target string // casty://<sys>@<owner>/_region-<type>

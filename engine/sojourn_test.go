@@ -159,6 +159,16 @@ func TestTellQueueSojourn(t *testing.T) {
 	if got := nodeDrops(c, n0.addr.String(), DropQueueSojourn); got != 1 {
 		t.Fatalf("Nodes()[%s].Drops[queue_sojourn] = %d, want 1", n0.addr, got)
 	}
+	// A TellContext whose ctx ends while the queue is late is counted as
+	// a sojourn drop, not as a full queue.
+	gone, stop := context.WithCancel(context.Background())
+	stop()
+	if err := ref.TellContext(gone, id, workload.Increment{Amount: 100}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("TellContext with an ended ctx on a late queue: %v, want context.Canceled", err)
+	}
+	if d := c.Stats().Drops; d[DropQueueSojourn] != before+2 || d[DropQueueFull] != 0 {
+		t.Fatalf("after the cancelled wait: queue_sojourn %d (want %d), queue_full %d (want 0)", d[DropQueueSojourn], before+2, d[DropQueueFull])
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
