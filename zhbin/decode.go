@@ -2,6 +2,7 @@ package zhbin
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"reflect"
 	"strconv"
@@ -68,16 +69,26 @@ func (c *Codec) DecodeInto(payload []byte, dst any) error {
 	if !isBinary(payload) {
 		return c.json.DecodeInto(payload, dst)
 	}
+	rv := reflect.ValueOf(dst)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return &DecodeError{Reason: fmt.Sprintf("DecodeInto needs a non-nil pointer, not %T", dst)}
+	}
 	v, err := c.Decode(payload)
 	if err != nil {
 		return err
 	}
-	rv := reflect.ValueOf(dst)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return &DecodeError{Reason: "DecodeInto needs a non-nil pointer, not " + reflect.TypeOf(dst).String()}
-	}
 	e := rv.Elem()
+	if v == nil { // JSON null carried as a value (id 0)
+		if e.Kind() == reflect.Interface {
+			e.SetZero()
+			return nil
+		}
+		return decErr(0, "payload holds null, not a "+e.Type().String())
+	}
 	if e.Kind() == reflect.Interface {
+		if !reflect.TypeOf(v).AssignableTo(e.Type()) {
+			return decErr(0, "payload holds a "+reflect.TypeOf(v).String()+", not a "+e.Type().String())
+		}
 		e.Set(reflect.ValueOf(v))
 		return nil
 	}

@@ -62,8 +62,10 @@
 //   - Bad input of any kind is a *DecodeError, never a panic: every length
 //     is checked against the bytes left before it is used, integers
 //     against their field's range, type ids against the table, and no
-//     byte may follow the value (FuzzDecode). A payload cannot make the
-//     decoder allocate more than its own size.
+//     byte may follow the value (FuzzDecode; DecodeInto too). What a
+//     payload makes the decoder allocate is bounded by the registered
+//     type's size plus the lengths of its strings, which are bytes of the
+//     payload.
 //   - Encoding a ShardEnvelope of a registered type into a buffer with
 //     room allocates nothing, whole frame or after a route entry's head
 //     (TestAppendEnvelopeZeroAlloc; the engine's Tell on a zhbin

@@ -21,7 +21,15 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add([]byte{tagValue, 0, 2, '{', '}'})
 	f.Add([]byte(`{"_type": "t.Incr", "amount": 1}`))
+	f.Add([]byte{tagValue, 0, 4, 'n', 'u', 'l', 'l'}) // JSON null as a value: DecodeInto once panicked on it
 	f.Fuzz(func(t *testing.T, payload []byte) {
+		// DecodeInto, as the engine calls it on a reply, into an any, a
+		// registered type and nothing: an error or a value, never a panic.
+		var anyv any
+		var typed incr
+		_ = c.DecodeInto(payload, &anyv)
+		_ = c.DecodeInto(payload, &typed)
+		_ = c.DecodeInto(payload, nil)
 		v, err := c.Decode(payload)
 		var memo wire.MessageMemo
 		_, _, eerr := c.DecodeShardEnvelopeMemo(payload, &memo)
