@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -109,7 +110,9 @@ func TestGracefulLeaveLosesNothing(t *testing.T) {
 				got += st.Applied[s] + st.Retired[s]
 				if st.Dead[s] != 0 {
 					deadMu.Lock()
-					t.Fatalf("node %d: %d dead letters on shard %d (by node and reason: %v)", i, st.Dead[s], s, dead)
+					why := fmt.Sprint(dead) // then unlock: Close's dead letters call OnDeadLetter
+					deadMu.Unlock()
+					t.Fatalf("node %d: %d dead letters on shard %d (by node and reason: %s)", i, st.Dead[s], s, why)
 				}
 			}
 		}

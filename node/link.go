@@ -310,13 +310,15 @@ func (l *link) onHandshake(body []byte) bool {
 	if n.bin != nil {
 		if ok, why := zhbin.Negotiated(hs.Zerohop, n.binTypes, true); ok {
 			l.codec, reply = n.bin, n.hsReply.Load().bin
-			n.ctr.binaryLinks.Add(1)
 		} else if hs.Zerohop != nil {
 			n.log.Debug("connection stays JSON", "remote", l.remote(), "why", why)
 		}
 	}
 	if !l.send(reply) {
 		return false
+	}
+	if l.codec == n.bin && n.bin != nil {
+		n.ctr.binaryLinks.Add(1) // counted once the reply choosing zhbin is queued
 	}
 	n.clientMu.Lock()
 	n.clients[id] = l // the newest connection of an identity wins, as in Casty

@@ -232,16 +232,24 @@ func (lc *locator) complete(p *pendingReq, owner wire.NodeAddress) {
 	n := lc.n
 	if e := p.env; e != nil {
 		if owner == n.self {
-			if !e.region.boxes[p.shard].pushParked(envelope{entityID: e.entityID, msg: e.msg, hops: uint8(e.hops)}) {
-				n.ctr.mailboxDropped.Add(1)
-				n.deadLetter(DeadLetter{Type: p.typ, Shard: p.shard, EntityID: e.entityID, Msg: e.msg, Reason: wire.ReasonMailboxFull})
-			}
+			n.deliverParked(e.region, p.shard, e.entityID, e.msg, e.hops)
 			return
 		}
 		n.forwardNow(owner, e.region, p.shard, e.entityID, e.msg, e.hops, nil)
 		return
 	}
 	n.replyLocation(p.replyTo, p.via, p.shard, owner)
+}
+
+// deliverParked puts an envelope that waited (parked, or unsent on a
+// failed link) in its shard's mailbox on this node, past the mailbox's
+// pause bound (pushParked), or drops it as a dead letter when the mailbox
+// is at its limit.
+func (n *Node) deliverParked(r *region, shard int, entityID string, msg any, hops int) {
+	if !r.boxes[shard].pushParked(envelope{entityID: entityID, msg: msg, hops: uint8(hops)}) {
+		n.ctr.mailboxDropped.Add(1)
+		n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonMailboxFull})
+	}
 }
 
 // unavailable answers the waiting zerohop requests for (typ, shard) that

@@ -142,10 +142,7 @@ func (n *Node) routeAgain(r *region, shard int, entityID string, msg any, hops i
 		owner := n.route.Load().owners[r.idx][shard]
 		switch {
 		case owner == n.self:
-			if !r.boxes[shard].pushParked(envelope{entityID: entityID, msg: msg, hops: uint8(hops)}) {
-				n.ctr.mailboxDropped.Add(1)
-				n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonMailboxFull})
-			}
+			n.deliverParked(r, shard, entityID, msg, hops)
 		case owner.IsZero():
 			if n.loc.parkEnv(&pendingReq{typ: r.typ.Name, shard: shard,
 				env: &parkedEnv{region: r, entityID: entityID, msg: msg, hops: hops}}) == routed {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
+
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -167,21 +169,21 @@ func (rc *rawClient) locate(shard int) wire.ShardLocation {
 func (rc *rawClient) locateType(typ string, shard int) wire.ShardLocation {
 	rc.t.Helper()
 	p := fmt.Sprintf("/_proxy-%s-%d", typ, shard)
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var loc wire.ShardLocation
+	poll.UntilWithin(rc.t, time.Minute, fmt.Sprintf("a location of shard %d from %v", shard, rc.node), func() bool {
 		rc.send(wire.PathCoordPrefix+typ, wire.GetShardLocation{ShardID: shard, ReplyTo: rc.ref(p)})
 		v, err := rc.recv(p, 15*time.Second)
 		if err != nil {
 			rc.t.Fatalf("locate shard %d on %v: %v", shard, rc.node, err)
 		}
-		if su, ok := v.(wire.ShardUnavailable); ok && su.Reason == wire.ReasonNoQuorum && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-			continue
+		if su, ok := v.(wire.ShardUnavailable); ok && su.Reason == wire.ReasonNoQuorum {
+			return false
 		}
-		loc, ok := v.(wire.ShardLocation)
-		if !ok {
+		var ok bool
+		if loc, ok = v.(wire.ShardLocation); !ok {
 			rc.t.Fatalf("got %#v, want ShardLocation", v)
 		}
-		return loc
-	}
+		return true
+	})
+	return loc
 }

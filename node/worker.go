@@ -148,7 +148,9 @@ func (n *Node) runShard(m *mailbox, ctx *Context, batch []envelope) bool {
 		// One add per batch: the counter is striped, but each add still
 		// costs a pool round trip (BenchmarkIngest, PERFORMANCE.md "Node
 		// hot path").
-		n.ctr.processed.Add(int64(ran))
+		if ran > 0 {
+			n.ctr.processed.Add(int64(ran))
+		}
 		clear(batch)
 		return true
 	case modeMoved:
