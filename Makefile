@@ -13,7 +13,7 @@
 #                  invariant must make its tests fail; MUTANTS_FLAGS adds
 #                  cmd/mutants flags, e.g. MUTANTS_FLAGS='-run node/'
 #   make mutants-fast  the gate's fast subset (unit-level tests only)
-#   make mutants-ci    one fast mutation per invariant bullet (about 26;
+#   make mutants-ci    one fast mutation per invariant bullet (about 30;
 #                      .ci/run runs it)
 #   make gremlins  on demand, not in CI: the broad mutation score (TESTING.md,
 #                  "Broad mutation score") of ring, topo, wire's protocol

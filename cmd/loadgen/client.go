@@ -55,6 +55,15 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		return nil, clusterInfo{}, err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.logLevel}))
+	// The binary types register before anything starts: the embedded
+	// nodes register the same ones, so a failure here is one there too.
+	var bin *zhbin.Codec
+	if o.binary {
+		bin = zhbin.New(reg)
+		if err := workload.RegisterBinary(bin); err != nil {
+			return nil, clusterInfo{}, err
+		}
+	}
 
 	info := clusterInfo{kind: "external", nodes: len(o.contacts)}
 	contacts := o.contacts
@@ -68,9 +77,8 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 				cfg.MailboxSize = o.nodeMailbox
 				if o.binary {
 					bc := zhbin.New(cfg.Registry)
-					if err := workload.RegisterBinary(bc); err == nil {
-						cfg.Binary = bc
-					}
+					_ = workload.RegisterBinary(bc) // the same types as the client's, registered above
+					cfg.Binary = bc
 				}
 			},
 		})
@@ -99,12 +107,8 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		QueueTarget:   o.queueTarget,
 		Logger:        logger,
 	}
-	if o.binary {
-		bc := zhbin.New(reg)
-		if err := workload.RegisterBinary(bc); err != nil {
-			return fail(err)
-		}
-		cfg.Binary = bc
+	if bin != nil {
+		cfg.Binary = bin
 	}
 	tport := cmp.Or(o.transport, engine.DefaultTransport)
 	if tlsCfg != nil {

@@ -23,8 +23,8 @@ import (
 // increments may keep a few of them.
 //
 // Every sum lives in its shard's slot, one cache line per shard, and an
-// Increment touches only its shard's line: three uncontended atomic adds
-// and a store, no lock, no clock read (the time is the node's, read once
+// Increment touches only its shard's line: uncontended atomic adds, a
+// load and a store (and a compare-and-swap for a new maximum), no lock, no clock read (the time is the node's, read once
 // per message for its lease check: node.Context.Now). A node runs a shard
 // on one worker at a time, so no two goroutines write a slot at once;
 // NodeStats sums the slots when read. A stop moves a counter's value from
