@@ -58,7 +58,7 @@ type nodeConn struct {
 
 	state      atomic.Int32
 	cause      atomic.Pointer[error] // why the last connection/attempt failed
-	epoch      atomic.Int64          // allocation_epoch of this node's last snapshot; -1 unknown
+	epoch      atomic.Int64          // allocation_epoch of this node's last snapshot on the current link; -1 unknown
 	ever       atomic.Bool           // a link has been up at least once
 	zerohop    atomic.Bool           // the node's last handshake carried the zerohop extension (a Go node, not Casty)
 	firstTry   chan struct{}         // closed after the first connection attempt
@@ -197,6 +197,12 @@ func (nc *nodeConn) run() {
 		nc.lastTry.Store(time.Now().UnixNano())
 		conn, err := nc.connect()
 		if err == nil {
+			// A new link is a new session with the node (it may have
+			// restarted with an older view): the epoch of the last
+			// link's snapshots fences nothing it says until its own
+			// first snapshot (the subscription's immediate reply).
+			// Before Attach, which starts the reading side.
+			nc.epoch.Store(-1)
 			var l Link
 			l, err = c.tr.Attach(conn, nc)
 			if err != nil { // the transport refused the handshaken conn: a failed attempt too

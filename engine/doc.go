@@ -283,7 +283,9 @@
 //     seen (the epoch of the snapshot in Client.snap); snapshots below it,
 //     and ShardLocations from nodes whose latest snapshot epoch is below
 //     it, are ignored (a restarted leader answering "me, at epoch 0"
-//     cannot create duplicate entities). After 3*LivenessWindow without
+//     cannot create duplicate entities). A node's epoch is known per
+//     link: after a reconnect it is unknown (below every epoch) until the
+//     node's first snapshot on the new link. After 3*LivenessWindow without
 //     an applicable snapshot the fenced epoch is abandoned (the whole
 //     cluster restarted).
 //   - Client.snap holds the last applied snapshot and is replaced only by

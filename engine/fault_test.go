@@ -248,6 +248,60 @@ func TestEpochFencing(t *testing.T) {
 	}
 }
 
+// A node's epoch is known per link: after a reconnect, the node (which may
+// have restarted with an older view) fences nothing it says until its
+// first snapshot on the new link. Here node 1 leads at epoch 1 (the
+// client recorded its snapshots), restarts, and on the new link answers
+// the subscription with a stale "shard on me" location and no snapshot:
+// the location is fenced and the shard stays with node 0.
+func TestReconnectForgetsTheNodesEpoch(t *testing.T) {
+	cl := newFakeCluster(t, 2)
+	const shard = 9
+	cl.setAlloc("counter", shard, 0)
+	cl.setLeader(1)
+	n1 := cl.nodes[1]
+	c := dialFake(t, cl, func(cfg *Config) { cfg.ReconnectMin, cfg.ReconnectMax = 20*time.Millisecond, 200*time.Millisecond })
+	waitFor(t, "node 1's subscription", func() bool { return countMsgs[wire.SubscribeTopology](n1, wire.PathTopology) > 0 })
+	id := entityOnShard(t, shard, 32, "relink")
+	ref, err := c.EntityRef("counter", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Tell(id, workload.Increment{Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first tell on node 0", func() bool { return cl.nodes[0].count(id) == 1 })
+	before := c.Stats()
+	n1.kill() // before the hook: no refresh on the old link may meet it
+	var stale atomic.Int64
+	n1.setHook(func(fc *fakeConn, m fakeMsg) bool {
+		x, ok := m.Msg.(wire.SubscribeTopology)
+		if !ok {
+			return false
+		}
+		stale.Add(1)
+		fc.send(wire.Ref{Address: wire.Address{System: x.ReplyTo.System, Host: x.ReplyTo.Host, Port: x.ReplyTo.Port, Path: "/_proxy-counter"}},
+			wire.ShardLocation{ShardID: shard, Node: n1.addr})
+		return true
+	})
+	n1.restart()
+	waitFor(t, "the restarted node's location judged", func() bool {
+		st := c.Stats()
+		return stale.Load() > 0 && st.LocationsFenced+st.LocationsApplied > before.LocationsFenced+before.LocationsApplied
+	})
+	if st := c.Stats(); st.LocationsApplied != before.LocationsApplied {
+		t.Fatalf("a location from a relinked node without a snapshot was applied (%d applied, %d fenced before; %d, %d now)",
+			before.LocationsApplied, before.LocationsFenced, st.LocationsApplied, st.LocationsFenced)
+	}
+	if err := ref.Tell(id, workload.Increment{Amount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the second tell on node 0", func() bool { return cl.nodes[0].count(id) == 2 })
+	if n := countMsgs[wire.ShardEnvelope](n1, wire.PathRegionPrefix); n != 0 {
+		t.Fatalf("%d messages sent to the restarted node", n)
+	}
+}
+
 // Behaviour 7/10: UnsubscribeTopology on Close, for the same ref.
 func TestUnsubscribeOnClose(t *testing.T) {
 	cl := newFakeCluster(t, 1)

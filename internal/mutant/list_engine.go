@@ -175,6 +175,14 @@ func engineFencing() []Mutation {
 			Run:  "^(TestSnapshotApply|TestEpochFencing)$", Fast: true,
 		}),
 		e(Mutation{
+			Name: "engine/epoch-kept-across-links", Invariant: eFence,
+			What: "run: a new link keeps the epoch of the last link's snapshots (a restarted node's location passes the fence)",
+			File: "engine/conn.go",
+			Orig: "nc.epoch.Store(-1)\n\t\t\tvar l Link",
+			Repl: "var l Link",
+			Run:  "^TestReconnectForgetsTheNodesEpoch$", Fast: true,
+		}),
+		e(Mutation{
 			Name: "engine/fence-abandoned-early", Invariant: eFence,
 			What: "onSnapshot abandons the fenced epoch after LivenessWindow/10, not 3x",
 			File: "engine/topology.go",
