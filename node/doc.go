@@ -469,9 +469,10 @@
 //   - Every queue is bounded and every drop counted (the Bounds table;
 //     bounds_test.go, TestFullMailboxPausesTheConnection): a forward still
 //     queued when its member link fails is routed again by the current
-//     table at the cost of a hop (TestUnsentForwardsAreRoutedAgain), and
-//     with no hop left is a dead letter of its shard, not anonymous bytes
-//     (unsent.go, TestUnsentForwardsAreDeadLetters).
+//     table: delivered here if this node owns the shard now, whatever its
+//     hops (TestUnsentForwardsAreRoutedAgain), forwarded at the cost of a
+//     hop, and, to be forwarded with no hop left, a dead letter of its
+//     shard, not anonymous bytes (unsent.go, TestUnsentForwardsAreDeadLetters).
 //   - Closing a connection removes its topology subscriber; a change is
 //     pushed at once, and the snapshot also every TopologyPushInterval
 //     (TestTopologyPushOnChangeAndPeriodic).

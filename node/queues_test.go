@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -174,9 +175,9 @@ func silentMember(t *testing.T) (wire.NodeAddress, chan struct{}) {
 
 // TestUnsentForwardsAreDeadLetters: forwards queued on a member link whose
 // member never answers the handshake (they wait for the reply) and then
-// closes the connection never leave the node; with no hop left to be
-// routed again, each one is a dead letter of its shard (ReasonStaleOwner),
-// counted, not bytes nobody can attribute.
+// closes the connection never leave the node; when the table names
+// another member now and they have no hop left, each one is a dead letter
+// of its shard (ReasonHopLimit), counted, not bytes nobody can attribute.
 func TestUnsentForwardsAreDeadLetters(t *testing.T) {
 	member, hang := silentMember(t)
 	dead := make(chan DeadLetter, 16)
@@ -195,27 +196,35 @@ func TestUnsentForwardsAreDeadLetters(t *testing.T) {
 	if len(dead) != 0 {
 		t.Fatalf("%d dead letters before the link failed", len(dead))
 	}
+	// The table moves shard 0 to another member (its address is never
+	// dialled: the forward is refused first, for want of a hop).
+	cur := n.route.Load()
+	owners := slices.Clone(cur.owners)
+	owners[0] = slices.Clone(owners[0])
+	owners[0][0] = wire.NodeAddress{Host: "127.0.0.1", Port: 9}
+	n.route.Store(&route{epoch: cur.epoch, owners: owners, since: cur.since, servingSince: cur.servingSince})
 	close(hang)
 	for i := range sent {
 		select {
 		case d := <-dead:
-			if d.Reason != wire.ReasonStaleOwner || d.Type != "p" || d.Shard != 0 || d.EntityID != "e"+strconv.Itoa(int(d.Msg.(int64))) {
+			if d.Reason != wire.ReasonHopLimit || d.Type != "p" || d.Shard != 0 || d.EntityID != "e"+strconv.Itoa(int(d.Msg.(int64))) {
 				t.Fatalf("dead letter %+v", d)
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatalf("%d of %d unsent forwards became dead letters (stats %+v)", i, sent, n.Stats())
 		}
 	}
-	if s := n.Stats(); s.ForwardsUnsent != sent || s.ForwardsRerouted != 0 || s.DroppedPeerBytes != 0 {
-		t.Fatalf("ForwardsUnsent %d (want %d), ForwardsRerouted %d (want 0), DroppedPeerBytes %d (want 0)",
-			s.ForwardsUnsent, sent, s.ForwardsRerouted, s.DroppedPeerBytes)
+	if s := n.Stats(); s.ForwardsUnsent != sent || s.ForwardsRerouted != sent || s.HopLimited != sent || s.DroppedPeerBytes != 0 {
+		t.Fatalf("ForwardsUnsent %d, ForwardsRerouted %d, HopLimited %d (want %d each), DroppedPeerBytes %d (want 0)",
+			s.ForwardsUnsent, s.ForwardsRerouted, s.HopLimited, sent, s.DroppedPeerBytes)
 	}
 }
 
-// TestUnsentForwardsAreRoutedAgain: forwards with a hop left that a failed
-// member link never sent are routed again by the current table, here to
-// the shard's mailbox on this node (its owner): delivered, in the order
-// they were queued, none a dead letter.
+// TestUnsentForwardsAreRoutedAgain: forwards that a failed member link
+// never sent are routed again by the current table, here to the shard's
+// mailbox on this node (its owner): delivered, in the order they were
+// queued, none a dead letter, although they have no hop left (delivery
+// is not a hop).
 func TestUnsentForwardsAreRoutedAgain(t *testing.T) {
 	member, hang := silentMember(t)
 	got := make(chan any, 16)
@@ -223,7 +232,7 @@ func TestUnsentForwardsAreRoutedAgain(t *testing.T) {
 	r := n.regions[0]
 	const sent = 3
 	for i := range sent {
-		if res := n.forwardNow(member, r, 0, "e", int64(i), 0, nil); res != fwdDone {
+		if res := n.forwardNow(member, r, 0, "e", int64(i), maxHops-1, nil); res != fwdDone {
 			t.Fatalf("forward %d: %v", i, res)
 		}
 	}

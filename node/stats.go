@@ -31,8 +31,8 @@ type Stats struct {
 	HopLimited          int64 // envelopes dropped after maxHops forwards (dead letters)
 	HeldForMove         int64 // envelopes for a shard whose owner's lease expired, held until the table moves it
 	HeldForTable        int64 // envelopes forwarded from a node with a newer table, held until this node applied it
-	ForwardsUnsent      int64 // forwarded envelopes still queued when their member link failed or closed: routed again (ForwardsRerouted) or, with no hop left, dead letters (ReasonStaleOwner)
-	ForwardsRerouted    int64 // of ForwardsUnsent, those routed again by the current table (unsent.go)
+	ForwardsUnsent      int64 // forwarded envelopes still queued when their member link failed or closed: all routed again (ForwardsRerouted)
+	ForwardsRerouted    int64 // of ForwardsUnsent, those routed again by the current table (unsent.go): delivered here, parked, forwarded, or HopLimited
 	PeerFull            int64 // frames a member link refused at PeerPendingLimit (the sender paused or, without one, dropped it)
 	DroppedReplies      int64 // messages to a ref with no live connection
 	DroppedPeerBytes    int64 // bytes queued for a peer lost on a failed dial or a closed connection that were not envelopes (those are ForwardsUnsent), or past the bound of the forwards read back

@@ -15,19 +15,21 @@ import (
 // frames never left the process: they are whole frames (the writer takes
 // the queue a buffer at a time, and a frame is queued whole), so they can
 // be read back. Each envelope among them is routed again by the current
-// table, once: at a cost of one hop (a second failure finds no hop left),
-// to its mailbox here when this node owns the shard now, parked while the
-// shard has no owner or its owner's lease lapsed, or forwarded to the owner
-// the table names now (a new link: the failed one is gone). A link that
+// table: to its mailbox here when this node owns the shard now (whatever
+// its hops: delivering is not a hop), parked while the shard has no owner
+// or its owner's lease lapsed, or forwarded to the owner the table names
+// now (a new link: the failed one is gone) at a cost of one hop, so that a
+// second failure finds no hop left and an envelope cannot circle. A link that
 // failed under a paused or restarting member would otherwise lose every
 // forward the move away from it released (TestNoForwardToALapsedOwner:
 // 3 of 3 held envelopes dead letters in one run of five under load). An
-// envelope with no hop left is dropped as a dead letter
-// (ReasonStaleOwner): counted by shard, reported to OnDeadLetter, and
-// answered with a typed Undeliverable when it carried a zerohop reply
-// address, like any forward that finds no connection. Counted as bytes
-// instead, a partition's forwards were lost without a shard to show for
-// them (chaos partition: unexplained_lost 6 in one of three runs).
+// envelope that must be forwarded with no hop left is dropped as a dead
+// letter (forwardNow: ReasonHopLimit, HopLimited): counted by shard,
+// reported to OnDeadLetter, and answered with a typed Undeliverable when
+// it carried a zerohop reply address, like any forward that finds no
+// connection. Counted as bytes instead, a partition's forwards were lost
+// without a shard to show for them (chaos partition: unexplained_lost 6
+// in one of three runs).
 //
 // A re-routed envelope may arrive after envelopes of the same sender that
 // this node forwarded later on a link that worked: the order of one
@@ -100,8 +102,7 @@ func (n *Node) rerouteUnsent() {
 }
 
 // rerouteFrame routes one unsent frame again if it is a region's envelope
-// with a hop left, drops it as a dead letter if it has none, and reports
-// whether it was an envelope.
+// and reports whether it was one.
 func (n *Node) rerouteFrame(typ byte, body []byte) bool {
 	if typ != wire.FrameMessage {
 		return false
@@ -125,18 +126,16 @@ func (n *Node) rerouteFrame(typ byte, body []byte) bool {
 	r, entityID := hd.region, string(id)
 	shard := ring.Shard(entityID, r.typ.Shards)
 	n.ctr.forwardsUnsent.Add(1)
-	hops := fwdOf(h.Sender).hops // this node's forward: the hops after it
-	if hops >= maxHops {
-		n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonStaleOwner})
-		return true
-	}
 	n.ctr.forwardsRerouted.Add(1)
+	hops := fwdOf(h.Sender).hops // this node's forward: the hops after it
 	n.routeAgain(r, shard, entityID, msg, hops)
 	return true
 }
 
 // routeAgain routes an envelope that never left this node by the current
-// table (rerouteFrame): delivered here, parked, or forwarded with hops.
+// table (rerouteFrame): delivered here whatever its hops (delivery is not
+// a hop), parked, or forwarded with hops (forwardNow: a dead letter when
+// none is left).
 func (n *Node) routeAgain(r *region, shard int, entityID string, msg any, hops int) {
 	for {
 		owner := n.route.Load().owners[r.idx][shard]

@@ -356,11 +356,19 @@ func nodeBoundsAndCountedDrops() []Mutation {
 		}),
 		n(Mutation{
 			Name: "node/unsent-forwards-never-rerouted", Invariant: nBounds,
-			What: "housekeeping: a forward a failed member link never sent is a dead letter even with a hop left (not routed again)",
+			What: "housekeeping: a forward a failed member link never sent is a dead letter (not routed again)",
+			File: "node/unsent.go",
+			Orig: "n.routeAgain(r, shard, entityID, msg, hops)",
+			Repl: "_ = hops; n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonStaleOwner})",
+			Run:  "^TestUnsentForwardsAreRoutedAgain$", Fast: true,
+		}),
+		n(Mutation{
+			Name: "node/unsent-hop-spent-before-owner", Invariant: nBounds,
+			What: "housekeeping: an unsent forward with no hop left is a dead letter although this node owns its shard now",
 			File: "node/unsent.go",
 			Orig: "hops := fwdOf(h.Sender).hops // this node's forward: the hops after it",
-			Repl: "hops := maxHops + 0*len(h.Sender)",
-			Run:  "^TestUnsentForwardsAreRoutedAgain$", Fast: true,
+			Repl: "hops := fwdOf(h.Sender).hops; if hops >= maxHops { n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonStaleOwner}); return true }",
+			Run:  "^TestUnsentForwardsAreRoutedAgain$",
 		}),
 		n(Mutation{
 			Name: "node/mailbox-unbounded", Invariant: nBounds,
