@@ -43,7 +43,7 @@ func rawDial(t *testing.T, addr wire.NodeAddress) net.Conn {
 	return c
 }
 
-func TestBadInput(t *testing.T) { forEachTransport(t, testBadInput) }
+func TestBadInput(t *testing.T) { t.Parallel(); forEachTransport(t, testBadInput) }
 
 func testBadInput(t *testing.T, transport string) {
 	c := nodetest.Start(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {

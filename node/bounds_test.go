@@ -79,7 +79,7 @@ func testMaxConnections(t *testing.T, transport string) {
 
 // TestFrameTimeout: a frame trickled at one byte per 100 ms is cut off
 // after FrameTimeout; an idle connection is never timed out.
-func TestFrameTimeout(t *testing.T) { forEachTransport(t, testFrameTimeout) }
+func TestFrameTimeout(t *testing.T) { t.Parallel(); forEachTransport(t, testFrameTimeout) }
 
 func testFrameTimeout(t *testing.T, transport string) {
 	const timeout = time.Second
@@ -126,7 +126,10 @@ func testFrameTimeout(t *testing.T, transport string) {
 // TestFrameTimeoutExcusesStalls: a frame left unfinished while the node is
 // paused (as by SIGSTOP) for longer than FrameTimeout is not timed out
 // once the node resumes: the stall is the node's, not the peer's.
-func TestFrameTimeoutExcusesStalls(t *testing.T) { forEachTransport(t, testFrameTimeoutExcusesStalls) }
+func TestFrameTimeoutExcusesStalls(t *testing.T) {
+	t.Parallel()
+	forEachTransport(t, testFrameTimeoutExcusesStalls)
+}
 
 func testFrameTimeoutExcusesStalls(t *testing.T, transport string) {
 	const timeout = 2 * time.Second

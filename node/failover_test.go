@@ -61,6 +61,7 @@ func TestAllocatesOnFirstRequestAndSpreads(t *testing.T) {
 // TopologyPushInterval; unsubscribing, or closing the connection the
 // subscription came on, removes the subscriber.
 func TestTopologyPushOnChangeAndPeriodic(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	t.Run("on change", func(t *testing.T) {
 		// The periodic push is an hour away: only the change can bring the
 		// allocation, and only the housekeeping sweep can remove the
@@ -108,6 +109,7 @@ func TestTopologyPushOnChangeAndPeriodic(t *testing.T) {
 // under newer epochs, and at no instant do two nodes serve one shard (the
 // new owner's claim starts after the dead owner's lease ended).
 func TestKilledOwnersShardsMoveOnlyAfterTheirLease(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 3, nodetest.Options{})
 	claims := watchClaims(t, c)
 	order := sortedIdx(c)
@@ -194,6 +196,7 @@ func ownedShards(ts wire.TopologySnapshot, a wire.NodeAddress) []int {
 // restarts it on the same addresses (no data directory: it rejoins through
 // its seeds) and checks that it answers from the cluster's table.
 func TestRestartOnSameAddress(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 3, nodetest.Options{})
 	order := sortedIdx(c)
 	L, F1 := order[0], order[1]
@@ -244,6 +247,7 @@ func TestRestartOnSameAddress(t *testing.T) {
 // the new owner (forwarded), the old entity is stopped, and no two nodes
 // ever served the shard at once.
 func TestPausedOwnerRunsNothingStale(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	t.Run("follower", func(t *testing.T) { testPausedOwnerRunsNothingStale(t, false) })
 	t.Run("leader", func(t *testing.T) { testPausedOwnerRunsNothingStale(t, true) })
 }
@@ -340,6 +344,7 @@ func testPausedOwnerRunsNothingStale(t *testing.T, pauseLeader bool) {
 // that claims role "node" in its handshake too. An envelope that already
 // used its hops is a dead letter, not forwarded again.
 func TestNonOwnerNeverRunsAnEntity(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 3, nodetest.Options{})
 	lc := dialClient(t, c.Addr(sortedIdx(c)[0]), wire.NodeAddress{Host: "127.66.1.1", Port: 0}, nil)
 	const id = "rogue-1"
@@ -390,6 +395,7 @@ func TestNonOwnerNeverRunsAnEntity(t *testing.T) {
 // there is no quorum, answers a Casty client nothing, allocates nothing,
 // and answers again once the others are back.
 func TestMinorityAllocatesNothing(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 3, nodetest.Options{})
 	lone := 0
 	n := c.Node(lone)
@@ -453,6 +459,7 @@ func TestMinorityAllocatesNothing(t *testing.T) {
 
 // TestNodeStateServed: /_node answers GetNodeState with the node's view.
 func TestNodeStateServed(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 3, nodetest.Options{})
 	lc := dialClient(t, c.Addr(0), clientID, &wire.Extension{System: "live", Version: 1, Role: wire.RoleClient})
 	lc.locate(0)
@@ -481,6 +488,7 @@ func nodeAt(c *nodetest.LocalCluster, a wire.NodeAddress) *node.Node {
 // shard instead of forwarding them to the stopped owner, and releases them
 // to the new owner once the table moves the shard.
 func TestNoForwardToALapsedOwner(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	// The held envelopes wait for the move, which needs the leader back,
 	// its lease check and an apply: seconds on a loaded box. They expire
 	// (dead letters, counted) after RequestTimeout; that is not what this

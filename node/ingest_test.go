@@ -18,7 +18,10 @@ import (
 // handling of frames cut by reads: many entity ids (more than the id memo
 // holds), alternating targets and headers, frames written in fragments of
 // random sizes. Every increment must reach its entity.
-func TestIngestFragmentedStream(t *testing.T) { forEachTransport(t, testIngestFragmentedStream) }
+func TestIngestFragmentedStream(t *testing.T) {
+	t.Parallel()
+	forEachTransport(t, testIngestFragmentedStream)
+}
 
 func testIngestFragmentedStream(t *testing.T, transport string) {
 	cfg := node.Config{Logger: slog.New(slog.DiscardHandler), Transport: transport}

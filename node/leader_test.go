@@ -125,6 +125,7 @@ func TestPickOwner(t *testing.T) {
 // TestConsensusPortHello: the hello succeeds only when both ends hold a
 // common key (or neither has one), and names its channel.
 func TestConsensusPortHello(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	k1, k2, k3 := []byte("key-one-0123456789abcdef"), []byte("key-two-0123456789abcdef"), []byte("key-three-0123456789abcd")
 	for _, tc := range []struct {
 		name           string

@@ -22,6 +22,7 @@ import (
 // increment is applied, on the leaving node before it stops its entities,
 // or on the new owners after the hand-over; none is dropped.
 func TestGracefulLeaveLosesNothing(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	// The drain window is not what ends this leave: quiet is.
 	var deadMu sync.Mutex
 	dead := map[string]int{} // "node i: reason" -> dead letters
@@ -138,6 +139,7 @@ func TestGracefulLeaveLosesNothing(t *testing.T) {
 // held until the node hands over (the bug) or for twice the lease, more
 // than a hand-over takes (two log entries).
 func TestLeaveDrainsBeforeHandingOver(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	entered := make(chan int, 8)
 	release := make(chan struct{})
 	var once sync.Once

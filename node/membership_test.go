@@ -17,6 +17,7 @@ import (
 // TestRogueNodeCannotJoin: a node without the cluster's gossip key, or with
 // another key, neither joins nor appears in any member's snapshot.
 func TestRogueNodeCannotJoin(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	key := []byte("zerohop-rogue-test-key-0123456789")[:32]
 	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) { cfg.GossipKey = key }})
 	var seeds []string
@@ -51,6 +52,7 @@ func TestRogueNodeCannotJoin(t *testing.T) {
 // the membership merges again (the periodic re-join, or the cut node's
 // refutation of its death) into one cluster with one leader and one table.
 func TestPartitionHeals(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
 		cfg.Membership.DownRetention = downRetentionPastGossip
 	}})
@@ -89,6 +91,7 @@ func TestPartitionHeals(t *testing.T) {
 // seeds, comes back as itself with the cluster's state. Its gossip knows
 // nobody: the members that saw it die join it again (the re-join loop).
 func TestDataDirRestart(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
 	var restarting atomic.Bool
 	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(i int, cfg *node.Config) {

@@ -20,6 +20,7 @@ import (
 // through a 8-slot mailbox and checks that the connection is paused, not
 // dropped: once released, every message is processed in order.
 func TestFullMailboxPausesTheConnection(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	forEachTransport(t, testFullMailboxPausesTheConnection)
 }
 
@@ -119,6 +120,7 @@ func testFullMailboxPausesTheConnection(t *testing.T, transport string) {
 // TestEnvelopeForwardedOnceToOwner sends an envelope to a node that does not
 // own its shard.
 func TestEnvelopeForwardedOnceToOwner(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 3, nodetest.Options{})
 	lc := dialClient(t, c.Addr(sortedIdx(c)[0]), wire.NodeAddress{Host: "127.66.1.1", Port: 0}, nil)
 	const id = "fwd-1"
@@ -157,6 +159,7 @@ func TestEnvelopeForwardedOnceToOwner(t *testing.T) {
 // TestGracefulCloseHandsShardsOver closes a follower and checks the others
 // see it removed and own its shards.
 func TestGracefulCloseHandsShardsOver(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 3, nodetest.Options{})
 	order := sortedIdx(c)
 	aL, aF := c.Addr(order[0]), c.Addr(order[2])
@@ -190,6 +193,7 @@ func TestGracefulCloseHandsShardsOver(t *testing.T) {
 // TestStoppedServiceLeavesTheRegistry stops node 1's node-stats service and
 // checks that every node's snapshot drops it while the others stay.
 func TestStoppedServiceLeavesTheRegistry(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 3, nodetest.Options{})
 	w := watch(t, c.Addr(0), clientID)
 	w.waitFor(t, "3 services", 10*time.Second, func(ts wire.TopologySnapshot) bool { return len(ts.Registry) == 3 })

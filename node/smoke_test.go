@@ -20,7 +20,10 @@ func forEachTransport(t *testing.T, test func(t *testing.T, transport string)) {
 	}
 }
 
-func TestClusterServesClient(t *testing.T) { forEachTransport(t, testClusterServesClient) }
+func TestClusterServesClient(t *testing.T) {
+	t.Parallel()
+	forEachTransport(t, testClusterServesClient)
+}
 
 func testClusterServesClient(t *testing.T, transport string) {
 	c := nodetest.Start(t, 3, nodetest.Options{Configure: func(_ int, cfg *node.Config) { cfg.Transport = transport }})

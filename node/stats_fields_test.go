@@ -97,6 +97,7 @@ func TestEveryStatsFieldHasATest(t *testing.T) {
 // cluster and checks the counters of connections, frames, bytes,
 // locations, forwards, leadership and renewals moved by what it did.
 func TestStatsTrafficCounters(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 3, nodetest.Options{})
 	order := sortedIdx(c)
 	leader := c.Node(order[0])
@@ -197,6 +198,7 @@ func TestStatsSnapshotsDropped(t *testing.T) {
 // (no nacks expected), so Lifeguard raises its own health score
 // (memberlist's awareness): MaxHealthScore moves up.
 func TestStatsHealthScoreRisesAlone(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 2, nodetest.Options{})
 	n := c.Node(0)
 	// Usually 0 here; a starved box may have raised it already, but not to

@@ -17,6 +17,7 @@ import (
 // certificate is served (including a follower asking the leader over the
 // TLS peer connection); one without is refused.
 func TestMutualTLSCluster(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	pki := testpki.New(t)
 	c := nodetest.Start(t, 2, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
 		cfg.TLS = pki.ServerConfig()

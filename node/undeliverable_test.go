@@ -70,6 +70,7 @@ func TestUndeliverableNamesTheReason(t *testing.T) {
 // own entity types and, once its allocation table knows them, the types
 // other members host, each with the cluster's shard count.
 func TestHandshakeAnnouncesClusterTypes(t *testing.T) {
+	t.Parallel() // waits on cluster timers: overlaps the others' waits (the package's -count=5 fits go test's 10 min)
 	c := nodetest.Start(t, 2, nodetest.Options{Configure: func(i int, cfg *node.Config) {
 		if i == 1 {
 			cfg.Entities = append(cfg.Entities, node.EntityType{Name: "extra", Shards: 8,

@@ -13,6 +13,7 @@ import (
 // opens three clients, each connected to every node (9 connections), and
 // the cluster's own count of increments equals what loadgen delivered.
 func TestClientsEmbedded(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}

@@ -17,6 +17,7 @@ import (
 // TestCompare: two runs saved with -out, compared: every metric on its own
 // line with both values and the second's change; bad arguments exit 2.
 func TestCompare(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	a := runOut(t, &memTarget{}, "-duration", "2500ms")
 	b := runOut(t, &memTarget{}, "-duration", "2500ms")
 	var stdout, stderr bytes.Buffer
@@ -69,6 +70,7 @@ func TestSignificance(t *testing.T) {
 // TestMerge: two runs merged sum to what the two in-memory targets
 // accepted, and the merged ask p99 lies between the two runs' p99s.
 func TestMerge(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	ma, mb := &memTarget{}, &memTarget{}
 	a := runOut(t, ma, "-duration", "1500ms", "-ask-concurrency", "2")
 	b := runOut(t, mb, "-duration", "1500ms", "-ask-concurrency", "2")
@@ -106,6 +108,7 @@ func checkMergedP99(t *testing.T, m *mergedReport) {
 // counters), then loadgen merge. The merged delivered count must equal
 // what the cluster itself applied (its per-shard tallies), with 0 lost.
 func TestMergeTwoProcesses(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	if testing.Short() {
 		t.Skip("builds loadgen and starts a 3-node cluster")
 	}

@@ -23,6 +23,7 @@ import (
 // tunnel. It checks the flags reach the engine (the forwarder carried the
 // traffic, the report says TLS) and that nothing was lost.
 func TestExternalTLSThroughAddressMap(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	if testing.Short() {
 		t.Skip("starts a TLS node")
 	}
@@ -71,6 +72,7 @@ func TestExternalTLSThroughAddressMap(t *testing.T) {
 // accounting says it is unavailable, and the run still works with the old
 // rule (nothing lost, exit 0).
 func TestClusterWithoutTallies(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	if testing.Short() {
 		t.Skip("starts a node")
 	}

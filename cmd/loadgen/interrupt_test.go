@@ -112,6 +112,7 @@ func (l *lockedBuffer) String() string {
 // It must exit 130 with a truthful partial report (0 lost, every entity
 // verified) well before the 60 s are up.
 func TestSIGINTProcess(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	if testing.Short() {
 		t.Skip("builds loadgen and starts a 3-node cluster")
 	}

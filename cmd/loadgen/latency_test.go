@@ -28,6 +28,7 @@ func TestQuantileRank(t *testing.T) {
 // of the two merged lies between the two inputs' (what loadgen merge
 // promises).
 func TestMergedQuantileBetween(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	rnd := rand.New(rand.NewPCG(1, 2))
 	for i := range 300 {
 		a, b, ab := newHist(), newHist(), newHist()

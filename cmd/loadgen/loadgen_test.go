@@ -19,6 +19,7 @@ import (
 // asserts the accounting (lost == 0, every key of the report present), never
 // a speed.
 func TestEmbeddedRunLosesNothing(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}
@@ -116,6 +117,7 @@ func TestEmbeddedRunLosesNothing(t *testing.T) {
 // that node), what was in flight to it (in_flight_lost), nothing
 // unexplained, the dead incarnation reported gone, exit 0.
 func TestCrashIsExplained(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster and kills a node")
 	}

@@ -16,6 +16,7 @@ import (
 // client's frames to its nodes and the nodes' frames in grow past 1000,
 // and every node the client routes to reads connected.
 func TestMetricsAddr(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	if testing.Short() {
 		t.Skip("starts a 3-node cluster")
 	}

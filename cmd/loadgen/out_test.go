@@ -32,6 +32,7 @@ func runOut(t *testing.T, m *memTarget, args ...string) string {
 // interval whose tells add up to the accepted tells, and an interval log
 // that HdrHistogram's own reader reads back to every ask of the report.
 func TestOutDirectory(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	m := &memTarget{}
 	dir := runOut(t, m, "-duration", "2500ms")
 	var rep map[string]any
@@ -106,6 +107,7 @@ func chromium(t *testing.T) string {
 // Chromium: the DOM it builds holds the four charts, each with its drawn
 // lines, and the screenshot is not blank and has the charts' colours.
 func TestHTMLRendersInChromium(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	if testing.Short() {
 		t.Skip("starts a browser")
 	}

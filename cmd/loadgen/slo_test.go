@@ -186,6 +186,7 @@ func TestSLOMeets(t *testing.T) {
 // meet (p50 <= 1 ns) gives no knee after 7 levels (1k halved down to
 // 1k/64), exit 3.
 func TestSLORun(t *testing.T) {
+	t.Parallel() // a run of fixed duration: overlaps the others (the package's -count=5 fits go test's 10 min)
 	code, res := runSLOJSON(t, "-slo", "p99=1h", "-slo-start", "1k", "-slo-max", "4k")
 	knee := 0.0
 	for _, l := range res.Levels {
