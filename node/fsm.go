@@ -23,7 +23,9 @@ import (
 // Commands (command.Op):
 //
 //	renew  a node renews its ownership lease (and registers the entity
-//	       types it hosts); see lease.go for how the lease is timed
+//	       types it hosts: the first registration of a type fixes its
+//	       shard count and hash, and a node that disagrees on either
+//	       hosts nothing of it); see lease.go for how the lease is timed
 //	move   compare-and-set moves of shards: each applies only if the shard's
 //	       owner is still From (so a decision made on an older table never
 //	       applies to a newer one) and To may own it (a registered node, not
