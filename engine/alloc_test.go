@@ -3,9 +3,11 @@
 package engine
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/workload"
 )
 
@@ -84,6 +86,22 @@ func TestTellZeroAllocs(t *testing.T) {
 			t.Errorf("%s: %.2f allocs per Tell, want 0", tc.name, allocs)
 		}
 	}
+	waitFor(t, "drained", func() bool { return c.Stats().Queued == 0 })
+	// A type routed by XXH64 (a cluster announced it): the same, to an id
+	// XXH64 puts on the one shard the fake node owns.
+	ref.et.setHash(ring.HashXXH64)
+	xid := "user-0"
+	for i := 1; ring.ShardXX(xid, 32) != ring.Shard("user-0", 32); i++ {
+		xid = "user-" + strconv.Itoa(i)
+	}
+	if allocs := testing.AllocsPerRun(1000, func() {
+		if err := ref.Tell(xid, boxed); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("xxh64: %.2f allocs per Tell, want 0", allocs)
+	}
+	ref.et.setHash(ring.HashMD5)
 	waitFor(t, "drained", func() bool { return c.Stats().Queued == 0 })
 
 	// gnet: stop the writer from draining by filling nothing but measuring

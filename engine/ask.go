@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -129,7 +128,7 @@ func (r *EntityRef) sendAsk(msg any, askID uint64) (*nodeConn, error) {
 	if t.bad != nil {
 		return nil, et.refuseBad(t.bad)
 	}
-	shard := ring.Shard(env.EntityID, et.numShards)
+	shard := t.shardOf(env.EntityID, et.numShards)
 	e, ok := t.Owner(shard)
 	if !ok {
 		return et.hold(shard, env.EntityID, env.Message, askID)

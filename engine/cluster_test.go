@@ -202,3 +202,32 @@ func TestClusterTLS(t *testing.T) {
 	}
 	t.Logf("plaintext vs TLS cluster: %v", err)
 }
+
+// TestClusterRoutesWithTheAnnouncedHash: against a cluster whose counter
+// type shards with XXH64 (and one with MD5, the default), the client
+// routes by the hash the nodes announce: every tell and ask lands on its
+// shard's owner (no node forwarded anything) and every count is right.
+// A client routing with another hash than the cluster's would still get
+// every count right (the owner the node computes runs the entity) at the
+// cost of forwards.
+func TestClusterRoutesWithTheAnnouncedHash(t *testing.T) {
+	for _, h := range []ring.Hash{ring.HashXXH64, ring.HashMD5} {
+		t.Run(h.Name(), func(t *testing.T) {
+			lc := startCluster(t, 3, nodetest.Options{Workload: workload.Options{ShardHash: h}})
+			c := dialCluster(t, lc, nil)
+			tellAskLookup(t, c, 64, 5, "hash-"+h.Name())
+			ref, err := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ref.et.table.Load().hash; got != h {
+				t.Fatalf("the client routes with %v, want the announced %v", got, h)
+			}
+			for i, n := range lc.Nodes() {
+				if st := n.Stats(); st.Forwarded != 0 || st.ForwardedReceived != 0 {
+					t.Errorf("node %d forwarded %d, received %d forwards: want none (the client routes as the cluster)", i, st.Forwarded, st.ForwardedReceived)
+				}
+			}
+		})
+	}
+}

@@ -64,6 +64,28 @@
 // stays until a snapshot that differs says otherwise. A type created with
 // EntityRef after snapshots starts from the current snapshot's table.
 //
+// # Shard hash
+//
+// The hash that maps an entity id to its shard is cluster-wide
+// configuration of the entity type (node.EntityType.Hash): MD5, Casty's,
+// by default, XXH64 (ring.ShardXX) in a cluster of zerohop nodes
+// configured for it. A zerohop node announces it with the type in its
+// handshake ("entity_hashes", omitted for MD5); noteAnnounced, which
+// already re-judges the types on each announcement, publishes it in the
+// type's route table (routeTable.hash), so a Tell still does one atomic
+// load. Before any announcement names the type, and against Casty nodes
+// (no extension), the client routes with MD5.
+//
+// This is safe whatever the client believes: a node never trusts the
+// shard a client routed by. It recomputes the entity's shard from the
+// id with its own type's hash (the cluster's: a node configured with
+// another hosts nothing of the type) and forwards the envelope to that
+// shard's owner, or parks it while the shard has no owner. A client
+// routing with the wrong hash (before the announcement, or told by a node
+// whose view is stale) costs a forward per message, never an entity
+// split across two nodes. TestClusterRoutesWithTheAnnouncedHash checks
+// that with the announced hash there is no forward at all.
+//
 // topo.Routes rather than a table of the engine's own: Owner is a nil and
 // bounds check and one index, inlined into Tell; the entries being shared
 // pointers adds one dependent load to the value entries it replaced,
@@ -71,7 +93,8 @@
 // before, 120 ns after, within noise; BenchmarkTell shows no significant
 // change either.
 //
-// Tell computes the shard (MD5, as Casty), loads the type's table, and
+// Tell loads the type's table, computes the shard with the table's hash
+// (MD5, as Casty, unless the cluster announced another; below), and
 // encodes the frame straight into a slot of the owner connection's
 // lock-free outbound queue. Each connection has one writer that drains
 // everything queued into one write per drain and sleeps only when the
@@ -301,6 +324,10 @@
 //     allocates one of its shards at or past its count, its Tell,
 //     TellContext and Ask return the error (counted, DropMisconfigured)
 //     and EntityRef refuses the type (see "Misconfiguration").
+//   - A type is routed with the shard hash the cluster announced for it:
+//     the "entity_hashes" of a zerohop node's handshake (ring.HashXXH64
+//     or MD5), MD5 (Casty's) before any announcement names the type and
+//     against Casty nodes, which announce nothing (see "Shard hash").
 //   - The client keeps a topology subscription on every member it keeps a
 //     connection to (and on the primary and the leader), and only there:
 //     a node that leaves the membership is unsubscribed, and Shutdown

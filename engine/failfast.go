@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 )
@@ -57,18 +58,48 @@ func (c *Client) announcedLocked(typ string, n int) error {
 	return &UnknownEntityTypeError{Type: typ, Node: a.node, Known: known}
 }
 
+// announcedHashLocked returns the shard hash the last announcement gives
+// typ: its "entity_hashes" entry, MD5 when it has none (or names a hash
+// this build does not know, which the handshake's parser refuses), and
+// MD5 before any announcement (Casty's: a Casty cluster announces
+// nothing). c.mu held.
+func (c *Client) announcedHashLocked(typ string) ring.Hash {
+	for _, e := range c.announce.types {
+		if e.Type == typ {
+			return announcedHash(e)
+		}
+	}
+	return ring.HashMD5
+}
+
+// announcedHash returns the hash of an announced entry ("" is MD5).
+func announcedHash(e wire.EntityShards) ring.Hash {
+	if e.Hash == "" {
+		return ring.HashMD5
+	}
+	h, err := ring.ParseHash(e.Hash)
+	if err != nil {
+		return ring.HashMD5
+	}
+	return h
+}
+
 // noteAnnounced records the entity types node announced in its handshake
 // and re-judges the types in use: one whose shard count the announcement
 // contradicts fails (its messages return the error); one an earlier
 // announcement failed and this one accepts works again. A type in use
 // that the announcement lacks is left alone: a node that has just started
 // may not know the other members' types yet (EntityRef of a new type does
-// refuse it).
+// refuse it). A type the announcement names is routed from now on with
+// the hash it announces (routeTable.hash, published with the routes).
 func (c *Client) noteAnnounced(node wire.NodeAddress, types []wire.EntityShards) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.announce = announcement{node: node, types: slices.Clone(types)}
 	for _, et := range c.types {
+		if i := slices.IndexFunc(types, func(e wire.EntityShards) bool { return e.Type == et.name }); i >= 0 {
+			et.setHash(announcedHash(types[i]))
+		}
 		b := et.table.Load().bad
 		if b != nil && !b.announced {
 			continue // a table's evidence is final

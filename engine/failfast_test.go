@@ -17,6 +17,7 @@ import (
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/internal/netconn"
 	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -391,5 +392,52 @@ func TestTableEvidenceIsFinal(t *testing.T) {
 	c.noteAnnounced(a, []wire.EntityShards{{Type: "other", Shards: 16}})
 	if b := ref.et.table.Load().bad; b == nil || b.announced {
 		t.Fatalf("after an agreeing announcement: bad %+v, want the table's evidence kept", b)
+	}
+}
+
+// TestEntityRefRoutesWithTheAnnouncedHash: a type is routed with MD5
+// (Casty's) until a zerohop node announces another hash for it, with the
+// announced hash from then on (published in the route table a Tell
+// loads), also by a ref made after the announcement; an announcement
+// without the type leaves its hash alone, one naming it MD5 sets MD5.
+func TestEntityRefRoutesWithTheAnnouncedHash(t *testing.T) {
+	cl := newFakeCluster(t, 1)
+	c := dialFake(t, cl, nil)
+	ref, err := c.EntityRef("counter", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashOf := func(r *EntityRef) ring.Hash { return r.et.table.Load().hash }
+	if h := hashOf(ref); h != ring.HashMD5 {
+		t.Fatalf("before any announcement (Casty-like nodes): hash %v, want md5", h)
+	}
+	node := wire.NodeAddress{Host: "10.1.2.3", Port: 1}
+	c.noteAnnounced(node, []wire.EntityShards{{Type: "counter", Shards: 32, Hash: "xxh64"}, {Type: "later", Shards: 8, Hash: "xxh64"}, {Type: "plain", Shards: 4}})
+	if h := hashOf(ref); h != ring.HashXXH64 {
+		t.Fatalf("after an xxh64 announcement: hash %v, want xxh64", h)
+	}
+	for _, id := range []string{"e", "user-42", "x"} {
+		if got, want := ref.et.table.Load().shardOf(id, 32), ring.ShardXX(id, 32); got != want {
+			t.Fatalf("shard of %q: got %d, want ShardXX's %d", id, got, want)
+		}
+	}
+	later, err := c.EntityRef("later", 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := c.EntityRef("plain", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hashOf(later) != ring.HashXXH64 || hashOf(plain) != ring.HashMD5 {
+		t.Fatalf("refs made after the announcement: hashes %v, %v, want xxh64, md5", hashOf(later), hashOf(plain))
+	}
+	c.noteAnnounced(node, []wire.EntityShards{{Type: "other", Shards: 4}})
+	if h := hashOf(ref); h != ring.HashXXH64 {
+		t.Fatalf("after an announcement without the type: hash %v, want xxh64 kept", h)
+	}
+	c.noteAnnounced(node, []wire.EntityShards{{Type: "counter", Shards: 32}})
+	if h := hashOf(ref); h != ring.HashMD5 {
+		t.Fatalf("after an md5 announcement: hash %v, want md5", h)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/castyjson"
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -243,7 +244,7 @@ func fuzzClient(t testing.TB) (*Client, *nodeConn) {
 	c.topo.primary = nc
 	et := &entityType{c: c, name: "counter", numShards: 32, regionPath: "/_region-counter", coordPath: "/_coord-counter",
 		entries: map[*nodeConn]*routeEntry{}, pending: map[int]*shardQuery{}}
-	et.table.Store(newRouteTable(32))
+	et.table.Store(newRouteTable(32, ring.HashMD5))
 	c.types["counter"] = et
 	c.mu.Unlock()
 	return c, nc

@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -100,7 +99,7 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 		pending:    make(map[int]*shardQuery),
 	}
 	et.ref = &EntityRef{et: et}
-	et.table.Store(newRouteTable(numShards))
+	et.table.Store(newRouteTable(numShards, c.announcedHashLocked(typeName)))
 	if s := c.snap.Load(); s != nil {
 		if err := et.checkAllocated(s); err != nil {
 			return nil, err
@@ -141,7 +140,7 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 	if t.bad != nil {
 		return et.refuseBad(t.bad)
 	}
-	shard := ring.Shard(entityID, et.numShards)
+	shard := t.shardOf(entityID, et.numShards)
 	e, ok := t.Owner(shard)
 	if !ok {
 		_, err := et.hold(shard, entityID, msg, 0)
@@ -177,7 +176,7 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 	if t.bad != nil {
 		return et.refuseBad(t.bad)
 	}
-	shard := ring.Shard(entityID, et.numShards)
+	shard := t.shardOf(entityID, et.numShards)
 	e, ok := t.Owner(shard)
 	if !ok {
 		_, err := et.hold(shard, entityID, msg, 0)

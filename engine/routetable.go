@@ -7,6 +7,7 @@ package engine
 import (
 	"time"
 
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/topo"
 	"github.com/zerohop/zerohop/wire"
 )
@@ -17,13 +18,19 @@ import (
 type routes = topo.Routes[*routeEntry]
 
 // routeTable is what a Tell loads, once, to route a message of the type:
-// the routes (embedded by value: Owner indexes the table it loaded, no
-// further pointer) and the type's misconfiguration, so that one atomic
-// load tells both whether the type may be used and where the shard goes.
-// Immutable once published; published under et.mu only (publishLocked,
-// setBad), so a new table keeps the other half of the one it replaces.
+// the shard hash, the routes (embedded by value: Owner indexes the table
+// it loaded, no further pointer) and the type's misconfiguration, so that
+// one atomic load tells whether the type may be used, how an id maps to
+// its shard and where the shard goes. Immutable once published; published
+// under et.mu only (publishLocked, setBad, setHash), so a new table keeps
+// the other parts of the one it replaces.
 type routeTable struct {
 	routes
+	// hash maps an entity id to its shard: the one the cluster announced
+	// for the type (the "entity_hashes" of a zerohop node's handshake,
+	// noteAnnounced), ring.HashMD5 (Casty's) before any announcement and
+	// against Casty nodes.
+	hash ring.Hash
 	// bad, when set, fails every Tell, TellContext and Ask of the type:
 	// the cluster's shard count differs or the cluster does not know the
 	// type (noteAnnounced, checkAllocated; a table's evidence replaces an
@@ -32,9 +39,15 @@ type routeTable struct {
 }
 
 // newRouteTable returns the table of a type with numShards shards of
-// unknown location, not misconfigured.
-func newRouteTable(numShards int) *routeTable {
-	return &routeTable{routes: *topo.NewRoutes[*routeEntry](numShards)}
+// unknown location under hash, not misconfigured.
+func newRouteTable(numShards int, hash ring.Hash) *routeTable {
+	return &routeTable{routes: *topo.NewRoutes[*routeEntry](numShards), hash: hash}
+}
+
+// shardOf returns the shard of entityID among numShards under the table's
+// hash. It allocates nothing.
+func (t *routeTable) shardOf(entityID string, numShards int) int {
+	return t.hash.Shard(entityID, numShards)
 }
 
 // routeEntry is what Tell needs of an owner: its connection, the
@@ -140,7 +153,8 @@ func (et *entityType) applyLocation(shard int, owner *nodeConn) {
 // held.
 func (et *entityType) publishLocked(r *routes) {
 	et.flushHeldLocked(r)
-	et.table.Store(&routeTable{routes: *r, bad: et.table.Load().bad})
+	old := et.table.Load()
+	et.table.Store(&routeTable{routes: *r, hash: old.hash, bad: old.bad})
 }
 
 // setBad publishes b as the type's misconfiguration (nil: none); the
@@ -148,7 +162,23 @@ func (et *entityType) publishLocked(r *routes) {
 func (et *entityType) setBad(b *badType) {
 	et.mu.Lock()
 	defer et.mu.Unlock()
-	et.table.Store(&routeTable{routes: et.table.Load().routes, bad: b})
+	old := et.table.Load()
+	et.table.Store(&routeTable{routes: old.routes, hash: old.hash, bad: b})
+}
+
+// setHash publishes h as the type's shard hash when it differs; the
+// routes (shard -> owner, which do not depend on the hash) stay. Messages
+// held for a shard under the old hash keep that shard: the node they
+// reach recomputes it and forwards them (a hop, never a split entity). c.mu
+// held.
+func (et *entityType) setHash(h ring.Hash) {
+	et.mu.Lock()
+	defer et.mu.Unlock()
+	old := et.table.Load()
+	if old.hash == h {
+		return
+	}
+	et.table.Store(&routeTable{routes: old.routes, hash: h, bad: old.bad})
 }
 
 // evict marks the shards owned by nc for a re-query after a jittered

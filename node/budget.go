@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 	"golang.org/x/sys/unix"
 )
@@ -226,7 +225,7 @@ func (n *Node) excused(since, now int64) bool {
 // MaxEntityIDLen: a dead letter carrying the id's first MaxEntityIDLen
 // bytes (the shard is the full id's).
 func (n *Node) refuseEntityID(r *region, id []byte, msg any) {
-	n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: ring.Shard(string(id), r.typ.Shards),
+	n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: r.typ.ShardOf(string(id)),
 		EntityID: string(id[:n.cfg.MaxEntityIDLen]), Msg: msg, Reason: wire.ReasonEntityID})
 }
 

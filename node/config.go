@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/castyjson"
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/zhbin"
 )
@@ -73,11 +74,26 @@ const (
 // /_region-{Name} are delivered to the entity named by their entity_id,
 // created on first use by New. New is called on a worker goroutine and must
 // not block. A plain value (copied by Start).
+//
+// Hash is the type's entity->shard function (package ring): the zero value
+// is ring.HashMD5, Casty's, which every node and client must use next to
+// Casty peers; ring.HashXXH64 only in a cluster of zerohop nodes. Like
+// Shards it is cluster-wide: the first node to register the type fixes both
+// in the consensus state, and a node configured otherwise hosts nothing of
+// the type (it still forwards what reaches it). The node announces the
+// cluster's hash to its clients in the handshake ("entity_hashes"), and
+// zerohop clients route the type with it.
 type EntityType struct {
 	Name   string
 	Shards int
+	Hash   ring.Hash
 	New    func(entityID string) Entity
 }
+
+// ShardOf returns the shard of entityID under the type's hash and shard
+// count: the one place a node maps an id to a shard. It allocates
+// nothing; Shards must be positive and Hash valid (Validate checks both).
+func (e *EntityType) ShardOf(entityID string) int { return e.Hash.Shard(entityID, e.Shards) }
 
 // Service declares a discoverable service: Handler receives every message
 // sent to Path on this node, one at a time, and the node publishes

@@ -113,6 +113,9 @@ func (c *Config) validateEntities(p *problems) {
 		if e.Shards <= 0 || e.Shards > maxShards {
 			p.add("Entities[%d].Shards %d must be in 1..%d", i, e.Shards, maxShards)
 		}
+		if !e.Hash.Valid() {
+			p.add("Entities[%d].Hash %d is not a ring.Hash", i, e.Hash)
+		}
 		if e.New == nil {
 			p.add("Entities[%d].New is nil", i)
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/castyjson"
-	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -504,7 +503,7 @@ func (n *Node) deliverLocal(path string, msg any) error {
 			return ErrUndeliverable
 		}
 		r := h.region
-		shard := ring.Shard(env.EntityID, r.typ.Shards)
+		shard := r.typ.ShardOf(env.EntityID)
 		for {
 			owner := n.route.Load().owners[r.idx][shard]
 			switch {
@@ -613,9 +612,10 @@ type logLimiter struct {
 //     bytes; 4,096 ids: 1,024 ids cycling through it miss about 2 % of the
 //     time, where 1,024 x 2 ways missed about 26 %) maps them to the
 //     string already made for them and their shard, so a known id costs
-//     no allocation and no MD5 (ring.Shard, about 130 ns). It is allocated
+//     no allocation and no hash (ring.Shard's MD5 about 130 ns; the
+//     type's hash, EntityType.ShardOf). It is allocated
 //     at the first region message (128 KiB per link); a shard is a pure
-//     function of the id and the region's shard count, so entries never go
+//     function of the id and the region's type (count and hash), so entries never go
 //     stale, and a miss costs what every message cost before. With
 //     Registry.DecodeShardEnvelope (the id read in place), BenchmarkIngest
 //     (conns=1, process CPU per message, median of 3, alternated in one
@@ -678,7 +678,7 @@ func (m *ingestMemo) rememberHeader(hdr []byte, r *region, f fwdInfo) {
 func (m *ingestMemo) entity(r *region, id []byte) (string, int) {
 	if len(id) > maxMemoID {
 		s := string(id)
-		return s, ring.Shard(s, r.typ.Shards)
+		return s, r.typ.ShardOf(s)
 	}
 	if m.ids == nil {
 		m.ids = new([idMemoSets][idMemoWays]idMemo)
@@ -692,7 +692,7 @@ func (m *ingestMemo) entity(r *region, id []byte) (string, int) {
 		}
 	}
 	s := string(id)
-	e := idMemo{region: r, id: s, shard: ring.Shard(s, r.typ.Shards)}
+	e := idMemo{region: r, id: s, shard: r.typ.ShardOf(s)}
 	copy(set[1:], set[:len(set)-1])
 	set[0] = e
 	return e.id, e.shard

@@ -86,7 +86,12 @@
 //
 // The handshake reply carries the node's identity and the "zerohop"
 // extension (system, role "node", and its entity types with their shard
-// counts). A connection whose extension names another system is refused
+// counts and, for those not MD5, their shard hashes: "entity_hashes"; the
+// cluster's registered count and hash once the table knows the type).
+// The node maps an entity id to its shard with its type's hash
+// (EntityType.ShardOf: MD5 by default, XXH64 when configured) and never
+// trusts the shard a client routed by: an envelope for a shard it does
+// not own is forwarded or parked. A connection whose extension names another system is refused
 // (logged, counted): the node answers with its handshake carrying the
 // reason ("refused"), reads nothing more, and closes the connection once
 // that reply is written; Casty clients send no extension and are accepted.
@@ -452,6 +457,12 @@
 //   - No allocation without a quorum: only the raft leader proposes, and a
 //     move applies only if its precondition still holds
 //     (TestFSMMovesAreCompareAndSet, TestMinorityAllocatesNothing).
+//   - An entity type has one shard count and one shard hash in the cluster:
+//     the first registration's (fsm.go); a node configured with another
+//     count or hash for the type hosts nothing of it (no shard is moved to
+//     it; it forwards what reaches it) and announces the cluster's to its
+//     clients (TestFSMRefusesIneligibleOwners,
+//     TestFSMHashDisagreementHostsNothing, TestHashDisagreementHostsNothing).
 //   - Epochs never go backwards and name one table each
 //     (TestFSMMovesAreCompareAndSet, checkUniqueOwners in the failover
 //     tests, FuzzFSMApply).

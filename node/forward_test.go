@@ -131,7 +131,7 @@ func TestForwardFromANewerTableWaits(t *testing.T) {
 	}
 	// This node applies a table that new: the held envelope runs.
 	cur := n.table()
-	next := &allocTable{epoch: epoch + 1, types: cur.types}
+	next := &allocTable{epoch: epoch + 1, types: cur.types, hashes: cur.hashes}
 	n.onTable(cur, next)
 	select {
 	case v := <-got:

@@ -23,7 +23,9 @@ import (
 // Commands (command.Op):
 //
 //	renew  a node renews its ownership lease (and registers the entity
-//	       types it hosts); see lease.go for how the lease is timed
+//	       types it hosts: the first registration of a type fixes its
+//	       shard count and hash, and a node that disagrees on either
+//	       hosts nothing of it); see lease.go for how the lease is timed
 //	move   compare-and-set moves of shards: each applies only if the shard's
 //	       owner is still From (so a decision made on an older table never
 //	       applies to a newer one) and To may own it (a registered node, not
@@ -53,10 +55,10 @@ type fsm struct {
 	clock   func() time.Duration // monotonic time since the node's base
 	onTable func(old, new *allocTable)
 	// onTypes, when set, is called (outside mu) with the registered entity
-	// types and shard counts after a renewal registered a new one and the
-	// table did not change (a table change calls onTable, which carries
-	// them). Set before raft starts.
-	onTypes func(types map[string]int)
+	// types, their shard counts and hashes (fsmState.Hashes) after a renewal
+	// registered a new one and the table did not change (a table change
+	// calls onTable, which carries them). Set before raft starts.
+	onTypes func(types map[string]int, hashes map[string]string)
 }
 
 // seenRec is what this replica saw of a node's renewals: when (its own
@@ -68,8 +70,13 @@ type seenRec struct {
 
 // fsmState is the replicated state (JSON in raft snapshots).
 type fsmState struct {
-	Epoch  uint64                 `json:"epoch"`
-	Types  map[string]int         `json:"types"`  // entity type -> shard count (first registration wins)
+	Epoch uint64         `json:"epoch"`
+	Types map[string]int `json:"types"` // entity type -> shard count (first registration wins)
+	// Hashes: entity type -> the name of its shard hash, for the types
+	// whose first registration named one other than MD5 (absent: MD5, so
+	// a snapshot of an all-MD5 cluster is what it was before hashes, and
+	// an older one decodes as MD5). First registration wins, as Types.
+	Hashes map[string]string      `json:"hashes,omitempty"`
 	Shards map[string][]slotRec   `json:"shards"` // entity type -> shard -> slot
 	Nodes  map[string]*nodeRecord `json:"nodes"`  // by advertised address
 }
@@ -165,8 +172,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.table.Store(next)
 	}
 	var types map[string]int
+	var hashes map[string]string
 	if res.newTypes && next == nil && f.onTypes != nil {
-		types = maps.Clone(f.st.Types)
+		types, hashes = maps.Clone(f.st.Types), maps.Clone(f.st.Hashes)
 	}
 	f.mu.Unlock()
 	f.advance(l.Index)
@@ -174,7 +182,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.onTable(old, next)
 	}
 	if types != nil {
-		f.onTypes(types)
+		f.onTypes(types, hashes)
 	}
 	return res
 }
@@ -199,12 +207,21 @@ func (f *fsm) applyLocked(c *command, index uint64) applyResult {
 			if t.Shards <= 0 || t.Shards > maxShards {
 				continue
 			}
+			h := canonHash(t.Hash)
 			if _, ok := st.Types[t.Name]; !ok {
 				st.Types[t.Name] = t.Shards
 				st.Shards[t.Name] = make([]slotRec, t.Shards)
+				if h != "" {
+					if st.Hashes == nil {
+						st.Hashes = map[string]string{}
+					}
+					st.Hashes[t.Name] = h
+				}
 				newTypes = true
 			}
-			if st.Types[t.Name] == t.Shards { // a node that disagrees on the count hosts nothing of it
+			// A node that disagrees on the count or the hash hosts nothing of
+			// the type: its shards would not be the cluster's.
+			if st.Types[t.Name] == t.Shards && st.Hashes[t.Name] == h {
 				r.Types = append(r.Types, t.Name)
 			}
 		}
@@ -254,7 +271,7 @@ func (f *fsm) applyLocked(c *command, index uint64) applyResult {
 
 // buildTableLocked returns the immutable table of the current state.
 func (f *fsm) buildTableLocked() *allocTable {
-	t := &allocTable{epoch: int64(f.st.Epoch), types: make(map[string][]slot, len(f.st.Shards))}
+	t := &allocTable{epoch: int64(f.st.Epoch), types: make(map[string][]slot, len(f.st.Shards)), hashes: maps.Clone(f.st.Hashes)}
 	for typ, slots := range f.st.Shards {
 		s := make([]slot, len(slots))
 		for i, r := range slots {
@@ -409,6 +426,17 @@ func (s fsmSnapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s fsmSnapshot) Release() {}
+
+// canonHash returns the name of a shard hash as fsmState.Hashes records
+// it: "" for MD5 (whether the command said "" or "md5"), else as given
+// (a name this build does not know is kept and compared as it is: every
+// replica applies the same rule).
+func canonHash(name string) string {
+	if name == "md5" {
+		return ""
+	}
+	return name
+}
 
 // shardCount returns the shard count registered for typ.
 func (f *fsm) shardCount(typ string) (int, bool) {

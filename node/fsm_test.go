@@ -98,6 +98,68 @@ func TestFSMRefusesIneligibleOwners(t *testing.T) {
 	}
 }
 
+// TestFSMHashDisagreementHostsNothing: the first registration of a type
+// fixes its shard hash as it fixes its count; a node whose hash differs
+// hosts nothing of the type (no move to it applies), whichever the
+// registered hash is, and MD5 is written as nothing (old logs and
+// snapshots read as MD5).
+func TestFSMHashDisagreementHostsNothing(t *testing.T) {
+	tf := newTestFSM()
+	a, b, c, d := addr(1).String(), addr(2).String(), addr(3).String(), addr(4).String()
+	xx := []metaType{{Name: "counter", Shards: 4, Hash: "xxh64"}}
+	tf.apply(t, command{Op: opRenew, Node: a, Types: xx})
+	tf.apply(t, command{Op: opRenew, Node: b, Types: counterType})                                           // MD5: disagrees
+	tf.apply(t, command{Op: opRenew, Node: c, Types: []metaType{{Name: "counter", Shards: 4, Hash: "md5"}}}) // MD5 by name
+	tf.apply(t, command{Op: opRenew, Node: d, Types: xx})
+	// The other way round: a type registered MD5 refuses an XXH64 node.
+	tf.apply(t, command{Op: opRenew, Node: a, Types: append(xx, metaType{Name: "plain", Shards: 2})})
+	tf.apply(t, command{Op: opRenew, Node: b, Types: append(counterType, metaType{Name: "plain", Shards: 2, Hash: "xxh64"})})
+	for _, m := range []moveCmd{
+		{Type: "counter", Shard: 0, To: b},
+		{Type: "counter", Shard: 0, To: c},
+		{Type: "plain", Shard: 0, To: b},
+	} {
+		if res := tf.apply(t, command{Op: opMove, Moves: []moveCmd{m}}); res.moved != 0 {
+			t.Errorf("move %+v to a node that disagrees on the hash applied", m)
+		}
+	}
+	for _, m := range []moveCmd{{Type: "counter", Shard: 0, To: d}, {Type: "counter", Shard: 1, To: a}, {Type: "plain", Shard: 0, To: a}} {
+		if res := tf.apply(t, command{Op: opMove, Moves: []moveCmd{m}}); res.moved != 1 {
+			t.Errorf("move %+v to a node that agrees did not apply", m)
+		}
+	}
+	if got := tf.table.Load().hashes; len(got) != 1 || got["counter"] != "xxh64" {
+		t.Fatalf("table hashes %v, want counter:xxh64 only (MD5 is absent)", got)
+	}
+	if got := string(encodeCommand(command{Op: opRenew, Node: b, Types: counterType})); bytes.Contains([]byte(got), []byte(`"h"`)) {
+		t.Fatalf("an MD5 type encodes a hash: %s", got)
+	}
+	// A snapshot keeps the hashes; one without them (older) restores as MD5.
+	snap, err := tf.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &memSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	other := newTestFSM()
+	if err := other.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if got := other.table.Load().hashes["counter"]; got != "xxh64" {
+		t.Fatalf("restored hash %q, want xxh64", got)
+	}
+	old := newTestFSM()
+	if err := old.Restore(io.NopCloser(bytes.NewReader([]byte(`{"epoch":0,"types":{"counter":4},"shards":{"counter":[{},{},{},{}]},"nodes":{}}`)))); err != nil {
+		t.Fatal(err)
+	}
+	old.apply(t, command{Op: opRenew, Node: a, Types: xx})
+	if res := old.apply(t, command{Op: opMove, Moves: []moveCmd{{Type: "counter", Shard: 0, To: a}}}); res.moved != 0 {
+		t.Fatal("a type of a snapshot without hashes (MD5) took an XXH64 node")
+	}
+}
+
 func TestFSMForgetKeepsOwners(t *testing.T) {
 	tf := newTestFSM()
 	a := addr(1).String()
@@ -177,6 +239,7 @@ func FuzzFSMApply(f *testing.F) {
 	f.Add(encodeCommand(command{Op: opLeave, Node: "127.0.0.1:1"}))
 	f.Add([]byte(`{"op":"move","moves":[{"t":"counter","s":-1,"o":"x"}]}`))
 	f.Add([]byte(`{"op":"renew","node":"127.0.0.1:1","types":[{"n":"c","s":99999999}]}`))
+	f.Add([]byte(`{"op":"renew","node":"127.0.0.1:2","types":[{"n":"counter","s":4,"h":"xxh64"},{"n":"x","s":2,"h":"md5"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tf := newTestFSM()
 		tf.apply(t, command{Op: opRenew, Node: "127.0.0.1:1", Types: counterType})

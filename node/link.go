@@ -349,32 +349,37 @@ var errRefused = errors.New("node: connection refused")
 
 // extension returns the "zerohop" handshake extension this node sends: its
 // system, role "node", and the entity types it hosts with their shard
-// counts, followed by the other types of types (the cluster's registered
-// types, when not nil), sorted: a client checks its EntityRef against
-// them.
-func (n *Node) extension(types map[string]int) *wire.Extension {
+// counts and hashes, followed by the other types of types (the cluster's
+// registered types, when not nil, with hashes their hashes: absent is
+// MD5), sorted: a client checks its EntityRef against them and routes
+// each type with its hash. A registered type is announced with the
+// cluster's count and hash, even when this node's configuration differs
+// (it then hosts nothing of it, fsm.go): clients must route as the
+// cluster does.
+func (n *Node) extension(types map[string]int, hashes map[string]string) *wire.Extension {
 	x := netconn.Extension(n.cfg.System, wire.RoleNode)
 	own := make(map[string]bool, len(n.cfg.Entities))
 	for _, e := range n.cfg.Entities {
-		shards := e.Shards
+		shards, hash := e.Shards, hashName(e.Hash)
 		if s, ok := types[e.Name]; ok {
-			shards = s // the cluster's count (the first registered wins)
+			shards, hash = s, hashes[e.Name] // the cluster's (the first registered wins)
 		}
-		x.Entities = append(x.Entities, wire.EntityShards{Type: e.Name, Shards: shards})
+		x.Entities = append(x.Entities, wire.EntityShards{Type: e.Name, Shards: shards, Hash: hash})
 		own[e.Name] = true
 	}
 	for _, name := range slices.Sorted(maps.Keys(types)) {
 		if !own[name] && types[name] > 0 {
-			x.Entities = append(x.Entities, wire.EntityShards{Type: name, Shards: types[name]})
+			x.Entities = append(x.Entities, wire.EntityShards{Type: name, Shards: types[name], Hash: hashes[name]})
 		}
 	}
 	return x
 }
 
-// announceTypes publishes the handshake replies carrying types (the
-// cluster's entity types and shard counts; onTable, fsm.onTypes).
-func (n *Node) announceTypes(types map[string]int) {
-	n.hsReply.Store(n.replies(types))
+// announceTypes publishes the handshake replies carrying types and hashes
+// (the cluster's entity types, shard counts and hashes; onTable,
+// fsm.onTypes).
+func (n *Node) announceTypes(types map[string]int, hashes map[string]string) {
+	n.hsReply.Store(n.replies(types, hashes))
 }
 
 // hsReplies are the handshake frames this node answers a client with:
@@ -388,8 +393,8 @@ type hsReplies struct {
 // cfg.Binary, json is the handshake this node always sent; with it, both
 // also offer zhbin and announce the binary type table, so that a client
 // can see why a connection stayed JSON.
-func (n *Node) replies(types map[string]int) *hsReplies {
-	x := n.extension(types)
+func (n *Node) replies(types map[string]int, hashes map[string]string) *hsReplies {
+	x := n.extension(types, hashes)
 	frame := func(x *wire.Extension) []byte {
 		return wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port, Zerohop: x})
 	}
@@ -413,9 +418,9 @@ func (t *allocTable) typeCounts() map[string]int {
 }
 
 // sameTypes reports whether a and b know the same entity types with the
-// same shard counts.
+// same shard counts and hashes.
 func sameTypes(a, b *allocTable) bool {
-	if len(a.types) != len(b.types) {
+	if len(a.types) != len(b.types) || !maps.Equal(a.hashes, b.hashes) {
 		return false
 	}
 	for name, s := range a.types {
@@ -429,7 +434,7 @@ func sameTypes(a, b *allocTable) bool {
 // refusalFrame returns our handshake frame with the zerohop extension's
 // "refused" reason set.
 func (n *Node) refusalFrame(reason string) []byte {
-	x := n.extension(nil)
+	x := n.extension(nil, nil)
 	x.Refused = reason
 	return wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port, Zerohop: x})
 }

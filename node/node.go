@@ -173,8 +173,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.fwdSender[h] = "casty://" + cfg.System + "@" + n.self.String() + fwdPath + strconv.Itoa(h+1)
 	}
 	n.hsFrame = wire.AppendHandshakeFrame(nil, wire.Handshake{Host: n.self.Host, Port: n.self.Port,
-		Zerohop: n.extension(nil)})
-	n.hsReply.Store(n.replies(nil))
+		Zerohop: n.extension(nil, nil)})
+	n.hsReply.Store(n.replies(nil, nil))
 	n.route.Store(n.buildRoute(emptyTable, nil, 0))
 	close(n.ready) // inbound connections may be served from here on
 	if n.cfg.Raft == "" {
@@ -281,7 +281,7 @@ func (n *Node) onLeaderChange() {
 func (n *Node) onTable(old, t *allocTable) {
 	n.ctr.epoch.Store(t.epoch)
 	if old == nil || !sameTypes(old, t) {
-		n.announceTypes(t.typeCounts())
+		n.announceTypes(t.typeCounts(), t.hashes)
 	}
 	prev := n.route.Load()
 	now := int64(n.mono())

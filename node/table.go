@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -16,8 +17,9 @@ const maxShards = 1 << 16
 // slot's since is the index at which its owner got the shard (a shard that
 // moves away and back gets a new since). Never modified once published.
 type allocTable struct {
-	epoch int64
-	types map[string][]slot
+	epoch  int64
+	types  map[string][]slot
+	hashes map[string]string // entity type -> its registered hash's name, for the types not MD5 (fsmState.Hashes)
 }
 
 // slot is one shard's allocation; the zero value is "unallocated".
@@ -65,9 +67,23 @@ type nodeMeta struct {
 	Inc uint64 `json:"n,omitempty"`
 }
 
+// metaType is an entity type as a node declares it (gossip metadata,
+// renewals, the consensus log): Hash is its shard hash's name, "" for MD5
+// (omitted, so an MD5 type encodes as it did before hashes existed, and
+// an older log entry or metadata decodes as MD5).
 type metaType struct {
 	Name   string `json:"n"`
 	Shards int    `json:"s"`
+	Hash   string `json:"h,omitempty"`
+}
+
+// hashName returns the name of h as metaType.Hash and the consensus state
+// record it: "" for MD5.
+func hashName(h ring.Hash) string {
+	if h == ring.HashMD5 {
+		return ""
+	}
+	return h.Name()
 }
 
 func (m nodeMeta) marshal() []byte {
@@ -89,7 +105,7 @@ func (c Config) meta(addr wire.NodeAddress, raftAddr string, inc uint64) nodeMet
 		m.ID = "node-" + addr.String()
 	}
 	for _, e := range c.Entities {
-		m.Types = append(m.Types, metaType{Name: e.Name, Shards: e.Shards})
+		m.Types = append(m.Types, metaType{Name: e.Name, Shards: e.Shards, Hash: hashName(e.Hash)})
 	}
 	for _, s := range c.Services {
 		m.Services = append(m.Services, [2]string{s.Key, s.Path})

@@ -3,7 +3,6 @@ package node
 import (
 	"sync"
 
-	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -124,7 +123,7 @@ func (n *Node) rerouteFrame(typ byte, body []byte) bool {
 		return false
 	}
 	r, entityID := hd.region, string(id)
-	shard := ring.Shard(entityID, r.typ.Shards)
+	shard := r.typ.ShardOf(entityID)
 	n.ctr.forwardsUnsent.Add(1)
 	n.ctr.forwardsRerouted.Add(1)
 	hops := fwdOf(h.Sender).hops // this node's forward: the hops after it

@@ -173,6 +173,9 @@ func FuzzParseHandshake(f *testing.F) {
 	f.Add(AppendHandshake(nil, Handshake{Host: "::1", Port: 7, Zerohop: &Extension{System: "live", Version: 1, Codecs: []string{"json"}, Codec: "json", ShardHash: "md5", Role: RoleNode}}))
 	f.Add([]byte(`{"h\u006fst": "\u00e9", "port": 1, "x": [NaN, -Infinity, {"a": null}]}`))
 	f.Add([]byte(`{"host": "a", "port": 1, "zerohop": {"codecs": ["json", "zhbin"], "binary": {"t": "1:ab", "u\u00e9": "4095:x"}}}`))
+	f.Add(AppendHandshake(nil, Handshake{Host: "::1", Port: 7, Zerohop: &Extension{System: "live", Version: 1, Role: RoleNode,
+		Entities: []EntityShards{{"counter", 32, "xxh64"}, {"other", 4, ""}}}}))
+	f.Add([]byte(`{"host": "a", "port": 1, "zerohop": {"entity_hashes": {"c": "md5", "\u0063": "xxh64", "x": "xxh64"}, "entities": {"c": 1, "c": 2}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		h, err := ParseHandshake(body)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zerohop/zerohop/internal/pyjson"
+	"github.com/zerohop/zerohop/ring"
 )
 
 // Handshake is the body of a handshake frame (PROTOCOL.md section 2.2): the
@@ -27,17 +28,23 @@ type Handshake struct {
 // System is the sender's actor system name; Version the extension version;
 // Codecs the payload codecs the sender offers (a connecting side) and Codec
 // the one chosen (an accepting side): "json" (Casty's) or "zhbin"; ShardHash the entity->shard hash
-// ("md5", Casty's, or "xxh64"); Role "client" or "node". Fields a peer does
-// not send are left zero; unknown keys are ignored.
+// the sender itself defaults to (always "md5" today: the hash that routes
+// a type is the one announced with it, below); Role "client" or "node".
+// Fields a peer does not send are left zero; unknown keys are ignored.
 //
-// Two optional keys, written only when set (so a handshake without them is
+// Optional keys, written only when set (so a handshake without them is
 // byte for byte what older zerohop versions sent, and older peers skip
 // them as unknown keys): "binary", an object mapping each message type the
 // sender carries in the zhbin binary codec to "id:schema" (BinaryType),
 // written by a peer that offers zhbin; "entities", an object mapping each entity type
 // the node hosts to its shard count ({"counter": 32}), and "refused", the
 // reason a node refused the connection (it sends its handshake with it and
-// closes).
+// closes); and "entity_hashes", an object mapping the entity types of
+// "entities" whose shard hash is not MD5 to its name ({"counter":
+// "xxh64"}, see package ring): written only when some type's hash is not
+// MD5, so an all-MD5 announcement is byte for byte the older one; an
+// absent entry means MD5, an unknown name is a HandshakeError, an entry
+// for a type "entities" lacks is ignored.
 type Extension struct {
 	System    string
 	Version   int
@@ -61,11 +68,13 @@ type BinaryType struct {
 	Schema string
 }
 
-// EntityShards is one entry of Extension.Entities: an entity type and its
-// shard count.
+// EntityShards is one entry of Extension.Entities: an entity type, its
+// shard count and the name of its shard hash (ring.Hash.Name): "" or
+// "md5" for MD5, Casty's (ParseHandshake gives ""), "xxh64" for XXH64.
 type EntityShards struct {
 	Type   string
 	Shards int
+	Hash   string
 }
 
 // Extension roles.
@@ -127,6 +136,7 @@ func AppendHandshake(dst []byte, h Handshake) []byte {
 				dst = strconv.AppendInt(dst, int64(e.Shards), 10)
 			}
 			dst = append(dst, '}')
+			dst = appendEntityHashes(dst, x.Entities)
 		}
 		if x.Refused != "" {
 			dst = append(dst, `, "refused": `...)
@@ -159,6 +169,32 @@ func AppendHandshakeFrame(dst []byte, h Handshake) []byte {
 	dst[start], dst[start+1], dst[start+2], dst[start+3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
 	return dst
 }
+
+// appendEntityHashes appends the "entity_hashes" key of es when one of
+// them has a hash other than MD5 (its entries only: absent means MD5).
+func appendEntityHashes(dst []byte, es []EntityShards) []byte {
+	n := 0
+	for _, e := range es {
+		if !isMD5(e.Hash) {
+			if n == 0 {
+				dst = append(dst, `, "entity_hashes": {`...)
+			} else {
+				dst = append(dst, ", "...)
+			}
+			dst = pyjson.AppendString(dst, e.Type)
+			dst = append(dst, ": "...)
+			dst = pyjson.AppendString(dst, e.Hash)
+			n++
+		}
+	}
+	if n > 0 {
+		dst = append(dst, '}')
+	}
+	return dst
+}
+
+// isMD5 reports whether hash names MD5 in an EntityShards ("" or "md5").
+func isMD5(hash string) bool { return hash == "" || hash == "md5" }
 
 // Node returns the node identity the handshake claims.
 func (h Handshake) Node() NodeAddress { return NodeAddress{Host: h.Host, Port: h.Port} }
@@ -318,12 +354,20 @@ func parseExtension(b []byte, vs int) (*Extension, int, error) {
 		return nil, 0, hsErr("zerohop: "+serr.Reason, serr.Offset)
 	}
 	x := &Extension{}
+	var hashes []EntityShards // "entity_hashes", applied to Entities at the end (keys come in any order)
 	for {
 		ks, ke, kesc, vs, done, end, serr := it.Next()
 		if serr != nil {
 			return nil, 0, hsErr("zerohop: "+serr.Reason, serr.Offset)
 		}
 		if done {
+			for _, h := range hashes { // in order: the last duplicate wins
+				for i := range x.Entities {
+					if x.Entities[i].Type == h.Type {
+						x.Entities[i].Hash = h.Hash
+					}
+				}
+			}
 			return x, end, nil
 		}
 		var vend int
@@ -343,6 +387,8 @@ func parseExtension(b []byte, vs int) (*Extension, int, error) {
 			x.Role, vend, err = hsString(b, vs, "zerohop.role", maxHandshakeString)
 		case pyjson.KeyIs(b, ks, ke, kesc, "entities"):
 			x.Entities, vend, err = hsEntities(b, vs)
+		case pyjson.KeyIs(b, ks, ke, kesc, "entity_hashes"):
+			hashes, vend, err = hsEntityHashes(b, vs)
 		case pyjson.KeyIs(b, ks, ke, kesc, "binary"):
 			x.Binary, vend, err = hsBinary(b, vs)
 		case pyjson.KeyIs(b, ks, ke, kesc, "refused"):
@@ -430,6 +476,51 @@ func hsEntities(b []byte, vs int) ([]EntityShards, int, error) {
 			return nil, 0, hsErr("zerohop.entities value "+strconv.Itoa(n)+" is not a shard count", vs)
 		}
 		out = append(out, EntityShards{Type: typ, Shards: n})
+		it.ValueEnd(vend)
+	}
+}
+
+// hsEntityHashes decodes the "entity_hashes" object at b[vs]: entity type
+// -> shard hash name (ring.ParseHash; "md5" is returned as ""), in order.
+func hsEntityHashes(b []byte, vs int) ([]EntityShards, int, error) {
+	it, serr := pyjson.ObjectStart(b, vs)
+	if serr != nil {
+		return nil, 0, hsErr("zerohop.entity_hashes: "+serr.Reason, serr.Offset)
+	}
+	var out []EntityShards
+	for {
+		ks, ke, kesc, vs, done, end, serr := it.Next()
+		if serr != nil {
+			return nil, 0, hsErr("zerohop.entity_hashes: "+serr.Reason, serr.Offset)
+		}
+		if done {
+			return out, end, nil
+		}
+		if len(out) == maxHandshakeEntities {
+			return nil, 0, hsErr("zerohop.entity_hashes has more than "+strconv.Itoa(maxHandshakeEntities)+" entries", ks)
+		}
+		raw := b[ks:ke]
+		var typ string
+		if kesc {
+			typ = string(pyjson.Unescape(nil, raw))
+		} else {
+			typ = string(raw)
+		}
+		if len(typ) > maxHandshakeString {
+			return nil, 0, hsErr("zerohop.entity_hashes key longer than "+strconv.Itoa(maxHandshakeString)+" bytes", ks)
+		}
+		name, vend, err := hsString(b, vs, "zerohop.entity_hashes value", maxHandshakeString)
+		if err != nil {
+			return nil, 0, err
+		}
+		h, perr := ring.ParseHash(name)
+		if perr != nil {
+			return nil, 0, hsErr("zerohop.entity_hashes value "+strconv.Quote(name)+" is not a shard hash (md5, xxh64)", vs)
+		}
+		if h == ring.HashMD5 {
+			name = ""
+		}
+		out = append(out, EntityShards{Type: typ, Hash: name})
 		it.ValueEnd(vend)
 	}
 }

@@ -25,8 +25,15 @@ func TestAppendHandshake(t *testing.T) {
 		},
 		{
 			Handshake{Host: "h", Port: 3, Zerohop: &Extension{System: "live", Role: RoleNode,
-				Entities: []EntityShards{{"counter", 32}, {"k\"y", 1}}, Refused: "no \"x\""}},
+				Entities: []EntityShards{{"counter", 32, ""}, {"k\"y", 1, ""}}, Refused: "no \"x\""}},
 			`{"host": "h", "port": 3, "zerohop": {"system": "live", "version": 0, "codecs": [], "codec": "", "shard_hash": "", "role": "node", "entities": {"counter": 32, "k\"y": 1}, "refused": "no \"x\""}}`,
+		},
+		{
+			// entity_hashes: only the types whose hash is not MD5, after
+			// "entities" ({"counter": 32} stays byte for byte).
+			Handshake{Host: "h", Port: 5, Zerohop: &Extension{System: "live", Role: RoleNode,
+				Entities: []EntityShards{{"counter", 32, "xxh64"}, {"other", 8, ""}, {"k\"y", 1, "xxh64"}}}},
+			`{"host": "h", "port": 5, "zerohop": {"system": "live", "version": 0, "codecs": [], "codec": "", "shard_hash": "", "role": "node", "entities": {"counter": 32, "other": 8, "k\"y": 1}, "entity_hashes": {"counter": "xxh64", "k\"y": "xxh64"}}}`,
 		},
 		{
 			Handshake{Host: "h", Port: 4, Zerohop: &Extension{System: "live", Version: 1, Codecs: []string{"json", "zhbin"}, Codec: "zhbin", Role: RoleNode,
@@ -70,6 +77,14 @@ func TestParseHandshake(t *testing.T) {
 		{`{"host": "fe80::1%eth0", "port": 1}`, Handshake{Host: "fe80::1%eth0", Port: 1}},
 		{`{"host": "a", "port": 1, "zerohop": {"role": "node", "future": {"k": [1]}, "codecs": ["json"]}}`,
 			Handshake{Host: "a", Port: 1, Zerohop: &Extension{Role: RoleNode, Codecs: []string{"json"}}}},
+		// entity_hashes: before or after entities, "md5" read as "", the last
+		// duplicate wins, an entry for a type not announced is ignored.
+		{`{"host": "a", "port": 1, "zerohop": {"entity_hashes": {"c": "xxh64", "d": "md5", "e": "xxh64", "gone": "xxh64"}, "entities": {"c": 1, "d": 2, "e": 3}}}`,
+			Handshake{Host: "a", Port: 1, Zerohop: &Extension{Entities: []EntityShards{{"c", 1, "xxh64"}, {"d", 2, ""}, {"e", 3, "xxh64"}}}}},
+		{`{"host": "a", "port": 1, "zerohop": {"entities": {"c": 1}, "entity_hashes": {"c": "xxh64", "c": "md5"}}}`,
+			Handshake{Host: "a", Port: 1, Zerohop: &Extension{Entities: []EntityShards{{"c", 1, ""}}}}},
+		{`{"host": "a", "port": 1, "zerohop": {"entity_hashes": {"c": "xxh64"}}}`,
+			Handshake{Host: "a", Port: 1, Zerohop: &Extension{}}},
 	}
 	for _, tt := range ok {
 		got, err := ParseHandshake([]byte(tt.in))
@@ -126,6 +141,12 @@ func TestParseHandshake(t *testing.T) {
 		`{"host": "a", "port": 1, "zerohop": {"entities": {"c": 0}}}`,
 		`{"host": "a", "port": 1, "zerohop": {"entities": {"c": 1.5}}}`,
 		`{"host": "a", "port": 1, "zerohop": {"refused": 1}}`,
+		`{"host": "a", "port": 1, "zerohop": {"entity_hashes": []}}`,
+		`{"host": "a", "port": 1, "zerohop": {"entity_hashes": {"c": 1}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"entity_hashes": {"c": "sha1"}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"entity_hashes": {"c": ""}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"entity_hashes": {"c": "XXH64"}}}`,
+		`{"host": "a", "port": 1, "zerohop": {"entities": {"c": 1}, "entity_hashes": {"c": "xxh64",}}}`,
 		`{"host": "a", "port": 1, "zerohop": {"binary": []}}`,
 		`{"host": "a", "port": 1, "zerohop": {"binary": {"t": 1}}}`,
 		`{"host": "a", "port": 1, "zerohop": {"binary": {"t": "1"}}}`,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/zerohop/zerohop/castyjson"
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/zhbin"
 )
@@ -20,13 +21,14 @@ const (
 
 // Options selects the workload's settings (a plain value); zero values are
 // the defaults of WORKLOAD.md. The node side (counter.Configure) reads all
-// four; a client needs the same System, Module, EntityType and Shards to
-// reach it.
+// of them; a client needs the same System, Module, EntityType and Shards to
+// reach it (a zerohop client learns ShardHash from the node's handshake).
 type Options struct {
-	System     string // default DefaultSystem
-	Module     string // default DefaultModule
-	EntityType string // default DefaultEntityType
-	Shards     int    // default DefaultShards
+	System     string    // default DefaultSystem
+	Module     string    // default DefaultModule
+	EntityType string    // default DefaultEntityType
+	Shards     int       // default DefaultShards
+	ShardHash  ring.Hash // the entity type's shard hash; default (zero) ring.HashMD5, Casty's
 }
 
 // Increment adds Amount to an entity's counter.

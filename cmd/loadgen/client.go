@@ -70,7 +70,7 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 	var lc *nodetest.LocalCluster
 	if o.embedded() {
 		lc, err = nodetest.StartLocalCluster(ctx, o.nodes, nodetest.Options{
-			Workload: workload.Options{System: o.system, EntityType: o.entityType, Shards: o.shards, Module: o.msgModule},
+			Workload: workload.Options{System: o.system, EntityType: o.entityType, Shards: o.shards, ShardHash: o.shardHash, Module: o.msgModule},
 			Logger:   logger,
 			Configure: func(_ int, cfg *node.Config) {
 				cfg.Transport = embeddedNodeTransport(o)

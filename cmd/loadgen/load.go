@@ -108,7 +108,7 @@ type runner struct {
 	ids    []string
 	stderr io.Writer
 
-	shardOf  []int32       // shard of each entity index (ring.Shard); immutable
+	shardOf  []int32       // shard of each entity index (-shard-hash's); immutable
 	refusing []atomic.Bool // per shard: refused for retryGiveUp, refusals fail at once (see retryGiveUp)
 	// retryGiveUp is the constant retryGiveUp (tests shorten it).
 	retryGiveUp time.Duration
@@ -154,7 +154,7 @@ type runner struct {
 // lines.
 func newRunner(o *options, t target, ids []string, stderr, series io.Writer) *runner {
 	r := &runner{o: o, t: t, ids: ids, stderr: stderr, series: series, done: make(chan struct{}),
-		shardOf: shardsOf(ids, o.shards), refusing: make([]atomic.Bool, o.shards), retryGiveUp: retryGiveUp}
+		shardOf: shardsOf(ids, o.shards, o.shardHash), refusing: make([]atomic.Bool, o.shards), retryGiveUp: retryGiveUp}
 	r.workers = make([]*worker, o.workers)
 	for i := range r.workers {
 		w := &worker{perEntity: make([]int64, len(ids))}
@@ -431,11 +431,12 @@ func (r *runner) retry(w *worker, idx int, shard int32, err error) error {
 	}
 }
 
-// shardsOf returns the shard of each id (ring.Shard, the cluster's rule).
-func shardsOf(ids []string, shards int) []int32 {
+// shardsOf returns the shard of each id under hash (-shard-hash, the
+// cluster's rule for the type).
+func shardsOf(ids []string, shards int, hash ring.Hash) []int32 {
 	out := make([]int32, len(ids))
 	for i, id := range ids {
-		out[i] = int32(ring.Shard(id, shards))
+		out[i] = int32(hash.Shard(id, shards))
 	}
 	return out
 }

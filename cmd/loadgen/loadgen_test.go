@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/ring"
 )
 
 // TestEmbeddedRunLosesNothing is the README's run command, shortened: an
@@ -190,5 +192,44 @@ func TestCrashIsExplained(t *testing.T) {
 	gone, _ := got["gone_incarnations"].([]any)
 	if len(gone) != 1 || !strings.HasPrefix(gone[0].(string), victim+"#") || strings.Contains(gone[0].(string), "final") {
 		t.Errorf("got gone_incarnations %v, want one crashed incarnation of %s", gone, victim)
+	}
+}
+
+// TestEmbeddedRunShardHash: -shard-hash xxh64 configures the embedded
+// cluster's type (nothing lost, the report names the hash) and this run's
+// per-shard accounting (shardsOf maps ids as the nodes do: it is what
+// attributes losses to the shards of a crashed node).
+func TestEmbeddedRunShardHash(t *testing.T) {
+	ids := []string{"e-0", "e-1", "user-42", "x"}
+	for i, sh := range shardsOf(ids, 32, ring.HashXXH64) {
+		if want := ring.ShardXX(ids[i], 32); int(sh) != want {
+			t.Errorf("shardsOf(%q) under xxh64: got %d, want %d", ids[i], sh, want)
+		}
+	}
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, []string{"-duration", "1500ms", "-json", "-shard-hash", "xxh64", "-entities", "200", "-workers", "2"},
+		&stdout, &stderr, openEngine)
+	if code != 0 {
+		t.Fatalf("got exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	var got map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &got); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, stdout.String())
+	}
+	if got["shard_hash"] != "xxh64" || got["accounting"] != accountingTallies {
+		t.Errorf("got shard_hash %v accounting %v, want xxh64 and %q", got["shard_hash"], got["accounting"], accountingTallies)
+	}
+	for _, k := range []string{"lost", "unexplained_lost", "failed_on_node"} {
+		if got[k] != 0.0 {
+			t.Errorf("got %s %v, want 0", k, got[k])
+		}
+	}
+	if _, err := parseFlags([]string{"-shard-hash", "sha1"}, io.Discard); err == nil || !strings.Contains(err.Error(), "-shard-hash") {
+		t.Errorf("-shard-hash sha1: got %v, want an error naming the flag", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/workload"
 )
 
@@ -26,6 +27,7 @@ type options struct {
 	system     string
 	entityType string
 	shards     int
+	shardHash  ring.Hash // -shard-hash: the entity type's shard hash (the embedded cluster's, and the per-shard accounting's)
 	msgModule  string
 	nodes      int // embedded cluster size
 	clients    int // -clients: engine clients, each with its own connections
@@ -97,6 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.system, "system", workload.DefaultSystem, "cluster system name")
 	fs.StringVar(&o.entityType, "entity-type", workload.DefaultEntityType, "sharded entity type of the counter workload")
 	fs.IntVar(&o.shards, "shards", workload.DefaultShards, "number of shards of the entity type")
+	var shardHash string
+	fs.StringVar(&shardHash, "shard-hash", "md5", "shard hash of the entity type: md5 (Casty's) or xxh64 (zerohop nodes only); configures the embedded cluster's type and this run's per-shard accounting, and must be the external cluster's (cmd/node -entities type:shards:xxh64); the client routes with the hash the nodes announce")
 	fs.StringVar(&o.msgModule, "msg-module", workload.DefaultModule, "Python module name of the workload message types")
 	fs.IntVar(&o.clients, "clients", 1, "engine clients, each with its own connections to every node (an entity always goes through the same one)")
 	fs.IntVar(&o.nodes, "nodes", 3, "embedded cluster size (ignored with -contact)")
@@ -176,6 +180,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	var err error
 	if o.addressMap, err = parseAddressMap(addrMap); err != nil {
 		return nil, err
+	}
+	if o.shardHash, err = ring.ParseHash(shardHash); err != nil {
+		return nil, fmt.Errorf("loadgen: -shard-hash: %w", err)
 	}
 	if err := o.validate(); err != nil {
 		return nil, err

@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/zerohop/zerohop/ring"
 )
 
 // report is the result of one load run. With -json it is printed as one JSON
@@ -52,6 +54,7 @@ type report struct {
 	System         string  `json:"system"`
 	EntityType     string  `json:"entity_type"`
 	Shards         int     `json:"shards"`
+	ShardHash      string  `json:"shard_hash,omitempty"` // -shard-hash when not md5
 	Entities       int     `json:"entities"`
 	Workers        int     `json:"workers"`
 	AskConcurrency int     `json:"ask_concurrency"`
@@ -156,6 +159,9 @@ func newReport(o *options) *report {
 		System: o.system, EntityType: o.entityType, Shards: o.shards, Entities: o.entities,
 		Workers: o.workers, AskConcurrency: o.askConcurrency, Rate: o.rate, AskRate: o.askRate, TellsLimit: o.tells,
 		Keys: o.keys.text, Clients: o.clients,
+	}
+	if o.shardHash != ring.HashMD5 {
+		r.ShardHash = o.shardHash.Name()
 	}
 	if o.schedule != nil && o.schedule.step != 0 {
 		r.RateSchedule = o.schedule.text
@@ -352,7 +358,11 @@ func (r *report) verdict() string {
 
 // details prints the rest: settings, the accounting by cause, errors.
 func (r *report) details(p printer) {
-	p("workload", "%s/%s, %d shards, %d entities (-keys %s), %d workers, %d asks in flight", r.System, r.EntityType, r.Shards, r.Entities, r.Keys, r.Workers, r.AskConcurrency)
+	shards := strconv.Itoa(r.Shards) + " shards"
+	if r.ShardHash != "" {
+		shards += " (" + r.ShardHash + ")"
+	}
+	p("workload", "%s/%s, %s, %d entities (-keys %s), %d workers, %d asks in flight", r.System, r.EntityType, shards, r.Entities, r.Keys, r.Workers, r.AskConcurrency)
 	if r.AskRate > 0 {
 		p("ask rate", "%.0f asks/s on a schedule (latency from intended send times)", r.AskRate)
 	}

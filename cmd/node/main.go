@@ -19,6 +19,12 @@
 // default: faster for a node in its own process) or by goroutines on the
 // Go network poller (-transport net); TLS (-tls-*) always by the latter.
 //
+// -entities type:shards[:hash] sets the entity type, its shard count and
+// its shard hash: md5 (the default, Casty's) or xxh64, for a cluster of
+// zerohop nodes only; every node of the cluster must give the same (the
+// first to register the type fixes them; a node that differs hosts
+// nothing of it), and zerohop clients learn the hash from the handshake.
+//
 // With -metrics-addr host:port it serves its counters in the Prometheus
 // text format at http://host:port/metrics (the zerohop_node_* metrics of
 // package metrics/promnode), and prints "METRICS <host:port>" before READY.
@@ -46,6 +52,7 @@ import (
 	"github.com/zerohop/zerohop/internal/promserve"
 	"github.com/zerohop/zerohop/metrics/promnode"
 	"github.com/zerohop/zerohop/node"
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/workload"
 	"github.com/zerohop/zerohop/workload/counter"
 	"github.com/zerohop/zerohop/zhbin"
@@ -74,7 +81,7 @@ func run() error {
 	advertise := fs.String("advertise", "", "advertised identity host:port (default: the listen address)")
 	gossip := fs.String("gossip", "", "memberlist address host:port (default: listen host, listen port + 1000)")
 	seeds := fs.String("seeds", "", "comma-separated gossip addresses of members to join (none: start a new cluster)")
-	entities := fs.String("entities", "counter:32", "entity type and shard count, type:shards")
+	entities := fs.String("entities", "counter:32", "entity type, shard count and optional shard hash, type:shards[:hash] (hash md5, the default and Casty's, or xxh64 for a cluster of zerohop nodes only)")
 	module := fs.String("msg-module", workload.DefaultModule, "Python module name of the workload message types")
 	nodeID := fs.String("id", "", "member id shown in snapshots (default node-<advertise>)")
 	certFile := fs.String("tls-cert", "", "TLS certificate (PEM); enables TLS")
@@ -107,7 +114,7 @@ func run() error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	typ, shards, err := parseEntities(*entities)
+	typ, shards, hash, err := parseEntities(*entities)
 	if err != nil {
 		return err
 	}
@@ -166,7 +173,7 @@ func run() error {
 		}
 		cfg.TLS = tc
 	}
-	_, err = counter.Configure(&cfg, workload.Options{System: *system, Module: *module, EntityType: typ, Shards: shards})
+	_, err = counter.Configure(&cfg, workload.Options{System: *system, Module: *module, EntityType: typ, Shards: shards, ShardHash: hash})
 	if err == nil && *binaryCodec {
 		bc := zhbin.New(cfg.Registry)
 		err = workload.RegisterBinary(bc)
@@ -250,16 +257,24 @@ func decodeKey(s string) ([]byte, error) {
 	return nil, errors.New("not base64")
 }
 
-func parseEntities(s string) (string, int, error) {
-	name, count, ok := strings.Cut(s, ":")
+// parseEntities parses -entities: type:shards[:hash].
+func parseEntities(s string) (string, int, ring.Hash, error) {
+	name, rest, ok := strings.Cut(s, ":")
 	if !ok || name == "" {
-		return "", 0, fmt.Errorf("-entities %q: want type:shards", s)
+		return "", 0, 0, fmt.Errorf("-entities %q: want type:shards[:hash]", s)
 	}
+	count, hashName, withHash := strings.Cut(rest, ":")
 	n, err := strconv.Atoi(count)
 	if err != nil || n <= 0 {
-		return "", 0, fmt.Errorf("-entities %q: bad shard count", s)
+		return "", 0, 0, fmt.Errorf("-entities %q: bad shard count", s)
 	}
-	return name, n, nil
+	hash := ring.HashMD5
+	if withHash {
+		if hash, err = ring.ParseHash(hashName); err != nil {
+			return "", 0, 0, fmt.Errorf("-entities %q: %w", s, err)
+		}
+	}
+	return name, n, hash, nil
 }
 
 func loadTLS(certFile, keyFile, caFile string) (*tls.Config, error) {

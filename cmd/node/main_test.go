@@ -13,6 +13,7 @@ import (
 
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/internal/scrape"
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -277,4 +278,28 @@ func subscribeOnce(t *testing.T, reg *castyjson.Registry, port int) wire.Topolog
 		t.Fatal(err)
 	}
 	return ts
+}
+
+func TestParseEntities(t *testing.T) {
+	ok := []struct {
+		in     string
+		typ    string
+		shards int
+		hash   ring.Hash
+	}{
+		{"counter:32", "counter", 32, ring.HashMD5},
+		{"counter:32:md5", "counter", 32, ring.HashMD5},
+		{"counter:32:xxh64", "counter", 32, ring.HashXXH64},
+	}
+	for _, tt := range ok {
+		typ, shards, hash, err := parseEntities(tt.in)
+		if err != nil || typ != tt.typ || shards != tt.shards || hash != tt.hash {
+			t.Errorf("parseEntities(%q) = %q, %d, %v, %v; want %q, %d, %v", tt.in, typ, shards, hash, err, tt.typ, tt.shards, tt.hash)
+		}
+	}
+	for _, in := range []string{"", "counter", ":32", "counter:0", "counter:x", "counter:32:", "counter:32:sha1", "counter:32:xxh64:1"} {
+		if _, _, _, err := parseEntities(in); err == nil {
+			t.Errorf("parseEntities(%q): no error", in)
+		}
+	}
 }

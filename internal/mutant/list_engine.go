@@ -11,6 +11,7 @@ func engineMutations() []Mutation {
 		engineReplacedOnlyWhenChanged(),
 		engineFailFast(),
 		engineMisconfigured(),
+		engineAnnouncedHash(),
 		engineSubscriptions(),
 		engineNothingWaitsForever(),
 		engineObservability(),
@@ -376,6 +377,29 @@ func engineObservability() []Mutation {
 			Orig: "\tc.retired.add(nc)\n",
 			Repl: "\t_ = nc\n",
 			Run:  "^TestSubscriptionPruneAndConnGC$",
+		}),
+	}
+}
+
+// engineAnnouncedHash: a type routes with the hash the cluster announced.
+func engineAnnouncedHash() []Mutation {
+	e := inPackage("engine")
+	return []Mutation{
+		e(Mutation{
+			Name: "engine/announced-hash-ignored", Invariant: eHash,
+			What: "announcedHash: every announced hash is taken as MD5",
+			File: "engine/failfast.go",
+			Orig: "if e.Hash == \"\" {",
+			Repl: "if true {",
+			Run:  "^TestEntityRefRoutesWithTheAnnouncedHash$", Fast: true,
+		}),
+		e(Mutation{
+			Name: "engine/tell-routes-by-md5", Invariant: eHash,
+			What: "routeTable.shardOf: Tell and Ask route by MD5 whatever the table's hash",
+			File: "engine/routetable.go",
+			Orig: "return t.hash.Shard(entityID, numShards)",
+			Repl: "return ring.Shard(entityID, numShards)",
+			Run:  "^TestClusterRoutesWithTheAnnouncedHash$",
 		}),
 	}
 }

@@ -8,6 +8,7 @@ func nodeMutations() []Mutation {
 		nodeOwnerOnly(),
 		nodeNoTwoOwners(),
 		nodeQuorumAndCompareAndSet(),
+		nodeTypeAgreement(),
 		nodeEpochs(),
 		nodeQueuedOfMovedShard(),
 		nodeGracefulLeave(),
@@ -136,6 +137,37 @@ func nodeNoTwoOwners() []Mutation {
 			Orig: "return leaderClock{last: now, judgeFrom: now + lease/2, stall: stall}",
 			Repl: "return leaderClock{last: now, judgeFrom: now, stall: stall}",
 			Run:  "^TestLeaderClock$", Fast: true,
+		}),
+	}
+}
+
+// nodeTypeAgreement: one shard count and one hash per type.
+func nodeTypeAgreement() []Mutation {
+	n := inPackage("node")
+	return []Mutation{
+		n(Mutation{
+			Name: "node/first-hash-not-kept", Invariant: nTypes,
+			What: "applyLocked: the first registration's hash is not recorded (every type counts as MD5)",
+			File: "node/fsm.go",
+			Orig: "st.Hashes[t.Name] = h",
+			Repl: "_ = h",
+			Run:  "^TestFSMHashDisagreementHostsNothing$", Fast: true,
+		}),
+		n(Mutation{
+			Name: "node/hash-disagreement-hosts", Invariant: nTypes,
+			What: "applyLocked: a node whose hash for a type differs from the registered one hosts it",
+			File: "node/fsm.go",
+			Orig: "if st.Types[t.Name] == t.Shards && st.Hashes[t.Name] == h {",
+			Repl: "if st.Types[t.Name] == t.Shards {",
+			Run:  "^(TestFSMHashDisagreementHostsNothing|TestHashDisagreementHostsNothing)$",
+		}),
+		n(Mutation{
+			Name: "node/count-disagreement-hosts", Invariant: nTypes,
+			What: "applyLocked: a node whose shard count for a type differs from the registered one hosts it",
+			File: "node/fsm.go",
+			Orig: "if st.Types[t.Name] == t.Shards && st.Hashes[t.Name] == h {",
+			Repl: "if st.Hashes[t.Name] == h {",
+			Run:  "^TestFSMRefusesIneligibleOwners$", Fast: true,
 		}),
 	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/node"
-	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -195,7 +194,7 @@ func unixSeconds(nanos int64) float64 {
 // value is not usable.
 type Counter struct {
 	id    string
-	shard int // the node's shard of id: ring.Shard, as the node routes (ctx.Shard())
+	shard int // the node's shard of id: the type's hash, as the node routes (ctx.Shard())
 	value int64
 	tally *Tally
 }
@@ -218,7 +217,8 @@ func (c *Counter) Receive(ctx *node.Context, msg any) {
 // sum. A second Stop moves nothing.
 //
 // The shard is the one the counter was created with, which is the node's
-// ctx.Shard() for it (the node routes ids with ring.Shard, dispatch.go),
+// ctx.Shard() for it (the node routes ids with its type's hash,
+// node.EntityType.ShardOf),
 // taken once so that Increment and Stop always use the same slot.
 func (c *Counter) Stop(_ *node.Context, _ node.StopReason) {
 	c.tally.onStop(c.shard, c.value)
@@ -252,8 +252,8 @@ func (s *StatsService) Receive(ctx *node.Context, msg any) {
 }
 
 // Configure adds the counter workload to cfg: the message types registered
-// in cfg.Registry (created if nil), the counter entity type and the
-// node-stats service at /stats, and the system name if cfg has none. Each
+// in cfg.Registry (created if nil), the counter entity type (o.Shards
+// shards under o.ShardHash) and the node-stats service at /stats, and the system name if cfg has none. Each
 // call creates a fresh Tally (one per node incarnation: call it for every
 // start), which it returns.
 //
@@ -282,13 +282,14 @@ func Configure(cfg *node.Config, o workload.Options) (*Tally, error) {
 		return nil, err
 	}
 	tally := NewTally(o.Shards)
-	shards := o.Shards
+	shards, hash := o.Shards, o.ShardHash
 	cfg.Entities = append(cfg.Entities, node.EntityType{
 		Name:   o.EntityType,
 		Shards: shards,
+		Hash:   hash,
 		New: func(id string) node.Entity {
 			tally.entities.Add(1)
-			return &Counter{id: id, shard: ring.Shard(id, shards), tally: tally}
+			return &Counter{id: id, shard: hash.Shard(id, shards), tally: tally}
 		},
 	})
 	cfg.Services = append(cfg.Services, node.Service{Key: workload.StatsKey, Path: workload.StatsPath, Handler: &StatsService{Tally: tally}})
@@ -298,7 +299,7 @@ func Configure(cfg *node.Config, o workload.Options) (*Tally, error) {
 			if amount, ok := incrementAmount(d.Msg); ok {
 				shard := d.Shard
 				if uint(shard) >= uint(shards) && d.EntityID != "" {
-					shard = ring.Shard(d.EntityID, shards)
+					shard = hash.Shard(d.EntityID, shards)
 				}
 				tally.onDead(shard, amount)
 			}
