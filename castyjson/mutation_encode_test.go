@@ -1,0 +1,192 @@
+package castyjson
+
+// Tests written for survivors of gremlins in the encoding half (encode.go,
+// plan.go, registry.go, text.go, values.go; TESTING.md, "castyjson"): each
+// pins a behaviour the rest of the suite let a one-operator change break.
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/zerohop/zerohop/wire"
+)
+
+// TestRefURIEscapes: a Ref's URI is written as json.dumps writes the
+// string (ensure_ascii): a quote, a backslash, a control character, DEL
+// (0x7f, outside Python's plain range ' '..'~') and a non-ASCII rune are
+// escaped; a space is not.
+func TestRefURIEscapes(t *testing.T) {
+	r := NewRegistry()
+	base := wire.Address{System: "sys", Host: "h", Port: 1}
+	for _, tc := range []struct{ path, want string }{
+		{"a b", `casty://sys@h:1/a b`},
+		{`a"b`, `casty://sys@h:1/a\"b`},
+		{`a\b`, `casty://sys@h:1/a\\b`},
+		{"a\x01b", `casty://sys@h:1/a\u0001b`},
+		{"a\x1fb", `casty://sys@h:1/a\u001fb`},
+		{"a\x7fb", `casty://sys@h:1/a\u007fb`},
+		{"a\u00e9b", `casty://sys@h:1/a\u00e9b`},
+		{"a~b", `casty://sys@h:1/a~b`},
+	} {
+		a := base
+		a.Path = tc.path
+		want := `{"__ref__": "` + tc.want + `"}`
+		got, err := r.AppendValue([]byte("pre"), wire.Ref{Address: a})
+		if err != nil || string(got) != "pre"+want {
+			t.Errorf("AppendValue(Ref path %q) = %q, %v, want %q", tc.path, got, err, "pre"+want)
+		}
+		// The same bytes as a field of a registered struct (encRef).
+		type holder struct{ R wire.Ref }
+		hr := NewRegistry()
+		if err := hr.Register("m.Holder", holder{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err = hr.AppendValue(nil, holder{R: wire.Ref{Address: a}})
+		if w := `{"_type": "m.Holder", "r": ` + want + `}`; err != nil || string(got) != w {
+			t.Errorf("AppendValue(holder{Ref path %q}) = %q, %v, want %q", tc.path, got, err, w)
+		}
+	}
+}
+
+// depthChain is a registered struct that nests itself, one JSON object
+// per level.
+type depthChain struct {
+	Next *depthChain
+}
+
+func newDepthChain(levels int) *depthChain {
+	var c *depthChain
+	for range levels {
+		c = &depthChain{Next: c}
+	}
+	return c
+}
+
+// TestEncodeDepthLimit: every container encoder allows exactly
+// Limits.MaxDepth levels of Go nesting (encFn's depth) and refuses one more
+// with an *EncodeError "nesting deeper than N levels". Where one Go level
+// is one JSON level (envelopes, Unknown, lists, structs), that is the depth
+// the decoder accepts: what is sent can be received. A chain of n pointers
+// counts n levels (a pointer to a pointer is a level, and the last pointer
+// is checked as a container is), so a cycle of pointers alone ends too.
+func TestEncodeDepthLimit(t *testing.T) {
+	const max = 4
+	r := NewRegistry()
+	if err := r.Register("m.Chain", depthChain{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Register("m.AnyHolder", anyHolder{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetLimits(Limits{MaxDepth: max}); err != nil {
+		t.Fatal(err)
+	}
+	envs := func(levels int) any {
+		var v any = 1
+		for range levels {
+			v = wire.ShardEnvelope{EntityID: "e", Message: v}
+		}
+		return v
+	}
+	unknowns := func(levels int) any {
+		var v any = 1
+		for range levels {
+			v = Unknown{Type: "m.U", Fields: map[string]any{"f": v}}
+		}
+		return v
+	}
+	lists := func(levels int) any {
+		var v any = 1
+		for range levels {
+			v = []any{v}
+		}
+		return v
+	}
+	maps := func(levels int) any { // one Go level each (3 JSON levels: the encoder counts Go nesting)
+		var v any = 1
+		for range levels {
+			v = map[string]any{"k": v}
+		}
+		return v
+	}
+	pointers := func(levels int) any { // a chain of pointers ending in an int: the JSON is the int
+		n := 7
+		p1 := &n
+		p2 := &p1
+		p3 := &p2
+		p4 := &p3
+		p5 := &p4
+		return map[int]any{4: p4, 5: p5}[levels]
+	}
+	mapKeys := func(levels int) any { // a key of levels-1 structs: the key is one Go level below the map
+		return map[any]int{depthChainMsg{levels - 1, 1}.value(): 2}
+	}
+	structs := func(levels int) any { return depthChainMsg{levels, 1}.value() }
+	structPtrs := func(levels int) any { return newDepthChain(levels) }
+	envInStructs := func(levels int) any { // the envelope fast path below a struct
+		return depthChainMsg{levels - 1, envs(1)}.value()
+	}
+	for _, tc := range []struct {
+		name   string
+		build  func(levels int) any
+		goOnly bool // MaxDepth Go levels are more JSON levels: not decodable with the same Limits
+	}{
+		{"envelope", envs, false},
+		{"unknown", unknowns, false},
+		{"list", lists, false},
+		{"map", maps, true},
+		{"map key", mapKeys, true},
+		{"struct", structs, false},
+		{"struct through pointers", structPtrs, false},
+		{"pointer chain", pointers, false},
+		{"envelope in structs", envInStructs, false},
+	} {
+		ok, err := r.AppendValue(nil, tc.build(max))
+		if err != nil {
+			t.Errorf("%s: AppendValue(%d levels) with MaxDepth %d: %v", tc.name, max, max, err)
+		} else if _, err := r.Decode(ok); err != nil && !tc.goOnly {
+			t.Errorf("%s: Decode(%s) with MaxDepth %d: %v (encoded but not decodable)", tc.name, ok, max, err)
+		}
+		out, err := r.AppendValue(nil, tc.build(max+1))
+		var ee *EncodeError
+		if !errors.As(err, &ee) || !strings.Contains(ee.Reason, "nesting deeper than 4 levels") {
+			t.Errorf("%s: AppendValue(%d levels) with MaxDepth %d = %s, %v, want a nesting *EncodeError", tc.name, max+1, max, out, err)
+		}
+	}
+}
+
+// depthChainMsg builds levels of anyHolder (a struct field of interface
+// type: no pointer's own depth check) around inner.
+type depthChainMsg struct {
+	levels int
+	inner  any
+}
+
+type anyHolder struct {
+	M any
+}
+
+func (d depthChainMsg) value() any {
+	v := d.inner
+	for range d.levels {
+		v = anyHolder{M: v}
+	}
+	return v
+}
+
+// TestEncodeErrorKeepsInnerType: an *EncodeError from a nested value keeps
+// the type that failed (the innermost); the outer types only add to the
+// field path.
+func TestEncodeErrorKeepsInnerType(t *testing.T) {
+	type holder struct{ U Unknown }
+	r := NewRegistry()
+	if err := r.Register("m.Holder", holder{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.AppendValue(nil, holder{U: Unknown{Fields: map[string]any{"x": 1}}})
+	var ee *EncodeError
+	if !errors.As(err, &ee) || ee.Type != "castyjson.Unknown" || ee.Field != "u" || ee.Reason != "empty Type" {
+		t.Fatalf("AppendValue(holder{Unknown without Type}) = %#v, want Type castyjson.Unknown, Field u, Reason \"empty Type\"", err)
+	}
+}
