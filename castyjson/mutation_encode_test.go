@@ -6,6 +6,8 @@ package castyjson
 
 import (
 	"errors"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -188,5 +190,121 @@ func TestEncodeErrorKeepsInnerType(t *testing.T) {
 	var ee *EncodeError
 	if !errors.As(err, &ee) || ee.Type != "castyjson.Unknown" || ee.Field != "u" || ee.Reason != "empty Type" {
 		t.Fatalf("AppendValue(holder{Unknown without Type}) = %#v, want Type castyjson.Unknown, Field u, Reason \"empty Type\"", err)
+	}
+}
+
+// selfPoint encodes itself in a form its reflection plan would not write
+// (both coordinates in one list).
+type selfPoint struct{ X, Y int }
+
+func (p selfPoint) AppendCastyJSON(dst []byte) []byte {
+	dst = append(dst, `{"_type": "t.SelfPoint", "xy": [`...)
+	dst = strconv.AppendInt(dst, int64(p.X), 10)
+	dst = append(dst, ", "...)
+	dst = strconv.AppendInt(dst, int64(p.Y), 10)
+	return append(dst, "]}"...)
+}
+
+// TestJSONAppenderNested: a JSONAppender's own bytes are used wherever
+// its value is encoded (a struct field, a slice element, behind a pointer,
+// in an interface field), not only as the top-level message.
+func TestJSONAppenderNested(t *testing.T) {
+	type pointHolder struct {
+		P  selfPoint
+		Ps []selfPoint
+		PP *selfPoint
+		A  any
+	}
+	r := NewRegistry()
+	r.MustRegister("t.SelfPoint", selfPoint{})
+	r.MustRegister("t.PointHolder", pointHolder{})
+	got, err := r.AppendValue(nil, pointHolder{P: selfPoint{1, 2}, Ps: []selfPoint{{3, 4}}, PP: &selfPoint{5, 6}, A: selfPoint{7, 8}})
+	const want = `{"_type": "t.PointHolder", "p": {"_type": "t.SelfPoint", "xy": [1, 2]}, ` +
+		`"ps": [{"_type": "t.SelfPoint", "xy": [3, 4]}], "pp": {"_type": "t.SelfPoint", "xy": [5, 6]}, ` +
+		`"a": {"_type": "t.SelfPoint", "xy": [7, 8]}}`
+	if err != nil || string(got) != want {
+		t.Fatalf("AppendValue(pointHolder) = %s, %v, want %s", got, err, want)
+	}
+}
+
+type (
+	// embedSpecial embeds the codec's own struct kinds without tags: they
+	// are fields named by their type (ref, unknown, enum), not flattened.
+	embedSpecial struct {
+		wire.Ref
+		Unknown
+		Enum
+	}
+	// embedPtrTagged embeds a pointer under a tag: a field like any other.
+	embedPtrTagged struct {
+		*EmbedInner `casty:"inner"`
+		A           int
+	}
+	embedPtrUntagged struct {
+		*EmbedInner
+	}
+	// embedNonStruct embeds a named non-struct type: a field named after
+	// its type.
+	embedNonStruct struct {
+		EmbedCount
+	}
+	// withUnexported has an unexported field between two exported ones
+	// (left zero: it does not travel).
+	withUnexported struct {
+		A int
+		b int
+		C int
+	}
+)
+
+// EmbedInner and EmbedCount are exported: an embedded field of an
+// unexported type is unexported, and skipped.
+type (
+	EmbedInner struct{ V int }
+	EmbedCount int
+)
+
+// TestEmbeddedAndUnexportedFields: Register's field walk. Unexported
+// fields are skipped and the walk goes on; an embedded Ref, Unknown or
+// Enum is one field named after its type (not flattened); an embedded
+// pointer needs a tag name and is then an ordinary field; an embedded
+// named non-struct is a field named after its type.
+func TestEmbeddedAndUnexportedFields(t *testing.T) {
+	r := NewRegistry()
+	r.MustRegister("t.Inner", EmbedInner{})
+	for _, tc := range []struct {
+		name string
+		v    any
+		want string
+	}{
+		{"t.WithUnexported", withUnexported{A: 1, C: 3}, `{"_type": "t.WithUnexported", "a": 1, "c": 3}`},
+		{"t.EmbedSpecial", embedSpecial{
+			Ref:     wire.Ref{Address: wire.Address{System: "s", Host: "h", Port: 1, Path: "/p"}},
+			Unknown: Unknown{Type: "m.U", Fields: map[string]any{"x": int64(1)}},
+			Enum:    Enum{Type: "m.E", Name: "A"},
+		}, `{"_type": "t.EmbedSpecial", "ref": {"__ref__": "casty://s@h:1/p"}, "unknown": {"_type": "m.U", "x": 1}, ` +
+			`"enum": {"__enum__": "m.E", "value": "A"}}`},
+		{"t.EmbedPtrTagged", embedPtrTagged{EmbedInner: &EmbedInner{V: 4}, A: 5},
+			`{"_type": "t.EmbedPtrTagged", "inner": {"_type": "t.Inner", "v": 4}, "a": 5}`},
+		{"t.EmbedNonStruct", embedNonStruct{EmbedCount: 6}, `{"_type": "t.EmbedNonStruct", "embed_count": 6}`},
+	} {
+		if err := r.Register(tc.name, tc.v); err != nil {
+			t.Errorf("Register(%s): %v", tc.name, err)
+			continue
+		}
+		got, err := r.AppendValue(nil, tc.v)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("AppendValue(%T) = %s, %v, want %s", tc.v, got, err, tc.want)
+			continue
+		}
+		// And it decodes back to the same value.
+		back, err := r.Decode(got)
+		if err != nil || !reflect.DeepEqual(back, tc.v) {
+			t.Errorf("Decode(%s) = %#v, %v, want %#v", got, back, err, tc.v)
+		}
+	}
+	err := r.Register("t.EmbedPtrUntagged", embedPtrUntagged{})
+	if err == nil || !strings.Contains(err.Error(), "embedded pointer") {
+		t.Errorf("Register(embedPtrUntagged) = %v, want an \"embedded pointer ... needs a casty tag name\" error", err)
 	}
 }
