@@ -308,3 +308,26 @@ func TestEmbeddedAndUnexportedFields(t *testing.T) {
 		t.Errorf("Register(embedPtrUntagged) = %v, want an \"embedded pointer ... needs a casty tag name\" error", err)
 	}
 }
+
+// halfEnum has SetEnumName but no EnumName: not an enum (it could be
+// decoded but not encoded as one), so a plain dataclass.
+type halfEnum struct{ V int }
+
+func (h *halfEnum) SetEnumName(name string) error { h.V = len(name); return nil }
+
+// TestEnumNeedsBothMethods: a type is an enum only with EnumName on the
+// value and SetEnumName on the pointer; with SetEnumName alone it
+// registers, encodes and decodes as a dataclass.
+func TestEnumNeedsBothMethods(t *testing.T) {
+	r := NewRegistry()
+	if err := r.Register("t.Half", halfEnum{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.AppendValue(nil, halfEnum{V: 3})
+	if want := `{"_type": "t.Half", "v": 3}`; err != nil || string(got) != want {
+		t.Fatalf("AppendValue(halfEnum{3}) = %s, %v, want %s", got, err, want)
+	}
+	if back, err := r.Decode(got); err != nil || back != (halfEnum{V: 3}) {
+		t.Fatalf("Decode(%s) = %#v, %v, want halfEnum{V: 3}", got, back, err)
+	}
+}
