@@ -331,3 +331,31 @@ func TestEnumNeedsBothMethods(t *testing.T) {
 		t.Fatalf("Decode(%s) = %#v, %v, want halfEnum{V: 3}", got, back, err)
 	}
 }
+
+// TestCodecErrorMessages: Error() is "castyjson: <op>[ <type>][ field
+// <path>][ at offset N]: <reason>[: <cause>]", each optional part left out
+// when empty; an encode error has no offset, a decode error's offset 0 is
+// written.
+func TestCodecErrorMessages(t *testing.T) {
+	type holder struct{ U Unknown }
+	r := NewRegistry()
+	r.MustRegister("m.Holder", holder{})
+	_, encErr := r.AppendValue(nil, holder{U: Unknown{Fields: map[string]any{"x": 1}}})
+	_, decAt0 := r.Decode([]byte("x"))
+	_, decAt5 := r.Decode([]byte("[1, 2"))
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{encErr, "castyjson: encode castyjson.Unknown field u: empty Type"},
+		{decAt0, "castyjson: decode at offset 0: invalid JSON value"},
+		{decAt5, "castyjson: decode at offset 5: unexpected end of JSON"},
+		{&EncodeError{Reason: "r"}, "castyjson: encode: r"},
+		{&EncodeError{Type: "t.X", Field: "a[1].b", Reason: "r", Err: errors.New("cause")}, "castyjson: encode t.X field a[1].b: r: cause"},
+		{&DecodeError{Type: "t.X", Field: "f", Offset: 7, Reason: "r", Err: errors.New("cause")}, "castyjson: decode t.X field f at offset 7: r: cause"},
+	} {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("Error() = %v, want %q", tc.err, tc.want)
+		}
+	}
+}
