@@ -359,3 +359,37 @@ func TestCodecErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+// textDataclass implements encoding.TextMarshaler and TextUnmarshaler.
+type textDataclass struct{ A int }
+
+func (x textDataclass) MarshalText() ([]byte, error) { return []byte("a=" + strconv.Itoa(x.A)), nil }
+
+func (x *textDataclass) UnmarshalText(b []byte) error {
+	n, err := strconv.Atoi(strings.TrimPrefix(string(b), "a="))
+	x.A = n
+	return err
+}
+
+// TestRegisteredStructIsNotText: a registered struct is a dataclass even
+// when it implements MarshalText and UnmarshalText; the same type
+// unregistered, as a field, travels as its text.
+func TestRegisteredStructIsNotText(t *testing.T) {
+	type holder struct{ T textDataclass }
+	plain := NewRegistry()
+	plain.MustRegister("t.Holder", holder{})
+	got, err := plain.AppendValue(nil, holder{T: textDataclass{A: 4}})
+	if want := `{"_type": "t.Holder", "t": "a=4"}`; err != nil || string(got) != want {
+		t.Fatalf("unregistered: AppendValue = %s, %v, want %s", got, err, want)
+	}
+	r := NewRegistry()
+	r.MustRegister("t.TextDC", textDataclass{})
+	r.MustRegister("t.Holder", holder{})
+	got, err = r.AppendValue(nil, holder{T: textDataclass{A: 4}})
+	if want := `{"_type": "t.Holder", "t": {"_type": "t.TextDC", "a": 4}}`; err != nil || string(got) != want {
+		t.Fatalf("registered: AppendValue = %s, %v, want %s", got, err, want)
+	}
+	if back, err := r.Decode(got); err != nil || back != (holder{T: textDataclass{A: 4}}) {
+		t.Fatalf("registered: Decode(%s) = %#v, %v", got, back, err)
+	}
+}
