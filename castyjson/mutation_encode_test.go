@@ -6,6 +6,7 @@ package castyjson
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -396,5 +397,51 @@ func TestRegisteredStructIsNotText(t *testing.T) {
 	}
 	if back, err := r.Decode(got); err != nil || back != (holder{T: textDataclass{A: 4}}) {
 		t.Fatalf("registered: Decode(%s) = %#v, %v", got, back, err)
+	}
+}
+
+// TestTypedIntegerFields: an integer field takes an int literal or an
+// integral float (Python may send 5.0) inside the field's range, null as
+// zero, and refuses everything else with a DecodeError "does not fit" (a
+// syntax error keeps its own reason), never wrapping or truncating.
+func TestTypedIntegerFields(t *testing.T) {
+	type nums struct {
+		I  int64
+		U  uint64
+		U8 uint8
+	}
+	r := NewRegistry()
+	r.MustRegister("t.Nums", nums{})
+	for _, tc := range []struct {
+		field, lit string
+		want       nums
+		err        string // substring of the error, "" for success
+	}{
+		{"i", "-5.0", nums{I: -5}, ""},
+		{"i", "-9.223372036854775808e18", nums{I: math.MinInt64}, ""},
+		{"i", "9.223372036854775807e18", nums{}, "does not fit int64"},  // the float is 2^63
+		{"i", "-9.223372036854777856e18", nums{}, "does not fit int64"}, // the float below -2^63
+		{"u", "5.0", nums{U: 5}, ""},
+		{"u", "1.8446744073709549568e19", nums{U: 1<<64 - 2048}, ""}, // the largest float below 2^64
+		{"u", "1.8446744073709551616e19", nums{}, "does not fit uint64"},
+		{"u", "18446744073709551615", nums{U: math.MaxUint64}, ""},
+		{"u", "-1", nums{}, "does not fit uint64"},
+		{"u", "-1.0", nums{}, "does not fit uint64"},
+		{"u", "0.5", nums{}, "does not fit uint64"},
+		{"u", "null", nums{}, ""},
+		{"u", "-", nums{}, "invalid number"},
+		{"u8", "255", nums{U8: 255}, ""},
+		{"u8", "256", nums{}, "does not fit uint8"},
+		{"u8", "300.0", nums{}, "does not fit uint8"},
+	} {
+		p := `{"_type": "t.Nums", "` + tc.field + `": ` + tc.lit + `}`
+		got, err := r.Decode([]byte(p))
+		var de *DecodeError
+		switch {
+		case tc.err == "" && (err != nil || got != tc.want):
+			t.Errorf("Decode(%s) = %#v, %v, want %#v", p, got, err, tc.want)
+		case tc.err != "" && (!errors.As(err, &de) || !strings.Contains(de.Reason, tc.err)):
+			t.Errorf("Decode(%s) = %#v, %v, want a DecodeError %q", p, got, err, tc.err)
+		}
 	}
 }
