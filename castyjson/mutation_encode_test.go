@@ -445,3 +445,28 @@ func TestTypedIntegerFields(t *testing.T) {
 		}
 	}
 }
+
+// TestTypedSequenceForms: a typed slice reads the array of a
+// {"__tuple__": [...]} object among other members, separated by commas as
+// any object's; an array longer than a Go array is refused by name, not
+// by a recovered panic.
+func TestTypedSequenceForms(t *testing.T) {
+	r := NewRegistry()
+	var s []int
+	if err := r.DecodeInto([]byte(`{"x": 1, "__tuple__": [1, 2]}`), &s); err != nil || len(s) != 2 || s[1] != 2 {
+		t.Errorf("DecodeInto(tuple object, *[]int) = %v, %v, want [1 2]", s, err)
+	}
+	s = nil
+	if err := r.DecodeInto([]byte(`{"x": 1 "__tuple__": [1, 2]}`), &s); err == nil {
+		t.Errorf("a tuple object without a comma between members decoded: %v", s)
+	}
+	var a [2]int
+	err := r.DecodeInto([]byte(`[1, 2, 3]`), &a)
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Reason != "more than 2 elements for [2]int" {
+		t.Errorf("DecodeInto([1, 2, 3], *[2]int) = %v, %v, want \"more than 2 elements for [2]int\"", a, err)
+	}
+	if err := r.DecodeInto([]byte(`{"__frozenset__": [3, 4]}`), &a); err != nil || a != [2]int{3, 4} {
+		t.Errorf("DecodeInto(frozenset object, *[2]int) = %v, %v, want [3 4]", a, err)
+	}
+}
