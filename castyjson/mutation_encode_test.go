@@ -470,3 +470,17 @@ func TestTypedSequenceForms(t *testing.T) {
 		t.Errorf("DecodeInto(frozenset object, *[2]int) = %v, %v, want [3 4]", a, err)
 	}
 }
+
+// TestTypedMapMembers: a typed map with string keys reads a plain JSON
+// object too, whose members need commas as any object's.
+func TestTypedMapMembers(t *testing.T) {
+	r := NewRegistry()
+	var m map[string]int
+	if err := r.DecodeInto([]byte(`{"a": 1, "b": 2}`), &m); err != nil || len(m) != 2 || m["b"] != 2 {
+		t.Errorf("DecodeInto(object, *map[string]int) = %v, %v, want map[a:1 b:2]", m, err)
+	}
+	m = nil
+	if err := r.DecodeInto([]byte(`{"a": 1 "b": 2}`), &m); err == nil {
+		t.Errorf("an object without a comma between members decoded: %v", m)
+	}
+}
