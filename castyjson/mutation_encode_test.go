@@ -484,3 +484,21 @@ func TestTypedMapMembers(t *testing.T) {
 		t.Errorf("an object without a comma between members decoded: %v", m)
 	}
 }
+
+// TestStructDictKeyUnhashable: a dict key decoded into a struct with an
+// interface field may hold an unhashable value (a list); the decoder
+// refuses it by name instead of panicking in the map assignment.
+func TestStructDictKeyUnhashable(t *testing.T) {
+	type key struct{ K any }
+	r := NewRegistry()
+	r.MustRegister("t.Key", key{})
+	var m map[key]int
+	if err := r.DecodeInto([]byte(`{"__dict__": [[{"_type": "t.Key", "k": 5}, 1]]}`), &m); err != nil || m[key{K: int64(5)}] != 1 {
+		t.Errorf("DecodeInto(hashable key) = %v, %v, want map[{5}:1]", m, err)
+	}
+	err := r.DecodeInto([]byte(`{"__dict__": [[{"_type": "t.Key", "k": [1]}, 1]]}`), &m)
+	var de *DecodeError
+	if !errors.As(err, &de) || de.Reason != "dict key cannot be a Go map key" || de.Field != "__dict__[0]" {
+		t.Errorf("DecodeInto(key holding a list) = %#v, want a DecodeError \"dict key cannot be a Go map key\" at __dict__[0]", err)
+	}
+}
