@@ -270,6 +270,33 @@ func TestShardEnvelopeFastPathGate(t *testing.T) {
 	}
 }
 
+// TestShardEnvelopeFastPathMaxString: the fast path refuses an entity id
+// longer than MaxString as DecodeInto does (its bound is checked with the
+// id's closing quote, not instead of it: gremlins' decode_envelope.go :63
+// "&&" made "||" of the id's bound, re-run with the AST's grouping).
+func TestShardEnvelopeFastPathMaxString(t *testing.T) {
+	r := testRegistry(t)
+	if err := r.SetLimits(Limits{MaxString: 40}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{40, 41} {
+		id := strings.Repeat("i", n)
+		p, err := testRegistry(t).AppendValue(nil, wire.ShardEnvelope{EntityID: id, Message: Increment{Amount: 5}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env wire.ShardEnvelope
+		intoErr := r.DecodeInto(p, &env)
+		got, _, err := r.DecodeShardEnvelope(p)
+		if (err == nil) != (intoErr == nil) {
+			t.Errorf("id of %d bytes under MaxString 40: DecodeShardEnvelope = %q, %v; DecodeInto's error %v", n, got, err, intoErr)
+		}
+		if want := n <= 40; (err == nil) != want {
+			t.Errorf("id of %d bytes under MaxString 40: DecodeShardEnvelope error %v, want accepted %v", n, err, want)
+		}
+	}
+}
+
 // TestRefObjectMembers: a typed Ref reads "__ref__" among other members
 // (from_dict ignores the rest), separated by commas as any object's.
 func TestRefObjectMembers(t *testing.T) {
