@@ -318,7 +318,8 @@ func (d *decoder) numberValue() (raw []byte, isInt, isNull bool, err error) {
 }
 
 func decInt(d *decoder, v reflect.Value) error {
-	off := d.i
+	d.ws()
+	off := d.i // the number's first byte, not the blank before it
 	raw, isInt, isNull, err := d.numberValue()
 	if err != nil || isNull {
 		if isNull {
@@ -341,7 +342,8 @@ func decInt(d *decoder, v reflect.Value) error {
 }
 
 func decUint(d *decoder, v reflect.Value) error {
-	off := d.i
+	d.ws()
+	off := d.i // the number's first byte, not the blank before it
 	raw, isInt, isNull, err := d.numberValue()
 	if err != nil || isNull {
 		if isNull {
@@ -364,7 +366,8 @@ func decUint(d *decoder, v reflect.Value) error {
 }
 
 func decFloat(d *decoder, v reflect.Value) error {
-	off := d.i
+	d.ws()
+	off := d.i // the number's first byte, not the blank before it
 	raw, _, isNull, err := d.numberValue()
 	if err != nil || isNull {
 		if isNull {

@@ -444,6 +444,8 @@ func TestTypedIntegerFields(t *testing.T) {
 			t.Errorf("Decode(%s) = %#v, %v, want %#v", p, got, err, tc.want)
 		case tc.err != "" && (!errors.As(err, &de) || !strings.Contains(de.Reason, tc.err)):
 			t.Errorf("Decode(%s) = %#v, %v, want a DecodeError %q", p, got, err, tc.err)
+		case tc.err != "" && tc.lit != "-" && de.Offset != strings.Index(p, tc.lit):
+			t.Errorf("Decode(%s): error at offset %d, want %d (the number's first byte)", p, de.Offset, strings.Index(p, tc.lit))
 		}
 	}
 }
