@@ -62,7 +62,10 @@ func TestDropsCounted(t *testing.T) {
 	}
 	once.Do(func() { close(release) })
 	waitFor(t, "the connection attempt failed", func() bool { return connDownTo(c, n1.addr) })
-	if d := c.Stats().Drops[DropConnLost]; d < uint64(accepted) {
-		t.Fatalf("conn_lost drops %d, want at least the %d tells the failed connection held", d, accepted)
-	}
+	// The supervisor reports the connection down, then discards its queue
+	// and counts the drops: poll (once in go test -race -count=5 under
+	// load the drops were read between the two).
+	waitFor(t, "the failed connection's tells counted as conn_lost", func() bool {
+		return c.Stats().Drops[DropConnLost] >= uint64(accepted)
+	})
 }
