@@ -439,90 +439,89 @@ func hsStrings(b []byte, vs int) ([]string, int, error) {
 	}
 }
 
+// hsMembers decodes the object at b[vs] that the extension's key field
+// holds (at most maxHandshakeEntities members, keys of at most
+// maxHandshakeString bytes), calling member with each key and the offset
+// of its value; member returns the end of the value. It returns the end of
+// the object.
+func hsMembers(b []byte, vs int, field string, member func(key string, vs int) (int, error)) (int, error) {
+	it, serr := pyjson.ObjectStart(b, vs)
+	if serr != nil {
+		return 0, hsErr(field+": "+serr.Reason, serr.Offset)
+	}
+	for n := 0; ; n++ {
+		ks, ke, kesc, vs, done, end, serr := it.Next()
+		if serr != nil {
+			return 0, hsErr(field+": "+serr.Reason, serr.Offset)
+		}
+		if done {
+			return end, nil
+		}
+		if n == maxHandshakeEntities {
+			return 0, hsErr(field+" has more than "+strconv.Itoa(maxHandshakeEntities)+" entries", ks)
+		}
+		raw := b[ks:ke]
+		var key string
+		if kesc {
+			key = string(pyjson.Unescape(nil, raw))
+		} else {
+			key = string(raw)
+		}
+		if len(key) > maxHandshakeString {
+			return 0, hsErr(field+" key longer than "+strconv.Itoa(maxHandshakeString)+" bytes", ks)
+		}
+		vend, err := member(key, vs)
+		if err != nil {
+			return 0, err
+		}
+		it.ValueEnd(vend)
+	}
+}
+
 // hsEntities decodes the "entities" object at b[vs]: entity type ->
 // shard count (an integer >= 1).
 func hsEntities(b []byte, vs int) ([]EntityShards, int, error) {
-	it, serr := pyjson.ObjectStart(b, vs)
-	if serr != nil {
-		return nil, 0, hsErr("zerohop.entities: "+serr.Reason, serr.Offset)
-	}
 	var out []EntityShards
-	for {
-		ks, ke, kesc, vs, done, end, serr := it.Next()
-		if serr != nil {
-			return nil, 0, hsErr("zerohop.entities: "+serr.Reason, serr.Offset)
-		}
-		if done {
-			return out, end, nil
-		}
-		if len(out) == maxHandshakeEntities {
-			return nil, 0, hsErr("zerohop.entities has more than "+strconv.Itoa(maxHandshakeEntities)+" entries", ks)
-		}
-		raw := b[ks:ke]
-		var typ string
-		if kesc {
-			typ = string(pyjson.Unescape(nil, raw))
-		} else {
-			typ = string(raw)
-		}
-		if len(typ) > maxHandshakeString {
-			return nil, 0, hsErr("zerohop.entities key longer than "+strconv.Itoa(maxHandshakeString)+" bytes", ks)
-		}
+	end, err := hsMembers(b, vs, "zerohop.entities", func(typ string, vs int) (int, error) {
 		n, vend, err := hsInt(b, vs, "zerohop.entities value")
 		if err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 		if n < 1 {
-			return nil, 0, hsErr("zerohop.entities value "+strconv.Itoa(n)+" is not a shard count", vs)
+			return 0, hsErr("zerohop.entities value "+strconv.Itoa(n)+" is not a shard count", vs)
 		}
 		out = append(out, EntityShards{Type: typ, Shards: n})
-		it.ValueEnd(vend)
+		return vend, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
+	return out, end, nil
 }
 
 // hsEntityHashes decodes the "entity_hashes" object at b[vs]: entity type
 // -> shard hash name (ring.ParseHash; "md5" is returned as ""), in order.
 func hsEntityHashes(b []byte, vs int) ([]EntityShards, int, error) {
-	it, serr := pyjson.ObjectStart(b, vs)
-	if serr != nil {
-		return nil, 0, hsErr("zerohop.entity_hashes: "+serr.Reason, serr.Offset)
-	}
 	var out []EntityShards
-	for {
-		ks, ke, kesc, vs, done, end, serr := it.Next()
-		if serr != nil {
-			return nil, 0, hsErr("zerohop.entity_hashes: "+serr.Reason, serr.Offset)
-		}
-		if done {
-			return out, end, nil
-		}
-		if len(out) == maxHandshakeEntities {
-			return nil, 0, hsErr("zerohop.entity_hashes has more than "+strconv.Itoa(maxHandshakeEntities)+" entries", ks)
-		}
-		raw := b[ks:ke]
-		var typ string
-		if kesc {
-			typ = string(pyjson.Unescape(nil, raw))
-		} else {
-			typ = string(raw)
-		}
-		if len(typ) > maxHandshakeString {
-			return nil, 0, hsErr("zerohop.entity_hashes key longer than "+strconv.Itoa(maxHandshakeString)+" bytes", ks)
-		}
+	end, err := hsMembers(b, vs, "zerohop.entity_hashes", func(typ string, vs int) (int, error) {
 		name, vend, err := hsString(b, vs, "zerohop.entity_hashes value", maxHandshakeString)
 		if err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 		h, perr := ring.ParseHash(name)
 		if perr != nil {
-			return nil, 0, hsErr("zerohop.entity_hashes value "+strconv.Quote(name)+" is not a shard hash (md5, xxh64)", vs)
+			return 0, hsErr("zerohop.entity_hashes value "+strconv.Quote(name)+" is not a shard hash (md5, xxh64)", vs)
 		}
 		if h == ring.HashMD5 {
 			name = ""
 		}
 		out = append(out, EntityShards{Type: typ, Hash: name})
-		it.ValueEnd(vend)
+		return vend, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
+	return out, end, nil
 }
 
 // maxBinaryID bounds a BinaryType's id (zhbin.MaxTypeID).
@@ -531,42 +530,22 @@ const maxBinaryID = 4095
 // hsBinary decodes the "binary" object at b[vs]: message type ->
 // "id:schema" (id an integer 1..4095, schema a non-empty string).
 func hsBinary(b []byte, vs int) ([]BinaryType, int, error) {
-	it, serr := pyjson.ObjectStart(b, vs)
-	if serr != nil {
-		return nil, 0, hsErr("zerohop.binary: "+serr.Reason, serr.Offset)
-	}
 	var out []BinaryType
-	for {
-		ks, ke, kesc, vs, done, end, serr := it.Next()
-		if serr != nil {
-			return nil, 0, hsErr("zerohop.binary: "+serr.Reason, serr.Offset)
-		}
-		if done {
-			return out, end, nil
-		}
-		if len(out) == maxHandshakeEntities {
-			return nil, 0, hsErr("zerohop.binary has more than "+strconv.Itoa(maxHandshakeEntities)+" entries", ks)
-		}
-		raw := b[ks:ke]
-		var name string
-		if kesc {
-			name = string(pyjson.Unescape(nil, raw))
-		} else {
-			name = string(raw)
-		}
-		if len(name) > maxHandshakeString {
-			return nil, 0, hsErr("zerohop.binary key longer than "+strconv.Itoa(maxHandshakeString)+" bytes", ks)
-		}
+	end, err := hsMembers(b, vs, "zerohop.binary", func(name string, vs int) (int, error) {
 		v, vend, err := hsString(b, vs, "zerohop.binary value", maxHandshakeString)
 		if err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 		ids, schema, ok := strings.Cut(v, ":")
 		id, perr := strconv.Atoi(ids)
 		if !ok || perr != nil || id < 1 || id > maxBinaryID || schema == "" || strings.TrimLeft(ids, "0123456789") != "" {
-			return nil, 0, hsErr("zerohop.binary value "+strconv.Quote(v)+" is not \"id:schema\" with an id in 1.."+strconv.Itoa(maxBinaryID), vs)
+			return 0, hsErr("zerohop.binary value "+strconv.Quote(v)+" is not \"id:schema\" with an id in 1.."+strconv.Itoa(maxBinaryID), vs)
 		}
 		out = append(out, BinaryType{Name: name, ID: id, Schema: schema})
-		it.ValueEnd(vend)
+		return vend, nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
+	return out, end, nil
 }
