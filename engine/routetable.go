@@ -153,8 +153,9 @@ func (et *entityType) applyLocation(shard int, owner *nodeConn) {
 // held.
 func (et *entityType) publishLocked(r *routes) {
 	et.flushHeldLocked(r)
-	old := et.table.Load()
-	et.table.Store(&routeTable{routes: *r, hash: old.hash, bad: old.bad})
+	next := *et.table.Load() // the hash and the misconfiguration stay
+	next.routes = *r
+	et.table.Store(&next)
 }
 
 // setBad publishes b as the type's misconfiguration (nil: none); the
@@ -162,8 +163,9 @@ func (et *entityType) publishLocked(r *routes) {
 func (et *entityType) setBad(b *badType) {
 	et.mu.Lock()
 	defer et.mu.Unlock()
-	old := et.table.Load()
-	et.table.Store(&routeTable{routes: old.routes, hash: old.hash, bad: b})
+	next := *et.table.Load()
+	next.bad = b
+	et.table.Store(&next)
 }
 
 // setHash publishes h as the type's shard hash when it differs; the
@@ -174,11 +176,12 @@ func (et *entityType) setBad(b *badType) {
 func (et *entityType) setHash(h ring.Hash) {
 	et.mu.Lock()
 	defer et.mu.Unlock()
-	old := et.table.Load()
-	if old.hash == h {
+	next := *et.table.Load()
+	if next.hash == h {
 		return
 	}
-	et.table.Store(&routeTable{routes: old.routes, hash: h, bad: old.bad})
+	next.hash = h
+	et.table.Store(&next)
 }
 
 // evict marks the shards owned by nc for a re-query after a jittered
