@@ -181,6 +181,19 @@ type Config struct {
 	// milliseconds, is absorbed by the slots; only a standing queue is
 	// refused. Default 100 ms; a negative value refuses at once.
 	QueueInterval time.Duration
+	// SocketSendBuffer, when above 0, sets each node connection's kernel
+	// send buffer (SO_SNDBUF, in bytes; Linux reserves twice the value
+	// and turns off its autotuning for the socket). Default 0: the
+	// kernel's, which on Linux grows up to net.ipv4.tcp_wmem's maximum
+	// (4 MiB by default). The bytes in it are past QueueTarget's reach: a
+	// flood of tells to a node that does not keep up fills it before the
+	// queue grows, and an Ask waits behind it. A small buffer (64 KiB)
+	// moves that backlog into the queue, where QueueTarget bounds it
+	// (PERFORMANCE.md, "Asks behind a flood": the mixed run's asks);
+	// too small for the link's bandwidth-delay product, it caps the
+	// link's throughput. Applied only to *net.TCPConn connections (not to
+	// those of a Dialer that returns another type).
+	SocketSendBuffer int
 	// MaxBatchBytes bounds the bytes gathered into one write. Default
 	// 256 KiB.
 	MaxBatchBytes int
@@ -369,7 +382,7 @@ func (c *Config) Validate() error {
 	}{
 		{"ShardBuffer", c.ShardBuffer}, {"TotalBuffer", c.TotalBuffer},
 		{"QueueFrames", c.QueueFrames}, {"MaxBatchBytes", c.MaxBatchBytes},
-		{"MaxFrameSize", c.MaxFrameSize},
+		{"MaxFrameSize", c.MaxFrameSize}, {"SocketSendBuffer", c.SocketSendBuffer},
 	} {
 		if n.v < 0 {
 			bad("%s %d: must not be negative", n.name, n.v)

@@ -431,7 +431,7 @@ func (nc *nodeConn) connect() (net.Conn, error) {
 	c := nc.c
 	ctx, cancel := context.WithTimeout(c.rootCtx, c.cfg.ConnectTimeout)
 	defer cancel()
-	conn, err := netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS)
+	conn, err := netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS, c.cfg.SocketSendBuffer)
 	if err != nil {
 		return nil, &HandshakeError{Node: nc.addr, Dial: nc.dial, Cause: err}
 	}
@@ -457,7 +457,7 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 	var probe func(ctx context.Context) (net.Conn, error)
 	if nc.stats.connects.Load() == 0 {
 		probe = func(ctx context.Context) (net.Conn, error) {
-			return netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS)
+			return netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS, c.cfg.SocketSendBuffer)
 		}
 	}
 	h, err := netconn.HandshakeProbing(conn, c.handshakeFrame, c.cfg.HandshakeTimeout, probe)

@@ -150,12 +150,20 @@
 // by it: an Ask is one frame per round trip, and refusing it would make
 // a flood of tells starve the asks it is meant to serve; they keep the
 // frame bound only, and their place in the connection's FIFO order (an
-// Ask still sees every tell sent before it). No clock is read per Tell:
+// Ask still sees every tell sent before it); tells leave the last
+// QueueFrames/32 slots to them and to control frames, so a flood that
+// fills the queue before the bound engages has its tells refused, not
+// the asks behind them. No clock is read per Tell:
 // the writer reads one per drain and producers stamp their slot with it,
 // so ages are known to within one write; once the queue has been late,
 // tells are also kept below what the writer was measured to write in the
-// target, until it idles (outQueue in queue.go). The kernel's socket buffers and the node's mailboxes are
-// queues too, beyond the client's sight.
+// target, until it idles (outQueue in queue.go). The kernel's socket
+// buffers and the node's mailboxes are queues too, beyond the client's
+// sight, and by default the larger ones: Linux autotunes a loopback
+// connection's send buffer to 4 MiB, so a flood fills it before the
+// queue, and an Ask waits behind it. Config.SocketSendBuffer (and the
+// node's SocketRecvBuffer and MailboxSize) bound them; PERFORMANCE.md,
+// "Asks behind a flood", measures what that does to an Ask's latency.
 // TellContext waits instead, full or late alike (the writer wakes waiting
 // producers as it frees slots or the queue stops being late), which is
 // what a producer faster than the network wants; while it waits it

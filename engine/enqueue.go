@@ -67,7 +67,8 @@ func (f *outFrame) appendTo(c *Client, nc *nodeConn, buf []byte) ([]byte, error)
 //   - the queue is closed: DropClosed, ErrClosed, not counted: whether
 //     that is a refusal (the caller returns ErrClosed) or the drop of an
 //     accepted message is the caller's to say;
-//   - the queue is full: with wait, DropQueueFull and errMustWait, not
+//   - the queue is full (for a paced frame, at the slots it may take,
+//     outQueue.pacedFloor fewer): with wait, DropQueueFull and errMustWait, not
 //     counted (TellContext waits for room); else counted, DropQueueFull
 //     and nc.fullErr;
 //   - f is paced and the queue is late (its oldest frame waited longer

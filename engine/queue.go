@@ -71,6 +71,14 @@ import (
 //     Other frames (asks, held messages flushed, control frames) ignore
 //     it and keep the slot bound only, queued behind the tells already
 //     there: per-connection FIFO order is unchanged.
+//   - Paced producers always leave pacedFloor slots free (len/32: 256 of
+//     the default 8192), of which control frames alone may take the last
+//     reserve (len/64): so a flood of tells that fills the queue before
+//     the bound engages (a sojourn shorter than interval, a bound that is
+//     off, a link that stalls) has tells refused or waiting, not the asks
+//     behind them, which queue in the other len/64 slots. (Measured
+//     before it: in the mixed run, asks refused as queue_full and retried
+//     by the caller, PERFORMANCE.md "Asks behind a flood".)
 //
 // Precision: late is decided per drain from ages known to within one
 // write; between drains the rate bound holds, as well as the rate
@@ -111,7 +119,7 @@ type outQueue struct {
 	// clock, paceReserve and late: written by the consumer at most once
 	// per drain, read by producers at claim.
 	clock       atomic.Int64  // coarse time of the consumer's last drain; 0 while it is parked
-	paceReserve atomic.Uint64 // slots paced producers keep free: at least reserve (see the type comment)
+	paceReserve atomic.Uint64 // slots paced producers keep free: at least pacedFloor (see the type comment)
 	late        atomic.Bool   // the oldest queued frame is older than target (see the type comment)
 	_           [47]byte
 	sleeping    atomic.Bool // consumer is (about to be) parked on wake
@@ -122,6 +130,7 @@ type outQueue struct {
 	wake        chan struct{}
 	mask        uint64
 	reserve     uint64 // slots only control frames may take (see claim)
+	pacedFloor  uint64 // the least paceReserve: reserve, plus as many slots that only unpaced data frames (asks, held messages) and control frames may take
 	target      int64  // sojourn target in clock units (ns); 0: no sojourn bound
 	interval    int64  // how long the head must stay older than target before late (ns; 0: at once)
 	slots       []qslot
@@ -156,14 +165,18 @@ func newOutQueue(slots int, target, interval time.Duration) *outQueue {
 		n <<= 1
 	}
 	q := &outQueue{
-		wake:     make(chan struct{}, 1),
-		mask:     uint64(n - 1),
-		reserve:  uint64(n / 64), // 128 of the default 8192; none for tiny test queues
-		target:   int64(target),
-		interval: int64(interval),
-		slots:    make([]qslot, n),
+		wake:    make(chan struct{}, 1),
+		mask:    uint64(n - 1),
+		reserve: uint64(n / 64), // 128 of the default 8192; none for tiny test queues
+		// Another 128 of 8192 that tells leave to asks: a flood of tells
+		// that fills the queue (sojourn bound not engaged yet, or off)
+		// does not get asks refused as queue_full.
+		pacedFloor: uint64(n/64) * 2,
+		target:     int64(target),
+		interval:   int64(interval),
+		slots:      make([]qslot, n),
 	}
-	q.paceReserve.Store(q.reserve)
+	q.paceReserve.Store(q.pacedFloor)
 	return q
 }
 
@@ -172,7 +185,7 @@ type claimResult int8
 
 const (
 	claimed     claimResult = iota // the slot is the caller's: encode, then publish
-	claimFull                      // no free slot (reserve slots kept)
+	claimFull                      // no free slot (reserve slots kept; pacedFloor for paced frames)
 	claimLate                      // paced, and the queue is late (sojourn bound)
 	claimClosed                    // the queue is closed
 )
@@ -199,8 +212,13 @@ func (q *outQueue) claim(reserve uint64, paced bool) (t uint64, buf []byte, r cl
 		if q.isFull(t, head, reserve) {
 			return 0, nil, claimFull
 		}
-		if paced && q.isFull(t, head, q.paceReserve.Load()) {
-			return 0, nil, claimLate
+		if paced {
+			if pr := q.paceReserve.Load(); q.isFull(t, head, pr) {
+				if pr > q.pacedFloor {
+					return 0, nil, claimLate // the rate bound of the sojourn target
+				}
+				return 0, nil, claimFull // the slots tells may take
+			}
 		}
 		if q.tail.CompareAndSwap(t, t+1) {
 			s := &q.slots[t&q.mask]
@@ -320,7 +338,7 @@ func (q *outQueue) sample(now int64, n int, late bool) {
 		q.sampleAt, q.sampled = now, 0
 		size := q.mask + 1
 		limit := min(max(uint64(q.rate*float64(q.target)), minPaced), size)
-		if pr := max(size-limit, q.reserve); pr != q.paceReserve.Load() {
+		if pr := max(size-limit, q.pacedFloor); pr != q.paceReserve.Load() {
 			q.paceReserve.Store(pr)
 		}
 	}
@@ -399,8 +417,8 @@ func (q *outQueue) prepareSleep() bool {
 	}
 	// Idle: the link keeps up. No pacing by count until the next sample.
 	q.sampleAt = 0
-	if q.paceReserve.Load() != q.reserve {
-		q.paceReserve.Store(q.reserve)
+	if q.paceReserve.Load() != q.pacedFloor {
+		q.paceReserve.Store(q.pacedFloor)
 	}
 	return true
 }
@@ -433,7 +451,7 @@ func (q *outQueue) discard() int {
 	q.clock.Store(0)
 	q.late.Store(false)
 	q.sampleAt, q.aboveSince = 0, 0
-	q.paceReserve.Store(q.reserve)
+	q.paceReserve.Store(q.pacedFloor)
 	q.signalSpace()
 	return n
 }

@@ -5,41 +5,42 @@ import (
 	"time"
 )
 
+// TestQueueReserveForControl: of a queue's slots, tells (paced data) leave
+// pacedFloor free, asks (unpaced data) reserve, control frames none: a flood
+// of tells that fills the queue is refused before the asks behind it, and
+// both before the client's control frames. Sojourn bound off (target 0):
+// only the slot bounds count.
 func TestQueueReserveForControl(t *testing.T) {
 	q := newOutQueue(128, 0, 0)
 	if q.reserve != 2 {
 		t.Fatalf("reserve = %d, want 2", q.reserve)
 	}
-	data := 0
-	for {
-		tk, buf, r := q.claim(q.reserve, true)
-		if r == claimClosed {
-			t.Fatal("closed")
+	fill := func(what string, reserve uint64, paced bool, b byte, want int, refused claimResult) {
+		t.Helper()
+		n := 0
+		for {
+			tk, buf, r := q.claim(reserve, paced)
+			if r == refused {
+				break
+			}
+			if r != claimed {
+				t.Fatalf("%s claim %d: result %d, want claimed or %d", what, n, r, refused)
+			}
+			q.publish(tk, append(buf, b))
+			if n++; n > 128 {
+				t.Fatalf("claimed %d %s slots in a queue of 128", n, what)
+			}
 		}
-		if r == claimFull {
-			break
-		}
-		q.publish(tk, append(buf, 'd'))
-		if data++; data > 128 {
-			t.Fatalf("claimed %d data slots in a queue of 128", data)
+		if n != want {
+			t.Fatalf("%s claims = %d, want %d", what, n, want)
 		}
 	}
-	if data != 126 {
-		t.Fatalf("data claims = %d, want 126", data)
-	}
-	for i := 0; i < 2; i++ {
-		tk, buf, r := q.claim(0, false)
-		if r != claimed {
-			t.Fatalf("control claim %d refused with %d reserved slots", i, q.reserve)
-		}
-		q.publish(tk, append(buf, 'c'))
-	}
-	if _, _, r := q.claim(0, false); r != claimFull {
-		t.Fatal("control claim accepted past capacity")
-	}
+	fill("tell", q.reserve, true, 't', 124, claimFull)
+	fill("ask", q.reserve, false, 'a', 2, claimFull)
+	fill("control", 0, false, 'c', 2, claimFull)
 	out, n := q.drain(nil, 1<<20, 1)
-	if n != 128 || string(out[126:]) != "cc" {
-		t.Fatalf("drained %d frames ending %q, want 128 ending \"cc\"", n, out[126:])
+	if n != 128 || string(out[122:]) != "ttaacc" {
+		t.Fatalf("drained %d frames ending %q, want 128 ending \"ttaacc\"", n, out[122:])
 	}
 }
 

@@ -201,6 +201,17 @@ type Config struct {
 	MailboxSize   int // per-shard and per-service mailbox capacity; default 1024
 	Workers       int // entity worker goroutines; default GOMAXPROCS
 	EventLoops    int // TransportGnet: event loops; default GOMAXPROCS
+	// SocketRecvBuffer, when above 0, sets the kernel receive buffer
+	// (SO_RCVBUF, in bytes; Linux reserves twice the value and turns off
+	// its autotuning for the socket) of every accepted connection. Default
+	// 0: the kernel's, which on Linux grows up to net.ipv4.tcp_rmem's
+	// maximum (32 MiB on the box PERFORMANCE.md describes). What a
+	// client's flood leaves in it waits ahead of the client's next ask;
+	// a small buffer (64 KiB) pushes that backlog back to the client's
+	// queue, where its sojourn bound holds it (PERFORMANCE.md, "Asks
+	// behind a flood"), at the cost of the link's throughput when the
+	// buffer is below its bandwidth-delay product.
+	SocketRecvBuffer int
 	// PausedInboundLimit (TransportGnet) bounds the bytes a gnet connection
 	// paused by a full mailbox may buffer before its event loop waits;
 	// default 4 MiB.

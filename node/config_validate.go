@@ -156,6 +156,7 @@ func (c *Config) validateLimits(p *problems) {
 		{"MaxSubscribers", c.MaxSubscribers}, {"PeerPendingLimit", c.PeerPendingLimit},
 		{"MaxConnections", c.MaxConnections}, {"InboundBudget", c.InboundBudget},
 		{"MaxEntityIDLen", c.MaxEntityIDLen}, {"MaxEntities", c.MaxEntities},
+		{"SocketRecvBuffer", c.SocketRecvBuffer},
 	} {
 		p.nonNegative(f.name, f.v)
 	}

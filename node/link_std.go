@@ -93,6 +93,7 @@ func (n *Node) accept() {
 			_ = c.Close()
 			continue
 		}
+		n.setRecvBuffer(c)
 		l := n.newLink()
 		s := l.std()
 		s.nc = c
@@ -104,6 +105,23 @@ func (n *Node) accept() {
 		n.ctr.accepted.Add(1)
 		go func() { defer n.wg.Done(); s.writeLoop() }()
 		go func() { defer n.wg.Done(); s.readLoop() }()
+	}
+}
+
+// setRecvBuffer applies Config.SocketRecvBuffer to an accepted connection
+// (TLS: to the TCP connection under it). A failure is logged: the
+// connection serves with the kernel's buffer.
+func (n *Node) setRecvBuffer(c net.Conn) {
+	if n.cfg.SocketRecvBuffer <= 0 {
+		return
+	}
+	if t, ok := c.(*tls.Conn); ok {
+		c = t.NetConn()
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		if err := tc.SetReadBuffer(n.cfg.SocketRecvBuffer); err != nil {
+			n.logLimited("set SO_RCVBUF", "err", err)
+		}
 	}
 }
 

@@ -379,6 +379,7 @@ func (n *Node) listen() error {
 				gnet.WithNumEventLoop(n.cfg.EventLoops),
 				gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 				gnet.WithReuseAddr(true),
+				gnet.WithSocketRecvBuffer(n.cfg.SocketRecvBuffer), // inherited by accepted sockets
 				gnet.WithLogger(gnetconn.Logger{L: n.log}),
 			)
 			n.engDone <- err

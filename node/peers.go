@@ -130,7 +130,7 @@ func (l *link) dial(ctx context.Context) (net.Conn, error) {
 	if n.cfg.TLS != nil {
 		tcfg = n.peerTLS(l.target.Host)
 	}
-	return netconn.Dial(ctx, nil, l.target.String(), tcfg)
+	return netconn.Dial(ctx, nil, l.target.String(), tcfg, 0)
 }
 
 // handshake writes our handshake and reads the member's reply (exactly

@@ -75,6 +75,7 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 			Configure: func(_ int, cfg *node.Config) {
 				cfg.Transport = embeddedNodeTransport(o)
 				cfg.MailboxSize = o.nodeMailbox
+				cfg.SocketRecvBuffer = o.nodeRecvBuffer
 				if o.binary {
 					bc := zhbin.New(cfg.Registry)
 					_ = workload.RegisterBinary(bc) // the same types as the client's, registered above
@@ -97,15 +98,16 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		return nil, clusterInfo{}, err
 	}
 	cfg := engine.Config{
-		ContactPoints: contacts,
-		SystemName:    o.system,
-		AddressMap:    o.addressMap,
-		TLS:           tlsCfg,
-		Transport:     o.transport,
-		Types:         reg,
-		AskTimeout:    o.askTimeout,
-		QueueTarget:   o.queueTarget,
-		Logger:        logger,
+		ContactPoints:    contacts,
+		SystemName:       o.system,
+		AddressMap:       o.addressMap,
+		TLS:              tlsCfg,
+		Transport:        o.transport,
+		Types:            reg,
+		AskTimeout:       o.askTimeout,
+		QueueTarget:      o.queueTarget,
+		SocketSendBuffer: o.sendBuffer,
+		Logger:           logger,
 	}
 	if bin != nil {
 		cfg.Binary = bin

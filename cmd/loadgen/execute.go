@@ -181,6 +181,7 @@ func (s *session) load(ctx context.Context) error {
 	}
 	defer stopProfile()
 	u0, s0 := cpuTime()
+	sched0 := schedLatencies()
 	var sw []io.Writer // -series and -out's series.jsonl
 	if s.series != nil {
 		sw = append(sw, s.series)
@@ -225,6 +226,7 @@ func (s *session) load(ctx context.Context) error {
 		s.logf("flush: %v (%d still buffered); verifying anyway", ferr, s.t.Buffered())
 	}
 	u1, s1 := cpuTime()
+	sched1 := schedLatencies()
 	stopProfile()
 
 	delivered := s.verify(ctx, r, &lr)
@@ -235,6 +237,8 @@ func (s *session) load(ctx context.Context) error {
 		rep.CPUCores = (rep.CPUUserS + rep.CPUSysS) / wall
 	}
 	rep.DrainS = drain.Seconds()
+	p50, p99, p999, n := schedQuantiles(sched0, sched1)
+	rep.SchedP50us, rep.SchedP99us, rep.SchedP999us, rep.SchedEvents = p50*1e6, p99*1e6, p999*1e6, n
 	rep.setLoad(&lr, delivered)
 	rep.Client = s.t.ClientStats()
 	return nil

@@ -56,6 +56,8 @@ type options struct {
 	askTimeout     time.Duration
 	queueTarget    time.Duration
 	nodeMailbox    int
+	sendBuffer     int // engine.Config.SocketSendBuffer
+	nodeRecvBuffer int // embedded: node.Config.SocketRecvBuffer
 	warmup         bool
 	resetStats     bool
 
@@ -126,6 +128,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.askRate, "ask-rate", 0, "total asks/s on a fixed schedule (latency from the intended send time); 0 = closed loop, or 1% of -rate (at least 1/s) when -rate is set")
 	fs.DurationVar(&o.askTimeout, "ask-timeout", 5*time.Second, "timeout of one ask")
 	fs.IntVar(&o.nodeMailbox, "node-mailbox", 0, "embedded cluster: node.Config.MailboxSize, the bound of each shard's mailbox (0: the node's default)")
+	fs.IntVar(&o.sendBuffer, "socket-send-buffer", 0, "the client's engine.Config.SocketSendBuffer: SO_SNDBUF of each node connection in bytes (0: the kernel's, autotuned)")
+	fs.IntVar(&o.nodeRecvBuffer, "node-socket-recv-buffer", 0, "embedded cluster: node.Config.SocketRecvBuffer, SO_RCVBUF of accepted connections in bytes (0: the kernel's, autotuned)")
 	fs.DurationVar(&o.queueTarget, "queue-target", 0, "the client's engine.Config.QueueTarget: sojourn bound of each connection's queue for tells (0: the engine's default; negative: no bound)")
 	fs.BoolVar(&o.warmup, "warmup", true, "before the load, ask every entity for its count (resolves routes, starts entities, records baselines)")
 	fs.BoolVar(&o.resetStats, "reset-stats", true, "send ResetStats to every node-stats service before the load")
@@ -219,6 +223,12 @@ func (o *options) validate() error {
 	}
 	if o.nodeMailbox < 0 || (o.nodeMailbox != 0 && !o.embedded()) {
 		bad = append(bad, fmt.Sprintf("-node-mailbox %d: a positive size, for the embedded cluster only", o.nodeMailbox))
+	}
+	if o.sendBuffer < 0 {
+		bad = append(bad, fmt.Sprintf("-socket-send-buffer %d: a size in bytes, or 0 for the kernel's", o.sendBuffer))
+	}
+	if o.nodeRecvBuffer < 0 || (o.nodeRecvBuffer != 0 && !o.embedded()) {
+		bad = append(bad, fmt.Sprintf("-node-socket-recv-buffer %d: a size in bytes, for the embedded cluster only (an external node: cmd/node -socket-recv-buffer)", o.nodeRecvBuffer))
 	}
 	switch o.transport {
 	case "", "gnet", "net":

@@ -71,6 +71,15 @@ type report struct {
 	CPUUserS float64 `json:"cpu_user_s"`
 	CPUSysS  float64 `json:"cpu_sys_s"`
 	CPUCores float64 `json:"cpu_cores"`
+	// Go scheduler latency in this process over the same phases: how long
+	// a goroutine made runnable (by a channel, a lock, the network poller:
+	// an ask's reply on its way back, say) waited for a processor; the
+	// upper bounds of runtime/metrics' buckets (/sched/latencies:seconds).
+	// A flood that keeps every processor busy shows here first.
+	SchedP50us  float64 `json:"sched_latency_p50_us"`
+	SchedP99us  float64 `json:"sched_latency_p99_us"`
+	SchedP999us float64 `json:"sched_latency_p999_us"`
+	SchedEvents uint64  `json:"sched_events"`
 
 	TellsSent      int64 `json:"tells_sent"`
 	TellsDelivered int64 `json:"tells_delivered"`

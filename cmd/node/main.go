@@ -100,6 +100,8 @@ func run() error {
 	inboundBudget := fs.Int("inbound-budget", 0, "bytes of unfinished inbound frames past 64 KiB per connection, node-wide (default 64 MiB)")
 	maxEntityID := fs.Int("max-entity-id", 0, "longest entity id accepted, in bytes (default 256)")
 	maxEntities := fs.Int("max-entities", 0, "live entities per node (default 1000000)")
+	mailbox := fs.Int("mailbox", 0, "bound of each shard's and service's mailbox, in messages (default 1024); a client's flood waits in it ahead of that client's next ask")
+	recvBuffer := fs.Int("socket-recv-buffer", 0, "SO_RCVBUF of accepted connections in bytes (default 0: the kernel's, autotuned); small (64 KiB) keeps a client's flood in the client's time-bounded queue instead (PERFORMANCE.md, \"Asks behind a flood\")")
 	transport := fs.String("transport", "", "plaintext connections served by \"gnet\" (event loops; the default, faster for a node in its own process) or \"net\" (goroutines on the Go network poller); TLS is always served by net")
 	binaryCodec := fs.Bool("binary", false, "offer the zhbin binary codec (issue 12) to zerohop clients that offer it with the same binary types (the counter workload's); other clients stay Casty JSON")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -119,24 +121,26 @@ func run() error {
 		return err
 	}
 	cfg := node.Config{
-		System:         *system,
-		NodeID:         *nodeID,
-		Listen:         *listen,
-		Advertise:      *advertise,
-		Gossip:         *gossip,
-		Raft:           *raftAddr,
-		RaftAdvertise:  *raftAdvertise,
-		DataDir:        *dataDir,
-		Transport:      *transport,
-		Logger:         logger,
-		DrainWindow:    *drainWindow,
-		MaxConnections: *maxConns,
-		FrameTimeout:   *frameTimeout,
-		InboundBudget:  *inboundBudget,
-		MaxEntityIDLen: *maxEntityID,
-		MaxEntities:    *maxEntities,
-		LeaveTimeout:   *leaveTimeout,
-		Consensus:      node.ConsensusConfig{LeaseDuration: *lease},
+		System:           *system,
+		NodeID:           *nodeID,
+		Listen:           *listen,
+		Advertise:        *advertise,
+		Gossip:           *gossip,
+		Raft:             *raftAddr,
+		RaftAdvertise:    *raftAdvertise,
+		DataDir:          *dataDir,
+		Transport:        *transport,
+		Logger:           logger,
+		DrainWindow:      *drainWindow,
+		MaxConnections:   *maxConns,
+		FrameTimeout:     *frameTimeout,
+		InboundBudget:    *inboundBudget,
+		MaxEntityIDLen:   *maxEntityID,
+		MaxEntities:      *maxEntities,
+		MailboxSize:      *mailbox,
+		SocketRecvBuffer: *recvBuffer,
+		LeaveTimeout:     *leaveTimeout,
+		Consensus:        node.ConsensusConfig{LeaseDuration: *lease},
 	}
 	key := *gossipKey
 	if key == "" {

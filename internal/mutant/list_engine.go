@@ -122,10 +122,10 @@ func engineBoundsAndCountedDrops() []Mutation {
 		}),
 		e(Mutation{
 			Name: "engine/sojourn-rate-unbounded", Invariant: eBounds,
-			What: "claim: tells fill every slot whatever the measured write rate (late decided between writes only)",
+			What: "claim: tells fill every slot they may take whatever the measured write rate (late decided between writes only)",
 			File: "engine/queue.go",
-			Orig: "if paced && q.isFull(t, head, q.paceReserve.Load()) {",
-			Repl: "if paced && q.isFull(t, head, q.paceReserve.Load()) && false {",
+			Orig: "if pr := q.paceReserve.Load(); q.isFull(t, head, pr) {",
+			Repl: "if pr := q.paceReserve.Load(); q.isFull(t, head, pr) && pr <= q.pacedFloor {",
 			Run:  "^TestQueueSojournRate$", Fast: true,
 		}),
 		e(Mutation{
@@ -431,6 +431,22 @@ func engineMisconfigured() []Mutation {
 			Orig: "et.c.stats.drop(DropMisconfigured, 1)",
 			Repl: "_ = DropMisconfigured",
 			Run:  "^TestEntityRefAgainstCastyTable$", Fast: true,
+		}),
+		e(Mutation{
+			Name: "engine/tells-take-the-ask-slots", Invariant: eBounds,
+			What: "newOutQueue: tells may fill every data slot, so asks behind a flood are refused as queue_full",
+			File: "engine/queue.go",
+			Orig: "pacedFloor: uint64(n/64) * 2,",
+			Repl: "pacedFloor: uint64(n / 64),",
+			Run:  "^TestQueueReserveForControl$", Fast: true,
+		}),
+		e(Mutation{
+			Name: "engine/socket-send-buffer-ignored", Invariant: eBounds,
+			What: "connect: Config.SocketSendBuffer never reaches the dial (the kernel's autotuned send buffer stays)",
+			File: "engine/conn.go",
+			Orig: "conn, err := netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS, c.cfg.SocketSendBuffer)",
+			Repl: "conn, err := netconn.Dial(ctx, c.dialer, nc.dial, c.cfg.TLS, 0)",
+			Run:  "^TestSocketSendBuffer$",
 		}),
 		e(Mutation{
 			Name: "engine/tellcontext-waits-on-misconfigured", Invariant: eMisconfig,

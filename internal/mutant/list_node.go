@@ -403,6 +403,22 @@ func nodeBoundsAndCountedDrops() []Mutation {
 			Run:  "^TestUnsentForwardsAreRoutedAgain$",
 		}),
 		n(Mutation{
+			Name: "node/socket-recv-buffer-ignored-by-net", Invariant: nBounds,
+			What: "accept (TransportNet, TLS): Config.SocketRecvBuffer is not set on accepted connections",
+			File: "node/link_std.go",
+			Orig: "\t\tn.setRecvBuffer(c)\n",
+			Repl: "\t\t_ = n.setRecvBuffer\n",
+			Run:  "^TestSocketRecvBuffer$",
+		}),
+		n(Mutation{
+			Name: "node/socket-recv-buffer-ignored-by-gnet", Invariant: nBounds,
+			What: "gnet listener: Config.SocketRecvBuffer is not set, so accepted sockets keep the kernel's buffer",
+			File: "node/node.go",
+			Orig: "gnet.WithSocketRecvBuffer(n.cfg.SocketRecvBuffer),",
+			Repl: "gnet.WithSocketRecvBuffer(0),",
+			Run:  "^TestSocketRecvBuffer$",
+		}),
+		n(Mutation{
 			Name: "node/mailbox-unbounded", Invariant: nBounds,
 			What: "push: a full mailbox takes the message (no pause)",
 			File: "node/mailbox.go",

@@ -32,11 +32,12 @@ var ErrHandshakeTooLarge = errors.New("netconn: handshake reply over MaxHandshak
 var ErrTLSRequired = errors.New("netconn: the peer speaks TLS")
 
 // Dial connects to addr with dial (a plain net.Dialer when nil), sets
-// TCP_NODELAY, and when tlsCfg is not nil runs the TLS client handshake
+// TCP_NODELAY and, when sendBuffer > 0, SO_SNDBUF (both only on a
+// *net.TCPConn: a custom dialer's connection is left as it is), and when tlsCfg is not nil runs the TLS client handshake
 // within ctx; tlsCfg is cloned, and ServerName defaults to addr's host.
 // A TLS failure is explained: refused by the peer, or no TLS answer (a
 // plaintext peer). On error the connection is closed.
-func Dial(ctx context.Context, dial DialFunc, addr string, tlsCfg *tls.Config) (net.Conn, error) {
+func Dial(ctx context.Context, dial DialFunc, addr string, tlsCfg *tls.Config, sendBuffer int) (net.Conn, error) {
 	if dial == nil {
 		var d net.Dialer
 		dial = d.DialContext
@@ -47,6 +48,12 @@ func Dial(ctx context.Context, dial DialFunc, addr string, tlsCfg *tls.Config) (
 	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
+		if sendBuffer > 0 {
+			if err := tc.SetWriteBuffer(sendBuffer); err != nil {
+				_ = conn.Close()
+				return nil, fmt.Errorf("set SO_SNDBUF %d: %w", sendBuffer, err)
+			}
+		}
 	}
 	if tlsCfg == nil {
 		return conn, nil

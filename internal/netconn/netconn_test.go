@@ -152,13 +152,13 @@ func TestDialRefused(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = Dial(ctx, nil, ln.Addr().String(), &tls.Config{})
+	_, err = Dial(ctx, nil, ln.Addr().String(), &tls.Config{}, 0)
 	if err == nil || !strings.Contains(err.Error(), "plaintext") {
 		t.Fatalf("TLS dial to a plaintext listener that closes: got %v, want the plaintext diagnosis", err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	if _, err := Dial(ctx, nil, addr, nil); err == nil {
+	if _, err := Dial(ctx, nil, addr, nil, 0); err == nil {
 		t.Fatal("dial to a closed port: no error")
 	}
 }
