@@ -55,6 +55,7 @@ type options struct {
 	askRate        float64 // total asks/s, 0 = closed loop
 	askTimeout     time.Duration
 	queueTarget    time.Duration
+	queueInterval  time.Duration
 	nodeMailbox    int
 	sendBuffer     int // engine.Config.SocketSendBuffer
 	nodeRecvBuffer int // embedded: node.Config.SocketRecvBuffer
@@ -131,6 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.sendBuffer, "socket-send-buffer", 0, "the client's engine.Config.SocketSendBuffer: SO_SNDBUF of each node connection in bytes (0: the kernel's, autotuned)")
 	fs.IntVar(&o.nodeRecvBuffer, "node-socket-recv-buffer", 0, "embedded cluster: node.Config.SocketRecvBuffer, SO_RCVBUF of accepted connections in bytes (0: the kernel's, autotuned)")
 	fs.DurationVar(&o.queueTarget, "queue-target", 0, "the client's engine.Config.QueueTarget: sojourn bound of each connection's queue for tells (0: the engine's default; negative: no bound)")
+	fs.DurationVar(&o.queueInterval, "queue-interval", 0, "the client's engine.Config.QueueInterval: how long the queue's oldest frame must stay older than -queue-target before tells are refused (0: the engine's default, 100ms; negative: at once)")
 	fs.BoolVar(&o.warmup, "warmup", true, "before the load, ask every entity for its count (resolves routes, starts entities, records baselines)")
 	fs.BoolVar(&o.resetStats, "reset-stats", true, "send ResetStats to every node-stats service before the load")
 
