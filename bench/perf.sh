@@ -11,7 +11,7 @@
 # COUNT (default 3) for `go test -bench`; SKIP_BENCH=1 skips the Go
 # benchmarks; PY (default "env PYENV_VERSION=3.12.1 python3.12") for Casty;
 # ONLY (default: all) a comma-separated list of the steps to run, named
-# ceiling, e2e, asks, node, external, peers, scale, bench, casty.
+# ceiling, e2e, asks, node, external, peers, mixed, scale, bench, casty.
 # Everything listens on 127.0.0.1 only and every process it starts is
 # stopped by its PID.
 set -euo pipefail
@@ -100,6 +100,14 @@ fi
 if want peers; then
 	(cd bench/natsbase && go build -o "$OUT/natsload" ./cmd/natsload && go build -o "$OUT/natsnode" ./cmd/natsnode)
 	RUNS=$RUNS DURATION=$DURATION bash bench/peers.sh "$OUT" "$OUT/loadgen" "$OUT/node" "$OUT/natsload" "$OUT/natsnode"
+fi
+
+# 3e. Where the mixed run's asks wait (issue 12): the mixed run and its
+#     tells-only twin with the defaults and with bounded socket buffers,
+#     mailboxes and queue target, two processes and embedded
+#     (bench/mixed.sh; ONLY=mixed runs just this).
+if want mixed; then
+	RUNS=$RUNS DURATION=$DURATION bash bench/mixed.sh "$OUT/mixed" "$OUT/loadgen" "$OUT/node"
 fi
 
 # 4. Scaling, one run each (3 s): shards, nodes, entities, in-flight asks
