@@ -31,8 +31,7 @@ type Stats struct {
 	HopLimited          int64 // envelopes dropped after maxHops forwards (dead letters)
 	HeldForMove         int64 // envelopes for a shard whose owner's lease expired, held until the table moves it
 	HeldForTable        int64 // envelopes forwarded from a node with a newer table, held until this node applied it
-	ForwardsUnsent      int64 // forwarded envelopes still queued when their member link failed or closed: all routed again (ForwardsRerouted)
-	ForwardsRerouted    int64 // of ForwardsUnsent, those routed again by the current table (unsent.go): delivered here, parked, forwarded, or HopLimited
+	ForwardsUnsent      int64 // forwarded envelopes still queued when their member link failed or closed, each routed again by the current table (unsent.go): delivered here, parked, forwarded, or HopLimited
 	PeerFull            int64 // frames a member link refused at PeerPendingLimit (the sender paused or, without one, dropped it)
 	DroppedReplies      int64 // messages to a ref with no live connection
 	DroppedPeerBytes    int64 // bytes queued for a peer lost on a failed dial or a closed connection that were not envelopes (those are ForwardsUnsent), or past the bound of the forwards read back
@@ -103,7 +102,7 @@ type counters struct {
 	accepted, open, peerDials, peerDialFailures                        atomic.Int64
 	handshakesRefused, framingErrors, decodeFailures, unknownTargets   atomic.Int64
 	unexpected, forwarded, forwardedRecv, droppedReplies, droppedPeerB atomic.Int64
-	forwardsUnsent, forwardsRerouted, heldForTable, binaryLinks        atomic.Int64
+	forwardsUnsent, heldForTable, binaryLinks                          atomic.Int64
 	undeliverableSent                                                  atomic.Int64
 	slowCut, mailboxFull, mailboxDropped, mailboxHigh                  atomic.Int64
 	entitiesStarted, entityPanics, subscribers, snapshotsPushed        atomic.Int64
@@ -214,7 +213,6 @@ func (c *counters) snapshot() Stats {
 		HeldForMove:         c.heldForMove.Load(),
 		HeldForTable:        c.heldForTable.Load(),
 		ForwardsUnsent:      c.forwardsUnsent.Load(),
-		ForwardsRerouted:    c.forwardsRerouted.Load(),
 		DroppedReplies:      c.droppedReplies.Load(),
 		DroppedPeerBytes:    c.droppedPeerB.Load(),
 		DroppedClientBytes:  c.droppedClientB.Load(),

@@ -39,7 +39,6 @@ var statsFieldTests = map[string][]string{
 	"HeldForMove":         {"TestNoForwardToALapsedOwner"},
 	"HeldForTable":        {"TestForwardFromANewerTableWaits"},
 	"ForwardsUnsent":      {"TestUnsentForwardsAreDeadLetters"},
-	"ForwardsRerouted":    {"TestUnsentForwardsAreRoutedAgain"},
 	"PeerFull":            {"TestPeerLinkBound"},
 	"DroppedReplies":      {"TestStatsTrafficCounters"},
 	"DroppedPeerBytes":    {"TestUnsentForwardsAreDeadLetters"},

@@ -125,7 +125,6 @@ func (n *Node) rerouteFrame(typ byte, body []byte) bool {
 	r, entityID := hd.region, string(id)
 	shard := r.typ.ShardOf(entityID)
 	n.ctr.forwardsUnsent.Add(1)
-	n.ctr.forwardsRerouted.Add(1)
 	hops := fwdOf(h.Sender).hops // this node's forward: the hops after it
 	n.routeAgain(r, shard, entityID, msg, hops)
 	return true

@@ -42,7 +42,6 @@
 //	zerohop_node_held_for_move_total                   counter  HeldForMove
 //	zerohop_node_held_for_table_total                  counter  HeldForTable
 //	zerohop_node_forwards_unsent_total                 counter  ForwardsUnsent
-//	zerohop_node_forwards_rerouted_total               counter  ForwardsRerouted
 //	zerohop_node_peer_full_total                       counter  PeerFull
 //	zerohop_node_dropped_replies_total                 counter  DroppedReplies
 //	zerohop_node_dropped_peer_bytes_total              counter  DroppedPeerBytes
