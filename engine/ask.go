@@ -128,7 +128,7 @@ func (r *EntityRef) sendAsk(msg any, askID uint64) (*nodeConn, error) {
 	if t.bad != nil {
 		return nil, et.refuseBad(t.bad)
 	}
-	shard := t.shardOf(env.EntityID, et.numShards)
+	shard := et.shardOf(t, env.EntityID)
 	e, ok := t.Owner(shard)
 	if !ok {
 		return et.hold(shard, env.EntityID, env.Message, askID)

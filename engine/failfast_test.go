@@ -417,7 +417,7 @@ func TestEntityRefRoutesWithTheAnnouncedHash(t *testing.T) {
 		t.Fatalf("after an xxh64 announcement: hash %v, want xxh64", h)
 	}
 	for _, id := range []string{"e", "user-42", "x"} {
-		if got, want := ref.et.table.Load().shardOf(id, 32), ring.ShardXX(id, 32); got != want {
+		if got, want := ref.et.shardOf(ref.et.table.Load(), id), ring.ShardXX(id, 32); got != want {
 			t.Fatalf("shard of %q: got %d, want ShardXX's %d", id, got, want)
 		}
 	}

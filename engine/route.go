@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -46,6 +47,7 @@ type entityType struct {
 	c          *Client
 	name       string
 	numShards  int
+	md5Memo    *ring.MD5Memo // MD5 shards of recent ids (shardOf); nil past ring.MaxMemoShards
 	regionPath string
 	coordPath  string
 	proxyRef   wire.Ref
@@ -92,6 +94,7 @@ func (c *Client) EntityRef(typeName string, numShards int) (*EntityRef, error) {
 		c:          c,
 		name:       typeName,
 		numShards:  numShards,
+		md5Memo:    ring.NewMD5Memo(numShards, md5MemoSlots),
 		regionPath: wire.PathRegionPrefix + typeName,
 		coordPath:  wire.PathCoordPrefix + typeName,
 		proxyRef:   c.clientRef(wire.PathProxyPrefix + typeName),
@@ -140,7 +143,7 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 	if t.bad != nil {
 		return et.refuseBad(t.bad)
 	}
-	shard := t.shardOf(entityID, et.numShards)
+	shard := et.shardOf(t, entityID)
 	e, ok := t.Owner(shard)
 	if !ok {
 		_, err := et.hold(shard, entityID, msg, 0)
@@ -176,7 +179,7 @@ func (r *EntityRef) TellContext(ctx context.Context, entityID string, msg any) e
 	if t.bad != nil {
 		return et.refuseBad(t.bad)
 	}
-	shard := t.shardOf(entityID, et.numShards)
+	shard := et.shardOf(t, entityID)
 	e, ok := t.Owner(shard)
 	if !ok {
 		_, err := et.hold(shard, entityID, msg, 0)

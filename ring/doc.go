@@ -47,6 +47,10 @@
 //     for every string, including invalid UTF-8 (the bytes are hashed as they
 //     are, as Python's str.encode() would produce them for valid text).
 //   - Neither function allocates, whatever the length of the id.
+//   - MD5Memo.Shard(id) == Shard(id, n) for the memo's n, for every id and
+//     every interleaving of concurrent callers (one atomic word per entry);
+//     it allocates nothing. (Two ids whose XXH64 agree on 48 tag bits and
+//     the slot bits would share an entry: see MD5Memo.)
 //   - numShards <= 0 is a broken invariant of the caller's configuration and
 //     panics; validate the configuration instead.
 //

@@ -395,10 +395,10 @@ func engineAnnouncedHash() []Mutation {
 		}),
 		e(Mutation{
 			Name: "engine/tell-routes-by-md5", Invariant: eHash,
-			What: "routeTable.shardOf: Tell and Ask route by MD5 whatever the table's hash",
+			What: "entityType.shardOf: Tell and Ask route by MD5 whatever the table's hash",
 			File: "engine/routetable.go",
-			Orig: "return t.hash.Shard(entityID, numShards)",
-			Repl: "return ring.Shard(entityID, numShards)",
+			Orig: "return t.hash.Shard(entityID, et.numShards)",
+			Repl: "return ring.Shard(entityID, et.numShards)",
 			Run:  "^TestClusterRoutesWithTheAnnouncedHash$",
 		}),
 	}
@@ -439,6 +439,22 @@ func engineMisconfigured() []Mutation {
 			Orig: "pacedFloor: uint64(n/64) * 2,",
 			Repl: "pacedFloor: uint64(n / 64),",
 			Run:  "^TestQueueReserveForControl$", Fast: true,
+		}),
+		e(Mutation{
+			Name: "engine/md5-memo-for-every-hash", Invariant: eHash,
+			What: "shardOf: the MD5 memo answers for a type the cluster announced with XXH64",
+			File: "engine/routetable.go",
+			Orig: "if t.hash == ring.HashMD5 && et.md5Memo != nil {",
+			Repl: "if et.md5Memo != nil {",
+			Run:  "^TestShardOfWithTheMemo$", Fast: true,
+		}),
+		e(Mutation{
+			Name: "engine/md5-memo-ignores-the-tag", Invariant: eHash,
+			What: "ring.MD5Memo: a slot answers for any id that maps to it, not only for the id whose shard it holds",
+			File: "ring/memo.go",
+			Orig: "if v := s.Load(); v&memoTagMask == tag && v&memoValid != 0 {",
+			Repl: "if v := s.Load(); v&memoValid != 0 && tag != 1 {",
+			Run:  "^TestShardOfWithTheMemo$", Fast: true,
 		}),
 		e(Mutation{
 			Name: "engine/socket-send-buffer-ignored", Invariant: eBounds,
