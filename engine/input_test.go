@@ -20,18 +20,19 @@ import (
 
 func TestConfigValidateReportsEverything(t *testing.T) {
 	cfg := Config{
-		ContactPoints:  []string{"nohost", "127.0.0.1:0"},
-		SystemName:     "a/b",
-		ClientHost:     "[::1]",
-		ClientPort:     70000,
-		AdvertisedPort: 5,
-		AddressMap:     map[string]string{"x": "127.0.0.1:1"},
-		Transport:      "quic",
-		AskTimeout:     -1,
-		ShardBuffer:    -3,
-		ReconnectMin:   time.Minute,
-		ReconnectMax:   time.Second,
-		SuspectAfter:   -time.Second,
+		ContactPoints:    []string{"nohost", "127.0.0.1:0"},
+		SystemName:       "a/b",
+		ClientHost:       "[::1]",
+		ClientPort:       70000,
+		AdvertisedPort:   5,
+		AddressMap:       map[string]string{"x": "127.0.0.1:1"},
+		Transport:        "quic",
+		AskTimeout:       -1,
+		ShardBuffer:      -3,
+		ReconnectMin:     time.Minute,
+		ReconnectMax:     time.Second,
+		SuspectAfter:     -time.Second,
+		SocketSendBuffer: -1,
 	}
 	cfg.EnsureDefaults()
 	err := cfg.Validate()
@@ -40,13 +41,14 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	for _, want := range []string{"ContactPoints[0]", "ContactPoints[1]", "SystemName", "ClientHost", "ClientPort",
-		"AdvertisedPort", "AddressMap key", "Transport", "AskTimeout", "ShardBuffer", "ReconnectMin", "SuspectAfter"} {
+		"AdvertisedPort", "AddressMap key", "Transport", "AskTimeout", "ShardBuffer", "ReconnectMin", "SuspectAfter",
+		"SocketSendBuffer"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q not reported in: %v", want, err)
 		}
 	}
-	if len(ce.Problems) != 12 {
-		t.Errorf("%d problems, want 12: %v", len(ce.Problems), ce.Problems)
+	if len(ce.Problems) != 13 {
+		t.Errorf("%d problems, want 13: %v", len(ce.Problems), ce.Problems)
 	}
 	// The zero config is invalid only for its required fields.
 	var zero Config

@@ -14,20 +14,21 @@ func addr(p int) wire.NodeAddress { return wire.NodeAddress{Host: "127.0.0.1", P
 
 func TestConfigValidateListsEveryProblem(t *testing.T) {
 	cfg := Config{
-		System:         "a/b",
-		Listen:         "nope",
-		Seeds:          []string{"127.0.0.1"},
-		Entities:       []EntityType{{Name: "", Shards: 0}, {Name: "x", Shards: 1, New: func(string) Entity { return nil }}, {Name: "x", Shards: 1 << 20}},
-		Services:       []Service{{Key: "", Path: "stats"}},
-		MaxFrameSize:   10,
-		OutboundLimit:  -1,
-		RequestTimeout: -time.Second,
-		Transport:      "carrier-pigeon",
-		Raft:           "x",
-		GossipKey:      []byte("short"),
-		GossipKeys:     [][]byte{[]byte("also-short")},
-		Consensus:      ConsensusConfig{LeaseDuration: time.Millisecond, HeartbeatTimeout: time.Second, LeaderLeaseTimeout: 2 * time.Second},
-		DrainWindow:    -time.Second,
+		System:           "a/b",
+		Listen:           "nope",
+		Seeds:            []string{"127.0.0.1"},
+		Entities:         []EntityType{{Name: "", Shards: 0}, {Name: "x", Shards: 1, New: func(string) Entity { return nil }}, {Name: "x", Shards: 1 << 20}},
+		Services:         []Service{{Key: "", Path: "stats"}},
+		MaxFrameSize:     10,
+		OutboundLimit:    -1,
+		RequestTimeout:   -time.Second,
+		Transport:        "carrier-pigeon",
+		Raft:             "x",
+		GossipKey:        []byte("short"),
+		GossipKeys:       [][]byte{[]byte("also-short")},
+		Consensus:        ConsensusConfig{LeaseDuration: time.Millisecond, HeartbeatTimeout: time.Second, LeaderLeaseTimeout: 2 * time.Second},
+		DrainWindow:      -time.Second,
+		SocketRecvBuffer: -1,
 	}
 	err := cfg.Validate()
 	var ce *ConfigError
@@ -37,7 +38,7 @@ func TestConfigValidateListsEveryProblem(t *testing.T) {
 	for _, want := range []string{"System", "Listen", "Seeds[0]", "Entities[0].Name", "Entities[0].Shards", "Entities[0].New",
 		"Entities[2].Name", "Entities[2].Shards", "Services[0].Key", "Services[0].Path", "Services[0].Handler",
 		"MaxFrameSize", "OutboundLimit", "RequestTimeout", "Transport", "Raft", "GossipKey is 5 bytes", "GossipKeys[0]",
-		"Consensus.LeaseDuration", "Consensus.LeaderLeaseTimeout", "DrainWindow"} {
+		"Consensus.LeaseDuration", "Consensus.LeaderLeaseTimeout", "DrainWindow", "SocketRecvBuffer"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s: %v", want, err)
 		}

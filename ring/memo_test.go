@@ -124,6 +124,12 @@ func BenchmarkMD5Memo(b *testing.B) {
 			m.Shard(ids[i%len(ids)])
 		}
 	})
+	b.Run("memo-miss", func(b *testing.B) { // 1000 ids in 16 slots: nearly every lookup misses
+		m := NewMD5Memo(32, 16)
+		for i := range b.N {
+			m.Shard(ids[i%len(ids)])
+		}
+	})
 }
 
 func xxhashString(s string) uint64 { return xxhash.Sum64String(s) }

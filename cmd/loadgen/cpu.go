@@ -40,18 +40,17 @@ func schedQuantiles(before, after *metrics.Float64Histogram) (p50, p99, p999 flo
 		d[i] = after.Counts[i] - before.Counts[i]
 		n += d[i]
 	}
+	if n == 0 {
+		return 0, 0, 0, 0
+	}
 	q := func(p float64) float64 {
 		var acc uint64
 		for i, c := range d {
-			acc += c
-			if float64(acc) >= p*float64(n) {
+			if acc += c; float64(acc) >= p*float64(n) {
 				return after.Buckets[i+1]
 			}
 		}
-		return 0
-	}
-	if n == 0 {
-		return 0, 0, 0, 0
+		return after.Buckets[len(d)]
 	}
 	return q(0.5), q(0.99), q(0.999), n
 }

@@ -454,11 +454,11 @@ func TestRunProgressAndTable(t *testing.T) {
 func TestParseFlagsReportsEveryProblem(t *testing.T) {
 	var stderr bytes.Buffer
 	_, err := parseFlags([]string{"-shards", "0", "-workers", "-1", "-transport", "carrier-pigeon", "-duration", "0s", "-tls-cert", "x",
-		"-warmup=false", "-entity-prefix", "old-", "-node-transport", "smoke-signals"}, &stderr)
+		"-warmup=false", "-entity-prefix", "old-", "-node-transport", "smoke-signals", "-socket-send-buffer", "-1"}, &stderr)
 	if err == nil {
 		t.Fatal("got nil, want an error")
 	}
-	for _, want := range []string{"-shards", "-workers", "-transport", "-duration", "-tls-cert", "-warmup=false", "-node-transport"} {
+	for _, want := range []string{"-shards", "-workers", "-transport", "-duration", "-tls-cert", "-warmup=false", "-node-transport", "-socket-send-buffer"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
@@ -473,6 +473,13 @@ func TestNodeTransportNeedsTheEmbeddedCluster(t *testing.T) {
 	}
 	if _, err := parseFlags([]string{"-node-transport", "gnet"}, &stderr); err != nil {
 		t.Fatalf("embedded -node-transport gnet: %v", err)
+	}
+	_, err = parseFlags([]string{"-contact", "127.0.0.1:25520", "-node-socket-recv-buffer", "65536"}, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "-node-socket-recv-buffer 65536: a size in bytes, for the embedded cluster only") {
+		t.Fatalf("got %v, want a refusal of -node-socket-recv-buffer with -contact", err)
+	}
+	if _, err := parseFlags([]string{"-node-socket-recv-buffer", "65536", "-socket-send-buffer", "65536"}, &stderr); err != nil {
+		t.Fatalf("embedded socket buffers: %v", err)
 	}
 }
 

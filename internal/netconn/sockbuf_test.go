@@ -17,16 +17,22 @@ func TestDialSetsSendBuffer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	go func() {
+	accepted := make(chan struct{})
+	go func() { // accepts until the listener closes, then closes what it accepted
+		defer close(accepted)
+		var conns []net.Conn
 		for {
 			c, err := ln.Accept()
 			if err != nil {
+				for _, c := range conns {
+					_ = c.Close()
+				}
 				return
 			}
-			defer c.Close()
+			conns = append(conns, c)
 		}
 	}()
+	defer func() { _ = ln.Close(); <-accepted }()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	const asked = 24 << 10
@@ -45,8 +51,9 @@ func TestDialSetsSendBuffer(t *testing.T) {
 	if got := sized(asked); got != asked && got != 2*asked {
 		t.Errorf("SO_SNDBUF with sendBuffer %d: %d, want %d (or twice that)", asked, got, asked)
 	}
-	t.Logf("default SO_SNDBUF on loopback: %d", sized(0))
-	if got := sized(0); got <= 2*asked {
+	got := sized(0)
+	t.Logf("default SO_SNDBUF on loopback: %d", got)
+	if got <= 2*asked {
 		t.Errorf("SO_SNDBUF with sendBuffer 0: %d, want the kernel's own (above %d on loopback)", got, 2*asked)
 	}
 }
