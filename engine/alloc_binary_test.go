@@ -43,6 +43,7 @@ func TestTellZeroAllocsBinary(t *testing.T) {
 		}
 	}
 	waitFor(t, "warm-up drained", func() bool { return c.Stats().Queued == 0 })
+	warmBuffers(t, c)
 	boxed := any(workload.Increment{Amount: 1000})
 	allocs := testing.AllocsPerRun(1000, func() {
 		if err := ref.Tell("user-0", boxed); err != nil {

@@ -62,6 +62,7 @@ func sinkClient(t *testing.T, transport string) (*Client, *EntityRef) {
 		}
 	}
 	waitFor(t, "warm-up drained", func() bool { return c.Stats().Queued == 0 })
+	warmBuffers(t, c)
 	return c, ref
 }
 

@@ -82,7 +82,7 @@ func (f *outFrame) appendTo(c *Client, nc *nodeConn, buf []byte) ([]byte, error)
 // ServiceRef.send); control frames go to connections still connecting.
 func (nc *nodeConn) enqueue(f *outFrame, reserve uint64, wait bool) (DropReason, error) {
 	c := nc.c
-	t, buf, r := nc.q.claim(reserve, f.paced)
+	t, buf, r := nc.q.claim(reserve, f.paced, wait)
 	switch r {
 	case claimClosed:
 		return DropClosed, ErrClosed

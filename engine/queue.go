@@ -80,6 +80,29 @@ import (
 //     before it: in the mixed run, asks refused as queue_full and retried
 //     by the caller, PERFORMANCE.md "Asks behind a flood".)
 //
+// Hot buffers (the cache's share of the queue): each slot keeps the
+// buffer its frames are encoded into, and tickets walk the ring, so a
+// flood that keeps all 8192 slots busy passes every frame through a
+// different buffer: about 2.5 MB of ~300-byte frames, more than a core's
+// cache, so the producer's encode, its claim and the writer's copy each
+// missed the cache. Measured (PERFORMANCE.md, "Hot buffers"): the
+// embedded JSON flood spent 207 ns per tell in the encode with 8192 slots
+// busy and 61 ns with 512, and ran 1.6x faster with 512. So:
+//
+//   - A ticket claimed less than hotSlots (512) ahead of the consumer's
+//     head encodes into hot[t & (hotSlots-1)] instead of its slot's own
+//     buffer (qslot.hot says which). The ticket that used that hot buffer
+//     before is at least hotSlots back, hence below head: consumed, its
+//     buffer free. Tickets further ahead (a burst of Tell outrunning the
+//     writer) use their slot's own buffer, as before, so the queue still
+//     holds len(slots) frames.
+//   - A paced producer that can wait (TellContext: claim with wait, and
+//     waitSpace) sees the queue full once hotSlots frames are queued
+//     (waitReserve): a flood of TellContext keeps to the hot buffers, and
+//     512 frames are still more than one write's worth (MaxBatchBytes),
+//     so the link stays busy. Tell, which cannot wait, keeps the whole
+//     queue for bursts; held messages, asks and control frames too.
+//
 // Precision: late is decided per drain from ages known to within one
 // write; between drains the rate bound holds, as well as the rate
 // estimate does (it lags a change of the link's speed by a few samples).
@@ -99,10 +122,12 @@ import (
 // producers never block each other except on the tail CAS, and encoding runs
 // outside any critical section).
 //
-// Bounds: len(slots) frames, and the sojourn target for paced frames; a
-// slot buffer that grew beyond maxKeptSlotBuf is released by the consumer
-// after use, so steady-state memory is about len(slots) * typical frame
-// size.
+// Bounds: len(slots) frames (hotSlots for a waiting producer's tells),
+// and the sojourn target for paced frames; a slot or hot buffer that grew
+// beyond maxKeptSlotBuf is released by the consumer after use, so memory
+// is at most (len(slots) + hotSlots) * typical frame size, and about
+// hotSlots * typical frame size while no burst outruns the writer (own
+// buffers are allocated at first use).
 type outQueue struct {
 	tail atomic.Uint64 // next ticket to claim; CAS by producers
 	_    [56]byte
@@ -131,9 +156,24 @@ type outQueue struct {
 	mask        uint64
 	reserve     uint64 // slots only control frames may take (see claim)
 	pacedFloor  uint64 // the least paceReserve: reserve, plus as many slots that only unpaced data frames (asks, held messages) and control frames may take
+	waitReserve uint64 // slots a paced producer that can wait (TellContext) keeps free: len(slots)-len(hot), at least pacedFloor
 	target      int64  // sojourn target in clock units (ns); 0: no sojourn bound
 	interval    int64  // how long the head must stay older than target before late (ns; 0: at once)
+	hotMask     uint64 // len(hot)-1
+	hot         []hotBuf
 	slots       []qslot
+}
+
+// hotSlots is how many frames a queue holds in its hot buffers (see
+// outQueue: "Hot buffers"), and how many paced frames a producer that can
+// wait lets it hold.
+const hotSlots = 512
+
+// hotBuf is one hot buffer, padded to a cache line of its own: producers
+// of consecutive tickets write neighbouring entries.
+type hotBuf struct {
+	b []byte // owned as the slot's buf: by the holder of the ticket that uses it, then by the consumer
+	_ [40]byte
 }
 
 // minPaced is the least number of paced frames the sojourn bound lets a
@@ -143,9 +183,10 @@ const minPaced = 64
 
 type qslot struct {
 	seq   atomic.Uint64 // ticket+1 once published
-	buf   []byte        // owned by the ticket holder between claim and publish, by the consumer after
+	buf   []byte        // the slot's own buffer: owned by the ticket holder between claim and publish, by the consumer after
 	stamp int64         // the queue's clock at claim; same ownership as buf
-	_     [24]byte
+	hot   bool          // the ticket's frame is in hot[ticket&hotMask], not in buf; same ownership as buf
+	_     [23]byte
 }
 
 // maxKeptSlotBuf: slot buffers larger than this are dropped after use so a
@@ -164,9 +205,12 @@ func newOutQueue(slots int, target, interval time.Duration) *outQueue {
 	for n < slots {
 		n <<= 1
 	}
+	h := min(n, hotSlots)
 	q := &outQueue{
 		wake:    make(chan struct{}, 1),
 		mask:    uint64(n - 1),
+		hotMask: uint64(h - 1),
+		hot:     make([]hotBuf, h),
 		reserve: uint64(n / 64), // 128 of the default 8192; none for tiny test queues
 		// Another 128 of 8192 that tells leave to asks: a flood of tells
 		// that fills the queue (sojourn bound not engaged yet, or off)
@@ -176,6 +220,7 @@ func newOutQueue(slots int, target, interval time.Duration) *outQueue {
 		interval:   int64(interval),
 		slots:      make([]qslot, n),
 	}
+	q.waitReserve = max(uint64(n-h), q.pacedFloor)
 	q.paceReserve.Store(q.pacedFloor)
 	return q
 }
@@ -198,8 +243,9 @@ const (
 // see the queue as full that much earlier, control producers pass 0, so a
 // queue saturated by tells still carries the client's liveness refresh and
 // location queries. paced producers (tells) are refused with claimLate
-// while the queue is late (the sojourn bound, see outQueue).
-func (q *outQueue) claim(reserve uint64, paced bool) (t uint64, buf []byte, r claimResult) {
+// while the queue is late (the sojourn bound, see outQueue); those that
+// can wait (wait: TellContext) see it full at hotSlots paced frames.
+func (q *outQueue) claim(reserve uint64, paced, wait bool) (t uint64, buf []byte, r claimResult) {
 	for {
 		if q.closed.Load() {
 			return 0, nil, claimClosed
@@ -219,11 +265,21 @@ func (q *outQueue) claim(reserve uint64, paced bool) (t uint64, buf []byte, r cl
 				}
 				return 0, nil, claimFull // the slots tells may take
 			}
+			if wait && q.isFull(t, head, q.waitReserve) {
+				return 0, nil, claimFull // what keeps the link busy is queued: wait
+			}
 		}
 		if q.tail.CompareAndSwap(t, t+1) {
 			s := &q.slots[t&q.mask]
 			s.stamp = q.clock.Load()
-			buf = s.buf
+			// head <= t once the CAS succeeded. Every earlier ticket
+			// that used this hot buffer is at least hotSlots back, so
+			// consumed when t-head < len(hot).
+			if s.hot = t-head < uint64(len(q.hot)); s.hot {
+				buf = q.hot[t&q.hotMask].b
+			} else {
+				buf = s.buf
+			}
 			if buf == nil {
 				// First use of the slot: one right-sized allocation
 				// instead of append's growth steps. Reused after.
@@ -247,7 +303,11 @@ func (q *outQueue) isFull(t, head, reserve uint64) bool {
 // skip) of ticket t to the consumer and wakes it if it sleeps.
 func (q *outQueue) publish(t uint64, buf []byte) {
 	s := &q.slots[t&q.mask]
-	s.buf = buf
+	if s.hot {
+		q.hot[t&q.hotMask].b = buf
+	} else {
+		s.buf = buf
+	}
 	s.seq.Store(t + 1)
 	if q.sleeping.Load() && q.sleeping.CompareAndSwap(true, false) {
 		select {
@@ -255,6 +315,15 @@ func (q *outQueue) publish(t uint64, buf []byte) {
 		default:
 		}
 	}
+}
+
+// frame returns the buffer holding the frame of ticket h, published in
+// slot s: the slot's own or its hot buffer. Consumer only, once published.
+func (q *outQueue) frame(s *qslot, h uint64) *[]byte {
+	if s.hot {
+		return &q.hot[h&q.hotMask].b
+	}
+	return &s.buf
 }
 
 // drain appends published frames, in order, to dst until the queue has no
@@ -275,12 +344,13 @@ func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
 		if s.seq.Load() != h+1 {
 			break
 		}
-		if len(s.buf) > 0 {
-			dst = append(dst, s.buf...)
+		f := q.frame(s, h)
+		if len(*f) > 0 {
+			dst = append(dst, *f...)
 			n++
 		}
-		if cap(s.buf) > maxKeptSlotBuf {
-			s.buf = nil
+		if cap(*f) > maxKeptSlotBuf {
+			*f = nil
 		}
 		h++
 	}
@@ -365,7 +435,8 @@ const (
 	waitRecheck                     // recheck fired
 )
 
-// waitSpace blocks until the queue has a free slot and is not late, it is
+// waitSpace blocks until the queue has a slot free for a waiting paced
+// producer (claim with wait) and is not late, it is
 // closed, the connection stops, done is closed or recheck fires. Paced
 // producers' slow path only (TellContext). A wake-up without room is possible (signalSpace is also used to
 // make waiting producers re-check their route): callers claim again.
@@ -381,7 +452,7 @@ func (q *outQueue) waitSpace(done, stop <-chan struct{}, recheck <-chan time.Tim
 		}
 		// Re-check after publishing the channel: the consumer may have
 		// drained in between (it swaps the channel after advancing head).
-		if q.closed.Load() || (!q.late.Load() && !q.isFull(q.tail.Load(), q.head.Load(), q.paceReserve.Load())) {
+		if q.closed.Load() || (!q.late.Load() && !q.isFull(q.tail.Load(), q.head.Load(), max(q.paceReserve.Load(), q.waitReserve))) {
 			return waitSpaceFree
 		}
 		select {
@@ -439,11 +510,12 @@ func (q *outQueue) discard() int {
 		for s.seq.Load() != h+1 {
 			runtime.Gosched()
 		}
-		if len(s.buf) > 0 {
+		f := q.frame(s, h)
+		if len(*f) > 0 {
 			n++
 		}
-		if cap(s.buf) > maxKeptSlotBuf {
-			s.buf = nil
+		if cap(*f) > maxKeptSlotBuf {
+			*f = nil
 		}
 		h++
 		q.head.Store(h)

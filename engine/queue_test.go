@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,7 +22,7 @@ func TestQueueReserveForControl(t *testing.T) {
 		t.Helper()
 		n := 0
 		for {
-			tk, buf, r := q.claim(reserve, paced)
+			tk, buf, r := q.claim(reserve, paced, false)
 			if r == refused {
 				break
 			}
@@ -71,7 +74,7 @@ func TestQueueFullStaleTicket(t *testing.T) {
 // test unless the claim ends as want.
 func queueFrame(t *testing.T, q *outQueue, paced bool, frame string, want claimResult) {
 	t.Helper()
-	tk, buf, r := q.claim(q.reserve, paced)
+	tk, buf, r := q.claim(q.reserve, paced, false)
 	if r != want {
 		t.Fatalf("claim(paced=%v) of %q = %d, want %d", paced, frame, r, want)
 	}
@@ -105,7 +108,7 @@ func TestQueueSojournBound(t *testing.T) {
 	// behind the tells already there.
 	queueFrame(t, q, true, "T", claimLate)
 	queueFrame(t, q, false, "A", claimed)
-	tk, _, r := q.claim(0, false)
+	tk, _, r := q.claim(0, false, false)
 	if r != claimed {
 		t.Fatalf("control claim while late: %d, want claimed", r)
 	}
@@ -228,5 +231,126 @@ func TestQueueSojournInterval(t *testing.T) {
 	queueFrame(t, q, true, "h", claimed)
 	if out, _ := q.drain(nil, 1, 17003); string(out) != "g" || q.late.Load() {
 		t.Fatalf("drain at 17003: %q, late %v; want \"g\", not late (a new interval)", out, q.late.Load())
+	}
+}
+
+// warmBuffers gives every slot of every connection of c its own buffer
+// and every hot buffer one, as first use would (claim): a test that counts
+// allocations calls it once the queues are idle (every ticket consumed),
+// since a burst that outruns the writer reaches slots whose own buffer was
+// never used. Safe then: no producer holds a ticket, and the next publish
+// orders these writes before the consumer's reads.
+func warmBuffers(t *testing.T, c *Client) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, nc := range c.connList {
+		if n := nc.q.len(); n != 0 {
+			t.Fatalf("warmBuffers: %d frames queued to %v", n, nc.addr)
+		}
+		for i := range nc.q.slots {
+			if nc.q.slots[i].buf == nil {
+				nc.q.slots[i].buf = make([]byte, 0, initialSlotBuf)
+			}
+		}
+		for i := range nc.q.hot {
+			if nc.q.hot[i].b == nil {
+				nc.q.hot[i].b = make([]byte, 0, initialSlotBuf)
+			}
+		}
+	}
+}
+
+// TestQueueHotBuffers: a queue larger than hotSlots encodes the frames of
+// tickets within hotSlots of the consumer into hot buffers and the others
+// into their slots' own buffers; a hot buffer is reused only once the
+// ticket that last used it is consumed, so every frame of a queue filled
+// far past hotSlots, then drained, arrives intact and in order, and so do
+// frames queued after (hot again).
+func TestQueueHotBuffers(t *testing.T) {
+	q := newOutQueue(4*hotSlots, 0, 0)
+	if len(q.hot) != hotSlots || q.waitReserve != uint64(3*hotSlots) {
+		t.Fatalf("hot buffers %d, waitReserve %d; want %d, %d", len(q.hot), q.waitReserve, hotSlots, 3*hotSlots)
+	}
+	var want []byte
+	queue := func(from, to int) {
+		for i := from; i < to; i++ {
+			tk, buf, r := q.claim(0, false, false)
+			if r != claimed {
+				t.Fatalf("claim %d: result %d", i, r)
+			}
+			f := fmt.Appendf(nil, "<%d:%s>", i, strings.Repeat("x", i%7))
+			want = append(want, f...)
+			q.publish(tk, append(buf, f...))
+		}
+	}
+	queue(0, 3*hotSlots)
+	if !q.slots[0].hot || !q.slots[hotSlots-1].hot || q.slots[hotSlots].hot {
+		t.Fatalf("hot: ticket 0 %v, %d %v, %d %v; want true, true, false",
+			q.slots[0].hot, hotSlots-1, q.slots[hotSlots-1].hot, hotSlots, q.slots[hotSlots].hot)
+	}
+	out, n := q.drain(nil, 1<<30, 1)
+	if n != 3*hotSlots || !bytes.Equal(out, want) {
+		t.Fatalf("drained %d frames, %d bytes; want %d frames, %d bytes, equal: %v",
+			n, len(out), 3*hotSlots, len(want), bytes.Equal(out, want))
+	}
+	want = want[:0]
+	queue(3*hotSlots, 3*hotSlots+100)
+	if !q.slots[(3*hotSlots)&int(q.mask)].hot {
+		t.Fatal("a ticket queued on an empty queue does not use a hot buffer")
+	}
+	if out, n = q.drain(nil, 1<<30, 2); n != 100 || !bytes.Equal(out, want) {
+		t.Fatalf("after the refill: drained %d frames, want 100 intact", n)
+	}
+}
+
+// TestQueueWaitBound: a paced producer that can wait (TellContext) sees
+// the queue full at hotSlots frames, one that cannot (Tell) only at the
+// slots paced frames may take; waitSpace, which only waiting producers
+// call, waits on the same bound and returns once the consumer drains.
+func TestQueueWaitBound(t *testing.T) {
+	q := newOutQueue(4*hotSlots, 0, 0)
+	fill := func(wait bool) int {
+		n := 0
+		for {
+			tk, buf, r := q.claim(q.reserve, true, wait)
+			if r != claimed {
+				if r != claimFull {
+					t.Fatalf("claim(wait=%v) %d: result %d, want claimFull", wait, n, r)
+				}
+				return n
+			}
+			q.publish(tk, append(buf, 't'))
+			n++
+		}
+	}
+	if n := fill(true); n != hotSlots {
+		t.Fatalf("waiting producer queued %d, want %d", n, hotSlots)
+	}
+	done, stop := make(chan struct{}), make(chan struct{})
+	defer close(done)
+	got := make(chan waitResult, 1)
+	go func() { got <- q.waitSpace(done, stop, nil) }()
+	select {
+	case r := <-got:
+		t.Fatalf("waitSpace returned %d on a queue past the waiting bound", r)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if _, n := q.drain(nil, 1<<30, 1); n != hotSlots {
+		t.Fatalf("drained %d, want %d", n, hotSlots)
+	}
+	select {
+	case r := <-got:
+		if r != waitSpaceFree {
+			t.Fatalf("waitSpace = %d, want waitSpaceFree", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("waitSpace still waiting after the queue was drained")
+	}
+	if n := fill(true); n != hotSlots {
+		t.Fatalf("waiting producer queued %d after the drain, want %d", n, hotSlots)
+	}
+	if n, want := fill(false), 4*hotSlots-int(q.pacedFloor)-hotSlots; n != want {
+		t.Fatalf("then Tell queued %d, want %d", n, want)
 	}
 }

@@ -105,6 +105,7 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		Transport:        o.transport,
 		Types:            reg,
 		AskTimeout:       o.askTimeout,
+		QueueFrames:      o.queueFrames,
 		QueueTarget:      o.queueTarget,
 		QueueInterval:    o.queueInterval,
 		SocketSendBuffer: o.sendBuffer,

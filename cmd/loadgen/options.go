@@ -58,6 +58,7 @@ type options struct {
 	queueInterval  time.Duration
 	nodeMailbox    int
 	sendBuffer     int // engine.Config.SocketSendBuffer
+	queueFrames    int // engine.Config.QueueFrames
 	nodeRecvBuffer int // embedded: node.Config.SocketRecvBuffer
 	warmup         bool
 	resetStats     bool
@@ -131,6 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.nodeMailbox, "node-mailbox", 0, "embedded cluster: node.Config.MailboxSize, the bound of each shard's mailbox (0: the node's default)")
 	fs.IntVar(&o.sendBuffer, "socket-send-buffer", 0, "the client's engine.Config.SocketSendBuffer: SO_SNDBUF of each node connection in bytes (0: the kernel's, autotuned)")
 	fs.IntVar(&o.nodeRecvBuffer, "node-socket-recv-buffer", 0, "embedded cluster: node.Config.SocketRecvBuffer, SO_RCVBUF of accepted connections in bytes (0: the kernel's, autotuned)")
+	fs.IntVar(&o.queueFrames, "queue-frames", 0, "the client's engine.Config.QueueFrames: slots of each node connection's outbound queue (0: the engine's default, 8192)")
 	fs.DurationVar(&o.queueTarget, "queue-target", 0, "the client's engine.Config.QueueTarget: sojourn bound of each connection's queue for tells (0: the engine's default; negative: no bound)")
 	fs.DurationVar(&o.queueInterval, "queue-interval", 0, "the client's engine.Config.QueueInterval: how long the queue's oldest frame must stay older than -queue-target before tells are refused (0: the engine's default, 100ms; negative: at once)")
 	fs.BoolVar(&o.warmup, "warmup", true, "before the load, ask every entity for its count (resolves routes, starts entities, records baselines)")
@@ -225,6 +227,9 @@ func (o *options) validate() error {
 	}
 	if o.nodeMailbox < 0 || (o.nodeMailbox != 0 && !o.embedded()) {
 		bad = append(bad, fmt.Sprintf("-node-mailbox %d: a positive size, for the embedded cluster only", o.nodeMailbox))
+	}
+	if o.queueFrames < 0 {
+		bad = append(bad, fmt.Sprintf("-queue-frames %d: a number of slots, or 0 for the engine's default", o.queueFrames))
 	}
 	if o.sendBuffer < 0 {
 		bad = append(bad, fmt.Sprintf("-socket-send-buffer %d: a size in bytes, or 0 for the kernel's", o.sendBuffer))

@@ -454,11 +454,11 @@ func TestRunProgressAndTable(t *testing.T) {
 func TestParseFlagsReportsEveryProblem(t *testing.T) {
 	var stderr bytes.Buffer
 	_, err := parseFlags([]string{"-shards", "0", "-workers", "-1", "-transport", "carrier-pigeon", "-duration", "0s", "-tls-cert", "x",
-		"-warmup=false", "-entity-prefix", "old-", "-node-transport", "smoke-signals", "-socket-send-buffer", "-1"}, &stderr)
+		"-warmup=false", "-entity-prefix", "old-", "-node-transport", "smoke-signals", "-socket-send-buffer", "-1", "-queue-frames", "-1"}, &stderr)
 	if err == nil {
 		t.Fatal("got nil, want an error")
 	}
-	for _, want := range []string{"-shards", "-workers", "-transport", "-duration", "-tls-cert", "-warmup=false", "-node-transport", "-socket-send-buffer"} {
+	for _, want := range []string{"-shards", "-workers", "-transport", "-duration", "-tls-cert", "-warmup=false", "-node-transport", "-socket-send-buffer", "-queue-frames"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}
