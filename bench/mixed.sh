@@ -11,7 +11,10 @@
 #
 #   2p       one cmd/node (gnet) process, loadgen -contact from a second
 #   emb      loadgen's embedded 3-node cluster (the node flags as
-#            -node-socket-recv-buffer and -node-mailbox)
+#            -node-socket-recv-buffer and -node-mailbox; prof and profqi
+#            also -queue-wait-frames -1: in one process, 512 waiting
+#            frames and 64 KiB socket buffers leave the cores idle,
+#            engine.Config.QueueWaitFrames)
 #
 #   bash bench/mixed.sh OUTDIR [LOADGEN NODE]   # binaries built if not given
 #
@@ -34,7 +37,7 @@ PORT=${PORT:-27720}
 cfgs=(def prof profqi)
 declare -A client=([def]="" [prof]="-socket-send-buffer 65536 -queue-target 1ms" [profqi]="-socket-send-buffer 65536 -queue-target 1ms -queue-interval 5ms")
 declare -A node=([def]="" [prof]="-socket-recv-buffer 65536 -mailbox 16" [profqi]="-socket-recv-buffer 65536 -mailbox 16")
-declare -A embedded=([def]="" [prof]="-node-socket-recv-buffer 65536 -node-mailbox 16" [profqi]="-node-socket-recv-buffer 65536 -node-mailbox 16")
+declare -A embedded=([def]="" [prof]="-node-socket-recv-buffer 65536 -node-mailbox 16 -queue-wait-frames -1" [profqi]="-node-socket-recv-buffer 65536 -node-mailbox 16 -queue-wait-frames -1")
 
 np=""
 stop_node() {

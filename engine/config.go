@@ -46,6 +46,7 @@ const (
 	DefaultQueueFrames      = 8192
 	DefaultQueueTarget      = 5 * time.Millisecond
 	DefaultQueueInterval    = 100 * time.Millisecond
+	DefaultQueueWaitFrames  = 512
 	DefaultMaxBatchBytes    = 256 << 10
 	DefaultTransport        = TransportNet
 )
@@ -181,6 +182,19 @@ type Config struct {
 	// milliseconds, is absorbed by the slots; only a standing queue is
 	// refused. Default 100 ms; a negative value refuses at once.
 	QueueInterval time.Duration
+	// QueueWaitFrames: TellContext waits once this many frames are queued
+	// to the owner, where Tell (which cannot wait) may go on to
+	// QueueFrames. Default 512, the queue's hot buffers (outQueue in
+	// queue.go): a flood of TellContext then stays in a core's cache,
+	// 1.6x faster end to end than with 8192 frames queued
+	// (PERFORMANCE.md, "Hot buffers"), and 512 frames are more than one
+	// write. A negative value: no such bound (TellContext waits when the
+	// queue is full for Tell). With a small SocketSendBuffer the queue is
+	// where the link's backlog waits, and in one process (client and
+	// nodes sharing the cores) 512 frames plus a 64 KiB socket buffer
+	// left the cores idle between wake-ups (0.3-0.7 M tells/s against
+	// 1.9-2.0 M without the bound): there, set it negative or larger.
+	QueueWaitFrames int
 	// SocketSendBuffer, when above 0, sets each node connection's kernel
 	// send buffer (SO_SNDBUF, in bytes; Linux reserves twice the value
 	// and turns off its autotuning for the socket). Default 0: the
@@ -293,6 +307,7 @@ func (c *Config) EnsureDefaults() {
 	setInt(&c.ShardBuffer, DefaultShardBuffer)
 	setInt(&c.TotalBuffer, DefaultTotalBuffer)
 	setInt(&c.QueueFrames, DefaultQueueFrames)
+	setInt(&c.QueueWaitFrames, DefaultQueueWaitFrames)
 	setInt(&c.MaxBatchBytes, DefaultMaxBatchBytes)
 	setInt(&c.MaxFrameSize, wire.DefaultMaxFrameSize)
 	if c.Logger == nil {
@@ -390,6 +405,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QueueFrames > 1<<24 {
 		bad("QueueFrames %d: at most %d", c.QueueFrames, 1<<24)
+	}
+	if c.QueueWaitFrames > 1<<24 {
+		bad("QueueWaitFrames %d: at most %d (negative: no bound)", c.QueueWaitFrames, 1<<24)
 	}
 	if c.MaxFrameSize > 0 && c.MaxFrameSize < 1024 {
 		bad("MaxFrameSize %d: at least 1024", c.MaxFrameSize)

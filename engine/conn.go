@@ -99,7 +99,7 @@ func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
 		c:        c,
 		addr:     addr,
 		dial:     c.cfg.dialAddress(addr),
-		q:        newOutQueue(c.cfg.QueueFrames, max(c.cfg.QueueTarget, 0), max(c.cfg.QueueInterval, 0)),
+		q:        newOutQueue(c.cfg.QueueFrames, max(c.cfg.QueueTarget, 0), max(c.cfg.QueueInterval, 0), max(c.cfg.QueueWaitFrames, 0)),
 		firstTry: make(chan struct{}),
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),

@@ -33,6 +33,7 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 		ReconnectMax:     time.Second,
 		SuspectAfter:     -time.Second,
 		SocketSendBuffer: -1,
+		QueueWaitFrames:  1 << 25,
 	}
 	cfg.EnsureDefaults()
 	err := cfg.Validate()
@@ -42,13 +43,13 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 	}
 	for _, want := range []string{"ContactPoints[0]", "ContactPoints[1]", "SystemName", "ClientHost", "ClientPort",
 		"AdvertisedPort", "AddressMap key", "Transport", "AskTimeout", "ShardBuffer", "ReconnectMin", "SuspectAfter",
-		"SocketSendBuffer"} {
+		"SocketSendBuffer", "QueueWaitFrames"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q not reported in: %v", want, err)
 		}
 	}
-	if len(ce.Problems) != 13 {
-		t.Errorf("%d problems, want 13: %v", len(ce.Problems), ce.Problems)
+	if len(ce.Problems) != 14 {
+		t.Errorf("%d problems, want 14: %v", len(ce.Problems), ce.Problems)
 	}
 	// The zero config is invalid only for its required fields.
 	var zero Config
@@ -62,8 +63,8 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if good.SuspectAfter != DefaultSuspectAfter || good.ReconnectMax != DefaultReconnectMax {
-		t.Fatalf("defaults: SuspectAfter %v, ReconnectMax %v", good.SuspectAfter, good.ReconnectMax)
+	if good.SuspectAfter != DefaultSuspectAfter || good.ReconnectMax != DefaultReconnectMax || good.QueueWaitFrames != DefaultQueueWaitFrames {
+		t.Fatalf("defaults: SuspectAfter %v, ReconnectMax %v, QueueWaitFrames %d", good.SuspectAfter, good.ReconnectMax, good.QueueWaitFrames)
 	}
 }
 

@@ -97,11 +97,14 @@ import (
 //     writer) use their slot's own buffer, as before, so the queue still
 //     holds len(slots) frames.
 //   - A paced producer that can wait (TellContext: claim with wait, and
-//     waitSpace) sees the queue full once hotSlots frames are queued
-//     (waitReserve): a flood of TellContext keeps to the hot buffers, and
-//     512 frames are still more than one write's worth (MaxBatchBytes),
-//     so the link stays busy. Tell, which cannot wait, keeps the whole
-//     queue for bursts; held messages, asks and control frames too.
+//     waitSpace) sees the queue full once Config.QueueWaitFrames frames
+//     are queued (waitReserve; by default hotSlots): a flood of
+//     TellContext keeps to the hot buffers, and 512 frames are still more
+//     than one write's worth (MaxBatchBytes), so the link stays busy.
+//     Tell, which cannot wait, keeps the whole queue for bursts; held
+//     messages, asks and control frames too. With a small socket send
+//     buffer the queue holds the link's backlog, and 512 frames may be
+//     too few to keep it busy (Config.QueueWaitFrames).
 //
 // Precision: late is decided per drain from ages known to within one
 // write; between drains the rate bound holds, as well as the rate
@@ -122,7 +125,7 @@ import (
 // producers never block each other except on the tail CAS, and encoding runs
 // outside any critical section).
 //
-// Bounds: len(slots) frames (hotSlots for a waiting producer's tells),
+// Bounds: len(slots) frames (QueueWaitFrames for a waiting producer's tells),
 // and the sojourn target for paced frames; a slot or hot buffer that grew
 // beyond maxKeptSlotBuf is released by the consumer after use, so memory
 // is at most (len(slots) + hotSlots) * typical frame size, and about
@@ -156,7 +159,7 @@ type outQueue struct {
 	mask        uint64
 	reserve     uint64 // slots only control frames may take (see claim)
 	pacedFloor  uint64 // the least paceReserve: reserve, plus as many slots that only unpaced data frames (asks, held messages) and control frames may take
-	waitReserve uint64 // slots a paced producer that can wait (TellContext) keeps free: len(slots)-len(hot), at least pacedFloor
+	waitReserve uint64 // slots a paced producer that can wait (TellContext) keeps free: len(slots)-waitFrames, at least pacedFloor
 	target      int64  // sojourn target in clock units (ns); 0: no sojourn bound
 	interval    int64  // how long the head must stay older than target before late (ns; 0: at once)
 	hotMask     uint64 // len(hot)-1
@@ -165,8 +168,7 @@ type outQueue struct {
 }
 
 // hotSlots is how many frames a queue holds in its hot buffers (see
-// outQueue: "Hot buffers"), and how many paced frames a producer that can
-// wait lets it hold.
+// outQueue: "Hot buffers"); Config.QueueWaitFrames is by default as many.
 const hotSlots = 512
 
 // hotBuf is one hot buffer, padded to a cache line of its own: producers
@@ -199,8 +201,10 @@ const initialSlotBuf = 512
 
 // newOutQueue returns a queue of slots frames (rounded up to a power of
 // two) whose paced frames are bounded by the sojourn target (0: none),
-// once the head has stayed older than target for interval.
-func newOutQueue(slots int, target, interval time.Duration) *outQueue {
+// once the head has stayed older than target for interval, and whose
+// waiting paced producers (claim with wait) see it full at waitFrames
+// queued frames (0: only when it is full for the others).
+func newOutQueue(slots int, target, interval time.Duration, waitFrames int) *outQueue {
 	n := 1
 	for n < slots {
 		n <<= 1
@@ -220,7 +224,10 @@ func newOutQueue(slots int, target, interval time.Duration) *outQueue {
 		interval:   int64(interval),
 		slots:      make([]qslot, n),
 	}
-	q.waitReserve = max(uint64(n-h), q.pacedFloor)
+	q.waitReserve = q.pacedFloor
+	if waitFrames > 0 && waitFrames < n {
+		q.waitReserve = max(uint64(n-waitFrames), q.pacedFloor)
+	}
 	q.paceReserve.Store(q.pacedFloor)
 	return q
 }
@@ -244,7 +251,8 @@ const (
 // queue saturated by tells still carries the client's liveness refresh and
 // location queries. paced producers (tells) are refused with claimLate
 // while the queue is late (the sojourn bound, see outQueue); those that
-// can wait (wait: TellContext) see it full at hotSlots paced frames.
+// can wait (wait: TellContext) see it full at waitFrames queued frames
+// (newOutQueue).
 func (q *outQueue) claim(reserve uint64, paced, wait bool) (t uint64, buf []byte, r claimResult) {
 	for {
 		if q.closed.Load() {

@@ -14,7 +14,7 @@ import (
 // both before the client's control frames. Sojourn bound off (target 0):
 // only the slot bounds count.
 func TestQueueReserveForControl(t *testing.T) {
-	q := newOutQueue(128, 0, 0)
+	q := newOutQueue(128, 0, 0, 0)
 	if q.reserve != 2 {
 		t.Fatalf("reserve = %d, want 2", q.reserve)
 	}
@@ -48,7 +48,7 @@ func TestQueueReserveForControl(t *testing.T) {
 }
 
 func TestQueueFullStaleTicket(t *testing.T) {
-	q := newOutQueue(8, 0, 0)
+	q := newOutQueue(8, 0, 0, 0)
 	cases := []struct {
 		t, head, reserve uint64
 		want             bool
@@ -89,7 +89,7 @@ func queueFrame(t *testing.T, q *outQueue, paced bool, frame string, want claimR
 // a paced producer waiting in waitSpace is woken when it clears.
 func TestQueueSojournBound(t *testing.T) {
 	const target = 1000 // ns
-	q := newOutQueue(64, target, 0)
+	q := newOutQueue(64, target, 0, 0)
 	if out, n := q.drain(nil, 1<<20, 5000); n != 0 || len(out) != 0 || q.late.Load() {
 		t.Fatalf("empty drain: %d frames, late %v", n, q.late.Load())
 	}
@@ -142,7 +142,7 @@ func TestQueueSojournBound(t *testing.T) {
 // 0): they are fresh however late the consumer wakes, and a stale clock
 // never makes the queue late. A disabled bound (target 0) is never late.
 func TestQueueSojournParked(t *testing.T) {
-	q := newOutQueue(64, 1000, 0)
+	q := newOutQueue(64, 1000, 0, 0)
 	q.drain(nil, 1<<20, 5000)
 	if !q.prepareSleep() {
 		t.Fatal("prepareSleep on an empty queue: want true")
@@ -152,7 +152,7 @@ func TestQueueSojournParked(t *testing.T) {
 	if out, _ := q.drain(nil, 1, 1e9); string(out) != "a" || q.late.Load() {
 		t.Fatalf("drain after a long park: %q, late %v; want \"a\", not late", out, q.late.Load())
 	}
-	off := newOutQueue(64, 0, 0)
+	off := newOutQueue(64, 0, 0, 0)
 	off.drain(nil, 1<<20, 5000)
 	queueFrame(t, off, true, "a", claimed)
 	queueFrame(t, off, true, "b", claimed)
@@ -170,7 +170,7 @@ func TestQueueSojournParked(t *testing.T) {
 // bounded by the slots only.
 func TestQueueSojournRate(t *testing.T) {
 	const ms = int64(time.Millisecond)
-	q := newOutQueue(1024, time.Millisecond, 0)
+	q := newOutQueue(1024, time.Millisecond, 0, 0)
 	q.drain(nil, 1<<20, 1) // the clock is 1
 	for i := 0; i < 600; i++ {
 		queueFrame(t, q, true, "x", claimed) // never late yet: only the slot bound
@@ -204,7 +204,7 @@ func TestQueueSojournRate(t *testing.T) {
 // the interval.
 func TestQueueSojournInterval(t *testing.T) {
 	const target, interval = 1000, 10000 // ns
-	q := newOutQueue(64, target, interval)
+	q := newOutQueue(64, target, interval, 0)
 	q.drain(nil, 1<<20, 5000)
 	for _, f := range []string{"a", "b", "c", "d", "e", "f"} {
 		queueFrame(t, q, true, f, claimed) // stamped 5000
@@ -268,7 +268,7 @@ func warmBuffers(t *testing.T, c *Client) {
 // far past hotSlots, then drained, arrives intact and in order, and so do
 // frames queued after (hot again).
 func TestQueueHotBuffers(t *testing.T) {
-	q := newOutQueue(4*hotSlots, 0, 0)
+	q := newOutQueue(4*hotSlots, 0, 0, hotSlots)
 	if len(q.hot) != hotSlots || q.waitReserve != uint64(3*hotSlots) {
 		t.Fatalf("hot buffers %d, waitReserve %d; want %d, %d", len(q.hot), q.waitReserve, hotSlots, 3*hotSlots)
 	}
@@ -309,7 +309,7 @@ func TestQueueHotBuffers(t *testing.T) {
 // slots paced frames may take; waitSpace, which only waiting producers
 // call, waits on the same bound and returns once the consumer drains.
 func TestQueueWaitBound(t *testing.T) {
-	q := newOutQueue(4*hotSlots, 0, 0)
+	q := newOutQueue(4*hotSlots, 0, 0, hotSlots)
 	fill := func(wait bool) int {
 		n := 0
 		for {
@@ -352,5 +352,36 @@ func TestQueueWaitBound(t *testing.T) {
 	}
 	if n, want := fill(false), 4*hotSlots-int(q.pacedFloor)-hotSlots; n != want {
 		t.Fatalf("then Tell queued %d, want %d", n, want)
+	}
+	// Config.QueueWaitFrames negative (newOutQueue's 0): no such bound.
+	q = newOutQueue(4*hotSlots, 0, 0, 0)
+	if n, want := fill(true), 4*hotSlots-int(q.pacedFloor); n != want {
+		t.Fatalf("without a waiting bound, the waiting producer queued %d, want %d", n, want)
+	}
+}
+
+// TestQueueWaitFramesConfig: a connection's queue takes its waiting bound
+// from Config.QueueWaitFrames: by default hotSlots, none when negative.
+func TestQueueWaitFramesConfig(t *testing.T) {
+	cl := newFakeCluster(t, 1)
+	for _, tc := range []struct {
+		set  int
+		want func(q *outQueue) uint64
+	}{
+		{0, func(q *outQueue) uint64 { return uint64(len(q.slots) - hotSlots) }},
+		{1000, func(q *outQueue) uint64 { return uint64(len(q.slots) - 1000) }},
+		{-1, func(q *outQueue) uint64 { return q.pacedFloor }},
+	} {
+		c := dialFake(t, cl, func(cfg *Config) { cfg.QueueWaitFrames = tc.set })
+		c.mu.Lock()
+		if len(c.connList) == 0 {
+			t.Fatal("no connection")
+		}
+		for _, nc := range c.connList {
+			if got, want := nc.q.waitReserve, tc.want(nc.q); got != want {
+				t.Errorf("QueueWaitFrames %d: waitReserve %d, want %d", tc.set, got, want)
+			}
+		}
+		c.mu.Unlock()
 	}
 }

@@ -106,6 +106,7 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 		Types:            reg,
 		AskTimeout:       o.askTimeout,
 		QueueFrames:      o.queueFrames,
+		QueueWaitFrames:  o.queueWait,
 		QueueTarget:      o.queueTarget,
 		QueueInterval:    o.queueInterval,
 		SocketSendBuffer: o.sendBuffer,

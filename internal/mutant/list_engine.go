@@ -465,6 +465,14 @@ func engineMisconfigured() []Mutation {
 			Run:  "^TestQueueWaitBound$", Fast: true,
 		}),
 		e(Mutation{
+			Name: "engine/queue-wait-frames-ignored", Invariant: eBounds,
+			What: "a connection's queue keeps no waiting bound, whatever Config.QueueWaitFrames says",
+			File: "engine/conn.go",
+			Orig: "max(c.cfg.QueueWaitFrames, 0)),",
+			Repl: "0),",
+			Run:  "^TestQueueWaitFramesConfig$", Fast: true,
+		}),
+		e(Mutation{
 			Name: "engine/md5-memo-for-every-hash", Invariant: eHash,
 			What: "shardOf: the MD5 memo answers for a type the cluster announced with XXH64",
 			File: "engine/routetable.go",
