@@ -128,7 +128,13 @@
 // default snake_case). Encoding walks the plan with reflect.Value field
 // reads and strconv appends; ShardEnvelope is written without reflection
 // on the envelope itself, and a type implementing JSONAppender skips
-// reflection entirely.
+// reflection entirely. A registered struct whose fields are all booleans,
+// numbers and strings (embedded structs by value included; no enum, no
+// text marshaler) is written by a flat plan without reflection: field
+// offsets read from the interface's data word (flat.go, the module's one
+// use of unsafe), the same bytes as the reflection plan (TestFlatEncoding,
+// FuzzFlatEncode). BenchmarkEncodeEnvelopeFrame/AppendHeadedEnvelopeFrame,
+// ShardEnvelope(Increment) with a route's head: 55.1-55.3 -> 40.1-41.7 ns.
 //
 // Decoding is a hand-written single-pass scanner over the payload that
 // decodes straight into the Go values of the plan (reflect.Value setters),

@@ -189,6 +189,9 @@ func (st *codecState) appendValue(dst []byte, v any, depth int) ([]byte, error) 
 	case wire.Ref:
 		return appendRef(dst, &x), nil
 	}
+	if p := st.flat[typeWord(v)]; p != nil && depth < st.limits.MaxDepth {
+		return p.appendFlat(dst, dataWord(v)), nil
+	}
 	return st.appendDyn(dst, reflect.ValueOf(v), depth)
 }
 

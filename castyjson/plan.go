@@ -47,8 +47,12 @@ type typePlan struct {
 	head []byte // structs: `{"_type": "name"`; enums: `{"__enum__": "name", "value": `
 	// fields of a struct, in declaration order (embedded structs flattened)
 	fields []fieldPlan
-	enc    encFn
-	dec    decFn
+	// flat: the fields of a struct encodable without reflection
+	// (appendFlat, flat.go); nil when one is not a boolean, number or
+	// string.
+	flat []flatField
+	enc  encFn
+	dec  decFn
 }
 
 type fieldPlan struct {
@@ -110,6 +114,7 @@ func (b *planBuilder) plan(t reflect.Type) (*typePlan, error) {
 		}
 		if err = b.structFields(p); err == nil {
 			p.enc, p.dec = p.encStruct, p.decStruct
+			p.flat = flatFields(p)
 		}
 	default:
 		p.enc, p.dec, err = b.codec(t, collList)

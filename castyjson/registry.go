@@ -93,6 +93,9 @@ type codecState struct {
 	nameOf     func(reflect.Type) string  // names lookup (used by the plan builder)
 	dynBuildMu sync.Mutex                 // serializes on-demand compilation into dyn
 	envFast    bool                       // ShardEnvelope is registered as TypeShardEnvelope
+	// flat: the plans of the registered structs appendFlat encodes, by
+	// the type word of their interface values (flat.go).
+	flat flatIndex
 }
 
 type registration struct {
@@ -353,6 +356,7 @@ func buildState(l Limits, regs []registration) (*codecState, error) {
 		}
 		st.byName[reg.name] = p
 	}
+	st.flat = flatPlans(st)
 	return st, nil
 }
 

@@ -44,6 +44,30 @@ func castyjsonMutations() []Mutation {
 			Repl: `prefix = append(prefix, ":"...)`,
 			Run:  "^TestGoldenMessages$", Fast: true,
 		}),
+		cj(Mutation{
+			Name: "castyjson/flat-enum-as-int", Invariant: jWrite,
+			What: "flatFields: an enum field (an int with EnumName) is written flat, as its number",
+			File: "castyjson/flat.go",
+			Orig: "if text, err := textCodec(t, false); err != nil || text || isEnumType(t) {",
+			Repl: "if text, err := textCodec(t, false); err != nil || text {",
+			Run:  "^TestFlatEncoding$", Fast: true,
+		}),
+		cj(Mutation{
+			Name: "castyjson/flat-embedded-offset", Invariant: jWrite,
+			What: "flatFields: a field of an embedded struct is read at its offset in that struct, not in the outer one",
+			File: "castyjson/flat.go",
+			Orig: "t, off = sf.Type, off+sf.Offset",
+			Repl: "t, off = sf.Type, sf.Offset",
+			Run:  "^TestFlatEncoding$", Fast: true,
+		}),
+		cj(Mutation{
+			Name: "castyjson/flat-past-max-depth", Invariant: jBounded,
+			What: "appendValue: a flat struct is written at any depth, past Limits.MaxDepth",
+			File: "castyjson/encode.go",
+			Orig: "if p := st.flat[typeWord(v)]; p != nil && depth < st.limits.MaxDepth {",
+			Repl: "if p := st.flat[typeWord(v)]; p != nil {",
+			Run:  "^TestFlatEncoding$", Fast: true,
+		}),
 		// What we read.
 		cj(Mutation{
 			Name: "castyjson/control-char-in-string", Invariant: jRead,
