@@ -189,10 +189,13 @@ func (st *codecState) appendValue(dst []byte, v any, depth int) ([]byte, error) 
 	case wire.Ref:
 		return appendRef(dst, &x), nil
 	}
-	if p := st.flat[typeWord(v)]; p != nil && depth < st.limits.MaxDepth {
-		return p.appendFlat(dst, dataWord(v)), nil
+	if p := st.byWord[typeWord(v)]; p != nil {
+		if p.flat != nil && depth < st.limits.MaxDepth {
+			return p.appendFlat(dst, dataWord(v)), nil
+		}
+		return p.enc(st, dst, reflect.ValueOf(v), depth)
 	}
-	return st.appendDyn(dst, reflect.ValueOf(v), depth)
+	return st.appendDyn(dst, reflect.ValueOf(v), depth) // a plan compiled on demand
 }
 
 // appendDyn encodes v by the plan of its (concrete) type.

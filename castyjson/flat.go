@@ -17,7 +17,9 @@ package castyjson
 //     structs by value only, as structFields flattens them), and each is
 //     read as the Go type of its reflect.Kind.
 //   - typePlan.flat is built once per plan and never changed; the map from
-//     type words to plans belongs to one immutable codecState.
+//     type words to plans (codecState.byWord) belongs to one immutable
+//     codecState, and a type word is the address of a type descriptor,
+//     which never moves.
 
 import (
 	"reflect"
@@ -80,19 +82,19 @@ func flatFields(p *typePlan) []flatField {
 	return out
 }
 
-// flatIndex maps the type word of a flat struct's interface values to its
-// plan (codecState.flat).
-type flatIndex map[unsafe.Pointer]*typePlan
+// wordIndex maps the type word of a type's interface values to its plan
+// (codecState.byWord).
+type wordIndex map[unsafe.Pointer]*typePlan
 
-// flatPlans indexes every flat registered struct of st (see
-// codecState.flat).
-func flatPlans(st *codecState) flatIndex {
-	m := make(flatIndex)
-	for t, p := range st.byType {
-		if p.flat == nil || t.Kind() != reflect.Struct {
-			continue
+// indexByWord indexes the plans of byType by type word. An interface type
+// has no values of its own (its zero value is a nil interface) and is left
+// out.
+func indexByWord(byType map[reflect.Type]*typePlan) wordIndex {
+	m := make(wordIndex, len(byType))
+	for t, p := range byType {
+		if w := typeWord(reflect.Zero(t).Interface()); w != nil {
+			m[w] = p
 		}
-		m[typeWord(reflect.Zero(t).Interface())] = p
 	}
 	return m
 }

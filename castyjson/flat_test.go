@@ -90,8 +90,8 @@ func TestFlatEncoding(t *testing.T) {
 		if p := st.byType[typ]; p == nil || p.flat != nil {
 			t.Errorf("%v: flat %v, want none", typ, p.flat)
 		}
-		if st.flat[typeWord(reflect.Zero(typ).Interface())] != nil {
-			t.Errorf("%v is in the flat index", typ)
+		if st.byWord[typeWord(reflect.Zero(typ).Interface())] != st.byType[typ] {
+			t.Errorf("%v: byWord does not hold its plan", typ)
 		}
 	}
 	values := []flatAll{

@@ -93,9 +93,10 @@ type codecState struct {
 	nameOf     func(reflect.Type) string  // names lookup (used by the plan builder)
 	dynBuildMu sync.Mutex                 // serializes on-demand compilation into dyn
 	envFast    bool                       // ShardEnvelope is registered as TypeShardEnvelope
-	// flat: the plans of the registered structs appendFlat encodes, by
-	// the type word of their interface values (flat.go).
-	flat flatIndex
+	// byWord: every plan of byType, by the type word of its interface
+	// values (flat.go): appendValue's one lookup, a pointer-keyed map
+	// instead of byType's reflect.Type keys.
+	byWord wordIndex
 }
 
 type registration struct {
@@ -356,7 +357,7 @@ func buildState(l Limits, regs []registration) (*codecState, error) {
 		}
 		st.byName[reg.name] = p
 	}
-	st.flat = flatPlans(st)
+	st.byWord = indexByWord(st.byType)
 	return st, nil
 }
 

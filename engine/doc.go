@@ -311,8 +311,9 @@
 //     addresses is a random 127.x.y.z:0 unless configured.
 //   - Every queue and buffer is bounded (a connection's outbound queue in
 //     frames, Config.QueueFrames, and for tells also in time: the sojourn
-//     bound, Config.QueueTarget; TellContext waits once 512 of them are
-//     queued, the queue's hot buffers); every message refused or dropped is
+//     bound, Config.QueueTarget; TellContext waits once
+//     Config.QueueWaitFrames of them are queued, 512 by default, the
+//     queue's hot buffers); every message refused or dropped is
 //     counted in Stats().Drops under its reason, and a refusal is an error
 //     returned to the caller. A message accepted and dropped later (held
 //     messages expiring, failed by ShardUnavailable, refused by their

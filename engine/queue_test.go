@@ -371,6 +371,8 @@ func TestQueueWaitFramesConfig(t *testing.T) {
 		{0, func(q *outQueue) uint64 { return uint64(len(q.slots) - hotSlots) }},
 		{1000, func(q *outQueue) uint64 { return uint64(len(q.slots) - 1000) }},
 		{-1, func(q *outQueue) uint64 { return q.pacedFloor }},
+		// Past the queue: no bound beyond the slots tells may take.
+		{DefaultQueueFrames + 1, func(q *outQueue) uint64 { return q.pacedFloor }},
 	} {
 		c := dialFake(t, cl, func(cfg *Config) { cfg.QueueWaitFrames = tc.set })
 		c.mu.Lock()

@@ -156,7 +156,8 @@ func (r *EntityRef) Tell(entityID string, msg any) error {
 // full (or late: Config.QueueTarget) it waits for room (the writer frees slots as it writes) until ctx
 // ends, instead of returning ErrBufferFull: backpressure for producers
 // that would otherwise spin on Tell. It counts the queue as full once
-// 512 frames are queued, where Tell may go on to QueueFrames: a producer
+// Config.QueueWaitFrames (default 512) frames are queued, where Tell may
+// go on to QueueFrames: a producer
 // that can wait gains nothing from a deeper queue (512 frames are more
 // than a write), and the frames stay in the queue's cache-warm buffers
 // (outQueue in queue.go, "Hot buffers"). Every other error is returned at

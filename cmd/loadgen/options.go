@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zerohop/zerohop/engine"
 	"github.com/zerohop/zerohop/ring"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -133,8 +134,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.nodeMailbox, "node-mailbox", 0, "embedded cluster: node.Config.MailboxSize, the bound of each shard's mailbox (0: the node's default)")
 	fs.IntVar(&o.sendBuffer, "socket-send-buffer", 0, "the client's engine.Config.SocketSendBuffer: SO_SNDBUF of each node connection in bytes (0: the kernel's, autotuned)")
 	fs.IntVar(&o.nodeRecvBuffer, "node-socket-recv-buffer", 0, "embedded cluster: node.Config.SocketRecvBuffer, SO_RCVBUF of accepted connections in bytes (0: the kernel's, autotuned)")
-	fs.IntVar(&o.queueFrames, "queue-frames", 0, "the client's engine.Config.QueueFrames: slots of each node connection's outbound queue (0: the engine's default, 8192)")
-	fs.IntVar(&o.queueWait, "queue-wait-frames", 0, "the client's engine.Config.QueueWaitFrames: frames queued to a node at which TellContext (the workers) waits (0: the engine's default, 512; negative: only when the queue is full)")
+	fs.IntVar(&o.queueFrames, "queue-frames", 0, fmt.Sprintf("the client's engine.Config.QueueFrames: slots of each node connection's outbound queue (0: the engine's default, %d)", engine.DefaultQueueFrames))
+	fs.IntVar(&o.queueWait, "queue-wait-frames", 0, fmt.Sprintf("the client's engine.Config.QueueWaitFrames: frames queued to a node at which TellContext (the workers) waits (0: the engine's default, %d; negative: only when the queue is full)", engine.DefaultQueueWaitFrames))
 	fs.DurationVar(&o.queueTarget, "queue-target", 0, "the client's engine.Config.QueueTarget: sojourn bound of each connection's queue for tells (0: the engine's default; negative: no bound)")
 	fs.DurationVar(&o.queueInterval, "queue-interval", 0, "the client's engine.Config.QueueInterval: how long the queue's oldest frame must stay older than -queue-target before tells are refused (0: the engine's default, 100ms; negative: at once)")
 	fs.BoolVar(&o.warmup, "warmup", true, "before the load, ask every entity for its count (resolves routes, starts entities, records baselines)")

@@ -64,8 +64,8 @@ func castyjsonMutations() []Mutation {
 			Name: "castyjson/flat-past-max-depth", Invariant: jBounded,
 			What: "appendValue: a flat struct is written at any depth, past Limits.MaxDepth",
 			File: "castyjson/encode.go",
-			Orig: "if p := st.flat[typeWord(v)]; p != nil && depth < st.limits.MaxDepth {",
-			Repl: "if p := st.flat[typeWord(v)]; p != nil {",
+			Orig: "if p.flat != nil && depth < st.limits.MaxDepth {",
+			Repl: "if p.flat != nil {",
 			Run:  "^TestFlatEncoding$", Fast: true,
 		}),
 		// What we read.
