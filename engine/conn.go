@@ -55,6 +55,12 @@ type nodeConn struct {
 	// fields fixed at creation, away from the per-batch stores (idle,
 	// lastRecv).
 	binary atomic.Bool
+	// maxHeads: the heads ("heads") the node's last handshake announced
+	// with zhbin, 0 without; a frame is encoded with its route entry's
+	// compact head when its id is below it (outFrame.appendTo). heads is
+	// the connection's head table, across links (headTable).
+	maxHeads atomic.Int32
+	heads    headTable
 
 	state      atomic.Int32
 	cause      atomic.Pointer[error] // why the last connection/attempt failed
@@ -106,6 +112,9 @@ func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
 	}
 	nc.fullErr = &BufferFullError{Reason: DropQueueFull, Node: addr, Limit: len(nc.q.slots)}
 	nc.lateErr = &BufferFullError{Reason: DropQueueSojourn, Node: addr, Limit: int(c.cfg.QueueTarget.Microseconds())}
+	if c.bin != nil {
+		nc.q.heads = &headWriter{tab: &nc.heads}
+	}
 	nc.epoch.Store(-1)
 	nc.idle.Store(true)
 	return nc
@@ -375,6 +384,9 @@ func (nc *nodeConn) writeLoop(l Link) error {
 		clock = c.cfg.queueClock
 	}
 	nc.idle.Store(false) // busy until it parks: drained() must not see a batch being written as done
+	if nc.q.heads != nil {
+		nc.q.heads.reset(int(nc.maxHeads.Load())) // this link's, from its handshake
+	}
 	for {
 		var n int
 		nc.batch, n = nc.q.drain(nc.batch[:0], limit, clock())
@@ -474,6 +486,14 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 	if c.bin != nil {
 		ok, why := zhbin.Negotiated(h.Zerohop, c.binTypes, false)
 		nc.binary.Store(ok)
+		heads := 0
+		if ok {
+			heads = min(h.Zerohop.Heads, wire.MaxHeads)
+		}
+		nc.maxHeads.Store(int32(heads))
+		if heads > 0 {
+			c.stats.headConnects.Add(1)
+		}
 		if ok {
 			c.stats.binaryConnects.Add(1)
 		}

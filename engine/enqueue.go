@@ -29,6 +29,8 @@ type outFrame struct {
 	kind     frameKind
 	target   string // the recipient's URI; framePayload, frameMessage
 	head     []byte // frameEnvelope: the route entry's precomputed head
+	ref      []byte // frameEnvelope: the route entry's compact head (nil: none)
+	refID    int32  // frameEnvelope: ref's id in the connection's head table
 	entityID string // frameEnvelope
 	msg      any    // frameEnvelope, frameMessage
 	payload  []byte // framePayload
@@ -43,8 +45,18 @@ func (f *outFrame) appendTo(c *Client, nc *nodeConn, buf []byte) ([]byte, error)
 	switch f.kind {
 	case frameEnvelope:
 		// The head (a route entry's) is Casty's for both codecs; only the
-		// envelope after it differs.
-		return c.codecFor(nc).AppendHeadedEnvelopeFrame(buf, f.head, f.entityID, f.msg, c.cfg.MaxFrameSize)
+		// envelope after it differs. On a zhbin connection whose node
+		// keeps heads, the compact head replaces it (routeEntry.ref).
+		if c.bin != nil && nc.binary.Load() {
+			// Within the limit as the whole frame too: the writer expands
+			// a headed frame on a link that does not take its id.
+			head, limit := f.head, c.cfg.MaxFrameSize
+			if f.ref != nil && f.refID < nc.maxHeads.Load() {
+				head, limit = f.ref, limit-len(f.head)+len(f.ref)
+			}
+			return c.bin.AppendHeadedEnvelopeFrame(buf, head, f.entityID, f.msg, limit)
+		}
+		return c.reg.AppendHeadedEnvelopeFrame(buf, f.head, f.entityID, f.msg, c.cfg.MaxFrameSize)
 	case framePayload:
 		// Held payloads are Casty JSON, which a zhbin connection reads too.
 		return appendPayloadFrame(buf, f.target, c.senderURI, wire.TypeShardEnvelope, f.payload, c.cfg.MaxFrameSize)

@@ -4,6 +4,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/zerohop/zerohop/wire"
 )
 
 // outQueue is the bounded outbound queue of one node connection: a ring of
@@ -165,6 +167,10 @@ type outQueue struct {
 	hotMask     uint64 // len(hot)-1
 	hot         []hotBuf
 	slots       []qslot
+	// heads: the writer's heads on its current link (headWriter), which
+	// drain passes every headed frame through; nil (no zhbin codec):
+	// frames are written as they are. Consumer only.
+	heads *headWriter
 }
 
 // hotSlots is how many frames a queue holds in its hot buffers (see
@@ -353,8 +359,12 @@ func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
 			break
 		}
 		f := q.frame(s, h)
-		if len(*f) > 0 {
-			dst = append(dst, *f...)
+		if fr := *f; len(fr) > 0 {
+			if q.heads != nil && len(fr) > wire.FrameHeaderLen && fr[4] == wire.FrameHeaded {
+				dst = q.heads.appendFrame(dst, fr)
+			} else {
+				dst = append(dst, fr...)
+			}
 			n++
 		}
 		if cap(*f) > maxKeptSlotBuf {

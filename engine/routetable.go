@@ -70,17 +70,32 @@ func (et *entityType) shardOf(t *routeTable, entityID string) int {
 // Tell copies it and encodes only the entity id and the message
 // (outFrame.appendTo). It is Casty's head for every connection: zhbin
 // changes only the envelope after it (the connection's codecFor).
+//
+// ref, with a zhbin codec configured, is the head's compact form: the
+// headed frame's type and the id under which nc's head table holds head
+// (wire.AppendHeadRef, refID), used instead of head on a connection whose
+// node announced heads above refID (outFrame.appendTo); nil when the
+// table is full. The connection's writer defines the id before the first
+// frame that uses it on every link (headWriter).
 type routeEntry struct {
 	nc     *nodeConn
 	target string // casty://<sys>@<owner>/_region-<type>
 	head   []byte // reg.AppendEnvelopeHead(target, senderURI); read-only
+	ref    []byte // wire.AppendHeadRef(refID); nil: none; read-only
+	refID  int32
 }
 
 // newRouteEntry builds the route entry of owner nc for entity type et.
 func (et *entityType) newRouteEntry(nc *nodeConn) *routeEntry {
 	c := et.c
 	target := wire.NodeURI(c.cfg.SystemName, nc.addr, et.regionPath)
-	return &routeEntry{nc: nc, target: target, head: c.reg.AppendEnvelopeHead(nil, target, c.senderURI)}
+	e := &routeEntry{nc: nc, target: target, head: c.reg.AppendEnvelopeHead(nil, target, c.senderURI)}
+	if c.bin != nil {
+		if id, ok := nc.heads.add(e.head); ok {
+			e.ref, e.refID = wire.AppendHeadRef(nil, id), int32(id)
+		}
+	}
+	return e
 }
 
 // entryLocked returns the route entry for owner nc. et.mu held.

@@ -154,6 +154,7 @@ type Stats struct {
 
 	Connects        uint64 // successful connection openings (incl. reconnects)
 	BinaryConnects  uint64 // of Connects, those whose handshake negotiated zhbin (Config.Binary)
+	HeadConnects    uint64 // of BinaryConnects, those whose node announced heads (zhbin's compact heads)
 	Reconnects      uint64
 	ConnectFailures uint64 // attempts that failed: dial, handshake, or the transport's Attach
 	Suspects        uint64 // connections marked suspect (up, but nothing received for SuspectAfter)
@@ -194,7 +195,7 @@ type counters struct {
 
 	asksOK, asksTimedOut, asksFailed, lateReplies, undeliverable atomic.Uint64
 
-	connects, reconnects, connectFailures, suspects, suspectsCleared, binaryConnects atomic.Uint64
+	connects, reconnects, connectFailures, suspects, suspectsCleared, binaryConnects, headConnects atomic.Uint64
 
 	snapshotsReceived, snapshotsApplied, snapshotsUnchanged, snapshotsFenced, epochResets, resubscribes atomic.Uint64
 
@@ -236,6 +237,7 @@ func (c *Client) Stats() Stats {
 		Undeliverable:      s.undeliverable.Load(),
 		Connects:           s.connects.Load(),
 		BinaryConnects:     s.binaryConnects.Load(),
+		HeadConnects:       s.headConnects.Load(),
 		Reconnects:         s.reconnects.Load(),
 		ConnectFailures:    s.connectFailures.Load(),
 		Suspects:           s.suspects.Load(),

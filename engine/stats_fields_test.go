@@ -29,6 +29,7 @@ var statsFieldTests = map[string][]string{
 	"Connects":           {"TestStats"},
 	"Reconnects":         {"TestReconnectAfterRestart"},
 	"BinaryConnects":     {"TestClusterBinary"},
+	"HeadConnects":       {"TestClusterHeads"},
 	"ConnectFailures":    {"TestReconnectAfterRestart", "TestAttachFailureCounted"},
 	"Suspects":           {"TestSuspectPausedOwner"},
 	"SuspectsCleared":    {"TestSuspectPausedOwner"},

@@ -180,6 +180,14 @@ type Config struct {
 	// mismatch, other members) stays Casty JSON. Its JSON registry must be
 	// Registry (nil Registry: Binary's). Default nil: JSON only.
 	Binary *zhbin.Codec
+	// BinaryHeads is how many frame heads this node keeps for each zhbin
+	// connection (wire.FrameHeaded; its handshake's "heads"): the client
+	// then sends a region's header (about 160 bytes) once, and a small id
+	// with every envelope after it. 0 means wire.MaxHeads; a negative
+	// value announces none, and the connection carries whole message
+	// frames, as zerohop nodes before heads. It must be at most
+	// wire.MaxHeads; it matters only with Binary.
+	BinaryHeads int
 	// Entities are the sharded entity types this node hosts.
 	Entities []EntityType
 	// Services are the discoverable services this node hosts.
@@ -397,6 +405,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConnections == 0 {
 		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.BinaryHeads == 0 {
+		c.BinaryHeads = wire.MaxHeads
 	}
 	if c.FrameTimeout == 0 {
 		c.FrameTimeout = DefaultFrameTimeout

@@ -25,6 +25,9 @@ func (c Config) Validate() error {
 	if c.Binary != nil && c.Registry != nil && c.Binary.JSON() != c.Registry {
 		p.add("Binary's JSON registry is not Registry (make the zhbin codec with zhbin.New(Registry))")
 	}
+	if c.BinaryHeads > wire.MaxHeads {
+		p.add("BinaryHeads %d is above wire.MaxHeads (%d)", c.BinaryHeads, wire.MaxHeads)
+	}
 	if meta := c.meta(wire.NodeAddress{Host: "255.255.255.255", Port: 65535}, "255.255.255.255:65535", math.MaxUint64).marshal(); len(meta) > metaLimit {
 		p.add("node metadata (entity types and services) is %d bytes, memberlist allows %d", len(meta), metaLimit)
 	}

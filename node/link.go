@@ -310,6 +310,7 @@ func (l *link) onHandshake(body []byte) bool {
 	if n.bin != nil {
 		if ok, why := zhbin.Negotiated(hs.Zerohop, n.binTypes, true); ok {
 			l.codec, reply = n.bin, n.hsReply.Load().bin
+			l.in.maxHeads = max(n.cfg.BinaryHeads, 0)
 		} else if hs.Zerohop != nil {
 			n.log.Debug("connection stays JSON", "remote", l.remote(), "why", why)
 		}
@@ -405,6 +406,7 @@ func (n *Node) replies(types map[string]int, hashes map[string]string) *hsReplie
 	x.Binary = n.binTypes
 	xb := *x
 	xb.Codec = zhbin.Name
+	xb.Heads = max(n.cfg.BinaryHeads, 0)
 	return &hsReplies{json: frame(x), bin: frame(&xb)}
 }
 

@@ -44,7 +44,10 @@ type Handshake struct {
 // "xxh64"}, see package ring): written only when some type's hash is not
 // MD5, so an all-MD5 announcement is byte for byte the older one; an
 // absent entry means MD5, an unknown name is a HandshakeError, an entry
-// for a type "entities" lacks is ignored.
+// for a type "entities" lacks is ignored; and "heads", written by a node
+// that chose "zhbin" (only then): how many frame heads it keeps for the
+// connection, so that the client may send headed frames with ids below it
+// (heads.go; 0..MaxHeads, anything else is a HandshakeError).
 type Extension struct {
 	System    string
 	Version   int
@@ -55,6 +58,7 @@ type Extension struct {
 	Entities  []EntityShards // in the order sent; nil when absent
 	Refused   string         // "" when absent
 	Binary    []BinaryType   // in the order sent; nil when absent
+	Heads     int            // 0 when absent
 }
 
 // BinaryType is one entry of Extension.Binary: a message type the sender
@@ -153,6 +157,10 @@ func AppendHandshake(dst []byte, h Handshake) []byte {
 				dst = pyjson.AppendString(dst, strconv.Itoa(t.ID)+":"+t.Schema)
 			}
 			dst = append(dst, '}')
+		}
+		if x.Heads > 0 {
+			dst = append(dst, `, "heads": `...)
+			dst = strconv.AppendInt(dst, int64(x.Heads), 10)
 		}
 		dst = append(dst, '}')
 	}
@@ -391,6 +399,11 @@ func parseExtension(b []byte, vs int) (*Extension, int, error) {
 			hashes, vend, err = hsEntityHashes(b, vs)
 		case pyjson.KeyIs(b, ks, ke, kesc, "binary"):
 			x.Binary, vend, err = hsBinary(b, vs)
+		case pyjson.KeyIs(b, ks, ke, kesc, "heads"):
+			x.Heads, vend, err = hsInt(b, vs, "zerohop.heads")
+			if err == nil && (x.Heads < 0 || x.Heads > MaxHeads) {
+				err = hsErr("zerohop.heads is not in 0.."+strconv.Itoa(MaxHeads), vs)
+			}
 		case pyjson.KeyIs(b, ks, ke, kesc, "refused"):
 			x.Refused, vend, err = hsString(b, vs, "zerohop.refused", maxHandshakeString)
 		default:

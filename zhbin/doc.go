@@ -46,8 +46,24 @@
 //
 // The engine writes a route entry's frame head once (AppendEnvelopeHead:
 // Casty's bytes, the JSON registry's too) and per tell only the envelope
-// after it (AppendHeadedEnvelopeFrame), as with JSON; zhbin changes what
-// follows the head, not the head.
+// after it (AppendHeadedEnvelopeFrame), as with JSON.
+//
+// # Compact heads
+//
+// The head (frame type, header_len, and the header with its two URIs) is
+// about 160 of a zhbin tell's 190 bytes. A node that chooses zhbin also
+// announces "heads": N (node.Config.BinaryHeads, by default
+// wire.MaxHeads = 64), and its client may then send a head once as a
+// definition frame under an id below N, and each envelope after it as a
+// headed frame: [u32 length][0x21][uvarint id][zhbin envelope], 11 bytes
+// for Increment{1000} to "user-0" (wire/heads.go has the layout and the
+// rules). The engine gives each route entry an id in its connection's
+// table; the connection's writer sends the definition on each link before
+// the first frame that uses it, and writes a frame encoded for an id the
+// current link does not take (a reconnect to a node that announces fewer
+// or none) as the whole frame it stands for. A node without heads, and
+// every JSON connection, never see these frames (to them they are unknown
+// frame types, which Casty ignores).
 //
 // PERFORMANCE.md, "Binary codec (issue 12)", has the measurements: a tell's
 // frame 307 bytes in JSON, 182 in zhbin; the node's envelope decode about
@@ -66,6 +82,15 @@
 //     payload makes the decoder allocate is bounded by the registered
 //     type's size plus the lengths of its strings, which are bytes of the
 //     payload.
+//   - Headed frames mean the message frames they stand for: a link gets
+//     an id's definition before the first headed frame that uses it;
+//     a link that does not take an id gets the whole frame; a node reads
+//     them only on a link where it announced heads, and closes a link
+//     whose definition or headed frame breaks the rules (an id at or
+//     above its announcement, or without a definition, a header that a
+//     message frame could not carry), counted as a framing error
+//     (engine TestHeadWriter, TestClusterHeads; node TestHeadedFrames,
+//     TestHeadsAnnounced; wire TestHeadFramesRefused, FuzzHeadFrames).
 //   - Encoding a ShardEnvelope of a registered type into a buffer with
 //     room allocates nothing, whole frame or after a route entry's head
 //     (TestAppendEnvelopeZeroAlloc; the engine's Tell on a zhbin

@@ -316,6 +316,7 @@ func (t *engineTarget) ClientStats() map[string]int64 {
 		"undeliverable":       int64(s.Undeliverable),
 		"connects":            int64(s.Connects),
 		"binary_connects":     int64(s.BinaryConnects),
+		"head_connects":       int64(s.HeadConnects),
 		"reconnects":          int64(s.Reconnects),
 		"connect_failures":    int64(s.ConnectFailures),
 		"suspects":            int64(s.Suspects),

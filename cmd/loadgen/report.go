@@ -329,6 +329,9 @@ func (r *report) headline(p printer) {
 	}
 	if b := r.Client["binary_connects"]; b > 0 {
 		nt += fmt.Sprintf(", zhbin codec on %d of %d connections", b, r.Client["connects"])
+		if h := r.Client["head_connects"]; h > 0 {
+			nt += fmt.Sprintf(" (compact heads on %d)", h)
+		}
 	}
 	p("cluster", "%s, %d nodes, %d client(s), client transport %s%s; %s, GOMAXPROCS %d", r.Cluster, r.Nodes, r.Clients, r.Transport, nt, r.GoVersion, r.GOMAXPROCS)
 }

@@ -6,6 +6,7 @@ const (
 	zRoundTrip = "decode(encode(x)) == x for every registered type"
 	zBadInput  = "Bad input of any kind is a *DecodeError"
 	zZeroAlloc = "Encoding a ShardEnvelope of a registered type"
+	zHeads     = "Headed frames mean the message frames they stand for"
 )
 
 // zhbinMutations returns the mutations of zhbin/doc.go: the codec's own,
@@ -69,6 +70,46 @@ func zhbinMutations() []Mutation {
 			Repl: "\tif false {\n\t\treturn nil, decErr(end, \"bytes after the value\")",
 			Run:  "^TestDecodeErrors$", Fast: true,
 		}),
+		{
+			Name: "zhbin/heads-kept-across-links", Invariant: zHeads, Doc: "zhbin", Package: "./engine",
+			What: "headWriter.reset: a new link keeps the ids the last one had defined, so it gets no definition before their frames",
+			File: "engine/heads.go",
+			Orig: "func (w *headWriter) reset(limit int) { w.limit, w.defined = limit, 0 }",
+			Repl: "func (w *headWriter) reset(limit int) { w.limit = limit }",
+			Run:  "^TestClusterHeads$",
+		},
+		{
+			Name: "zhbin/headed-frame-never-expanded", Invariant: zHeads, Doc: "zhbin", Package: "./engine",
+			What: "headWriter.appendFrame: a headed frame goes out headed on a link that does not take its id",
+			File: "engine/heads.go",
+			Orig: "\tif id < w.limit {\n",
+			Repl: "\tif true {\n",
+			Run:  "^TestHeadWriter$", Fast: true,
+		},
+		{
+			Name: "zhbin/undefined-head-read", Invariant: zHeads, Doc: "zhbin", Package: "./node",
+			What: "handleHeaded: a headed frame whose id has no definition is read as a message with an empty header",
+			File: "node/dispatch.go",
+			Orig: "if err == nil && (id >= len(l.in.heads) || !l.in.heads[id].set) {",
+			Repl: "if err == nil && (id >= len(l.in.heads)) {",
+			Run:  "^TestHeadedFrames$",
+		},
+		{
+			Name: "zhbin/heads-on-json-links", Invariant: zHeads, Doc: "zhbin", Package: "./node",
+			What: "handleFrame: headed frames are read on a link that announced no heads",
+			File: "node/dispatch.go",
+			Orig: "case typ == wire.FrameDefineHead && l.in.maxHeads > 0:",
+			Repl: "case typ == wire.FrameDefineHead:",
+			Run:  "^(TestHeadedFrames|TestHeadsAnnounced)$",
+		},
+		{
+			Name: "zhbin/head-length-unbounded", Invariant: zHeads, Doc: "zhbin", Package: "./wire",
+			What: "ParseHeadDefinition: a header above MaxHeadLen is taken",
+			File: "wire/heads.go",
+			Orig: "if hl := binary.BigEndian.Uint32(head); hl > MaxHeadLen {",
+			Repl: "if hl := binary.BigEndian.Uint32(head); hl > 1<<30 {",
+			Run:  "^TestHeadFramesRefused$", Fast: true,
+		},
 		z(Mutation{
 			Name: "zhbin/envelope-allocates", Invariant: zZeroAlloc,
 			What: "appendEnvelope: the entity id is copied to the heap first",

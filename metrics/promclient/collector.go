@@ -77,6 +77,7 @@ func New(src Source, constLabels prometheus.Labels) *Collector {
 	counter("connects_total", "Connection openings, reconnects included.", func(s *engine.Stats) uint64 { return s.Connects })
 	counter("reconnects_total", "Reconnections.", func(s *engine.Stats) uint64 { return s.Reconnects })
 	counter("binary_connects_total", "Connection openings whose handshake negotiated the zhbin codec.", func(s *engine.Stats) uint64 { return s.BinaryConnects })
+	counter("head_connects_total", "Connection openings in zhbin whose node announced compact frame heads.", func(s *engine.Stats) uint64 { return s.HeadConnects })
 	counter("connect_failures_total", "Failed connection attempts.", func(s *engine.Stats) uint64 { return s.ConnectFailures })
 	counter("suspects_total", "Connections marked suspect (nothing received for SuspectAfter).", func(s *engine.Stats) uint64 { return s.Suspects })
 	counter("suspects_cleared_total", "Suspect connections that received again.", func(s *engine.Stats) uint64 { return s.SuspectsCleared })

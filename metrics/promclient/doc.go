@@ -60,6 +60,7 @@
 //	zerohop_client_connects_total                     counter    Stats.Connects
 //	zerohop_client_reconnects_total                   counter    Stats.Reconnects
 //	zerohop_client_binary_connects_total              counter    Stats.BinaryConnects
+//	zerohop_client_head_connects_total                counter    Stats.HeadConnects
 //	zerohop_client_connect_failures_total             counter    Stats.ConnectFailures
 //	zerohop_client_suspects_total                     counter    Stats.Suspects
 //	zerohop_client_suspects_cleared_total             counter    Stats.SuspectsCleared

@@ -1,0 +1,149 @@
+package engine
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/castyjson"
+	"github.com/zerohop/zerohop/internal/poll"
+	"github.com/zerohop/zerohop/node"
+	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
+)
+
+// TestHeadTable: ids are dense, one per distinct head, for the
+// connection's life; a full table refuses new heads.
+func TestHeadTable(t *testing.T) {
+	var tab headTable
+	heads := make([][]byte, wire.MaxHeads)
+	for i := range heads {
+		heads[i] = []byte{wire.FrameMessage, 0, 0, 0, 1, byte(i)}
+		if id, ok := tab.add(heads[i]); !ok || id != i {
+			t.Fatalf("head %d: id %d, %v", i, id, ok)
+		}
+	}
+	if id, ok := tab.add(bytes.Clone(heads[7])); !ok || id != 7 {
+		t.Fatalf("a known head again: id %d, %v; want 7", id, ok)
+	}
+	if _, ok := tab.add([]byte{wire.FrameMessage, 9}); ok {
+		t.Fatal("a full table took another head")
+	}
+	for i := range heads {
+		if !bytes.Equal(tab.head(i), heads[i]) {
+			t.Fatalf("head %d changed", i)
+		}
+	}
+}
+
+// TestHeadWriter: on a link that takes an id the writer defines it before
+// its first frame, once per link; on a link that does not, it writes the
+// whole message frame, byte for byte what the codec writes with the full
+// head.
+func TestHeadWriter(t *testing.T) {
+	reg := castyjson.NewRegistry()
+	if err := workload.Register(reg, workload.DefaultModule); err != nil {
+		t.Fatal(err)
+	}
+	bin := binaryCodec(t, reg)
+	var tab headTable
+	head := bin.AppendEnvelopeHead(nil, "casty://live@127.0.0.1:1/_region-counter", "casty://live-client@127.0.0.1:2/")
+	id, _ := tab.add([]byte{wire.FrameMessage, 0, 0, 0, 2, '{', '}'}) // another head first: id 1 below
+	if id != 0 {
+		t.Fatal(id)
+	}
+	id, _ = tab.add(head)
+	headed, err := bin.AppendHeadedEnvelopeFrame(nil, wire.AppendHeadRef(nil, id), "user-1", workload.Increment{Amount: 5}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := bin.AppendHeadedEnvelopeFrame(nil, head, "user-1", workload.Increment{Amount: 5}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(headed) >= len(whole)-100 {
+		t.Fatalf("headed frame %d bytes, whole %d", len(headed), len(whole))
+	}
+	w := headWriter{tab: &tab}
+	for _, limit := range []int{0, 1} { // no heads; heads, but not id 1
+		w.reset(limit)
+		if got := w.appendFrame(nil, headed); !bytes.Equal(got, whole) {
+			t.Fatalf("limit %d: expanded to % x, want % x", limit, got, whole)
+		}
+	}
+	def := wire.AppendHeadDefinition(nil, id, head)
+	for link := range 2 {
+		w.reset(wire.MaxHeads)
+		got := w.appendFrame(nil, headed)
+		got = w.appendFrame(got, headed)
+		want := append(append(append([]byte(nil), def...), headed...), headed...)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("link %d: wrote % x, want the definition once, then the frames: % x", link, got, want)
+		}
+	}
+}
+
+// TestClusterHeads: against nodes that keep heads, the client's envelopes
+// travel as headed frames (a few dozen bytes a frame where the whole
+// frame is about 190), across a reconnect (the new link gets the
+// definitions again); against nodes that announce none, whole frames.
+// Every tell and ask arrives either way.
+func TestClusterHeads(t *testing.T) {
+	for _, heads := range []int{0, -1} {
+		t.Run(map[int]string{0: "heads", -1: "none"}[heads], func(t *testing.T) {
+			lc := startCluster(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+				cfg.Binary = binaryCodec(t, cfg.Registry)
+				cfg.BinaryHeads = heads
+			}})
+			c := dialCluster(t, lc, func(cfg *Config) { cfg.Binary = binaryCodec(t, cfg.Types) })
+			tellAskLookup(t, c, 32, 40, "h1")
+			ref, err := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards)
+			if err != nil {
+				t.Fatal(err)
+			}
+			perFrame := func() uint64 {
+				t.Helper()
+				// Its shard located first: held tells go out whole.
+				if _, err := getCount(t.Context(), c, ref, "h-tells"); err != nil {
+					t.Fatal(err)
+				}
+				w0 := c.Stats()
+				for range 1000 {
+					if err := ref.TellContext(t.Context(), "h-tells", workload.Increment{Amount: 1}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := c.Flush(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				w1 := c.Stats()
+				return (w1.BytesWritten - w0.BytesWritten) / max(w1.FramesWritten-w0.FramesWritten, 1)
+			}
+			if b := perFrame(); (b < 40) != (heads == 0) {
+				t.Fatalf("%d bytes a tell's frame with BinaryHeads %d", b, heads)
+			}
+			if st := c.Stats(); (st.HeadConnects == st.BinaryConnects) != (heads == 0) || st.BinaryConnects == 0 {
+				t.Fatalf("%d head connects of %d binary connects with BinaryHeads %d", st.HeadConnects, st.BinaryConnects, heads)
+			}
+			// Cut the link: the next one is a new session with the node.
+			c.mu.Lock()
+			nc := c.connList[0]
+			c.mu.Unlock()
+			before := c.Stats().Reconnects
+			// (A read deadline in the past: a failure, where Close would
+			// be the client's own stop.)
+			if lb := nc.curLink.Load(); lb != nil {
+				_ = lb.l.(*netLink).conn.SetReadDeadline(time.Unix(1, 0))
+			}
+			poll.Until(t, "reconnected", func() bool { return c.Stats().Reconnects > before })
+			tellAskLookup(t, c, 32, 40, "h2")
+			if b := perFrame(); (b < 40) != (heads == 0) {
+				t.Fatalf("after the reconnect: %d bytes a tell's frame with BinaryHeads %d", b, heads)
+			}
+			if st := lc.Node(0).Stats(); st.FramingErrors != 0 || st.UnexpectedMessages != 0 {
+				t.Fatalf("node: %d framing errors, %d unexpected frames", st.FramingErrors, st.UnexpectedMessages)
+			}
+		})
+	}
+}

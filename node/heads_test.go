@@ -1,0 +1,190 @@
+package node_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/zerohop/zerohop/internal/poll"
+	"github.com/zerohop/zerohop/node"
+	"github.com/zerohop/zerohop/node/nodetest"
+	"github.com/zerohop/zerohop/wire"
+	"github.com/zerohop/zerohop/workload"
+	"github.com/zerohop/zerohop/zhbin"
+)
+
+// headedFrame is a whole headed frame: id, then payload.
+func headedFrame(id int, payload []byte) []byte {
+	f := append(wire.AppendHeadRef([]byte{0, 0, 0, 0}, id), payload...)
+	binary.BigEndian.PutUint32(f, uint32(len(f)-4))
+	return f
+}
+
+// zhbinClient dials node n as a zerohop client offering zhbin with the
+// workload's table.
+func zhbinClient(t *testing.T, n *node.Node, port int) (*rawClient, *zhbin.Codec) {
+	t.Helper()
+	ours := binaryCodec(t, newRegistry(t))
+	ext := &wire.Extension{System: "live", Version: 1, Codecs: []string{"json", zhbin.Name}, ShardHash: "md5", Role: wire.RoleClient, Binary: ours.Types()}
+	return dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.89.1.1", Port: port}, ext), ours
+}
+
+// closedByNode reports whether the node closed rc's connection within d
+// (frames it still sends are skipped).
+func closedByNode(rc *rawClient, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		_, _, err := rc.next(time.Until(deadline))
+		var ne net.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &ne) && ne.Timeout():
+			return false
+		default:
+			return true // EOF, reset: closed
+		}
+	}
+	return false
+}
+
+func TestHeadedFrames(t *testing.T) { forEachTransport(t, testHeadedFrames) }
+
+// testHeadedFrames: on a zhbin connection the node announces heads, and
+// envelopes sent as headed frames after a definition reach their entity
+// (an ask through a head is answered); a head to a target other than a
+// hosted region means the message frame it stands for (an unknown entity
+// type's dead letter). A headed frame with an id that has no definition,
+// or a definition with an id at or above the announcement, closes that
+// connection (counted as a framing error) while the node keeps serving
+// the others; on a JSON connection headed frames are unknown frame types,
+// ignored as Casty ignores them.
+func testHeadedFrames(t *testing.T, transport string) {
+	c := nodetest.Start(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.Transport = transport
+		cfg.Binary = binaryCodec(t, cfg.Registry)
+	}})
+	n := c.Node(0)
+	addr := n.Addr()
+	rc, ours := zhbinClient(t, n, 2000)
+	if x := rc.reply.Zerohop; x.Codec != zhbin.Name || x.Heads != wire.MaxHeads {
+		t.Fatalf("reply chose %q with %d heads, want zhbin with %d", x.Codec, x.Heads, wire.MaxHeads)
+	}
+	sender := "casty://live-client@" + rc.id.String() + "/"
+	head := func(target string) []byte {
+		return ours.AppendEnvelopeHead(nil, target, sender)
+	}
+	region := wire.NodeURI("live", addr, wire.PathRegionPrefix+workload.DefaultEntityType)
+	write := func(rc *rawClient, b []byte) {
+		t.Helper()
+		if _, err := rc.c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	payload := func(entity string, msg any) []byte {
+		t.Helper()
+		p, err := ours.AppendEnvelopePayload(nil, entity, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ask := func(rc *rawClient, id int, entity string, want int64) {
+		t.Helper()
+		replyPath := fmt.Sprintf("/_ask/%s/%d", entity, want)
+		write(rc, headedFrame(id, payload(entity, workload.GetCount{ReplyTo: rc.ref(replyPath)})))
+		v, err := ours.Decode(recvPayload(t, rc, replyPath))
+		if r, ok := v.(workload.CountReply); err != nil || !ok || r.Value != want {
+			t.Fatalf("count of %s: %#v, %v; want %d", entity, v, err, want)
+		}
+	}
+
+	before := n.Stats()
+	write(rc, wire.AppendHeadDefinition(nil, 3, head(region)))
+	for range 5 {
+		write(rc, headedFrame(3, payload("e-head", workload.Increment{Amount: 3})))
+	}
+	ask(rc, 3, "e-head", 15)
+	// A redefinition replaces the head for the frames after it.
+	write(rc, wire.AppendHeadDefinition(nil, 3, head(wire.NodeURI("live", addr, wire.PathRegionPrefix+"nosuch"))))
+	write(rc, headedFrame(3, payload("e-head", workload.Increment{Amount: 3})))
+	poll.Until(t, "the envelope to an unknown type counted", func() bool {
+		return n.Stats().UnknownTargets > before.UnknownTargets
+	})
+	write(rc, wire.AppendHeadDefinition(nil, wire.MaxHeads-1, head(region)))
+	ask(rc, wire.MaxHeads-1, "e-head", 15)
+
+	t.Run("undefined id", func(t *testing.T) {
+		bad, _ := zhbinClient(t, n, 2001)
+		before := n.Stats().FramingErrors
+		write(bad, wire.AppendHeadDefinition(nil, 1, head(region))) // another id defined
+		write(bad, headedFrame(4, payload("e-head", workload.Increment{Amount: 1})))
+		if !closedByNode(bad, 10*time.Second) {
+			t.Fatal("the connection stayed open after a headed frame without a definition")
+		}
+		poll.Until(t, "counted as a framing error", func() bool { return n.Stats().FramingErrors > before })
+		ask(rc, wire.MaxHeads-1, "e-head-2", 0) // the others are still served
+	})
+	t.Run("bad definition", func(t *testing.T) {
+		bad, _ := zhbinClient(t, n, 2002)
+		write(bad, wire.AppendHeadDefinition(nil, 1, []byte{wire.FrameMessage, 0, 0, 0, 2, '{', '}'}))
+		if !closedByNode(bad, 10*time.Second) {
+			t.Fatal("the connection stayed open after a definition without a target")
+		}
+	})
+	t.Run("json connection", func(t *testing.T) {
+		js := dialClient(t, addr, wire.NodeAddress{Host: "127.89.1.1", Port: 2003}, &wire.Extension{System: "live", Version: 1, Codecs: []string{"json"}, Role: wire.RoleClient})
+		if js.reply.Zerohop.Heads != 0 {
+			t.Fatalf("heads %d announced on a JSON connection", js.reply.Zerohop.Heads)
+		}
+		before := n.Stats().UnexpectedMessages
+		write(js, wire.AppendHeadDefinition(nil, 1, head(region)))
+		write(js, headedFrame(1, payload("e-json", workload.Increment{Amount: 1})))
+		poll.Until(t, "both frames ignored and counted", func() bool { return n.Stats().UnexpectedMessages >= before+2 })
+		v := js.ask(wire.PathRegionPrefix+workload.DefaultEntityType, func(r wire.Ref) any {
+			return wire.ShardEnvelope{EntityID: "e-json", Message: workload.GetCount{ReplyTo: r}}
+		})
+		if r, ok := v.(workload.CountReply); !ok || r.Value != 0 {
+			t.Fatalf("the JSON connection after headed frames: %#v, want a count of 0", v)
+		}
+	})
+}
+
+// TestHeadsAnnounced: BinaryHeads bounds the ids a connection may define
+// (a definition at the bound closes it), and a negative BinaryHeads
+// announces none (headed frames are then unknown types, ignored).
+func TestHeadsAnnounced(t *testing.T) {
+	for _, heads := range []int{4, -1} {
+		t.Run(fmt.Sprint(heads), func(t *testing.T) {
+			c := nodetest.Start(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+				cfg.Binary = binaryCodec(t, cfg.Registry)
+				cfg.BinaryHeads = heads
+			}})
+			n := c.Node(0)
+			rc, ours := zhbinClient(t, n, 2100)
+			if got, want := rc.reply.Zerohop.Heads, max(heads, 0); got != want {
+				t.Fatalf("announced %d heads, want %d", got, want)
+			}
+			region := wire.NodeURI("live", n.Addr(), wire.PathRegionPrefix+workload.DefaultEntityType)
+			def := wire.AppendHeadDefinition(nil, 4, ours.AppendEnvelopeHead(nil, region, "casty://live-client@127.89.1.1:2100/"))
+			before := n.Stats()
+			if _, err := rc.c.Write(def); err != nil {
+				t.Fatal(err)
+			}
+			if heads > 0 {
+				if !closedByNode(rc, 10*time.Second) {
+					t.Fatal("a definition at the announced bound left the connection open")
+				}
+				return
+			}
+			poll.Until(t, "the definition ignored and counted", func() bool {
+				return n.Stats().UnexpectedMessages > before.UnexpectedMessages
+			})
+			if closedByNode(rc, 200*time.Millisecond) {
+				t.Fatal("a node without heads closed the connection on a definition")
+			}
+		})
+	}
+}
