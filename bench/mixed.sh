@@ -19,7 +19,9 @@
 #   bash bench/mixed.sh OUTDIR [LOADGEN NODE]   # binaries built if not given
 #
 # Environment: RUNS (default 3), DURATION (default 5s), PORT (default
-# 27720; gossip PORT+1000, raft PORT+2000). Results: OUTDIR/SHAPE-CFG-
+# 27720; gossip PORT+1000, raft PORT+2000), CFGS (the configurations,
+# default "def prof profqi"), NODE_ARGS and LG_ARGS (added to every node
+# and loadgen, e.g. NODE_ARGS=-binary LG_ARGS=-binary for zhbin). Results: OUTDIR/SHAPE-CFG-
 # {mixed,tells}-I.json (loadgen -json), and a table of medians on stdout.
 # Loopback only; the node is stopped by its PID.
 set -euo pipefail
@@ -34,7 +36,9 @@ NODE=${3:-$OUT/node}
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 PORT=${PORT:-27720}
-cfgs=(def prof profqi)
+read -r -a cfgs <<<"${CFGS:-def prof profqi}"
+read -r -a node_args <<<"${NODE_ARGS:-}"
+read -r -a lg_args <<<"${LG_ARGS:-}"
 declare -A client=([def]="" [prof]="-socket-send-buffer 65536 -queue-target 1ms" [profqi]="-socket-send-buffer 65536 -queue-target 1ms -queue-interval 5ms")
 declare -A node=([def]="" [prof]="-socket-recv-buffer 65536 -mailbox 16" [profqi]="-socket-recv-buffer 65536 -mailbox 16")
 declare -A embedded=([def]="" [prof]="-node-socket-recv-buffer 65536 -node-mailbox 16 -queue-wait-frames -1" [profqi]="-node-socket-recv-buffer 65536 -node-mailbox 16 -queue-wait-frames -1")
@@ -52,13 +56,13 @@ trap stop_node EXIT
 run() { # run NAME ARGS...: one load run, JSON to $OUT/NAME.json
 	local name=$1
 	shift
-	"$LG" -json -progress=false -duration "$DURATION" "$@" >"$OUT/$name.json" 2>"$OUT/$name.log" || echo "mixed: $name exited $? (see $name.log)"
+	"$LG" -json -progress=false -duration "$DURATION" ${lg_args[@]+"${lg_args[@]}"} "$@" >"$OUT/$name.json" 2>"$OUT/$name.log" || echo "mixed: $name exited $? (see $name.log)"
 }
 
 for i in $(seq "$RUNS"); do
 	for c in "${cfgs[@]}"; do
 		# shellcheck disable=SC2086 # word lists
-		"$NODE" -listen "127.0.0.1:$PORT" ${node[$c]} >"$OUT/node-$c-$i.log" 2>&1 &
+		"$NODE" -listen "127.0.0.1:$PORT" ${node_args[@]+"${node_args[@]}"} ${node[$c]} >"$OUT/node-$c-$i.log" 2>&1 &
 		np=$!
 		for _ in $(seq 100); do
 			grep -q '^READY' "$OUT/node-$c-$i.log" && break

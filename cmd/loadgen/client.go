@@ -80,6 +80,7 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 					bc := zhbin.New(cfg.Registry)
 					_ = workload.RegisterBinary(bc) // the same types as the client's, registered above
 					cfg.Binary = bc
+					cfg.BinaryHeads = o.nodeBinaryHeads
 				}
 			},
 		})

@@ -41,29 +41,30 @@ type options struct {
 	addressMap map[string]string // logical host:port -> dial host:port
 
 	// load shape
-	duration       time.Duration // 0 with -tells and no -duration: no time limit
-	tells          int64         // -tells: stop after this many tells (0: no limit)
-	workers        int
-	entities       int
-	entityPrefix   string
-	rate           float64       // total tells/s (a schedule's start), 0 = open throttle
-	schedule       *rateSchedule // -rate; nil = open throttle
-	keys           keyDist       // -keys
-	slo            *slo          // -slo: knee search mode; nil otherwise
-	sloStart       float64       // the search's first rate
-	sloMax         float64       // and highest
-	askConcurrency int
-	askRate        float64 // total asks/s, 0 = closed loop
-	askTimeout     time.Duration
-	queueTarget    time.Duration
-	queueInterval  time.Duration
-	nodeMailbox    int
-	sendBuffer     int // engine.Config.SocketSendBuffer
-	queueFrames    int // engine.Config.QueueFrames
-	queueWait      int // engine.Config.QueueWaitFrames
-	nodeRecvBuffer int // embedded: node.Config.SocketRecvBuffer
-	warmup         bool
-	resetStats     bool
+	duration        time.Duration // 0 with -tells and no -duration: no time limit
+	tells           int64         // -tells: stop after this many tells (0: no limit)
+	workers         int
+	entities        int
+	entityPrefix    string
+	rate            float64       // total tells/s (a schedule's start), 0 = open throttle
+	schedule        *rateSchedule // -rate; nil = open throttle
+	keys            keyDist       // -keys
+	slo             *slo          // -slo: knee search mode; nil otherwise
+	sloStart        float64       // the search's first rate
+	sloMax          float64       // and highest
+	askConcurrency  int
+	askRate         float64 // total asks/s, 0 = closed loop
+	askTimeout      time.Duration
+	queueTarget     time.Duration
+	queueInterval   time.Duration
+	nodeMailbox     int
+	nodeBinaryHeads int
+	sendBuffer      int // engine.Config.SocketSendBuffer
+	queueFrames     int // engine.Config.QueueFrames
+	queueWait       int // engine.Config.QueueWaitFrames
+	nodeRecvBuffer  int // embedded: node.Config.SocketRecvBuffer
+	warmup          bool
+	resetStats      bool
 
 	// accounting
 	drainTimeout      time.Duration
@@ -109,9 +110,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&shardHash, "shard-hash", "md5", "shard hash of the entity type: md5 (Casty's) or xxh64 (zerohop nodes only); configures the embedded cluster's type and this run's per-shard accounting, and must be the external cluster's (cmd/node -entities type:shards:xxh64); the client routes with the hash the nodes announce")
 	fs.StringVar(&o.msgModule, "msg-module", workload.DefaultModule, "Python module name of the workload message types")
 	fs.IntVar(&o.clients, "clients", 1, "engine clients, each with its own connections to every node (an entity always goes through the same one)")
-	fs.IntVar(&o.nodes, "nodes", 3, "embedded cluster size (ignored with -contact)")
+	o.embeddedFlags(fs)
 	fs.StringVar(&o.transport, "transport", "", "client transport: gnet (event loop) or net (std net.Conn); empty: the engine's default")
-	fs.StringVar(&o.nodeTport, "node-transport", "", "embedded cluster: node transport, net (goroutines on the Go network poller) or gnet (event loops); empty: net, measured faster than gnet with the client in the same process (cmd/node defaults to gnet)")
 	fs.BoolVar(&o.binary, "binary", false, "offer the zhbin binary codec (issue 12) to zerohop nodes, which the embedded nodes offer too (an external node needs -binary as well); a connection uses it only when its node chooses it, the report's codec line says how many did")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "client certificate (PEM) for TLS")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "client key (PEM) for TLS")
@@ -131,9 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.askConcurrency, "ask-concurrency", 1, "asks (GetCount) in flight alongside the tells; 0 disables them")
 	fs.Float64Var(&o.askRate, "ask-rate", 0, "total asks/s on a fixed schedule (latency from the intended send time); 0 = closed loop, or 1% of -rate (at least 1/s) when -rate is set")
 	fs.DurationVar(&o.askTimeout, "ask-timeout", 5*time.Second, "timeout of one ask")
-	fs.IntVar(&o.nodeMailbox, "node-mailbox", 0, "embedded cluster: node.Config.MailboxSize, the bound of each shard's mailbox (0: the node's default)")
 	fs.IntVar(&o.sendBuffer, "socket-send-buffer", 0, "the client's engine.Config.SocketSendBuffer: SO_SNDBUF of each node connection in bytes (0: the kernel's, autotuned)")
-	fs.IntVar(&o.nodeRecvBuffer, "node-socket-recv-buffer", 0, "embedded cluster: node.Config.SocketRecvBuffer, SO_RCVBUF of accepted connections in bytes (0: the kernel's, autotuned)")
 	fs.IntVar(&o.queueFrames, "queue-frames", 0, fmt.Sprintf("the client's engine.Config.QueueFrames: slots of each node connection's outbound queue (0: the engine's default, %d)", engine.DefaultQueueFrames))
 	fs.IntVar(&o.queueWait, "queue-wait-frames", 0, fmt.Sprintf("the client's engine.Config.QueueWaitFrames: frames queued to a node at which TellContext (the workers) waits (0: the engine's default, %d; negative: only when the queue is full)", engine.DefaultQueueWaitFrames))
 	fs.DurationVar(&o.queueTarget, "queue-target", 0, "the client's engine.Config.QueueTarget: sojourn bound of each connection's queue for tells (0: the engine's default; negative: no bound)")
@@ -225,33 +223,17 @@ func (o *options) validate() error {
 	if o.clients < 1 {
 		bad = append(bad, fmt.Sprintf("-clients %d < 1", o.clients))
 	}
-	if o.embedded() && o.nodes < 1 {
-		bad = append(bad, fmt.Sprintf("-nodes %d < 1", o.nodes))
-	}
-	if o.nodeMailbox < 0 || (o.nodeMailbox != 0 && !o.embedded()) {
-		bad = append(bad, fmt.Sprintf("-node-mailbox %d: a positive size, for the embedded cluster only", o.nodeMailbox))
-	}
+	bad = append(bad, o.validateEmbedded()...)
 	if o.queueFrames < 0 {
 		bad = append(bad, fmt.Sprintf("-queue-frames %d: a number of slots, or 0 for the engine's default", o.queueFrames))
 	}
 	if o.sendBuffer < 0 {
 		bad = append(bad, fmt.Sprintf("-socket-send-buffer %d: a size in bytes, or 0 for the kernel's", o.sendBuffer))
 	}
-	if o.nodeRecvBuffer < 0 || (o.nodeRecvBuffer != 0 && !o.embedded()) {
-		bad = append(bad, fmt.Sprintf("-node-socket-recv-buffer %d: a size in bytes, for the embedded cluster only (an external node: cmd/node -socket-recv-buffer)", o.nodeRecvBuffer))
-	}
 	switch o.transport {
 	case "", "gnet", "net":
 	default:
 		bad = append(bad, fmt.Sprintf("-transport %q is not gnet or net", o.transport))
-	}
-	switch o.nodeTport {
-	case "", "gnet", "net":
-		if o.nodeTport != "" && !o.embedded() {
-			bad = append(bad, "-node-transport applies to the embedded cluster only (an external cluster's nodes chose theirs)")
-		}
-	default:
-		bad = append(bad, fmt.Sprintf("-node-transport %q is not gnet or net", o.nodeTport))
 	}
 	for _, c := range o.contacts {
 		if _, _, err := splitHostPort(c); err != nil {
@@ -329,6 +311,42 @@ func (o *options) validate() error {
 		return nil
 	}
 	return errors.New("loadgen: " + strings.Join(bad, "; "))
+}
+
+// embeddedFlags defines the flags of the embedded cluster's nodes.
+func (o *options) embeddedFlags(fs *flag.FlagSet) {
+	fs.IntVar(&o.nodes, "nodes", 3, "embedded cluster size (ignored with -contact)")
+	fs.StringVar(&o.nodeTport, "node-transport", "", "embedded cluster: node transport, net (goroutines on the Go network poller) or gnet (event loops); empty: net, measured faster than gnet with the client in the same process (cmd/node defaults to gnet)")
+	fs.IntVar(&o.nodeBinaryHeads, "node-binary-heads", 0, "embedded cluster with -binary: node.Config.BinaryHeads, the compact frame heads each zhbin connection may use (0: the node's default, wire.MaxHeads; negative: none, whole frames)")
+	fs.IntVar(&o.nodeMailbox, "node-mailbox", 0, "embedded cluster: node.Config.MailboxSize, the bound of each shard's mailbox (0: the node's default)")
+	fs.IntVar(&o.nodeRecvBuffer, "node-socket-recv-buffer", 0, "embedded cluster: node.Config.SocketRecvBuffer, SO_RCVBUF of accepted connections in bytes (0: the kernel's, autotuned)")
+}
+
+// validateEmbedded reports the embedded cluster's flags that are out of
+// range or given with -contact.
+func (o *options) validateEmbedded() []string {
+	var bad []string
+	if o.embedded() && o.nodes < 1 {
+		bad = append(bad, fmt.Sprintf("-nodes %d < 1", o.nodes))
+	}
+	if o.nodeBinaryHeads != 0 && (!o.embedded() || !o.binary) {
+		bad = append(bad, fmt.Sprintf("-node-binary-heads %d: for the embedded cluster with -binary only", o.nodeBinaryHeads))
+	}
+	if o.nodeMailbox < 0 || (o.nodeMailbox != 0 && !o.embedded()) {
+		bad = append(bad, fmt.Sprintf("-node-mailbox %d: a positive size, for the embedded cluster only", o.nodeMailbox))
+	}
+	if o.nodeRecvBuffer < 0 || (o.nodeRecvBuffer != 0 && !o.embedded()) {
+		bad = append(bad, fmt.Sprintf("-node-socket-recv-buffer %d: a size in bytes, for the embedded cluster only (an external node: cmd/node -socket-recv-buffer)", o.nodeRecvBuffer))
+	}
+	switch o.nodeTport {
+	case "", "gnet", "net":
+		if o.nodeTport != "" && !o.embedded() {
+			bad = append(bad, "-node-transport applies to the embedded cluster only (an external cluster's nodes chose theirs)")
+		}
+	default:
+		bad = append(bad, fmt.Sprintf("-node-transport %q is not gnet or net", o.nodeTport))
+	}
+	return bad
 }
 
 // validateSLO reports the flags -slo cannot go with.
