@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
 
@@ -52,5 +53,20 @@ func TestTellZeroAllocsBinary(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("Tell on a zhbin connection: got %v allocs/op, want 0", allocs)
+	}
+	// Through the route entry's compact head (as if the node announced
+	// heads; the writer, whose link took none, writes the frames whole).
+	c.mu.Lock()
+	for _, nc := range c.connList {
+		nc.maxHeads.Store(wire.MaxHeads)
+	}
+	c.mu.Unlock()
+	allocs = testing.AllocsPerRun(1000, func() {
+		if err := ref.Tell("user-0", boxed); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Tell through a compact head: got %v allocs/op, want 0", allocs)
 	}
 }
