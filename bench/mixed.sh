@@ -20,7 +20,8 @@
 #
 # Environment: RUNS (default 3), DURATION (default 5s), PORT (default
 # 27720; gossip PORT+1000, raft PORT+2000), CFGS (the configurations,
-# default "def prof profqi"), NODE_ARGS and LG_ARGS (added to every node
+# default "def prof profqi"), SHAPES (default "2p emb"; "2p" skips the
+# embedded runs), NODE_ARGS and LG_ARGS (added to every node
 # and loadgen, e.g. NODE_ARGS=-binary LG_ARGS=-binary for zhbin). Results: OUTDIR/SHAPE-CFG-
 # {mixed,tells}-I.json (loadgen -json), and a table of medians on stdout.
 # Loopback only; the node is stopped by its PID.
@@ -37,6 +38,7 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 PORT=${PORT:-27720}
 read -r -a cfgs <<<"${CFGS:-def prof profqi}"
+SHAPES=${SHAPES:-2p emb}
 read -r -a node_args <<<"${NODE_ARGS:-}"
 read -r -a lg_args <<<"${LG_ARGS:-}"
 declare -A client=([def]="" [prof]="-socket-send-buffer 65536 -queue-target 1ms" [profqi]="-socket-send-buffer 65536 -queue-target 1ms -queue-interval 5ms")
@@ -74,6 +76,7 @@ for i in $(seq "$RUNS"); do
 		# shellcheck disable=SC2086
 		run "2p-$c-tells-$i" -contact "127.0.0.1:$PORT" -ask-concurrency 0 ${client[$c]}
 		stop_node
+		[[ $SHAPES == *emb* ]] || continue
 		# shellcheck disable=SC2086
 		run "emb-$c-mixed-$i" ${client[$c]} ${embedded[$c]}
 		# shellcheck disable=SC2086
@@ -84,7 +87,7 @@ done
 key() { grep -o "\"$1\":[-0-9.e+]*" "$2" | head -1 | cut -d: -f2; }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]}'; }
 printf '%-8s %-7s %14s %14s %12s %12s %10s %8s\n' shape config "tells/s mixed" "tells/s only" "ask p50 ms" "ask p99 ms" "sched p99" lost
-for s in 2p emb; do
+for s in $SHAPES; do
 	for c in "${cfgs[@]}"; do
 		m=("$OUT/$s-$c-mixed-"*.json)
 		t=("$OUT/$s-$c-tells-"*.json)

@@ -61,6 +61,15 @@ type nodeConn struct {
 	// the connection's head table, across links (headTable).
 	maxHeads atomic.Int32
 	heads    headTable
+	// window: the frames in flight the node's last handshake allowed
+	// ("window" with zhbin; 0: no bound); credited: the frames the node
+	// has acknowledged on the current link (wire.FrameCredit, added by
+	// the reading side, which then signals creditWake); the writer keeps
+	// what it wrote minus credited below window (writeLoop).
+	window     atomic.Int32
+	credited   atomic.Uint64
+	written    atomic.Uint64 // frames written on the current link, counted by the writer before each write
+	creditWake chan struct{}
 
 	state      atomic.Int32
 	cause      atomic.Pointer[error] // why the last connection/attempt failed
@@ -102,13 +111,14 @@ type nodeConn struct {
 
 func newNodeConn(c *Client, addr wire.NodeAddress) *nodeConn {
 	nc := &nodeConn{
-		c:        c,
-		addr:     addr,
-		dial:     c.cfg.dialAddress(addr),
-		q:        newOutQueue(c.cfg.QueueFrames, max(c.cfg.QueueTarget, 0), max(c.cfg.QueueInterval, 0), max(c.cfg.QueueWaitFrames, 0)),
-		firstTry: make(chan struct{}),
-		kick:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
+		c:          c,
+		addr:       addr,
+		dial:       c.cfg.dialAddress(addr),
+		q:          newOutQueue(c.cfg.QueueFrames, max(c.cfg.QueueTarget, 0), max(c.cfg.QueueInterval, 0), max(c.cfg.QueueWaitFrames, 0)),
+		firstTry:   make(chan struct{}),
+		creditWake: make(chan struct{}, 1),
+		kick:       make(chan struct{}, 1),
+		stop:       make(chan struct{}),
 	}
 	nc.fullErr = &BufferFullError{Reason: DropQueueFull, Node: addr, Limit: len(nc.q.slots)}
 	nc.lateErr = &BufferFullError{Reason: DropQueueSojourn, Node: addr, Limit: int(c.cfg.QueueTarget.Microseconds())}
@@ -387,18 +397,47 @@ func (nc *nodeConn) writeLoop(l Link) error {
 	if nc.q.heads != nil {
 		nc.q.heads.reset(int(nc.maxHeads.Load())) // this link's, from its handshake
 	}
+	// The link's window (0: none): frames written and not yet credited
+	// stay below it; written counts this link's frames, definitions too.
+	win := uint64(max(nc.window.Load(), 0))
+	var written uint64
+	nc.q.frameCap = 0
 	for {
+		if win > 0 {
+			out := written - nc.credited.Load()
+			if out >= win {
+				select { // not idle: frames wait for the node's credit
+				case <-nc.creditWake:
+				case <-l.Done():
+					return l.Err()
+				case <-nc.stop:
+					return errStopped
+				}
+				continue
+			}
+			nc.q.frameCap = int(win - out)
+		}
 		var n int
 		nc.batch, n = nc.q.drain(nc.batch[:0], limit, clock())
-		if n > 0 && n < yieldBelowFrames && len(nc.batch) < limit && c.asks.inflight.Load() > int64(n) {
+		if n > 0 && n < yieldBelowFrames && len(nc.batch) < limit && c.asks.inflight.Load() > int64(n) && (win == 0 || n < nc.q.frameCap) {
 			// A small batch: let the goroutines that are runnable now
 			// (askers woken by replies, producers) queue theirs first,
 			// and write them together. Free when nothing else is
 			// runnable; see yieldBelowFrames.
 			runtime.Gosched()
 			var m int
+			if win > 0 {
+				nc.q.frameCap -= n
+			}
 			nc.batch, m = nc.q.drain(nc.batch, limit, clock())
 			n += m
+		}
+		if win > 0 {
+			written += uint64(n)
+			if h := nc.q.heads; h != nil {
+				written, h.defs = written+uint64(h.defs), 0
+			}
+			nc.written.Store(written) // before the write: a credit never acknowledges more
 		}
 		if len(nc.batch) > 0 {
 			if err := l.Write(nc.batch); err != nil {
@@ -491,6 +530,13 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 			heads = min(h.Zerohop.Heads, wire.MaxHeads)
 		}
 		nc.maxHeads.Store(int32(heads))
+		window := 0
+		if ok {
+			window = min(h.Zerohop.Window, wire.MaxWindow)
+		}
+		nc.window.Store(int32(window))
+		nc.credited.Store(0) // a new link: before its reading side starts
+		nc.written.Store(0)
 		if heads > 0 {
 			c.stats.headConnects.Add(1)
 		}

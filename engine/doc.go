@@ -312,7 +312,10 @@
 // defines each id on each link before its first frame, and writes a frame
 // whose id the link does not take (encoded for an earlier link) as the
 // whole frame (headWriter), so no frame depends on the link it was
-// encoded for.
+// encoded for. When the reply announces a "window" too (zhbin's
+// "Window"), the writer keeps the frames it wrote on the link and the
+// node has not acknowledged (wire.FrameCredit, read by the reading side:
+// onCredit) below it, and the rest wait in the queue (writeLoop).
 //
 // # Invariants
 //

@@ -17,6 +17,7 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -67,10 +68,11 @@ type headWriter struct {
 	tab     *headTable
 	limit   int
 	defined uint64
+	defs    int // definitions written since the writer last took the count
 }
 
 // reset starts a link that takes limit heads.
-func (w *headWriter) reset(limit int) { w.limit, w.defined = limit, 0 }
+func (w *headWriter) reset(limit int) { w.limit, w.defined, w.defs = limit, 0, 0 }
 
 // appendFrame appends frame, a headed frame (wire.FrameHeaded, as the
 // engine encoded it), to dst so that the current link reads it: after the
@@ -85,6 +87,7 @@ func (w *headWriter) appendFrame(dst, frame []byte) []byte {
 		if w.defined&(1<<id) == 0 {
 			dst = wire.AppendHeadDefinition(dst, id, w.tab.head(id))
 			w.defined |= 1 << id
+			w.defs++
 		}
 		return append(dst, frame...)
 	}
@@ -94,4 +97,23 @@ func (w *headWriter) appendFrame(dst, frame []byte) []byte {
 	dst = append(dst, payload...)
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
+}
+
+// onCredit takes a credit frame's body (the reading side): the node has
+// handled that many more of the frames written on the current link. A
+// credit that does not parse, or that acknowledges more than was written,
+// is an error: the link closes.
+func (nc *nodeConn) onCredit(body []byte) error {
+	n, err := wire.ParseCredit(body)
+	if err != nil {
+		return err
+	}
+	if c := nc.credited.Add(uint64(n)); c > nc.written.Load() {
+		return &wire.HeadError{Reason: "credit for " + strconv.FormatUint(c, 10) + " frames, " + strconv.FormatUint(nc.written.Load(), 10) + " written"}
+	}
+	select {
+	case nc.creditWake <- struct{}{}:
+	default:
+	}
+	return nil
 }

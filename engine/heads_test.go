@@ -147,3 +147,105 @@ func TestClusterHeads(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterWindow: against a node that announces a window, the client
+// keeps at most that many frames written and not credited (plus the
+// link's head definitions): while the node is paused, the rest of a burst
+// waits in the client's queue, not in the socket buffers; after Resume
+// every tell arrives.
+func TestClusterWindow(t *testing.T) {
+	const window = 64
+	lc := startCluster(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.Binary = binaryCodec(t, cfg.Registry)
+		cfg.BinaryWindow = window
+	}})
+	c := dialCluster(t, lc, func(cfg *Config) { cfg.Binary = binaryCodec(t, cfg.Types) })
+	tellAskLookup(t, c, 32, 10, "w1")
+	c.mu.Lock()
+	nc := c.connList[0]
+	c.mu.Unlock()
+	if got := nc.window.Load(); got != window {
+		t.Fatalf("window %d, want %d", got, window)
+	}
+	ref, err := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := getCount(t.Context(), c, ref, "w-burst"); err != nil { // located
+		t.Fatal(err)
+	}
+	inFlight := func() uint64 { return nc.written.Load() - nc.credited.Load() }
+	n := lc.Node(0)
+	n.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			n.Resume()
+		}
+	}()
+	const burst = 3000
+	for range burst {
+		if err := ref.Tell("w-burst", workload.Increment{Amount: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if f := inFlight(); f > window+wire.MaxHeads {
+			t.Fatalf("%d frames in flight, window %d", f, window)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if q := nc.q.len(); q < burst-window-wire.MaxHeads {
+		t.Fatalf("%d frames still queued of a %d burst to a paused node: the window did not hold them", q, burst)
+	}
+	n.Resume()
+	resumed = true
+	r, err := getCount(t.Context(), c, ref, "w-burst")
+	if err != nil || r.Value != burst {
+		t.Fatalf("count after resume: %+v, %v; want %d", r, err, burst)
+	}
+	tellAskLookup(t, c, 32, 10, "w2")
+}
+
+// FuzzOnCredit: a credit frame of any bytes, on a link with a window,
+// never panics; one that does not parse, or acknowledges more frames than
+// were written, is an error (the link closes), and what is accepted never
+// leaves more credited than written.
+func FuzzOnCredit(f *testing.F) {
+	f.Add(wire.AppendCredit(nil, 16)[wire.FrameHeaderLen:], uint16(32))
+	f.Add(wire.AppendCredit(nil, 64)[wire.FrameHeaderLen:], uint16(32))
+	f.Add([]byte{0x80}, uint16(1))
+	f.Fuzz(func(t *testing.T, body []byte, written uint16) {
+		c, nc := fuzzClient(t)
+		nc.window.Store(64)
+		nc.written.Store(uint64(written))
+		for range 2 {
+			err := c.onFrame(nc, wire.FrameCredit, body)
+			if k, perr := wire.ParseCredit(body); perr == nil && err == nil && nc.credited.Load() > uint64(written) {
+				t.Fatalf("credit of %d accepted: %d credited of %d written", k, nc.credited.Load(), written)
+			} else if perr != nil && err == nil {
+				t.Fatalf("a credit that does not parse (%v) accepted", perr)
+			}
+		}
+	})
+}
+
+// TestOnCredit: credits add up to at most what was written; one past it
+// is an error.
+func TestOnCredit(t *testing.T) {
+	c, nc := fuzzClient(t)
+	nc.window.Store(64)
+	nc.written.Store(32)
+	credit := func(n int) error {
+		return c.onFrame(nc, wire.FrameCredit, wire.AppendCredit(nil, n)[wire.FrameHeaderLen:])
+	}
+	for range 2 {
+		if err := credit(16); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := credit(1); err == nil {
+		t.Fatalf("a credit past the %d frames written taken (%d credited)", nc.written.Load(), nc.credited.Load())
+	}
+}

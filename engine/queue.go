@@ -171,6 +171,9 @@ type outQueue struct {
 	// drain passes every headed frame through; nil (no zhbin codec):
 	// frames are written as they are. Consumer only.
 	heads *headWriter
+	// frameCap: the most frames the next drain takes (the link's window,
+	// writeLoop); 0: no bound. Consumer only.
+	frameCap int
 }
 
 // hotSlots is how many frames a queue holds in its hot buffers (see
@@ -353,7 +356,7 @@ func (q *outQueue) drain(dst []byte, limit int, now int64) ([]byte, int) {
 	q.clock.Store(now)
 	h := q.head.Load()
 	n := 0
-	for len(dst) < limit {
+	for len(dst) < limit && (q.frameCap == 0 || n < q.frameCap) {
 		s := &q.slots[h&q.mask]
 		if s.seq.Load() != h+1 {
 			break

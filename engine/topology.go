@@ -44,6 +44,9 @@ func (t *topoState) init() {
 // not here.
 func (c *Client) onFrame(nc *nodeConn, typ byte, body []byte) error {
 	if typ != wire.FrameMessage {
+		if typ == wire.FrameCredit && nc.window.Load() > 0 {
+			return nc.onCredit(body)
+		}
 		return nil // Casty ignores any non-message frame after the handshake
 	}
 	path, payload, err := wire.ParseTargetPath(body)

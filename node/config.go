@@ -188,6 +188,16 @@ type Config struct {
 	// frames, as zerohop nodes before heads. It must be at most
 	// wire.MaxHeads; it matters only with Binary.
 	BinaryHeads int
+	// BinaryWindow, when positive, bounds the frames a zhbin client keeps
+	// in flight to this node: its handshake announces "window", and the
+	// node acknowledges the frames it has handled (wire.FrameCredit), a
+	// quarter of the window at a time. The socket buffers then hold at
+	// most that many frames whatever their size, so an ask sent behind a
+	// flood of 25-byte headed tells waits behind a bounded number of them
+	// (PERFORMANCE.md, "Compact heads"). Default 0: no window (the
+	// kernel's buffers, in bytes, bound the flight). At most
+	// wire.MaxWindow; it matters only with Binary.
+	BinaryWindow int
 	// Entities are the sharded entity types this node hosts.
 	Entities []EntityType
 	// Services are the discoverable services this node hosts.

@@ -25,6 +25,9 @@ func (c Config) Validate() error {
 	if c.Binary != nil && c.Registry != nil && c.Binary.JSON() != c.Registry {
 		p.add("Binary's JSON registry is not Registry (make the zhbin codec with zhbin.New(Registry))")
 	}
+	if c.BinaryWindow < 0 || c.BinaryWindow > wire.MaxWindow {
+		p.add("BinaryWindow %d is not in 0..wire.MaxWindow (%d)", c.BinaryWindow, wire.MaxWindow)
+	}
 	if c.BinaryHeads > wire.MaxHeads {
 		p.add("BinaryHeads %d is above wire.MaxHeads (%d)", c.BinaryHeads, wire.MaxHeads)
 	}

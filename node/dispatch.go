@@ -77,6 +77,19 @@ func (n *Node) handleFrame(l *link, typ byte, body []byte) result {
 		}
 		return resOK
 	}
+	r := n.handleHandshaken(l, typ, body)
+	if l.in.window > 0 && r != resPaused { // a paused frame is handled again
+		if l.in.uncredited++; l.in.uncredited >= max(l.in.window/4, 1) {
+			l.in.credit = wire.AppendCredit(l.in.credit[:0], l.in.uncredited)
+			l.send(l.in.credit)
+			l.in.uncredited = 0
+		}
+	}
+	return r
+}
+
+// handleHandshaken handles a frame of a link after its handshake.
+func (n *Node) handleHandshaken(l *link, typ byte, body []byte) result {
 	switch {
 	case typ == wire.FrameMessage:
 		return n.handleMessage(l, body)
@@ -720,6 +733,13 @@ type ingestMemo struct {
 	maxHeads int
 	heads    []headDef
 	scratch  []byte
+
+	// window: the frames in flight announced to the client (0: none);
+	// uncredited counts the frames handled since the last credit, sent
+	// (in credit's buffer) every quarter of the window.
+	window     int
+	uncredited int
+	credit     []byte
 }
 
 // headDef is what a head id stands for on a link: a hosted region (region,

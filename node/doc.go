@@ -405,7 +405,13 @@
 //     region message (a 128 KiB table and at most 256 KiB of entity ids,
 //     which are memoized only up to 64 bytes): up to about 450 KiB for a
 //     std link, 1.8 GiB for MaxConnections (4096) of them; lower it on a
-//     small machine. Beside that, the outbound buffers: OutboundLimit
+//     small machine. A zhbin connection that announced heads
+//     (Config.BinaryHeads) also keeps a table of at most wire.MaxHeads (64)
+//     entries, allocated at its first definition, with a copy of the
+//     header (at most wire.MaxHeadLen, 512 bytes) only for a target that is
+//     not a hosted region, and a scratch buffer for the frames through
+//     those (kept up to 64 KiB): at most about 100 KiB more a connection.
+//     Beside that, the outbound buffers: OutboundLimit
 //     (replies a client does not read) and PausedInboundLimit (input of a
 //     gnet connection paused by a full mailbox) are per connection, not
 //     per node.

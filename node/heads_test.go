@@ -188,3 +188,96 @@ func TestHeadsAnnounced(t *testing.T) {
 		})
 	}
 }
+
+// TestCreditWindow: a node with BinaryWindow announces it to zhbin
+// clients and acknowledges the frames it handles, a quarter of the window
+// at a time (every frame counts: definitions, headed frames, message
+// frames); a client without zhbin gets neither.
+func TestCreditWindow(t *testing.T) { forEachTransport(t, testCreditWindow) }
+
+func testCreditWindow(t *testing.T, transport string) {
+	const window = 8
+	c := nodetest.Start(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.Transport = transport
+		cfg.Binary = binaryCodec(t, cfg.Registry)
+		cfg.BinaryWindow = window
+	}})
+	n := c.Node(0)
+	rc, ours := zhbinClient(t, n, 2200)
+	if got := rc.reply.Zerohop.Window; got != window {
+		t.Fatalf("announced window %d, want %d", got, window)
+	}
+	region := wire.NodeURI("live", n.Addr(), wire.PathRegionPrefix+workload.DefaultEntityType)
+	var out []byte
+	out = wire.AppendHeadDefinition(out, 0, ours.AppendEnvelopeHead(nil, region, "casty://live-client@127.89.1.1:2200/"))
+	for range 18 {
+		p, err := ours.AppendEnvelopePayload(nil, "e-credit", workload.Increment{Amount: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, headedFrame(0, p)...)
+	}
+	ask, err := ours.AppendEnvelopeFrame(nil, region, "casty://live-client@127.89.1.1:2200/", "e-credit", workload.GetCount{ReplyTo: rc.ref("/_ask/credit")}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, ask...) // 20 frames in all
+	if _, err := rc.c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	credited := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for credited < 20 {
+		typ, body, err := rc.next(time.Until(deadline))
+		if err != nil {
+			t.Fatalf("after %d credited: %v", credited, err)
+		}
+		switch typ {
+		case wire.FrameCredit:
+			k, err := wire.ParseCredit(body)
+			if err != nil || k != window/4 {
+				t.Fatalf("credit of %d (%v), want %d a time", k, err, window/4)
+			}
+			credited += k
+		case wire.FrameMessage:
+			h, payload, err := wire.ParseMessage(body)
+			if a, _ := wire.ParseAddress(h.Target); err == nil && a.Path == "/_ask/credit" {
+				if v, err := ours.Decode(payload); err != nil || v.(workload.CountReply).Value != 18 {
+					t.Fatalf("count %#v, %v; want 18", v, err)
+				}
+			}
+		}
+	}
+	if credited != 20 {
+		t.Fatalf("credited %d frames, sent 20", credited)
+	}
+	js := dialClient(t, n.Addr(), wire.NodeAddress{Host: "127.89.1.1", Port: 2201}, &wire.Extension{System: "live", Version: 1, Codecs: []string{"json"}, Role: wire.RoleClient})
+	if js.reply.Zerohop.Window != 0 {
+		t.Fatalf("window %d announced on a JSON connection", js.reply.Zerohop.Window)
+	}
+	for range 8 {
+		js.send(wire.PathRegionPrefix+workload.DefaultEntityType, wire.ShardEnvelope{EntityID: "e-json-credit", Message: workload.Increment{Amount: 1}})
+	}
+	// Every frame up to the count's reply: no credit among them (8 tells
+	// would have been 4).
+	js.send(wire.PathRegionPrefix+workload.DefaultEntityType, wire.ShardEnvelope{EntityID: "e-json-credit", Message: workload.GetCount{ReplyTo: js.ref("/_ask/json-credit")}})
+	for {
+		typ, body, err := js.next(10 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ == wire.FrameCredit {
+			t.Fatal("a credit on a JSON connection")
+		}
+		if typ != wire.FrameMessage {
+			continue
+		}
+		h, payload, err := wire.ParseMessage(body)
+		if a, _ := wire.ParseAddress(h.Target); err == nil && a.Path == "/_ask/json-credit" {
+			if v, err := js.reg.Decode(payload); err != nil || v.(workload.CountReply).Value != 8 {
+				t.Fatalf("JSON count %#v, %v; want 8", v, err)
+			}
+			return
+		}
+	}
+}

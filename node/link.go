@@ -311,6 +311,7 @@ func (l *link) onHandshake(body []byte) bool {
 		if ok, why := zhbin.Negotiated(hs.Zerohop, n.binTypes, true); ok {
 			l.codec, reply = n.bin, n.hsReply.Load().bin
 			l.in.maxHeads = max(n.cfg.BinaryHeads, 0)
+			l.in.window = n.cfg.BinaryWindow
 		} else if hs.Zerohop != nil {
 			n.log.Debug("connection stays JSON", "remote", l.remote(), "why", why)
 		}
@@ -407,6 +408,7 @@ func (n *Node) replies(types map[string]int, hashes map[string]string) *hsReplie
 	xb := *x
 	xb.Codec = zhbin.Name
 	xb.Heads = max(n.cfg.BinaryHeads, 0)
+	xb.Window = n.cfg.BinaryWindow
 	return &hsReplies{json: frame(x), bin: frame(&xb)}
 }
 

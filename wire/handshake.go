@@ -47,7 +47,10 @@ type Handshake struct {
 // for a type "entities" lacks is ignored; and "heads", written by a node
 // that chose "zhbin" (only then): how many frame heads it keeps for the
 // connection, so that the client may send headed frames with ids below it
-// (heads.go; 0..MaxHeads, anything else is a HandshakeError).
+// (heads.go; 0..MaxHeads, anything else is a HandshakeError); and
+// "window", written by a node that chose "zhbin" and bounds its clients'
+// frames in flight: the client keeps at most that many frames written and
+// not yet acknowledged by a FrameCredit (heads.go; 0..MaxWindow).
 type Extension struct {
 	System    string
 	Version   int
@@ -59,6 +62,7 @@ type Extension struct {
 	Refused   string         // "" when absent
 	Binary    []BinaryType   // in the order sent; nil when absent
 	Heads     int            // 0 when absent
+	Window    int            // 0 when absent
 }
 
 // BinaryType is one entry of Extension.Binary: a message type the sender
@@ -161,6 +165,10 @@ func AppendHandshake(dst []byte, h Handshake) []byte {
 		if x.Heads > 0 {
 			dst = append(dst, `, "heads": `...)
 			dst = strconv.AppendInt(dst, int64(x.Heads), 10)
+		}
+		if x.Window > 0 {
+			dst = append(dst, `, "window": `...)
+			dst = strconv.AppendInt(dst, int64(x.Window), 10)
 		}
 		dst = append(dst, '}')
 	}
@@ -403,6 +411,11 @@ func parseExtension(b []byte, vs int) (*Extension, int, error) {
 			x.Heads, vend, err = hsInt(b, vs, "zerohop.heads")
 			if err == nil && (x.Heads < 0 || x.Heads > MaxHeads) {
 				err = hsErr("zerohop.heads is not in 0.."+strconv.Itoa(MaxHeads), vs)
+			}
+		case pyjson.KeyIs(b, ks, ke, kesc, "window"):
+			x.Window, vend, err = hsInt(b, vs, "zerohop.window")
+			if err == nil && (x.Window < 0 || x.Window > MaxWindow) {
+				err = hsErr("zerohop.window is not in 0.."+strconv.Itoa(MaxWindow), vs)
 			}
 		case pyjson.KeyIs(b, ks, ke, kesc, "refused"):
 			x.Refused, vend, err = hsString(b, vs, "zerohop.refused", maxHandshakeString)

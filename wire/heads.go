@@ -128,3 +128,42 @@ func headID(body []byte) (id, n int, err error) {
 	}
 	return int(v), n, nil
 }
+
+// Credits: the flow control of a zhbin link whose node announced a
+// window ("window": W, Extension.Window). The client keeps at most W
+// frames written after the handshake and not yet acknowledged; the node
+// acknowledges the frames it has taken off the connection (handled, not
+// merely buffered) with
+//
+//	credit: [u32 length][0x22][uvarint n]
+//
+// n frames at a time, 1 <= n <= W. So the frames in flight, and what an
+// ask waits behind in the kernel's socket buffers, are bounded by count,
+// not bytes (a headed tell is 25 bytes: a 64 KiB buffer holds thousands).
+// A credit the client cannot read closes the link.
+const FrameCredit byte = 0x22
+
+// MaxWindow bounds a window a node may announce.
+const MaxWindow = 1 << 20
+
+// AppendCredit appends a credit frame of n frames.
+func AppendCredit(dst []byte, n int) []byte {
+	dst, start := BeginFrame(dst, FrameCredit)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// ParseCredit reads the body of a credit frame (after its type byte).
+func ParseCredit(body []byte) (int, error) {
+	v, n := binary.Uvarint(body)
+	switch {
+	case n <= 0:
+		return 0, &HeadError{Reason: "credit: bad count varint"}
+	case n != len(body):
+		return 0, &HeadError{Reason: "credit: bytes after the count"}
+	case v == 0 || v > MaxWindow:
+		return 0, &HeadError{Reason: "credit of " + strconv.FormatUint(v, 10) + " frames, not in 1.." + strconv.Itoa(MaxWindow)}
+	}
+	return int(v), nil
+}

@@ -112,26 +112,52 @@ func TestHandshakeHeads(t *testing.T) {
 	if err != nil || h.Zerohop.Heads != 64 {
 		t.Fatalf("parsed %+v, %v", h.Zerohop, err)
 	}
-	x.Heads = 0
-	if b := wire.AppendHandshake(nil, wire.Handshake{Host: "127.0.0.1", Port: 1, Zerohop: x}); bytes.Contains(b, []byte("heads")) {
-		t.Fatalf("heads 0 written: %s", b)
+	x.Heads, x.Window = 0, 4096
+	b = wire.AppendHandshake(nil, wire.Handshake{Host: "127.0.0.1", Port: 1, Zerohop: x})
+	if bytes.Contains(b, []byte("heads")) || !bytes.Contains(b, []byte(`, "window": 4096}`)) {
+		t.Fatalf("heads 0, window 4096 written as %s", b)
 	}
-	for _, v := range []string{"65", "-1", "1.5", `"8"`} {
-		body := `{"host": "h", "port": 1, "zerohop": {"heads": ` + v + `}}`
+	if h, err := wire.ParseHandshake(b); err != nil || h.Zerohop.Window != 4096 || h.Zerohop.Heads != 0 {
+		t.Fatalf("parsed %+v, %v", h.Zerohop, err)
+	}
+	for _, kv := range []string{`"heads": 65`, `"heads": -1`, `"heads": 1.5`, `"heads": "8"`, `"window": -1`, `"window": 1048577`, `"window": "8"`} {
+		body := `{"host": "h", "port": 1, "zerohop": {` + kv + `}}`
 		var he *wire.HandshakeError
 		if _, err := wire.ParseHandshake([]byte(body)); !errors.As(err, &he) {
-			t.Errorf("heads %s: got %v, want a HandshakeError", v, err)
+			t.Errorf("%s: got %v, want a HandshakeError", kv, err)
 		}
 	}
 }
 
-// FuzzHeadFrames: any body is a definition, a headed frame or a
+// TestCreditFrames: a credit carries 1..MaxWindow frames and nothing
+// else.
+func TestCreditFrames(t *testing.T) {
+	for _, n := range []int{1, 127, 128, wire.MaxWindow} {
+		f := wire.AppendCredit(nil, n)
+		typ, body, m, err := wire.ParseFrame(f, 0)
+		if err != nil || m != len(f) || typ != wire.FrameCredit {
+			t.Fatalf("credit %d: frame type %#x, %v", n, typ, err)
+		}
+		if got, err := wire.ParseCredit(body); err != nil || got != n {
+			t.Fatalf("credit %d read as %d, %v", n, got, err)
+		}
+	}
+	for _, body := range [][]byte{nil, {0}, {0x80}, {1, 0}, binary.AppendUvarint(nil, wire.MaxWindow+1)} {
+		var he *wire.HeadError
+		if _, err := wire.ParseCredit(body); !errors.As(err, &he) {
+			t.Errorf("credit % x: got %v, want a *HeadError", body, err)
+		}
+	}
+}
+
+// FuzzHeadFrames: any body is a definition, a headed frame, a credit or a
 // *HeadError, never a panic; what parses re-encodes to the same bytes.
 func FuzzHeadFrames(f *testing.F) {
 	good := messageHead(headTarget, "casty://c@h:1/")
 	f.Add(wire.AppendHeadDefinition(nil, 3, good)[wire.FrameHeaderLen:])
 	f.Add(append(wire.AppendHeadRef(nil, 63)[1:], 0x02, 1, 'a'))
 	f.Add([]byte{0x80, 0x80, 0x01})
+	f.Add(wire.AppendCredit(nil, 1024)[wire.FrameHeaderLen:])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var he *wire.HeadError
@@ -147,6 +173,13 @@ func FuzzHeadFrames(f *testing.F) {
 			}
 		case !errors.As(err, &he):
 			t.Fatalf("definition: error %T %v", err, err)
+		}
+		if k, err := wire.ParseCredit(body); err == nil {
+			if k < 1 || k > wire.MaxWindow || !bytes.Equal(wire.AppendCredit(nil, k)[wire.FrameHeaderLen:], body) && body[len(body)-1] != 0 {
+				t.Fatalf("credit % x read as %d", body, k)
+			}
+		} else if !errors.As(err, &he) {
+			t.Fatalf("credit: error %T %v", err, err)
 		}
 		id, payload, err := wire.ParseHeaded(body)
 		switch {

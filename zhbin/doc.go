@@ -65,6 +65,17 @@
 // every JSON connection, never see these frames (to them they are unknown
 // frame types, which Casty ignores).
 //
+// # Window
+//
+// Socket buffers are sized in bytes: at 25 bytes a tell, the buffers that
+// held 1,400 whole frames hold 10,000 headed ones, and an ask sent behind
+// a flood waits behind them all. A node with node.Config.BinaryWindow (off
+// by default; cmd/node -binary-window) announces "window": W with zhbin,
+// and acknowledges the frames it has handled with credit frames
+// (wire.FrameCredit), W/4 at a time; the client's writer keeps the frames
+// it wrote on the link and the node has not credited below W, so the
+// rest wait in its queue, where the sojourn bound sees them.
+//
 // PERFORMANCE.md, "Binary codec (issue 12)", has the measurements: a tell's
 // frame 307 bytes in JSON, 182 in zhbin; the node's envelope decode about
 // 2.9x faster; the same client encode cost after the head.
@@ -91,6 +102,13 @@
 //     message frame could not carry), counted as a framing error
 //     (engine TestHeadWriter, TestClusterHeads; node TestHeadedFrames,
 //     TestHeadsAnnounced; wire TestHeadFramesRefused, FuzzHeadFrames).
+//   - A link with a window has at most W frames written and not credited
+//     (plus its head definitions, at most wire.MaxHeads); the node credits
+//     each frame it handled once (a frame its full mailbox made it keep
+//     is credited when handled); a credit that does not parse or
+//     acknowledges more than was written closes the link (engine
+//     TestClusterWindow, FuzzOnCredit; node TestCreditWindow; wire
+//     TestCreditFrames).
 //   - Encoding a ShardEnvelope of a registered type into a buffer with
 //     room allocates nothing, whole frame or after a route entry's head
 //     (TestAppendEnvelopeZeroAlloc; the engine's Tell on a zhbin

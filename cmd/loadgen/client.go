@@ -81,6 +81,7 @@ func openEngine(ctx context.Context, o *options, stderr io.Writer) (target, clus
 					_ = workload.RegisterBinary(bc) // the same types as the client's, registered above
 					cfg.Binary = bc
 					cfg.BinaryHeads = o.nodeBinaryHeads
+					cfg.BinaryWindow = o.nodeBinaryWindow
 				}
 			},
 		})

@@ -41,30 +41,31 @@ type options struct {
 	addressMap map[string]string // logical host:port -> dial host:port
 
 	// load shape
-	duration        time.Duration // 0 with -tells and no -duration: no time limit
-	tells           int64         // -tells: stop after this many tells (0: no limit)
-	workers         int
-	entities        int
-	entityPrefix    string
-	rate            float64       // total tells/s (a schedule's start), 0 = open throttle
-	schedule        *rateSchedule // -rate; nil = open throttle
-	keys            keyDist       // -keys
-	slo             *slo          // -slo: knee search mode; nil otherwise
-	sloStart        float64       // the search's first rate
-	sloMax          float64       // and highest
-	askConcurrency  int
-	askRate         float64 // total asks/s, 0 = closed loop
-	askTimeout      time.Duration
-	queueTarget     time.Duration
-	queueInterval   time.Duration
-	nodeMailbox     int
-	nodeBinaryHeads int
-	sendBuffer      int // engine.Config.SocketSendBuffer
-	queueFrames     int // engine.Config.QueueFrames
-	queueWait       int // engine.Config.QueueWaitFrames
-	nodeRecvBuffer  int // embedded: node.Config.SocketRecvBuffer
-	warmup          bool
-	resetStats      bool
+	duration         time.Duration // 0 with -tells and no -duration: no time limit
+	tells            int64         // -tells: stop after this many tells (0: no limit)
+	workers          int
+	entities         int
+	entityPrefix     string
+	rate             float64       // total tells/s (a schedule's start), 0 = open throttle
+	schedule         *rateSchedule // -rate; nil = open throttle
+	keys             keyDist       // -keys
+	slo              *slo          // -slo: knee search mode; nil otherwise
+	sloStart         float64       // the search's first rate
+	sloMax           float64       // and highest
+	askConcurrency   int
+	askRate          float64 // total asks/s, 0 = closed loop
+	askTimeout       time.Duration
+	queueTarget      time.Duration
+	queueInterval    time.Duration
+	nodeMailbox      int
+	nodeBinaryHeads  int
+	nodeBinaryWindow int
+	sendBuffer       int // engine.Config.SocketSendBuffer
+	queueFrames      int // engine.Config.QueueFrames
+	queueWait        int // engine.Config.QueueWaitFrames
+	nodeRecvBuffer   int // embedded: node.Config.SocketRecvBuffer
+	warmup           bool
+	resetStats       bool
 
 	// accounting
 	drainTimeout      time.Duration
@@ -318,6 +319,7 @@ func (o *options) embeddedFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.nodes, "nodes", 3, "embedded cluster size (ignored with -contact)")
 	fs.StringVar(&o.nodeTport, "node-transport", "", "embedded cluster: node transport, net (goroutines on the Go network poller) or gnet (event loops); empty: net, measured faster than gnet with the client in the same process (cmd/node defaults to gnet)")
 	fs.IntVar(&o.nodeBinaryHeads, "node-binary-heads", 0, "embedded cluster with -binary: node.Config.BinaryHeads, the compact frame heads each zhbin connection may use (0: the node's default, wire.MaxHeads; negative: none, whole frames)")
+	fs.IntVar(&o.nodeBinaryWindow, "node-binary-window", 0, "embedded cluster with -binary: node.Config.BinaryWindow, the frames each zhbin client keeps in flight to a node (0: no window)")
 	fs.IntVar(&o.nodeMailbox, "node-mailbox", 0, "embedded cluster: node.Config.MailboxSize, the bound of each shard's mailbox (0: the node's default)")
 	fs.IntVar(&o.nodeRecvBuffer, "node-socket-recv-buffer", 0, "embedded cluster: node.Config.SocketRecvBuffer, SO_RCVBUF of accepted connections in bytes (0: the kernel's, autotuned)")
 }
@@ -329,8 +331,8 @@ func (o *options) validateEmbedded() []string {
 	if o.embedded() && o.nodes < 1 {
 		bad = append(bad, fmt.Sprintf("-nodes %d < 1", o.nodes))
 	}
-	if o.nodeBinaryHeads != 0 && (!o.embedded() || !o.binary) {
-		bad = append(bad, fmt.Sprintf("-node-binary-heads %d: for the embedded cluster with -binary only", o.nodeBinaryHeads))
+	if (o.nodeBinaryHeads != 0 || o.nodeBinaryWindow != 0) && (!o.embedded() || !o.binary) {
+		bad = append(bad, "-node-binary-heads and -node-binary-window: for the embedded cluster with -binary only")
 	}
 	if o.nodeMailbox < 0 || (o.nodeMailbox != 0 && !o.embedded()) {
 		bad = append(bad, fmt.Sprintf("-node-mailbox %d: a positive size, for the embedded cluster only", o.nodeMailbox))

@@ -104,6 +104,7 @@ func run() error {
 	recvBuffer := fs.Int("socket-recv-buffer", 0, "SO_RCVBUF of accepted connections in bytes (default 0: the kernel's, autotuned); small (64 KiB) keeps a client's flood in the client's time-bounded queue instead (PERFORMANCE.md, \"Asks behind a flood\")")
 	transport := fs.String("transport", "", "plaintext connections served by \"gnet\" (event loops; the default, faster for a node in its own process) or \"net\" (goroutines on the Go network poller); TLS is always served by net")
 	binaryCodec := fs.Bool("binary", false, "offer the zhbin binary codec (issue 12) to zerohop clients that offer it with the same binary types (the counter workload's); other clients stay Casty JSON")
+	binaryWindow := fs.Int("binary-window", 0, "with -binary: the frames a zhbin client may keep in flight to this node, acknowledged as the node handles them (node.Config.BinaryWindow); bounds what an ask waits behind in the socket buffers; 0: no window")
 	binaryHeads := fs.Int("binary-heads", 0, "with -binary: frame heads kept per zhbin connection, so that its client sends a region's header once and then a small id (node.Config.BinaryHeads); 0: wire.MaxHeads, negative: none")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics (the zerohop_node_* of package metrics/promnode) at http://host:port/metrics; port 0 picks one, printed as METRICS host:port")
@@ -184,6 +185,7 @@ func run() error {
 		err = workload.RegisterBinary(bc)
 		cfg.Binary = bc
 		cfg.BinaryHeads = *binaryHeads
+		cfg.BinaryWindow = *binaryWindow
 	}
 	if err != nil {
 		return err

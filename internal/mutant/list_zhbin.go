@@ -7,6 +7,7 @@ const (
 	zBadInput  = "Bad input of any kind is a *DecodeError"
 	zZeroAlloc = "Encoding a ShardEnvelope of a registered type"
 	zHeads     = "Headed frames mean the message frames they stand for"
+	zWindow    = "A link with a window has at most W frames written"
 )
 
 // zhbinMutations returns the mutations of zhbin/doc.go: the codec's own,
@@ -74,8 +75,8 @@ func zhbinMutations() []Mutation {
 			Name: "zhbin/heads-kept-across-links", Invariant: zHeads, Doc: "zhbin", Package: "./engine",
 			What: "headWriter.reset: a new link keeps the ids the last one had defined, so it gets no definition before their frames",
 			File: "engine/heads.go",
-			Orig: "func (w *headWriter) reset(limit int) { w.limit, w.defined = limit, 0 }",
-			Repl: "func (w *headWriter) reset(limit int) { w.limit = limit }",
+			Orig: "func (w *headWriter) reset(limit int) { w.limit, w.defined, w.defs = limit, 0, 0 }",
+			Repl: "func (w *headWriter) reset(limit int) { w.limit, w.defs = limit, 0 }",
 			Run:  "^TestClusterHeads$",
 		},
 		{
@@ -101,6 +102,30 @@ func zhbinMutations() []Mutation {
 			Orig: "case typ == wire.FrameDefineHead && l.in.maxHeads > 0:",
 			Repl: "case typ == wire.FrameDefineHead:",
 			Run:  "^(TestHeadedFrames|TestHeadsAnnounced)$",
+		},
+		{
+			Name: "zhbin/window-not-kept", Invariant: zWindow, Doc: "zhbin", Package: "./engine",
+			What: "writeLoop: the writer drains past the window while the node credits nothing",
+			File: "engine/conn.go",
+			Orig: "\t\t\tif out >= win {\n",
+			Repl: "\t\t\tif false && out >= win {\n",
+			Run:  "^TestClusterWindow$",
+		},
+		{
+			Name: "zhbin/credit-beyond-written", Invariant: zWindow, Doc: "zhbin", Package: "./engine",
+			What: "onCredit: a credit for more frames than were written is taken",
+			File: "engine/heads.go",
+			Orig: "if c := nc.credited.Add(uint64(n)); c > nc.written.Load() {",
+			Repl: "if c := nc.credited.Add(uint64(n)); c > nc.written.Load()+1<<32 {",
+			Run:  "^TestOnCredit$", Fast: true,
+		},
+		{
+			Name: "zhbin/credit-late", Invariant: zWindow, Doc: "zhbin", Package: "./node",
+			What: "handleFrame: the node credits a frame more than a quarter of the window late",
+			File: "node/dispatch.go",
+			Orig: "l.in.uncredited >= max(l.in.window/4, 1) {",
+			Repl: "l.in.uncredited > max(l.in.window/4, 1) {",
+			Run:  "^TestCreditWindow$",
 		},
 		{
 			Name: "zhbin/head-length-unbounded", Invariant: zHeads, Doc: "zhbin", Package: "./wire",
