@@ -151,25 +151,7 @@ func FuzzHandleFrames(f *testing.F) {
 	f.Add(append(append([]byte(nil), hs...), hs...))
 	f.Add(msg(nil, wire.PathTopology, wire.SubscribeTopology{ReplyTo: ref("/x")}))
 	f.Add(append(append([]byte(nil), hs...), 0, 0, 0, 9, wire.FrameMessage, 0, 0, 0, 2, '{', '}', 'x', 'y'))
-	// Heads (every fuzzed link takes them, whatever its handshake): a
-	// definition of a region and of a service, frames through both, and a
-	// frame through an id never defined.
-	headed := func(dst []byte, id int, path string, v any) []byte {
-		m := msg(nil, path, v)
-		hl := int(binary.BigEndian.Uint32(m[wire.FrameHeaderLen:]))
-		head := m[wire.FrameHeaderLen-1 : wire.FrameHeaderLen+4+hl] // type byte, header_len, header
-		dst = wire.AppendHeadDefinition(dst, id, head)
-		start := len(dst)
-		dst = wire.AppendHeadRef(append(dst, 0, 0, 0, 0), id)
-		dst = append(dst, m[wire.FrameHeaderLen+4+hl:]...)
-		binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
-		return dst
-	}
-	hseed := append([]byte(nil), hs...)
-	hseed = headed(hseed, 1, wire.PathRegionPrefix+"c", wire.ShardEnvelope{EntityID: "h", Message: fuzzAsk{ReplyTo: ref("/_ask/3"), N: 1}})
-	hseed = headed(hseed, 63, "/svc", fuzzAsk{ReplyTo: ref("/_ask/4")})
-	f.Add(hseed)
-	f.Add(append(append([]byte(nil), hs...), 0, 0, 0, 3, wire.FrameHeaded, 7, 1))
+	addHeadSeeds(f, hs, msg, ref)
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if bytes.Equal(data, seed) {
@@ -191,6 +173,28 @@ func FuzzHandleFrames(f *testing.F) {
 		l.teardown(errClosed)
 		checkFuzzProperties(t, n, &strays, fed.Load(), start, baseGoroutines, maxEntities)
 	})
+}
+
+// addHeadSeeds adds FuzzHandleFrames's seeds of heads (every fuzzed link
+// takes them, whatever its handshake): a definition of a region and of a
+// service, frames through both, and a frame through an id never defined.
+func addHeadSeeds(f *testing.F, hs []byte, msg func([]byte, string, any) []byte, ref func(string) wire.Ref) {
+	headed := func(dst []byte, id int, path string, v any) []byte {
+		m := msg(nil, path, v)
+		hl := int(binary.BigEndian.Uint32(m[wire.FrameHeaderLen:]))
+		head := m[wire.FrameHeaderLen-1 : wire.FrameHeaderLen+4+hl] // type byte, header_len, header
+		dst = wire.AppendHeadDefinition(dst, id, head)
+		start := len(dst)
+		dst = wire.AppendHeadRef(append(dst, 0, 0, 0, 0), id)
+		dst = append(dst, m[wire.FrameHeaderLen+4+hl:]...)
+		binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+		return dst
+	}
+	hseed := append([]byte(nil), hs...)
+	hseed = headed(hseed, 1, wire.PathRegionPrefix+"c", wire.ShardEnvelope{EntityID: "h", Message: fuzzAsk{ReplyTo: ref("/_ask/3"), N: 1}})
+	hseed = headed(hseed, 63, "/svc", fuzzAsk{ReplyTo: ref("/_ask/4")})
+	f.Add(hseed)
+	f.Add(append(append([]byte(nil), hs...), 0, 0, 0, 3, wire.FrameHeaded, 7, 1))
 }
 
 // checkFuzzProperties checks FuzzHandleFrames's properties after an input

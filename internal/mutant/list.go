@@ -4,7 +4,7 @@ package mutant
 // the Invariants bullets they break. Adding an invariant to a package's
 // doc.go means adding its mutation here (TestEveryInvariantHasAMutation).
 func List() []Mutation {
-	return append(append(append(append(nodeMutations(), engineMutations()...), connMutations()...), castyjsonMutations()...), zhbinMutations()...)
+	return append(append(append(append(append(nodeMutations(), engineMutations()...), connMutations()...), castyjsonMutations()...), zhbinMutations()...), zhbinLinkMutations()...)
 }
 
 // Invariant bullets of node/doc.go, as they start.

@@ -71,6 +71,21 @@ func zhbinMutations() []Mutation {
 			Repl: "\tif false {\n\t\treturn nil, decErr(end, \"bytes after the value\")",
 			Run:  "^TestDecodeErrors$", Fast: true,
 		}),
+		z(Mutation{
+			Name: "zhbin/envelope-allocates", Invariant: zZeroAlloc,
+			What: "appendEnvelope: the entity id is copied to the heap first",
+			File: "zhbin/encode.go",
+			Orig: "\tdst = append(dst, entityID...)\n",
+			Repl: "\tdst = append(dst, fmt.Sprint(entityID)...)\n",
+			Run:  "^TestAppendEnvelopeZeroAlloc$", Fast: true,
+		}),
+	}
+}
+
+// zhbinLinkMutations returns the mutations of zhbin/doc.go's link
+// bullets: compact heads and the window, at both ends.
+func zhbinLinkMutations() []Mutation {
+	return []Mutation{
 		{
 			Name: "zhbin/heads-kept-across-links", Invariant: zHeads, Doc: "zhbin", Package: "./engine",
 			What: "headWriter.reset: a new link keeps the ids the last one had defined, so it gets no definition before their frames",
@@ -90,7 +105,7 @@ func zhbinMutations() []Mutation {
 		{
 			Name: "zhbin/undefined-head-read", Invariant: zHeads, Doc: "zhbin", Package: "./node",
 			What: "handleHeaded: a headed frame whose id has no definition is read as a message with an empty header",
-			File: "node/dispatch.go",
+			File: "node/heads.go",
 			Orig: "if err == nil && (id >= len(l.in.heads) || !l.in.heads[id].set) {",
 			Repl: "if err == nil && (id >= len(l.in.heads)) {",
 			Run:  "^TestHeadedFrames$",
@@ -135,13 +150,5 @@ func zhbinMutations() []Mutation {
 			Repl: "if hl := binary.BigEndian.Uint32(head); hl > 1<<30 {",
 			Run:  "^TestHeadFramesRefused$", Fast: true,
 		},
-		z(Mutation{
-			Name: "zhbin/envelope-allocates", Invariant: zZeroAlloc,
-			What: "appendEnvelope: the entity id is copied to the heap first",
-			File: "zhbin/encode.go",
-			Orig: "\tdst = append(dst, entityID...)\n",
-			Repl: "\tdst = append(dst, fmt.Sprint(entityID)...)\n",
-			Run:  "^TestAppendEnvelopeZeroAlloc$", Fast: true,
-		}),
 	}
 }
