@@ -524,27 +524,21 @@ func (nc *nodeConn) handshake(conn net.Conn) error {
 	nc.zerohop.Store(h.Zerohop != nil)
 	if c.bin != nil {
 		ok, why := zhbin.Negotiated(h.Zerohop, c.binTypes, false)
-		nc.binary.Store(ok)
-		heads := 0
+		heads, window := 0, 0 // what this link takes: none unless zhbin
 		if ok {
 			heads = min(h.Zerohop.Heads, wire.MaxHeads)
-		}
-		nc.maxHeads.Store(int32(heads))
-		window := 0
-		if ok {
 			window = min(h.Zerohop.Window, wire.MaxWindow)
+			c.stats.binaryConnects.Add(1)
+		} else if h.Zerohop != nil {
+			c.log.Debug("engine: connection stays JSON", "node", nc.addr.String(), "why", why)
 		}
+		nc.binary.Store(ok)
+		nc.maxHeads.Store(int32(heads))
 		nc.window.Store(int32(window))
 		nc.credited.Store(0) // a new link: before its reading side starts
 		nc.written.Store(0)
 		if heads > 0 {
 			c.stats.headConnects.Add(1)
-		}
-		if ok {
-			c.stats.binaryConnects.Add(1)
-		}
-		if !ok && h.Zerohop != nil {
-			c.log.Debug("engine: connection stays JSON", "node", nc.addr.String(), "why", why)
 		}
 	}
 	if x := h.Zerohop; x != nil && x.Role == wire.RoleNode && len(x.Entities) > 0 {

@@ -27,13 +27,11 @@ const (
 // wire.Codec).
 type outFrame struct {
 	kind     frameKind
-	target   string // the recipient's URI; framePayload, frameMessage
-	head     []byte // frameEnvelope: the route entry's precomputed head
-	ref      []byte // frameEnvelope: the route entry's compact head (nil: none)
-	refID    int32  // frameEnvelope: ref's id in the connection's head table
-	entityID string // frameEnvelope
-	msg      any    // frameEnvelope, frameMessage
-	payload  []byte // framePayload
+	target   string      // the recipient's URI; framePayload, frameMessage
+	route    *routeEntry // frameEnvelope: its heads (read-only once built)
+	entityID string      // frameEnvelope
+	msg      any         // frameEnvelope, frameMessage
+	payload  []byte      // framePayload
 	// paced: a tell (entity or service), subject to the queue's sojourn
 	// bound; asks, held messages and control frames are not (outQueue).
 	paced bool
@@ -50,13 +48,14 @@ func (f *outFrame) appendTo(c *Client, nc *nodeConn, buf []byte) ([]byte, error)
 		if c.bin != nil && nc.binary.Load() {
 			// Within the limit as the whole frame too: the writer expands
 			// a headed frame on a link that does not take its id.
-			head, limit := f.head, c.cfg.MaxFrameSize
-			if f.ref != nil && f.refID < nc.maxHeads.Load() {
-				head, limit = f.ref, limit-len(f.head)+len(f.ref)
+			e := f.route
+			head, limit := e.head, c.cfg.MaxFrameSize
+			if e.ref != nil && e.refID < nc.maxHeads.Load() {
+				head, limit = e.ref, limit-len(e.head)+len(e.ref)
 			}
 			return c.bin.AppendHeadedEnvelopeFrame(buf, head, f.entityID, f.msg, limit)
 		}
-		return c.reg.AppendHeadedEnvelopeFrame(buf, f.head, f.entityID, f.msg, c.cfg.MaxFrameSize)
+		return c.reg.AppendHeadedEnvelopeFrame(buf, f.route.head, f.entityID, f.msg, c.cfg.MaxFrameSize)
 	case framePayload:
 		// Held payloads are Casty JSON, which a zhbin connection reads too.
 		return appendPayloadFrame(buf, f.target, c.senderURI, wire.TypeShardEnvelope, f.payload, c.cfg.MaxFrameSize)

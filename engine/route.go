@@ -262,7 +262,7 @@ func (et *entityType) waitSend(ctx context.Context, shard int, e *routeEntry, en
 // returned for the caller to wait (TellContext). paced: a tell, subject
 // to the queue's sojourn bound (an Ask's message is not).
 func (et *entityType) send(e *routeEntry, shard int, entityID string, msg any, wait, paced bool) error {
-	f := outFrame{kind: frameEnvelope, head: e.head, ref: e.ref, refID: e.refID, entityID: entityID, msg: msg, paced: paced}
+	f := outFrame{kind: frameEnvelope, route: e, entityID: entityID, msg: msg, paced: paced}
 	if _, err := et.enqueue(e, shard, &f, wait); err != nil {
 		return err
 	}

@@ -110,11 +110,11 @@ func (n *Node) rerouteFrame(typ byte, body []byte) bool {
 	if err != nil {
 		return false
 	}
-	path, _, err := wire.ParseTargetPath(body)
+	target, err := wire.ParseAddress(h.Target)
 	if err != nil {
 		return false
 	}
-	hd, ok := n.paths[string(path)]
+	hd, ok := n.paths[target.Path]
 	if !ok || hd.kind != pkRegion {
 		return false
 	}
