@@ -19,6 +19,17 @@
 // short -drain-window (NodeDrainWindow). NewHarness refuses binaries that
 // lack a flag the harness needs (requiredNodeFlags, requiredLoadgenFlags).
 //
+// Binary variants (binary.go): pause-owner-binary, rolling-restart-binary
+// and partition-binary run their scenario again over zhbin links, the
+// negotiated binary fast path: every node with -binary -binary-window
+// BinaryWindow (1024; compact heads at their default, 64), loadgen with
+// -binary. Fault, load, checks and thresholds are the scenario's own; two
+// checks more fail the variant when the fast path was not in use:
+// zhbin-links (every client connection, reconnects included, negotiated
+// zhbin with compact heads: loadgen's -json "client" counters) and
+// zhbin-offered (every live member answers a zhbin offer with heads 64
+// and window 1024). They are in "all" (make chaos), not in CI's subset.
+//
 // Pieces, one file each:
 //
 //   - overlap.go: the ownership ledger. Claims from NodeState (keyed by node,
@@ -51,6 +62,9 @@
 //     unexplained_lost) and its -series file, read while it is written.
 //   - scenario*.go: the scenarios and their checks; thresholds are the
 //     named constants in thresholds.go.
+//   - binary.go: the binary variants (a scenario's binary option), the
+//     zhbin checks (zhbinLinks, zhbinOffered: pure) and the zhbin
+//     handshake probe.
 //
 // Measures:
 //

@@ -22,6 +22,7 @@ type LoadSpec struct {
 	Rate     float64 // tells/s; 0 = flat out
 	Workers  int     // 0 = loadgen's default
 	Netns    string
+	Binary   bool // -binary: offer zhbin to the nodes
 }
 
 // seriesPoll is how often the harness reads new lines of loadgen's -series
@@ -74,6 +75,9 @@ type LoadReport struct {
 	FirstTellError     string           `json:"first_tell_error"`
 	VerifyError        string           `json:"verify_error"`
 	SeriesError        string           `json:"series_error"`
+	// Client is the client engine's counters (engine.Stats: connects,
+	// binary_connects, head_connects, ...); nil when the report has none.
+	Client map[string]int64 `json:"client"`
 }
 
 // accountingTallies is loadgen's "accounting" value when the loss was
@@ -103,6 +107,9 @@ func (h *Harness) StartLoad(spec LoadSpec, name string) (*LoadRun, error) {
 	}
 	if spec.Workers > 0 {
 		args = append(args, "-workers="+strconv.Itoa(spec.Workers))
+	}
+	if spec.Binary {
+		args = append(args, "-binary")
 	}
 	_ = os.Remove(lr.seriesPath) // a line of an earlier run must not be read as this one's
 	p, err := StartProc(ProcSpec{

@@ -13,6 +13,7 @@ import (
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
+	"github.com/zerohop/zerohop/zhbin"
 )
 
 // ErrRawClosed is returned by RawConn calls after the connection ended.
@@ -42,6 +43,10 @@ type RawOptions struct {
 	// NoReader leaves the connection without a reading goroutine: the
 	// caller only writes (hostile frames) and detects the close itself.
 	NoReader bool
+	// Binary, when set, offers the zhbin codec with this type table too
+	// (the node's choice is in RawConn.PeerExt). Only with NoReader: the
+	// reader decodes JSON alone.
+	Binary []wire.BinaryType
 }
 
 // RawConn is a minimal Casty v1 connection to one node: a handshake with
@@ -58,7 +63,9 @@ type RawConn struct {
 	system string
 	self   wire.NodeAddress
 	Peer   wire.NodeAddress // the node's identity from its handshake reply
-	sender string
+	// PeerExt is its handshake reply's zerohop extension (nil: none).
+	PeerExt *wire.Extension
+	sender  string
 
 	wmu sync.Mutex // serialises writes
 
@@ -80,6 +87,9 @@ type RawConn struct {
 // DialRaw connects to addr (host:port), sends a handshake with the zerohop
 // extension and reads the node's.
 func DialRaw(ctx context.Context, addr string, o RawOptions) (*RawConn, error) {
+	if len(o.Binary) > 0 && !o.NoReader {
+		return nil, errors.New("chaos: a raw connection offering zhbin must have no reader")
+	}
 	if o.System == "" {
 		o.System = workload.DefaultSystem
 	}
@@ -116,6 +126,10 @@ func DialRaw(ctx context.Context, addr string, o RawOptions) (*RawConn, error) {
 	hs := wire.Handshake{Host: rc.self.Host, Port: rc.self.Port, Zerohop: &wire.Extension{
 		System: o.System, Version: 1, Codecs: []string{"json"}, ShardHash: "md5", Role: o.Role,
 	}}
+	if len(o.Binary) > 0 {
+		hs.Zerohop.Codecs = append(hs.Zerohop.Codecs, zhbin.Name)
+		hs.Zerohop.Binary = o.Binary
+	}
 	_ = conn.SetDeadline(time.Now().Add(o.Timeout))
 	if _, err := conn.Write(wire.AppendHandshakeFrame(nil, hs)); err != nil {
 		conn.Close()
@@ -137,6 +151,7 @@ func DialRaw(ctx context.Context, addr string, o RawOptions) (*RawConn, error) {
 		return nil, err
 	}
 	rc.Peer = peer.Node()
+	rc.PeerExt = peer.Zerohop
 	_ = conn.SetDeadline(time.Time{})
 	if o.NoReader {
 		close(rc.done)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
 
@@ -21,7 +22,10 @@ type scenario struct {
 	nodes int  // default cluster size
 	fixed bool // the size is part of the scenario (leader-kill-5): -nodes does not change it
 	netns bool // needs the namespaced network
-	run   func(ctx context.Context, s *run) error
+	// binary: a binary variant (binary.go): nodes -binary -binary-window,
+	// loadgen -binary, and the zhbin checks after the load.
+	binary bool
+	run    func(ctx context.Context, s *run) error
 }
 
 // run is one scenario's state while it runs.
@@ -34,9 +38,12 @@ type run struct {
 	// contacts overrides loadgen's contact order (nil: every member in
 	// index order).
 	contacts []string
+	// binary: the scenario's binary variant runs (binary.go).
+	binary bool
 }
 
-var scenarios = []scenario{
+// scenarios: the JSON scenarios, then the binary variants (binary.go).
+var scenarios = withBinaryVariants([]scenario{
 	{name: "follower-kill", nodes: 3, about: "SIGKILL a follower that owns shards under load; its shards serve again within 3 s", run: runKill(victimFollower)},
 	{name: "leader-kill", nodes: 3, about: "SIGKILL the leader under load; its shards serve again within 4 s", run: runKill(victimLeader)},
 	{name: "leader-kill-5", nodes: 5, fixed: true, about: "leader-kill on 5 nodes", run: runKill(victimLeader)},
@@ -49,7 +56,7 @@ var scenarios = []scenario{
 	{name: "rogue-node", nodes: 3, about: "a node without the gossip key tries to join a keyed cluster: no membership, no shards, no entities", run: runRogueNode},
 	{name: "rogue-client", nodes: 3, about: "a client claiming role node sends envelopes to a non-owner: no entity runs there", run: runRogueClient},
 	{name: "hostile-frames", nodes: 3, about: "partial 15 MiB frames x40, a trickled frame, a connection flood, 1 MiB entity ids, under load", run: runHostileFrames},
-}
+}, binaryScenarios...)
 
 // ScenarioInfo describes one scenario for -list.
 type ScenarioInfo struct {
@@ -159,8 +166,14 @@ func (h *Harness) Run(ctx context.Context, name string) *Result {
 			return res
 		}
 	}
+	if def.binary {
+		if err := h.requireBinary(); err != nil {
+			res.Error = err.Error()
+			return res
+		}
+	}
 	h.logf("%s: starting %d nodes (%s)", name, n, res.Network)
-	r := &run{h: h, res: res, typ: workload.DefaultEntityType}
+	r := &run{h: h, res: res, typ: workload.DefaultEntityType, binary: def.binary}
 	// rogue-node needs one more address slot for the rogue.
 	slots := n
 	if name == "rogue-node" {
@@ -182,6 +195,9 @@ func (h *Harness) Run(ctx context.Context, name string) *Result {
 		// defaults, MaxConnections 4096 and FrameTimeout 10 s, apply).
 		c.Extra = append(c.Extra, Arg{"max-connections", fmt.Sprint(FloodLimit)}, Arg{"frame-timeout", HostileFrameTimeout.String()})
 	}
+	if def.binary {
+		c.Extra = append(c.Extra, binaryNodeArgs()...)
+	}
 	if err := c.Start(ctx); err != nil {
 		res.Error = err.Error()
 		return res
@@ -195,6 +211,9 @@ func (h *Harness) Run(ctx context.Context, name string) *Result {
 		return res
 	}
 	res.Fig("cluster", "%d nodes up, leader %s, key-authenticated (-gossip-key), -lease %v, -drain-window %v", n, v.Leader, NodeLease, NodeDrainWindow)
+	if def.binary {
+		res.Fig("links", "zhbin: nodes -binary -binary-window %d (heads: the default, %d), loadgen -binary", BinaryWindow, wire.MaxHeads)
+	}
 	if spare != nil {
 		c.spare = spare
 	}
@@ -260,7 +279,7 @@ func (r *run) startLoadAt(d time.Duration, rate float64) (*LoadRun, error) {
 		contacts = r.c.Contacts()
 	}
 	lr, err := r.h.StartLoad(LoadSpec{
-		Contacts: contacts, Duration: d, Rate: rate, Workers: 2, Netns: r.c.ClientNetns(),
+		Contacts: contacts, Duration: d, Rate: rate, Workers: 2, Netns: r.c.ClientNetns(), Binary: r.binary,
 	}, "loadgen")
 	if err != nil {
 		return nil, err
@@ -302,12 +321,15 @@ func (r *run) waitFlowing(ctx context.Context, lr *LoadRun) error {
 }
 
 // finishLoad waits for loadgen (its load, drain and verification) and
-// records its figures.
+// records its figures, and in a binary variant the zhbin checks.
 func (r *run) finishLoad(ctx context.Context, lr *LoadRun) *LoadReport {
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	rep := lr.Wait(wctx)
 	rep.figures(r.res)
+	if r.binary {
+		r.checkBinary(ctx, rep)
+	}
 	return rep
 }
 
