@@ -20,6 +20,39 @@ func binaryCodec(t testing.TB, reg *castyjson.Registry) *zhbin.Codec {
 	return c
 }
 
+// startBinaryCluster starts n nodes of the counter workload that speak
+// zhbin (node.Config.Binary with the workload's types), each node's cfg
+// adjusted by configure (nil: nothing more).
+func startBinaryCluster(t *testing.T, n int, configure func(cfg *node.Config)) *nodetest.LocalCluster {
+	t.Helper()
+	return startCluster(t, n, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.Binary = binaryCodec(t, cfg.Registry)
+		if configure != nil {
+			configure(cfg)
+		}
+	}})
+}
+
+// dialBinary dials lc with a client that offers zhbin, its cfg adjusted by
+// mod (nil: nothing more).
+func dialBinary(t *testing.T, lc *nodetest.LocalCluster, mod func(*Config)) *Client {
+	t.Helper()
+	return dialCluster(t, lc, func(cfg *Config) {
+		cfg.Binary = binaryCodec(t, cfg.Types)
+		if mod != nil {
+			mod(cfg)
+		}
+	})
+}
+
+// onlyConn returns c's first node connection (its only one, against one
+// node).
+func onlyConn(c *Client) *nodeConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.connList[0]
+}
+
 // connCodecs counts c's connections by the codec their last handshake
 // negotiated.
 func connCodecs(c *Client) (bin, js int) {
@@ -48,12 +81,10 @@ func binaryConnections(lc *nodetest.LocalCluster, n int) (sum int64) {
 // work the same in every pairing.
 func TestClusterBinary(t *testing.T) {
 	const nodes = 3
-	lc := startCluster(t, nodes, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
-		cfg.Binary = binaryCodec(t, cfg.Registry)
-	}})
+	lc := startBinaryCluster(t, nodes, nil)
 	t.Run("both offer", func(t *testing.T) {
 		before := binaryConnections(lc, nodes)
-		c := dialCluster(t, lc, func(cfg *Config) { cfg.Binary = binaryCodec(t, cfg.Types) })
+		c := dialBinary(t, lc, nil)
 		tellAskLookup(t, c, 32, 10, "bin")
 		poll.Until(t, "every connection in zhbin", func() bool { b, j := connCodecs(c); return b == nodes && j == 0 })
 		if got := binaryConnections(lc, nodes) - before; got < nodes {
@@ -76,7 +107,7 @@ func TestClusterBinary(t *testing.T) {
 	})
 	t.Run("nodes without", func(t *testing.T) {
 		plain := startCluster(t, 1, nodetest.Options{})
-		c := dialCluster(t, plain, func(cfg *Config) { cfg.Binary = binaryCodec(t, cfg.Types) })
+		c := dialBinary(t, plain, nil)
 		tellAskLookup(t, c, 16, 5, "plain")
 		if b, j := connCodecs(c); b != 0 || j == 0 {
 			t.Errorf("connections: %d zhbin, %d JSON; want all JSON", b, j)

@@ -5,10 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/node"
-	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 )
@@ -42,11 +40,7 @@ func TestHeadTable(t *testing.T) {
 // whole message frame, byte for byte what the codec writes with the full
 // head.
 func TestHeadWriter(t *testing.T) {
-	reg := castyjson.NewRegistry()
-	if err := workload.Register(reg, workload.DefaultModule); err != nil {
-		t.Fatal(err)
-	}
-	bin := binaryCodec(t, reg)
+	bin := binaryCodec(t, testRegistry(t))
 	var tab headTable
 	head := bin.AppendEnvelopeHead(nil, "casty://live@127.0.0.1:1/_region-counter", "casty://live-client@127.0.0.1:2/")
 	id, _ := tab.add([]byte{wire.FrameMessage, 0, 0, 0, 2, '{', '}'}) // another head first: id 1 below
@@ -92,11 +86,8 @@ func TestHeadWriter(t *testing.T) {
 func TestClusterHeads(t *testing.T) {
 	for _, heads := range []int{0, -1} {
 		t.Run(map[int]string{0: "heads", -1: "none"}[heads], func(t *testing.T) {
-			lc := startCluster(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
-				cfg.Binary = binaryCodec(t, cfg.Registry)
-				cfg.BinaryHeads = heads
-			}})
-			c := dialCluster(t, lc, func(cfg *Config) { cfg.Binary = binaryCodec(t, cfg.Types) })
+			lc := startBinaryCluster(t, 1, func(cfg *node.Config) { cfg.BinaryHeads = heads })
+			c := dialBinary(t, lc, nil)
 			tellAskLookup(t, c, 32, 40, "h1")
 			ref, err := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards)
 			if err != nil {
@@ -127,9 +118,7 @@ func TestClusterHeads(t *testing.T) {
 				t.Fatalf("%d head connects of %d binary connects with BinaryHeads %d", st.HeadConnects, st.BinaryConnects, heads)
 			}
 			// Cut the link: the next one is a new session with the node.
-			c.mu.Lock()
-			nc := c.connList[0]
-			c.mu.Unlock()
+			nc := onlyConn(c)
 			before := c.Stats().Reconnects
 			// (A read deadline in the past: a failure, where Close would
 			// be the client's own stop.)
@@ -149,21 +138,23 @@ func TestClusterHeads(t *testing.T) {
 }
 
 // TestClusterWindow: against a node that announces a window, the client
-// keeps at most that many frames written and not credited (plus the
-// link's head definitions): while the node is paused, the rest of a burst
-// waits in the client's queue, not in the socket buffers; after Resume
-// every tell arrives.
+// keeps at most that many frames written and not credited. While the
+// node is paused, a burst fills the window and its writer then waits for
+// a credit: the rest of the burst, and the tells queued after it, wait in
+// the client's queue, not in the socket buffers. After Resume the window
+// still holds while the queue drains, and every tell arrives.
 func TestClusterWindow(t *testing.T) {
-	const window = 64
-	lc := startCluster(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
-		cfg.Binary = binaryCodec(t, cfg.Registry)
-		cfg.BinaryWindow = window
-	}})
-	c := dialCluster(t, lc, func(cfg *Config) { cfg.Binary = binaryCodec(t, cfg.Types) })
+	const (
+		window = 64
+		burst  = 3000
+		more   = 500
+	)
+	lc := startBinaryCluster(t, 1, func(cfg *node.Config) { cfg.BinaryWindow = window })
+	// No sojourn bound: tells that wait for the window are queued, not
+	// refused.
+	c := dialBinary(t, lc, func(cfg *Config) { cfg.QueueTarget = -1 })
 	tellAskLookup(t, c, 32, 10, "w1")
-	c.mu.Lock()
-	nc := c.connList[0]
-	c.mu.Unlock()
+	nc := onlyConn(c)
 	if got := nc.window.Load(); got != window {
 		t.Fatalf("window %d, want %d", got, window)
 	}
@@ -174,7 +165,35 @@ func TestClusterWindow(t *testing.T) {
 	if _, err := getCount(t.Context(), c, ref, "w-burst"); err != nil { // located
 		t.Fatal(err)
 	}
+	// The bound is the window itself: the link has defined the head of
+	// every frame this test sends (its tells and asks to the node's
+	// region), so no definition is written on top.
 	inFlight := func() uint64 { return nc.written.Load() - nc.credited.Load() }
+	tells := func(k int) {
+		t.Helper()
+		for range k {
+			if err := ref.Tell("w-burst", workload.Increment{Amount: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// stopped waits until the writer has filled the window and waits for
+	// a credit: a wake-up left on creditWake is taken only by a writer
+	// waiting for one (it finds the window still full and waits again); a
+	// writer that does not keep the window never takes it, and writes
+	// past the window instead.
+	stopped := func(what string) {
+		t.Helper()
+		poll.Until(t, what+": the window full", func() bool { return inFlight() >= window })
+		select {
+		case nc.creditWake <- struct{}{}:
+		default: // one is there already
+		}
+		poll.Until(t, what+": the writer waiting for a credit", func() bool { return len(nc.creditWake) == 0 || inFlight() > window })
+		if f := inFlight(); f > window {
+			t.Fatalf("%s: %d frames in flight, window %d", what, f, window)
+		}
+	}
 	n := lc.Node(0)
 	n.Pause()
 	resumed := false
@@ -183,27 +202,27 @@ func TestClusterWindow(t *testing.T) {
 			n.Resume()
 		}
 	}()
-	const burst = 3000
-	for range burst {
-		if err := ref.Tell("w-burst", workload.Increment{Amount: 1}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	deadline := time.Now().Add(500 * time.Millisecond)
-	for time.Now().Before(deadline) {
-		if f := inFlight(); f > window+wire.MaxHeads {
-			t.Fatalf("%d frames in flight, window %d", f, window)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if q := nc.q.len(); q < burst-window-wire.MaxHeads {
+	tells(burst)
+	stopped("a burst to the paused node")
+	if q := nc.q.len(); q < burst-window {
 		t.Fatalf("%d frames still queued of a %d burst to a paused node: the window did not hold them", q, burst)
 	}
+	tells(more)
+	stopped("more tells")
+	if q := nc.q.len(); q < burst+more-window {
+		t.Fatalf("%d frames queued after %d tells to a paused node, window %d", q, burst+more, window)
+	}
+	var r workload.CountReply
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r, err = getCount(t.Context(), c, ref, "w-burst")
+	}()
 	n.Resume()
 	resumed = true
-	r, err := getCount(t.Context(), c, ref, "w-burst")
-	if err != nil || r.Value != burst {
-		t.Fatalf("count after resume: %+v, %v; want %d", r, err, burst)
+	poll.NeverUntil(t, "more frames in flight than the window while the queue drains", done, func() bool { return inFlight() > window })
+	if err != nil || r.Value != burst+more {
+		t.Fatalf("count after resume: %+v, %v; want %d", r, err, burst+more)
 	}
 	tellAskLookup(t, c, 32, 10, "w2")
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/node"
-	"github.com/zerohop/zerohop/node/nodetest"
 	"github.com/zerohop/zerohop/wire"
 	"github.com/zerohop/zerohop/workload"
 	"github.com/zerohop/zerohop/zhbin"
@@ -25,6 +24,20 @@ func binaryCodec(t testing.TB, reg *castyjson.Registry) *zhbin.Codec {
 	return c
 }
 
+// startBinaryNode starts a one-node cluster of the counter workload whose
+// node speaks zhbin (node.Config.Binary with the workload's types), on
+// transport ("": the default), with cfg adjusted by configure (nil:
+// nothing more).
+func startBinaryNode(t *testing.T, transport string, configure func(cfg *node.Config)) *node.Node {
+	t.Helper()
+	return startBounded(t, transport, func(cfg *node.Config) {
+		cfg.Binary = binaryCodec(t, cfg.Registry)
+		if configure != nil {
+			configure(cfg)
+		}
+	})
+}
+
 func TestBinaryNegotiation(t *testing.T) { forEachTransport(t, testBinaryNegotiation) }
 
 // testBinaryNegotiation: a client that offers zhbin with the node's table
@@ -32,11 +45,7 @@ func TestBinaryNegotiation(t *testing.T) { forEachTransport(t, testBinaryNegotia
 // as BinaryConnections); every other client stays JSON, and a zhbin payload
 // on a JSON connection is not read (DecodeFailures).
 func testBinaryNegotiation(t *testing.T, transport string) {
-	c := nodetest.Start(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
-		cfg.Transport = transport
-		cfg.Binary = binaryCodec(t, cfg.Registry)
-	}})
-	n := c.Node(0)
+	n := startBinaryNode(t, transport, nil)
 	addr := n.Addr()
 	offer := func(codecs []string, types []wire.BinaryType) *wire.Extension {
 		return &wire.Extension{System: "live", Version: 1, Codecs: codecs, ShardHash: "md5", Role: wire.RoleClient, Binary: types}

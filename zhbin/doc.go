@@ -107,8 +107,8 @@
 //     each frame it handled once (a frame its full mailbox made it keep
 //     is credited when handled); a credit that does not parse or
 //     acknowledges more than was written closes the link (engine
-//     TestClusterWindow, FuzzOnCredit; node TestCreditWindow; wire
-//     TestCreditFrames).
+//     TestClusterWindow, FuzzOnCredit; node TestCreditWindow,
+//     TestCreditPausedFrames; wire TestCreditFrames).
 //   - Encoding a ShardEnvelope of a registered type into a buffer with
 //     room allocates nothing, whole frame or after a route entry's head
 //     (TestAppendEnvelopeZeroAlloc; the engine's Tell on a zhbin

@@ -143,6 +143,14 @@ func zhbinLinkMutations() []Mutation {
 			Run:  "^TestCreditWindow$",
 		},
 		{
+			Name: "zhbin/kept-frame-credited", Invariant: zWindow, Doc: "zhbin", Package: "./node",
+			What: "handleFrame: a frame the node keeps for its full mailbox is credited when kept, and again when handled",
+			File: "node/dispatch.go",
+			Orig: "if l.in.window > 0 && r != resPaused {",
+			Repl: "if l.in.window > 0 {",
+			Run:  "^TestCreditPausedFrames$",
+		},
+		{
 			Name: "zhbin/head-length-unbounded", Invariant: zHeads, Doc: "zhbin", Package: "./wire",
 			What: "ParseHeadDefinition: a header above MaxHeadLen is taken",
 			File: "wire/heads.go",
