@@ -99,9 +99,9 @@ func (r *run) checkCut(lr *LoadRun, rep *LoadReport, victim *Member, shards []in
 		r.res.Fig("client", "suspects %d (cleared %d), reconnects %d, asks timed out %d, failed %d, dropped: conn_lost %d, owner_unavailable %d",
 			rep.Client["suspects"], rep.Client["suspects_cleared"], rep.Client["reconnects"], rep.Client["asks_timed_out"], rep.Client["asks_failed"],
 			rep.Client["drop_conn_lost"], rep.Client["drop_owner_unavailable"])
-		link := "kept: the node heard from again on it, what was written into it delivered by TCP's retransmissions"
+		link := "kept: the node heard from again on the same connection, which TCP's retransmissions carried over the cut"
 		if slices.Contains(rep.LostLinks, victim.Listen) {
-			link = fmt.Sprintf("lost (reset after the heal: the node had closed it), %d tells written into it counted in_flight_lost", rep.InFlightLost)
+			link = fmt.Sprintf("lost (failed after the heal: the node had closed it), what it held counted: in_flight_lost %d", rep.InFlightLost)
 		}
 		r.res.Fig("cut link", "%s", link)
 		r.res.Fig("asks", "first error %q; slowest answered %.2fs (paced: from its intended send, so an ask that waited its timeout delays the next)", rep.FirstAskError, rep.AskMaxUS/1e6)
