@@ -76,7 +76,6 @@ type LoadReport struct {
 	MismatchedEntities int64            `json:"mismatched_entities"`
 	FirstTellError     string           `json:"first_tell_error"`
 	FirstAskError      string           `json:"first_ask_error"`
-	AskMaxUS           float64          `json:"ask_max_us"`
 	VerifyError        string           `json:"verify_error"`
 	SeriesError        string           `json:"series_error"`
 	// Client is the client engine's counters (engine.Stats: connects,
