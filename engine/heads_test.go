@@ -2,6 +2,8 @@ package engine
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -266,5 +268,104 @@ func TestOnCredit(t *testing.T) {
 	}
 	if err := credit(1); err == nil {
 		t.Fatalf("a credit past the %d frames written taken (%d credited)", nc.written.Load(), nc.credited.Load())
+	}
+}
+
+// TestSuspectBehindAWindow: a zhbin link whose node goes silent (Pause:
+// it reads nothing, credits nothing, pushes nothing, as behind chaos
+// client-cut-binary's blackhole) with the window full is declared suspect
+// all the same, within SuspectAfter: the writer waits on credit, not the
+// client. Tells then fail fast with ErrSuspect, a TellContext waiting for
+// room returns ErrOwnerUnavailable instead of waiting for credit, an ask
+// waiting on the link fails with a *ConnError; the window still holds (no
+// more frames in flight than it allows). After Resume every tell the
+// client accepted is applied, once.
+func TestSuspectBehindAWindow(t *testing.T) {
+	const window = 64
+	lc := startCluster(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
+		cfg.Binary = binaryCodec(t, cfg.Registry)
+		cfg.BinaryWindow = window
+	}})
+	const suspectAfter = time.Second
+	c := dialCluster(t, lc, func(cfg *Config) {
+		cfg.Binary = binaryCodec(t, cfg.Types)
+		cfg.RefreshInterval = 100 * time.Millisecond
+		cfg.SuspectAfter = suspectAfter
+		cfg.AskTimeout = time.Minute
+	})
+	ref, err := c.EntityRef(workload.DefaultEntityType, workload.DefaultShards)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "s-burst"
+	if _, err := getCount(t.Context(), c, ref, id); err != nil { // located, the entity started
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	nc := c.connList[0]
+	c.mu.Unlock()
+	if got := nc.window.Load(); got != window {
+		t.Fatalf("window %d, want %d", got, window)
+	}
+	n := lc.Node(0)
+	n.Pause()
+	resumed := false
+	defer func() {
+		if !resumed {
+			n.Resume()
+		}
+	}()
+	askErr := make(chan error, 1)
+	go func() {
+		_, err := getCount(context.Background(), c, ref, id)
+		askErr <- err
+	}()
+	// Fill the window and the queue behind it; refusals by the queue's
+	// bounds are backpressure, the suspicion is what ends the loop.
+	var accepted int64
+	start := time.Now()
+	waitFor(t, "the silent node suspect", func() bool {
+		for range 64 {
+			err = ref.Tell(id, workload.Increment{Amount: 1})
+			switch {
+			case err == nil:
+				accepted++
+			case !errors.Is(err, ErrBufferFull):
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("suspect %v after the pause (SuspectAfter %v), %d tells accepted meanwhile, %d queued", time.Since(start), suspectAfter, accepted, nc.q.len())
+	if !errors.Is(err, ErrOwnerUnavailable) || !errors.Is(err, ErrSuspect) {
+		t.Fatalf("tell to the silent node: got %v, want ErrOwnerUnavailable wrapping ErrSuspect", err)
+	}
+	if f := nc.written.Load() - nc.credited.Load(); f > window+wire.MaxHeads {
+		t.Fatalf("%d frames in flight, window %d", f, window)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := ref.TellContext(ctx, id, workload.Increment{Amount: 1}); !errors.Is(err, ErrOwnerUnavailable) {
+		t.Fatalf("TellContext to the silent node: got %v, want ErrOwnerUnavailable at once", err)
+	}
+	select {
+	case err := <-askErr:
+		var ce *ConnError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrSuspect) {
+			t.Fatalf("ask waiting on the silent node: got %v, want a *ConnError wrapping ErrSuspect", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the ask waiting on the silent node did not fail")
+	}
+	n.Resume()
+	resumed = true
+	waitFor(t, "the node up again", func() bool { return ref.Tell(id, workload.Increment{Amount: 1}) == nil })
+	accepted++
+	waitFor(t, "every accepted tell applied", func() bool {
+		r, err := getCount(t.Context(), c, ref, id)
+		return err == nil && r.Value >= accepted
+	})
+	if r, err := getCount(t.Context(), c, ref, id); err != nil || r.Value != accepted {
+		t.Fatalf("count %+v, %v; want %d (every tell accepted, once)", r, err, accepted)
 	}
 }

@@ -39,6 +39,16 @@ import (
 //     with it, in the kernel, in the client's or the node's queues, and
 //     what the node applied after its last answered poll (at most one
 //     -tally-interval of its work: the poll cannot see it).
+//   - rem[s] > 0 on a shard whose owner (by the client's topology) is a
+//     node the client lost a link to (clientDrops.LostLinks: a connection
+//     that failed while open, reset or closed by the node or the network)
+//     is in_flight_lost too: tells written into that link (the kernel's
+//     socket buffers, the segments on the wire) and never received; the
+//     engine cannot count them, a stream socket does not say which bytes
+//     its peer read. A node closes a connection whose frame stays
+//     unfinished for its FrameTimeout, which a partition of the client's
+//     path longer than that causes when it cuts a frame in the middle
+//     (chaos client-cut at 200k tells/s).
 //   - every other rem[s] != 0 is unexplained_lost, by its size (a negative
 //     rem is a duplicate or a double count, no better than a loss). The
 //     run fails when it is not 0.
@@ -62,9 +72,9 @@ import (
 // connection queues (a connection failed, or the client closed). The
 // client does not know their kind (tells, asks, control messages) or
 // shard, so they are not subtracted anywhere: tells among them show as
-// in_flight_lost on a crashed node's shards, else as unexplained_lost.
-// When there are any and no crash can explain them, the accounting says
-// so in a hint.
+// in_flight_lost on a crashed node's shards or a lost link's, else as
+// unexplained_lost. When there are any and neither a crash nor a lost link
+// can explain them, the accounting says so in a hint.
 
 // Accounting methods (report.accounting).
 const (
@@ -90,10 +100,11 @@ func incKey(node string, inc int64) string { return node + "#" + strconv.FormatI
 // accountInput is everything the accounting needs (a plain value).
 type accountInput struct {
 	shards         int
-	accepted       []int64 // per shard
-	delivered      []int64 // per shard
-	failedOnClient []int64 // per shard: accepted tells the client dropped (clientDrops.ByShard)
-	queueDropped   int64   // frames the client discarded from connection queues (clientDrops.Queued)
+	accepted       []int64  // per shard
+	delivered      []int64  // per shard
+	failedOnClient []int64  // per shard: accepted tells the client dropped (clientDrops.ByShard)
+	queueDropped   int64    // frames the client discarded from connection queues (clientDrops.Queued)
+	lostLinks      []string // nodes the client lost a link to (clientDrops.LostLinks)
 	// unavailable, when not "", says why there are no tallies; tallies
 	// and owned are then ignored.
 	unavailable string
@@ -115,6 +126,7 @@ type accounting struct {
 
 	incarnations int      // node incarnations seen
 	crashes      int      // gone incarnations that were not final
+	lostLinks    []string // nodes the client lost a link to, from the input
 	gone         []string // "node#incarnation" of gone incarnations; "(final)" when they left gracefully
 	hints        []string // what the figures cannot say by themselves
 }
@@ -128,7 +140,7 @@ func account(in accountInput) accounting {
 
 // figures computes the figures of the accounting of in.
 func figures(in accountInput) accounting {
-	a := accounting{lostByShard: make([]int64, in.shards), failedOnClientByShard: make([]int64, in.shards), queueDropped: in.queueDropped}
+	a := accounting{lostByShard: make([]int64, in.shards), failedOnClientByShard: make([]int64, in.shards), queueDropped: in.queueDropped, lostLinks: in.lostLinks}
 	for s := range in.shards {
 		a.lostByShard[s] = at(in.accepted, s) - at(in.delivered, s)
 		a.lost += a.lostByShard[s]
@@ -158,7 +170,14 @@ func figures(in accountInput) accounting {
 	a.unexplainedByShard = make([]int64, in.shards)
 	a.stateLostByNode = map[string]int64{}
 	a.incarnations = len(in.tallies)
-	crashedOn := make([]bool, in.shards)
+	inFlightOn := make([]bool, in.shards)
+	for _, n := range in.lostLinks {
+		for s, o := range in.owned[n] {
+			if o && s < in.shards {
+				inFlightOn[s] = true // in flight on a lost link: like a crash, for these tells
+			}
+		}
+	}
 	var zero workload.ShardTally
 	for i := range in.tallies {
 		t := &in.tallies[i]
@@ -192,7 +211,7 @@ func figures(in accountInput) accounting {
 			}
 			a.failedByShard[s] += dead
 			if crashed && (s < len(owned) && owned[s] || t.last.Applied[s] != 0 || retired != 0 || dead != 0 || pre != 0) {
-				crashedOn[s] = true
+				inFlightOn[s] = true
 			}
 		}
 	}
@@ -201,7 +220,7 @@ func figures(in accountInput) accounting {
 		a.failedOnNode += a.failedByShard[s]
 		rem := a.lostByShard[s] - a.failedOnClientByShard[s] - a.stateLostByShard[s] - a.failedByShard[s]
 		switch {
-		case rem > 0 && crashedOn[s]:
+		case rem > 0 && inFlightOn[s]:
 			a.inFlightByShard[s] = rem
 			a.inFlightLost += rem
 		case rem != 0:
@@ -220,8 +239,8 @@ func figures(in accountInput) accounting {
 
 // hint adds the hints a's figures call for.
 func (a *accounting) hint() {
-	if a.queueDropped > 0 && (a.crashes == 0 || !a.available()) {
-		why := "no node crashed"
+	if a.queueDropped > 0 && (a.crashes == 0 && len(a.lostLinks) == 0 || !a.available()) {
+		why := "no node crashed and no link was lost"
 		if !a.available() {
 			why = "no tallies say whether a node crashed"
 		}

@@ -155,6 +155,31 @@ var accountCases = []accountCase{
 		lost: 3, unexplained: 3, unexplainedByShard: []int64{0, 3, 0, 0}, method: accountingTallies,
 	},
 	{
+		// The client lost its link to a (reset after a partition of its
+		// path: no crash): 3 tells written into it never arrived, and 2
+		// frames were discarded from its queue. Shard 2 (b's) lost 1
+		// too: unexplained, b's link was not lost.
+		name: "a loss on a lost link's shards is in flight",
+		in: accountInput{shards: 4, accepted: []int64{0, 9, 5, 0}, delivered: []int64{0, 6, 4, 0}, queueDropped: 2,
+			lostLinks: []string{"a"},
+			tallies: []incTally{
+				{last: st("a", 1, map[int]int64{1: 6}, nil, nil, false)},
+				{last: st("b", 2, map[int]int64{2: 4}, nil, nil, false)},
+			},
+			owned: map[string][]bool{"a": {true, true, false, false}, "b": {false, false, true, true}}},
+		lost: 4, inFlight: 3, unexplained: 1, inFlightByShard: []int64{0, 3, 0, 0}, unexplainedByShard: []int64{0, 0, 1, 0},
+		method: accountingTallies,
+	},
+	{
+		// A lost link explains the queue's discarded frames: no hint.
+		name: "a lost link explains the queue's drops",
+		in: accountInput{shards: 4, accepted: []int64{0, 9, 0, 0}, delivered: []int64{0, 9, 0, 0}, queueDropped: 2,
+			lostLinks: []string{"a"},
+			tallies:   []incTally{{last: st("a", 1, map[int]int64{1: 9}, nil, nil, false)}},
+			owned:     map[string][]bool{"a": {true, true, true, true}}},
+		method: accountingTallies,
+	},
+	{
 		// The client dropped 4 held tells of shard 1 (expired, failed
 		// by ShardUnavailable...): they never reached a node.
 		name: "a loss the client counted",

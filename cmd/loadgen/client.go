@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -333,7 +334,27 @@ func (t *engineTarget) ClientStats() map[string]int64 {
 	return m
 }
 
-func (t *engineTarget) ClientDrops() clientDrops { return t.drops.snapshot() }
+func (t *engineTarget) ClientDrops() clientDrops {
+	d := t.drops.snapshot()
+	d.LostLinks = lostLinkNodes(t.c.Nodes())
+	return d
+}
+
+// lostLinkNodes returns the nodes whose connection failed at least once
+// while it was open: it reconnected since, or it is down (or
+// reconnecting) after having connected. A connection the client closed is
+// NodeClosed and counts only if it had reconnected before. Sorted.
+func lostLinkNodes(nodes []engine.NodeStatus) []string {
+	var out []string
+	for _, n := range nodes {
+		down := n.State == engine.NodeDown || n.State == engine.NodeReconnecting
+		if n.Reconnects > 0 || down && n.Connects > 0 {
+			out = append(out, n.Node.String())
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 func (t *engineTarget) Transport() string { return t.tport }
 

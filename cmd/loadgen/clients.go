@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/zerohop/zerohop/workload"
 )
@@ -73,7 +74,10 @@ func (m *multiTarget) ClientDrops() clientDrops {
 		for s, v := range d.ByShard {
 			out.ByShard[s] += v
 		}
+		out.LostLinks = append(out.LostLinks, d.LostLinks...)
 	}
+	slices.Sort(out.LostLinks)
+	out.LostLinks = slices.Compact(out.LostLinks)
 	return out
 }
 

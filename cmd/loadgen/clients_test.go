@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/zerohop/zerohop/engine"
+	"github.com/zerohop/zerohop/wire"
 )
 
 // TestClientsEmbedded: -clients 3 against the embedded 3-node cluster
@@ -53,5 +57,27 @@ func TestMultiTargetPick(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Errorf("got %d clients used for 300 ids, want 3", len(seen))
+	}
+}
+
+// TestLostLinkNodes: a node counts as a lost link when its connection
+// failed while open: it reconnected since, or it is down or reconnecting
+// after a connect; never-connected and merely suspect nodes do not.
+func TestLostLinkNodes(t *testing.T) {
+	node := func(host string) wire.NodeAddress {
+		return wire.NodeAddress{Host: host, Port: 25520}
+	}
+	got := lostLinkNodes([]engine.NodeStatus{
+		{Node: node("a"), State: engine.NodeConnected, Connects: 2, Reconnects: 1},
+		{Node: node("b"), State: engine.NodeConnected, Connects: 1},
+		{Node: node("c"), State: engine.NodeReconnecting, Connects: 1},
+		{Node: node("d"), State: engine.NodeDown, ConnectFailures: 3},
+		{Node: node("e"), State: engine.NodeSuspect, Connects: 1},
+		{Node: node("f"), State: engine.NodeDown, Connects: 1},
+		{Node: node("a"), State: engine.NodeClosed, Connects: 2, Reconnects: 1},
+	})
+	want := []string{node("a").String(), node("c").String(), node("f").String()}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }

@@ -267,7 +267,7 @@ func (s *session) verify(ctx context.Context, r *runner, lr *loadResult) int64 {
 	// What the client dropped after accepting it, after the verification
 	// as well: a held tell dropped by then was not delivered.
 	cd := s.t.ClientDrops()
-	in.failedOnClient, in.queueDropped = cd.ByShard, cd.Queued
+	in.failedOnClient, in.queueDropped, in.lostLinks = cd.ByShard, cd.Queued, cd.LostLinks
 	// The end round comes after the verification: every Increment queued
 	// before an entity's GetCount has then been applied or dropped, so the
 	// tallies cover what the verification saw.

@@ -33,7 +33,8 @@ import (
 // (accounting.go; spec/DESIGN.md "Loss accounting"): state_lost (the
 // counters' state ended: stopped by their node, or died with a crashed
 // one), failed_on_node (dropped and counted by the nodes), in_flight_lost
-// (in flight to a node that crashed) and unexplained_lost. A run is OK
+// (in flight to a node that crashed, or written into a link to the owner
+// that then failed: lost_links) and unexplained_lost. A run is OK
 // only when unexplained_lost == 0 and every entity answered; without
 // tallies (accounting "unavailable: ..."; a Casty cluster) every loss but
 // failed_on_client is unexplained. client_queue_dropped (frames the
@@ -101,6 +102,7 @@ type report struct {
 	Accounting         string           `json:"accounting"`                         // "per-shard tallies" or "unavailable: <why>"
 	TallyIncarnations  int              `json:"tally_incarnations,omitempty"`       // node incarnations seen
 	GoneIncarnations   []string         `json:"gone_incarnations,omitempty"`        // node#incarnation that did not answer the end round ("(final)": left gracefully)
+	LostLinks          []string         `json:"lost_links,omitempty"`               // nodes whose connection failed while open (clientDrops.LostLinks)
 	TallyPolls         int64            `json:"tally_polls,omitempty"`              // GetShardTally asks answered
 	TallyPollErrors    int64            `json:"tally_poll_errors,omitempty"`        // and failed
 	Hints              []string         `json:"hints,omitempty"`                    // what the loss figures cannot say by themselves (e.g. client_queue_dropped with no crash)
@@ -265,6 +267,7 @@ func (r *report) setAccounting(a *accounting) {
 	r.FailedOnClient, r.ClientQueueDropped = a.failedOnClient, a.queueDropped
 	r.Accounting = a.method
 	r.Hints = a.hints
+	r.LostLinks = a.lostLinks
 	if a.available() {
 		r.StateLostByNode = a.stateLostByNode
 		r.StateLostByShard = a.stateLostByShard
@@ -385,7 +388,7 @@ func (r *report) details(p printer) {
 	if r.Accounting == accountingTallies {
 		p("  state lost", "%d (counters whose state ended: stopped by their node, or died with a crashed one)%s", r.StateLost, keyed(r.StateLostByNode))
 		p("  failed on node", "%d (dropped and counted by the nodes)", r.FailedOnNode)
-		p("  in flight lost", "%d (in flight to a node that crashed)", r.InFlightLost)
+		p("  in flight lost", "%d (in flight to a node that crashed, or on a link the client lost%s)", r.InFlightLost, lostLinks(r.LostLinks))
 		p("  unexplained lost", "%d%s", r.UnexplainedLost, unexplainedShards(r.UnexplainedByShard))
 		gone := ""
 		if len(r.GoneIncarnations) > 0 {
@@ -454,4 +457,12 @@ func unexplainedShards(by []int64) string {
 		return ""
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// lostLinks formats the lost links for the table: ": a, b", or "".
+func lostLinks(nodes []string) string {
+	if len(nodes) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(nodes, ", ")
 }

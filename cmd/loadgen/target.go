@@ -63,4 +63,9 @@ type clientDrops struct {
 	// failed, or the client closed). The client does not know their kind
 	// or shard: tells, asks and control messages alike.
 	Queued int64
+	// LostLinks: the nodes (as the topology names them) whose connection
+	// failed at least once while it was open (reset or closed by the
+	// node or the network, not by this client): what the kernel held for
+	// them, written and not yet received, went with the link. Sorted.
+	LostLinks []string
 }

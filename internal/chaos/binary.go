@@ -36,7 +36,9 @@ import (
 // window meet the fault: a paused owner (a window's frames stuck behind a
 // SIGSTOP), a partition (credited frames in flight on a blackholed
 // link), a rolling restart (every link to a restarted node reconnects and
-// defines its heads again).
+// defines its heads again), the client cut off from an owner (the window
+// full of frames the node never acknowledges: the writer waits on credit,
+// and the link must still be declared suspect and its tells fail fast).
 
 // BinaryWindow is every node's -binary-window in a binary variant: the
 // frames a zhbin client keeps in flight to it (PERFORMANCE.md measures the
@@ -49,7 +51,7 @@ const binarySuffix = "-binary"
 // binaryScenarios are the scenarios with a binary variant, in the order
 // `make chaos` runs the variants (after every JSON scenario). None is in
 // ciScenarios: CI's subset is near its time budget.
-var binaryScenarios = []string{"pause-owner", "rolling-restart", "partition"}
+var binaryScenarios = []string{"pause-owner", "rolling-restart", "partition", "client-cut"}
 
 // withBinaryVariants returns base followed by the binary variant of each
 // named scenario. An unknown name is a broken invariant of this package.

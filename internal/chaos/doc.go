@@ -1,7 +1,8 @@
 // Package chaos is zerohop's chaos harness: it starts real cmd/node
 // processes (on loopback, or each in its own network namespace), drives
 // them with cmd/loadgen, injects a fault (SIGKILL, SIGSTOP, SIGTERM, a
-// partition, a rogue peer, hostile frames), watches who serves which
+// partition between nodes, the client's path to one node blackholed, a
+// rogue peer, hostile frames), watches who serves which
 // shard, and checks the result against the acceptance criteria of issue 9.
 // cmd/chaos is its command line; `make chaos` runs every scenario,
 // `make chaos-ci` the CI subset (TestChaosCI).
@@ -19,8 +20,9 @@
 // short -drain-window (NodeDrainWindow). NewHarness refuses binaries that
 // lack a flag the harness needs (requiredNodeFlags, requiredLoadgenFlags).
 //
-// Binary variants (binary.go): pause-owner-binary, rolling-restart-binary
-// and partition-binary run their scenario again over zhbin links, the
+// Binary variants (binary.go): pause-owner-binary, rolling-restart-binary,
+// partition-binary and client-cut-binary run their scenario again over
+// zhbin links, the
 // negotiated binary fast path: every node with -binary -binary-window
 // BinaryWindow (1024; compact heads at their default, 64), loadgen with
 // -binary. Fault, load, checks and thresholds are the scenario's own; two
@@ -50,8 +52,11 @@
 //   - proc.go, harness.go: node processes in their own process groups, logs
 //     per node, READY detection, signals, restart at the same addresses.
 //   - netns.go: the namespace plan (hub bridge, one namespace per node, a
-//     client namespace, 10.213.0.0/24), partitions by blackhole routes, and
-//     teardown, including stale namespaces of dead runs (prefix "zhc-").
+//     client namespace, 10.213.0.0/24), partitions by blackhole routes,
+//     the client's path to one node cut by policy rules that drop what
+//     arrives from the other side (CutClient: silent both ways, the nodes'
+//     paths untouched), and teardown, including stale namespaces of dead
+//     runs (prefix "zhc-").
 //   - flags.go: which flags the node and loadgen binaries support (from
 //     their -h output).
 //   - series.go: loadgen's -series lines (t, tells_ok_by_shard,
@@ -61,7 +66,11 @@
 //     lost, state_lost by node and shard, failed_on_node, in_flight_lost,
 //     unexplained_lost) and its -series file, read while it is written.
 //   - scenario*.go: the scenarios and their checks; thresholds are the
-//     named constants in thresholds.go.
+//     named constants in thresholds.go. scenario_cut.go is client-cut:
+//     the client cut off from an owner the cluster still trusts (its
+//     tells fail fast, nothing accepted into the dead link, asks fail
+//     rather than wait, no shard moved, everything lost counted, rate
+//     back within ClientCutRecoveryMax of the heal).
 //   - binary.go: the binary variants (a scenario's binary option), the
 //     zhbin checks (zhbinLinks, zhbinOffered: pure) and the zhbin
 //     handshake probe.

@@ -515,6 +515,28 @@ func (c *Cluster) Heal(ctx context.Context, i int) error {
 	return r.runEach(ctx, c.Net.Heal(i))
 }
 
+// CutClient cuts the client namespace off from member i, silently, in
+// both directions (netns only; NetPlan.CutClient).
+func (c *Cluster) CutClient(ctx context.Context, i int) error {
+	if c.Net == nil {
+		return errors.New("chaos: cutting the client off needs the namespaced network")
+	}
+	r, err := newIPRunner()
+	if err != nil {
+		return err
+	}
+	return r.runAll(ctx, c.Net.CutClient(i))
+}
+
+// HealClient undoes CutClient(i).
+func (c *Cluster) HealClient(ctx context.Context, i int) error {
+	r, err := newIPRunner()
+	if err != nil {
+		return err
+	}
+	return r.runEach(ctx, c.Net.HealClient(i))
+}
+
 // ClusterView is the cluster's state as the nodes' NodeStates show it
 // now (only states received in the last second count).
 type ClusterView struct {

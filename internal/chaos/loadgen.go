@@ -62,17 +62,20 @@ type LoadReport struct {
 	StateLostByNode    map[string]int64 `json:"state_lost_by_node"`
 	StateLostByShard   []int64          `json:"state_lost_by_shard"`
 	FailedOnNode       int64            `json:"failed_on_node"`
+	FailedOnClient     int64            `json:"failed_on_client"`
 	InFlightLost       int64            `json:"in_flight_lost"`
 	UnexplainedLost    int64            `json:"unexplained_lost"`
 	UnexplainedByShard []int64          `json:"unexplained_lost_by_shard"`
 	Accounting         string           `json:"accounting"`
 	GoneIncarnations   []string         `json:"gone_incarnations"`
+	LostLinks          []string         `json:"lost_links"` // nodes whose client link failed while open
 	TallyPolls         int64            `json:"tally_polls"`
 	TallyPollErrors    int64            `json:"tally_poll_errors"`
 	TellErrors         map[string]int64 `json:"tell_errors"`
 	UnverifiedEntities int64            `json:"unverified_entities"`
 	MismatchedEntities int64            `json:"mismatched_entities"`
 	FirstTellError     string           `json:"first_tell_error"`
+	FirstAskError      string           `json:"first_ask_error"`
 	VerifyError        string           `json:"verify_error"`
 	SeriesError        string           `json:"series_error"`
 	// Client is the client engine's counters (engine.Stats: connects,
@@ -277,9 +280,9 @@ func (r *LoadReport) figures(res *Result) {
 	}
 	res.Fig("loadgen", "exit %d, ok=%v, sent %d, delivered %d, failed %d%s, %.0f tells/s delivered",
 		r.ExitCode, r.OK, r.TellsSent, r.TellsDelivered, r.TellsFailed, keyed(r.TellErrors), r.TellsPerSec)
-	res.Fig("loss accounting", "lost %d = state_lost %d%s + failed_on_node %d + in_flight_lost %d + unexplained_lost %d (%s; gone incarnations %v; tally polls %d, %d failed)",
-		r.Lost, r.StateLost, keyed(r.StateLostByNode), r.FailedOnNode, r.InFlightLost, r.UnexplainedLost,
-		r.Accounting, r.GoneIncarnations, r.TallyPolls, r.TallyPollErrors)
+	res.Fig("loss accounting", "lost %d = failed_on_client %d + state_lost %d%s + failed_on_node %d + in_flight_lost %d + unexplained_lost %d (%s; gone incarnations %v; lost links %v; tally polls %d, %d failed)",
+		r.Lost, r.FailedOnClient, r.StateLost, keyed(r.StateLostByNode), r.FailedOnNode, r.InFlightLost, r.UnexplainedLost,
+		r.Accounting, r.GoneIncarnations, r.LostLinks, r.TallyPolls, r.TallyPollErrors)
 	if r.UnexplainedLost != 0 {
 		res.Fig("unexplained by shard", "%s", nonZero(r.UnexplainedByShard))
 	}

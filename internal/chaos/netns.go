@@ -74,7 +74,11 @@ func (p NetPlan) Namespaces() []string {
 // Setup returns the ip(8) commands that build the network: the hub with
 // its bridge, then per member namespace a veth pair created directly
 // across the two namespaces (eth0 inside, <short name> on the bridge), so
-// that no interface or address ever exists in the root namespace.
+// that no interface or address ever exists in the root namespace. In each
+// member namespace the policy rule that looks up the local table moves
+// from priority 0 to localRulePref: a packet addressed to the namespace
+// is matched by the local table's rule, so CutClient's rules, which drop
+// arriving packets, must come before it.
 func (p NetPlan) Setup() [][]string {
 	cmds := [][]string{
 		{"netns", "add", p.Hub},
@@ -91,6 +95,10 @@ func (p NetPlan) Setup() [][]string {
 			[]string{"-n", ns, "link", "set", "eth0", "up"},
 			[]string{"-n", p.Hub, "link", "set", port, "master", p.Bridge},
 			[]string{"-n", p.Hub, "link", "set", port, "up"},
+			// The local table at localRulePref, not 0, so that a
+			// CutClient rule (cutRulePref) is matched before it.
+			[]string{"-n", ns, "rule", "add", "pref", localRulePref, "lookup", "local"},
+			[]string{"-n", ns, "rule", "del", "pref", "0", "lookup", "local"},
 		)
 	}
 	member(p.Client, p.ClientIP, "cl")
@@ -130,6 +138,35 @@ func (p NetPlan) blackholes(op string, a int) [][]string {
 		)
 	}
 	return cmds
+}
+
+// CutClient returns the commands that cut the client off from node a,
+// and only from it: a keeps its links to the other nodes (the cluster
+// sees nothing wrong), the client its links to the others. One policy
+// rule in each of the two namespaces blackholes the packets that arrive
+// on eth0 from the other side, so every packet is sent and silently
+// dropped on arrival: neither sender gets an error, an ICMP message or a
+// reset (a blackhole route on the sending side would fail the sender's own
+// transmissions and connects at once, which a real partition does not).
+// Every socket of the client namespace is cut off from a, the watcher's
+// too.
+func (p NetPlan) CutClient(a int) [][]string { return p.clientRules("add", a) }
+
+// HealClient returns the commands that undo CutClient(a).
+func (p NetPlan) HealClient(a int) [][]string { return p.clientRules("del", a) }
+
+// Policy rule priorities in a member namespace: CutClient's rules, then
+// the local table (moved there from 0 by Setup), then main and default.
+const (
+	cutRulePref   = "100"
+	localRulePref = "200"
+)
+
+func (p NetPlan) clientRules(op string, a int) [][]string {
+	return [][]string{
+		{"-n", p.Client, "rule", op, "pref", cutRulePref, "from", p.NodeIPs[a], "iif", "eth0", "blackhole"},
+		{"-n", p.Nodes[a], "rule", op, "pref", cutRulePref, "from", p.ClientIP, "iif", "eth0", "blackhole"},
+	}
 }
 
 // StaleNamespaces returns the namespaces in list (the output of `ip netns

@@ -52,6 +52,7 @@ var scenarios = withBinaryVariants([]scenario{
 	{name: "pause-leader", nodes: 3, about: "pause-owner with the leader as the paused owner: the others elect another and take its shards", run: runPauseOwner(victimLeader)},
 	{name: "partition", nodes: 3, netns: true, about: "cut one node off for 10 s (netns, blackhole routes); one leader and one table within 10 s of healing", run: runPartition(victimFollower)},
 	{name: "partition-leader", nodes: 3, netns: true, about: "partition with the leader as the cut node: the majority elects another and takes its shards", run: runPartition(victimLeader)},
+	{name: "client-cut", nodes: 3, netns: true, about: "blackhole the client's path to an owner for 12 s (netns, silent drops) while the nodes see each other: its tells fail fast, nothing unexplained lost, back within 5 s of healing", run: runClientCut},
 	{name: "rolling-restart", nodes: 3, about: "SIGTERM (graceful leave, exit 0) and restart each node in turn under load", run: runRollingRestart},
 	{name: "rogue-node", nodes: 3, about: "a node without the gossip key tries to join a keyed cluster: no membership, no shards, no entities", run: runRogueNode},
 	{name: "rogue-client", nodes: 3, about: "a client claiming role node sends envelopes to a non-owner: no entity runs there", run: runRogueClient},

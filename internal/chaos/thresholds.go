@@ -22,6 +22,15 @@ const (
 	// within about 0.8 x NodeRateWindow.
 	NodeRateWindow = 300 * time.Millisecond
 	NodeRateStep   = 50 * time.Millisecond
+	// ClientCutDetectMax: once the client's path to an owner is cut
+	// (client-cut), its shards' tells fail fast from this long after the
+	// cut at the latest: the engine's SuspectAfter (2 s), its maintenance
+	// tick and a 1 s loadgen sample.
+	ClientCutDetectMax = 4 * time.Second
+	// ClientCutRecoveryMax: after the client's path heals, tells to the
+	// cut owner's shards are back to PauseRecoveryFraction of their rate
+	// before the cut within this long, and stay there.
+	ClientCutRecoveryMax = 5 * time.Second
 	// PauseRecoveryFraction: see PauseRecoveryMax.
 	PauseRecoveryFraction = 0.80
 	// HostileRSSMax: a node's RSS while 40 connections each hold a 15 MiB
@@ -52,6 +61,10 @@ const (
 	PauseFor = 15 * time.Second
 	// PartitionFor is how long the partition scenario keeps its node cut off.
 	PartitionFor = 10 * time.Second
+	// ClientCutFor is how long client-cut keeps the client's path to its
+	// node blackholed: several SuspectAfter, and past the node's
+	// FrameTimeout (10 s), which a frame cut in the middle meets.
+	ClientCutFor = 12 * time.Second
 	// HostileConns and HostileFrameBytes: the partial giant frames.
 	HostileConns      = 40
 	HostileFrameBytes = 15 << 20
@@ -94,6 +107,8 @@ const (
 	// (about 1.1M/s with 3 nodes on the 2 cores) only a stalled client
 	// drops below it.
 	PauseRate = 200_000
+	// ClientCutRate is client-cut's load (scenario_cut.go says why).
+	ClientCutRate = 200_000
 	// LoadRate is loadgen's default -rate (tells/s): a steady flood that
 	// leaves the 2-core box room for the nodes, the watcher and the faults.
 	LoadRate = 20000
