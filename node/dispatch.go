@@ -320,7 +320,7 @@ func (n *Node) forwardNow(owner wire.NodeAddress, r *region, shard int, entityID
 		n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonHopLimit})
 		return fwdDone
 	}
-	sender := n.fwdSender[hops] + "." + strconv.FormatInt(n.route.Load().epoch, 10)
+	sender := n.fwdSender[hops] + "." + strconv.FormatInt(n.fwdEpoch(), 10)
 	frame, err := n.reg.AppendEnvelopeFrame(nil, wire.NodeURI(n.cfg.System, owner, wire.PathRegionPrefix+r.typ.Name),
 		sender, entityID, msg, n.cfg.MaxFrameSize)
 	if err != nil {
@@ -340,6 +340,16 @@ func (n *Node) forwardNow(owner wire.NodeAddress, r *region, shard int, entityID
 	n.logLimited("cannot forward an envelope to its owner", "owner", owner.String())
 	n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonStaleOwner})
 	return fwdDone
+}
+
+// fwdEpoch is the epoch a forward carries: that of the table this
+// replica has applied, which its route may not show yet (onTable releases
+// parked envelopes by the new table before it publishes the route). A
+// forward decided by that table and stamped with the route's older epoch
+// would not be held by an owner that has not applied it either, which
+// would route it back by its own older table.
+func (n *Node) fwdEpoch() int64 {
+	return max(n.route.Load().epoch, n.table().epoch)
 }
 
 // ownerLapsed reports whether owner's lease has certainly expired by this

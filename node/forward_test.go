@@ -2,9 +2,11 @@ package node
 
 import (
 	"net"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -140,5 +142,77 @@ func TestForwardFromANewerTableWaits(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the held envelope never ran once the table was that new")
+	}
+}
+
+// TestNoForwardByARouteBehindTheTable: while this node's route is older
+// than the table its replica applied (onTable releases what was parked
+// for the new table, into the mailbox when the table names this node,
+// before it publishes the route), the mailbox's worker waits for the
+// route: it does not forward those envelopes back to the shard's
+// previous owner by the old route, where, a hop spent, they bounced until
+// the hop limit (chaos rolling-restart, the leader restarted last). The
+// old owner here is a fake member that records what it is sent.
+func TestNoForwardByARouteBehindTheTable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	senders := make(chan string, 8)
+	go fakeMember(t, ln, senders)
+	old, err := wire.ParseNodeAddress(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan any, 4)
+	n := startSingle(t, Config{}, EntityFunc(func(_ *Context, msg any) { got <- msg }))
+	r := n.regions[0]
+	// The shard is allocated here first (a local envelope asks for it).
+	n.routeAgain(r, 0, "e", int64(1), 0)
+	select {
+	case <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the shard was never allocated here")
+	}
+	// The window inside onTable: the applied table names this node, the
+	// published route still names the previous owner, and a forward held
+	// for that table is released into the mailbox.
+	cur := n.route.Load()
+	owners := slices.Clone(cur.owners)
+	owners[0] = slices.Clone(owners[0])
+	owners[0][0] = old
+	n.route.Store(&route{epoch: cur.epoch - 1, owners: owners, since: cur.since, servingSince: cur.servingSince})
+	before := n.Stats()
+	n.deliverParked(r, 0, "e", int64(2), 1)
+	poll.Until(t, "the worker decided", func() bool {
+		s := n.Stats()
+		return s.MailboxWaits > before.MailboxWaits || s.Forwarded > before.Forwarded
+	})
+	if s := n.Stats(); s.Forwarded != before.Forwarded || len(senders) != 0 {
+		t.Fatalf("forwarded %d envelopes by the route behind the table (senders %d)", s.Forwarded-before.Forwarded, len(senders))
+	}
+	// A forward decided meanwhile carries the applied table's epoch, so an
+	// owner that has not applied it holds it instead of routing it back.
+	if res := n.forwardNow(old, r, 0, "f", int64(3), 0, nil); res != fwdDone {
+		t.Fatalf("forward: %v", res)
+	}
+	select {
+	case s := <-senders:
+		if f := fwdOf(s); f.epoch != cur.epoch {
+			t.Fatalf("a forward while the route is behind carries epoch %d (sender %q), want the applied table's %d", f.epoch, s, cur.epoch)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the forward never reached the fake member")
+	}
+	// onTable publishes the route: the held envelope runs here.
+	n.onTable(n.table(), n.table())
+	select {
+	case v := <-got:
+		if v != int64(2) {
+			t.Fatalf("the entity got %v, want the held 2", v)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the held envelope never ran once the route was published")
 	}
 }

@@ -271,6 +271,22 @@ func nodeQueuedOfMovedShard() []Mutation {
 			Run:  "^TestForwardFromANewerTableWaits$", Fast: true,
 		}),
 		n(Mutation{
+			Name: "node/forward-by-route-behind-table", Invariant: nQueued,
+			What: "behindTable: a mailbox forwards by a route older than the table its replica applied",
+			File: "node/worker.go",
+			Orig: "if (mode == modeMoved || mode == modeUnallocated) && n.table().epoch > rt.epoch {",
+			Repl: "if false && (mode == modeMoved || mode == modeUnallocated) && n.table().epoch > rt.epoch {",
+			Run:  "^TestNoForwardByARouteBehindTheTable$", Fast: true,
+		}),
+		n(Mutation{
+			Name: "node/forward-stamped-with-route-epoch", Invariant: nQueued,
+			What: "fwdEpoch: a forward carries the route's epoch, older than the applied table's inside onTable",
+			File: "node/dispatch.go",
+			Orig: "return max(n.route.Load().epoch, n.table().epoch)",
+			Repl: "return n.route.Load().epoch",
+			Run:  "^TestNoForwardByARouteBehindTheTable$", Fast: true,
+		}),
+		n(Mutation{
 			Name: "node/hop-limit-raised", Invariant: nQueued,
 			What: "maxHops 3: an envelope that used its 2 hops is forwarded again",
 			File: "node/dispatch.go",
