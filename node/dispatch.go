@@ -233,7 +233,9 @@ const maxHops = 2
 // table: routed by the older table it would go back to a node that no
 // longer owns the shard, and two nodes an apply apart bounced envelopes
 // until the hop limit dropped them (chaos rolling-restart: 295-467 counted
-// dead letters a run, TestForwardFromANewerTableWaits).
+// dead letters a run, TestForwardFromANewerTableWaits). So does a forward
+// that reaches this node while its route is older than the table its
+// replica applied (TestNoForwardByARouteBehindTheTable).
 func (n *Node) handleRegion(l *link, r *region, f fwdInfo, payload []byte) result {
 	hops := f.hops
 	id, msg, err := l.codec.DecodeShardEnvelopeMemo(payload, &l.in.msgs)
@@ -248,6 +250,11 @@ func (n *Node) handleRegion(l *link, r *region, f fwdInfo, payload []byte) resul
 	entityID, shard := l.in.entity(r, id)
 	if hops > 0 {
 		n.ctr.forwardedRecv.Add(1)
+		// A forward has a hop spent: it waits for a route as new as the
+		// table this replica applied, which onTable publishes a moment
+		// later (by an older route it could go back to the shard's
+		// previous owner, see behindTable).
+		f.epoch = max(f.epoch, n.table().epoch)
 	}
 	if n.leaving.Load() {
 		n.lastRegionMsg.Store(int64(n.mono())) // the drain window waits for quiet

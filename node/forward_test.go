@@ -87,27 +87,9 @@ func fakeMember(t *testing.T, ln net.Listener, senders chan<- string) {
 func TestForwardFromANewerTableWaits(t *testing.T) {
 	got := make(chan any, 4)
 	n := startSingle(t, Config{}, EntityFunc(func(_ *Context, msg any) { got <- msg }))
-	r := n.regions[0]
 	// The shard is allocated here first (a local envelope asks for it).
 	l := n.newLink()
-	send := func(f fwdInfo, v int64) {
-		frame, err := n.reg.AppendEnvelopeFrame(nil, wire.NodeURI(n.cfg.System, n.self, wire.PathRegionPrefix+r.typ.Name),
-			"casty://"+n.cfg.System+"@127.0.0.1:1/_fwd1", "e", v, n.cfg.MaxFrameSize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, body, _, err := wire.ParseFrame(frame, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, payload, err := wire.ParseTargetPath(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res := n.handleRegion(l, r, f, payload); res != resOK {
-			t.Fatalf("handleRegion: %v", res)
-		}
-	}
+	send := func(f fwdInfo, v int64) { handleForward(t, n, l, f, "e", v) }
 	send(fwdInfo{}, 1)
 	select {
 	case <-got:
@@ -145,13 +127,37 @@ func TestForwardFromANewerTableWaits(t *testing.T) {
 	}
 }
 
+// handleForward hands n's first region an envelope to id with message v,
+// as l would read it with the sender path f says.
+func handleForward(t *testing.T, n *Node, l *link, f fwdInfo, id string, v int64) {
+	t.Helper()
+	r := n.regions[0]
+	frame, err := n.reg.AppendEnvelopeFrame(nil, wire.NodeURI(n.cfg.System, n.self, wire.PathRegionPrefix+r.typ.Name),
+		"casty://"+n.cfg.System+"@127.0.0.1:1/_fwd1", id, v, n.cfg.MaxFrameSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _, err := wire.ParseFrame(frame, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, payload, err := wire.ParseTargetPath(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := n.handleRegion(l, r, f, payload); res != resOK {
+		t.Fatalf("handleRegion: %v", res)
+	}
+}
+
 // TestNoForwardByARouteBehindTheTable: while this node's route is older
 // than the table its replica applied (onTable releases what was parked
 // for the new table, into the mailbox when the table names this node,
 // before it publishes the route), the mailbox's worker waits for the
 // route: it does not forward those envelopes back to the shard's
 // previous owner by the old route, where, a hop spent, they bounced until
-// the hop limit (chaos rolling-restart, the leader restarted last). The
+// the hop limit (chaos rolling-restart, the leader restarted last); nor
+// does a forward that reaches the node meanwhile go on by that route. The
 // old owner here is a fake member that records what it is sent.
 func TestNoForwardByARouteBehindTheTable(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -205,14 +211,23 @@ func TestNoForwardByARouteBehindTheTable(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the forward never reached the fake member")
 	}
-	// onTable publishes the route: the held envelope runs here.
+	// A forward that arrives meanwhile (from a table no newer than the
+	// route) waits for the route too: it has a hop spent.
+	handleForward(t, n, n.newLink(), fwdInfo{hops: 1, epoch: cur.epoch - 1}, "e", 4)
+	if s := n.Stats(); s.HeldForTable != before.HeldForTable+1 || len(senders) != 0 {
+		t.Fatalf("a forward received while the route is behind: HeldForTable +%d (want +1), %d sent on",
+			s.HeldForTable-before.HeldForTable, len(senders))
+	}
+	// onTable publishes the route: the held envelopes run here, in order.
 	n.onTable(n.table(), n.table())
-	select {
-	case v := <-got:
-		if v != int64(2) {
-			t.Fatalf("the entity got %v, want the held 2", v)
+	for _, want := range []int64{2, 4} {
+		select {
+		case v := <-got:
+			if v != want {
+				t.Fatalf("the entity got %v, want the held %d", v, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the held %d never ran once the route was published", want)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the held envelope never ran once the route was published")
 	}
 }
