@@ -233,7 +233,9 @@ const maxHops = 2
 // table: routed by the older table it would go back to a node that no
 // longer owns the shard, and two nodes an apply apart bounced envelopes
 // until the hop limit dropped them (chaos rolling-restart: 295-467 counted
-// dead letters a run, TestForwardFromANewerTableWaits).
+// dead letters a run, TestForwardFromANewerTableWaits). So does a forward
+// that reaches this node while its route is older than the table its
+// replica applied (TestNoForwardByARouteBehindTheTable).
 func (n *Node) handleRegion(l *link, r *region, f fwdInfo, payload []byte) result {
 	hops := f.hops
 	id, msg, err := l.codec.DecodeShardEnvelopeMemo(payload, &l.in.msgs)
@@ -248,6 +250,11 @@ func (n *Node) handleRegion(l *link, r *region, f fwdInfo, payload []byte) resul
 	entityID, shard := l.in.entity(r, id)
 	if hops > 0 {
 		n.ctr.forwardedRecv.Add(1)
+		// A forward has a hop spent: it waits for a route as new as the
+		// table this replica applied, which onTable publishes a moment
+		// later (by an older route it could go back to the shard's
+		// previous owner, see behindTable).
+		f.epoch = max(f.epoch, n.table().epoch)
 	}
 	if n.leaving.Load() {
 		n.lastRegionMsg.Store(int64(n.mono())) // the drain window waits for quiet
@@ -320,7 +327,7 @@ func (n *Node) forwardNow(owner wire.NodeAddress, r *region, shard int, entityID
 		n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonHopLimit})
 		return fwdDone
 	}
-	sender := n.fwdSender[hops] + "." + strconv.FormatInt(n.route.Load().epoch, 10)
+	sender := n.fwdSender[hops] + "." + strconv.FormatInt(n.fwdEpoch(), 10)
 	frame, err := n.reg.AppendEnvelopeFrame(nil, wire.NodeURI(n.cfg.System, owner, wire.PathRegionPrefix+r.typ.Name),
 		sender, entityID, msg, n.cfg.MaxFrameSize)
 	if err != nil {
@@ -340,6 +347,16 @@ func (n *Node) forwardNow(owner wire.NodeAddress, r *region, shard int, entityID
 	n.logLimited("cannot forward an envelope to its owner", "owner", owner.String())
 	n.deadLetter(DeadLetter{Type: r.typ.Name, Shard: shard, EntityID: entityID, Msg: msg, Reason: wire.ReasonStaleOwner})
 	return fwdDone
+}
+
+// fwdEpoch is the epoch a forward carries: that of the table this
+// replica has applied, which its route may not show yet (onTable releases
+// parked envelopes by the new table before it publishes the route). A
+// forward decided by that table and stamped with the route's older epoch
+// would not be held by an owner that has not applied it either, which
+// would route it back by its own older table.
+func (n *Node) fwdEpoch() int64 {
+	return max(n.route.Load().epoch, n.table().epoch)
 }
 
 // ownerLapsed reports whether owner's lease has certainly expired by this

@@ -476,7 +476,12 @@
 //     a counted dead letter, never applied to a stale entity
 //     (TestPausedOwnerRunsNothingStale, TestNonOwnerNeverRunsAnEntity); a
 //     forward from a node with a newer table waits until this node has
-//     applied it rather than bounce back (TestForwardFromANewerTableWaits).
+//     applied it rather than bounce back (TestForwardFromANewerTableWaits);
+//     no mailbox forwards or parks, and no forward received goes on, by a
+//     route older than the table its replica applied (onTable releases
+//     what waited for that table before it publishes the route), and a
+//     forward carries the applied table's epoch
+//     (TestNoForwardByARouteBehindTheTable).
 //   - A graceful leave loses no tell that reached the node
 //     (TestGracefulLeaveLosesNothing).
 //   - Only key holders are members (TestRogueNodeCannotJoin,

@@ -2,9 +2,11 @@ package node
 
 import (
 	"net"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/zerohop/zerohop/internal/poll"
 	"github.com/zerohop/zerohop/wire"
 )
 
@@ -85,27 +87,9 @@ func fakeMember(t *testing.T, ln net.Listener, senders chan<- string) {
 func TestForwardFromANewerTableWaits(t *testing.T) {
 	got := make(chan any, 4)
 	n := startSingle(t, Config{}, EntityFunc(func(_ *Context, msg any) { got <- msg }))
-	r := n.regions[0]
 	// The shard is allocated here first (a local envelope asks for it).
 	l := n.newLink()
-	send := func(f fwdInfo, v int64) {
-		frame, err := n.reg.AppendEnvelopeFrame(nil, wire.NodeURI(n.cfg.System, n.self, wire.PathRegionPrefix+r.typ.Name),
-			"casty://"+n.cfg.System+"@127.0.0.1:1/_fwd1", "e", v, n.cfg.MaxFrameSize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, body, _, err := wire.ParseFrame(frame, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, payload, err := wire.ParseTargetPath(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res := n.handleRegion(l, r, f, payload); res != resOK {
-			t.Fatalf("handleRegion: %v", res)
-		}
-	}
+	send := func(f fwdInfo, v int64) { handleForward(t, n, l, f, "e", v) }
 	send(fwdInfo{}, 1)
 	select {
 	case <-got:
@@ -140,5 +124,110 @@ func TestForwardFromANewerTableWaits(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the held envelope never ran once the table was that new")
+	}
+}
+
+// handleForward hands n's first region an envelope to id with message v,
+// as l would read it with the sender path f says.
+func handleForward(t *testing.T, n *Node, l *link, f fwdInfo, id string, v int64) {
+	t.Helper()
+	r := n.regions[0]
+	frame, err := n.reg.AppendEnvelopeFrame(nil, wire.NodeURI(n.cfg.System, n.self, wire.PathRegionPrefix+r.typ.Name),
+		"casty://"+n.cfg.System+"@127.0.0.1:1/_fwd1", id, v, n.cfg.MaxFrameSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, _, err := wire.ParseFrame(frame, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, payload, err := wire.ParseTargetPath(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := n.handleRegion(l, r, f, payload); res != resOK {
+		t.Fatalf("handleRegion: %v", res)
+	}
+}
+
+// TestNoForwardByARouteBehindTheTable: while this node's route is older
+// than the table its replica applied (onTable releases what was parked
+// for the new table, into the mailbox when the table names this node,
+// before it publishes the route), the mailbox's worker waits for the
+// route: it does not forward those envelopes back to the shard's
+// previous owner by the old route, where, a hop spent, they bounced until
+// the hop limit (chaos rolling-restart, the leader restarted last); nor
+// does a forward that reaches the node meanwhile go on by that route. The
+// old owner here is a fake member that records what it is sent.
+func TestNoForwardByARouteBehindTheTable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	senders := make(chan string, 8)
+	go fakeMember(t, ln, senders)
+	old, err := wire.ParseNodeAddress(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan any, 4)
+	n := startSingle(t, Config{}, EntityFunc(func(_ *Context, msg any) { got <- msg }))
+	r := n.regions[0]
+	// The shard is allocated here first (a local envelope asks for it).
+	n.routeAgain(r, 0, "e", int64(1), 0)
+	select {
+	case <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the shard was never allocated here")
+	}
+	// The window inside onTable: the applied table names this node, the
+	// published route still names the previous owner, and a forward held
+	// for that table is released into the mailbox.
+	cur := n.route.Load()
+	owners := slices.Clone(cur.owners)
+	owners[0] = slices.Clone(owners[0])
+	owners[0][0] = old
+	n.route.Store(&route{epoch: cur.epoch - 1, owners: owners, since: cur.since, servingSince: cur.servingSince})
+	before := n.Stats()
+	n.deliverParked(r, 0, "e", int64(2), 1)
+	poll.Until(t, "the worker decided", func() bool {
+		s := n.Stats()
+		return s.MailboxWaits > before.MailboxWaits || s.Forwarded > before.Forwarded
+	})
+	if s := n.Stats(); s.Forwarded != before.Forwarded || len(senders) != 0 {
+		t.Fatalf("forwarded %d envelopes by the route behind the table (senders %d)", s.Forwarded-before.Forwarded, len(senders))
+	}
+	// A forward decided meanwhile carries the applied table's epoch, so an
+	// owner that has not applied it holds it instead of routing it back.
+	if res := n.forwardNow(old, r, 0, "f", int64(3), 0, nil); res != fwdDone {
+		t.Fatalf("forward: %v", res)
+	}
+	select {
+	case s := <-senders:
+		if f := fwdOf(s); f.epoch != cur.epoch {
+			t.Fatalf("a forward while the route is behind carries epoch %d (sender %q), want the applied table's %d", f.epoch, s, cur.epoch)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the forward never reached the fake member")
+	}
+	// A forward that arrives meanwhile (from a table no newer than the
+	// route) waits for the route too: it has a hop spent.
+	handleForward(t, n, n.newLink(), fwdInfo{hops: 1, epoch: cur.epoch - 1}, "e", 4)
+	if s := n.Stats(); s.HeldForTable != before.HeldForTable+1 || len(senders) != 0 {
+		t.Fatalf("a forward received while the route is behind: HeldForTable +%d (want +1), %d sent on",
+			s.HeldForTable-before.HeldForTable, len(senders))
+	}
+	// onTable publishes the route: the held envelopes run here, in order.
+	n.onTable(n.table(), n.table())
+	for _, want := range []int64{2, 4} {
+		select {
+		case v := <-got:
+			if v != want {
+				t.Fatalf("the entity got %v, want the held %d", v, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the held %d never ran once the route was published", want)
+		}
 	}
 }

@@ -56,6 +56,26 @@ func (n *Node) modeOf(m *mailbox, rt *route, now int64) (shardMode, wire.NodeAdd
 	return modeServe, owner, since
 }
 
+// behindTable turns a decision to send m's envelopes elsewhere (modeMoved:
+// forward them; modeUnallocated: park them) into modeWait while rt is
+// older than the table this node's replica has applied. The fsm stores a
+// table before onTable publishes its route, and onTable first releases
+// what was parked for that table (resolveLocked, as housekeeping's resolve
+// may also do), into this mailbox when the table names this node: a worker
+// that ran it by the old route forwarded those envelopes back to the
+// shard's previous owner, which had already applied the new table and,
+// with the hop the first forward spent, had none left to send them here
+// again (chaos rolling-restart, the leader restarted last: 23-74 hop_limit
+// dead letters on the leaving leader; TestNoForwardByARouteBehindTheTable).
+// The mailbox waits instead; onTable's unblockAll wakes it once the route
+// is published.
+func (n *Node) behindTable(mode shardMode, rt *route) shardMode {
+	if (mode == modeMoved || mode == modeUnallocated) && n.table().epoch > rt.epoch {
+		return modeWait
+	}
+	return mode
+}
+
 // serving reports whether the entity of m may receive one more message
 // at now (n.mono ns, read by the caller just before): m is served under the
 // allocation its entities belong to, with a valid lease. It is the check
@@ -126,6 +146,7 @@ func (n *Node) runShard(m *mailbox, ctx *Context, batch []envelope) bool {
 		n.leaveLeft.Add(-1)
 		mode, owner, since = n.modeOf(m, rt, int64(n.mono()))
 	}
+	mode = n.behindTable(mode, rt)
 	switch mode {
 	case modeServe:
 		m.epoch = since
@@ -198,7 +219,8 @@ func (n *Node) runShard(m *mailbox, ctx *Context, batch []envelope) bool {
 	}
 	n.ctr.mailboxWaits.Add(1)
 	n.block(m)
-	if again, _, _ := n.modeOf(m, n.route.Load(), int64(n.mono())); again != modeWait {
+	rt = n.route.Load()
+	if again, _, _ := n.modeOf(m, rt, int64(n.mono())); n.behindTable(again, rt) != modeWait {
 		m.kick() // it changed while we blocked: run again
 	}
 	return false
