@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zerohop/zerohop/castyjson"
 	"github.com/zerohop/zerohop/node"
@@ -23,7 +24,7 @@ import (
 //
 // Every sum lives in its shard's slot, one cache line per shard, and an
 // Increment touches only its shard's line: uncontended atomic adds, a
-// load and a store (and a compare-and-swap for a new maximum), no lock, no clock read (the time is the node's, read once
+// load, a store of the time once per lastAtGrain (and a compare-and-swap for a new maximum), no lock, no clock read (the time is the node's, read once
 // per message for its lease check: node.Context.Now). A node runs a shard
 // on one worker at a time, so no two goroutines write a slot at once;
 // NodeStats sums the slots when read. A stop moves a counter's value from
@@ -96,8 +97,17 @@ func (t *Tally) onIncrement(shard, amount int, now int64) {
 	if s.firstAt.Load() == 0 {
 		s.firstAt.CompareAndSwap(0, now)
 	}
-	s.lastAt.Store(now)
+	// lastAt to within lastAtGrain: a load per Increment, and a store (an
+	// exchange, the costliest of these on amd64) once per grain.
+	if now-s.lastAt.Load() >= lastAtGrain {
+		s.lastAt.Store(now)
+	}
 }
+
+// lastAtGrain is how stale a shard's lastAt may be: NodeStats' LastAt is
+// the last Increment's time to within it (a run's rate is taken over
+// seconds).
+const lastAtGrain = int64(time.Millisecond)
 
 // onStop moves value, the state of a stopped counter of shard, from
 // applied to retired.
