@@ -282,13 +282,9 @@ func TestOnCredit(t *testing.T) {
 // client accepted is applied, once.
 func TestSuspectBehindAWindow(t *testing.T) {
 	const window = 64
-	lc := startCluster(t, 1, nodetest.Options{Configure: func(_ int, cfg *node.Config) {
-		cfg.Binary = binaryCodec(t, cfg.Registry)
-		cfg.BinaryWindow = window
-	}})
+	lc := startBinaryCluster(t, 1, func(cfg *node.Config) { cfg.BinaryWindow = window })
 	const suspectAfter = time.Second
-	c := dialCluster(t, lc, func(cfg *Config) {
-		cfg.Binary = binaryCodec(t, cfg.Types)
+	c := dialBinary(t, lc, func(cfg *Config) {
 		cfg.RefreshInterval = 100 * time.Millisecond
 		cfg.SuspectAfter = suspectAfter
 		cfg.AskTimeout = time.Minute
@@ -301,9 +297,7 @@ func TestSuspectBehindAWindow(t *testing.T) {
 	if _, err := getCount(t.Context(), c, ref, id); err != nil { // located, the entity started
 		t.Fatal(err)
 	}
-	c.mu.Lock()
-	nc := c.connList[0]
-	c.mu.Unlock()
+	nc := onlyConn(c)
 	if got := nc.window.Load(); got != window {
 		t.Fatalf("window %d, want %d", got, window)
 	}
