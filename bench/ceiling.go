@@ -267,11 +267,15 @@ func ceilingRead(rc net.Conn, cfg CeilingConfig) (res ceilingReadResult) {
 	}
 }
 
-// Echo servers for RoundTrip.
+// Echo servers for RoundTrip (EchoProcess: RoundTripOver).
 const (
 	// EchoGoroutine answers from a goroutine reading and writing the
 	// connection: Go's network poller, as the net transports use.
 	EchoGoroutine = "goroutine"
+	// EchoProcess answers from ServeEcho in another process: the floor
+	// under a request between two processes (cmd/ceiling runs the echo
+	// as a child of its own; RoundTripOver measures it).
+	EchoProcess = "process"
 	// EchoGnet answers from a gnet v2 event loop (OnTraffic writes back what
 	// it read): a thread blocked in its own epoll_wait, outside the Go
 	// scheduler, as the gnet transports use.
@@ -341,41 +345,98 @@ func RoundTrip(ctx context.Context, count int, echo string) (RoundTripResult, er
 			}
 		}()
 	}
-	frame := make([]byte, DefaultCeilingFrameSize)
-	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
-	frame[4] = ceilingFrameType
-	in := make([]byte, len(frame))
-	lat := make([]time.Duration, count)
-	start := time.Now()
-	var rerr error
-	for i := range lat {
-		t0 := time.Now()
-		if _, err := cc.Write(frame); err != nil {
-			rerr = err
-			break
-		}
-		if _, err := io.ReadFull(cc, in); err != nil {
-			rerr = err
-			break
-		}
-		lat[i] = time.Since(t0)
-	}
-	elapsed := time.Since(start)
+	r, rerr := roundTrips(cc, count, echo)
 	cc.Close()
 	ec.Close()
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return RoundTripResult{}, err
 	}
-	if rerr != nil {
-		return RoundTripResult{}, fmt.Errorf("bench: round trip: %w", rerr)
+	return r, rerr
+}
+
+// RoundTripOver is RoundTrip over c, a connection to an echo that the
+// caller runs (ServeEcho: EchoProcess runs it in another process); echo
+// names it in the result. It does not close c.
+func RoundTripOver(ctx context.Context, c net.Conn, count int, echo string) (RoundTripResult, error) {
+	if count < 1 {
+		return RoundTripResult{}, fmt.Errorf("bench: RoundTrip count %d < 1", count)
 	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	r, err := roundTrips(c, count, echo)
+	if cerr := ctx.Err(); cerr != nil {
+		return RoundTripResult{}, cerr
+	}
+	return r, err
+}
+
+// roundTrips writes one frame and reads its echo back, count times in a
+// row, and returns the latency percentiles.
+func roundTrips(c net.Conn, count int, echo string) (RoundTripResult, error) {
+	frame := make([]byte, DefaultCeilingFrameSize)
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+	frame[4] = ceilingFrameType
+	in := make([]byte, len(frame))
+	lat := make([]time.Duration, count)
+	start := time.Now()
+	for i := range lat {
+		t0 := time.Now()
+		if _, err := c.Write(frame); err != nil {
+			return RoundTripResult{}, fmt.Errorf("bench: round trip: %w", err)
+		}
+		if _, err := io.ReadFull(c, in); err != nil {
+			return RoundTripResult{}, fmt.Errorf("bench: round trip: %w", err)
+		}
+		lat[i] = time.Since(t0)
+	}
+	elapsed := time.Since(start)
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	return RoundTripResult{
 		Echo: echo, Count: count, P50: q(0.50), P90: q(0.90), P99: q(0.99), Max: lat[len(lat)-1],
 		PerSec: float64(count) / elapsed.Seconds(),
 	}, nil
+}
+
+// ServeEcho accepts connections on ln and writes back every
+// DefaultCeilingFrameSize bytes each one sends, from a goroutine per
+// connection (as RoundTrip's EchoGoroutine), until ln is closed; it then
+// closes the connections, waits for their goroutines and returns.
+func ServeEcho(ln net.Listener) {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			break
+		}
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, DefaultCeilingFrameSize)
+			for {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					return
+				}
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+	}
+	mu.Lock()
+	for _, c := range conns {
+		c.Close()
+	}
+	mu.Unlock()
+	wg.Wait()
 }
 
 // gnetEcho writes back whatever arrives.

@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +85,58 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if _, err := RoundTrip(context.Background(), 10, "carrier-pigeon"); err == nil {
 		t.Error("unknown echo: got nil error, want one")
+	}
+}
+
+// TestRoundTripOver: RoundTripOver measures round trips to a ServeEcho
+// (EchoProcess's echo, here in this process), which echoes every frame of
+// every connection and, once its listener closes, closes them and returns.
+func TestRoundTripOver(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		ServeEcho(ln)
+		close(served)
+	}()
+	var conns []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		r, err := RoundTripOver(context.Background(), c, 200, EchoProcess)
+		if err != nil {
+			t.Fatalf("RoundTripOver: %v", err)
+		}
+		if r.Echo != EchoProcess || r.Count != 200 || r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max || r.PerSec <= 0 {
+			t.Errorf("got %+v, want ordered positive percentiles over 200 round trips", r)
+		}
+	}
+	if _, err := RoundTripOver(context.Background(), conns[0], 0, EchoProcess); err == nil {
+		t.Error("count 0: got nil error, want one")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := RoundTripOver(ctx, conns[1], 1000, EchoProcess); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: got %v, want context.Canceled", err)
+	}
+	ln.Close()
+	select {
+	case <-served:
+	case <-time.After(30 * time.Second):
+		t.Fatal("ServeEcho did not return after its listener closed")
+	}
+	// The one whose deadline the cancelled run did not set: ServeEcho
+	// closed it (EOF), rather than leaving it open (a timeout here).
+	_ = conns[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conns[0].Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Errorf("read after ServeEcho returned: got %v, want EOF (closed by it)", err)
+	}
+	for _, c := range conns {
+		c.Close()
 	}
 }

@@ -45,7 +45,7 @@ want() { # want STEP: whether ONLY (empty: every step) names STEP
 
 # 1. Raw loopback ceiling on its own.
 if want ceiling; then
-	"$OUT/ceiling" -duration 3s -runs "$RUNS" -rtt 20000 -rtt-echo goroutine,gnet | tee "$OUT/ceiling.txt"
+	"$OUT/ceiling" -duration 3s -runs "$RUNS" -rtt 20000 -rtt-echo goroutine,gnet,process | tee "$OUT/ceiling.txt"
 fi
 
 lg() { # lg NAME ARGS...: one loadgen run, JSON to $OUT/NAME.json, progress to .log

@@ -14,15 +14,22 @@
 // -rtt N it then measures N sequential round trips of one 64-byte frame to
 // an echo goroutine: the floor under any ask's latency on this machine; with
 // -rtt-echo gnet (or goroutine,gnet) to a gnet event loop as well, the
-// floor for a peer served by gnet.
+// floor for a peer served by gnet; with -rtt-echo process to an echo
+// goroutine in a second process (this command run again with -echo-serve),
+// the floor for a request between two processes, as zerohop's
+// two-process runs make.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"sort"
@@ -46,9 +53,13 @@ func run() int {
 		runs     = flag.Int("runs", 1, "number of runs; the median by frames/s is reported")
 		asJSON   = flag.Bool("json", false, "print one JSON object on stdout instead of a table")
 		rtt      = flag.Int("rtt", 0, "then measure this many sequential loopback round trips of one frame (0: skip)")
-		rttEcho  = flag.String("rtt-echo", bench.EchoGoroutine, "echo servers for -rtt, comma-separated: goroutine, gnet")
+		rttEcho  = flag.String("rtt-echo", bench.EchoGoroutine, "echo servers for -rtt, comma-separated: goroutine, gnet, process")
+		serve    = flag.Bool("echo-serve", false, "serve -rtt-echo process's echo: listen on 127.0.0.1, print the address, echo until stdin closes")
 	)
 	flag.Parse()
+	if *serve {
+		return serveEcho()
+	}
 	if *runs < 1 {
 		fmt.Fprintf(os.Stderr, "ceiling: -runs %d must be at least 1\n", *runs)
 		return 2
@@ -78,7 +89,13 @@ func run() int {
 	var rts []bench.RoundTripResult
 	if *rtt > 0 {
 		for _, echo := range strings.Split(*rttEcho, ",") {
-			r, err := bench.RoundTrip(ctx, *rtt, strings.TrimSpace(echo))
+			var r bench.RoundTripResult
+			var err error
+			if e := strings.TrimSpace(echo); e == bench.EchoProcess {
+				r, err = processRoundTrip(ctx, *rtt)
+			} else {
+				r, err = bench.RoundTrip(ctx, *rtt, e)
+			}
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "ceiling: round trip: %v\n", err)
 				return 1
@@ -112,5 +129,62 @@ func run() int {
 		fmt.Printf("round trip of one %d-byte frame to a %s echo (%d sequential): p50 %v  p90 %v  p99 %v  max %v  (%.0f/s)\n",
 			bench.DefaultCeilingFrameSize, rt.Echo, rt.Count, rt.P50, rt.P90, rt.P99, rt.Max, rt.PerSec)
 	}
+	return 0
+}
+
+// processRoundTrip measures count round trips to an echo in a child
+// process (this executable with -echo-serve), which it stops before
+// returning.
+func processRoundTrip(ctx context.Context, count int) (bench.RoundTripResult, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return bench.RoundTripResult{}, err
+	}
+	cmd := exec.Command(exe, "-echo-serve")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return bench.RoundTripResult{}, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return bench.RoundTripResult{}, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return bench.RoundTripResult{}, err
+	}
+	defer func() {
+		stdin.Close() // the child's cue to stop
+		if err := cmd.Wait(); err != nil {
+			fmt.Fprintln(os.Stderr, "ceiling: echo process:", err)
+		}
+	}()
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return bench.RoundTripResult{}, fmt.Errorf("echo process: %w", err)
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", strings.TrimSpace(addr))
+	if err != nil {
+		return bench.RoundTripResult{}, err
+	}
+	defer c.Close()
+	return bench.RoundTripOver(ctx, c, count, bench.EchoProcess)
+}
+
+// serveEcho is the child of processRoundTrip: it echoes on 127.0.0.1
+// (bench.ServeEcho) until its stdin closes.
+func serveEcho() int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ceiling: echo:", err)
+		return 1
+	}
+	fmt.Println(ln.Addr().String())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		ln.Close()
+	}()
+	bench.ServeEcho(ln)
 	return 0
 }
