@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,14 +197,7 @@ func TestClusterWindow(t *testing.T) {
 			t.Fatalf("%s: %d frames in flight, window %d", what, f, window)
 		}
 	}
-	n := lc.Node(0)
-	n.Pause()
-	resumed := false
-	defer func() {
-		if !resumed {
-			n.Resume()
-		}
-	}()
+	resume := pauseNode(t, lc.Node(0))
 	tells(burst)
 	stopped("a burst to the paused node")
 	if q := nc.q.len(); q < burst-window {
@@ -220,8 +214,7 @@ func TestClusterWindow(t *testing.T) {
 		defer close(done)
 		r, err = getCount(t.Context(), c, ref, "w-burst")
 	}()
-	n.Resume()
-	resumed = true
+	resume()
 	poll.NeverUntil(t, "more frames in flight than the window while the queue drains", done, func() bool { return inFlight() > window })
 	if err != nil || r.Value != burst+more {
 		t.Fatalf("count after resume: %+v, %v; want %d", r, err, burst+more)
@@ -301,14 +294,7 @@ func TestSuspectBehindAWindow(t *testing.T) {
 	if got := nc.window.Load(); got != window {
 		t.Fatalf("window %d, want %d", got, window)
 	}
-	n := lc.Node(0)
-	n.Pause()
-	resumed := false
-	defer func() {
-		if !resumed {
-			n.Resume()
-		}
-	}()
+	resume := pauseNode(t, lc.Node(0))
 	askErr := make(chan error, 1)
 	go func() {
 		_, err := getCount(context.Background(), c, ref, id)
@@ -351,8 +337,7 @@ func TestSuspectBehindAWindow(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the ask waiting on the silent node did not fail")
 	}
-	n.Resume()
-	resumed = true
+	resume()
 	waitFor(t, "the node up again", func() bool { return ref.Tell(id, workload.Increment{Amount: 1}) == nil })
 	accepted++
 	waitFor(t, "every accepted tell applied", func() bool {
@@ -362,4 +347,15 @@ func TestSuspectBehindAWindow(t *testing.T) {
 	if r, err := getCount(t.Context(), c, ref, id); err != nil || r.Value != accepted {
 		t.Fatalf("count %+v, %v; want %d (every tell accepted, once)", r, err, accepted)
 	}
+}
+
+// pauseNode pauses n (node.Pause: it reads, credits and answers nothing)
+// and returns the func that resumes it, which the test's cleanup calls
+// too when the test ends first; resuming twice is resuming once.
+func pauseNode(t *testing.T, n *node.Node) (resume func()) {
+	n.Pause()
+	var once sync.Once
+	resume = func() { once.Do(n.Resume) }
+	t.Cleanup(resume)
+	return resume
 }

@@ -16,17 +16,7 @@ import (
 // a dead letter, not sent. The owner here is a fake member that records
 // the senders of what it is sent.
 func TestForwardAddsOneHop(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	senders := make(chan string, 8)
-	go fakeMember(t, ln, senders)
-	owner, err := wire.ParseNodeAddress(ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner, senders := startFakeMember(t)
 	n := startSingle(t, Config{}, EntityFunc(func(*Context, any) {}))
 	r := n.regions[0]
 	for hops := range maxHops {
@@ -46,6 +36,24 @@ func TestForwardAddsOneHop(t *testing.T) {
 	if st := n.Stats(); st.HopLimited != 1 || st.DeadLettersByReason[wire.ReasonHopLimit] != 1 {
 		t.Fatalf("an envelope with %d hops: hop-limited %d, dead letters %v; want 1 each", maxHops, st.HopLimited, st.DeadLettersByReason)
 	}
+}
+
+// startFakeMember starts a fakeMember on a loopback port, closed at the
+// end of the test, and returns its address and the senders it records.
+func startFakeMember(t *testing.T) (wire.NodeAddress, <-chan string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	senders := make(chan string, 8)
+	go fakeMember(t, ln, senders)
+	addr, err := wire.ParseNodeAddress(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr, senders
 }
 
 // fakeMember accepts one connection on ln, answers its handshake and sends
@@ -160,17 +168,7 @@ func handleForward(t *testing.T, n *Node, l *link, f fwdInfo, id string, v int64
 // does a forward that reaches the node meanwhile go on by that route. The
 // old owner here is a fake member that records what it is sent.
 func TestNoForwardByARouteBehindTheTable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	senders := make(chan string, 8)
-	go fakeMember(t, ln, senders)
-	old, err := wire.ParseNodeAddress(ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, senders := startFakeMember(t)
 	got := make(chan any, 4)
 	n := startSingle(t, Config{}, EntityFunc(func(_ *Context, msg any) { got <- msg }))
 	r := n.regions[0]
