@@ -49,19 +49,11 @@ import (
 // shards for ClientCutFor under load, heals it, and checks the client's
 // behaviour (above).
 func runClientCut(ctx context.Context, r *run) error {
-	lr, err := r.startLoadAt(r.loadDuration(PreFault+ClientCutFor+ClientCutRecoveryMax+PostFault), ClientCutRate)
+	lr, victim, err := r.loadThenVictim(ctx, PreFault+ClientCutFor+ClientCutRecoveryMax+PostFault, ClientCutRate, victimFollower)
 	if err != nil {
 		return err
 	}
 	defer lr.Kill()
-	if err := r.waitFlowing(ctx, lr); err != nil {
-		return err
-	}
-	v := r.c.View(r.typ)
-	victim, err := r.pickVictim(v, victimFollower)
-	if err != nil {
-		return err
-	}
 	before := r.stateOf(victim)
 	cutAt := monoNow()
 	if err := r.c.CutClient(ctx, victim.Index); err != nil {

@@ -139,23 +139,36 @@ func runPauseOwner(rule victimRule) func(ctx context.Context, r *run) error {
 	return func(ctx context.Context, r *run) error { return pauseOwner(ctx, r, rule) }
 }
 
-func pauseOwner(ctx context.Context, r *run, rule victimRule) error {
-	// A flood for the paused node, as in the issue (a paused owner's full
-	// queue is what stalls a client that waits on it), at a fixed rate
-	// (PauseRate says why).
-	lr, err := r.startLoadAt(r.loadDuration(PreFault+PauseFor+PostFault+4*time.Second), PauseRate)
+// loadThenVictim starts a load of about d at rate, waits until it flows,
+// and picks the victim by rule from the cluster's view then. On success
+// the caller kills the load; on an error it is already killed.
+func (r *run) loadThenVictim(ctx context.Context, d time.Duration, rate float64, rule victimRule) (*LoadRun, *Member, error) {
+	lr, err := r.startLoadAt(r.loadDuration(d), rate)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer lr.Kill()
 	if err := r.waitFlowing(ctx, lr); err != nil {
-		return err
+		lr.Kill()
+		return nil, nil, err
 	}
 	v := r.c.View(r.typ)
 	victim, err := r.pickVictim(v, rule)
 	if err != nil {
+		lr.Kill()
+		return nil, nil, err
+	}
+	return lr, victim, nil
+}
+
+func pauseOwner(ctx context.Context, r *run, rule victimRule) error {
+	// A flood for the paused node, as in the issue (a paused owner's full
+	// queue is what stalls a client that waits on it), at a fixed rate
+	// (PauseRate says why).
+	lr, victim, err := r.loadThenVictim(ctx, PreFault+PauseFor+PostFault+4*time.Second, PauseRate, rule)
+	if err != nil {
 		return err
 	}
+	defer lr.Kill()
 	before := r.stateOf(victim)
 	pauseAt := monoNow()
 	if err := victim.Proc.Signal(syscall.SIGSTOP); err != nil {
