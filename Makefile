@@ -63,7 +63,7 @@ test:
 	ZEROHOP_CHAOS=0 $(GO) test -race ./...
 	ZEROHOP_CHAOS=0 $(GO) test -run 'Alloc' -count=1 ./...
 
-# Every scenario; exits non-zero when one had a violation. About 6 minutes
+# Every scenario; exits non-zero when one had a violation. About 10 minutes
 # (root: partition uses network namespaces).
 chaos:
 	$(GO) run ./cmd/chaos -scenario all -strict $(CHAOS_FLAGS)
