@@ -11,7 +11,8 @@
 # COUNT (default 3) for `go test -bench`; SKIP_BENCH=1 skips the Go
 # benchmarks; PY (default "env PYENV_VERSION=3.12.1 python3.12") for Casty;
 # ONLY (default: all) a comma-separated list of the steps to run, named
-# ceiling, e2e, asks, node, external, peers, mixed, scale, bench, casty.
+# ceiling, e2e, asks, node, external, peers, placement, mixed, scale, bench,
+# casty.
 # Everything listens on 127.0.0.1 only and every process it starts is
 # stopped by its PID.
 set -euo pipefail
@@ -100,6 +101,16 @@ fi
 if want peers; then
 	(cd bench/natsbase && go build -o "$OUT/natsload" ./cmd/natsload && go build -o "$OUT/natsnode" ./cmd/natsnode)
 	RUNS=$RUNS DURATION=$DURATION bash bench/peers.sh "$OUT" "$OUT/loadgen" "$OUT/node" "$OUT/natsload" "$OUT/natsnode"
+fi
+
+# 3d'. The lone request by placement of the two processes (issue 12): the
+#     raw two-process echo, zerohop and NATS, with the kernel placing both
+#     processes, both pinned to one vCPU, and one on each
+#     (bench/placement.sh; needs taskset).
+if want placement; then
+	[[ -x $OUT/natsload && -x $OUT/natsnode ]] ||
+		(cd bench/natsbase && go build -o "$OUT/natsload" ./cmd/natsload && go build -o "$OUT/natsnode" ./cmd/natsnode)
+	RUNS=$RUNS DURATION=$DURATION bash bench/placement.sh "$OUT" "$OUT/loadgen" "$OUT/node" "$OUT/ceiling" "$OUT/natsload" "$OUT/natsnode"
 fi
 
 # 3e. Where the mixed run's asks wait (issue 12): the mixed run and its

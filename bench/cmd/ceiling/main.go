@@ -17,7 +17,8 @@
 // floor for a peer served by gnet; with -rtt-echo process to an echo
 // goroutine in a second process (this command run again with -echo-serve),
 // the floor for a request between two processes, as zerohop's
-// two-process runs make.
+// two-process runs make; -echo-cpus pins that process (bench/placement.sh
+// measures it with the two processes on one vCPU and on two).
 package main
 
 import (
@@ -55,6 +56,7 @@ func run() int {
 		rtt      = flag.Int("rtt", 0, "then measure this many sequential loopback round trips of one frame (0: skip)")
 		rttEcho  = flag.String("rtt-echo", bench.EchoGoroutine, "echo servers for -rtt, comma-separated: goroutine, gnet, process")
 		serve    = flag.Bool("echo-serve", false, "serve -rtt-echo process's echo: listen on 127.0.0.1, print the address, echo until stdin closes")
+		echoCPUs = flag.String("echo-cpus", "", "run -rtt-echo process's echo under taskset -c with this CPU list (e.g. 1), to measure a placement of the two processes; run this command under taskset too")
 	)
 	flag.Parse()
 	if *serve {
@@ -92,7 +94,7 @@ func run() int {
 			var r bench.RoundTripResult
 			var err error
 			if e := strings.TrimSpace(echo); e == bench.EchoProcess {
-				r, err = processRoundTrip(ctx, *rtt)
+				r, err = processRoundTrip(ctx, *rtt, *echoCPUs)
 			} else {
 				r, err = bench.RoundTrip(ctx, *rtt, e)
 			}
@@ -134,13 +136,16 @@ func run() int {
 
 // processRoundTrip measures count round trips to an echo in a child
 // process (this executable with -echo-serve), which it stops before
-// returning.
-func processRoundTrip(ctx context.Context, count int) (bench.RoundTripResult, error) {
+// returning. With cpus it runs the child under taskset -c cpus.
+func processRoundTrip(ctx context.Context, count int, cpus string) (bench.RoundTripResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return bench.RoundTripResult{}, err
 	}
 	cmd := exec.Command(exe, "-echo-serve")
+	if cpus != "" {
+		cmd = exec.Command("taskset", "-c", cpus, exe, "-echo-serve")
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return bench.RoundTripResult{}, err

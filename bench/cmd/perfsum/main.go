@@ -4,7 +4,8 @@
 // columns PERFORMANCE.md quotes; then, when the directory holds the
 // side-by-side runs of bench/peers.sh (peer-zh-SHAPE-i and
 // peer-PEER-SHAPE-i), a table of zerohop/peer ratios per shape from the
-// medians (peers.go).
+// medians (peers.go); then, for the runs of bench/placement.sh, the lone
+// request per placement and its ratio to the raw echo (placement.go).
 //
 //	go run ./bench/cmd/perfsum /tmp/zerohop-perf.XXXXXX
 package main
@@ -51,6 +52,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "perfsum: %s: %v (skipped)\n", f, err)
 			continue
 		}
+		roundTripKeys(m)
 		name := strings.TrimSuffix(filepath.Base(f), ".json")
 		if g := runSuffix.FindStringSubmatch(name); g != nil && !strings.HasPrefix(name, "scale-") {
 			name = g[1]
@@ -82,6 +84,14 @@ func main() {
 	if rows := peerTable(groups); rows != nil {
 		fmt.Println()
 		fmt.Println("Side by side (bench/peers.sh), medians of the runs above:")
+		fmt.Println()
+		for _, r := range rows {
+			fmt.Println(r)
+		}
+	}
+	if rows := placementTable(groups); rows != nil {
+		fmt.Println()
+		fmt.Println("Lone request by placement (bench/placement.sh), medians of the runs above:")
 		fmt.Println()
 		for _, r := range rows {
 			fmt.Println(r)
