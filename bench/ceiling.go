@@ -359,12 +359,43 @@ func RoundTrip(ctx context.Context, count int, echo string) (RoundTripResult, er
 // caller runs (ServeEcho: EchoProcess runs it in another process); echo
 // names it in the result. It does not close c.
 func RoundTripOver(ctx context.Context, c net.Conn, count int, echo string) (RoundTripResult, error) {
+	return RoundTripHandoff(ctx, c, count, echo, HandoffNone)
+}
+
+// Hand-offs for RoundTripHandoff: which side of the requesting client
+// runs on a goroutine of its own, as a client with a writer or a reader
+// goroutine per connection does (zerohop's, nats.go's).
+const (
+	HandoffNone   = ""       // the requesting goroutine writes and reads
+	HandoffWriter = "writer" // it hands each frame to a writer goroutine over a channel
+	HandoffReader = "reader" // a reader goroutine hands it each echo over a channel
+	HandoffBoth   = "both"
+)
+
+// RoundTripHandoff is RoundTripOver with the client's hand-offs: with
+// HandoffWriter the frame is written by a writer goroutine the requester
+// wakes through a channel, with HandoffReader the echo is read by a reader
+// goroutine that wakes the requester through a channel, with HandoffBoth
+// both. Each hand-off is a goroutine made runnable while the requester's
+// P may be the only busy one: what it costs between two processes is the
+// Go runtime waking another thread for it. Its goroutines have stopped
+// when it returns; it does not close c.
+func RoundTripHandoff(ctx context.Context, c net.Conn, count int, echo, handoff string) (RoundTripResult, error) {
 	if count < 1 {
 		return RoundTripResult{}, fmt.Errorf("bench: RoundTrip count %d < 1", count)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
 	defer stop()
-	r, err := roundTrips(c, count, echo)
+	var r RoundTripResult
+	var err error
+	switch handoff {
+	case HandoffNone:
+		r, err = roundTrips(c, count, echo)
+	case HandoffWriter, HandoffReader, HandoffBoth:
+		r, err = handoffRoundTrips(c, count, echo, handoff)
+	default:
+		return RoundTripResult{}, fmt.Errorf("bench: hand-off %q: want none, %q, %q or %q", handoff, HandoffWriter, HandoffReader, HandoffBoth)
+	}
 	if cerr := ctx.Err(); cerr != nil {
 		return RoundTripResult{}, cerr
 	}
@@ -374,18 +405,97 @@ func RoundTripOver(ctx context.Context, c net.Conn, count int, echo string) (Rou
 // roundTrips writes one frame and reads its echo back, count times in a
 // row, and returns the latency percentiles.
 func roundTrips(c net.Conn, count int, echo string) (RoundTripResult, error) {
+	frame := echoFrame()
+	in := make([]byte, len(frame))
+	return timeRoundTrips(count, echo, func() error {
+		if _, err := c.Write(frame); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(c, in)
+		return err
+	})
+}
+
+// handoffRoundTrips is roundTrips with a writer goroutine, a reader
+// goroutine or both between the requester and c (RoundTripHandoff).
+func handoffRoundTrips(c net.Conn, count int, echo, handoff string) (RoundTripResult, error) {
+	frame := echoFrame()
+	in := make([]byte, len(frame))
+	viaWriter := handoff == HandoffWriter || handoff == HandoffBoth
+	viaReader := handoff == HandoffReader || handoff == HandoffBoth
+	var wg sync.WaitGroup
+	writes := make(chan struct{})
+	written := make(chan error, 1)
+	echoed := make(chan error, 1)
+	if viaWriter {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range writes {
+				if _, err := c.Write(frame); err != nil {
+					written <- err // the only send: never blocks
+					return
+				}
+			}
+		}()
+	}
+	if viaReader {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(echoed)
+			for {
+				_, err := io.ReadFull(c, in)
+				echoed <- err
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	r, err := timeRoundTrips(count, echo+"+"+handoff+" hand-off", func() error {
+		if viaWriter {
+			select {
+			case writes <- struct{}{}:
+			case err := <-written:
+				return err
+			}
+		} else if _, err := c.Write(frame); err != nil {
+			return err
+		}
+		if viaReader {
+			return <-echoed
+		}
+		_, err := io.ReadFull(c, in)
+		return err
+	})
+	close(writes)
+	if viaReader {
+		_ = c.SetReadDeadline(time.Now()) // the reader's last read returns
+		for range echoed {
+		}
+		_ = c.SetReadDeadline(time.Time{})
+	}
+	wg.Wait()
+	return r, err
+}
+
+// echoFrame is one DefaultCeilingFrameSize frame in Casty's framing.
+func echoFrame() []byte {
 	frame := make([]byte, DefaultCeilingFrameSize)
 	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
 	frame[4] = ceilingFrameType
-	in := make([]byte, len(frame))
+	return frame
+}
+
+// timeRoundTrips times count calls of one (a round trip) and returns the
+// latency percentiles.
+func timeRoundTrips(count int, echo string, one func() error) (RoundTripResult, error) {
 	lat := make([]time.Duration, count)
 	start := time.Now()
 	for i := range lat {
 		t0 := time.Now()
-		if _, err := c.Write(frame); err != nil {
-			return RoundTripResult{}, fmt.Errorf("bench: round trip: %w", err)
-		}
-		if _, err := io.ReadFull(c, in); err != nil {
+		if err := one(); err != nil {
 			return RoundTripResult{}, fmt.Errorf("bench: round trip: %w", err)
 		}
 		lat[i] = time.Since(t0)

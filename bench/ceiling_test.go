@@ -116,6 +116,21 @@ func TestRoundTripOver(t *testing.T) {
 			t.Errorf("got %+v, want ordered positive percentiles over 200 round trips", r)
 		}
 	}
+	for _, h := range []string{HandoffWriter, HandoffReader, HandoffBoth} {
+		r, err := RoundTripHandoff(context.Background(), conns[0], 200, EchoProcess, h)
+		if err != nil {
+			t.Fatalf("RoundTripHandoff %s: %v", h, err)
+		}
+		if want := EchoProcess + "+" + h + " hand-off"; r.Echo != want || r.Count != 200 || r.P50 <= 0 || r.P50 > r.P99 || r.P99 > r.Max {
+			t.Errorf("hand-off %s: got %+v, want %s with ordered positive percentiles over 200 round trips", h, r, want)
+		}
+	}
+	if r, err := RoundTripOver(context.Background(), conns[0], 50, EchoProcess); err != nil || r.Count != 50 {
+		t.Fatalf("after the hand-offs the connection is the caller's again: %+v, %v", r, err)
+	}
+	if _, err := RoundTripHandoff(context.Background(), conns[0], 10, EchoProcess, "sideways"); err == nil {
+		t.Error("unknown hand-off: got nil error, want one")
+	}
 	if _, err := RoundTripOver(context.Background(), conns[0], 0, EchoProcess); err == nil {
 		t.Error("count 0: got nil error, want one")
 	}

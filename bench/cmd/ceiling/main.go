@@ -17,7 +17,10 @@
 // floor for a peer served by gnet; with -rtt-echo process to an echo
 // goroutine in a second process (this command run again with -echo-serve),
 // the floor for a request between two processes, as zerohop's
-// two-process runs make; -echo-cpus pins that process (bench/placement.sh
+// two-process runs make; -rtt-handoff writer,reader,both repeats it with a
+// goroutine between the requester and the socket on the writing side, the
+// reading side or both (the hand-offs every client with a writer or a
+// reader goroutine makes); -echo-cpus pins that process (bench/placement.sh
 // measures it with the two processes on one vCPU and on two).
 package main
 
@@ -56,6 +59,7 @@ func run() int {
 		rtt      = flag.Int("rtt", 0, "then measure this many sequential loopback round trips of one frame (0: skip)")
 		rttEcho  = flag.String("rtt-echo", bench.EchoGoroutine, "echo servers for -rtt, comma-separated: goroutine, gnet, process")
 		serve    = flag.Bool("echo-serve", false, "serve -rtt-echo process's echo: listen on 127.0.0.1, print the address, echo until stdin closes")
+		handoffs = flag.String("rtt-handoff", "", "with -rtt-echo process, measure also with these client hand-offs, comma-separated: writer, reader, both (a goroutine between the requester and the socket, as clients with a writer or reader goroutine have)")
 		echoCPUs = flag.String("echo-cpus", "", "run -rtt-echo process's echo under taskset -c with this CPU list (e.g. 1), to measure a placement of the two processes; run this command under taskset too")
 	)
 	flag.Parse()
@@ -94,15 +98,17 @@ func run() int {
 			var r bench.RoundTripResult
 			var err error
 			if e := strings.TrimSpace(echo); e == bench.EchoProcess {
-				r, err = processRoundTrip(ctx, *rtt, *echoCPUs)
+				var rs []bench.RoundTripResult
+				rs, err = processRoundTrips(ctx, *rtt, *echoCPUs, *handoffs)
+				rts = append(rts, rs...)
 			} else {
 				r, err = bench.RoundTrip(ctx, *rtt, e)
+				rts = append(rts, r)
 			}
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "ceiling: round trip: %v\n", err)
 				return 1
 			}
-			rts = append(rts, r)
 		}
 	}
 	sorted := append([]bench.CeilingResult(nil), results...)
@@ -134,13 +140,15 @@ func run() int {
 	return 0
 }
 
-// processRoundTrip measures count round trips to an echo in a child
+// processRoundTrips measures count round trips to an echo in a child
 // process (this executable with -echo-serve), which it stops before
-// returning. With cpus it runs the child under taskset -c cpus.
-func processRoundTrip(ctx context.Context, count int, cpus string) (bench.RoundTripResult, error) {
+// returning: first with no hand-off, then with each of handoffs
+// (comma-separated, bench.RoundTripHandoff). With cpus it runs the child
+// under taskset -c cpus.
+func processRoundTrips(ctx context.Context, count int, cpus, handoffs string) ([]bench.RoundTripResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return bench.RoundTripResult{}, err
+		return nil, err
 	}
 	cmd := exec.Command(exe, "-echo-serve")
 	if cpus != "" {
@@ -148,15 +156,15 @@ func processRoundTrip(ctx context.Context, count int, cpus string) (bench.RoundT
 	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return bench.RoundTripResult{}, err
+		return nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return bench.RoundTripResult{}, err
+		return nil, err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return bench.RoundTripResult{}, err
+		return nil, err
 	}
 	defer func() {
 		stdin.Close() // the child's cue to stop
@@ -166,18 +174,33 @@ func processRoundTrip(ctx context.Context, count int, cpus string) (bench.RoundT
 	}()
 	addr, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		return bench.RoundTripResult{}, fmt.Errorf("echo process: %w", err)
+		return nil, fmt.Errorf("echo process: %w", err)
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", strings.TrimSpace(addr))
 	if err != nil {
-		return bench.RoundTripResult{}, err
+		return nil, err
 	}
 	defer c.Close()
-	return bench.RoundTripOver(ctx, c, count, bench.EchoProcess)
+	r, err := bench.RoundTripOver(ctx, c, count, bench.EchoProcess)
+	if err != nil {
+		return nil, err
+	}
+	rs := []bench.RoundTripResult{r}
+	if handoffs == "" {
+		return rs, nil
+	}
+	for _, h := range strings.Split(handoffs, ",") {
+		r, err := bench.RoundTripHandoff(ctx, c, count, bench.EchoProcess, strings.TrimSpace(h))
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
 }
 
-// serveEcho is the child of processRoundTrip: it echoes on 127.0.0.1
+// serveEcho is the child of processRoundTrips: it echoes on 127.0.0.1
 // (bench.ServeEcho) until its stdin closes.
 func serveEcho() int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
