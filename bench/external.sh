@@ -22,13 +22,8 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-5s}
 BASE=${BASE:-27620}
 
-pids=()
-stop_nodes() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	pids=()
-}
-trap stop_nodes EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # pids, stop_all, wait_ready
 
 start_nodes() { # start_nodes TRANSPORT ROUND
 	local tp=$1 i=$2 n log
@@ -40,11 +35,7 @@ start_nodes() { # start_nodes TRANSPORT ROUND
 			"$NODE" -listen "127.0.0.1:$((BASE + n))" -seeds "127.0.0.1:$((BASE + 1000))" -transport "$tp" >"$log" 2>&1 &
 		fi
 		pids+=($!)
-		for _ in $(seq 100); do
-			grep -q '^READY' "$log" && break
-			sleep 0.1
-		done
-		grep -q '^READY' "$log" || { echo "external: node $n ($tp) did not start; see $log"; exit 1; }
+		wait_ready "$log" "node $n ($tp)"
 	done
 }
 
@@ -61,7 +52,7 @@ for i in $(seq "$RUNS"); do
 		lg "ext-$tp-e2e-$i" -contact "$contacts" -duration "$DURATION"
 		lg "ext-$tp-ask-c1-$i" -contact "$contacts" -duration "$DURATION" -workers 0 -ask-concurrency 1
 		lg "ext-$tp-ask-c256-$i" -contact "$contacts" -duration "$DURATION" -workers 0 -ask-concurrency 256
-		stop_nodes
+		stop_all
 	done
 done
 echo "external: done; results in $OUT"

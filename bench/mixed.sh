@@ -45,15 +45,8 @@ declare -A client=([def]="" [prof]="-socket-send-buffer 65536 -queue-target 1ms"
 declare -A node=([def]="" [prof]="-socket-recv-buffer 65536 -mailbox 16" [profqi]="-socket-recv-buffer 65536 -mailbox 16")
 declare -A embedded=([def]="" [prof]="-node-socket-recv-buffer 65536 -node-mailbox 16 -queue-wait-frames -1" [profqi]="-node-socket-recv-buffer 65536 -node-mailbox 16 -queue-wait-frames -1")
 
-np=""
-stop_node() {
-	if [[ -n $np ]]; then
-		kill -TERM "$np" 2>/dev/null || true
-		wait "$np" 2>/dev/null || true
-		np=""
-	fi
-}
-trap stop_node EXIT
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # pids, stop_all, wait_ready
 
 run() { # run NAME ARGS...: one load run, JSON to $OUT/NAME.json
 	local name=$1
@@ -65,17 +58,13 @@ for i in $(seq "$RUNS"); do
 	for c in "${cfgs[@]}"; do
 		# shellcheck disable=SC2086 # word lists
 		"$NODE" -listen "127.0.0.1:$PORT" ${node_args[@]+"${node_args[@]}"} ${node[$c]} >"$OUT/node-$c-$i.log" 2>&1 &
-		np=$!
-		for _ in $(seq 100); do
-			grep -q '^READY' "$OUT/node-$c-$i.log" && break
-			sleep 0.1
-		done
-		grep -q '^READY' "$OUT/node-$c-$i.log" || { echo "mixed: the node did not start; see $OUT/node-$c-$i.log"; exit 1; }
+		pids+=($!)
+		wait_ready "$OUT/node-$c-$i.log" "the node"
 		# shellcheck disable=SC2086
 		run "2p-$c-mixed-$i" -contact "127.0.0.1:$PORT" ${client[$c]}
 		# shellcheck disable=SC2086
 		run "2p-$c-tells-$i" -contact "127.0.0.1:$PORT" -ask-concurrency 0 ${client[$c]}
-		stop_node
+		stop_all
 		[[ $SHAPES == *emb* ]] || continue
 		# shellcheck disable=SC2086
 		run "emb-$c-mixed-$i" ${client[$c]} ${embedded[$c]}

@@ -60,22 +60,8 @@ for v in "${systems[@]}"; do
 	[[ -n ${port[$v]:-} ]] || { echo "peers: unknown variant $v in PEERS"; exit 2; }
 done
 
-pids=()
-stop_all() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	pids=()
-}
-trap stop_all EXIT
-
-wait_ready() { # wait_ready LOG WHAT
-	for _ in $(seq 100); do
-		grep -q '^READY' "$1" && return 0
-		sleep 0.1
-	done
-	echo "peers: $2 did not start; see $1"
-	exit 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # pids, stop_all, wait_ready
 
 run() { # run NAME BINARY ARGS...: one load run, JSON to $OUT/NAME.json
 	local name=$1 bin=$2

@@ -43,23 +43,8 @@ BASE=${BASE:-27920}
 command -v taskset >/dev/null || { echo "placement: needs taskset (util-linux)"; exit 2; }
 (($(nproc) >= 2)) || { echo "placement: needs 2 CPUs"; exit 2; }
 
-pids=()
-stop_all() {
-	local pid
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	pids=()
-}
-trap stop_all EXIT
-
-wait_ready() { # wait_ready LOG WHAT
-	for _ in $(seq 100); do
-		grep -q '^READY' "$1" && return 0
-		sleep 0.1
-	done
-	echo "placement: $2 did not start; see $1"
-	exit 1
-}
+# shellcheck source=bench/lib.sh
+. bench/lib.sh # pids, stop_all, wait_ready
 
 declare -A client=([free]="" [same]="taskset -c 0" [cross]="taskset -c 0")
 declare -A server=([free]="" [same]="taskset -c 0" [cross]="taskset -c 1")
