@@ -332,17 +332,9 @@ func RoundTrip(ctx context.Context, count int, echo string) (RoundTripResult, er
 		}
 	} else {
 		wg.Add(1)
-		go func() { // echo: read one frame, write it back
+		go func() {
 			defer wg.Done()
-			buf := make([]byte, DefaultCeilingFrameSize)
-			for {
-				if _, err := io.ReadFull(ec, buf); err != nil {
-					return
-				}
-				if _, err := ec.Write(buf); err != nil {
-					return
-				}
-			}
+			echoFrames(ec)
 		}()
 	}
 	r, rerr := roundTrips(cc, count, echo)
@@ -376,10 +368,11 @@ const (
 // HandoffWriter the frame is written by a writer goroutine the requester
 // wakes through a channel, with HandoffReader the echo is read by a reader
 // goroutine that wakes the requester through a channel, with HandoffBoth
-// both. Each hand-off is a goroutine made runnable while the requester's
-// P may be the only busy one: what it costs between two processes is the
-// Go runtime waking another thread for it. Its goroutines have stopped
-// when it returns; it does not close c.
+// both. Each hand-off makes a goroutine runnable while the requester's P
+// may be the only busy one, so the Go runtime may wake another thread for
+// it (PERFORMANCE.md, "The lone ask and the placement of two processes",
+// measures what that costs between two processes). Its goroutines have
+// stopped when it returns; it does not close c.
 func RoundTripHandoff(ctx context.Context, c net.Conn, count int, echo, handoff string) (RoundTripResult, error) {
 	if count < 1 {
 		return RoundTripResult{}, fmt.Errorf("bench: RoundTrip count %d < 1", count)
@@ -514,39 +507,38 @@ func timeRoundTrips(count int, echo string, one func() error) (RoundTripResult, 
 // connection (as RoundTrip's EchoGoroutine), until ln is closed; it then
 // closes the connections, waits for their goroutines and returns.
 func ServeEcho(ln net.Listener) {
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		conns []net.Conn
-	)
+	var wg sync.WaitGroup
+	var conns []net.Conn // this goroutine's only
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			break
 		}
-		mu.Lock()
 		conns = append(conns, c)
-		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, DefaultCeilingFrameSize)
-			for {
-				if _, err := io.ReadFull(c, buf); err != nil {
-					return
-				}
-				if _, err := c.Write(buf); err != nil {
-					return
-				}
-			}
+			echoFrames(c)
 		}()
 	}
-	mu.Lock()
 	for _, c := range conns {
 		c.Close()
 	}
-	mu.Unlock()
 	wg.Wait()
+}
+
+// echoFrames reads c one DefaultCeilingFrameSize frame at a time and writes each
+// back, until a read or a write fails (c closed).
+func echoFrames(c net.Conn) {
+	buf := make([]byte, DefaultCeilingFrameSize)
+	for {
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return
+		}
+		if _, err := c.Write(buf); err != nil {
+			return
+		}
+	}
 }
 
 // gnetEcho writes back whatever arrives.

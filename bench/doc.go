@@ -12,13 +12,21 @@
 // runtime can physically carry, measured in the same run as the zerohop
 // number it is compared with. The command bench/cmd/ceiling prints it, and
 // RoundTrip (ceiling -rtt N) measures the raw loopback round trip of one
-// frame, the floor under any ask's latency.
+// frame, the floor under any ask's latency. Between two processes the
+// floor is RoundTripOver a connection to ServeEcho in the other one
+// (ceiling -rtt-echo process); RoundTripHandoff adds the requesting
+// client's hand-offs, a writer or a reader goroutine between the requester
+// and the socket (ceiling -rtt-handoff), and bench/placement.sh measures
+// both with a lone request of zerohop and of NATS, with the two processes
+// on one vCPU, on two, or placed by the kernel.
 //
 // bench/perf.sh runs every measurement PERFORMANCE.md reports (ceiling,
 // cmd/loadgen end to end with the ceiling measured in the same process,
 // asks, scaling sweeps, these benchmarks, and optionally a real Casty v1
-// cluster) and keeps the raw outputs; bench/cmd/perfsum turns the load
-// runs into the Markdown tables (median and every run).
+// cluster, and side by side with NATS core: bench/peers.sh, and
+// bench/placement.sh) and keeps the raw outputs; bench/cmd/perfsum turns
+// the load runs into the Markdown tables (median and every run, ratios to
+// NATS and to the raw echo). The scripts share bench/lib.sh.
 //
 // The cross-stack benchmarks: BenchmarkTell (a client alone against a
 // scripted sink node: Tell and TellContext, 1 and 8 goroutines, both
@@ -37,6 +45,7 @@
 //
 // Concurrency: Ceiling and RoundTrip are safe to call from several
 // goroutines, although concurrent runs share the machine and measure each
-// other. Each starts its own goroutines and returns only after they have
-// exited.
+// other; RoundTripOver and RoundTripHandoff own their connection while
+// they run. Each starts its own goroutines and returns only after they
+// have exited, and ServeEcho after its connections' goroutines.
 package bench

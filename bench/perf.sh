@@ -98,8 +98,12 @@ fi
 #     service, bench/natsbase, its own module) + natsload, in the variants
 #     PEERS names (bench/peers.sh); tells flat out, a lone request, 256 in
 #     flight; alternated run by run.
+nats_bins() { # builds natsload and natsnode (bench/natsbase, its own module) into $OUT once
+	[[ -x $OUT/natsload && -x $OUT/natsnode ]] ||
+		(cd bench/natsbase && go build -o "$OUT/natsload" ./cmd/natsload && go build -o "$OUT/natsnode" ./cmd/natsnode)
+}
 if want peers; then
-	(cd bench/natsbase && go build -o "$OUT/natsload" ./cmd/natsload && go build -o "$OUT/natsnode" ./cmd/natsnode)
+	nats_bins
 	RUNS=$RUNS DURATION=$DURATION bash bench/peers.sh "$OUT" "$OUT/loadgen" "$OUT/node" "$OUT/natsload" "$OUT/natsnode"
 fi
 
@@ -108,8 +112,7 @@ fi
 #     processes, both pinned to one vCPU, and one on each
 #     (bench/placement.sh; needs taskset).
 if want placement; then
-	[[ -x $OUT/natsload && -x $OUT/natsnode ]] ||
-		(cd bench/natsbase && go build -o "$OUT/natsload" ./cmd/natsload && go build -o "$OUT/natsnode" ./cmd/natsnode)
+	nats_bins
 	RUNS=$RUNS DURATION=$DURATION bash bench/placement.sh "$OUT" "$OUT/loadgen" "$OUT/node" "$OUT/ceiling" "$OUT/natsload" "$OUT/natsnode"
 fi
 

@@ -51,31 +51,33 @@ declare -A server=([free]="" [same]="taskset -c 0" [cross]="taskset -c 1")
 declare -A echocpus=([free]="" [same]="0" [cross]="1")
 places=(free same cross)
 
+# lone SYSTEM SERVER CLIENT PORT [SERVER ARGS...]: in placement $p, round
+# $i, start SERVER on PORT, run CLIENT's lone requests against it into
+# place-$p-SYSTEM-$i.json, and stop the server.
+# shellcheck disable=SC2086 # client and server are word lists
+lone() {
+	local sys=$1 srv=$2 cli=$3 port=$4 base=$OUT/place-$p-$1
+	shift 4
+	${server[$p]} "$srv" -listen "127.0.0.1:$port" "$@" >"$base-node-$i.log" 2>&1 &
+	pids+=($!)
+	wait_ready "$base-node-$i.log" "$sys server"
+	${client[$p]} "$cli" -json -contact "127.0.0.1:$port" -duration "$DURATION" -workers 0 -ask-concurrency 1 \
+		>"$base-$i.json" 2>"$base-$i.log" || echo "placement: place-$p-$sys-$i exited $?"
+	stop_all
+}
+
 for i in $(seq "$RUNS"); do
 	order=()
 	for k in 0 1 2; do order+=("${places[$(((i - 1 + k) % 3))]}"); done
 	for p in "${order[@]}"; do
 		name=place-$p
-		# shellcheck disable=SC2086 # client and server are word lists
+		# shellcheck disable=SC2086 # client is a word list
 		${client[$p]} "$CEIL" -json -duration 200ms -rtt 20000 -rtt-echo process ${echocpus[$p]:+-echo-cpus ${echocpus[$p]}} \
 			>"$OUT/$name-echo-$i.json" 2>"$OUT/$name-echo-$i.log" || echo "placement: $name-echo-$i exited $?"
 
-		port=$((BASE + i))
-		${server[$p]} "$NODE" -listen "127.0.0.1:$port" >"$OUT/$name-zh-node-$i.log" 2>&1 &
-		pids+=($!)
-		wait_ready "$OUT/$name-zh-node-$i.log" "zerohop node"
-		${client[$p]} "$LG" -json -contact "127.0.0.1:$port" -duration "$DURATION" -workers 0 -ask-concurrency 1 \
-			>"$OUT/$name-zh-$i.json" 2>"$OUT/$name-zh-$i.log" || echo "placement: $name-zh-$i exited $?"
-		stop_all
-
+		lone zh "$NODE" "$LG" $((BASE + i))
 		if [[ -x $NLOAD && -x $NNODE ]]; then
-			port=$((BASE + 50 + i))
-			${server[$p]} "$NNODE" -listen "127.0.0.1:$port" -inprocess >"$OUT/$name-nats-node-$i.log" 2>&1 &
-			pids+=($!)
-			wait_ready "$OUT/$name-nats-node-$i.log" "natsnode"
-			${client[$p]} "$NLOAD" -json -contact "127.0.0.1:$port" -duration "$DURATION" -workers 0 -ask-concurrency 1 \
-				>"$OUT/$name-nats-$i.json" 2>"$OUT/$name-nats-$i.log" || echo "placement: $name-nats-$i exited $?"
-			stop_all
+			lone nats "$NNODE" "$NLOAD" $((BASE + 50 + i)) -inprocess
 		fi
 	done
 done

@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -70,6 +71,18 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "ceiling: -runs %d must be at least 1\n", *runs)
 		return 2
 	}
+	echoes := splitList(*rttEcho)
+	hands := splitList(*handoffs)
+	for _, h := range hands {
+		if h != bench.HandoffWriter && h != bench.HandoffReader && h != bench.HandoffBoth {
+			fmt.Fprintf(os.Stderr, "ceiling: -rtt-handoff %q: want writer, reader or both\n", h)
+			return 2
+		}
+	}
+	if (len(hands) > 0 || *echoCPUs != "") && !slices.Contains(echoes, bench.EchoProcess) {
+		fmt.Fprintln(os.Stderr, "ceiling: -rtt-handoff and -echo-cpus need -rtt-echo process")
+		return 2
+	}
 	cfg := bench.CeilingConfig{FrameSize: *frame, BatchBytes: *batch, ReadBuffer: *readBuf, Duration: *duration}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -94,21 +107,13 @@ func run() int {
 	}
 	var rts []bench.RoundTripResult
 	if *rtt > 0 {
-		for _, echo := range strings.Split(*rttEcho, ",") {
-			var r bench.RoundTripResult
-			var err error
-			if e := strings.TrimSpace(echo); e == bench.EchoProcess {
-				var rs []bench.RoundTripResult
-				rs, err = processRoundTrips(ctx, *rtt, *echoCPUs, *handoffs)
-				rts = append(rts, rs...)
-			} else {
-				r, err = bench.RoundTrip(ctx, *rtt, e)
-				rts = append(rts, r)
-			}
+		for _, echo := range echoes {
+			rs, err := roundTripsTo(ctx, echo, *rtt, *echoCPUs, hands)
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "ceiling: round trip: %v\n", err)
 				return 1
 			}
+			rts = append(rts, rs...)
 		}
 	}
 	sorted := append([]bench.CeilingResult(nil), results...)
@@ -140,12 +145,37 @@ func run() int {
 	return 0
 }
 
+// splitList splits a comma-separated flag value into its trimmed,
+// non-empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// roundTripsTo measures count round trips to echo: bench.RoundTrip, or
+// for bench.EchoProcess processRoundTrips with cpus and handoffs.
+func roundTripsTo(ctx context.Context, echo string, count int, cpus string, handoffs []string) ([]bench.RoundTripResult, error) {
+	if echo == bench.EchoProcess {
+		return processRoundTrips(ctx, count, cpus, handoffs)
+	}
+	r, err := bench.RoundTrip(ctx, count, echo)
+	if err != nil {
+		return nil, err
+	}
+	return []bench.RoundTripResult{r}, nil
+}
+
 // processRoundTrips measures count round trips to an echo in a child
 // process (this executable with -echo-serve), which it stops before
 // returning: first with no hand-off, then with each of handoffs
-// (comma-separated, bench.RoundTripHandoff). With cpus it runs the child
-// under taskset -c cpus.
-func processRoundTrips(ctx context.Context, count int, cpus, handoffs string) ([]bench.RoundTripResult, error) {
+// (bench.RoundTripHandoff). With cpus it runs the child under taskset -c
+// cpus.
+func processRoundTrips(ctx context.Context, count int, cpus string, handoffs []string) ([]bench.RoundTripResult, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -187,11 +217,8 @@ func processRoundTrips(ctx context.Context, count int, cpus, handoffs string) ([
 		return nil, err
 	}
 	rs := []bench.RoundTripResult{r}
-	if handoffs == "" {
-		return rs, nil
-	}
-	for _, h := range strings.Split(handoffs, ",") {
-		r, err := bench.RoundTripHandoff(ctx, c, count, bench.EchoProcess, strings.TrimSpace(h))
+	for _, h := range handoffs {
+		r, err := bench.RoundTripHandoff(ctx, c, count, bench.EchoProcess, h)
 		if err != nil {
 			return nil, err
 		}

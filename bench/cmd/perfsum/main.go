@@ -81,21 +81,19 @@ func main() {
 		}
 		fmt.Printf("| %s | %d | %s |\n", n, len(runs), strings.Join(cells, " | "))
 	}
-	if rows := peerTable(groups); rows != nil {
-		fmt.Println()
-		fmt.Println("Side by side (bench/peers.sh), medians of the runs above:")
-		fmt.Println()
-		for _, r := range rows {
-			fmt.Println(r)
-		}
+	printTable("Side by side (bench/peers.sh), medians of the runs above:", peerTable(groups))
+	printTable("Lone request by placement (bench/placement.sh), medians of the runs above:", placementTable(groups))
+}
+
+// printTable prints title and rows after a blank line; nothing when there
+// are no rows.
+func printTable(title string, rows []string) {
+	if rows == nil {
+		return
 	}
-	if rows := placementTable(groups); rows != nil {
-		fmt.Println()
-		fmt.Println("Lone request by placement (bench/placement.sh), medians of the runs above:")
-		fmt.Println()
-		for _, r := range rows {
-			fmt.Println(r)
-		}
+	fmt.Printf("\n%s\n\n", title)
+	for _, r := range rows {
+		fmt.Println(r)
 	}
 }
 
