@@ -57,7 +57,6 @@ type consensus struct {
 // startConsensus opens the stores, the consensus port and raft, and
 // bootstraps a new cluster when this node starts one (no seeds, no state).
 func (n *Node) startConsensus() error {
-	cc := n.cfg.Consensus
 	c := &consensus{n: n, notify: make(chan bool, 8), leaders: make(chan raft.Observation, 8), reconcile: make(chan struct{}, 1)}
 	c.ctl.n = n
 	port, err := newClusterPort(n, n.cfg.Raft, n.cfg.RaftAdvertise)
@@ -65,9 +64,33 @@ func (n *Node) startConsensus() error {
 		return err
 	}
 	c.port = port
-	n.cons = c
+	existing, err := c.build()
+	if err != nil {
+		c.stop()
+		return err
+	}
+	// Published whole, raft and fsm set: links and workers read it
+	// (Node.table), and so does the consensus port from its start.
+	n.cons.Store(c)
 	port.start()
+	if !existing && len(n.cfg.Seeds) == 0 {
+		f := c.r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+			Suffrage: raft.Voter, ID: raft.ServerID(n.self.String()), Address: raft.ServerAddress(port.addr)}}})
+		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return fmt.Errorf("node: bootstrap: %w", err)
+		}
+		n.log.Info("started a new cluster", "consensus", port.addr)
+	}
+	n.wg.Add(1)
+	go c.watchLeadership()
+	return nil
+}
 
+// build opens c's stores and starts raft over c.port (not yet accepting),
+// with the fsm, and reports whether the stores held state. On an error
+// the caller stops c.
+func (c *consensus) build() (existing bool, err error) {
+	n, port, cc := c.n, c.port, c.n.cfg.Consensus
 	var (
 		logs   raft.LogStore
 		stable raft.StableStore
@@ -79,24 +102,24 @@ func (n *Node) startConsensus() error {
 		logs, stable, snaps = m, m, raft.NewInmemSnapshotStore()
 	} else {
 		if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
-			return fmt.Errorf("node: data dir: %w", err)
+			return false, fmt.Errorf("node: data dir: %w", err)
 		}
 		b, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(n.cfg.DataDir, "raft.db"),
 			BoltOptions: &bbolt.Options{Timeout: time.Second}})
 		if err != nil {
-			return fmt.Errorf("node: data dir %s: %w", n.cfg.DataDir, err)
+			return false, fmt.Errorf("node: data dir %s: %w", n.cfg.DataDir, err)
 		}
 		c.bolt = b
 		logs, stable = b, b
 		fs, err := raft.NewFileSnapshotStoreWithLogger(n.cfg.DataDir, 2, hl)
 		if err != nil {
-			return fmt.Errorf("node: data dir %s: %w", n.cfg.DataDir, err)
+			return false, fmt.Errorf("node: data dir %s: %w", n.cfg.DataDir, err)
 		}
 		snaps = fs
 	}
-	existing, err := raft.HasExistingState(logs, stable, snaps)
+	existing, err = raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
-		return fmt.Errorf("node: consensus state: %w", err)
+		return false, fmt.Errorf("node: consensus state: %w", err)
 	}
 
 	c.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -127,7 +150,7 @@ func (n *Node) startConsensus() error {
 	c.fsm.onTypes = n.announceTypes
 	r, err := raft.NewRaft(rc, c.fsm, logs, stable, snaps, c.trans)
 	if err != nil {
-		return fmt.Errorf("node: consensus: %w", err)
+		return false, fmt.Errorf("node: consensus: %w", err)
 	}
 	c.r = r
 	// NotifyCh only reports this node gaining or losing the leadership; a
@@ -137,17 +160,7 @@ func (n *Node) startConsensus() error {
 		_, ok := o.Data.(raft.LeaderObservation)
 		return ok
 	}))
-	if !existing && len(n.cfg.Seeds) == 0 {
-		f := r.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
-			Suffrage: raft.Voter, ID: raft.ServerID(n.self.String()), Address: raft.ServerAddress(port.addr)}}})
-		if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
-			return fmt.Errorf("node: bootstrap: %w", err)
-		}
-		n.log.Info("started a new cluster", "consensus", port.addr)
-	}
-	n.wg.Add(1)
-	go c.watchLeadership()
-	return nil
+	return existing, nil
 }
 
 // stopConsensus shuts raft down (waiting for its goroutines), then the

@@ -145,7 +145,7 @@ type ctlConn struct {
 // dropped (the next call redials).
 func (cc *controlClient) call(req ctlRequest, timeout time.Duration) (ctlResponse, error) {
 	n := cc.n
-	addr, self, ok := n.cons.leaderAddr()
+	addr, self, ok := n.cons.Load().leaderAddr()
 	if !ok {
 		return ctlResponse{}, errNoLeader
 	}
@@ -166,7 +166,7 @@ func (cc *controlClient) call(req ctlRequest, timeout time.Duration) (ctlRespons
 	conn.mu.Lock()
 	defer conn.mu.Unlock()
 	if conn.c == nil {
-		c, err := n.cons.port.dial(addr, chanControl, timeout)
+		c, err := n.cons.Load().port.dial(addr, chanControl, timeout)
 		if err != nil {
 			return ctlResponse{}, err
 		}

@@ -362,10 +362,11 @@ func (n *Node) fwdEpoch() int64 {
 // ownerLapsed reports whether owner's lease has certainly expired by this
 // replica's record of its renewals (the leader's test, see lease.go).
 func (n *Node) ownerLapsed(owner wire.NodeAddress) bool {
-	if n.cons == nil || owner == n.self {
+	c := n.cons.Load()
+	if c == nil || owner == n.self {
 		return false
 	}
-	at, ok := n.cons.fsm.seenAt(owner)
+	at, ok := c.fsm.seenAt(owner)
 	return ok && n.cfg.Consensus.lapsed(at, n.mono())
 }
 

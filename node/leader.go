@@ -41,7 +41,7 @@ func (n *Node) leaderLoop(cancel <-chan struct{}) {
 		case <-n.stop:
 			return
 		case <-t.C:
-		case <-n.cons.reconcile:
+		case <-n.cons.Load().reconcile:
 			reconcile = true
 		}
 		if !n.gate.wait(n.stop) {
@@ -50,7 +50,7 @@ func (n *Node) leaderLoop(cancel <-chan struct{}) {
 		now := n.mono()
 		stalled, judge := lc.tick(now)
 		if stalled > 0 {
-			n.cons.expiryFloor.Store(int64(now))
+			n.cons.Load().expiryFloor.Store(int64(now))
 			n.log.Warn("leader stalled; lease clocks restarted", "gap", stalled.Round(time.Millisecond))
 		}
 		if judge {
@@ -120,7 +120,7 @@ func (n *Node) expired(v *view, addr wire.NodeAddress, now time.Duration) bool {
 		return !registered
 	}
 	cc := n.cfg.Consensus
-	at := max(s.at, time.Duration(n.cons.expiryFloor.Load()))
+	at := max(s.at, time.Duration(n.cons.Load().expiryFloor.Load()))
 	return cc.lapsed(at, now)
 }
 
@@ -137,7 +137,7 @@ func (n *Node) fresh(v *view, addr wire.NodeAddress, now time.Duration) bool {
 
 // expireLeases moves the shards of every node whose lease has expired.
 func (n *Node) expireLeases(now time.Duration) {
-	v := n.cons.fsm.view()
+	v := n.cons.Load().fsm.view()
 	var moves []moveCmd
 	expired := map[wire.NodeAddress]bool{}
 	load := loadOf(v.table)
@@ -174,7 +174,7 @@ func (n *Node) expireLeases(now time.Duration) {
 			n.log.Warn("lease expired; re-allocating the node's shards", "node", a.String())
 		}
 	}
-	idx, res, err := n.cons.apply(command{Op: opMove, Moves: moves}, time.Second)
+	idx, res, err := n.cons.Load().apply(command{Op: opMove, Moves: moves}, time.Second)
 	if err != nil {
 		n.log.Debug("re-allocation not applied", "err", err)
 		return
@@ -235,7 +235,7 @@ func (n *Node) pickOwner(v *view, typ string, load map[string]map[wire.NodeAddre
 // handleControl answers a control request (on the leader; others say who
 // leads).
 func (n *Node) handleControl(req ctlRequest) ctlResponse {
-	c := n.cons
+	c := n.cons.Load()
 	if c == nil || c.r.State() != raft.Leader || !c.ready.Load() {
 		resp := ctlResponse{Code: codeNotLeader}
 		if l, ok := c.leader(); ok {
@@ -291,7 +291,7 @@ func (n *Node) handleControl(req ctlRequest) ctlResponse {
 // ctlAllocate allocates req's shard if it has no owner and answers its
 // owner.
 func (n *Node) ctlAllocate(req ctlRequest, timeout time.Duration) ctlResponse {
-	v := n.cons.fsm.view()
+	v := n.cons.Load().fsm.view()
 	if o, ok := v.table.owner(req.Type, req.Shard); ok {
 		return ctlResponse{Index: v.loaded, Owner: o.String()}
 	}
@@ -303,12 +303,12 @@ func (n *Node) ctlAllocate(req ctlRequest, timeout time.Duration) ctlResponse {
 	if !ok {
 		return ctlResponse{Code: codeNoOwner, Err: "no member can own the shard now"}
 	}
-	idx, res, err := n.cons.apply(command{Op: opMove, Moves: []moveCmd{{Type: req.Type, Shard: req.Shard, To: to.String()}}}, timeout)
+	idx, res, err := n.cons.Load().apply(command{Op: opMove, Moves: []moveCmd{{Type: req.Type, Shard: req.Shard, To: to.String()}}}, timeout)
 	if err != nil {
 		return ctlResponse{Code: codeError, Err: err.Error()}
 	}
 	n.ctr.allocations.Add(int64(res.moved))
-	owner, _ := n.cons.fsm.table.Load().owner(req.Type, req.Shard)
+	owner, _ := n.cons.Load().fsm.table.Load().owner(req.Type, req.Shard)
 	return ctlResponse{Index: idx, Owner: owner.String()}
 }
 
@@ -316,7 +316,7 @@ func (n *Node) ctlAllocate(req ctlRequest, timeout time.Duration) ctlResponse {
 // them: leave.go) to other candidates, or unallocates them when there is
 // none.
 func (n *Node) ctlRelease(req ctlRequest, timeout time.Duration) ctlResponse {
-	v := n.cons.fsm.view()
+	v := n.cons.Load().fsm.view()
 	from, _ := wire.ParseNodeAddress(req.Node)
 	load := loadOf(v.table)
 	now := n.mono()
@@ -337,7 +337,7 @@ func (n *Node) ctlRelease(req ctlRequest, timeout time.Duration) ctlResponse {
 	if len(moves) == 0 {
 		return ctlResponse{Index: v.loaded}
 	}
-	idx, res, err := n.cons.apply(command{Op: opMove, Moves: moves}, timeout)
+	idx, res, err := n.cons.Load().apply(command{Op: opMove, Moves: moves}, timeout)
 	if err != nil {
 		return ctlResponse{Code: codeError, Err: err.Error()}
 	}
@@ -349,7 +349,7 @@ func (n *Node) ctlRelease(req ctlRequest, timeout time.Duration) ctlResponse {
 // reconcileVoters keeps the consensus configuration in step with the
 // membership (see the comment at the top of this file).
 func (n *Node) reconcileVoters() {
-	c := n.cons
+	c := n.cons.Load()
 	f := c.r.GetConfiguration()
 	if f.Error() != nil {
 		return

@@ -42,7 +42,8 @@ func TestLeaderClock(t *testing.T) {
 // after LeaseDuration + grace since it applied the last renewal, and gives
 // shards only to nodes that renewed within LeaseDuration.
 func TestLeaseExpiryJudgement(t *testing.T) {
-	n := &Node{cfg: Config{}.withDefaults(), cons: &consensus{}}
+	n := &Node{cfg: Config{}.withDefaults()}
+	n.cons.Store(&consensus{})
 	cc := n.cfg.Consensus
 	D, g := cc.LeaseDuration, cc.leaseGrace()
 	if g < D/10 {
@@ -75,15 +76,15 @@ func TestLeaseExpiryJudgement(t *testing.T) {
 		t.Error("an owner missing from the registry not judged expired")
 	}
 	// A leader that stalled judges from no earlier than its stall.
-	n.cons = &consensus{}
-	n.cons.expiryFloor.Store(int64(seenAt + 5*D))
+	n.cons.Store(&consensus{})
+	n.cons.Load().expiryFloor.Store(int64(seenAt + 5*D))
 	if n.expired(&v, addr(1), seenAt+5*D+D) {
 		t.Error("expired within a lease after the leader's stall")
 	}
 	if !n.expired(&v, addr(1), seenAt+5*D+D+g+1) {
 		t.Error("not expired a lease + grace after the leader's stall")
 	}
-	n.cons.expiryFloor.Store(0)
+	n.cons.Load().expiryFloor.Store(0)
 	if !n.fresh(&v, addr(1), seenAt+D+g) || n.fresh(&v, addr(1), seenAt+D+g+1) {
 		t.Error("fresh: want a lease not certainly expired")
 	}

@@ -93,8 +93,8 @@ func (n *Node) renewLoop() {
 func (n *Node) renewOnce() bool {
 	cc := n.cfg.Consensus
 	t0 := n.mono()
-	resp, err := n.cons.ctl.call(ctlRequest{Op: ctlRenew, Node: n.self.String(), Inc: n.inc,
-		Raft: n.cons.port.addr, Types: n.members.ourMeta().Types}, cc.LeaseDuration/2)
+	resp, err := n.cons.Load().ctl.call(ctlRequest{Op: ctlRenew, Node: n.self.String(), Inc: n.inc,
+		Raft: n.cons.Load().port.addr, Types: n.members.ourMeta().Types}, cc.LeaseDuration/2)
 	if err != nil {
 		n.ctr.renewFailures.Add(1)
 		if n.leaseValid() {
@@ -102,7 +102,7 @@ func (n *Node) renewOnce() bool {
 		}
 		return false
 	}
-	if !n.cons.fsm.waitApplied(resp.Index, cc.LeaseDuration/2, n.stop) {
+	if !n.cons.Load().fsm.waitApplied(resp.Index, cc.LeaseDuration/2, n.stop) {
 		n.ctr.renewFailures.Add(1)
 		return false
 	}

@@ -49,7 +49,8 @@ func (n *Node) Leave(ctx context.Context) error {
 const quietPeriod = 300 * time.Millisecond
 
 func (n *Node) leave(ctx context.Context) error {
-	if n.cons == nil || n.members == nil {
+	c := n.cons.Load()
+	if c == nil || n.members == nil {
 		return nil
 	}
 	began := time.Now()
@@ -86,7 +87,7 @@ func (n *Node) leave(ctx context.Context) error {
 	// 3-4. Hand the shards over; onTable then forwards what waits.
 	if resp, err := n.ctlRetry(ctx, ctlRequest{Op: ctlRelease, Node: n.self.String()}); err != nil {
 		errs = append(errs, err)
-	} else if !n.cons.fsm.waitApplied(resp.Index, time.Until(deadlineOf(ctx)), n.stop) {
+	} else if !c.fsm.waitApplied(resp.Index, time.Until(deadlineOf(ctx)), n.stop) {
 		errs = append(errs, errors.New("node: leave: hand-over not applied in time"))
 	} else {
 		n.handedOver.Store(true)
@@ -94,12 +95,12 @@ func (n *Node) leave(ctx context.Context) error {
 	}
 
 	// 5. Leave the consensus, then the gossip.
-	if n.cons.r.State() == raft.Leader && n.voters() > 1 {
-		if err := n.cons.r.LeadershipTransfer().Error(); err != nil {
+	if c.r.State() == raft.Leader && n.voters() > 1 {
+		if err := c.r.LeadershipTransfer().Error(); err != nil {
 			n.log.Debug("leadership transfer", "err", err)
 		}
 	}
-	if n.voters() > 1 || n.cons.r.State() != raft.Leader {
+	if n.voters() > 1 || c.r.State() != raft.Leader {
 		if _, err := n.ctlRetry(ctx, ctlRequest{Op: ctlRemove, Node: n.self.String()}); err != nil {
 			errs = append(errs, err)
 		}
@@ -153,7 +154,7 @@ func (n *Node) HandedOver() bool { return n.handedOver.Load() }
 func (n *Node) ctlRetry(ctx context.Context, req ctlRequest) (ctlResponse, error) {
 	var last error
 	for {
-		resp, err := n.cons.ctl.call(req, n.cfg.Consensus.LeaseDuration/2)
+		resp, err := n.cons.Load().ctl.call(req, n.cfg.Consensus.LeaseDuration/2)
 		if err == nil {
 			return resp, nil
 		}
@@ -174,7 +175,7 @@ func (n *Node) ctlRetry(ctx context.Context, req ctlRequest) (ctlResponse, error
 
 // voters counts the voters of the configuration this node knows.
 func (n *Node) voters() int {
-	f := n.cons.r.GetConfiguration()
+	f := n.cons.Load().r.GetConfiguration()
 	if f.Error() != nil {
 		return 0
 	}

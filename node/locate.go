@@ -78,7 +78,7 @@ func (n *Node) handleGetShardLocation(l *link, typ string, req wire.GetShardLoca
 			n.replyUnavailable(p, wire.ReasonNoQuorum)
 			return
 		}
-	} else if owner, ok := n.cons.fsm.table.Load().owner(typ, req.ShardID); ok {
+	} else if owner, ok := n.cons.Load().fsm.table.Load().owner(typ, req.ShardID); ok {
 		n.replyLocation(p.replyTo, p.via, p.shard, owner)
 		return
 	}
@@ -311,7 +311,7 @@ func (lc *locator) allocator() {
 func (lc *locator) nextNeed(now time.Time) (shardKey, bool) {
 	lc.mu.Lock()
 	defer lc.mu.Unlock()
-	t := lc.n.cons.fsm.table.Load()
+	t := lc.n.cons.Load().fsm.table.Load()
 	for k, asked := range lc.need {
 		if _, owned := t.owner(k.typ, k.shard); owned || !lc.waitingFor(k) {
 			delete(lc.need, k)
@@ -342,11 +342,11 @@ func (lc *locator) allocate(k shardKey) {
 	n := lc.n
 	cc := n.cfg.Consensus
 	shards, _ := n.typeShards(k.typ)
-	resp, err := n.cons.ctl.call(ctlRequest{Op: ctlAllocate, Node: n.self.String(), Type: k.typ, Shard: k.shard,
+	resp, err := n.cons.Load().ctl.call(ctlRequest{Op: ctlAllocate, Node: n.self.String(), Type: k.typ, Shard: k.shard,
 		Types: []metaType{{Name: k.typ, Shards: shards}}}, cc.LeaseDuration/2)
 	if err == nil {
-		n.cons.fsm.waitApplied(resp.Index, cc.LeaseDuration/2, n.stop)
-		n.loc.resolve(n.cons.fsm.table.Load(), time.Now())
+		n.cons.Load().fsm.waitApplied(resp.Index, cc.LeaseDuration/2, n.stop)
+		n.loc.resolve(n.cons.Load().fsm.table.Load(), time.Now())
 	}
 	if ce, ok := err.(*ctlError); ok && ce.Code == codeNoOwner {
 		lc.unavailable(k, wire.ReasonNoOwner)
@@ -393,8 +393,8 @@ func (n *Node) typeShards(typ string) (int, bool) {
 			return e.Shards, true
 		}
 	}
-	if n.cons != nil {
-		if v, ok := n.cons.fsm.shardCount(typ); ok {
+	if c := n.cons.Load(); c != nil {
+		if v, ok := c.fsm.shardCount(typ); ok {
 			return v, true
 		}
 	}

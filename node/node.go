@@ -96,7 +96,7 @@ type Node struct {
 
 	logLimiter
 	members  *membership
-	cons     *consensus
+	cons     atomic.Pointer[consensus] // published once, whole, by startConsensus (links already read it)
 	lease    leaseState
 	loc      *locator
 	subs     *subscriptions
@@ -185,7 +185,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.abort()
 		return nil, err
 	}
-	n.log.Info("node started", "system", cfg.System, "gossip", n.members.gossip, "consensus", n.cons.port.addr,
+	n.log.Info("node started", "system", cfg.System, "gossip", n.members.gossip, "consensus", n.cons.Load().port.addr,
 		"tls", cfg.TLS != nil, "gossip_key", len(cfg.GossipKey) > 0, "data_dir", cfg.DataDir)
 	return n, nil
 }
@@ -206,7 +206,7 @@ func (n *Node) startConsensusAndMembership(ctx context.Context) error {
 		return err
 	}
 	n.members.mu.Lock()
-	n.members.meta.Raft = n.cons.port.addr
+	n.members.meta.Raft = n.cons.Load().port.addr
 	n.members.mu.Unlock()
 	n.wg.Add(4)
 	go n.housekeeping()
@@ -256,14 +256,15 @@ func (n *Node) onLeaseRegained() {
 // onLeaderChange runs when the consensus leadership changed (in this
 // node's view): snapshots announce the new leader.
 func (n *Node) onLeaderChange() {
-	if n.cons == nil {
+	c := n.cons.Load()
+	if c == nil {
 		return
 	}
-	l, _ := n.cons.leader()
-	n.cons.leaderMu.Lock()
-	changed := l != n.cons.leaderOf
-	n.cons.leaderOf = l
-	n.cons.leaderMu.Unlock()
+	l, _ := c.leader()
+	c.leaderMu.Lock()
+	changed := l != c.leaderOf
+	c.leaderOf = l
+	c.leaderMu.Unlock()
 	if changed {
 		n.ctr.leaderChanges.Add(1)
 		n.log.Info("leader changed", "leader", l.String())
@@ -322,7 +323,7 @@ func (n *Node) Addr() wire.NodeAddress { return n.self }
 func (n *Node) GossipAddr() string { return n.members.gossip }
 
 // RaftAddr returns the consensus port's advertised address (host:port).
-func (n *Node) RaftAddr() string { return n.cons.port.addr }
+func (n *Node) RaftAddr() string { return n.cons.Load().port.addr }
 
 // System returns the cluster's system name.
 func (n *Node) System() string { return n.cfg.System }
@@ -438,7 +439,7 @@ func (n *Node) Close(ctx context.Context) error {
 	n.flushAll(ctx)
 	n.beginStop()
 	n.members.shutdown()
-	n.cons.stop()
+	n.cons.Load().stop()
 	n.shutdownTransport(ctx)
 	n.wg.Wait()
 	n.closeErr = errors.Join(errs...)
@@ -470,7 +471,7 @@ func (n *Node) abort() {
 	n.gate.resume()
 	n.beginStop()
 	n.members.shutdown()
-	n.cons.stop()
+	n.cons.Load().stop()
 	n.shutdownTransport(context.Background())
 	n.wg.Wait()
 }

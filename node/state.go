@@ -28,7 +28,7 @@ func (n *Node) State() wire.NodeState {
 	if st.ID == "" {
 		st.ID = "node-" + n.self.String()
 	}
-	if c := n.cons; c != nil && c.r != nil {
+	if c := n.cons.Load(); c != nil && c.r != nil {
 		switch c.r.State() {
 		case raft.Leader:
 			st.Role = "leader"

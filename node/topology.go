@@ -200,18 +200,16 @@ func (n *Node) Topology() wire.TopologySnapshot {
 
 // Leader returns the consensus leader this node follows, if any.
 func (n *Node) Leader() (wire.NodeAddress, bool) {
-	if n.cons == nil {
-		return wire.NodeAddress{}, false
-	}
-	return n.cons.leader()
+	return n.cons.Load().leader() // nil-safe
 }
 
 // table returns the allocation table this node has applied.
 func (n *Node) table() *allocTable {
-	if n.cons == nil {
+	c := n.cons.Load()
+	if c == nil {
 		return emptyTable
 	}
-	return n.cons.fsm.table.Load()
+	return c.fsm.table.Load()
 }
 
 // Synced reports whether the node has caught up with the cluster since it
