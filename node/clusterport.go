@@ -329,10 +329,11 @@ func macMatches(keys [][]byte, mac []byte, tag string, ch byte, a, b []byte) boo
 // clusterKeys returns the consensus port's keys, derived from the gossip
 // keyring (primary first); none without a gossip key.
 func (n *Node) clusterKeys() [][]byte {
-	if n.members == nil {
+	ms := n.members.Load()
+	if ms == nil {
 		return nil
 	}
-	raw := n.members.keys()
+	raw := ms.keys()
 	out := make([][]byte, len(raw))
 	for i, k := range raw {
 		m := hmac.New(sha256.New, k)

@@ -300,10 +300,11 @@ func (p addrProvider) ServerAddr(id raft.ServerID) (raft.ServerAddress, error) {
 	if err != nil {
 		return "", err
 	}
-	if p.n.members == nil {
+	ms := p.n.members.Load()
+	if ms == nil {
 		return "", errNoLeader
 	}
-	if r := p.n.members.raftAddr(a); r != "" {
+	if r := ms.raftAddr(a); r != "" {
 		return raft.ServerAddress(r), nil
 	}
 	return "", errNoLeader

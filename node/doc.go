@@ -202,11 +202,12 @@
 // given seeds (it rejoins as a new replica; given none it would bootstrap a
 // cluster of its own).
 //
-// A node serves its links before its consensus has started (clients
-// reconnect to a restarted node at once): until startConsensus publishes
-// the consensus, whole (raft, fsm and port built; Node.cons, an atomic
-// pointer), links and workers see the empty table and no leader, never a
-// consensus being built (TestClientsWhileStarting, under -race).
+// A node serves its links before its membership and consensus have
+// started (clients reconnect to a restarted node at once). Both are
+// published through atomic pointers (Node.members, Node.cons): until then
+// links and workers see no members, the empty table and no leader, and
+// the consensus is published whole (raft, fsm and port built), never
+// while it is being built (TestClientsWhileStarting, under -race).
 //
 // Every change to the table is a compare-and-set move command (from the
 // owner the leader saw to the new one): a decision made on a view the log

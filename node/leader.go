@@ -221,7 +221,7 @@ func (n *Node) pickOwner(v *view, typ string, load map[string]map[wire.NodeAddre
 		if err != nil || a == not || r.Leaving || !slices.Contains(r.Types, typ) || !n.fresh(v, a, now) {
 			continue
 		}
-		if n.members != nil && !n.members.isServing(a) {
+		if ms := n.members.Load(); ms != nil && !ms.isServing(a) {
 			continue // left or leaving in the gossip already
 		}
 		c := load[typ][a]
@@ -360,7 +360,7 @@ func (n *Node) reconcileVoters() {
 	}
 	v := c.fsm.view()
 	timeout := n.cfg.Consensus.ElectionTimeout
-	for _, m := range n.members.consensusCandidates() {
+	for _, m := range n.members.Load().consensusCandidates() {
 		id := raft.ServerID(m.addr.String())
 		s, in := servers[id]
 		addr := raft.ServerAddress(m.raft)
@@ -396,7 +396,7 @@ func (n *Node) reconcileVoters() {
 		if err != nil {
 			continue
 		}
-		if n.members.hasLeft(a) {
+		if n.members.Load().hasLeft(a) {
 			n.log.Info("removing a member that left from the consensus", "member", a.String())
 			if err := c.r.RemoveServer(id, 0, timeout).Error(); err != nil {
 				n.log.Debug("remove server", "member", a.String(), "err", err)

@@ -94,7 +94,7 @@ func (n *Node) renewOnce() bool {
 	cc := n.cfg.Consensus
 	t0 := n.mono()
 	resp, err := n.cons.Load().ctl.call(ctlRequest{Op: ctlRenew, Node: n.self.String(), Inc: n.inc,
-		Raft: n.cons.Load().port.addr, Types: n.members.ourMeta().Types}, cc.LeaseDuration/2)
+		Raft: n.cons.Load().port.addr, Types: n.members.Load().ourMeta().Types}, cc.LeaseDuration/2)
 	if err != nil {
 		n.ctr.renewFailures.Add(1)
 		if n.leaseValid() {

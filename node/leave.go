@@ -49,8 +49,8 @@ func (n *Node) Leave(ctx context.Context) error {
 const quietPeriod = 300 * time.Millisecond
 
 func (n *Node) leave(ctx context.Context) error {
-	c := n.cons.Load()
-	if c == nil || n.members == nil {
+	c, ms := n.cons.Load(), n.members.Load()
+	if c == nil || ms == nil {
 		return nil
 	}
 	began := time.Now()
@@ -61,7 +61,7 @@ func (n *Node) leave(ctx context.Context) error {
 	// 1. Announce.
 	n.leaving.Store(true)
 	n.lastRegionMsg.Store(int64(n.mono()))
-	if err := n.members.updateMeta(func(m *nodeMeta) { m.Leaving = true }, n.members.gossipWait(ctx)); err != nil {
+	if err := ms.updateMeta(func(m *nodeMeta) { m.Leaving = true }, ms.gossipWait(ctx)); err != nil {
 		n.log.Debug("gossip leaving", "err", err)
 	}
 	if _, err := n.ctlRetry(ctx, ctlRequest{Op: ctlLeave, Node: n.self.String()}); err != nil {
@@ -108,7 +108,7 @@ func (n *Node) leave(ctx context.Context) error {
 	n.left.Store(true)
 	n.dropLease()
 	n.unblockAll()
-	n.members.leave(ctx)
+	ms.leave(ctx)
 	n.markTopologyChanged()
 
 	// 6. Drain window.

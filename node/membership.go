@@ -149,7 +149,7 @@ func (n *Node) startMembership(meta nodeMeta) error {
 	mc.Delegate = d
 	mc.Events = d
 	mc.Ping = d
-	n.members = ms
+	n.members.Store(ms)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		_ = mc.Transport.Shutdown()
@@ -596,6 +596,14 @@ func (ms *membership) leave(ctx context.Context) {
 	}
 }
 
+// setRaft records the consensus port's address in our metadata (gossiped
+// with the next update).
+func (ms *membership) setRaft(addr string) {
+	ms.mu.Lock()
+	ms.meta.Raft = addr
+	ms.mu.Unlock()
+}
+
 func (ms *membership) shutdown() {
 	if ms != nil && ms.ml != nil {
 		_ = ms.ml.Shutdown()
@@ -605,8 +613,9 @@ func (ms *membership) shutdown() {
 // memberOthers returns the alive members but us (nil before membership
 // starts).
 func (n *Node) memberOthers() *map[wire.NodeAddress]struct{} {
-	if n.members == nil {
+	ms := n.members.Load()
+	if ms == nil {
 		return nil
 	}
-	return n.members.others.Load()
+	return ms.others.Load()
 }

@@ -95,8 +95,8 @@ type Node struct {
 	blocked  blockedSet
 
 	logLimiter
-	members  *membership
-	cons     atomic.Pointer[consensus] // published once, whole, by startConsensus (links already read it)
+	members  atomic.Pointer[membership] // published by startMembership (links already read it)
+	cons     atomic.Pointer[consensus]  // published once, whole, by startConsensus (links already read it)
 	lease    leaseState
 	loc      *locator
 	subs     *subscriptions
@@ -185,7 +185,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		n.abort()
 		return nil, err
 	}
-	n.log.Info("node started", "system", cfg.System, "gossip", n.members.gossip, "consensus", n.cons.Load().port.addr,
+	n.log.Info("node started", "system", cfg.System, "gossip", n.members.Load().gossip, "consensus", n.cons.Load().port.addr,
 		"tls", cfg.TLS != nil, "gossip_key", len(cfg.GossipKey) > 0, "data_dir", cfg.DataDir)
 	return n, nil
 }
@@ -205,18 +205,17 @@ func (n *Node) startConsensusAndMembership(ctx context.Context) error {
 	if err := n.startConsensus(); err != nil {
 		return err
 	}
-	n.members.mu.Lock()
-	n.members.meta.Raft = n.cons.Load().port.addr
-	n.members.mu.Unlock()
+	ms := n.members.Load()
+	ms.setRaft(n.cons.Load().port.addr)
 	n.wg.Add(4)
 	go n.housekeeping()
 	go n.renewLoop()
 	go n.loc.allocator()
-	go n.members.rejoinLoop()
-	if err := n.members.join(ctx); err != nil {
+	go ms.rejoinLoop()
+	if err := ms.join(ctx); err != nil {
 		return err
 	}
-	if err := n.members.ml.UpdateNode(n.cfg.Membership.TCPTimeout); err != nil {
+	if err := ms.ml.UpdateNode(n.cfg.Membership.TCPTimeout); err != nil {
 		n.log.Debug("update meta", "err", err)
 	}
 	wait := n.cfg.Membership.JoinTimeout
@@ -238,7 +237,7 @@ func (n *Node) onSynced() {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := n.members.updateMeta(func(m *nodeMeta) { m.Joining = false }, n.cfg.Membership.TCPTimeout); err != nil {
+		if err := n.members.Load().updateMeta(func(m *nodeMeta) { m.Joining = false }, n.cfg.Membership.TCPTimeout); err != nil {
 			n.log.Debug("update joined meta", "err", err)
 		}
 	}()
@@ -320,7 +319,7 @@ func (n *Node) Addr() wire.NodeAddress { return n.self }
 
 // GossipAddr returns the bound memberlist address (host:port), the address
 // other nodes list in their seeds.
-func (n *Node) GossipAddr() string { return n.members.gossip }
+func (n *Node) GossipAddr() string { return n.members.Load().gossip }
 
 // RaftAddr returns the consensus port's advertised address (host:port).
 func (n *Node) RaftAddr() string { return n.cons.Load().port.addr }
@@ -438,7 +437,7 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 	n.flushAll(ctx)
 	n.beginStop()
-	n.members.shutdown()
+	n.members.Load().shutdown()
 	n.cons.Load().stop()
 	n.shutdownTransport(ctx)
 	n.wg.Wait()
@@ -470,7 +469,7 @@ func (n *Node) Kill() {
 func (n *Node) abort() {
 	n.gate.resume()
 	n.beginStop()
-	n.members.shutdown()
+	n.members.Load().shutdown()
 	n.cons.Load().stop()
 	n.shutdownTransport(context.Background())
 	n.wg.Wait()
@@ -588,7 +587,7 @@ func (n *Node) housekeeping() {
 		if !n.gate.wait(n.stop) {
 			return
 		}
-		health := n.members.ml.GetHealthScore()
+		health := n.members.Load().ml.GetHealthScore()
 		n.ctr.highHealth(health)
 		now := time.Now()
 		gap := now.Sub(last)
@@ -596,11 +595,11 @@ func (n *Node) housekeeping() {
 		if gap > n.stallThreshold() {
 			n.ctr.stalls.Add(1)
 			n.log.Warn("stall detected", "gap", gap.Round(time.Millisecond), "lease_valid", n.leaseValid())
-			n.members.resetAcks() // our own silence is not theirs
+			n.members.Load().resetAcks() // our own silence is not theirs
 		}
 		last = now
 		n.checkSuspend()
-		n.members.checkMembers(now, health)
+		n.members.Load().checkMembers(now, health)
 		n.subs.sweep()
 		n.expireHandshakes(now)
 		n.enforceBounds(now)

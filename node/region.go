@@ -112,7 +112,7 @@ func (n *Node) StopService(ctx context.Context, path string) error {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
-	return n.members.updateMeta(func(m *nodeMeta) {
+	return n.members.Load().updateMeta(func(m *nodeMeta) {
 		kept := m.Services[:0:0]
 		for _, s := range m.Services {
 			if s[1] != path {

@@ -68,8 +68,8 @@ func (n *Node) State() wire.NodeState {
 		}
 	}
 	st.Released = n.releases.list()
-	if n.members != nil {
-		for _, m := range n.members.view() {
+	if ms := n.members.Load(); ms != nil {
+		for _, m := range ms.view() {
 			st.Members = append(st.Members, wire.Member{Address: m.addr, Status: m.status, Roles: []string{}, ID: m.id})
 		}
 	}

@@ -164,7 +164,10 @@ func (s *subscriptions) sendLocked(sub *subscriber) {
 // allocation table this node has applied.
 func (n *Node) Topology() wire.TopologySnapshot {
 	t := n.table()
-	members := n.members.view()
+	var members []memberView
+	if ms := n.members.Load(); ms != nil { // nil until startMembership
+		members = ms.view()
+	}
 	ts := wire.TopologySnapshot{
 		Members:          make([]wire.Member, 0, len(members)),
 		ShardAllocations: make(map[string]map[int]wire.ShardAllocation, len(t.types)),

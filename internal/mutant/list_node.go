@@ -118,7 +118,7 @@ func nodeNoTwoOwners() []Mutation {
 			Name: "node/stall-no-floor", Invariant: nTwo,
 			What: "expired: a leader that stalled judges from the renewals it could not receive meanwhile",
 			File: "node/leader.go",
-			Orig: "at := max(s.at, time.Duration(n.cons.expiryFloor.Load()))",
+			Orig: "at := max(s.at, time.Duration(n.cons.Load().expiryFloor.Load()))",
 			Repl: "at := s.at",
 			Run:  "^TestLeaseExpiryJudgement$", Fast: true,
 		}),
